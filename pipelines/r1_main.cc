@@ -1,0 +1,28 @@
+// The `r1` command line: every stage registers its subcommands here.
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+
+#include <iostream>
+
+#include "util/status.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"r1: DeepSeek-R1-style reasoning post-training (GRPO, SFT, distillation)"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const r1::Error& e) {
+    std::cerr << "r1: error: " << e.what() << "\n";
+    return 1;
+  } catch (const c10::Error& e) {
+    std::cerr << "r1: error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "r1: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

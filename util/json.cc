@@ -1,0 +1,181 @@
+#include "util/json.h"
+
+#include <rapidjson/error/en.h>
+
+#include <cmath>
+
+#include "util/file.h"
+
+namespace r1 {
+
+namespace {
+
+// Converts a byte offset into 1-based line and column for error messages.
+std::string position(const std::string& text, size_t offset) {
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return std::to_string(line) + ":" + std::to_string(col);
+}
+
+Status missing(const char* key, const std::string& where) {
+  return Status::error(where + ": field '" + key + "' is missing");
+}
+Status mistyped(const char* key, const char* type, const std::string& where) {
+  return Status::error(where + ": field '" + key + "' must be " + type);
+}
+
+const JsonValue* find(const JsonValue& obj, const char* key) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+Result<int64_t> as_int(const JsonValue& v, const char* key, const std::string& where) {
+  if (v.IsInt64()) return v.GetInt64();
+  if (v.IsUint64()) return mistyped(key, "an integer within int64 range", where);
+  // Accept 3.0 but not 3.5: configs written by Python sometimes carry floats.
+  if (v.IsDouble() && std::floor(v.GetDouble()) == v.GetDouble() && std::abs(v.GetDouble()) < 9e15)
+    return static_cast<int64_t>(v.GetDouble());
+  return mistyped(key, "an integer", where);
+}
+
+}  // namespace
+
+Result<rapidjson::Document> parse_json(const std::string& text, const std::string& where) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseNanAndInfFlag>(text.c_str(), text.size());
+  if (doc.HasParseError()) {
+    return Status::error(where + ":" + position(text, doc.GetErrorOffset()) + ": invalid JSON: " +
+                         rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  return doc;
+}
+
+Result<rapidjson::Document> read_json_file(const std::string& path) {
+  R1_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  return parse_json(text, path);
+}
+
+bool json_has(const JsonValue& obj, const char* key) { return find(obj, key) != nullptr; }
+
+Result<int64_t> json_int(const JsonValue& obj, const char* key, const std::string& where) {
+  const JsonValue* v = find(obj, key);
+  if (!v) return missing(key, where);
+  return as_int(*v, key, where);
+}
+
+Result<double> json_double(const JsonValue& obj, const char* key, const std::string& where) {
+  const JsonValue* v = find(obj, key);
+  if (!v) return missing(key, where);
+  if (!v->IsNumber()) return mistyped(key, "a number", where);
+  return v->GetDouble();
+}
+
+Result<std::string> json_string(const JsonValue& obj, const char* key, const std::string& where) {
+  const JsonValue* v = find(obj, key);
+  if (!v) return missing(key, where);
+  if (!v->IsString()) return mistyped(key, "a string", where);
+  return std::string(v->GetString(), v->GetStringLength());
+}
+
+Result<bool> json_bool(const JsonValue& obj, const char* key, const std::string& where) {
+  const JsonValue* v = find(obj, key);
+  if (!v) return missing(key, where);
+  if (!v->IsBool()) return mistyped(key, "true or false", where);
+  return v->GetBool();
+}
+
+Result<int64_t> json_int_or(const JsonValue& obj, const char* key, int64_t fallback, const std::string& where) {
+  return json_has(obj, key) ? json_int(obj, key, where) : Result<int64_t>(fallback);
+}
+Result<double> json_double_or(const JsonValue& obj, const char* key, double fallback, const std::string& where) {
+  return json_has(obj, key) ? json_double(obj, key, where) : Result<double>(fallback);
+}
+Result<std::string> json_string_or(const JsonValue& obj, const char* key, const std::string& fallback,
+                                   const std::string& where) {
+  return json_has(obj, key) ? json_string(obj, key, where) : Result<std::string>(fallback);
+}
+Result<bool> json_bool_or(const JsonValue& obj, const char* key, bool fallback, const std::string& where) {
+  return json_has(obj, key) ? json_bool(obj, key, where) : Result<bool>(fallback);
+}
+
+std::string json_to_string(const JsonValue& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return buffer.GetString();
+}
+
+JsonWriter::JsonWriter() : writer_(buffer_) {}
+JsonWriter& JsonWriter::key(const std::string& k) {
+  writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+  return *this;
+}
+JsonWriter& JsonWriter::value(const std::string& v) {
+  writer_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  return *this;
+}
+JsonWriter& JsonWriter::value(int64_t v) {
+  writer_.Int64(v);
+  return *this;
+}
+JsonWriter& JsonWriter::value(double v) {
+  if (std::isfinite(v))
+    writer_.Double(v);
+  else
+    writer_.Null();  // JSON has no NaN/Inf
+  return *this;
+}
+JsonWriter& JsonWriter::value(bool v) {
+  writer_.Bool(v);
+  return *this;
+}
+JsonWriter& JsonWriter::null() {
+  writer_.Null();
+  return *this;
+}
+JsonWriter& JsonWriter::raw(const std::string& json) {
+  writer_.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+  return *this;
+}
+JsonWriter& JsonWriter::begin_object() {
+  writer_.StartObject();
+  return *this;
+}
+JsonWriter& JsonWriter::end_object() {
+  writer_.EndObject();
+  return *this;
+}
+JsonWriter& JsonWriter::begin_array() {
+  writer_.StartArray();
+  return *this;
+}
+JsonWriter& JsonWriter::end_array() {
+  writer_.EndArray();
+  return *this;
+}
+JsonWriter& JsonWriter::array(const std::vector<int64_t>& v) {
+  begin_array();
+  for (int64_t x : v) writer_.Int64(x);
+  return end_array();
+}
+JsonWriter& JsonWriter::array(const std::vector<double>& v) {
+  begin_array();
+  for (double x : v) value(x);
+  return end_array();
+}
+JsonWriter& JsonWriter::array(const std::vector<std::string>& v) {
+  begin_array();
+  for (const auto& x : v) value(x);
+  return end_array();
+}
+
+}  // namespace r1
