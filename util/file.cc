@@ -69,7 +69,9 @@ Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path) {
   size_t size = static_cast<size_t>(st.st_size);
   void* addr = nullptr;
   if (size > 0) {
-    addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    // Private and writable: an in-place write by a tensor op copies the page
+    // instead of faulting, and never reaches the file.
+    addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     if (addr == MAP_FAILED) {
       Status s = errno_status("mmap failed", path);
       ::close(fd);

@@ -15,7 +15,7 @@ Result<std::string> read_file(const std::string& path);
 // one, never a partial write: temp file in the same folder, fsync, rename.
 Status write_file_atomic(const std::string& path, const std::string& data);
 
-// A read-only private mapping of a whole file; unmapped when the last
+// A private copy-on-write mapping of a whole file; unmapped when the last
 // shared_ptr goes away, so tensors viewing it can keep it alive.
 class MappedFile {
  public:

@@ -89,7 +89,7 @@ inline void throw_if_error(const Status& status) {
     if (!r1_status_.ok()) return r1_status_; \
   } while (0)
 
-#define R1_ASSIGN_OR_RETURN(lhs, expr) R1_ASSIGN_OR_RETURN_IMPL(R1_CONCAT(r1_result_, __LINE__), lhs, expr)
+#define R1_ASSIGN_OR_RETURN(lhs, expr) R1_ASSIGN_OR_RETURN_IMPL(R1_CONCAT(r1_result_, __COUNTER__), lhs, expr)
 #define R1_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \

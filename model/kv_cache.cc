@@ -1,0 +1,25 @@
+#include "model/kv_cache.h"
+
+namespace r1 {
+
+KVCache KVCache::select_rows(const at::Tensor& rows) const {
+  KVCache out;
+  for (size_t i = 0; i < k.size(); ++i) {
+    out.k.push_back(k[i].index_select(0, rows));
+    out.v.push_back(v[i].index_select(0, rows));
+  }
+  return out;
+}
+
+void KVCache::copy_prefix_into(const KVCache& source, int64_t length, const at::Tensor& rows) {
+  for (size_t i = 0; i < k.size(); ++i) {
+    at::Tensor src_k = source.k[i].narrow(2, 0, length);  // [1, H, length, D]
+    at::Tensor src_v = source.v[i].narrow(2, 0, length);
+    at::Tensor dst_k = k[i].narrow(2, 0, length);
+    at::Tensor dst_v = v[i].narrow(2, 0, length);
+    dst_k.index_copy_(0, rows, src_k.expand({rows.size(0), -1, -1, -1}));
+    dst_v.index_copy_(0, rows, src_v.expand({rows.size(0), -1, -1, -1}));
+  }
+}
+
+}  // namespace r1

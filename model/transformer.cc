@@ -1,0 +1,266 @@
+#include "model/transformer.h"
+
+#include <cmath>
+
+#include "model/checkpoint.h"
+
+namespace r1 {
+
+namespace {
+
+std::string layer_prefix(int64_t i) { return "model.layers." + std::to_string(i) + "."; }
+
+// RMSNorm as transformers computes it: in fp32, cast back, then scale.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  at::Tensor h = x.to(at::kFloat);
+  h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * h.to(x.scalar_type());
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+}
+
+// Grouped-query attention without copying K/V per query head: the G query
+// heads that share a KV head are folded into the query-length dimension.
+// q [B, H, L, D], k/v [B, KV, S, D], allowed [B, L, S] -> [B, H, L, D].
+at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed) {
+  int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), KV = k.size(1), S = k.size(2);
+  int64_t G = H / KV;
+  at::Tensor qg = q.reshape({B, KV, G * L, D});
+  at::Tensor mask = allowed.unsqueeze(1).expand({B, G, L, S}).reshape({B, 1, G * L, S});
+  at::Tensor out = at::scaled_dot_product_attention(qg, k, v, mask);
+  return out.view({B, H, L, D});
+}
+
+}  // namespace
+
+at::Tensor rope_inverse_frequencies(const ModelConfig& c) {
+  int64_t dim = c.head_dim;
+  at::Tensor inv = 1.0 / at::pow(c.rope_theta, at::arange(0, dim, 2, at::kLong).to(at::kFloat) / dim);
+  const RopeScaling& r = c.rope_scaling;
+  if (r.type == "linear") return inv / r.factor;
+  if (r.type != "llama3") return inv;
+  double old_len = static_cast<double>(r.original_max_position_embeddings);
+  double low_wavelen = old_len / r.low_freq_factor;
+  double high_wavelen = old_len / r.high_freq_factor;
+  at::Tensor wavelen = 2 * M_PI / inv;
+  at::Tensor scaled = at::where(wavelen > low_wavelen, inv / r.factor, inv);
+  at::Tensor smooth = (old_len / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+  at::Tensor smoothed = (1 - smooth) * scaled / r.factor + smooth * scaled;
+  at::Tensor medium = (wavelen >= high_wavelen).logical_and(wavelen <= low_wavelen);
+  return at::where(medium, smoothed, scaled);
+}
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensor_shapes(const ModelConfig& c) {
+  int64_t q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim, h = c.hidden_size,
+          f = c.intermediate_size;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  out.push_back({"model.embed_tokens.weight", {c.vocab_size, h}});
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    std::string p = layer_prefix(i);
+    out.push_back({p + "input_layernorm.weight", {h}});
+    out.push_back({p + "post_attention_layernorm.weight", {h}});
+    out.push_back({p + "self_attn.q_proj.weight", {q, h}});
+    out.push_back({p + "self_attn.k_proj.weight", {kv, h}});
+    out.push_back({p + "self_attn.v_proj.weight", {kv, h}});
+    out.push_back({p + "self_attn.o_proj.weight", {h, q}});
+    if (c.qkv_bias) {
+      out.push_back({p + "self_attn.q_proj.bias", {q}});
+      out.push_back({p + "self_attn.k_proj.bias", {kv}});
+      out.push_back({p + "self_attn.v_proj.bias", {kv}});
+    }
+    if (c.o_bias) out.push_back({p + "self_attn.o_proj.bias", {h}});
+    if (c.qk_norm) {
+      out.push_back({p + "self_attn.q_norm.weight", {c.head_dim}});
+      out.push_back({p + "self_attn.k_norm.weight", {c.head_dim}});
+    }
+    out.push_back({p + "mlp.gate_proj.weight", {f, h}});
+    out.push_back({p + "mlp.up_proj.weight", {f, h}});
+    out.push_back({p + "mlp.down_proj.weight", {h, f}});
+    if (c.mlp_bias) {
+      out.push_back({p + "mlp.gate_proj.bias", {f}});
+      out.push_back({p + "mlp.up_proj.bias", {f}});
+      out.push_back({p + "mlp.down_proj.bias", {h}});
+    }
+  }
+  out.push_back({"model.norm.weight", {h}});
+  if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, h}});
+  return out;
+}
+
+Transformer::Transformer(ModelConfig config, TensorMap tensors, at::ScalarType dtype)
+    : config_(std::move(config)), tensors_(std::move(tensors)), dtype_(dtype) {
+  inv_freq_ = rope_inverse_frequencies(config_);
+}
+
+Result<Transformer> Transformer::load(const std::string& dir, const LoadOptions& options) {
+  R1_ASSIGN_OR_RETURN(ModelConfig config, ModelConfig::load(dir));
+  R1_ASSIGN_OR_RETURN(TensorMap tensors, load_checkpoint_tensors(dir));
+  auto model = from_tensors(config, std::move(tensors), options);
+  if (!model.ok()) return model.status().with_context(dir);
+  return model;
+}
+
+Result<Transformer> Transformer::from_tensors(const ModelConfig& config, TensorMap tensors, const LoadOptions& options) {
+  TensorMap kept;
+  at::ScalarType dtype = options.dtype;
+  for (const auto& [name, shape] : expected_tensor_shapes(config)) {
+    auto it = tensors.find(name);
+    if (it == tensors.end()) return Status::error("checkpoint lacks tensor '" + name + "'");
+    if (it->second.sizes().vec() != shape)
+      return Status::error("tensor '" + name + "' has shape " + c10::str(it->second.sizes()) + ", config needs " +
+                           c10::str(at::IntArrayRef(shape)));
+    if (!at::isFloatingType(it->second.scalar_type()))
+      return Status::error("tensor '" + name + "' must be floating point");
+    if (dtype == at::ScalarType::Undefined) dtype = it->second.scalar_type();
+    at::Tensor t = it->second.to(dtype);
+    if (options.trainable) {
+      if (t.data_ptr() == it->second.data_ptr()) t = t.clone();
+      t.set_requires_grad(true);
+    }
+    kept.emplace(name, t);
+  }
+  Transformer model(config, std::move(kept), dtype);
+  R1_RETURN_IF_ERROR(model.bind_layers());
+  return model;
+}
+
+Transformer Transformer::random(const ModelConfig& config, uint64_t seed) {
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  TensorMap tensors;
+  for (const auto& [name, shape] : expected_tensor_shapes(config)) {
+    bool is_norm = name.find("norm") != std::string::npos;
+    bool is_bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    at::Tensor t;
+    if (is_norm)
+      t = at::ones(shape);
+    else if (is_bias)
+      t = at::zeros(shape);
+    else
+      t = at::normal(0.0, config.initializer_range, shape, gen);
+    tensors.emplace(name, t);
+  }
+  Transformer model(config, std::move(tensors), at::kFloat);
+  throw_if_error(model.bind_layers());
+  return model;
+}
+
+Status Transformer::bind_layers() {
+  auto get = [&](const std::string& name) {
+    auto it = tensors_.find(name);
+    return it == tensors_.end() ? at::Tensor() : it->second;
+  };
+  embed_ = get("model.embed_tokens.weight");
+  final_norm_ = get("model.norm.weight");
+  lm_head_ = config_.tie_word_embeddings ? embed_ : get("lm_head.weight");
+  layers_.clear();
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    std::string p = layer_prefix(i);
+    LayerWeights w;
+    w.input_norm = get(p + "input_layernorm.weight");
+    w.post_attention_norm = get(p + "post_attention_layernorm.weight");
+    w.q_proj = get(p + "self_attn.q_proj.weight");
+    w.k_proj = get(p + "self_attn.k_proj.weight");
+    w.v_proj = get(p + "self_attn.v_proj.weight");
+    w.o_proj = get(p + "self_attn.o_proj.weight");
+    w.q_bias = get(p + "self_attn.q_proj.bias");
+    w.k_bias = get(p + "self_attn.k_proj.bias");
+    w.v_bias = get(p + "self_attn.v_proj.bias");
+    w.o_bias = get(p + "self_attn.o_proj.bias");
+    w.q_norm = get(p + "self_attn.q_norm.weight");
+    w.k_norm = get(p + "self_attn.k_norm.weight");
+    w.gate_proj = get(p + "mlp.gate_proj.weight");
+    w.up_proj = get(p + "mlp.up_proj.weight");
+    w.down_proj = get(p + "mlp.down_proj.weight");
+    w.gate_bias = get(p + "mlp.gate_proj.bias");
+    w.up_bias = get(p + "mlp.up_proj.bias");
+    w.down_bias = get(p + "mlp.down_proj.bias");
+    layers_.push_back(w);
+  }
+  return Status();
+}
+
+std::vector<at::Tensor> Transformer::parameters() const {
+  std::vector<at::Tensor> out;
+  for (const auto& [name, t] : tensors_) out.push_back(t);
+  return out;
+}
+
+KVCache Transformer::new_cache(int64_t batch, int64_t capacity) const {
+  KVCache cache;
+  auto opts = at::TensorOptions().dtype(dtype_).device(embed_.device());
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    cache.k.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, opts));
+    cache.v.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, opts));
+  }
+  return cache;
+}
+
+at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                        const at::Tensor& allowed, KVCache* cache, const at::Tensor& cache_slots) const {
+  const LayerWeights& w = layers_[i];
+  const ModelConfig& c = config_;
+  int64_t B = x.size(0), L = x.size(1), D = c.head_dim;
+  // [B, L, heads * D] -> [B, heads, L, D]
+  at::Tensor q = linear(x, w.q_proj, w.q_bias).view({B, L, c.num_attention_heads, D}).transpose(1, 2);
+  at::Tensor k = linear(x, w.k_proj, w.k_bias).view({B, L, c.num_key_value_heads, D}).transpose(1, 2);
+  at::Tensor v = linear(x, w.v_proj, w.v_bias).view({B, L, c.num_key_value_heads, D}).transpose(1, 2);
+  if (c.qk_norm) {
+    q = rms_norm(q, w.q_norm, c.rms_norm_eps);
+    k = rms_norm(k, w.k_norm, c.rms_norm_eps);
+  }
+  q = q * cos + rotate_half(q) * sin;
+  k = k * cos + rotate_half(k) * sin;
+  if (cache) {
+    int64_t S = allowed.size(2);
+    at::Tensor rows = at::arange(B, cache_slots.options()).unsqueeze(1).expand({B, L});
+    // Advanced indices on dims 0 and 2 put the indexed dims first: values are [B, L, KV, D].
+    cache->k[i].index_put_({rows, at::indexing::Slice(), cache_slots}, k.transpose(1, 2));
+    cache->v[i].index_put_({rows, at::indexing::Slice(), cache_slots}, v.transpose(1, 2));
+    k = cache->k[i].narrow(2, 0, S);
+    v = cache->v[i].narrow(2, 0, S);
+  }
+  at::Tensor out = grouped_attention(q, k, v, allowed);  // [B, H, L, D]
+  out = out.transpose(1, 2).reshape({B, L, c.num_attention_heads * D});
+  return linear(out, w.o_proj, w.o_bias);
+}
+
+at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x) const {
+  const LayerWeights& w = layers_[i];
+  at::Tensor gate = at::silu(linear(x, w.gate_proj, w.gate_bias));
+  return linear(gate * linear(x, w.up_proj, w.up_bias), w.down_proj, w.down_bias);
+}
+
+at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& allowed,
+                                KVCache* cache, const at::Tensor& cache_slots) const {
+  at::Tensor h = at::embedding(embed_, ids);
+  // cos/sin [B, 1, L, D] in fp32 as transformers computes them, then cast.
+  at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_.to(positions.device());
+  at::Tensor emb = at::cat({freqs, freqs}, -1).unsqueeze(1);
+  at::Tensor cos = emb.cos().to(dtype_), sin = emb.sin().to(dtype_);
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    const LayerWeights& w = layers_[i];
+    h = h + attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), cos, sin, allowed, cache, cache_slots);
+    h = h + mlp_block(i, rms_norm(h, w.post_attention_norm, config_.rms_norm_eps));
+  }
+  return rms_norm(h, final_norm_, config_.rms_norm_eps);
+}
+
+at::Tensor Transformer::lm_head(const at::Tensor& hidden) const { return at::linear(hidden, lm_head_); }
+
+Status Transformer::save(const std::string& dir, const std::string& tokenizer_from) const {
+  ModelConfig config = config_;
+  auto dtype_name = dtype_ == at::kBFloat16 ? "bfloat16" : dtype_ == at::kHalf ? "float16" : "float32";
+  config.dtype = dtype_name;
+  SaveOptions options;
+  options.tokenizer_from = tokenizer_from;
+  return save_checkpoint(dir, config, tensors_, options);
+}
+
+}  // namespace r1

@@ -1,0 +1,84 @@
+// The decoder-only transformer shared by the Qwen2, Llama and Qwen3 families.
+// Weights are kept under their Hugging Face names so that loading, saving,
+// optimiser state and checkpoints need no name mapping.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/kv_cache.h"
+#include "model/safetensors.h"
+#include "util/status.h"
+
+namespace r1 {
+
+struct LoadOptions {
+  // Compute dtype; kUndefined keeps the checkpoint's. Weights are copied into
+  // owned memory only when converted or when `trainable` is set.
+  at::ScalarType dtype = at::ScalarType::Undefined;
+  bool trainable = false;  // own the memory and set requires_grad
+};
+
+struct LayerWeights {
+  at::Tensor input_norm, post_attention_norm;
+  at::Tensor q_proj, k_proj, v_proj, o_proj;  // [out, in]
+  at::Tensor q_bias, k_bias, v_bias, o_bias;  // undefined when the family has none
+  at::Tensor q_norm, k_norm;                  // Qwen3 only: [head_dim]
+  at::Tensor gate_proj, up_proj, down_proj;
+  at::Tensor gate_bias, up_bias, down_bias;   // Llama mlp_bias only
+};
+
+class Transformer {
+ public:
+  static Result<Transformer> load(const std::string& dir, const LoadOptions& options = {});
+  static Result<Transformer> from_tensors(const ModelConfig& config, TensorMap tensors, const LoadOptions& options = {});
+  // Random weights as transformers initialises them: N(0, initializer_range)
+  // for matrices and embeddings, zero biases, unit norms.
+  static Transformer random(const ModelConfig& config, uint64_t seed);
+
+  // ids, positions: [B, L] int64. allowed: [B, L, S] bool, true where query
+  // i of row b may attend to key j. Without a cache S = L; with one, the
+  // new keys/values are written at `cache_slots` [B, L] and attention reads
+  // the first S slots of the cache.
+  // Returns the final-normed hidden states [B, L, hidden].
+  at::Tensor forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& allowed,
+                     KVCache* cache = nullptr, const at::Tensor& cache_slots = {}) const;
+
+  // hidden [..., hidden] -> logits [..., vocab] in the compute dtype.
+  at::Tensor lm_head(const at::Tensor& hidden) const;
+
+  KVCache new_cache(int64_t batch, int64_t capacity) const;
+
+  const ModelConfig& config() const { return config_; }
+  at::ScalarType dtype() const { return dtype_; }
+  // The weights under their HF names (tied models have no lm_head.weight).
+  const TensorMap& tensors() const { return tensors_; }
+  std::vector<at::Tensor> parameters() const;
+
+  Status save(const std::string& dir, const std::string& tokenizer_from = "") const;
+
+ private:
+  Transformer(ModelConfig config, TensorMap tensors, at::ScalarType dtype);
+  Status bind_layers();
+  at::Tensor attention_block(int64_t layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                             const at::Tensor& allowed, KVCache* cache, const at::Tensor& cache_slots) const;
+  at::Tensor mlp_block(int64_t layer, const at::Tensor& x) const;
+
+  ModelConfig config_;
+  TensorMap tensors_;
+  at::ScalarType dtype_;
+  at::Tensor inv_freq_;  // [head_dim / 2] fp32, rope scaling applied
+  at::Tensor embed_, final_norm_, lm_head_;
+  std::vector<LayerWeights> layers_;
+};
+
+// Expected tensor names and shapes for a config, in HF naming.
+std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensor_shapes(const ModelConfig& config);
+
+// RoPE inverse frequencies with the config's scaling, as transformers computes them.
+at::Tensor rope_inverse_frequencies(const ModelConfig& config);
+
+}  // namespace r1
