@@ -268,10 +268,12 @@ void encode_piece(const TokenizerData& d, std::string_view piece, std::vector<in
   out.insert(out.end(), ids.begin(), ids.end());
 }
 
-// Applies pre-tokenizer steps [step, end) to `piece`, then BPE.
-void pre_tokenize(const TokenizerData& d, size_t step, std::string_view piece, std::vector<int64_t>& out) {
+// Applies pre-tokenizer steps [step, end) to `piece` and hands each final
+// pre-token to `emit`.
+template <typename Emit>
+void pre_tokenize(const TokenizerData& d, size_t step, std::string_view piece, Emit& emit) {
   if (step == d.steps.size()) {
-    encode_piece(d, piece, out);
+    emit(piece);
     return;
   }
   const SplitStep& s = d.steps[step];
@@ -281,43 +283,36 @@ void pre_tokenize(const TokenizerData& d, size_t step, std::string_view piece, s
     piece = prefixed;
   }
   if (!s.regex) {
-    pre_tokenize(d, step + 1, piece, out);
+    pre_tokenize(d, step + 1, piece, emit);
     return;
   }
   size_t pos = 0, begin, end;
   while (pos < piece.size() && s.regex->find(piece, pos, begin, end)) {
-    if (end == begin) {  // the supported patterns never match empty; do not loop forever
+    if (end == begin) {  // the supported patterns never match empty; make progress anyway
       ++end;
       while (end < piece.size() && (static_cast<unsigned char>(piece[end]) & 0xC0) == 0x80) ++end;
-      if (begin > pos) pre_tokenize(d, step + 1, piece.substr(pos, begin - pos), out);
-      pre_tokenize(d, step + 1, piece.substr(begin, end - begin), out);
-      pos = end;
-      continue;
     }
-    if (begin > pos) pre_tokenize(d, step + 1, piece.substr(pos, begin - pos), out);
-    pre_tokenize(d, step + 1, piece.substr(begin, end - begin), out);
+    if (begin > pos) pre_tokenize(d, step + 1, piece.substr(pos, begin - pos), emit);
+    pre_tokenize(d, step + 1, piece.substr(begin, end - begin), emit);
     pos = end;
   }
-  if (pos < piece.size()) pre_tokenize(d, step + 1, piece.substr(pos), out);
+  if (pos < piece.size()) pre_tokenize(d, step + 1, piece.substr(pos), emit);
 }
 
-}  // namespace
-
-std::vector<int64_t> Tokenizer::encode(std::string_view text) const {
-  const TokenizerData& d = *data_;
+// Runs the whole pipeline up to BPE: added tokens go to `on_added`, the
+// pre-tokens of the text between them to `on_piece`.
+template <typename OnAdded, typename OnPiece>
+void segment(const TokenizerData& d, std::string_view text, OnAdded on_added, OnPiece on_piece) {
   std::string repaired;
   if (!utf8_valid(text)) {
     repaired = utf8_lossy(text);
     text = repaired;
   }
-  std::vector<Segment> raw;
+  std::vector<Segment> raw, normalized;
   split_added(text, d.raw_trie, d.added, raw);
-  std::vector<int64_t> out;
-  out.reserve(text.size() / 3 + 4);
-  std::vector<Segment> normalized;
   for (const Segment& seg : raw) {
     if (seg.id >= 0) {
-      out.push_back(seg.id);
+      on_added(seg.id);
       continue;
     }
     std::string norm = d.nfc ? nfc(seg.text) : std::string();
@@ -326,11 +321,29 @@ std::vector<int64_t> Tokenizer::encode(std::string_view text) const {
     split_added(view, d.normalized_trie, d.added, normalized);
     for (const Segment& part : normalized) {
       if (part.id >= 0)
-        out.push_back(part.id);
+        on_added(part.id);
       else
-        pre_tokenize(d, 0, part.text, out);
+        pre_tokenize(d, 0, part.text, on_piece);
     }
   }
+}
+
+}  // namespace
+
+std::vector<int64_t> Tokenizer::encode(std::string_view text) const {
+  const TokenizerData& d = *data_;
+  std::vector<int64_t> out;
+  out.reserve(text.size() / 3 + 4);
+  segment(
+      d, text, [&](int64_t id) { out.push_back(id); },
+      [&](std::string_view piece) { encode_piece(d, piece, out); });
+  return out;
+}
+
+std::vector<std::string> Tokenizer::pre_tokenize(std::string_view text) const {
+  std::vector<std::string> out;
+  segment(
+      *data_, text, [](int64_t) {}, [&](std::string_view piece) { out.emplace_back(piece); });
   return out;
 }
 

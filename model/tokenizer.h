@@ -31,6 +31,9 @@ class Tokenizer {
   // As HF encode(text, add_special_tokens=True): adds the tokens that the
   // post_processor (TemplateProcessing, e.g. Llama-3's BOS) puts around text.
   std::vector<int64_t> encode_with_special_tokens(std::string_view text) const;
+  // The pre-tokens (raw UTF-8, before the byte mapping) that BPE would see;
+  // added tokens are left out. Used by the trainer.
+  std::vector<std::string> pre_tokenize(std::string_view text) const;
   // As HF decode: unknown ids are skipped, broken UTF-8 becomes U+FFFD.
   std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = false) const;
 

@@ -4,12 +4,14 @@
 
 #include <iostream>
 
+#include "model/tokenizer_cli.h"
 #include "util/status.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"r1: DeepSeek-R1-style reasoning post-training (GRPO, SFT, distillation)"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  r1::add_tokenizer_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,108 @@
+#include "model/chat_template.h"
+
+#include "model/unicode_text.h"
+
+namespace r1 {
+
+const char* const kChatMlJinja =
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+const char* const kR1ZeroPrefix =
+    "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. The "
+    "assistant first thinks about the reasoning process in the mind and then provides the user with the answer. "
+    "The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, "
+    "respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>. User: ";
+const char* const kR1ZeroSuffix = ". Assistant:";
+
+namespace {
+
+// Jinja's |trim is Python's str.strip(): Unicode whitespace at both ends.
+std::string strip(const std::string& s) {
+  size_t begin = s.size(), end = 0, pos = 0;
+  while (pos < s.size()) {
+    size_t here = pos;
+    if (!is_unicode_space(next_code_point(s, pos))) {
+      begin = std::min(begin, here);
+      end = pos;
+    }
+  }
+  return begin >= end ? std::string() : s.substr(begin, end - begin);
+}
+
+Status check_roles(const std::vector<ChatMessage>& messages) {
+  for (size_t i = 0; i < messages.size(); ++i)
+    if (messages[i].role.empty()) return Status::error("message " + std::to_string(i) + ": role is empty");
+  return Status();
+}
+
+std::string render_chatml(const ChatTemplate& t, const std::vector<ChatMessage>& messages, bool gen) {
+  std::string out;
+  if (!t.default_system.empty() && (messages.empty() || messages[0].role != "system"))
+    out += "<|im_start|>system\n" + t.default_system + "<|im_end|>\n";
+  for (const auto& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+  if (gen) out += "<|im_start|>assistant\n";
+  return out;
+}
+
+std::string render_llama3(const std::vector<ChatMessage>& messages, bool gen) {
+  std::string out = "<|begin_of_text|>";
+  for (const auto& m : messages)
+    out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + strip(m.content) + "<|eot_id|>";
+  if (gen) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+  return out;
+}
+
+Result<std::string> render_r1_zero(const std::vector<ChatMessage>& messages) {
+  if (messages.size() != 1 || messages[0].role != "user")
+    return Status::error("the r1_zero template takes exactly one user message, got " +
+                         std::to_string(messages.size()) + " message(s)");
+  return std::string(kR1ZeroPrefix) + messages[0].content + kR1ZeroSuffix;
+}
+
+}  // namespace
+
+Result<std::string> render_chat(const ChatTemplate& tmpl, const std::vector<ChatMessage>& messages,
+                                bool add_generation_prompt) {
+  R1_RETURN_IF_ERROR(check_roles(messages));
+  switch (tmpl.kind) {
+    case ChatTemplateKind::kChatMl:
+      return render_chatml(tmpl, messages, add_generation_prompt);
+    case ChatTemplateKind::kLlama3:
+      return render_llama3(messages, add_generation_prompt);
+    case ChatTemplateKind::kR1Zero:
+      return render_r1_zero(messages);
+  }
+  return Status::error("unknown chat template kind");
+}
+
+Result<ChatTemplate> parse_chat_template(const std::string& name) {
+  if (name == "chatml") return ChatTemplate{ChatTemplateKind::kChatMl, ""};
+  if (name == "llama3") return ChatTemplate{ChatTemplateKind::kLlama3, ""};
+  if (name == "r1_zero") return ChatTemplate{ChatTemplateKind::kR1Zero, ""};
+  return Status::error("unknown chat template '" + name + "' (expected chatml, llama3 or r1_zero)");
+}
+
+std::string chat_template_name(ChatTemplateKind kind) {
+  switch (kind) {
+    case ChatTemplateKind::kChatMl:
+      return "chatml";
+    case ChatTemplateKind::kLlama3:
+      return "llama3";
+    case ChatTemplateKind::kR1Zero:
+      return "r1_zero";
+  }
+  return "?";
+}
+
+Result<ChatTemplate> detect_chat_template(const Tokenizer& tokenizer) {
+  auto has = [&](const char* t) { return tokenizer.token_to_id(t).has_value(); };
+  if (has("<|im_start|>") && has("<|im_end|>")) return ChatTemplate{ChatTemplateKind::kChatMl, ""};
+  if (has("<|start_header_id|>") && has("<|end_header_id|>") && has("<|eot_id|>"))
+    return ChatTemplate{ChatTemplateKind::kLlama3, ""};
+  return Status::error(tokenizer.source() +
+                       ": no chat special tokens (<|im_start|>/<|im_end|> or "
+                       "<|start_header_id|>/<|end_header_id|>/<|eot_id|>); choose a template by name, e.g. r1_zero");
+}
+
+}  // namespace r1

@@ -1,0 +1,104 @@
+#include "model/tokenizer_cli.h"
+
+#include <memory>
+
+#include "model/bpe_trainer.h"
+#include "model/tokenizer.h"
+#include "util/json.h"
+#include "util/jsonl.h"
+
+namespace r1 {
+
+namespace {
+
+struct TokenizeOptions {
+  std::string tokenizer;
+  std::string input = "-";
+  std::string output = "-";
+  bool decode = false;
+  bool add_special_tokens = false;   // encode: the post_processor's tokens (e.g. Llama-3 BOS)
+  bool skip_special_tokens = false;  // decode
+};
+
+std::string input_path(const std::string& path) { return path == "-" ? "/dev/stdin" : path; }
+
+Result<std::string> encode_line(const Tokenizer& tok, const TokenizeOptions& o, const rapidjson::Document& doc,
+                                const std::string& where) {
+  R1_ASSIGN_OR_RETURN(std::string text, json_string(doc, "text", where));
+  std::vector<int64_t> ids = o.add_special_tokens ? tok.encode_with_special_tokens(text) : tok.encode(text);
+  return JsonWriter().begin_object().key("ids").array(ids).end_object().str();
+}
+
+Result<std::string> decode_line(const Tokenizer& tok, const TokenizeOptions& o, const rapidjson::Document& doc,
+                                const std::string& where) {
+  auto it = doc.FindMember("ids");
+  if (it == doc.MemberEnd() || !it->value.IsArray())
+    return Status::error(where + ": field 'ids' must be an array of token ids");
+  std::vector<int64_t> ids;
+  for (const auto& v : it->value.GetArray()) {
+    if (!v.IsInt64() || v.GetInt64() < 0 || v.GetInt64() >= tok.vocab_size())
+      return Status::error(where + ": field 'ids' must hold integers in [0, " + std::to_string(tok.vocab_size()) +
+                           "), got " + json_to_string(v));
+    ids.push_back(v.GetInt64());
+  }
+  return JsonWriter().begin_object().key("text").value(tok.decode(ids, o.skip_special_tokens)).end_object().str();
+}
+
+void run_tokenize(const TokenizeOptions& o) {
+  Tokenizer tok = value_or_throw(Tokenizer::load(o.tokenizer));
+  JsonlReader reader = value_or_throw(JsonlReader::open(input_path(o.input)));
+  JsonlWriter writer = value_or_throw(JsonlWriter::open(o.output));
+  rapidjson::Document doc;
+  while (value_or_throw(reader.next(doc))) {
+    auto line = o.decode ? decode_line(tok, o, doc, reader.where()) : encode_line(tok, o, doc, reader.where());
+    throw_if_error(writer.write(value_or_throw(std::move(line))));
+  }
+  throw_if_error(writer.commit());
+}
+
+void add_tokenize(CLI::App& app) {
+  auto o = std::make_shared<TokenizeOptions>();
+  CLI::App* cmd = app.add_subcommand("tokenize", "Encode JSONL {\"text\"} lines to {\"ids\"}, or decode with --decode");
+  cmd->add_option("--tokenizer", o->tokenizer, "Folder with tokenizer.json (or the file)")->required();
+  cmd->add_option("--input", o->input, "JSONL input file, - for stdin")->capture_default_str();
+  cmd->add_option("--output", o->output, "JSONL output file, - for stdout")->capture_default_str();
+  cmd->add_flag("--decode", o->decode, "Decode {\"ids\": [...]} lines to {\"text\": ...}");
+  cmd->add_flag("--add-special-tokens", o->add_special_tokens, "Encode: add the post-processor's tokens (e.g. BOS)");
+  cmd->add_flag("--skip-special-tokens", o->skip_special_tokens, "Decode: drop special tokens");
+  cmd->callback([o] { run_tokenize(*o); });
+}
+
+struct TrainCommandOptions {
+  std::string corpus;
+  std::string out;
+  BpeTrainerOptions trainer;
+};
+
+void add_train(CLI::App& app) {
+  auto o = std::make_shared<TrainCommandOptions>();
+  CLI::App* group = app.add_subcommand("tokenizer", "Tokenizer tools");
+  group->require_subcommand(1);
+  CLI::App* cmd = group->add_subcommand("train", "Train a byte-level BPE tokenizer (Qwen2-style) on a corpus");
+  cmd->add_option("--corpus", o->corpus, "Text file (one document per line) or JSONL with a \"text\" field")
+      ->required();
+  cmd->add_option("--vocab-size", o->trainer.vocab_size, "Target vocabulary size incl. bytes and special tokens")
+      ->required();
+  cmd->add_option("--min-frequency", o->trainer.min_frequency, "Smallest pair count that is still merged")
+      ->capture_default_str();
+  cmd->add_option("--model-max-length", o->trainer.model_max_length, "model_max_length in tokenizer_config.json")
+      ->capture_default_str();
+  cmd->add_option("--out", o->out, "Output folder for tokenizer.json and tokenizer_config.json")->required();
+  cmd->callback([o] {
+    std::vector<std::string> texts = value_or_throw(read_corpus(o->corpus));
+    throw_if_error(write_tokenizer_files(o->out, texts, o->trainer));
+  });
+}
+
+}  // namespace
+
+void add_tokenizer_commands(CLI::App& app) {
+  add_tokenize(app);
+  add_train(app);
+}
+
+}  // namespace r1
