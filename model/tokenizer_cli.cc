@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "model/bpe_trainer.h"
+#include "model/chat_template.h"
 #include "model/tokenizer.h"
 #include "util/json.h"
 #include "util/jsonl.h"
@@ -74,10 +75,8 @@ struct TrainCommandOptions {
   BpeTrainerOptions trainer;
 };
 
-void add_train(CLI::App& app) {
+void add_train(CLI::App* group) {
   auto o = std::make_shared<TrainCommandOptions>();
-  CLI::App* group = app.add_subcommand("tokenizer", "Tokenizer tools");
-  group->require_subcommand(1);
   CLI::App* cmd = group->add_subcommand("train", "Train a byte-level BPE tokenizer (Qwen2-style) on a corpus");
   cmd->add_option("--corpus", o->corpus, "Text file (one document per line) or JSONL with a \"text\" field")
       ->required();
@@ -94,11 +93,64 @@ void add_train(CLI::App& app) {
   });
 }
 
+struct ChatCommandOptions {
+  std::string template_name;
+  std::string tokenizer;  // for --template auto
+  std::string input = "-";
+  std::string output = "-";
+  bool no_generation_prompt = false;
+};
+
+Result<std::vector<ChatMessage>> read_messages(const rapidjson::Document& doc, const std::string& where) {
+  auto it = doc.FindMember("messages");
+  if (it == doc.MemberEnd() || !it->value.IsArray())
+    return Status::error(where + ": field 'messages' must be an array of {role, content}");
+  std::vector<ChatMessage> messages;
+  for (rapidjson::SizeType i = 0; i < it->value.Size(); ++i) {
+    std::string w = where + ": messages[" + std::to_string(i) + "]";
+    R1_ASSIGN_OR_RETURN(std::string role, json_string(it->value[i], "role", w));
+    R1_ASSIGN_OR_RETURN(std::string content, json_string(it->value[i], "content", w));
+    messages.push_back({std::move(role), std::move(content)});
+  }
+  return messages;
+}
+
+void run_chat(const ChatCommandOptions& o) {
+  ChatTemplate tmpl = o.template_name == "auto"
+                          ? value_or_throw(detect_chat_template(value_or_throw(Tokenizer::load(o.tokenizer))))
+                          : value_or_throw(parse_chat_template(o.template_name));
+  JsonlReader reader = value_or_throw(JsonlReader::open(input_path(o.input)));
+  JsonlWriter writer = value_or_throw(JsonlWriter::open(o.output));
+  rapidjson::Document doc;
+  while (value_or_throw(reader.next(doc))) {
+    auto messages = value_or_throw(read_messages(doc, reader.where()));
+    auto text = render_chat(tmpl, messages, !o.no_generation_prompt);
+    if (!text.ok()) throw Error(text.status().with_context(reader.where()));
+    throw_if_error(writer.write(JsonWriter().begin_object().key("text").value(*text).end_object().str()));
+  }
+  throw_if_error(writer.commit());
+}
+
+void add_chat(CLI::App* group) {
+  auto o = std::make_shared<ChatCommandOptions>();
+  CLI::App* cmd = group->add_subcommand("chat", "Render JSONL {\"messages\": [...]} lines with a chat template");
+  cmd->add_option("--template", o->template_name, "chatml, llama3, r1_zero, or auto (needs --tokenizer)")
+      ->required();
+  cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer folder, for --template auto");
+  cmd->add_option("--input", o->input, "JSONL input file, - for stdin")->capture_default_str();
+  cmd->add_option("--output", o->output, "JSONL output file, - for stdout")->capture_default_str();
+  cmd->add_flag("--no-generation-prompt", o->no_generation_prompt, "Do not open an assistant turn at the end");
+  cmd->callback([o] { run_chat(*o); });
+}
+
 }  // namespace
 
 void add_tokenizer_commands(CLI::App& app) {
   add_tokenize(app);
-  add_train(app);
+  CLI::App* group = app.add_subcommand("tokenizer", "Tokenizer tools: train, chat templates");
+  group->require_subcommand(1);
+  add_train(group);
+  add_chat(group);
 }
 
 }  // namespace r1
