@@ -1,0 +1,75 @@
+#include "reward/checker_registry.h"
+
+#include "reward/format_rewards.h"
+#include "reward/language_consistency.h"
+#include "reward/shaping_rewards.h"
+#include "reward/task_rewards.h"
+
+namespace r1 {
+
+namespace {
+
+// Cosine judges correctness with any builtin checker.
+NestedCheckerBuilder nested_builder() {
+  return [](const JsonValue& entry, const std::string& where) {
+    return CheckerRegistry::builtin().make_nested(entry, where);
+  };
+}
+
+CheckerRegistry build_builtin() {
+  CheckerRegistry r;
+  r.add("format", make_format_strict_checker);
+  r.add("format_lenient", make_format_lenient_checker);
+  r.add("tag_count", make_tag_count_checker);
+  r.add("language", make_language_checker);
+  r.add("overlong", make_overlong_checker);
+  r.add("cosine", [](CheckerParams& p) { return make_cosine_checker(p, nested_builder()); });
+  r.add("repetition", make_repetition_checker);
+  r.add("countdown", make_countdown_checker);
+  r.add("gsm8k", make_gsm8k_checker);
+  return r;
+}
+
+}  // namespace
+
+const CheckerRegistry& CheckerRegistry::builtin() {
+  static const CheckerRegistry kBuiltin = build_builtin();
+  return kBuiltin;
+}
+
+void CheckerRegistry::add(const std::string& name, CheckerFactory factory) { factories_[name] = std::move(factory); }
+
+std::vector<std::string> CheckerRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, _] : factories_) out.push_back(name);
+  return out;
+}
+
+Result<std::unique_ptr<RewardChecker>> CheckerRegistry::make(const std::string& name, const JsonValue* params,
+                                                             const std::string& where) const {
+  auto it = factories_.find(name);
+  if (it == factories_.end()) {
+    std::string known;
+    for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
+    return Status::error(where + ": unknown checker '" + name + "' (known: " + known + ")");
+  }
+  if (params != nullptr && !params->IsNull() && !params->IsObject())
+    return Status::error(where + ": field 'params' must be an object");
+  CheckerParams reader(params, where + " (" + name + "): params");
+  return it->second(reader);
+}
+
+Result<std::unique_ptr<RewardChecker>> CheckerRegistry::make_nested(const JsonValue& entry,
+                                                                    const std::string& where) const {
+  if (!entry.IsObject()) return Status::error(where + " must be a checker name or an object");
+  for (auto it = entry.MemberBegin(); it != entry.MemberEnd(); ++it) {
+    std::string key = it->name.GetString();
+    if (key != "checker" && key != "params")
+      return Status::error(where + ": unknown key '" + key + "' (known: checker, params)");
+  }
+  R1_ASSIGN_OR_RETURN(std::string name, json_string(entry, "checker", where));
+  auto params = entry.FindMember("params");
+  return make(name, params == entry.MemberEnd() ? nullptr : &params->value, where);
+}
+
+}  // namespace r1

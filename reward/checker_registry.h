@@ -1,0 +1,36 @@
+// Maps checker names used in reward specs ("format", "countdown", ...) to
+// factories that build a checker from its params.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reward/checker_params.h"
+#include "reward/reward_checker.h"
+
+namespace r1 {
+
+using CheckerFactory = std::function<Result<std::unique_ptr<RewardChecker>>(CheckerParams& params)>;
+
+class CheckerRegistry {
+ public:
+  // Every checker this build has, one line per checker in the .cc file.
+  static const CheckerRegistry& builtin();
+
+  void add(const std::string& name, CheckerFactory factory);
+  // Builds checker `name` with `params` (null: none); errors name `where`.
+  Result<std::unique_ptr<RewardChecker>> make(const std::string& name, const JsonValue* params,
+                                              const std::string& where) const;
+  // Builds from a nested entry {"checker": name, "params": {...}} (cosine's
+  // correctness judge); other keys are errors.
+  Result<std::unique_ptr<RewardChecker>> make_nested(const JsonValue& entry, const std::string& where) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::map<std::string, CheckerFactory> factories_;
+};
+
+}  // namespace r1

@@ -1,0 +1,115 @@
+#include "reward/reward_spec.h"
+
+#include <utf8proc.h>
+
+#include <set>
+
+namespace r1 {
+
+namespace {
+
+bool is_valid_utf8(std::string_view text) {
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  for (size_t pos = 0; pos < text.size();) {
+    utf8proc_int32_t c = 0;
+    utf8proc_ssize_t n = utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(text.size() - pos), &c);
+    if (n <= 0) return false;
+    pos += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+Status check_entry_keys(const JsonValue& entry, const std::string& where) {
+  static const std::set<std::string> kKeys = {"checker", "weight", "params", "name"};
+  for (auto it = entry.MemberBegin(); it != entry.MemberEnd(); ++it) {
+    std::string key(it->name.GetString(), it->name.GetStringLength());
+    if (!kKeys.count(key)) return Status::error(where + ": unknown key '" + key + "' (known: checker, name, params, weight)");
+  }
+  return Status();
+}
+
+}  // namespace
+
+std::string RewardResult::to_json() const {
+  JsonWriter w;
+  w.begin_object().key("components").begin_object();
+  for (const auto& c : components) w.key(c.name).value(c.score);
+  w.end_object().key("total").value(total).key("details").begin_object();
+  for (const auto& c : components) w.key(c.name).raw(c.details);
+  w.end_object().end_object();
+  return w.str();
+}
+
+Result<RewardFunction::Component> RewardFunction::parse_entry(const JsonValue& entry, const std::string& where,
+                                                              const CheckerRegistry& registry) {
+  if (!entry.IsObject()) return Status::error(where + " must be an object");
+  R1_RETURN_IF_ERROR(check_entry_keys(entry, where));
+  R1_ASSIGN_OR_RETURN(std::string checker, json_string(entry, "checker", where));
+  Component c;
+  R1_ASSIGN_OR_RETURN(c.name, json_string_or(entry, "name", checker, where));
+  R1_ASSIGN_OR_RETURN(c.weight, json_double_or(entry, "weight", 1.0, where));
+  if (c.name.empty()) return Status::error(where + ": field 'name' must not be empty");
+  auto params = entry.FindMember("params");
+  R1_ASSIGN_OR_RETURN(std::unique_ptr<RewardChecker> made,
+                      registry.make(checker, params == entry.MemberEnd() ? nullptr : &params->value, where));
+  c.checker = std::move(made);
+  return c;
+}
+
+Result<RewardFunction> RewardFunction::from_json(const JsonValue& spec, const std::string& where,
+                                                 const CheckerRegistry& registry) {
+  const JsonValue* list = &spec;
+  if (spec.IsObject()) {
+    for (auto it = spec.MemberBegin(); it != spec.MemberEnd(); ++it)
+      if (std::string(it->name.GetString()) != "rewards")
+        return Status::error(where + ": unknown key '" + it->name.GetString() + "' (known: rewards)");
+    auto it = spec.FindMember("rewards");
+    if (it == spec.MemberEnd()) return Status::error(where + ": field 'rewards' is missing");
+    list = &it->value;
+  }
+  if (!list->IsArray()) return Status::error(where + ": 'rewards' must be a list of checker entries");
+  if (list->Empty()) return Status::error(where + ": 'rewards' is empty");
+  RewardFunction fn;
+  std::set<std::string> names;
+  for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+    std::string entry_where = where + ": rewards[" + std::to_string(i) + "]";
+    R1_ASSIGN_OR_RETURN(Component c, parse_entry((*list)[i], entry_where, registry));
+    if (!names.insert(c.name).second)
+      return Status::error(entry_where + ": component name '" + c.name +
+                           "' is used twice; give one entry a distinct \"name\"");
+    fn.components_.push_back(std::move(c));
+  }
+  return fn;
+}
+
+Result<RewardFunction> RewardFunction::from_file(const std::string& path) {
+  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, read_json_file(path));
+  return from_json(doc, path);
+}
+
+Result<RewardResult> RewardFunction::score(const RewardInput& input) const {
+  // Python rewards see decoded text with U+FFFD for broken bytes; do the same
+  // so regexes behave alike (a copy only when the text is broken).
+  RewardInput repaired;
+  const RewardInput* in = &input;
+  if (!is_valid_utf8(input.completion)) {
+    repaired = input;
+    repaired.completion = to_valid_utf8(input.completion);
+    in = &repaired;
+  }
+  RewardResult result;
+  for (const Component& c : components_) {
+    R1_ASSIGN_OR_RETURN(RewardScore s, c.checker->score(*in));
+    result.components.push_back({c.name, c.weight, s.score, s.details});
+    result.total += c.weight * s.score;
+  }
+  return result;
+}
+
+std::vector<std::string> RewardFunction::component_names() const {
+  std::vector<std::string> out;
+  for (const Component& c : components_) out.push_back(c.name);
+  return out;
+}
+
+}  // namespace r1

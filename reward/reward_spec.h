@@ -1,0 +1,55 @@
+// A reward function composed from a JSON spec: weighted checkers whose
+// scores are kept per component and summed into a total.
+//
+//   {"rewards": [{"checker": "format", "weight": 0.5},
+//                {"checker": "countdown", "name": "acc", "params": {...}}]}
+//
+// A bare list of entries is accepted too. See docs/rewards.md.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reward/checker_registry.h"
+#include "reward/reward_checker.h"
+
+namespace r1 {
+
+struct ComponentScore {
+  std::string name;
+  double weight = 1.0;
+  double score = 0.0;
+  std::string details = "{}";  // JSON object text from the checker
+};
+
+struct RewardResult {
+  std::vector<ComponentScore> components;  // in spec order
+  double total = 0.0;                      // sum of weight * score
+  // {"components": {name: score}, "total": t, "details": {name: {...}}}
+  std::string to_json() const;
+};
+
+class RewardFunction {
+ public:
+  // `where` prefixes errors, e.g. the spec's file name.
+  static Result<RewardFunction> from_json(const JsonValue& spec, const std::string& where,
+                                          const CheckerRegistry& registry = CheckerRegistry::builtin());
+  static Result<RewardFunction> from_file(const std::string& path);
+
+  // Thread-safe: checkers are immutable once built.
+  Result<RewardResult> score(const RewardInput& input) const;
+  std::vector<std::string> component_names() const;
+
+ private:
+  struct Component {
+    std::string name;
+    double weight;
+    std::shared_ptr<const RewardChecker> checker;
+  };
+  static Result<Component> parse_entry(const JsonValue& entry, const std::string& where,
+                                       const CheckerRegistry& registry);
+  std::vector<Component> components_;
+};
+
+}  // namespace r1
