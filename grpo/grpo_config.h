@@ -1,0 +1,96 @@
+// Every setting of a GRPO run, named as in TRL 1.16's GRPOConfig (and
+// transformers' TrainingArguments) where one exists; "ours" marks the rest.
+// Loaded as preset → JSON object → `key=value` overrides, each step validated
+// with errors that name the key. No tensors here (no LibTorch dependency).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/json.h"
+#include "util/status.h"
+
+namespace r1 {
+
+struct GRPOConfig {
+  // --- GRPO algorithm ---
+  int64_t num_generations = 8;           // G completions per prompt (TRL 8; must be >= 2)
+  double beta = 0.0;                     // k3 KL weight; 0 ⇒ no reference model (TRL 0.0)
+  double epsilon = 0.2;                  // lower clip ε (TRL 0.2)
+  std::optional<double> epsilon_high;    // upper clip; null ⇒ epsilon (TRL None; DAPO 0.28)
+  std::optional<double> delta;           // two-sided clipping cap on the ratio (TRL None)
+  std::string loss_type = "dapo";        // grpo | bnpo | dr_grpo | dapo (TRL "dapo")
+  std::string scale_rewards = "group";   // group | batch | none (TRL "group")
+  std::string advantage_estimator = "grpo";  // grpo | rloo (ours)
+  std::string importance_sampling_level = "token";  // token | sequence (TRL "token")
+  bool use_bias_correction_kl = true;    // KL term × importance ratio (TRL True)
+  int64_t num_iterations = 1;            // μ passes over each generation batch (TRL 1)
+  bool mask_truncated_completions = false;  // drop truncated completions from the loss (TRL False)
+  // --- generation ---
+  double temperature = 1.0;              // (TRL 1.0)
+  double top_p = 1.0;                    // in (0, 1] (TRL 1.0)
+  int64_t top_k = 0;                     // 0 = off (TRL 0)
+  std::optional<double> min_p;           // in [0, 1] (TRL None)
+  int64_t max_prompt_length = 512;       // prompt tokens kept, left-truncated (TRL < 1.0: 512)
+  int64_t max_completion_length = 512;   // (TRL 512); also dr_grpo's constant
+  std::optional<int64_t> generation_batch_size;  // completions per generation (TRL None ⇒ derived)
+  std::optional<int64_t> steps_per_generation;   // micro-steps per generation (TRL None ⇒ grad. accum.)
+  // --- optimisation (transformers TrainingArguments names) ---
+  double learning_rate = 1e-6;           // (TRL 1e-6)
+  std::string lr_scheduler_type = "linear";  // linear | cosine | constant | constant_with_warmup ("linear")
+  double warmup_steps = 0.0;             // integer steps, or a ratio of max_steps when < 1 (0)
+  double weight_decay = 0.0;             // AdamW decoupled decay (0.0)
+  double adam_beta1 = 0.9;               // (0.9)
+  double adam_beta2 = 0.999;             // (0.999)
+  double adam_epsilon = 1e-8;            // (1e-8)
+  double max_grad_norm = 1.0;            // 0 = no clipping (1.0)
+  int64_t per_device_train_batch_size = 8;  // completions per micro-batch (8)
+  int64_t gradient_accumulation_steps = 1;  // micro-batches per optimizer step (1)
+  bool bf16 = true;                      // bf16 weights, fp32 master copy (TRL True)
+  bool gradient_checkpointing = true;    // recompute activations in backward (TRL True)
+  // --- run control ---
+  int64_t seed = 42;                     // (42)
+  int64_t max_steps = -1;                // optimizer steps; -1 ⇒ num_train_epochs (-1)
+  double num_train_epochs = 3.0;         // used when max_steps == -1 (3.0)
+  int64_t logging_steps = 10;            // (TRL 10)
+  int64_t save_steps = 500;              // (500)
+  std::optional<int64_t> save_total_limit;  // checkpoints kept; null = all (None)
+  // --- reference model ---
+  bool sync_ref_model = false;           // refresh π_ref from π_θ periodically (TRL False)
+  double ref_model_mixup_alpha = 0.6;    // π_ref ← α π_θ + (1-α) π_ref; 1 = replace (TRL 0.6)
+  int64_t ref_model_sync_steps = 512;    // optimizer steps between refreshes (TRL 512)
+  // --- ours: DAPO dynamic sampling and overlong shaping ---
+  bool dynamic_sampling = false;         // drop zero-std groups and sample more prompts to refill
+  int64_t max_num_gen_batches = 10;      // refill rounds per step before giving up; 0 = unlimited (verl)
+  int64_t overlong_buffer_length = 0;    // soft overlong penalty over the last L tokens; 0 = off
+  double overlong_penalty_factor = 1.0;  // penalty at max_completion_length (DAPO 1.0)
+
+  // Applies the keys of a JSON object; unknown keys and bad values are errors
+  // "<where>: field '<key>' ..." (unknown keys suggest the nearest known key).
+  Status apply_json(const JsonValue& object, const std::string& where);
+  // Applies one "key=value" (null/none clears an optional); same errors.
+  Status apply_override(std::string_view assignment);
+  // Checks values and their combinations; errors name the key.
+  Status validate() const;
+  // All keys, in declaration order, as one JSON object.
+  std::string to_json() const;
+
+  // TRL's derivation (one process): defaults to one generation per optimizer step.
+  int64_t resolved_steps_per_generation() const;
+  int64_t resolved_generation_batch_size() const;
+};
+
+// "default" (TRL defaults), "r1_zero", "dapo", "dr_grpo": see docs/grpo.md.
+Result<GRPOConfig> grpo_config_preset(std::string_view name);
+std::vector<std::string> grpo_config_preset_names();
+std::vector<std::string> grpo_config_keys();
+
+// preset, then the JSON file at json_path (skipped when empty), then the
+// overrides in order; the result is validated.
+Result<GRPOConfig> load_grpo_config(std::string_view preset, const std::string& json_path,
+                                    const std::vector<std::string>& overrides);
+
+}  // namespace r1
