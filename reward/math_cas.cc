@@ -1,0 +1,160 @@
+#include "reward/math_cas.h"
+
+#include <ginac/ginac.h>
+
+#include <map>
+#include <mutex>
+#include <optional>
+
+namespace r1 {
+namespace {
+
+std::timed_mutex& ginac_mutex() {
+  static std::timed_mutex m;
+  return m;
+}
+
+// Checks the limits on the tree before any GiNaC object exists.
+bool within_limits(const Node& n, const CasLimits& limits) {
+  if (n.kind == NodeKind::kConst && n.text == "inf") return false;
+  if (n.kind == NodeKind::kPow) {
+    const Node& e = *n.kids[1];
+    bool literal = e.kind == NodeKind::kNumber || (e.kind == NodeKind::kNeg && e.kids[0]->kind == NodeKind::kNumber);
+    if (!literal) {
+      // Only a bounded tower is allowed: x^(1/2), x^y; never x^(10^10).
+      std::vector<std::string> syms;
+      collect_symbols(e, syms);
+      if (syms.empty() && node_count(e) > 3) return false;
+    } else {
+      const Node& num = e.kind == NodeKind::kNeg ? *e.kids[0] : e;
+      if (num.text.size() > 4) return false;
+      int v = std::atoi(num.text.c_str());
+      std::vector<std::string> syms;
+      collect_symbols(*n.kids[0], syms);
+      if (v > (syms.empty() ? limits.max_numeric_exponent : limits.max_symbolic_exponent)) return false;
+    }
+  }
+  if (n.kind == NodeKind::kFunc && n.text == "factorial") {
+    const Node& a = *n.kids[0];
+    if (a.kind != NodeKind::kNumber || a.text.size() > 3) return false;
+  }
+  if (n.kind == NodeKind::kNumber && n.text.size() > 60) return false;
+  for (const NodePtr& k : n.kids)
+    if (!within_limits(*k, limits)) return false;
+  return true;
+}
+
+class Converter {
+ public:
+  std::optional<GiNaC::ex> convert(const Node& n) {
+    using namespace GiNaC;
+    std::vector<ex> a;
+    for (const NodePtr& k : n.kids) {
+      auto v = convert(*k);
+      if (!v) return std::nullopt;
+      a.push_back(*v);
+    }
+    switch (n.kind) {
+      case NodeKind::kNumber:
+        return number(n.text);
+      case NodeKind::kSymbol: {
+        auto it = symbols_.find(n.text);
+        if (it == symbols_.end()) it = symbols_.emplace(n.text, symbol(n.text)).first;
+        return ex(it->second);
+      }
+      case NodeKind::kConst:
+        if (n.text == "pi") return ex(Pi);
+        if (n.text == "i") return ex(I);
+        return std::nullopt;
+      case NodeKind::kAdd: {
+        ex acc = 0;
+        for (const ex& e : a) acc += e;
+        return acc;
+      }
+      case NodeKind::kMul: {
+        ex acc = 1;
+        for (const ex& e : a) acc *= e;
+        return acc;
+      }
+      case NodeKind::kDiv:
+        if (a[1].is_zero()) return std::nullopt;
+        return a[0] / a[1];
+      case NodeKind::kNeg:
+        return -a[0];
+      case NodeKind::kPow:
+        return pow(a[0], a[1]);
+      case NodeKind::kPercent:
+        return a[0] / 100;
+      case NodeKind::kFunc:
+        return function(n.text, a);
+      default:
+        return std::nullopt;
+    }
+  }
+
+ private:
+  std::map<std::string, GiNaC::symbol> symbols_;
+
+  static GiNaC::ex number(const std::string& text) {
+    // Decimals become exact rationals: "0.25" -> 1/4.
+    size_t point = text.find('.');
+    if (text.find_first_of("eE") != std::string::npos) return GiNaC::numeric(text.c_str());
+    if (point == std::string::npos) return GiNaC::numeric(text.c_str());
+    std::string digits = text.substr(0, point) + text.substr(point + 1);
+    std::string den = "1" + std::string(text.size() - point - 1, '0');
+    return GiNaC::numeric(digits.c_str()) / GiNaC::numeric(den.c_str());
+  }
+
+  static std::optional<GiNaC::ex> function(const std::string& name, const std::vector<GiNaC::ex>& a) {
+    using namespace GiNaC;
+    if (name == "sqrt") return sqrt(a[0]);
+    if (name == "sin") return sin(a[0]);
+    if (name == "cos") return cos(a[0]);
+    if (name == "tan") return tan(a[0]);
+    if (name == "cot") return cos(a[0]) / sin(a[0]);
+    if (name == "sec") return 1 / cos(a[0]);
+    if (name == "csc") return 1 / sin(a[0]);
+    if (name == "exp") return exp(a[0]);
+    if (name == "ln") return log(a[0]);
+    if (name == "log") return a.size() == 2 ? log(a[0]) / log(a[1]) : log(a[0]);
+    if (name == "abs") return abs(a[0]);
+    if (name == "factorial") return factorial(a[0]);
+    if (name == "binom") return binomial(a[0], a[1]);
+    return std::nullopt;
+  }
+};
+
+template <typename Check>
+CasAnswer with_ginac(const Node& a, const Node& b, const CasLimits& limits, const Deadline& deadline, Check check) {
+  if (node_count(a) + node_count(b) > limits.max_nodes) return CasAnswer::kUnknown;
+  if (!within_limits(a, limits) || !within_limits(b, limits)) return CasAnswer::kUnknown;
+  std::unique_lock<std::timed_mutex> lock(ginac_mutex(), std::defer_lock);
+  if (!lock.try_lock_until(deadline.end())) return CasAnswer::kTimedOut;
+  try {
+    Converter conv;
+    auto ea = conv.convert(a);
+    auto eb = conv.convert(b);
+    if (!ea || !eb) return CasAnswer::kUnknown;
+    return check(*ea, *eb) ? CasAnswer::kYes : CasAnswer::kNo;
+  } catch (const std::exception&) {
+    // GiNaC throws on things like division by zero found while simplifying.
+    return CasAnswer::kUnknown;
+  }
+}
+
+}  // namespace
+
+CasAnswer cas_equal(const Node& a, const Node& b, const CasLimits& limits, const Deadline& deadline) {
+  return with_ginac(a, b, limits, deadline,
+                    [](const GiNaC::ex& x, const GiNaC::ex& y) { return (x - y).expand().normal().is_zero(); });
+}
+
+CasAnswer cas_proportional(const Node& a, const Node& b, const CasLimits& limits, const Deadline& deadline) {
+  return with_ginac(a, b, limits, deadline, [](const GiNaC::ex& x, const GiNaC::ex& y) {
+    if (y.is_zero()) return false;
+    GiNaC::ex r = (x / y).normal();
+    return GiNaC::is_a<GiNaC::numeric>(r) && !r.is_zero();
+  });
+}
+
+}  // namespace r1

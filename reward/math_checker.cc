@@ -1,0 +1,72 @@
+#include "reward/math_checker.h"
+
+#include "reward/math_ast.h"
+#include "reward/math_equivalence.h"
+#include "reward/math_extract.h"
+#include "reward/math_normalize.h"
+
+namespace r1 {
+namespace {
+
+std::string without_spaces(const std::string& s) {
+  std::string out;
+  for (char c : s)
+    if (c != ' ') out += c;
+  return out;
+}
+
+}  // namespace
+
+MathVerdict compare_math_answers(std::string_view gold_answer, std::string_view predicted_answer,
+                                 const MathOptions& options) {
+  Deadline deadline(options.timeout_ms);
+  MathVerdict v;
+  v.extracted = std::string(predicted_answer);
+  ParseLimits limits{options.max_answer_chars, 100};
+  if (gold_answer.size() > options.max_answer_chars || predicted_answer.size() > options.max_answer_chars) {
+    v.reason = "answer longer than max_answer_chars";
+    return v;
+  }
+  std::string gold = normalize_answer(gold_answer);
+  std::string pred = normalize_answer(predicted_answer);
+  if (!gold.empty() && without_spaces(gold) == without_spaces(pred)) {
+    v.correct = true;
+    v.reason = "equal after normalisation";
+    return v;
+  }
+  auto g = parse_answer(gold, limits);
+  if (!g.ok()) {
+    v.reason = "gold: " + g.status().message();
+    return v;
+  }
+  auto p = parse_answer(pred, limits);
+  if (!p.ok()) {
+    v.reason = "prediction: " + p.status().message();
+    return v;
+  }
+  CompareContext ctx{options, deadline};
+  v.correct = answers_equal(**g, **p, ctx) && !ctx.timed_out;
+  v.timed_out = ctx.timed_out;
+  v.reason = v.timed_out ? "timed out" : v.correct ? "equal" : "not equal";
+  return v;
+}
+
+bool math_answers_equal(std::string_view gold_answer, std::string_view predicted_answer, const MathOptions& options) {
+  return compare_math_answers(gold_answer, predicted_answer, options).correct;
+}
+
+MathVerdict check_math_answer(std::string_view completion, std::string_view gold, const MathOptions& options) {
+  auto predicted = extract_answer(completion, options.last_number_fallback);
+  if (!predicted) {
+    MathVerdict v;
+    v.reason = "no answer found";
+    return v;
+  }
+  std::string gold_answer(gold);
+  if (gold.find("\\boxed") != std::string_view::npos || gold.find("####") != std::string_view::npos) {
+    if (auto g = extract_answer(gold, false)) gold_answer = *g;
+  }
+  return compare_math_answers(gold_answer, *predicted, options);
+}
+
+}  // namespace r1
