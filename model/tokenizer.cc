@@ -56,9 +56,14 @@ Regex::~Regex() { pcre2_code_free(code_); }
 bool Regex::find(std::string_view text, size_t offset, size_t& begin, size_t& end) const {
   MatchState& st = match_state();
   auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-  int rc = jit_ ? pcre2_jit_match(code_, subject, text.size(), offset, 0, st.data, st.context)
-                : pcre2_match(code_, subject, text.size(), offset, PCRE2_NO_UTF_CHECK, st.data, st.context);
-  if (rc < 0) return false;  // no match (or a resource limit, which these patterns do not reach)
+  int rc = PCRE2_ERROR_JIT_STACKLIMIT;
+  if (jit_) rc = pcre2_jit_match(code_, subject, text.size(), offset, 0, st.data, st.context);
+  // The interpreter keeps its backtracking frames on the heap: the fallback
+  // when the JIT stack is too small (not seen with the supported patterns).
+  if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+    rc = pcre2_match(code_, subject, text.size(), offset, PCRE2_NO_UTF_CHECK, st.data, st.context);
+  if (rc == PCRE2_ERROR_NOMATCH) return false;
+  if (rc < 0) throw Error("tokenizer regex failed with PCRE2 error " + std::to_string(rc));
   PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.data);
   begin = ov[0];
   end = ov[1];

@@ -227,6 +227,10 @@ TEST(ChatTemplate, RendersAndDetects) {
   EXPECT_EQ(r1.substr(r1.size() - 40), "</answer>. User: What is 2+2. Assistant:");
   EXPECT_FALSE(render_chat(*parse_chat_template("r1_zero"), msgs, true).ok());
   EXPECT_FALSE(parse_chat_template("alpaca").ok());
+  ChatTemplate smol{ChatTemplateKind::kChatMl, "You are helpful."};  // SmolLM2/Qwen2.5 insert a default system turn
+  EXPECT_EQ(*render_chat(smol, {{"user", "Hi"}}, false),
+            "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
+  EXPECT_EQ(*render_chat(smol, msgs, false), *render_chat(*parse_chat_template("chatml"), msgs, false));
   BpeTrainerOptions opt;
   opt.vocab_size = 259;
   Tokenizer t = value_or_throw(Tokenizer::from_json(value_or_throw(train_bpe_tokenizer_json({"x"}, opt)), "t"));
