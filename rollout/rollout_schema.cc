@@ -42,7 +42,8 @@ CREATE TABLE rollouts (
   logprob_min REAL NOT NULL,
   generation_ms REAL NOT NULL,
   UNIQUE (step, group_index, sample_index));
-CREATE INDEX rollouts_by_step_reward ON rollouts(step, total_reward);
+-- Also covers the per-step aggregates (mean length, truncation) without reading the wide rows.
+CREATE INDEX rollouts_by_step_reward ON rollouts(step, total_reward, completion_tokens, finish_reason);
 CREATE INDEX rollouts_by_prompt ON rollouts(prompt_index, step);
 CREATE TABLE reward_components (
   rollout_id INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
