@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "model/tokenizer_cli.h"
+#include "reward/math_cli.h"
 #include "rollout/rollouts_cli.h"
 #include "util/status.h"
 
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
   r1::add_tokenizer_commands(app);
+  r1::add_math_commands(app);
   r1::add_rollouts_commands(app);
   try {
     app.parse(argc, argv);
