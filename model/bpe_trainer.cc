@@ -76,6 +76,8 @@ class PairStats {
     }
   }
   void flush() {
+    std::sort(touched_.begin(), touched_.end());
+    touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
     for (uint64_t k : touched_) heap_.emplace(counts_[k], ~k);
     touched_.clear();
   }
@@ -102,6 +104,12 @@ class PairStats {
   std::priority_queue<std::pair<int64_t, uint64_t>> heap_;
   std::vector<uint64_t> touched_;
 };
+
+bool has_pair(const Word& w, int32_t a, int32_t b) {
+  for (size_t i = 0; i + 1 < w.syms.size(); ++i)
+    if (w.syms[i] == a && w.syms[i + 1] == b) return true;
+  return false;
+}
 
 void merge_word(Word& w, int32_t a, int32_t b, int32_t merged) {
   std::vector<int32_t> out;
@@ -165,6 +173,7 @@ Result<std::string> train_bpe_tokenizer_json(const std::vector<std::string>& tex
     std::sort(where.begin(), where.end());
     where.erase(std::unique(where.begin(), where.end()), where.end());
     for (int32_t wi : where) {
+      if (!has_pair(words[wi], a, b)) continue;  // an older entry: the pair was merged away
       stats.add(words[wi], wi, -1);
       merge_word(words[wi], a, b, it->second);
       stats.add(words[wi], wi, +1);
