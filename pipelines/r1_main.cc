@@ -4,8 +4,11 @@
 
 #include <iostream>
 
+#include "model/model_cli.h"
 #include "model/tokenizer_cli.h"
+#include "reward/code_cli.h"
 #include "reward/math_cli.h"
+#include "reward/reward_cli.h"
 #include "rollout/rollouts_cli.h"
 #include "util/status.h"
 
@@ -13,8 +16,11 @@ int main(int argc, char** argv) {
   CLI::App app{"r1: DeepSeek-R1-style reasoning post-training (GRPO, SFT, distillation)"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  r1::add_model_commands(app);
   r1::add_tokenizer_commands(app);
+  r1::add_code_commands(app);
   r1::add_math_commands(app);
+  r1::add_reward_commands(app);
   r1::add_rollouts_commands(app);
   try {
     app.parse(argc, argv);

@@ -93,6 +93,30 @@ Result<bool> json_bool(const JsonValue& obj, const char* key, const std::string&
   return v->GetBool();
 }
 
+Result<std::vector<int64_t>> json_int_array(const JsonValue& obj, const char* key, const std::string& where) {
+  const JsonValue* v = find(obj, key);
+  if (!v) return missing(key, where);
+  if (!v->IsArray()) return mistyped(key, "an array of integers", where);
+  std::vector<int64_t> out;
+  for (const auto& x : v->GetArray()) {
+    if (!x.IsInt64()) return mistyped(key, "an array of integers", where);
+    out.push_back(x.GetInt64());
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> json_string_array(const JsonValue& obj, const char* key, const std::string& where) {
+  const JsonValue* v = find(obj, key);
+  if (!v) return missing(key, where);
+  if (!v->IsArray()) return mistyped(key, "an array of strings", where);
+  std::vector<std::string> out;
+  for (const auto& x : v->GetArray()) {
+    if (!x.IsString()) return mistyped(key, "an array of strings", where);
+    out.emplace_back(x.GetString(), x.GetStringLength());
+  }
+  return out;
+}
+
 Result<int64_t> json_int_or(const JsonValue& obj, const char* key, int64_t fallback, const std::string& where) {
   return json_has(obj, key) ? json_int(obj, key, where) : Result<int64_t>(fallback);
 }

@@ -35,6 +35,10 @@ Result<bool> json_bool_or(const JsonValue& obj, const char* key, bool fallback, 
 
 bool json_has(const JsonValue& obj, const char* key);  // present and not null
 
+// A required array of integers / strings.
+Result<std::vector<int64_t>> json_int_array(const JsonValue& obj, const char* key, const std::string& where);
+Result<std::vector<std::string>> json_string_array(const JsonValue& obj, const char* key, const std::string& where);
+
 // Serialises any value compactly.
 std::string json_to_string(const JsonValue& value);
 

@@ -1,0 +1,203 @@
+#include "model/generate.h"
+
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+namespace r1 {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+Status validate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts, const GenerationOptions& o) {
+  R1_RETURN_IF_ERROR(o.sampling.validate());
+  if (o.max_new_tokens < 1) return Status::error("max_new_tokens must be >= 1");
+  if (o.num_samples < 1) return Status::error("num_samples must be >= 1");
+  if (!o.stop_strings.empty() && !o.decode) return Status::error("stop strings need a tokenizer to decode text");
+  const ModelConfig& c = model.config();
+  for (size_t p = 0; p < prompts.size(); ++p) {
+    const auto& ids = prompts[p];
+    std::string where = "prompt " + std::to_string(p);
+    if (ids.empty()) return Status::error(where + " is empty");
+    if (static_cast<int64_t>(ids.size()) >= c.max_position_embeddings)
+      return Status::error(where + " has " + std::to_string(ids.size()) +
+                           " tokens, which leaves no room in the model's context of " +
+                           std::to_string(c.max_position_embeddings) + " (max_position_embeddings)");
+    for (int64_t id : ids)
+      if (id < 0 || id >= c.vocab_size)
+        return Status::error(where + " has token id " + std::to_string(id) + " outside the vocabulary [0, " +
+                             std::to_string(c.vocab_size) + ")");
+  }
+  return Status();
+}
+
+// Runs one prompt through the model into its own cache; returns the logits
+// [1, V] for the next token.
+at::Tensor prefill(const Transformer& model, const std::vector<int64_t>& prompt, KVCache& cache) {
+  int64_t L = static_cast<int64_t>(prompt.size());
+  at::Tensor ids = at::tensor(prompt, at::kLong).unsqueeze(0);
+  at::Tensor positions = at::arange(L, at::kLong).unsqueeze(0);
+  at::Tensor allowed = at::ones({L, L}, at::kBool).tril().unsqueeze(0);
+  at::Tensor hidden = model.forward(ids, positions, allowed, &cache, positions);
+  return model.lm_head(hidden.select(1, L - 1));
+}
+
+struct Row {
+  int64_t prompt_len = 0;
+  Completion out;
+  bool done = false;
+};
+
+class Decoder {
+ public:
+  Decoder(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts, const GenerationOptions& o)
+      : model_(model), o_(o), generator_(at::detail::createCPUGenerator(o.seed)) {
+    stop_ids_.insert(o.stop_token_ids.begin(), o.stop_token_ids.end());
+    stop_ids_.insert(model.config().eos_token_ids.begin(), model.config().eos_token_ids.end());
+    for (const auto& s : o.stop_strings) max_stop_bytes_ = std::max<int64_t>(max_stop_bytes_, s.size());
+    int64_t longest = 0;
+    for (size_t p = 0; p < prompts.size(); ++p) {
+      longest = std::max<int64_t>(longest, prompts[p].size());
+      for (int64_t g = 0; g < o.num_samples; ++g) {
+        Row row;
+        row.prompt_len = static_cast<int64_t>(prompts[p].size());
+        row.out.prompt_index = static_cast<int64_t>(p);
+        row.out.sample_index = g;
+        rows_.push_back(std::move(row));
+      }
+    }
+    capacity_ = std::min(longest + o.max_new_tokens, model.config().max_position_embeddings);
+  }
+
+  std::vector<Completion> run(const std::vector<std::vector<int64_t>>& prompts, GenerationStats& stats) {
+    auto start = Clock::now();
+    int64_t G = o_.num_samples;
+    cache_ = model_.new_cache(static_cast<int64_t>(rows_.size()), capacity_);
+    std::vector<at::Tensor> logits;
+    for (size_t p = 0; p < prompts.size(); ++p) {
+      KVCache single = model_.new_cache(1, static_cast<int64_t>(prompts[p].size()));
+      at::Tensor next = prefill(model_, prompts[p], single);
+      cache_.copy_prefix_into(single, static_cast<int64_t>(prompts[p].size()), at::arange(p * G, (p + 1) * G, at::kLong));
+      logits.push_back(next.expand({G, -1}));
+      stats.prefill_tokens += static_cast<int64_t>(prompts[p].size());
+    }
+    for (size_t r = 0; r < rows_.size(); ++r) cache_rows_.push_back(static_cast<int64_t>(r));
+    stats.prefill_seconds += seconds_since(start);
+
+    start = Clock::now();
+    at::Tensor next_logits = at::cat(logits);
+    while (true) {
+      stats.decode_tokens += append_sampled(next_logits);
+      if (std::all_of(rows_.begin(), rows_.end(), [](const Row& r) { return r.done; })) break;
+      compact_if_sparse();
+      next_logits = step();
+    }
+    stats.decode_seconds += seconds_since(start);
+    std::vector<Completion> out;
+    for (auto& row : rows_) out.push_back(std::move(row.out));
+    return out;
+  }
+
+ private:
+  // Samples one token for every cache row and appends it to the live rows.
+  int64_t append_sampled(const at::Tensor& logits) {
+    SampledTokens sampled = sample_tokens(logits, o_.sampling, generator_);
+    at::Tensor tokens = sampled.tokens.to(at::kCPU), logprobs = sampled.logprobs.to(at::kCPU);
+    const int64_t* tok = tokens.data_ptr<int64_t>();
+    const float* lp = logprobs.data_ptr<float>();
+    int64_t appended = 0;
+    for (size_t i = 0; i < cache_rows_.size(); ++i) {
+      Row& row = rows_[cache_rows_[i]];
+      if (row.done) continue;
+      row.out.token_ids.push_back(tok[i]);
+      row.out.logprobs.push_back(lp[i]);
+      ++appended;
+      finish_if_done(row);
+    }
+    return appended;
+  }
+
+  void finish_if_done(Row& row) {
+    const auto& ids = row.out.token_ids;
+    int64_t n = static_cast<int64_t>(ids.size());
+    if (stop_ids_.count(ids.back()) || ends_with_stop_string(ids)) {
+      row.done = true;
+      row.out.finish_reason = "stop";
+    } else if (n >= o_.max_new_tokens || row.prompt_len + n >= capacity_) {
+      row.done = true;
+      row.out.finish_reason = "length";
+    }
+  }
+
+  // Only the last few tokens can complete a stop string that was not there
+  // one step ago, so only they are decoded.
+  bool ends_with_stop_string(const std::vector<int64_t>& ids) const {
+    if (o_.stop_strings.empty()) return false;
+    int64_t take = std::min<int64_t>(ids.size(), max_stop_bytes_ + 1);
+    std::string tail = o_.decode(std::vector<int64_t>(ids.end() - take, ids.end()));
+    for (const auto& s : o_.stop_strings)
+      if (!s.empty() && tail.find(s) != std::string::npos) return true;
+    return false;
+  }
+
+  // Finished rows keep costing compute until removed; removing copies the
+  // cache, so it is done only once a quarter of the rows are finished.
+  void compact_if_sparse() {
+    std::vector<int64_t> keep;
+    for (size_t i = 0; i < cache_rows_.size(); ++i)
+      if (!rows_[cache_rows_[i]].done) keep.push_back(static_cast<int64_t>(i));
+    if (keep.size() * 4 > cache_rows_.size() * 3) return;
+    cache_ = cache_.select_rows(at::tensor(keep, at::kLong));
+    std::vector<int64_t> rows;
+    for (int64_t i : keep) rows.push_back(cache_rows_[i]);
+    cache_rows_ = std::move(rows);
+  }
+
+  // One decode step over all cache rows; finished rows recompute their last
+  // position (a harmless rewrite of the same slot).
+  at::Tensor step() {
+    int64_t C = static_cast<int64_t>(cache_rows_.size());
+    std::vector<int64_t> last(C), pos(C);
+    for (int64_t i = 0; i < C; ++i) {
+      const Row& row = rows_[cache_rows_[i]];
+      last[i] = row.out.token_ids.back();
+      pos[i] = row.prompt_len + static_cast<int64_t>(row.out.token_ids.size()) - 1;
+    }
+    int64_t S = *std::max_element(pos.begin(), pos.end()) + 1;
+    at::Tensor positions = at::tensor(pos, at::kLong).unsqueeze(1);  // [C, 1]
+    at::Tensor allowed = (at::arange(S, at::kLong).unsqueeze(0) <= positions).unsqueeze(1);  // [C, 1, S]
+    at::Tensor hidden = model_.forward(at::tensor(last, at::kLong).unsqueeze(1), positions, allowed, &cache_, positions);
+    return model_.lm_head(hidden.select(1, 0));
+  }
+
+  const Transformer& model_;
+  const GenerationOptions& o_;
+  at::Generator generator_;
+  std::set<int64_t> stop_ids_;
+  int64_t max_stop_bytes_ = 0;
+  int64_t capacity_ = 0;
+  std::vector<Row> rows_;
+  KVCache cache_;
+  std::vector<int64_t> cache_rows_;  // cache row i holds rows_[cache_rows_[i]]
+};
+
+}  // namespace
+
+Result<std::vector<Completion>> generate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
+                                         const GenerationOptions& options, GenerationStats* stats) {
+  R1_RETURN_IF_ERROR(validate(model, prompts, options));
+  at::NoGradGuard no_grad;
+  GenerationStats local;
+  Decoder decoder(model, prompts, options);
+  auto out = decoder.run(prompts, stats ? *stats : local);
+  return out;
+}
+
+}  // namespace r1

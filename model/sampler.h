@@ -1,0 +1,32 @@
+// Turning next-token logits into tokens: temperature, top-k, top-p, min-p,
+// then an exponential race (Gumbel-max) draw, which needs no host sync.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "util/status.h"
+
+namespace r1 {
+
+struct SamplingOptions {
+  double temperature = 1.0;  // 0 selects greedy decoding
+  int64_t top_k = 0;         // keep the k most likely tokens; 0 = off
+  double top_p = 1.0;        // keep the smallest set with mass >= top_p; 1 = off
+  double min_p = 0.0;        // drop tokens below min_p * max prob; 0 = off
+
+  Status validate() const;
+  bool greedy() const { return temperature == 0.0; }
+};
+
+struct SampledTokens {
+  at::Tensor tokens;    // [B] int64
+  // [B] fp32: log-softmax(logits / temperature) at the token, i.e. the
+  // log-probability the GRPO learner recomputes (before top-k/p/min-p
+  // truncation); plain log-softmax for greedy decoding.
+  at::Tensor logprobs;
+};
+
+// logits: [B, V] in any float dtype; processing happens in fp32.
+SampledTokens sample_tokens(const at::Tensor& logits, const SamplingOptions& options, at::Generator& generator);
+
+}  // namespace r1
