@@ -476,6 +476,15 @@ TEST(RolloutStore, BadPathsGiveClearErrors) {
   EXPECT_NE(read_only.status().message().find("/proc/self/rollouts.db: cannot open or create"), std::string::npos)
       << read_only.status().message();
 
+  if (geteuid() != 0) {  // root ignores folder permissions
+    fs::create_directory(dir.file("ro"));
+    fs::permissions(dir.file("ro"), fs::perms::owner_read | fs::perms::owner_exec);
+    auto denied = RolloutStore::open(dir.file("ro/rollouts.db"));
+    ASSERT_FALSE(denied.ok());
+    EXPECT_NE(denied.status().message().find("cannot open or create"), std::string::npos) << denied.status().message();
+    fs::permissions(dir.file("ro"), fs::perms::owner_all);
+  }
+
   std::string garbage = dir.file("garbage.db");
   std::ofstream(garbage) << "this is not a database, just some text that is long enough to have a header....\n";
   auto bad = RolloutStore::open(garbage);

@@ -24,6 +24,8 @@ def run(*args, ok=True):
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
+    if not Path(FIXTURE).exists():
+        pytest.fail(f"{FIXTURE} is missing: build the r1_rollout_fixture target (it sits next to r1)")
     path = tmp_path_factory.mktemp("rollouts") / "rollouts.db"
     subprocess.run([FIXTURE, str(path), "8"], check=True)
     return str(path)
