@@ -1,7 +1,9 @@
 #include "reward/checker_registry.h"
 
+#include "reward/code_reward.h"
 #include "reward/format_rewards.h"
 #include "reward/language_consistency.h"
+#include "reward/math_reward.h"
 #include "reward/shaping_rewards.h"
 #include "reward/task_rewards.h"
 
@@ -27,6 +29,8 @@ CheckerRegistry build_builtin() {
   r.add("repetition", make_repetition_checker);
   r.add("countdown", make_countdown_checker);
   r.add("gsm8k", make_gsm8k_checker);
+  r.add("math", make_math_checker);
+  r.add("code", make_code_checker);
   return r;
 }
 

@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <set>
@@ -109,6 +110,7 @@ double overlong_penalty(int64_t length, const OverlongOptions& o) {
 
 double cosine_scaled_reward(bool correct, int64_t length, const CosineOptions& o) {
   double progress = static_cast<double>(length) / static_cast<double>(o.max_len);
+  if (o.clip_progress) progress = std::min(progress, 1.0);
   double cosine = std::cos(progress * std::numbers::pi);
   // open-r1 swaps min/max for wrong answers so short wrong answers cost most.
   double lo = correct ? o.min_value_correct : o.max_value_wrong;
@@ -151,6 +153,7 @@ Result<std::unique_ptr<RewardChecker>> make_cosine_checker(CheckerParams& params
   R1_ASSIGN_OR_RETURN(o.min_value_correct, params.number("min_value_correct", o.min_value_correct));
   R1_ASSIGN_OR_RETURN(o.max_value_correct, params.number("max_value_correct", o.max_value_correct));
   R1_ASSIGN_OR_RETURN(o.max_len, params.integer("max_len", o.max_len));
+  R1_ASSIGN_OR_RETURN(o.clip_progress, params.boolean("clip_progress", o.clip_progress));
   R1_ASSIGN_OR_RETURN(std::string unit, params.string("length_unit", "chars"));
   R1_ASSIGN_OR_RETURN(double threshold, params.number("correct_threshold", 1.0));
   const JsonValue* correctness = params.raw("correctness");

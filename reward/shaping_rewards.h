@@ -31,12 +31,15 @@ struct CosineOptions {
   double min_value_correct = 0.5;
   double max_value_correct = 1.0;
   int64_t max_len = 1000;
+  // open-r1 lets cos run on past max_len (the reward climbs back up); TRL's
+  // get_cosine_scaled_reward clamps length / max_len to 1.
+  bool clip_progress = false;
 };
 
 // open-r1 cosine_scaled_reward: with c = cos(pi * length / max_len),
 // correct: min_c + (max_c - min_c) * (1 + c) / 2 (max_c at length 0, min_c at
 // max_len); wrong: max_w + (min_w - max_w) * (1 + c) / 2 (min_w at 0, max_w
-// at max_len). Like open-r1 the length is not clamped to max_len.
+// at max_len). By default, as in open-r1, length is not clamped to max_len.
 double cosine_scaled_reward(bool correct, int64_t length, const CosineOptions& options);
 
 // open-r1 repetition_penalty_reward: words = lowercase text split on Unicode
@@ -54,7 +57,7 @@ using NestedCheckerBuilder =
 
 // Spec factories: "overlong" (max_completion_length, overlong_buffer,
 // penalty_factor; needs the input's token count), "cosine" (the CosineOptions
-// fields, length_unit "chars"|"tokens", correctness: a checker name or entry,
+// fields, length_unit "chars"|"tokens", clip_progress, correctness: a checker name or entry,
 // correct_threshold), "repetition" (ngram_size, max_penalty).
 Result<std::unique_ptr<RewardChecker>> make_overlong_checker(CheckerParams& params);
 Result<std::unique_ptr<RewardChecker>> make_cosine_checker(CheckerParams& params, const NestedCheckerBuilder& build);

@@ -29,6 +29,9 @@ TEST(Cosine, EndpointsAndMidpoint) {
   // Not clamped past max_len, as in open-r1: the cosine turns back up.
   EXPECT_NEAR(cosine_scaled_reward(true, 1500, o), 0.75, 1e-12);
   EXPECT_NEAR(cosine_scaled_reward(true, 2000, o), 1.0, 1e-12);
+  o.clip_progress = true;  // TRL's variant stays at the long-length bound
+  EXPECT_DOUBLE_EQ(cosine_scaled_reward(true, 1500, o), 0.5);
+  EXPECT_DOUBLE_EQ(cosine_scaled_reward(false, 2000, o), -0.5);
 }
 
 TEST(Repetition, Values) {
