@@ -19,9 +19,9 @@
 namespace r1 {
 namespace {
 
-CodeCheckOptions test_options() {
+CodeCheckOptions test_options(double timeout_s = 5) {
   CodeCheckOptions o;
-  o.sandbox.timeout_s = 5;
+  o.sandbox.timeout_s = timeout_s;
   o.sandbox.memory_mb = 512;
   return o;
 }
@@ -174,9 +174,15 @@ TEST(CodeFormats, RowsAndErrors) {
 
 const char* kHumanEval = "/work/shared/data/humaneval/HumanEval.jsonl";
 const char* kMbpp = "/work/shared/data/mbpp/mbpp.jsonl";
+// Generous per test: a few canonical solutions take seconds of CPU (MBPP 123),
+// and the machine running the tests may be busy.
+constexpr double kDatasetTimeout = 30;
 
-// Wraps every function the program defines so its result is wrong.
+// Makes the functions the tests call (by name) return a wrong value; only the
+// outermost call is changed, so recursion and helpers cannot undo it.
 const char* kMutator = R"PY(
+
+import re as _r1_re
 
 def _r1_mutate(r):
     if isinstance(r, bool): return not r
@@ -187,10 +193,31 @@ def _r1_mutate(r):
     if r is None: return 0
     return None
 
+def _r1_wrap(f):
+    depth = [0]
+    def wrapper(*a, **k):
+        depth[0] += 1
+        try:
+            r = f(*a, **k)
+        finally:
+            depth[0] -= 1
+        return _r1_mutate(r) if depth[0] == 0 else r
+    return wrapper
+
 for _r1_name, _r1_fn in list(globals().items()):
-    if isinstance(_r1_fn, type(_r1_mutate)) and not _r1_name.startswith("_r1"):
-        globals()[_r1_name] = (lambda f: lambda *a, **k: _r1_mutate(f(*a, **k)))(_r1_fn)
+    if (isinstance(_r1_fn, type(_r1_mutate)) and not _r1_name.startswith("_r1")
+            and _r1_re.search(r"\b" + _r1_name + r"\s*\(", _R1_CALLED)):
+        globals()[_r1_name] = _r1_wrap(_r1_fn)
 )PY";
+
+// Python source binding _R1_CALLED to the text that names the tested functions.
+std::string called_text(const CodeProblem& p) {
+  std::string text = p.tests.entry_point.empty() ? "" : p.tests.entry_point + "(";
+  for (const auto& a : p.tests.asserts) text += a + "\n";
+  JsonWriter w;
+  w.begin_array().value(text).end_array();
+  return "\n_R1_CALLED = " + w.str() + "[0]\n";
+}
 
 struct Item {
   std::string id;
@@ -240,7 +267,7 @@ void expect_canonical_pass(const char* path, CodeRowFormat format) {
   if (items.empty()) GTEST_SKIP() << path << " not available";
   std::vector<CodeProblem> problems;
   for (const auto& it : items) problems.push_back(it.problem);
-  auto results = check_code_batch(problems, test_options(), 0);
+  auto results = check_code_batch(problems, test_options(kDatasetTimeout), 0);
   auto broken = known_broken();
   for (size_t i = 0; i < items.size(); ++i) {
     bool pass = results[i].ok() && results[i]->score == 1.0 && !results[i]->tests.empty();
@@ -254,10 +281,10 @@ void expect_mutated_fail(const char* path, CodeRowFormat format) {
   if (items.empty()) GTEST_SKIP() << path << " not available";
   std::vector<CodeProblem> problems;
   for (auto& it : items) {
-    it.problem.program += kMutator;
+    it.problem.program += called_text(it.problem) + kMutator;
     problems.push_back(it.problem);
   }
-  auto results = check_code_batch(problems, test_options(), 0);
+  auto results = check_code_batch(problems, test_options(kDatasetTimeout), 0);
   for (size_t i = 0; i < items.size(); ++i) {
     ASSERT_TRUE(results[i].ok()) << results[i].status().message();
     EXPECT_LT(results[i]->score, 1.0) << items[i].id;

@@ -22,13 +22,15 @@ def _on_alarm(signum, frame):
 
 
 def _detail(exc, limit):
-    lines = traceback.format_exception_only(type(exc), exc)
-    tb = traceback.extract_tb(exc.__traceback__)
+    # The innermost frame outside this harness says where the program failed.
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
     where = ""
-    if tb:
-        last = tb[-1]
+    if frames:
+        last = frames[-1]
         where = "%s:%s: %s\n" % (last.filename, last.lineno, (last.line or "").strip())
-    return (where + "".join(lines))[-limit:]
+    if isinstance(exc, _Timeout):
+        return (where + "test timed out")[-limit:]
+    return (where + "".join(traceback.format_exception_only(type(exc), exc)))[-limit:]
 
 
 def _status(exc):
