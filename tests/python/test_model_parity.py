@@ -1,0 +1,166 @@
+"""Our transformer against transformers itself: logits over a padded batch,
+checkpoints we write, greedy generation, and the real SmolLM2 weights.
+
+Each checkpoint is created here by transformers with random weights, scaled up
+so that logits spread (default init gives near-uniform logits, which would
+make any comparison weak)."""
+import json
+import os
+import subprocess
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import (AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM,
+                          Qwen3Config, Qwen3ForCausalLM)
+
+R1 = os.environ.get("R1_BIN", "build/r1")
+ROOT = os.environ.get("R1_ROOT", ".")
+LOGIT_TOL = 1e-4
+
+COMMON = dict(vocab_size=320, hidden_size=64, intermediate_size=160, num_hidden_layers=3,
+              max_position_embeddings=256, rms_norm_eps=1e-6, eos_token_id=7, bos_token_id=1)
+LLAMA3_ROPE = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
+               "high_freq_factor": 4.0, "original_max_position_embeddings": 32}
+
+FAMILIES = {
+    "qwen2_gqa2_tied": (Qwen2Config, Qwen2ForCausalLM,
+                        dict(num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True)),
+    "qwen2_mha_untied": (Qwen2Config, Qwen2ForCausalLM,
+                         dict(num_attention_heads=4, num_key_value_heads=4, tie_word_embeddings=False,
+                              rope_parameters={"rope_type": "default", "rope_theta": 1e6})),
+    "llama_gqa4_llama3_rope_bias": (LlamaConfig, LlamaForCausalLM,
+                                    dict(num_attention_heads=8, num_key_value_heads=2, attention_bias=True,
+                                         mlp_bias=True, tie_word_embeddings=False, rope_parameters=LLAMA3_ROPE)),
+    "llama_mqa_tied": (LlamaConfig, LlamaForCausalLM,
+                       dict(num_attention_heads=4, num_key_value_heads=1, tie_word_embeddings=True)),
+    "qwen3_gqa_headdim32": (Qwen3Config, Qwen3ForCausalLM,
+                            dict(num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+                                 tie_word_embeddings=True)),
+}
+
+
+def r1(*args):
+    result = subprocess.run([R1, *args], capture_output=True, text=True)
+    assert result.returncode == 0, f"r1 {' '.join(args)} failed:\n{result.stderr}"
+    return result
+
+
+def make_reference(name, folder):
+    config_cls, model_cls, extra = FAMILIES[name]
+    torch.manual_seed(hash(name) % 1000)
+    model = model_cls(config_cls(**COMMON, **extra)).eval()
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if "norm" in pname:
+                p.copy_(1 + 0.2 * torch.randn_like(p))
+            else:
+                p.normal_(0, 0.15)
+    model.save_pretrained(folder)
+    return model
+
+
+def random_sequences(lengths, vocab, seed):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randint(0, vocab, (n,), generator=g).tolist() for n in lengths]
+
+
+def our_logits(model_dir, sequences, tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"prompt_ids": s[:1], "completion_ids": s[1:]}) + "\n" for s in sequences))
+    dump = tmp_path / "logits.safetensors"
+    out = tmp_path / "logprobs.jsonl"
+    r1("logprobs", "--model", str(model_dir), "--input", str(rows), "--output", str(out), "--dump-logits", str(dump))
+    return load_file(str(dump))["logits"], [json.loads(l) for l in out.read_text().splitlines()]
+
+
+def reference_logits(model, sequences):
+    """Right-padded batch with an attention mask, as our scorer pads."""
+    L = max(len(s) for s in sequences)
+    ids = torch.zeros(len(sequences), L, dtype=torch.long)
+    mask = torch.zeros(len(sequences), L, dtype=torch.long)
+    for i, s in enumerate(sequences):
+        ids[i, :len(s)] = torch.tensor(s)
+        mask[i, :len(s)] = 1
+    with torch.no_grad():
+        return model(input_ids=ids, attention_mask=mask).logits
+
+
+def max_logit_error(ours, theirs, sequences):
+    return max((ours[i, :len(s)] - theirs[i, :len(s)]).abs().max().item() for i, s in enumerate(sequences))
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_logits_match_transformers_on_padded_batch(name, tmp_path):
+    model = make_reference(name, tmp_path / "model")
+    sequences = random_sequences([5, 23, 1 + 11, 17], COMMON["vocab_size"], seed=3)
+    ours, rows = our_logits(tmp_path / "model", sequences, tmp_path)
+    theirs = reference_logits(model, sequences)
+    err = max_logit_error(ours, theirs, sequences)
+    print(f"{name}: max |logit diff| = {err:.2e}")
+    assert err < LOGIT_TOL
+    # The per-token log-probs we report are those of the same logits.
+    for i, s in enumerate(sequences):
+        ref = torch.log_softmax(theirs[i, :len(s) - 1].double(), -1).gather(-1, torch.tensor(s[1:])[:, None])[:, 0]
+        assert torch.allclose(torch.tensor(rows[i]["logprobs"], dtype=torch.double), ref, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_greedy_generation_is_token_identical(name, tmp_path):
+    model = make_reference(name, tmp_path / "model")
+    prompts = random_sequences([4, 9, 15], COMMON["vocab_size"], seed=11)
+    prompts_file = tmp_path / "prompts.jsonl"
+    prompts_file.write_text("".join(json.dumps({"prompt_ids": p}) + "\n" for p in prompts))
+    out = tmp_path / "out.jsonl"
+    r1("generate", "--model", str(tmp_path / "model"), "--prompts", str(prompts_file), "--output", str(out),
+       "--temperature", "0", "--max-new-tokens", "24", "--quiet")
+    ours = [json.loads(l) for l in out.read_text().splitlines()]
+    for p, row in zip(prompts, ours):
+        with torch.no_grad():
+            ref = model.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long),
+                                 do_sample=False, max_new_tokens=24, eos_token_id=COMMON["eos_token_id"],
+                                 pad_token_id=0)
+        expected = ref[0, len(p):].tolist()
+        assert row["token_ids"] == expected
+        assert row["finish_reason"] == ("stop" if expected[-1] == COMMON["eos_token_id"] else "length")
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama", "qwen3"])
+def test_checkpoints_we_write_load_in_transformers(arch, tmp_path):
+    folder = tmp_path / arch
+    r1("model", "init", "--arch", arch, "--preset", "tiny", "--out", str(folder), "--seed", "5")
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    assert model.config.model_type == arch
+    sequences = random_sequences([6, 14], model.config.vocab_size, seed=5)
+    ours, _ = our_logits(folder, sequences, tmp_path)
+    err = max_logit_error(ours, reference_logits(model, sequences), sequences)
+    print(f"{arch} (ours -> transformers): max |logit diff| = {err:.2e}")
+    assert err < LOGIT_TOL
+
+
+SMOLLM2 = os.path.join(ROOT, ".cache", "smollm2")
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(SMOLLM2, "config.json")),
+                    reason="SmolLM2 was not converted by scripts/setup.sh")
+def test_real_smollm2_weights(tmp_path):
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(SMOLLM2)
+    model = AutoModelForCausalLM.from_pretrained(SMOLLM2, dtype=torch.float32).eval()
+    texts = ["The capital of France is", "def fibonacci(n):\n    if n < 2:\n        return n"]
+    sequences = [tok(t)["input_ids"] for t in texts]
+    ours, _ = our_logits(SMOLLM2, sequences, tmp_path)
+    err = max_logit_error(ours, reference_logits(model, sequences), sequences)
+    print(f"SmolLM2-135M: max |logit diff| = {err:.2e}")
+    assert err < 1e-3  # 30 layers of fp32 with a different op order
+    prompt = tok.apply_chat_template([{"role": "user", "content": "What is 2+2?"}], add_generation_prompt=True,
+                                     return_dict=True)["input_ids"]
+    prompts_file = tmp_path / "prompts.jsonl"
+    prompts_file.write_text(json.dumps({"prompt_ids": prompt}) + "\n")
+    out = tmp_path / "out.jsonl"
+    r1("generate", "--model", SMOLLM2, "--prompts", str(prompts_file), "--output", str(out), "--temperature", "0",
+       "--max-new-tokens", "16", "--quiet")
+    with torch.no_grad():
+        ref = model.generate(torch.tensor([prompt]), do_sample=False, max_new_tokens=16)
+    row = json.loads(out.read_text())
+    assert row["token_ids"] == ref[0, len(prompt):].tolist()
