@@ -5,6 +5,11 @@ float64 inputs: its log-prob forward is replaced by a leaf tensor we control,
 so the gradient w.r.t. per_token_logps is TRL's. The same inputs go to
 grpo_loss_oracle (our C++) through a safetensors file; loss, gradient and the
 clip/KL metrics must agree.
+
+Advantages: TRL's own code in GRPOTrainer/RLOOTrainer._generate_and_score_completions
+runs with generation and reward functions replaced by fixed outputs, and must
+match our estimators (float32, as TRL computes them), NaN (unscorable) rewards
+and frac_reward_zero_std included.
 """
 import os
 import pathlib
@@ -31,11 +36,10 @@ def oracle_path():
 
 
 @pytest.fixture(scope="module")
-def trainer(tmp_path_factory):
-    from datasets import Dataset
+def tiny_model(tmp_path_factory):
+    """A random tiny Qwen2 and a word-level tokenizer, saved where TRL can load them by path."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
-    from trl import GRPOConfig, GRPOTrainer
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny_qwen2")
@@ -46,13 +50,33 @@ def trainer(tmp_path_factory):
     config = Qwen2Config(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                          num_attention_heads=2, num_key_value_heads=1)
     Qwen2ForCausalLM(config).save_pretrained(folder)
-    args = GRPOConfig(output_dir=str(folder / "out"), per_device_train_batch_size=4, num_generations=2,
-                      max_completion_length=8, beta=0.04, report_to="none", use_cpu=True, bf16=False,
-                      gradient_checkpointing=False)
-    t = GRPOTrainer(model=str(folder), reward_funcs=[lambda completions, **kw: [0.0] * len(completions)],
+    return folder
+
+
+def build_trainer(folder, trainer_cls, config_cls, **kw):
+    from datasets import Dataset
+
+    args = config_cls(output_dir=str(folder / "out"), per_device_train_batch_size=4, num_generations=2,
+                      max_completion_length=8, report_to="none", use_cpu=True, bf16=False,
+                      gradient_checkpointing=False, **kw)
+    t = trainer_cls(model=str(folder), reward_funcs=[lambda completions, **kw: [0.0] * len(completions)],
                     args=args, train_dataset=Dataset.from_dict({"prompt": ["w1 w2", "w3 w4"]}))
     t.model.train()
     return t
+
+
+@pytest.fixture(scope="module")
+def trainer(tiny_model):
+    from trl import GRPOConfig, GRPOTrainer
+
+    return build_trainer(tiny_model, GRPOTrainer, GRPOConfig, beta=0.04)
+
+
+@pytest.fixture(scope="module")
+def rloo_trainer(tiny_model):
+    from trl import RLOOConfig, RLOOTrainer
+
+    return build_trainer(tiny_model, RLOOTrainer, RLOOConfig, beta=0.0)
 
 
 def configure(t, case):
@@ -215,3 +239,59 @@ def test_oracle_reports_bad_input(tmp_path):
     proc = subprocess.run([str(oracle_path()), str(src), str(dst)], capture_output=True, text=True)
     assert proc.returncode == 1
     assert "metadata key 'epsilon' is missing" in proc.stderr
+
+
+def trl_advantages(t, rewards, num_generations, scale_rewards=None):
+    """TRL's own advantage code in _generate_and_score_completions, with generation and rewards replaced."""
+    n = rewards.numel()
+    t.num_generations = num_generations
+    t.scale_rewards = scale_rewards
+    t._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
+    generated = ([[3, 4]] * n, [[5, 6, 1]] * n, ["w1"] * n)
+    if scale_rewards is None:  # RLOOTrainer._generate returns three lists
+        t._generate = lambda prompts: generated
+    else:
+        t._generate = lambda prompts: (generated[0], generated[1], None, generated[2], None, {}, None, None)
+    t._calculate_rewards = lambda *a: rewards[:, None].clone()
+    out = t._generate_and_score_completions([{"prompt": "w1 w2"}] * n)
+    return out["advantages"], t._metrics["train"]["frac_reward_zero_std"][-1]
+
+
+def our_advantages(tmp, rewards, num_generations, scale_rewards, estimator="grpo"):
+    src, dst = tmp / "adv_in.safetensors", tmp / "adv_out.safetensors"
+    save_file({"rewards": rewards}, str(src), metadata={"mode": "advantages", "estimator": estimator,
+                                                        "num_generations": str(num_generations),
+                                                        "scale_rewards": scale_rewards})
+    proc = subprocess.run([str(oracle_path()), str(src), str(dst)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = load_file(str(dst))
+    return out["advantages"], out["frac_reward_zero_std"].item()
+
+
+REWARD_SETS = {
+    "binary": ([1, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 0], 4),
+    "graded": ([0.5, 0.25, 1.0, 0.0, 0.75, 0.75, 0.1, 0.9], 2),
+    "unscorable": ([1, float("nan"), 0, 0.5, 2, 2, 2, 2, float("nan"), 3, float("nan"), float("nan")], 4),
+    "all_equal": ([1, 1, 1, 1, 1, 1], 3),
+}
+
+
+@pytest.mark.parametrize("scale_rewards", ["group", "batch", "none"])
+@pytest.mark.parametrize("name", list(REWARD_SETS))
+def test_advantages_match_trl(trainer, tmp_path, name, scale_rewards):
+    values, g = REWARD_SETS[name]
+    rewards = torch.tensor(values, dtype=torch.float32)  # TRL's reward dtype
+    theirs, their_frac = trl_advantages(trainer, rewards, g, scale_rewards)
+    ours, our_frac = our_advantages(tmp_path, rewards, g, scale_rewards)
+    assert torch.allclose(ours, theirs, rtol=1e-6, atol=1e-6), (ours, theirs)
+    assert our_frac == pytest.approx(their_frac, abs=1e-7)
+
+
+@pytest.mark.parametrize("name", list(REWARD_SETS))
+def test_rloo_advantages_match_trl(rloo_trainer, tmp_path, name):
+    values, g = REWARD_SETS[name]
+    rewards = torch.tensor(values, dtype=torch.float32)
+    theirs, their_frac = trl_advantages(rloo_trainer, rewards, g)
+    ours, our_frac = our_advantages(tmp_path, rewards, g, "group", estimator="rloo")
+    assert torch.allclose(ours, theirs, rtol=1e-6, atol=1e-6), (ours, theirs)
+    assert our_frac == pytest.approx(their_frac, abs=1e-7)
