@@ -1,0 +1,135 @@
+#include "model/generate.h"
+
+#include <gtest/gtest.h>
+
+#include "model/model_presets.h"
+#include "model/scoring.h"
+
+namespace r1 {
+namespace {
+
+Transformer tiny_model() {
+  ModelConfig c = *preset_config(ModelFamily::qwen2, "tiny");
+  c.vocab_size = 50;
+  c.max_position_embeddings = 64;
+  c.eos_token_ids = {};
+  c.initializer_range = 0.3;  // peaked enough that samples differ from uniform
+  return Transformer::random(c, 7);
+}
+
+const std::vector<std::vector<int64_t>> kPrompts = {{1, 2, 3}, {4, 5, 6, 7, 8, 9, 10}};
+
+std::vector<Completion> run(const Transformer& m, const GenerationOptions& o,
+                            const std::vector<std::vector<int64_t>>& prompts = kPrompts) {
+  auto r = generate(m, prompts, o);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? *r : std::vector<Completion>{};
+}
+
+TEST(Generate, SameSeedSameSamplesOtherSeedOtherSamples) {
+  Transformer m = tiny_model();
+  GenerationOptions o;
+  o.num_samples = 3;
+  o.max_new_tokens = 12;
+  o.seed = 1;
+  auto a = run(m, o), b = run(m, o);
+  o.seed = 2;
+  auto c = run(m, o);
+  ASSERT_EQ(a.size(), 6u);
+  bool any_differs = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].token_ids, b[i].token_ids);
+    EXPECT_EQ(a[i].prompt_index, static_cast<int64_t>(i / 3));
+    EXPECT_EQ(a[i].sample_index, static_cast<int64_t>(i % 3));
+    any_differs |= a[i].token_ids != c[i].token_ids;
+  }
+  EXPECT_TRUE(any_differs);
+}
+
+TEST(Generate, TopKOneIsGreedy) {
+  Transformer m = tiny_model();
+  GenerationOptions greedy;
+  greedy.sampling.temperature = 0;
+  greedy.max_new_tokens = 10;
+  GenerationOptions top1 = greedy;
+  top1.sampling = {.temperature = 1.0, .top_k = 1};
+  top1.seed = 99;
+  auto a = run(m, greedy), b = run(m, top1);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].token_ids, b[i].token_ids);
+}
+
+// The learner recomputes sampling log-probs by teacher forcing; both must agree.
+TEST(Generate, LogprobsEqualTeacherForcedScoring) {
+  Transformer m = tiny_model();
+  GenerationOptions o;
+  o.num_samples = 2;
+  o.max_new_tokens = 9;
+  o.sampling.temperature = 0.7;
+  o.sampling.top_p = 0.9;
+  for (const Completion& c : run(m, o)) {
+    std::vector<int64_t> seq = kPrompts[c.prompt_index];
+    int64_t p = static_cast<int64_t>(seq.size());
+    seq.insert(seq.end(), c.token_ids.begin(), c.token_ids.end());
+    at::Tensor lp = next_token_logprobs(m, make_token_batch({seq}), 0.7)[0].narrow(0, p - 1, c.token_ids.size());
+    at::Tensor sampled = at::tensor(std::vector<float>(c.logprobs.begin(), c.logprobs.end()));
+    EXPECT_TRUE(at::allclose(lp, sampled, 1e-4, 1e-5)) << lp << sampled;
+  }
+}
+
+TEST(Generate, FinishReasons) {
+  Transformer m = tiny_model();
+  GenerationOptions o;
+  o.sampling.temperature = 0;
+  o.max_new_tokens = 6;
+  auto free_run = run(m, o);
+  EXPECT_EQ(free_run[0].finish_reason, "length");
+  EXPECT_EQ(free_run[0].token_ids.size(), 6u);
+  // Stop on the third greedy token: finish "stop" right there.
+  o.stop_token_ids = {free_run[0].token_ids[2]};
+  auto stopped = run(m, o, {kPrompts[0]});
+  EXPECT_EQ(stopped[0].finish_reason, "stop");
+  EXPECT_EQ(stopped[0].token_ids.size(), 3u);
+  // Context end is a length finish.
+  GenerationOptions wide = o;
+  wide.stop_token_ids.clear();
+  wide.max_new_tokens = 1000;
+  auto clipped = run(m, wide, {kPrompts[1]});
+  EXPECT_EQ(clipped[0].finish_reason, "length");
+  EXPECT_EQ(kPrompts[1].size() + clipped[0].token_ids.size(), 64u);
+}
+
+TEST(Generate, StopStringsEndTheCompletion) {
+  Transformer m = tiny_model();
+  GenerationOptions o;
+  o.sampling.temperature = 0;
+  o.max_new_tokens = 8;
+  auto free_run = run(m, o, {kPrompts[0]});
+  // Text of token t is "<t>"; stop when "<id of the 4th token>" appears.
+  o.decode = [](const std::vector<int64_t>& ids) {
+    std::string s;
+    for (int64_t id : ids) s += "<" + std::to_string(id) + ">";
+    return s;
+  };
+  o.stop_strings = {"<" + std::to_string(free_run[0].token_ids[3]) + ">"};
+  auto stopped = run(m, o, {kPrompts[0]});
+  EXPECT_EQ(stopped[0].finish_reason, "stop");
+  size_t first = std::find(free_run[0].token_ids.begin(), free_run[0].token_ids.end(), free_run[0].token_ids[3]) -
+                 free_run[0].token_ids.begin();
+  EXPECT_EQ(stopped[0].token_ids.size(), first + 1);
+}
+
+TEST(Generate, BadPromptsAreErrors) {
+  Transformer m = tiny_model();
+  GenerationOptions o;
+  std::vector<int64_t> too_long(64, 1);
+  auto r = generate(m, {too_long}, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("prompt 0 has 64 tokens"), std::string::npos) << r.status().message();
+  EXPECT_NE(generate(m, {{1, 50}}, o).status().message().find("outside the vocabulary"), std::string::npos);
+  EXPECT_NE(generate(m, {{}}, o).status().message().find("empty"), std::string::npos);
+  o.sampling.top_p = 0;
+  EXPECT_NE(generate(m, kPrompts, o).status().message().find("top_p"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace r1
