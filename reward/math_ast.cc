@@ -104,15 +104,15 @@ class Parser {
 
   // a, b, c at the top level (no brackets): a list.
   NodePtr parse_list() {
-    std::vector<NodePtr> items{parse_union()};
-    while (!failed() && eat(",")) items.push_back(parse_union());
+    std::vector<NodePtr> items{parse_relation()};
+    while (!failed() && eat(",")) items.push_back(parse_relation());
     if (items.size() == 1) return items[0];
     return make_node(NodeKind::kList, std::move(items));
   }
 
   NodePtr parse_union() {
-    std::vector<NodePtr> parts{parse_relation()};
-    while (!failed() && (eat_cmd("\\cup") || eat("∪"))) parts.push_back(parse_relation());
+    std::vector<NodePtr> parts{parse_sum()};
+    while (!failed() && (eat_cmd("\\cup") || eat("∪"))) parts.push_back(parse_sum());
     if (parts.size() == 1) return parts[0];
     return make_node(NodeKind::kUnion, std::move(parts));
   }
@@ -129,14 +129,14 @@ class Parser {
 
   NodePtr parse_relation() {
     DepthGuard guard(*this);
-    std::vector<NodePtr> operands{parse_sum()};
+    std::vector<NodePtr> operands{parse_union()};
     std::string op;
     while (!failed()) {
       std::string next = relation_op();
       if (next.empty()) break;
       if (!op.empty() && next != op) op = "mixed";
       else op = next;
-      operands.push_back(parse_sum());
+      operands.push_back(parse_union());
     }
     if (operands.size() == 1) return operands[0];
     return make_node(NodeKind::kRelation, std::move(operands), op);
@@ -163,6 +163,13 @@ class Parser {
     return make_node(NodeKind::kAdd, std::move(terms));
   }
 
+  // Whether the text before the blank at pos_ ends in a digit ("2 6").
+  bool ends_with_digit() const {
+    size_t p = pos_;
+    while (p > 0 && is_space(s_[p - 1])) --p;
+    return p > 0 && p < pos_ && is_digit(s_[p - 1]);
+  }
+
   // Whether the next token can start a factor of an implicit product.
   bool at_factor_start() {
     skip_ws();
@@ -185,6 +192,10 @@ class Parser {
       } else if (eat("/") || eat_cmd("\\div") || eat("÷")) {
         acc = make_node(NodeKind::kDiv, {acc, parse_unary()});
       } else if (at_factor_start()) {
+        if (ends_with_digit() && pos_ < s_.size() && is_digit(s_[pos_])) {
+          fail("two numbers side by side");
+          break;
+        }
         bool frac_next = at_cmd("\\frac");
         NodePtr rhs = parse_power();
         acc = frac_next ? mixed_or_product(acc, rhs) : make_node(NodeKind::kMul, {acc, rhs});
@@ -333,8 +344,8 @@ class Parser {
 
   // (a, b), [a, b), (a] ...: grouping, tuple or interval by brackets and size.
   NodePtr parse_bracketed(char open) {
-    std::vector<NodePtr> items{parse_union()};
-    while (!failed() && eat(",")) items.push_back(parse_union());
+    std::vector<NodePtr> items{parse_relation()};
+    while (!failed() && eat(",")) items.push_back(parse_relation());
     skip_ws();
     char close = pos_ < s_.size() ? s_[pos_] : '\0';
     if (close != ')' && close != ']') return fail("expected ')' or ']'");
@@ -362,8 +373,8 @@ class Parser {
   NodePtr parse_set() {
     std::vector<NodePtr> items;
     if (!at("\\}")) {
-      items.push_back(parse_union());
-      while (!failed() && eat(",")) items.push_back(parse_union());
+      items.push_back(parse_relation());
+      while (!failed() && eat(",")) items.push_back(parse_relation());
     }
     expect("\\}");
     return make_node(NodeKind::kSet, std::move(items));
@@ -488,6 +499,7 @@ bool is_choice(std::string_view s, char& letter) {
 // Words only ("Evelyn", "even", "no solution"): a plain-text answer.
 bool is_text(std::string_view s) {
   size_t run = 0, longest = 0;
+  if (!s.empty() && !is_alpha(s[0])) return false;
   for (char c : s) {
     if (is_alpha(c)) {
       longest = std::max(longest, ++run);

@@ -1,5 +1,7 @@
 #include "reward/math_checker.h"
 
+#include <cctype>
+
 #include "reward/math_ast.h"
 #include "reward/math_equivalence.h"
 #include "reward/math_extract.h"
@@ -8,10 +10,15 @@
 namespace r1 {
 namespace {
 
-std::string without_spaces(const std::string& s) {
+// Collapses runs of blanks; "2 6" stays apart from "26".
+std::string single_spaced(const std::string& s) {
   std::string out;
-  for (char c : s)
-    if (c != ' ') out += c;
+  for (char c : s) {
+    bool blank = std::isspace(static_cast<unsigned char>(c)) != 0;
+    if (blank && (out.empty() || out.back() == ' ')) continue;
+    out += blank ? ' ' : c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
 
@@ -29,7 +36,7 @@ MathVerdict compare_math_answers(std::string_view gold_answer, std::string_view 
   }
   std::string gold = normalize_answer(gold_answer);
   std::string pred = normalize_answer(predicted_answer);
-  if (!gold.empty() && without_spaces(gold) == without_spaces(pred)) {
+  if (!gold.empty() && single_spaced(gold) == single_spaced(pred)) {
     v.correct = true;
     v.reason = "equal after normalisation";
     return v;

@@ -18,10 +18,11 @@ struct MathOptions {
   // Take the last number of the completion when no boxed / tagged / "####" /
   // "final answer" answer is found.
   bool last_number_fallback = true;
-  // Relative tolerance when either side contains a decimal literal ("0.333"
-  // vs "\frac13"): |a-b| <= rel_tolerance * max(|a|,|b|). 1e-6 rather than a
-  // looser 1e-4 so that "10001" vs "10000.0" is still wrong; integers and
-  // fractions without decimals compare exactly.
+  // When either side contains a decimal literal ("0.333333" vs "\frac13"),
+  // values are equal when |a-b| <= rel_tolerance * max(|a|,|b|) AND |a-b| is
+  // at most half a unit in the last decimal place written. 1e-6 rather than
+  // a looser 1e-4 so that "0.3333" is not 1/3; the place rule keeps
+  // "1450001.0" != 1450000. Integers and fractions compare exactly.
   double rel_tolerance = 1e-6;
   // Relative tolerance for exact-looking values that can only be compared in
   // floating point (roots, pi, trigonometry, random-point checks).

@@ -75,8 +75,8 @@ void run_math_check(MathCheckArgs& args) {
   auto writer = value_or_throw(JsonlWriter::open(args.output));
   for (const MathVerdict& v : verdicts) {
     JsonWriter w;
-    w.key("correct").value(v.correct).key("extracted").value(v.extracted).key("reason").value(v.reason);
-    w.key("timed_out").value(v.timed_out);
+    w.begin_object().key("correct").value(v.correct).key("extracted").value(v.extracted).key("reason").value(v.reason);
+    w.key("timed_out").value(v.timed_out).end_object();
     throw_if_error(writer.write(w.str()));
   }
   throw_if_error(writer.commit());

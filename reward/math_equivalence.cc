@@ -109,8 +109,17 @@ NodePtr as_interval(const NodePtr& n) {
   return iv;
 }
 
+bool is_infinite_endpoint(const Node& n) {
+  if (n.kind == NodeKind::kConst && n.text == "inf") return true;
+  return n.kind == NodeKind::kNeg && is_infinite_endpoint(*n.kids[0]);
+}
+
+// Open and closed ends differ, except at infinity, which no interval of
+// reals contains either way: [-\infty, 2) is (-\infty, 2).
 bool intervals_equal(const Node& g, const Node& p, CompareContext& ctx) {
-  if (p.kind != NodeKind::kInterval || g.left_open != p.left_open || g.right_open != p.right_open) return false;
+  if (p.kind != NodeKind::kInterval) return false;
+  if (g.left_open != p.left_open && !is_infinite_endpoint(*g.kids[0])) return false;
+  if (g.right_open != p.right_open && !is_infinite_endpoint(*g.kids[1])) return false;
   return ordered_equal(g.kids, p.kids, ctx);
 }
 
@@ -133,9 +142,9 @@ NodePtr difference(const Node& rel) {
 // Equations are equal when one is a non-zero multiple of the other
 // ("y = 2x + 3" and "2x - y + 3 = 0"); inequalities need the same direction.
 bool relations_equal(const Node& g, const Node& p, CompareContext& ctx) {
-  if (is_assignment(g) && is_assignment(p) && g.kids.size() == 2 && p.kids.size() == 2) {
-    return g.kids[0]->text == p.kids[0]->text && answers_equal(*g.kids[1], *p.kids[1], ctx);
-  }
+  // "x = 5" and the chain "x = x = 5" both assign 5 to x.
+  if (is_assignment(g) && is_assignment(p))
+    return g.kids[0]->text == p.kids[0]->text && answers_equal(*g.kids.back(), *p.kids.back(), ctx);
   if (g.kids.size() != 2 || p.kids.size() != 2) return false;
   auto flip = [](const std::string& op) {
     if (op == "<") return std::string(">");
@@ -184,16 +193,46 @@ bool contains_infinity(const Node& n) {
   return false;
 }
 
+// Digits after the point of the most precise decimal literal: "0.125" -> 3,
+// "6.72e-5" -> 7.
+int decimal_places(const Node& n) {
+  int best = 0;
+  if (n.kind == NodeKind::kNumber && n.is_float) {
+    size_t point = n.text.find('.'), e = n.text.find_first_of("eE");
+    int frac = point == std::string::npos ? 0 : static_cast<int>((e == std::string::npos ? n.text.size() : e) - point - 1);
+    int exp10 = e == std::string::npos ? 0 : std::atoi(n.text.c_str() + e + 1);
+    best = std::max(0, frac - exp10);
+  }
+  for (const NodePtr& k : n.kids) best = std::max(best, decimal_places(*k));
+  return best;
+}
+
+// A written decimal matches a value when it is that value rounded to the
+// digits written (half a unit in the last place) and also within the
+// relative tolerance: "0.333333" = 1/3, but "0.33" != 1/3 and
+// "1450001.0" != 1450000.
+bool decimal_close(double a, double b, int places, double rel_tol) {
+  double diff = std::abs(a - b);
+  double half_ulp = 0.5 * std::pow(10.0, -std::min(places, 300)) * (1 + 1e-9);
+  return diff <= half_ulp && (diff <= rel_tol * std::max(std::abs(a), std::abs(b)) || diff <= 1e-12);
+}
+
 bool constants_equal(const Node& g, const Node& p, bool has_float, CompareContext& ctx) {
   const MathOptions& o = ctx.options;
   auto rg = eval_rational(g, o.eval);
   auto rp = eval_rational(p, o.eval);
   if (rg && rp) {
     if (*rg == *rp) return true;
-    return has_float && close(rg->convert_to<double>(), rp->convert_to<double>(), o.rel_tolerance);
+    int places = std::max(decimal_places(g), decimal_places(p));
+    return has_float && decimal_close(rg->convert_to<double>(), rp->convert_to<double>(), places, o.rel_tolerance);
   }
   Complex a = eval_complex(g, {}), b = eval_complex(p, {});
-  if (finite(a) && finite(b)) return close(a, b, has_float ? o.rel_tolerance : o.float_noise_tolerance);
+  if (finite(a) && finite(b)) {
+    if (!has_float) return close(a, b, o.float_noise_tolerance);
+    int places = std::max(decimal_places(g), decimal_places(p));
+    return a.imag() == 0 && b.imag() == 0 ? decimal_close(a.real(), b.real(), places, o.rel_tolerance)
+                                          : close(a, b, o.rel_tolerance);
+  }
   // Written infinities compare by sign; overflow ("10^10^10") and undefined
   // values are never equal to anything.
   if (!contains_infinity(g) || !contains_infinity(p)) return false;
@@ -232,6 +271,10 @@ bool expressions_equal(const Node& g, const Node& p, CompareContext& ctx) {
 
 bool answers_equal(const Node& g, const Node& p, CompareContext& ctx) {
   if (expired(ctx)) return false;
+  // A prediction "x = <answer>" stands for its right-hand side unless the
+  // gold is itself a relation.
+  if (g.kind != NodeKind::kRelation && p.kind == NodeKind::kRelation && p.text == "=")
+    return answers_equal(g, *p.kids.back(), ctx);
   switch (g.kind) {
     case NodeKind::kChoice:
       return (p.kind == NodeKind::kChoice || p.kind == NodeKind::kSymbol) && p.text == g.text;
@@ -267,7 +310,6 @@ bool answers_equal(const Node& g, const Node& p, CompareContext& ctx) {
       break;
   }
   // Gold is a single value.
-  if (p.kind == NodeKind::kRelation && p.text == "=") return answers_equal(g, *p.kids.back(), ctx);
   if ((p.kind == NodeKind::kSet || p.kind == NodeKind::kList) && p.kids.size() == 1) return answers_equal(g, *p.kids[0], ctx);
   if (is_structure(p.kind)) return false;
   return expressions_equal(g, p, ctx);
