@@ -1,7 +1,8 @@
 // RolloutStore: the one writer of a run's rollouts.db. Callers queue records
 // and metrics; a single writer thread commits each append() in its own
 // transaction, so a step appended in one call is either wholly in the file or
-// absent. See docs/rollout_store.md for the schema, durability and resume.
+// absent. Methods are thread-safe; jobs commit in the order they were queued.
+// See docs/rollout_store.md for the schema, durability and resume.
 #pragma once
 
 #include <condition_variable>
@@ -56,7 +57,8 @@ class RolloutStore {
   // records the resume. Returns the number of rollouts deleted.
   Result<int64_t> discard_after_step(int64_t step);
 
-  // Flushes, stops the writer and closes the database.
+  // Flushes, stops the writer and closes the database; appends after it
+  // fail with "rollout store is closed".
   Status close();
 
   const std::string& path() const { return path_; }
