@@ -164,3 +164,62 @@ def test_real_smollm2_weights(tmp_path):
         ref = model.generate(torch.tensor([prompt]), do_sample=False, max_new_tokens=16)
     row = json.loads(out.read_text())
     assert row["token_ids"] == ref[0, len(prompt):].tolist()
+
+
+def test_sharded_checkpoint_loads(tmp_path):
+    model = make_reference("qwen2_mha_untied", tmp_path / "single")
+    model.save_pretrained(tmp_path / "sharded", max_shard_size="100KB")
+    assert (tmp_path / "sharded" / "model.safetensors.index.json").exists()
+    sequences = random_sequences([7, 12], COMMON["vocab_size"], seed=8)
+    ours, _ = our_logits(tmp_path / "sharded", sequences, tmp_path)
+    assert max_logit_error(ours, reference_logits(model, sequences), sequences) < LOGIT_TOL
+
+
+def test_bfloat16_matches_transformers_bfloat16(tmp_path):
+    make_reference("llama_gqa4_llama3_rope_bias", tmp_path / "model")
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "model", dtype=torch.bfloat16).eval()
+    model.save_pretrained(tmp_path / "bf16")
+    sequences = random_sequences([9, 16], COMMON["vocab_size"], seed=4)
+    ours, _ = our_logits(tmp_path / "bf16", sequences, tmp_path)
+    theirs = reference_logits(model, sequences).float()
+    err = max_logit_error(ours, theirs, sequences)
+    scale = max(theirs[i, :len(s)].abs().max().item() for i, s in enumerate(sequences))
+    print(f"bf16: max |logit diff| = {err:.2e} (logits up to {scale:.1f})")
+    assert err <= 0.02 * scale  # a few bf16 ulps after 3 layers
+
+
+def run_failing(*args):
+    result = subprocess.run([R1, *args], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("r1: error: "), result.stderr
+    return result.stderr
+
+
+def test_bad_checkpoints_give_clear_errors(tmp_path):
+    folder = tmp_path / "model"
+    r1("model", "init", "--arch", "qwen2", "--preset", "tiny", "--out", str(folder))
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"prompt_ids": [1, 2], "completion_ids": [3]}) + "\n")
+    weights = folder / "model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[: len(good) // 2])
+    err = run_failing("logprobs", "--model", str(folder), "--input", str(rows))
+    assert str(weights) in err and "outside the data block" in err
+    weights.write_bytes(good)
+    config = json.loads((folder / "config.json").read_text())
+    del config["num_hidden_layers"]
+    (folder / "config.json").write_text(json.dumps(config))
+    err = run_failing("logprobs", "--model", str(folder), "--input", str(rows))
+    assert "config.json: field 'num_hidden_layers' is missing" in err
+
+
+def test_bad_prompts_give_clear_errors(tmp_path):
+    folder = tmp_path / "model"
+    r1("model", "init", "--arch", "qwen2", "--preset", "tiny", "--out", str(folder))
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps({"prompt_ids": [1] * 3000}) + "\n")
+    err = run_failing("generate", "--model", str(folder), "--prompts", str(prompts))
+    assert "prompt 0 has 3000 tokens" in err and "max_position_embeddings" in err
+    prompts.write_text('{"prompt": "ok"}\n{"prompt": 5}\n')
+    err = run_failing("generate", "--model", str(folder), "--prompts", str(prompts))
+    assert f"{prompts}:2: field 'prompt' must be a string" in err
