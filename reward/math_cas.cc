@@ -2,6 +2,8 @@
 
 #include <ginac/ginac.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -12,6 +14,37 @@ namespace {
 std::timed_mutex& ginac_mutex() {
   static std::timed_mutex m;
   return m;
+}
+
+// Upper estimate of the number of terms after expand(): sums add, products
+// multiply, x^n of a t-term sum gives C(t+n-1, n). Saturates at 1e18.
+double expanded_terms(const Node& n) {
+  switch (n.kind) {
+    case NodeKind::kAdd: {
+      double t = 0;
+      for (const NodePtr& k : n.kids) t += expanded_terms(*k);
+      return std::min(t, 1e18);
+    }
+    case NodeKind::kMul:
+    case NodeKind::kDiv: {
+      double t = 1;
+      for (const NodePtr& k : n.kids) t *= expanded_terms(*k);
+      return std::min(t, 1e18);
+    }
+    case NodeKind::kNeg:
+    case NodeKind::kPercent:
+      return expanded_terms(*n.kids[0]);
+    case NodeKind::kPow: {
+      double base = expanded_terms(*n.kids[0]);
+      const Node& e = *n.kids[1];
+      if (e.kind != NodeKind::kNumber || e.is_float || base <= 1) return base;
+      double exponent = std::atof(e.text.c_str()), t = 1;
+      for (int i = 1; i <= exponent && t < 1e18; ++i) t = t * (base + i - 1) / i;
+      return std::min(t, 1e18);
+    }
+    default:
+      return 1;
+  }
 }
 
 // Checks the limits on the tree before any GiNaC object exists.
@@ -128,6 +161,7 @@ template <typename Check>
 CasAnswer with_ginac(const Node& a, const Node& b, const CasLimits& limits, const Deadline& deadline, Check check) {
   if (node_count(a) + node_count(b) > limits.max_nodes) return CasAnswer::kUnknown;
   if (!within_limits(a, limits) || !within_limits(b, limits)) return CasAnswer::kUnknown;
+  if (expanded_terms(a) + expanded_terms(b) > limits.max_expanded_terms) return CasAnswer::kUnknown;
   std::unique_lock<std::timed_mutex> lock(ginac_mutex(), std::defer_lock);
   if (!lock.try_lock_until(deadline.end())) return CasAnswer::kTimedOut;
   try {

@@ -16,6 +16,7 @@ struct CasLimits {
   size_t max_nodes = 400;         // larger expressions are not handed to GiNaC
   int max_symbolic_exponent = 24; // (x+1)^n with larger n is not expanded
   int max_numeric_exponent = 256; // 2^n with larger |n| is not computed exactly
+  double max_expanded_terms = 2000; // estimated size of expand(); larger is refused
 };
 
 enum class CasAnswer { kYes, kNo, kUnknown, kTimedOut };
