@@ -25,6 +25,8 @@ struct RolloutsCliOptions {
   std::string db;
   std::vector<std::string> metrics;  // steps
   bool components = false;           // steps
+  int64_t every = 1;                 // steps
+  int64_t last = 0;                  // steps; 0 = all
   int64_t step = -1;                 // show, export
   int64_t best = 0;                  // show
   int64_t worst = 0;                 // show
@@ -65,9 +67,18 @@ std::set<std::string> component_names(const std::vector<StepSummary>& steps) {
   return names;
 }
 
+// Every `every`-th step (the last one always), then only the last `last`.
+std::vector<StepSummary> thin_steps(std::vector<StepSummary> steps, int64_t every, int64_t last) {
+  std::vector<StepSummary> kept;
+  for (size_t i = 0; i < steps.size(); ++i)
+    if (static_cast<int64_t>(i) % every == 0 || i + 1 == steps.size()) kept.push_back(std::move(steps[i]));
+  if (last > 0 && static_cast<size_t>(last) < kept.size()) kept.erase(kept.begin(), kept.end() - last);
+  return kept;
+}
+
 void run_steps(const RolloutsCliOptions& o) {
   RolloutReader reader = open_reader(o);
-  std::vector<StepSummary> steps = value_or_throw(reader.steps());
+  std::vector<StepSummary> steps = thin_steps(value_or_throw(reader.steps()), o.every, o.last);
   check_metric_names(steps, o.metrics, o.db);
   std::set<std::string> comps = o.components ? component_names(steps) : std::set<std::string>();
   std::vector<std::string> header = {"step", "n", "reward_mean", "reward_std", "mean_len", "truncated"};
@@ -213,6 +224,8 @@ void add_rollouts_commands(CLI::App& app) {
   CLI::App* steps = cmd->add_subcommand("steps", "One row per step: rollouts, reward mean/std, mean length, metrics");
   steps->add_option("--metrics", o->metrics, "Logged metrics to add as columns, e.g. kl,reward_std")->delimiter(',');
   steps->add_flag("--components", o->components, "Add the mean of every reward component");
+  steps->add_option("--every", o->every, "Only every K-th step (and the last)")->check(CLI::PositiveNumber);
+  steps->add_option("--last", o->last, "Only the last N rows")->check(CLI::PositiveNumber);
   steps->callback([o] { run_steps(*o); });
 
   CLI::App* show = cmd->add_subcommand("show", "The rollouts of one step, optionally only the best/worst K");

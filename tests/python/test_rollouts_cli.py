@@ -89,6 +89,14 @@ def test_steps_table_matches_sqlite(db):
     assert any(r["kl"] == "nan" for r in rows)  # the fixture logs a NaN kl at step 2
 
 
+def test_steps_every_and_last(db):
+    full = parse_table(run("rollouts", "--db", db, "steps").stdout)
+    every = parse_table(run("rollouts", "--db", db, "steps", "--every", "3").stdout)
+    assert every == [r for i, r in enumerate(full) if i % 3 == 0 or i == len(full) - 1]
+    last = parse_table(run("rollouts", "--db", db, "steps", "--every", "3", "--last", "2").stdout)
+    assert last == every[-2:]
+
+
 def test_show_best_and_worst(db):
     all_rewards = sorted((r for (r,) in query(db, "SELECT total_reward FROM rollouts WHERE step = 3")), reverse=True)
     best = parse_table(run("rollouts", "--db", db, "show", "--step", "3", "--best", "3").stdout)
