@@ -126,7 +126,7 @@ double repetition_penalty(std::string_view text, int64_t ngram_size, double max_
   for (size_t i = 0; i + static_cast<size_t>(ngram_size) <= words.size(); ++i, ++total)
     distinct.emplace(words.begin() + static_cast<ptrdiff_t>(i), words.begin() + static_cast<ptrdiff_t>(i + ngram_size));
   double scaling = 1.0 - static_cast<double>(distinct.size()) / static_cast<double>(total);
-  return scaling * max_penalty;
+  return scaling == 0.0 ? 0.0 : scaling * max_penalty;  // no "-0.0" in the output (as TRL)
 }
 
 int64_t count_code_points(std::string_view text) {

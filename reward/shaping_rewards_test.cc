@@ -40,6 +40,7 @@ TEST(Repetition, Values) {
   EXPECT_DOUBLE_EQ(repetition_penalty("a b a b a b", 3, -1.0), -(1.0 - 2.0 / 4.0));
   EXPECT_DOUBLE_EQ(repetition_penalty("the the the the the", 2, -0.5), -0.5 * (1.0 - 1.0 / 4.0));
   EXPECT_DOUBLE_EQ(repetition_penalty("one two three four", 3, -1.0), 0.0);
+  EXPECT_FALSE(std::signbit(repetition_penalty("one two three four", 3, -1.0)));  // +0.0, prints as 0.0
   EXPECT_DOUBLE_EQ(repetition_penalty("one two", 3, -1.0), 0.0);  // fewer words than n
   EXPECT_DOUBLE_EQ(repetition_penalty("", 3, -1.0), 0.0);
   // Any Unicode whitespace separates words; case folding is Unicode.
