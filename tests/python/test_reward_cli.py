@@ -148,3 +148,51 @@ def test_bad_spec_names_key_and_index(tmp_path):
     proc = run("--spec", str(spec), "--input", str(rows))
     assert proc.returncode == 1
     assert f"{spec}: rewards[1] (repetition): params: unknown param 'n'" in proc.stderr
+
+
+def random_countdown_rows(rng, n):
+    """Completions that hit every branch of TinyZero's scorer."""
+    rows = []
+    for _ in range(n):
+        nums = [rng.randint(1, 99) for _ in range(rng.randint(2, 4))]
+        ops = [rng.choice("+-*/") for _ in nums[1:]]
+        used = list(nums)
+        kind = rng.randrange(8)
+        if kind == 1:
+            used[0] += 1  # a number not given
+        elif kind == 2:
+            used.append(used[0])  # a number used twice
+        elif kind == 3:
+            used = used[:-1] or used  # one left out
+        expr = str(used[0])
+        for op, x in zip(ops + ["+"] * len(used), used[1:]):
+            expr = f"({expr} {op} {x})" if rng.random() < 0.5 else f"{expr} {op} {x}"
+        if kind == 4:
+            expr = expr.replace(" ", "") + " / (" + f"{nums[0]} - {nums[0]}" + ")"
+        target = eval(expr) if kind != 4 else 7
+        if rng.random() < 0.3:
+            target += rng.choice([1, 1e-4, 1e-6])
+        answer = f"<answer>{expr}</answer>"
+        completion = {
+            5: f"<think>\nwork\n</think>\n{answer}\n",       # trailing newline hides it
+            6: f"{answer} or <answer>{nums[0]}</answer>",     # last answer wins
+            7: f"<think>\nwork\n</think>\n<answer>\n{expr}\n</answer>",
+        }.get(kind, f"<think>\nwork\n</think>\n{answer}")
+        rows.append({"completion": completion, "numbers": nums, "target": target})
+    return rows
+
+
+def test_countdown_matches_tinyzero_on_random_rows(tmp_path):
+    import random
+
+    rows = random_countdown_rows(random.Random(1234), 400)
+    spec, path, out = tmp_path / "spec.json", tmp_path / "rows.jsonl", tmp_path / "out.jsonl"
+    spec.write_text(json.dumps([{"checker": "countdown"}]))
+    write(path, rows)
+    proc = run("--spec", str(spec), "--input", str(path), "--output", str(out), "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    got = [json.loads(line)["components"]["countdown"] for line in out.read_text().splitlines()]
+    want = [tinyzero_countdown(r["completion"], r["numbers"], r["target"]) for r in rows]
+    mismatches = [(r["completion"], g, w) for r, g, w in zip(rows, got, want) if g != pytest.approx(w)]
+    assert not mismatches, mismatches[:5]
+    assert {0.0, 0.1, 1.0} <= set(want)  # every outcome occurs
