@@ -3,18 +3,18 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstring>
 #include <random>
 #include <sstream>
 
 #include "reward/code_harness.h"
-#include "util/json.h"
 
 namespace r1 {
 namespace {
 
 const char* kMainPath = "/sandbox/main.py";
 const char* kHarnessPath = "/sandbox/harness.py";
-const char* kSpecPath = "/sandbox/spec.json";
+const char* kSpecPath = "/sandbox/spec.marshal";
 
 std::vector<std::string> python_argv(const CodeCheckOptions& o, const char* script) {
   // -I: ignore PYTHON* env and user site; -S: no site (.pth files); -B: no .pyc.
@@ -79,13 +79,58 @@ std::string random_secret() {
   return s.str();
 }
 
+// Python's marshal format (the harness reads it with the builtin marshal
+// module, which is much cheaper to import than json): str, list, float, int, dict.
+class MarshalWriter {
+ public:
+  MarshalWriter& str(const std::string& v) {
+    out_ += 'u';
+    u32(static_cast<uint32_t>(v.size()));
+    out_ += v;
+    return *this;
+  }
+  MarshalWriter& list(const std::vector<std::string>& v) {
+    out_ += '[';
+    u32(static_cast<uint32_t>(v.size()));
+    for (const auto& x : v) str(x);
+    return *this;
+  }
+  MarshalWriter& number(double v) {
+    out_ += 'g';
+    char b[8];
+    std::memcpy(b, &v, 8);  // little-endian hosts only (x86-64, arm64)
+    out_.append(b, 8);
+    return *this;
+  }
+  MarshalWriter& integer(int32_t v) {
+    out_ += 'i';
+    u32(static_cast<uint32_t>(v));
+    return *this;
+  }
+  MarshalWriter& begin_dict() {
+    out_ += '{';
+    return *this;
+  }
+  MarshalWriter& end_dict() {
+    out_ += '0';
+    return *this;
+  }
+  const std::string& bytes() const { return out_; }
+
+ private:
+  void u32(uint32_t v) {
+    for (int i = 0; i < 4; ++i) out_ += static_cast<char>((v >> (8 * i)) & 0xff);
+  }
+  std::string out_;
+};
+
 std::string harness_spec(const CodeProblem& p, const CodeCheckOptions& o) {
-  JsonWriter w;
-  w.begin_object().key("program").value(p.program).key("setup").value(p.tests.setup);
-  w.key("tests").array(p.tests.asserts).key("entry_point").value(p.tests.entry_point);
-  w.key("test_timeout_s").value(o.sandbox.timeout_s).key("detail_bytes").value(static_cast<int64_t>(o.detail_bytes));
-  w.end_object();
-  return w.str();
+  MarshalWriter m;
+  m.begin_dict();
+  m.str("program").str(p.program).str("setup").str(p.tests.setup).str("tests").list(p.tests.asserts);
+  m.str("entry_point").str(p.tests.entry_point).str("test_timeout_s").number(o.sandbox.timeout_s);
+  m.str("detail_bytes").integer(static_cast<int32_t>(o.detail_bytes));
+  return m.end_dict().bytes();
 }
 
 // Upper bound on the tests of a run, for its wall-clock budget.
@@ -113,6 +158,25 @@ TestStatus parse_status(const std::string& s) {
   return TestStatus::sandbox_error;
 }
 
+std::string from_hex(const std::string& hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  }
+  return out;
+}
+
+bool is_hex(const std::string& s) {
+  return s.size() % 2 == 0 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// Parses "<index>" into [0, n); -1 when malformed.
+int64_t parse_index(const std::string& s, size_t n) {
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
+  int64_t i = std::stoll(s);
+  return i < static_cast<int64_t>(n) ? i : -1;
+}
+
 // Reads the harness's records; lines without the secret (printed by the
 // program onto fd 3, or garbage) are ignored, and so are repeats.
 HarnessRecords parse_records(const std::string& channel, const std::string& secret) {
@@ -120,25 +184,31 @@ HarnessRecords parse_records(const std::string& channel, const std::string& secr
   std::istringstream in(channel);
   std::string line;
   while (std::getline(in, line)) {
-    auto doc = parse_json(line, "harness");
-    if (!doc.ok() || !doc->IsObject()) continue;
-    if (json_string_or(*doc, "s", "", "harness").value() != secret) continue;
-    std::string kind = json_string_or(*doc, "k", "", "harness").value();
-    if (kind == "plan" && !r.have_plan && doc->HasMember("names") && (*doc)["names"].IsArray()) {
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string x; fields >> x;) f.push_back(x);
+    if (f.size() < 2 || f[0] != secret) continue;
+    const std::string& kind = f[1];
+    if (kind == "plan" && f.size() == 3 && !r.have_plan) {
+      int64_t n = parse_index(f[2], 100000);
+      if (n < 0) continue;
       r.have_plan = true;
-      for (const auto& n : (*doc)["names"].GetArray()) r.names.push_back(n.IsString() ? n.GetString() : "");
-      r.results.resize(r.names.size());
-      r.seen.assign(r.names.size(), false);
-    } else if (kind == "test" && r.have_plan) {
-      auto i = json_int_or(*doc, "i", -1, "harness");
-      if (!i.ok() || *i < 0 || static_cast<size_t>(*i) >= r.results.size() || r.seen[*i]) continue;
-      r.seen[*i] = true;
-      r.results[*i].status = parse_status(json_string_or(*doc, "status", "", "harness").value());
-      r.results[*i].detail = json_string_or(*doc, "detail", "", "harness").value();
-    } else if (kind == "load_error" && !r.load_error) {
+      r.names.resize(n);
+      r.results.resize(n);
+      r.seen.assign(n, false);
+    } else if (kind == "name" && f.size() == 4 && is_hex(f[3])) {
+      int64_t i = parse_index(f[2], r.names.size());
+      if (i >= 0 && r.names[i].empty()) r.names[i] = from_hex(f[3]);
+    } else if (kind == "test" && f.size() >= 4) {
+      int64_t i = parse_index(f[2], r.results.size());
+      if (i < 0 || r.seen[i]) continue;
+      r.seen[i] = true;
+      r.results[i].status = parse_status(f[3]);
+      r.results[i].detail = f.size() == 5 && is_hex(f[4]) ? from_hex(f[4]) : "";
+    } else if (kind == "load_error" && f.size() >= 3 && !r.load_error) {
       r.load_error = true;
-      r.load.status = parse_status(json_string_or(*doc, "status", "", "harness").value());
-      r.load.detail = "program or setup failed: " + json_string_or(*doc, "detail", "", "harness").value();
+      r.load.status = parse_status(f[2]);
+      r.load.detail = "program or setup failed: " + (f.size() == 4 && is_hex(f[3]) ? from_hex(f[3]) : "");
     }
   }
   return r;

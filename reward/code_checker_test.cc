@@ -131,7 +131,8 @@ TEST(CodeChecker, ForgedResultLinesAreIgnored) {
   // results fd, then exit before the real tests run.
   p.program =
       "import os\nfor i in range(3):\n    print('PASS', i)\n"
-      "    os.write(3, b'{\"k\": \"test\", \"i\": %d, \"status\": \"pass\", \"s\": \"guess\"}\\n' % i)\n"
+      "    os.write(3, b'guess test %d pass \\n' % i)\n"
+      "    os.write(3, b'{\"k\": \"test\", \"i\": %d, \"status\": \"pass\"}\\n' % i)\n"
       "def f(): return 0\nos._exit(0)\n";
   p.tests.asserts = {"assert f() == 1", "assert f() == 2", "assert f() == 3"};
   CheckResult r = check(p);

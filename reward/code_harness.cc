@@ -6,11 +6,19 @@ namespace r1 {
 
 const char* code_harness_source() {
   return R"PY(
-# Runs inside the sandbox (python3 -I -S). Reads /sandbox/spec.json, runs the
-# program, then each test separately with its own timer, and reports one JSON
+# Runs inside the sandbox (python3 -I -S). Reads /sandbox/spec.marshal, runs
+# the program, then each test separately with its own timer, and reports one
 # record per test on fd 3 tagged with the secret read from fd 4 (closed before
 # any untrusted code runs), so lines the program prints cannot pose as results.
-import ast, json, os, signal, sys, traceback
+# Records are lines of space-separated fields, free text hex-encoded:
+#   <secret> plan <n>            <secret> name <i> <hex>
+#   <secret> test <i> <status> <hex detail>
+#   <secret> load_error <status> <hex detail>       <secret> done
+# Only builtin modules at start-up (no json/re/ast/traceback unless needed):
+# start-up time is most of a run.
+import _signal
+import marshal
+import os
 
 
 class _Timeout(BaseException):
@@ -21,7 +29,12 @@ def _on_alarm(signum, frame):
     raise _Timeout()
 
 
+def _hex(text):
+    return text.encode("utf-8", "backslashreplace").hex()
+
+
 def _detail(exc, limit):
+    import traceback  # only when something failed
     # The innermost frame outside this harness says where the program failed.
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
     where = ""
@@ -31,6 +44,13 @@ def _detail(exc, limit):
     if isinstance(exc, _Timeout):
         return (where + "test timed out")[-limit:]
     return (where + "".join(traceback.format_exception_only(type(exc), exc)))[-limit:]
+
+
+def _safe_detail(exc, limit):
+    try:
+        return _detail(exc, limit)
+    except BaseException:  # e.g. MemoryError again while formatting
+        return type(exc).__name__
 
 
 def _status(exc):
@@ -46,6 +66,7 @@ def _status(exc):
 def _expand_check(setup, entry):
     # HumanEval: every statement of check()'s body that contains an assert
     # becomes one test; the others are steps later tests depend on.
+    import ast
     try:
         tree = ast.parse(setup)
     except SyntaxError:
@@ -70,20 +91,19 @@ def _expand_check(setup, entry):
 def main():
     secret = os.read(4, 4096).decode()
     os.close(4)
-    write, dumps = os.write, json.dumps
+    write = os.write
 
-    def report(**rec):
-        rec["s"] = secret
+    def report(*fields):
         try:
-            write(3, (dumps(rec) + "\n").encode())
+            write(3, (" ".join([secret] + [str(f) for f in fields]) + "\n").encode())
         except OSError:
             pass
 
-    with open("/sandbox/spec.json") as f:
-        spec = json.load(f)
-    limit = int(spec.get("detail_bytes", 300))
-    timeout = float(spec["test_timeout_s"])
-    entry = spec.get("entry_point") or ""
+    with open("/sandbox/spec.marshal", "rb") as f:
+        spec = marshal.loads(f.read())
+    limit = spec["detail_bytes"]
+    timeout = spec["test_timeout_s"]
+    entry = spec["entry_point"]
     expanded = _expand_check(spec["setup"], entry) if entry else None
     if entry and expanded is None:
         expanded = ("candidate", [(True, "check(candidate)", compile("check(candidate)", "<test>", "exec"))])
@@ -92,15 +112,17 @@ def main():
     else:
         param, steps = None, [(True, t, None) for t in spec["tests"]]
     names = [text for is_test, text, _ in steps if is_test]
-    report(k="plan", n=len(names), names=[n[:200] for n in names])
-    signal.signal(signal.SIGALRM, _on_alarm)
+    report("plan", len(names))
+    for i, name in enumerate(names):
+        report("name", i, _hex(name[:200]))
+    _signal.signal(_signal.SIGALRM, _on_alarm)
 
     def timed(fn):
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+        _signal.setitimer(_signal.ITIMER_REAL, timeout)
         try:
             fn()
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
 
     ns = {"__name__": "__solution__", "__builtins__": __builtins__}
     try:
@@ -114,12 +136,12 @@ def main():
             ns = dict(ns)
             ns[param] = ns[entry]
     except BaseException as e:
-        report(k="load_error", status=_status(e), detail=_detail(e, limit))
+        report("load_error", _status(e), _hex(_safe_detail(e, limit)))
         return
     index, broken = 0, None
     for is_test, text, code in steps:
         if broken is not None and is_test:
-            report(k="test", i=index, status="runtime_error", detail=broken)
+            report("test", index, "runtime_error", _hex(broken))
             index += 1
             continue
         try:
@@ -128,13 +150,13 @@ def main():
             timed(lambda: exec(code, ns))
             status, detail = "pass", ""
         except BaseException as e:
-            status, detail = _status(e), _detail(e, limit)
+            status, detail = _status(e), _safe_detail(e, limit)
         if is_test:
-            report(k="test", i=index, status=status, detail=detail)
+            report("test", index, status, _hex(detail))
             index += 1
         elif status != "pass":
             broken = "an earlier step failed: " + detail
-    report(k="done")
+    report("done")
 
 
 main()

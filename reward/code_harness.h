@@ -1,5 +1,6 @@
-// Source of the in-sandbox test harness (see code_harness.cc for the protocol:
-// a plan record, then one record per test on fd 3, each tagged with a secret).
+// Source of the in-sandbox test harness. Protocol (see code_harness.cc): it
+// reads a marshal-encoded spec, and writes a plan, then one record per test on
+// fd 3, each line starting with a secret it read from fd 4.
 #pragma once
 
 namespace r1 {

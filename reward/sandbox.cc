@@ -18,6 +18,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <set>
 
 namespace r1 {
 namespace {
@@ -29,7 +30,7 @@ constexpr int kChannelFd = 3;
 constexpr int kSecretFd = 4;
 constexpr int kStatusFd = 5;
 constexpr int kFirstFileFd = 6;
-constexpr int kMaxSlots = 4096;
+constexpr int64_t kProcessSpacing = 4096;  // between the uid offsets of two processes
 
 // Closes an fd once; -1 means already closed.
 struct Fd {
@@ -46,48 +47,43 @@ struct Fd {
   }
 };
 
-// Process-wide free list of uid slots, so two concurrent sandboxes of this
-// process never run under the same host uid (RLIMIT_NPROC counts per uid).
-class UidSlots {
+// Hands out host uids for sandboxes: never one in use by a concurrent run of
+// this process, and round-robin over the whole range, so a uid comes back
+// only much later. Reusing it at once would be wrong: the zombie of a
+// finished sandbox's pid 1 still counts against RLIMIT_NPROC of its uid until
+// host init reaps it, which may take a while. Different processes start at
+// pid-derived offsets so they rarely meet.
+class UidPool {
  public:
-  int acquire() {
+  Result<uid_t> acquire(const SandboxOptions& o) {
     std::lock_guard<std::mutex> lock(mu_);
-    for (int i = 0; i < kMaxSlots; ++i) {
-      if (!used_[i]) {
-        used_[i] = true;
-        return i;
-      }
+    int64_t start = static_cast<int64_t>(getpid()) * kProcessSpacing;
+    for (int64_t tries = 0; tries < o.uid_count; ++tries) {
+      uid_t uid = static_cast<uid_t>(o.uid_base + (start + next_++) % o.uid_count);
+      if (in_use_.insert(uid).second) return uid;
     }
-    return -1;
+    return Status::error("sandbox: no free uid in the configured range");
   }
-  void release(int slot) {
+  void release(uid_t uid) {
     std::lock_guard<std::mutex> lock(mu_);
-    used_[slot] = false;
+    in_use_.erase(uid);
   }
 
  private:
   std::mutex mu_;
-  bool used_[kMaxSlots] = {};
+  int64_t next_ = 0;
+  std::set<uid_t> in_use_;
 };
 
-UidSlots& uid_slots() {
-  static UidSlots slots;
-  return slots;
+UidPool& uid_pool() {
+  static UidPool pool;
+  return pool;
 }
 
-struct SlotGuard {
-  int slot;
-  ~SlotGuard() {
-    if (slot >= 0) uid_slots().release(slot);
-  }
+struct UidGuard {
+  uid_t uid;
+  ~UidGuard() { uid_pool().release(uid); }
 };
-
-// Different processes start at different offsets (by pid) so that two r1
-// processes running sandboxes at once rarely share a uid.
-uid_t uid_for_slot(int slot, const SandboxOptions& o) {
-  int64_t offset = (static_cast<int64_t>(getpid()) * kMaxSlots + slot) % o.uid_count;
-  return static_cast<uid_t>(o.uid_base + offset);
-}
 
 Result<int> make_memfd(const std::string& content) {
   int fd = static_cast<int>(syscall(SYS_memfd_create, "r1_sandbox", MFD_CLOEXEC | MFD_ALLOW_SEALING));
@@ -286,8 +282,8 @@ Status check_request(const SandboxRequest& req, const SandboxOptions& o) {
       return Status::error("sandbox: file path '" + f.path + "' must be absolute without '..'");
   }
   if (o.timeout_s <= 0 || o.memory_mb <= 0 || o.max_processes <= 0 || o.max_file_mb <= 0 || o.tmp_mb <= 0 ||
-      o.max_open_files < 16 || o.max_output_bytes <= 0 || o.uid_base <= 0 || o.uid_count < kMaxSlots)
-    return Status::error("sandbox: options must be positive (max_open_files >= 16, uid_count >= 4096)");
+      o.max_open_files < 16 || o.max_output_bytes <= 0 || o.uid_base <= 0 || o.uid_count < 64)
+    return Status::error("sandbox: options must be positive (max_open_files >= 16, uid_count >= 64)");
   return Status();
 }
 
@@ -329,9 +325,9 @@ Result<SandboxResult> run_sandboxed(const SandboxRequest& req, const SandboxOpti
   setup.sources = {stdin_fd.fd, out_w.fd, err_w.fd, chan_w.fd, sec_r.fd, st_w.fd};
   for (auto& f : file_fds) setup.sources.push_back(f->fd);
   fill_limits(setup, o);
-  SlotGuard slot{uid_slots().acquire()};
-  if (slot.slot < 0) return Status::error("sandbox: no free uid slot");
-  setup.uid = uid_for_slot(slot.slot, o);
+  R1_ASSIGN_OR_RETURN(uid_t uid, uid_pool().acquire(o));
+  UidGuard uid_guard{uid};
+  setup.uid = uid;
   std::vector<std::string> args = bwrap_args(req, o);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

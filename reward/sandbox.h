@@ -23,9 +23,10 @@ struct SandboxOptions {
   int64_t max_open_files = 64;     // RLIMIT_NOFILE
   int64_t max_output_bytes = 1 << 20;  // per stream; the rest is read and dropped
   std::string bwrap = "/usr/bin/bwrap";
-  // Host uids used for sandboxed processes: a run takes one free uid of
-  // [uid_base, uid_base + uid_count), so concurrent sandboxes never share a
-  // process budget. Chosen far above any real account.
+  // Host uids used for sandboxed processes: each run takes the next uid of
+  // [uid_base, uid_base + uid_count) not in use by this process (round
+  // robin), so concurrent sandboxes never share a process budget. Chosen far
+  // above any real account.
   int64_t uid_base = 1500000000;
   int64_t uid_count = 1000000;
 };
