@@ -196,3 +196,22 @@ def test_countdown_matches_tinyzero_on_random_rows(tmp_path):
     mismatches = [(r["completion"], g, w) for r, g, w in zip(rows, got, want) if g != pytest.approx(w)]
     assert not mismatches, mismatches[:5]
     assert {0.0, 0.1, 1.0} <= set(want)  # every outcome occurs
+
+
+def test_cosine_tokens_clipped_matches_trl(tmp_path):
+    from trl.rewards import get_cosine_scaled_reward
+
+    cases = [(r"\boxed{\frac{1}{3}}", r"\frac{1}{3}", 50), (r"\boxed{\frac{1}{2}}", r"\frac{1}{3}", 50),
+             (r"\boxed{\frac{1}{3}}", r"\frac{1}{3}", 150), (r"\boxed{0.5}", r"\frac{1}{2}", 20),
+             (r"\boxed{2}", r"\frac{1}{2}", 0), (r"\boxed{2}", r"\frac{1}{2}", 100)]
+    rows = [{"completion": c, "answer": g, "num_tokens": n} for c, g, n in cases]
+    spec, path, out = tmp_path / "spec.json", tmp_path / "rows.jsonl", tmp_path / "out.jsonl"
+    spec.write_text(json.dumps([{"checker": "cosine", "params": {
+        "correctness": "math", "max_len": 100, "length_unit": "tokens", "clip_progress": True}}]))
+    write(path, rows)
+    proc = run("--spec", str(spec), "--input", str(path), "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    got = [json.loads(line)["components"]["cosine"] for line in out.read_text().splitlines()]
+    want = get_cosine_scaled_reward(max_len=100)([[{"content": c}] for c, _, _ in cases],
+                                                 [g for _, g, _ in cases], [[1] * n for _, _, n in cases])
+    assert got == pytest.approx(want)
