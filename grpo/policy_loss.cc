@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "grpo/grpo_config.h"
@@ -88,18 +89,6 @@ const std::map<std::string, LossAggregator, std::less<>>& aggregators() {
   return registry;
 }
 
-}  // namespace
-
-Result<LossAggregator> loss_aggregator(std::string_view loss_type) {
-  auto it = aggregators().find(loss_type);
-  if (it != aggregators().end()) return it->second;
-  std::string known;
-  for (const auto& name : loss_type_names()) known += (known.empty() ? "" : ", ") + name;
-  return Status::error("unknown loss_type '" + std::string(loss_type) + "' (known: " + known + ")");
-}
-
-namespace {
-
 // ---- metrics, TRL's definitions, on detached tensors ----
 
 at::Tensor nanmin(const at::Tensor& x) {
@@ -137,6 +126,14 @@ std::map<std::string, at::Tensor> clip_metrics(const at::Tensor& coef_1, const a
 }
 
 }  // namespace
+
+Result<LossAggregator> loss_aggregator(std::string_view loss_type) {
+  auto it = aggregators().find(loss_type);
+  if (it != aggregators().end()) return it->second;
+  std::string known;
+  for (const auto& name : loss_type_names()) known += (known.empty() ? "" : ", ") + name;
+  return Status::error("unknown loss_type '" + std::string(loss_type) + "' (known: " + known + ")");
+}
 
 std::vector<std::string> loss_type_names() {
   std::vector<std::string> names;
