@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <thread>
 
 #include "rollout/rollout_reader.h"
 #include "rollout/rollout_schema.h"
@@ -329,6 +330,34 @@ TEST(RolloutStore, ReaderQueriesWhileTheWriterCommits) {
   ASSERT_TRUE(steps.ok());
   ASSERT_EQ(steps->size(), 2u);
   EXPECT_EQ((*steps)[1].n, 6);
+}
+
+TEST(RolloutStore, ConcurrentReaderNeverSeesAPartialStep) {
+  TempDir dir;
+  std::string db = dir.file("rollouts.db");
+  auto store = open_store(db);
+  ASSERT_TRUE(store->append(make_step(0, 3, 4)).ok());
+  ASSERT_TRUE(store->flush().ok());
+  std::thread producer([&] {
+    for (int64_t step = 1; step < 80; ++step) ASSERT_TRUE(store->append(make_step(step, 3, 4)).ok());
+    ASSERT_TRUE(store->flush().ok());
+  });
+  auto reader = SqliteDb::open(db, SqliteDb::Mode::kReadOnly);
+  ASSERT_TRUE(reader.ok());
+  sqlite3_busy_timeout(reader->handle(), 5000);
+  int64_t seen = 0;
+  while (seen < 80 * 12) {
+    // One statement = one snapshot: both numbers come from the same state.
+    std::string row = query_text(*reader, "SELECT count(*) || ' ' || (SELECT count(*) FROM (SELECT step FROM "
+                                          "rollouts GROUP BY step HAVING count(*) != 12)) FROM rollouts");
+    int64_t total = std::stoll(row.substr(0, row.find(' ')));
+    EXPECT_EQ(row.substr(row.find(' ') + 1), "0") << "partial step visible at " << total << " rows";
+    EXPECT_GE(total, seen);
+    EXPECT_EQ(total % 12, 0);
+    seen = total;
+    if (::testing::Test::HasFailure()) break;
+  }
+  producer.join();
 }
 
 TEST(RolloutStore, DiscardAfterStepThenReappendLosesAndDuplicatesNothing) {
