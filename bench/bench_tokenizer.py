@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -34,11 +35,24 @@ def build_corpus(megabytes, seed=99):
     return lines, size
 
 
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def time_r1(r1, tok_path, jsonl, out):
-    start = time.perf_counter()
+    """(wall s, CPU s) of one `r1 tokenize` run."""
+    start, cpu = time.perf_counter(), child_cpu()
     subprocess.run([r1, "tokenize", "--tokenizer", str(tok_path), "--input", str(jsonl), "--output", str(out)],
                    check=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, child_cpu() - cpu
+
+
+def timed(fn):
+    """(result, wall s, CPU s of this process, all threads)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return result, time.perf_counter() - start, time.process_time() - cpu
 
 
 def bench(name, tok_path, lines, nbytes, r1, tmp):
@@ -47,23 +61,24 @@ def bench(name, tok_path, lines, nbytes, r1, tmp):
     jsonl.write_text("".join(json.dumps({"text": t}) + "\n" for t in lines))
     empty = tmp / "empty.jsonl"
     empty.write_text("")
-    start = time.perf_counter()
-    single = [tok.encode(t, add_special_tokens=False).ids for t in lines]
-    t_single = time.perf_counter() - start
-    start = time.perf_counter()
-    batch = [e.ids for e in tok.encode_batch(lines, add_special_tokens=False)]
-    t_batch = time.perf_counter() - start
-    t_r1 = min(time_r1(r1, tok_path, jsonl, tmp / "ids.jsonl") for _ in range(2))
-    t_start = time_r1(r1, tok_path, empty, tmp / "none.jsonl")
+    single, w_single, c_single = timed(lambda: [tok.encode(t, add_special_tokens=False).ids for t in lines])
+    batch, w_batch, c_batch = timed(lambda: [e.ids for e in tok.encode_batch(lines, add_special_tokens=False)])
+    w_r1, c_r1 = min(time_r1(r1, tok_path, jsonl, tmp / "ids.jsonl") for _ in range(2))
+    w_start, c_start = time_r1(r1, tok_path, empty, tmp / "none.jsonl")
     ours = [json.loads(x)["ids"] for x in (tmp / "ids.jsonl").read_text().split("\n") if x]
     assert ours == single == batch, "ids differ"
     ntok = sum(len(x) for x in single)
-    rows = [("HF encode loop (1 thread)", t_single), (f"HF encode_batch ({os.cpu_count()} cores)", t_batch),
-            ("r1 tokenize (1 thread, end to end)", t_r1), ("r1 tokenize minus start-up", t_r1 - t_start)]
-    print(f"\n{name}: {nbytes / 1e6:.1f} MB, {len(lines)} lines, {ntok} tokens; r1 start-up {t_start:.2f} s")
-    print("| method | s | MB/s | tokens/s | vs HF 1 thread |\n|---|---|---|---|---|")
-    for label, t in rows:
-        print(f"| {label} | {t:.2f} | {nbytes / 1e6 / t:.2f} | {ntok / t:,.0f} | {t_single / t:.2f}x |")
+    rows = [("HF encode loop (1 thread)", w_single, c_single),
+            (f"HF encode_batch ({os.cpu_count()} cores)", w_batch, c_batch),
+            ("r1 tokenize (1 thread, end to end)", w_r1, c_r1),
+            ("r1 tokenize minus start-up", w_r1 - w_start, c_r1 - c_start)]
+    print(f"\n{name}: {nbytes / 1e6:.1f} MB, {len(lines)} lines, {ntok} tokens; "
+          f"r1 start-up {w_start:.2f} s wall, {c_start:.2f} s CPU; load average {os.getloadavg()[0]:.1f}")
+    print("| method | wall s | CPU s | MB/s (wall) | tokens/s (wall) | wall vs HF 1 thread | CPU vs HF 1 thread |")
+    print("|---|---|---|---|---|---|---|")
+    for label, w, c in rows:
+        print(f"| {label} | {w:.2f} | {c:.2f} | {nbytes / 1e6 / w:.2f} | {ntok / w:,.0f} | {w_single / w:.2f}x "
+              f"| {c_single / c:.2f}x |")
 
 
 def main():
