@@ -1,6 +1,8 @@
 #include "model/tokenizer_cli.h"
 
 #include <memory>
+#include <optional>
+#include <thread>
 
 #include "model/bpe_trainer.h"
 #include "model/chat_template.h"
@@ -19,6 +21,7 @@ struct TokenizeOptions {
   bool decode = false;
   bool add_special_tokens = false;   // encode: the post_processor's tokens (e.g. Llama-3 BOS)
   bool skip_special_tokens = false;  // decode
+  int threads = 1;                   // lines of a batch are encoded in parallel, written in input order
 };
 
 std::string input_path(const std::string& path) { return path == "-" ? "/dev/stdin" : path; }
@@ -45,14 +48,39 @@ Result<std::string> decode_line(const Tokenizer& tok, const TokenizeOptions& o, 
   return JsonWriter().begin_object().key("text").value(tok.decode(ids, o.skip_special_tokens)).end_object().str();
 }
 
+// Converts lines [begin, end) of a batch; each thread owns its own slots.
+void convert_range(const Tokenizer& tok, const TokenizeOptions& o, const std::vector<rapidjson::Document>& docs,
+                   const std::vector<std::string>& wheres, std::vector<std::optional<Result<std::string>>>& out,
+                   size_t begin, size_t end) {
+  for (size_t i = begin; i < end; ++i)
+    out[i] = o.decode ? decode_line(tok, o, docs[i], wheres[i]) : encode_line(tok, o, docs[i], wheres[i]);
+}
+
 void run_tokenize(const TokenizeOptions& o) {
+  constexpr size_t kBatch = 4096;
+  if (o.threads < 1) throw Error("--threads must be at least 1");
   Tokenizer tok = value_or_throw(Tokenizer::load(o.tokenizer));
   JsonlReader reader = value_or_throw(JsonlReader::open(input_path(o.input)));
   JsonlWriter writer = value_or_throw(JsonlWriter::open(o.output));
-  rapidjson::Document doc;
-  while (value_or_throw(reader.next(doc))) {
-    auto line = o.decode ? decode_line(tok, o, doc, reader.where()) : encode_line(tok, o, doc, reader.where());
-    throw_if_error(writer.write(value_or_throw(std::move(line))));
+  bool more = true;
+  while (more) {
+    std::vector<rapidjson::Document> docs;
+    std::vector<std::string> wheres;
+    while (docs.size() < kBatch) {
+      rapidjson::Document doc;  // fresh each time: a moved-from Document has no allocator
+      if (!(more = value_or_throw(reader.next(doc)))) break;
+      docs.push_back(std::move(doc));
+      wheres.push_back(reader.where());
+    }
+    std::vector<std::optional<Result<std::string>>> out(docs.size());
+    size_t n = docs.size(), t = std::min<size_t>(o.threads, std::max<size_t>(n, 1));
+    std::vector<std::thread> pool;
+    for (size_t k = 1; k < t; ++k)
+      pool.emplace_back(convert_range, std::cref(tok), std::cref(o), std::cref(docs), std::cref(wheres),
+                        std::ref(out), n * k / t, n * (k + 1) / t);
+    convert_range(tok, o, docs, wheres, out, 0, n / t);
+    for (auto& th : pool) th.join();
+    for (auto& line : out) throw_if_error(writer.write(value_or_throw(std::move(*line))));
   }
   throw_if_error(writer.commit());
 }
@@ -66,6 +94,8 @@ void add_tokenize(CLI::App& app) {
   cmd->add_flag("--decode", o->decode, "Decode {\"ids\": [...]} lines to {\"text\": ...}");
   cmd->add_flag("--add-special-tokens", o->add_special_tokens, "Encode: add the post-processor's tokens (e.g. BOS)");
   cmd->add_flag("--skip-special-tokens", o->skip_special_tokens, "Decode: drop special tokens");
+  cmd->add_option("--threads", o->threads, "Worker threads (output order and content do not depend on it)")
+      ->capture_default_str();
   cmd->callback([o] { run_tokenize(*o); });
 }
 

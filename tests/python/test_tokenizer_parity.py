@@ -85,8 +85,8 @@ def run_r1(args, lines):
     return [json.loads(x) for x in proc.stdout.decode().split("\n") if x]  # not splitlines: U+2028 is data
 
 
-def r1_encode(path, texts, add_special=False):
-    extra = ["--add-special-tokens"] if add_special else []
+def r1_encode(path, texts, add_special=False, threads=1):
+    extra = (["--add-special-tokens"] if add_special else []) + ["--threads", str(threads)]
     return [x["ids"] for x in run_r1(["tokenize", "--tokenizer", str(path)] + extra, [{"text": t} for t in texts])]
 
 
@@ -147,6 +147,7 @@ def test_qwen2_style_parity(corpus, tmp_path):
     path = tmp_path / "tokenizer.json"
     tok = qwen2_style(train, path)
     check_parity(tok, path, held_out, nfc=True)
+    assert r1_encode(path, held_out, threads=3) == r1_encode(path, held_out)
     stripped = ["a [MASK] b", "x  [MASK]\u3000 y <think>z", "[MASK]", "  [MASK]"]  # lstrip/rstrip eat spaces
     assert r1_encode(path, stripped) == [tok.encode(t, add_special_tokens=False).ids for t in stripped]
     assert any(unicodedata.normalize("NFC", t) != t for t in held_out)  # NFC really was exercised
@@ -242,6 +243,12 @@ def test_bad_input_lines_name_file_and_line(tmp_path):
         pytest.skip(f"{SMOLLM2} not present")
     bad = tmp_path / "in.jsonl"
     bad.write_text('{"text": "ok"}\n{"txt": "no"}\n')
-    proc = subprocess.run([R1_BIN, "tokenize", "--tokenizer", str(SMOLLM2), "--input", str(bad)], capture_output=True)
-    assert proc.returncode == 1
-    assert f"{bad}:2: field 'text'" in proc.stderr.decode()
+    for threads in ("1", "2"):
+        proc = subprocess.run([R1_BIN, "tokenize", "--tokenizer", str(SMOLLM2), "--input", str(bad),
+                               "--threads", threads], capture_output=True)
+        assert proc.returncode == 1
+        assert f"{bad}:2: field 'text'" in proc.stderr.decode()
+    bad.write_text('{"ids": [1, 2]}\n{"ids": [3, -4]}\n')
+    proc = subprocess.run([R1_BIN, "tokenize", "--decode", "--tokenizer", str(SMOLLM2), "--input", str(bad)],
+                          capture_output=True)
+    assert proc.returncode == 1 and f"{bad}:2: field 'ids'" in proc.stderr.decode()
