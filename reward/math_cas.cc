@@ -7,13 +7,25 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 namespace r1 {
 namespace {
 
-std::timed_mutex& ginac_mutex() {
-  static std::timed_mutex m;
+std::mutex& ginac_mutex() {
+  static std::mutex m;
   return m;
+}
+
+// Waits for the GiNaC lock until the deadline. Polls try_lock() rather than
+// using timed_mutex, whose clock-based wait ThreadSanitizer cannot see (it
+// then reports the GiNaC refcounts it protects as races).
+bool lock_until(std::unique_lock<std::mutex>& lock, const Deadline& deadline) {
+  while (!lock.try_lock()) {
+    if (deadline.expired()) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  return true;
 }
 
 // Upper estimate of the number of terms after expand(): sums add, products
@@ -162,8 +174,8 @@ CasAnswer with_ginac(const Node& a, const Node& b, const CasLimits& limits, cons
   if (node_count(a) + node_count(b) > limits.max_nodes) return CasAnswer::kUnknown;
   if (!within_limits(a, limits) || !within_limits(b, limits)) return CasAnswer::kUnknown;
   if (expanded_terms(a) + expanded_terms(b) > limits.max_expanded_terms) return CasAnswer::kUnknown;
-  std::unique_lock<std::timed_mutex> lock(ginac_mutex(), std::defer_lock);
-  if (!lock.try_lock_until(deadline.end())) return CasAnswer::kTimedOut;
+  std::unique_lock<std::mutex> lock(ginac_mutex(), std::defer_lock);
+  if (!lock_until(lock, deadline)) return CasAnswer::kTimedOut;
   try {
     Converter conv;
     auto ea = conv.convert(a);
