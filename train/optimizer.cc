@@ -1,0 +1,136 @@
+#include "train/optimizer.h"
+
+#include <ATen/core/grad_mode.h>
+
+#include <cmath>
+
+#include "model/transformer.h"
+
+namespace r1 {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+bool decays_weight(const std::string& name) {
+  return !ends_with(name, ".bias") && name.find("norm") == std::string::npos;
+}
+
+AdamW::AdamW(const Transformer& model, AdamWOptions options) : options_(options) {
+  for (const auto& [name, param] : model.tensors()) {
+    if (!param.requires_grad()) throw Error("AdamW: tensor '" + name + "' does not require grad");
+    Group& g = decays_weight(name) ? decay_ : no_decay_;
+    at::Tensor master = param.scalar_type() == at::kFloat ? param : param.detach().to(at::kFloat);
+    g.names.push_back(name);
+    g.params.push_back(param);
+    g.masters.push_back(master);
+    g.exp_avg.push_back(at::zeros_like(master, at::MemoryFormat::Contiguous));
+    g.exp_avg_sq.push_back(at::zeros_like(master, at::MemoryFormat::Contiguous));
+    g.steps.push_back(at::zeros({}, at::kFloat));
+  }
+}
+
+// Gives every master an fp32 gradient: the model's own for fp32 tensors, an
+// fp32 copy for others, zeros where backward produced none.
+void AdamW::sync_master_grads() {
+  at::NoGradGuard no_grad;
+  for (Group* g : {&decay_, &no_decay_}) {
+    for (size_t i = 0; i < g->params.size(); ++i) {
+      const at::Tensor& p = g->params[i];
+      at::Tensor& m = g->masters[i];
+      if (m.grad().defined() && !p.is_same(m)) continue;  // already synced this step
+      at::Tensor grad = p.grad().defined() ? p.grad() : at::zeros_like(m);
+      if (!p.is_same(m))
+        m.mutable_grad() = grad.to(at::kFloat);
+      else if (!p.grad().defined())
+        m.mutable_grad() = grad;
+    }
+  }
+}
+
+double AdamW::clip_grad_norm(double max_norm) {
+  sync_master_grads();
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> grads;
+  for (Group* g : {&decay_, &no_decay_})
+    for (const auto& m : g->masters) grads.push_back(m.grad());
+  if (grads.empty()) return 0.0;
+  at::Tensor total = at::stack(at::_foreach_norm(grads, 2)).norm(2);
+  double norm = total.item<double>();
+  if (max_norm > 0) {
+    double coef = max_norm / (norm + 1e-6);
+    if (coef < 1.0) at::_foreach_mul_(grads, coef);
+  }
+  return norm;
+}
+
+void AdamW::step(double lr) {
+  sync_master_grads();
+  at::NoGradGuard no_grad;
+  ++step_;
+  for (Group* g : {&decay_, &no_decay_}) {
+    if (g->params.empty()) continue;
+    std::vector<at::Tensor> grads;
+    for (const auto& m : g->masters) grads.push_back(m.grad());
+    double wd = g == &decay_ ? options_.weight_decay : 0.0;
+    at::_foreach_add_(g->steps, 1.0);
+    at::_fused_adamw_(g->masters, grads, g->exp_avg, g->exp_avg_sq, {}, g->steps, lr, options_.beta1,
+                      options_.beta2, wd, options_.eps, /*amsgrad=*/false, /*maximize=*/false);
+    for (size_t i = 0; i < g->params.size(); ++i)
+      if (!g->params[i].is_same(g->masters[i])) g->params[i].copy_(g->masters[i]);
+  }
+  zero_grad();
+}
+
+void AdamW::zero_grad() {
+  for (Group* g : {&decay_, &no_decay_}) {
+    for (size_t i = 0; i < g->params.size(); ++i) {
+      g->params[i].mutable_grad().reset();
+      g->masters[i].mutable_grad().reset();
+    }
+  }
+}
+
+TensorMap AdamW::state_tensors() const {
+  TensorMap out;
+  for (const Group* g : {&decay_, &no_decay_}) {
+    for (size_t i = 0; i < g->names.size(); ++i) {
+      out[g->names[i] + ".exp_avg"] = g->exp_avg[i];
+      out[g->names[i] + ".exp_avg_sq"] = g->exp_avg_sq[i];
+      if (!g->params[i].is_same(g->masters[i])) out[g->names[i] + ".master"] = g->masters[i];
+    }
+  }
+  return out;
+}
+
+Status AdamW::load_state(const TensorMap& state, int64_t steps_taken, const std::string& where) {
+  at::NoGradGuard no_grad;
+  auto restore = [&](const std::string& key, at::Tensor& dst) -> Status {
+    auto it = state.find(key);
+    if (it == state.end()) return Status::error(where + ": optimizer state lacks '" + key + "'");
+    if (!it->second.sizes().equals(dst.sizes()))
+      return Status::error(where + ": '" + key + "' has shape " + c10::str(it->second.sizes()) + ", expected " +
+                           c10::str(dst.sizes()));
+    dst.copy_(it->second);
+    return Status();
+  };
+  for (Group* g : {&decay_, &no_decay_}) {
+    for (size_t i = 0; i < g->names.size(); ++i) {
+      R1_RETURN_IF_ERROR(restore(g->names[i] + ".exp_avg", g->exp_avg[i]));
+      R1_RETURN_IF_ERROR(restore(g->names[i] + ".exp_avg_sq", g->exp_avg_sq[i]));
+      if (!g->params[i].is_same(g->masters[i])) {
+        R1_RETURN_IF_ERROR(restore(g->names[i] + ".master", g->masters[i]));
+        g->params[i].copy_(g->masters[i]);
+      }
+      g->steps[i].fill_(static_cast<double>(steps_taken));
+    }
+  }
+  step_ = steps_taken;
+  return Status();
+}
+
+}  // namespace r1

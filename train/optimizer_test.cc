@@ -1,0 +1,129 @@
+#include "train/optimizer.h"
+
+#include <gtest/gtest.h>
+#include <torch/optim/adamw.h>
+
+#include "model/model_presets.h"
+#include "model/transformer.h"
+
+namespace r1 {
+namespace {
+
+Transformer tiny_model(uint64_t seed, at::ScalarType dtype = at::kFloat) {
+  ModelConfig c = *preset_config(ModelFamily::qwen2, "tiny");  // has q/k/v biases
+  c.vocab_size = 48;
+  Transformer m = Transformer::random(c, seed);
+  if (dtype != at::kFloat) {
+    TensorMap t;
+    for (const auto& [n, w] : m.tensors()) t[n] = w.to(dtype);
+    m = *Transformer::from_tensors(c, t, {dtype, true});
+  }
+  for (const auto& [n, t] : m.tensors()) t.set_requires_grad(true);
+  return m;
+}
+
+// A scalar loss with non-trivial gradients for every tensor.
+at::Tensor toy_loss(const Transformer& m, int64_t seed) {
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  at::Tensor ids = at::randint(0, 48, {2, 7}, gen);
+  at::Tensor pos = at::arange(7).unsqueeze(0).expand({2, 7});
+  at::Tensor allowed = at::ones({7, 7}, at::kBool).tril().unsqueeze(0).expand({2, 7, 7});
+  at::Tensor logits = m.lm_head(m.forward(ids, pos, allowed)).to(at::kFloat);
+  return at::cross_entropy_loss(logits.reshape({-1, 48}).narrow(0, 0, 13), ids.reshape({-1}).narrow(0, 1, 13));
+}
+
+TEST(AdamW, WeightDecaySkipsNormsAndBiases) {
+  EXPECT_TRUE(decays_weight("model.layers.0.self_attn.q_proj.weight"));
+  EXPECT_TRUE(decays_weight("model.embed_tokens.weight"));
+  EXPECT_FALSE(decays_weight("model.layers.0.self_attn.q_proj.bias"));
+  EXPECT_FALSE(decays_weight("model.layers.0.input_layernorm.weight"));
+  EXPECT_FALSE(decays_weight("model.layers.0.self_attn.q_norm.weight"));
+  EXPECT_FALSE(decays_weight("model.norm.weight"));
+}
+
+TEST(AdamW, FirstStepMatchesTheFormula) {
+  Transformer m = tiny_model(1);
+  AdamWOptions o;
+  o.weight_decay = 0.1;
+  AdamW opt(m, o);
+  toy_loss(m, 5).backward();
+  const std::string w = "model.layers.0.mlp.up_proj.weight", b = "model.layers.0.self_attn.q_proj.bias";
+  at::Tensor w0 = m.tensors().at(w).detach().clone(), gw = m.tensors().at(w).grad().clone();
+  at::Tensor b0 = m.tensors().at(b).detach().clone(), gb = m.tensors().at(b).grad().clone();
+  double lr = 1e-2;
+  opt.step(lr);
+  // Step 1: bias-corrected m/v are g and g^2, so the update is lr * g / (|g| + eps).
+  at::Tensor want_w = w0 * (1 - lr * 0.1) - lr * gw / (gw.abs() + o.eps);
+  at::Tensor want_b = b0 - lr * gb / (gb.abs() + o.eps);
+  EXPECT_TRUE(at::allclose(m.tensors().at(w).detach(), want_w, 1e-6, 1e-7));
+  EXPECT_TRUE(at::allclose(m.tensors().at(b).detach(), want_b, 1e-6, 1e-7));
+  EXPECT_FALSE(m.tensors().at(w).grad().defined());  // step clears gradients
+  EXPECT_EQ(opt.steps_taken(), 1);
+}
+
+TEST(AdamW, MatchesTorchOptimAdamWOverSeveralSteps) {
+  Transformer m = tiny_model(2);
+  Transformer ref = tiny_model(2);
+  AdamWOptions o;
+  o.weight_decay = 0.05;
+  o.beta2 = 0.95;
+  AdamW opt(m, o);
+  std::vector<at::Tensor> decay, no_decay;
+  for (const auto& [n, t] : ref.tensors()) (decays_weight(n) ? decay : no_decay).push_back(t);
+  auto group_opts = [&](double wd) {
+    auto g = std::make_unique<torch::optim::AdamWOptions>(3e-3);
+    g->betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(wd);
+    return g;
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, group_opts(o.weight_decay));
+  groups.emplace_back(no_decay, group_opts(0.0));
+  torch::optim::AdamW torch_opt(groups, torch::optim::AdamWOptions(3e-3));
+  for (int step = 0; step < 4; ++step) {
+    toy_loss(m, 10 + step).backward();
+    opt.step(3e-3);
+    torch_opt.zero_grad();
+    toy_loss(ref, 10 + step).backward();
+    torch_opt.step();
+  }
+  for (const auto& [n, t] : m.tensors())
+    EXPECT_TRUE(at::allclose(t.detach(), ref.tensors().at(n).detach(), 1e-5, 1e-7)) << n;
+}
+
+TEST(AdamW, ClipReturnsThePreClipNormAndScalesToMaxNorm) {
+  Transformer m = tiny_model(3);
+  AdamW opt(m, {});
+  toy_loss(m, 7).backward();
+  double sq = 0;
+  for (const auto& [n, t] : m.tensors()) sq += t.grad().pow(2).sum().item<double>();
+  double norm = opt.clip_grad_norm(1e-3);
+  EXPECT_NEAR(norm, std::sqrt(sq), 1e-5 * std::sqrt(sq));
+  ASSERT_GT(norm, 1e-3);
+  double after = 0;
+  for (const auto& [n, t] : m.tensors()) after += t.grad().pow(2).sum().item<double>();
+  EXPECT_NEAR(std::sqrt(after), 1e-3, 1e-6);
+  EXPECT_NEAR(opt.clip_grad_norm(0.0), 1e-3, 1e-6);  // measuring only
+}
+
+TEST(AdamW, Bf16WeightsFollowFp32Masters) {
+  Transformer m = tiny_model(4, at::kBFloat16);
+  AdamW opt(m, {});
+  toy_loss(m, 9).backward();
+  opt.step(1e-3);
+  TensorMap state = opt.state_tensors();
+  const std::string w = "model.layers.1.mlp.down_proj.weight";
+  ASSERT_TRUE(state.count(w + ".master"));
+  EXPECT_EQ(state.at(w + ".master").scalar_type(), at::kFloat);
+  EXPECT_EQ(m.tensors().at(w).scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(m.tensors().at(w).detach(), state.at(w + ".master").to(at::kBFloat16)));
+}
+
+TEST(AdamW, RefusesTensorsWithoutGrad) {
+  ModelConfig c = *preset_config(ModelFamily::llama, "tiny");
+  c.vocab_size = 32;
+  Transformer m = Transformer::random(c, 1);
+  EXPECT_THROW(AdamW(m, {}), Error);
+}
+
+}  // namespace
+}  // namespace r1
