@@ -12,17 +12,12 @@
 // Advantage mode (mode=advantages): tensor rewards; metadata estimator,
 // num_generations, scale_rewards. Writes advantages, std_zero, group_std_zero,
 // frac_reward_zero_std.
-//
-// Schedule mode (mode=lr_schedule): metadata lr_scheduler_type, learning_rate,
-// warmup_steps, total_steps. Writes lr [total_steps + 1], the rate before each step.
 #include <torch/csrc/autograd/autograd.h>
 
 #include <cstdio>
 #include <cstdlib>
 
 #include "grpo/advantages.h"
-#include "grpo/grpo_config.h"
-#include "grpo/lr_schedule.h"
 #include "grpo/policy_loss.h"
 #include "model/safetensors.h"
 
@@ -104,29 +99,13 @@ Result<TensorMap> run_advantages(const SafetensorsFile& in) {
                    {"frac_reward_zero_std", out.frac_reward_zero_std}};
 }
 
-Result<TensorMap> run_lr_schedule(const SafetensorsFile& in) {
-  const Meta& m = in.metadata;
-  GRPOConfig config;
-  R1_ASSIGN_OR_RETURN(config.lr_scheduler_type, meta(m, "lr_scheduler_type"));
-  R1_ASSIGN_OR_RETURN(config.learning_rate, meta_double(m, "learning_rate"));
-  R1_ASSIGN_OR_RETURN(config.warmup_steps, meta_double(m, "warmup_steps"));
-  R1_ASSIGN_OR_RETURN(double total, meta_double(m, "total_steps"));
-  at::Tensor lr = at::empty({static_cast<int64_t>(total) + 1}, at::kDouble);
-  for (int64_t step = 0; step < lr.numel(); ++step) {
-    R1_ASSIGN_OR_RETURN(double value, learning_rate_at(config, step, static_cast<int64_t>(total)));
-    lr[step] = value;
-  }
-  return TensorMap{{"lr", lr}};
-}
-
 Status run(const std::string& in_path, const std::string& out_path) {
   R1_ASSIGN_OR_RETURN(SafetensorsFile in, load_safetensors(in_path));
   auto mode = in.metadata.find("mode");
   if (mode == in.metadata.end()) return Status::error(in_path + ": metadata 'mode' is missing");
-  Result<TensorMap> out = Status::error("metadata 'mode' must be loss, advantages or lr_schedule");
+  Result<TensorMap> out = Status::error("metadata 'mode' must be 'loss' or 'advantages'");
   if (mode->second == "loss") out = run_loss(in);
   if (mode->second == "advantages") out = run_advantages(in);
-  if (mode->second == "lr_schedule") out = run_lr_schedule(in);
   if (!out.ok()) return out.status().with_context(in_path);
   return save_safetensors(out_path, *out);
 }

@@ -296,28 +296,3 @@ def test_rloo_advantages_match_trl(rloo_trainer, tmp_path, name):
     assert torch.allclose(ours, theirs, rtol=1e-6, atol=1e-6), (ours, theirs)
     assert our_frac == pytest.approx(their_frac, abs=1e-7)
 
-
-@pytest.mark.parametrize("scheduler", ["linear", "cosine", "constant", "constant_with_warmup"])
-@pytest.mark.parametrize("warmup_steps", [0, 0.1, 7])
-def test_lr_schedule_matches_transformers(tmp_path, scheduler, warmup_steps):
-    from transformers import TrainingArguments, get_scheduler
-
-    total, lr = 37, 3e-6
-    args = TrainingArguments(output_dir=str(tmp_path / "out"), warmup_steps=warmup_steps, report_to="none",
-                             use_cpu=True)
-    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
-    schedule = get_scheduler(scheduler, optimizer, num_warmup_steps=args.get_warmup_steps(total),
-                             num_training_steps=total)
-    theirs = []
-    for _ in range(total + 1):
-        theirs.append(schedule.get_last_lr()[0])
-        optimizer.step()
-        schedule.step()
-    src, dst = tmp_path / "lr_in.safetensors", tmp_path / "lr_out.safetensors"
-    save_file({"unused": torch.zeros(1)}, str(src),
-              metadata={"mode": "lr_schedule", "lr_scheduler_type": scheduler, "learning_rate": repr(lr),
-                        "warmup_steps": repr(float(warmup_steps)), "total_steps": str(total)})
-    proc = subprocess.run([str(oracle_path()), str(src), str(dst)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    ours = load_file(str(dst))["lr"]
-    assert torch.allclose(ours, torch.tensor(theirs, dtype=torch.float64), rtol=1e-12, atol=0), (ours, theirs)
