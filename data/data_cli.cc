@@ -1,6 +1,7 @@
 #include "data/data_cli.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -56,6 +57,12 @@ void run_corpus(const TaskOptions& t, const std::string& template_name, const st
   std::cerr << "r1 data corpus: " << texts.size() << " texts\n";
 }
 
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 bool is_builtin(const std::string& name) {
   std::vector<std::string> names = builtin_dataset_names();
   return std::find(names.begin(), names.end(), name) != names.end();
@@ -72,8 +79,11 @@ DatasetSpec resolve_spec(const ShowOptions& o) {
       spec.path = is_builtin(o.dataset) ? value_or_throw(builtin_dataset_spec(o.dataset)).path : o.dataset;
   } else if (is_builtin(o.dataset)) {
     spec = value_or_throw(builtin_dataset_spec(o.dataset));
-  } else {
+  } else if (std::filesystem::exists(o.dataset)) {
     spec.path = o.dataset;
+  } else {
+    throw Error("--dataset '" + o.dataset + "' is neither a file nor a built-in dataset (" +
+                join_names(builtin_dataset_names()) + ")");
   }
   if (!o.template_name.empty()) spec.template_name = o.template_name;
   return spec;

@@ -14,8 +14,9 @@ namespace r1 {
 
 namespace {
 
-const char* const kSpecKeys[] = {"path",     "prompt_field",     "answer_field",    "id_field",
-                                 "system_prompt", "reference_fields", "template", "answer_extractor"};
+const char* const kSpecKeys[] = {"path",          "name",             "prompt_field", "answer_field",
+                                 "id_field",      "system_prompt",    "template",     "answer_extractor",
+                                 "reference_fields"};
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
   std::string out;
@@ -90,7 +91,10 @@ std::string value_text(const JsonValue& v) { return v.IsString() ? std::string(v
 
 Result<std::string> row_id(const rapidjson::Document& doc, const DatasetSpec& spec, int64_t index,
                            const std::string& where) {
-  if (!spec.id_field) return std::filesystem::path(spec.path).stem().string() + "-" + std::to_string(index);
+  if (!spec.id_field) {
+    std::string prefix = spec.name.empty() ? std::filesystem::path(spec.path).stem().string() : spec.name;
+    return prefix + "-" + std::to_string(index);
+  }
   const char* key = spec.id_field->c_str();
   if (!doc.HasMember(key)) return Status::error(where + ": field '" + *spec.id_field + "' is missing");
   const JsonValue& v = doc[key];
@@ -204,6 +208,7 @@ Result<DatasetSpec> parse_dataset_spec(const JsonValue& obj, const std::string& 
   R1_RETURN_IF_ERROR(check_spec_keys(obj, where));
   DatasetSpec s;
   R1_ASSIGN_OR_RETURN(s.path, json_string(obj, "path", where));
+  R1_ASSIGN_OR_RETURN(s.name, json_string_or(obj, "name", "", where));
   R1_ASSIGN_OR_RETURN(s.prompt_field, json_string_or(obj, "prompt_field", s.prompt_field, where));
   R1_ASSIGN_OR_RETURN(s.answer_field, optional_string(obj, "answer_field", where));
   R1_ASSIGN_OR_RETURN(s.id_field, optional_string(obj, "id_field", where));
@@ -254,6 +259,7 @@ Result<DatasetSpec> builtin_dataset_spec(const std::string& name) {
     if (name != b.name) continue;
     DatasetSpec s;
     s.path = (std::filesystem::path(data_root()) / b.file).string();
+    s.name = b.name;
     s.prompt_field = b.prompt_field;
     if (*b.answer_field) s.answer_field = b.answer_field;
     if (*b.id_field) s.id_field = b.id_field;

@@ -19,9 +19,10 @@ namespace r1 {
 // parse_dataset_spec; every key below is optional except `path`.
 struct DatasetSpec {
   std::string path;                          // the .jsonl file
+  std::string name;                          // id prefix for rows without an id; "" means the file stem
   std::string prompt_field = "prompt";       // string field with the user message
   std::optional<std::string> answer_field;   // string or number field with the gold answer
-  std::optional<std::string> id_field;       // string or integer field; else "<stem>-<index>"
+  std::optional<std::string> id_field;       // string or integer field; else "<name>-<index>"
   std::string system_prompt;                 // one system message for every row; "" for none
   // Fields copied into Example::reference_json; unset means every field but
   // the prompt field. The extracted answer is always added as "answer".

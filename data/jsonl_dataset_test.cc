@@ -100,9 +100,10 @@ Result<DatasetSpec> spec_from(const std::string& json) {
 }
 
 TEST(DatasetSpec, ParsesAndRejectsUnknownKeys) {
-  DatasetSpec s = value_or_throw(spec_from(R"({"path": "x.jsonl", "prompt_field": "q", "answer_field": "a",
+  DatasetSpec s = value_or_throw(spec_from(R"({"path": "x.jsonl", "name": "mine", "prompt_field": "q", "answer_field": "a",
       "reference_fields": ["a", "b"], "template": "chatml", "system_prompt": "Be brief.", "answer_extractor": "boxed"})"));
   EXPECT_EQ(s.prompt_field, "q");
+  EXPECT_EQ(s.name, "mine");
   EXPECT_EQ(*s.answer_field, "a");
   EXPECT_EQ(s.reference_fields->size(), 2u);
   EXPECT_EQ(s.system_prompt, "Be brief.");
@@ -155,6 +156,7 @@ TEST(Builtin, SharedSetsLoadWithTheirMappings) {
     EXPECT_EQ(ds->examples.size(), w.rows) << w.name;
     for (const Example& e : ds->examples) {
       ASSERT_FALSE(e.prompt.empty()) << e.where;
+      ASSERT_EQ(e.id.rfind(std::string(w.name) + "-", 0) == 0, !ds->spec.id_field) << e.id;
       if (ds->spec.answer_field) {
         ASSERT_FALSE(e.answer.empty()) << e.where;
       }

@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "data/data_cli.h"
 #include "model/model_cli.h"
 #include "model/tokenizer_cli.h"
 #include "reward/code_cli.h"
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   r1::add_math_commands(app);
   r1::add_reward_commands(app);
   r1::add_rollouts_commands(app);
+  r1::add_data_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
