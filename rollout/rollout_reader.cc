@@ -1,6 +1,7 @@
 #include "rollout/rollout_reader.h"
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <map>
 
@@ -44,8 +45,16 @@ double value_or_nan(const SqliteStmt& s, int i) {
 
 Result<RolloutReader> RolloutReader::open(const std::string& path) {
   R1_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::open(path, SqliteDb::Mode::kReadOnly));
-  R1_RETURN_IF_ERROR(check_rollout_db_for_reading(db));
-  return RolloutReader(std::move(db));
+  Status status = check_rollout_db_for_reading(db);
+  if (status.ok()) return RolloutReader(std::move(db));
+  // A WAL reader must create the -shm file, which fails in a folder we cannot
+  // write. Without a -wal file no writer is active (a WAL writer keeps one
+  // open), so the file is complete and can be read as immutable.
+  std::error_code ec;
+  if ((sqlite3_errcode(db.handle()) & 0xff) != SQLITE_READONLY || std::filesystem::exists(path + "-wal", ec)) return status;
+  R1_ASSIGN_OR_RETURN(SqliteDb frozen, SqliteDb::open(path, SqliteDb::Mode::kImmutable));
+  R1_RETURN_IF_ERROR(check_rollout_db_for_reading(frozen));
+  return RolloutReader(std::move(frozen));
 }
 
 Result<std::optional<RunInfo>> RolloutReader::run_info() {

@@ -548,6 +548,24 @@ TEST(RolloutStore, BadPathsGiveClearErrors) {
   EXPECT_NE(absent.status().message().find("cannot open for reading"), std::string::npos) << absent.status().message();
 }
 
+TEST(RolloutReader, ReadsAFinishedRunInAFolderItCannotWrite) {
+  TempDir dir;
+  std::string odd = dir.file("run 50%?#x.db");  // characters a SQLite URI must escape
+  open_store(odd)->append(make_step(0, 1, 2));
+  auto frozen = SqliteDb::open(odd, SqliteDb::Mode::kImmutable);
+  ASSERT_TRUE(frozen.ok()) << frozen.status().message();
+  EXPECT_EQ(query_text(*frozen, "SELECT count(*) FROM rollouts"), "2");
+  if (geteuid() == 0) return;  // root ignores folder permissions
+  fs::create_directory(dir.file("ro"));
+  std::string db = dir.file("ro/rollouts.db");
+  open_store(db)->append(make_step(0, 2, 2));
+  fs::permissions(dir.file("ro"), fs::perms::owner_read | fs::perms::owner_exec);
+  auto reader = RolloutReader::open(db);
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  EXPECT_EQ(reader->steps()->at(0).n, 4);
+  fs::permissions(dir.file("ro"), fs::perms::owner_all);
+}
+
 TEST(RolloutStore, ReopeningKeepsDataAndSchemaVersion) {
   TempDir dir;
   std::string db = dir.file("rollouts.db");

@@ -1,6 +1,7 @@
 #include "rollout/sqlite_db.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -18,18 +19,34 @@ Status open_error(const std::string& path, sqlite3* db, SqliteDb::Mode mode) {
   if (parent.empty()) parent = ".";
   std::error_code ec;
   if (!std::filesystem::is_directory(parent, ec)) why += "; folder '" + parent.string() + "' does not exist";
-  const char* verb = mode == SqliteDb::Mode::kReadOnly ? "cannot open for reading" : "cannot open or create";
+  const char* verb = mode == SqliteDb::Mode::kReadWriteCreate ? "cannot open or create" : "cannot open for reading";
   return Status::error(path + ": " + verb + ": " + why);
+}
+
+std::string immutable_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      uri += buf;
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?immutable=1";
 }
 
 }  // namespace
 
 Result<SqliteDb> SqliteDb::open(const std::string& path, Mode mode) {
-  int flags = mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int flags = mode == Mode::kReadWriteCreate ? (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) : SQLITE_OPEN_READONLY;
   // Each connection is used by one thread at a time; NOMUTEX skips SQLite's locking.
   flags |= SQLITE_OPEN_NOMUTEX;
+  if (mode == Mode::kImmutable) flags |= SQLITE_OPEN_URI;
+  std::string name = mode == Mode::kImmutable ? immutable_uri(path) : path;
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int rc = sqlite3_open_v2(name.c_str(), &raw, flags, nullptr);
   SqliteDb db(path, raw);
   if (rc != SQLITE_OK) return open_error(path, raw, mode);
   sqlite3_extended_result_codes(raw, 1);

@@ -15,7 +15,9 @@ namespace r1 {
 
 class SqliteDb {
  public:
-  enum class Mode { kReadOnly, kReadWriteCreate };
+  // kImmutable reads a file nobody is writing without creating -shm/-wal
+  // (for folders the reader cannot write).
+  enum class Mode { kReadOnly, kImmutable, kReadWriteCreate };
   static Result<SqliteDb> open(const std::string& path, Mode mode);
 
   // Runs one or more statements without results.
