@@ -17,7 +17,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-HUMANEVAL = "/work/shared/data/humaneval/HumanEval.jsonl"
+HUMANEVAL = os.path.join(os.environ.get("R1_DATA_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"), "humaneval", "HumanEval.jsonl")
 BWRAP = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib",
          "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin", "--proc", "/proc",
          "--dev", "/dev", "--tmpfs", "/tmp"]

@@ -173,8 +173,13 @@ TEST(CodeFormats, RowsAndErrors) {
 
 // ---- datasets ----
 
-const char* kHumanEval = "/work/shared/data/humaneval/HumanEval.jsonl";
-const char* kMbpp = "/work/shared/data/mbpp/mbpp.jsonl";
+// Tests run in the repo root; the shared data sits beside the checkout.
+std::string data_file(const std::string& relative) {
+  const char* dir = std::getenv("R1_DATA_DIR");
+  return std::string(dir && *dir ? dir : "../shared/data") + "/" + relative;
+}
+const std::string kHumanEval = data_file("humaneval/HumanEval.jsonl");
+const std::string kMbpp = data_file("mbpp/mbpp.jsonl");
 // Generous per test: a few canonical solutions take seconds of CPU (MBPP 123),
 // and the machine running the tests may be busy.
 constexpr double kDatasetTimeout = 30;
@@ -292,10 +297,10 @@ void expect_mutated_fail(const char* path, CodeRowFormat format) {
   }
 }
 
-TEST(Datasets, HumanEvalCanonicalSolutionsPass) { expect_canonical_pass(kHumanEval, CodeRowFormat::humaneval); }
-TEST(Datasets, MbppCanonicalSolutionsPass) { expect_canonical_pass(kMbpp, CodeRowFormat::mbpp); }
-TEST(Datasets, HumanEvalMutatedSolutionsFail) { expect_mutated_fail(kHumanEval, CodeRowFormat::humaneval); }
-TEST(Datasets, MbppMutatedSolutionsFail) { expect_mutated_fail(kMbpp, CodeRowFormat::mbpp); }
+TEST(Datasets, HumanEvalCanonicalSolutionsPass) { expect_canonical_pass(kHumanEval.c_str(), CodeRowFormat::humaneval); }
+TEST(Datasets, MbppCanonicalSolutionsPass) { expect_canonical_pass(kMbpp.c_str(), CodeRowFormat::mbpp); }
+TEST(Datasets, HumanEvalMutatedSolutionsFail) { expect_mutated_fail(kHumanEval.c_str(), CodeRowFormat::humaneval); }
+TEST(Datasets, MbppMutatedSolutionsFail) { expect_mutated_fail(kMbpp.c_str(), CodeRowFormat::mbpp); }
 
 }  // namespace
 }  // namespace r1

@@ -36,6 +36,7 @@ TEST(MathExtract, BoxedNestedLastWins) {
 TEST(MathExtract, Sources) {
   EXPECT_EQ(*extract_answer("<think>\\boxed{1}</think><answer>\\boxed{2}</answer>", true), "2");
   EXPECT_EQ(*extract_answer("<answer> 42 </answer>", true), "42");
+  EXPECT_EQ(*extract_answer("<answer>\n#### 1,234\n</answer>", false), "1,234");
   EXPECT_EQ(*extract_answer("so 5 + 3 = 8\n#### 8", true), "8");
   EXPECT_EQ(*extract_answer("The final answer is $\\frac{1}{2}$. Done", true), "\\frac{1}{2}");
   EXPECT_EQ(*extract_answer("Final Answer: 17.", true), "17");

@@ -54,18 +54,6 @@ std::optional<std::string> boxed_at(std::string_view text, size_t at, size_t nam
   return std::string(text.substr(p, e - p));
 }
 
-std::optional<std::string> answer_tag(std::string_view text) {
-  size_t open = text.rfind("<answer>");
-  if (open == std::string_view::npos) return std::nullopt;
-  size_t start = open + 8;
-  size_t close = text.find("</answer>", start);
-  std::string_view inner = text.substr(start, close == std::string_view::npos ? std::string_view::npos : close - start);
-  if (auto boxed = last_boxed(inner)) return boxed;
-  std::string t = trim(inner);
-  if (t.empty()) return std::nullopt;
-  return t;
-}
-
 std::optional<std::string> gsm8k_hashes(std::string_view text) {
   size_t at = text.rfind("####");
   if (at == std::string_view::npos) return std::nullopt;
@@ -73,6 +61,19 @@ std::optional<std::string> gsm8k_hashes(std::string_view text) {
   std::string line = trim(rest.substr(0, rest.find('\n')));
   if (line.empty()) return std::nullopt;
   return line;
+}
+
+std::optional<std::string> answer_tag(std::string_view text) {
+  size_t open = text.rfind("<answer>");
+  if (open == std::string_view::npos) return std::nullopt;
+  size_t start = open + 8;
+  size_t close = text.find("</answer>", start);
+  std::string_view inner = text.substr(start, close == std::string_view::npos ? std::string_view::npos : close - start);
+  if (auto boxed = last_boxed(inner)) return boxed;
+  if (auto hashes = gsm8k_hashes(inner)) return hashes;  // "<answer>#### 42</answer>"
+  std::string t = trim(inner);
+  if (t.empty()) return std::nullopt;
+  return t;
 }
 
 // "The final answer is $\frac{1}{2}$." -> "\frac{1}{2}".

@@ -4,9 +4,10 @@ test_math_checker_parity.py and bench/bench_math.py."""
 import json
 import re
 from fractions import Fraction
+from paths import data_file
 
-MATH500 = "/work/shared/data/math500/test.jsonl"
-GSM8K = "/work/shared/data/gsm8k/test.jsonl"
+MATH500 = data_file("math500/test.jsonl")
+GSM8K = data_file("gsm8k/test.jsonl")
 
 FRAC = re.compile(r"^(-?)\\[dt]?frac\{(\d+)\}\{(\d+)\}$")
 INT = re.compile(r"^-?\d+$")

@@ -7,10 +7,11 @@ import os
 import subprocess
 
 import pytest
+from paths import data_file
 
 R1 = os.environ.get("R1_BIN", "build/r1")
-HUMANEVAL = "/work/shared/data/humaneval/HumanEval.jsonl"
-MBPP = "/work/shared/data/mbpp/mbpp.jsonl"
+HUMANEVAL = data_file("humaneval/HumanEval.jsonl")
+MBPP = data_file("mbpp/mbpp.jsonl")
 
 
 def run_check(tmp_path, rows, *args):

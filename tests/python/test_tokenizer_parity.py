@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from paths import data_file
 
 R1_BIN = os.environ.get("R1_BIN", "build/r1")
 ROOT = Path(os.environ.get("R1_ROOT", "."))
@@ -179,7 +180,7 @@ def test_smollm2_parity(corpus):
     tok = Tokenizer.from_file(str(SMOLLM2))
     _, held_out = corpus
     texts = list(held_out)
-    gsm8k = Path("/work/shared/data/gsm8k")
+    gsm8k = Path(data_file("gsm8k"))
     for f in sorted(gsm8k.glob("*.jsonl"))[:1] if gsm8k.exists() else []:
         with open(f) as fh:
             texts += [json.loads(line).get("question", "") for _, line in zip(range(300), fh)]
