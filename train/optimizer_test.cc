@@ -86,8 +86,13 @@ TEST(AdamW, MatchesTorchOptimAdamWOverSeveralSteps) {
     toy_loss(ref, 10 + step).backward();
     torch_opt.step();
   }
-  for (const auto& [n, t] : m.tensors())
+  for (const auto& [n, t] : m.tensors()) {
+    // The key bias shifts every score of a query equally, so softmax makes its
+    // true gradient zero; Adam divides rounding noise by its own magnitude,
+    // and the two implementations' noise differs.
+    if (n.find("k_proj.bias") != std::string::npos) continue;
     EXPECT_TRUE(at::allclose(t.detach(), ref.tensors().at(n).detach(), 1e-5, 1e-7)) << n;
+  }
 }
 
 TEST(AdamW, ClipReturnsThePreClipNormAndScalesToMaxNorm) {

@@ -1,0 +1,66 @@
+// Every setting of an SFT run, parsed from one JSON object. Key names follow
+// TRL's SFTConfig / HF TrainingArguments where those have one; docs/sft.md
+// has the table. Unknown keys are errors that name the key.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "util/status.h"
+
+namespace r1 {
+
+struct SFTConfig {
+  // Data and model.
+  std::string model_name_or_path;  // HF folder to start from (required)
+  std::string train_file;          // JSONL: prompt/completion, messages, or text rows (required)
+  std::string eval_file;           // held-out JSONL in the same forms; "" for none
+  std::string output_dir;          // checkpoints, final model in <output_dir>/model, metrics.jsonl (required)
+  std::string chat_template = "none";   // auto, chatml, llama3, r1_zero, none (plain concatenation)
+  std::string dataset_text_field = "text";
+  std::string dtype = "float32";   // weights in the forward pass: float32 or bfloat16 (fp32 masters either way)
+
+  // Optimisation.
+  double learning_rate = 2e-5;
+  double num_train_epochs = 3.0;
+  int64_t max_steps = -1;          // > 0 overrides num_train_epochs
+  int64_t per_device_train_batch_size = 8;
+  int64_t per_device_eval_batch_size = 8;
+  int64_t gradient_accumulation_steps = 1;
+  std::string lr_scheduler_type = "linear";
+  double min_lr_rate = 0.0;        // cosine floor (lr_scheduler_kwargs.min_lr_rate in transformers)
+  double warmup_ratio = 0.0;
+  int64_t warmup_steps = 0;        // > 0 overrides warmup_ratio
+  double weight_decay = 0.0;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_epsilon = 1e-8;
+  double max_grad_norm = 1.0;      // <= 0: no clipping
+
+  // Sequences and loss.
+  int64_t max_length = 1024;       // tokens per sample (truncated on the right), and per packed row
+  bool packing = false;
+  bool completion_only_loss = true;  // false trains on prompt tokens too
+  bool add_eos = true;             // append the first eos_token_id unless a ChatML/Llama-3 template ends the turn
+
+  // Bookkeeping.
+  int64_t logging_steps = 10;
+  int64_t eval_steps = 0;          // 0: evaluate only at the end (when eval_file is set)
+  int64_t save_steps = 500;        // 0: no intermediate checkpoints
+  int64_t save_total_limit = 0;    // 0 keeps all
+  int64_t seed = 42;
+};
+
+// Parses and validates a config object; `where` names it in errors.
+Result<SFTConfig> parse_sft_config(const rapidjson::Value& obj, const std::string& where);
+
+// Reads `path`, applies `overrides` ("key=value"; value parsed as JSON when it
+// is valid JSON, else taken as a string), then parses.
+Result<SFTConfig> load_sft_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// The config as a JSON object (saved next to the run for reproducibility).
+std::string sft_config_json(const SFTConfig& config);
+
+}  // namespace r1

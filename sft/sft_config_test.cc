@@ -1,0 +1,66 @@
+#include "sft/sft_config.h"
+
+#include <gtest/gtest.h>
+
+#include "sft/sft_test_util.h"
+#include "util/json.h"
+
+namespace r1 {
+namespace {
+
+Result<SFTConfig> parse(const std::string& text) {
+  auto doc = parse_json(text, "cfg.json");
+  if (!doc.ok()) return doc.status();
+  return parse_sft_config(*doc, "cfg.json");
+}
+
+const char* kBase = R"({"model_name_or_path": "m", "train_file": "t.jsonl", "output_dir": "o")";
+
+TEST(SFTConfig, DefaultsFollowTrl) {
+  SFTConfig c = *parse(std::string(kBase) + "}");
+  EXPECT_EQ(c.learning_rate, 2e-5);
+  EXPECT_EQ(c.lr_scheduler_type, "linear");
+  EXPECT_TRUE(c.completion_only_loss);
+  EXPECT_EQ(c.max_length, 1024);
+}
+
+TEST(SFTConfig, UnknownKeyIsNamed) {
+  auto c = parse(std::string(kBase) + R"(, "learning_rat": 1e-4})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("unknown key 'learning_rat'"), std::string::npos);
+}
+
+TEST(SFTConfig, WrongTypesAndValuesAreNamed) {
+  auto c = parse(std::string(kBase) + R"(, "max_steps": 2.5})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("'max_steps' must be an integer"), std::string::npos);
+  auto d = parse(std::string(kBase) + R"(, "lr_scheduler_type": "cosin"})");
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("cosin"), std::string::npos);
+  auto e = parse(R"({"train_file": "t.jsonl", "output_dir": "o"})");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("model_name_or_path"), std::string::npos);
+}
+
+TEST(SFTConfig, OverridesReplaceKeysWithTypedValues) {
+  std::string dir = sft_temp_dir("config");
+  ASSERT_TRUE(write_file_atomic(dir + "/c.json", std::string(kBase) + R"(, "max_steps": 5})").ok());
+  SFTConfig c = *load_sft_config(dir + "/c.json", {"max_steps=7", "packing=true", "output_dir=elsewhere",
+                                                   "learning_rate=0.001"});
+  EXPECT_EQ(c.max_steps, 7);
+  EXPECT_TRUE(c.packing);
+  EXPECT_EQ(c.output_dir, "elsewhere");
+  EXPECT_EQ(c.learning_rate, 1e-3);
+  auto bad = load_sft_config(dir + "/c.json", {"nonsense"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("key=value"), std::string::npos);
+  auto unknown = load_sft_config(dir + "/c.json", {"epochs=2"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("'epochs'"), std::string::npos);
+  // The written config parses back to the same values.
+  auto doc = parse_json(sft_config_json(c), "out");
+  EXPECT_EQ(sft_config_json(*parse_sft_config(*doc, "out")), sft_config_json(c));
+}
+
+}  // namespace
+}  // namespace r1

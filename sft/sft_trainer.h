@@ -1,0 +1,54 @@
+// The SFT loop: token-mean next-token loss over each optimizer step's target
+// tokens, gradient accumulation, AdamW with an LR schedule, held-out loss,
+// checkpoints and exact resume. Logs one line per logging step.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/transformer.h"
+#include "sft/sft_config.h"
+#include "sft/sft_data.h"
+#include "util/status.h"
+
+namespace r1 {
+
+// Sum over the batch's targets of -log p(label) in fp32. Differentiable.
+at::Tensor sft_loss_sum(const Transformer& model, const SftBatch& batch);
+
+// Backpropagates one optimizer step's micro-batches, each micro-batch's loss
+// sum divided by the target tokens of the whole step, so any split into
+// micro-batches gives the gradient of one big batch. Returns that token-mean
+// loss.
+double accumulate_gradients(const Transformer& model, const std::vector<SftBatch>& micro_batches);
+
+struct EvalResult {
+  double loss = 0.0;  // token mean over all rows
+  int64_t tokens = 0;
+};
+EvalResult evaluate(const Transformer& model, const std::vector<SftRow>& rows, int64_t batch_size);
+
+// The order rows are visited in epoch `epoch`: a Fisher-Yates shuffle driven
+// by mt19937_64(seed + epoch), the same on every platform.
+std::vector<int64_t> epoch_order(int64_t num_rows, int64_t seed, int64_t epoch);
+
+struct SftRunResult {
+  int64_t global_step = 0;
+  double last_loss = 0.0;             // loss of the last optimizer step
+  std::optional<double> eval_loss;    // held-out loss at the end
+  std::string model_dir;              // <output_dir>/model
+};
+
+// Runs (or with `resume`, continues from the last complete checkpoint in
+// output_dir) an SFT run. Progress lines go to `log` (nullptr for none).
+Result<SftRunResult> run_sft(const SFTConfig& config, bool resume, std::FILE* log);
+
+// The held-out loss of `model_dir` on `file` under the config's data
+// settings (for `r1 sft --eval-only` and parity tests).
+Result<EvalResult> evaluate_file(const SFTConfig& config, const std::string& model_dir, const std::string& file);
+
+}  // namespace r1

@@ -1,0 +1,184 @@
+#include "sft/sft_trainer.h"
+
+#include <ATen/core/grad_mode.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "sft/sft_test_util.h"
+#include "train/train_state.h"
+
+namespace r1 {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<SftRow> toy_rows(int64_t n, int64_t vocab) {
+  std::vector<SftSample> samples;
+  for (int64_t i = 0; i < n; ++i) {
+    SftSample s;
+    for (int64_t t = 0; t < 4 + (i * 3) % 7; ++t) {
+      s.ids.push_back((i * 7 + t * 5) % vocab);
+      s.trained.push_back(t >= 2);
+    }
+    samples.push_back(s);
+  }
+  return make_rows(samples, false, 64);
+}
+
+Transformer trainable_tiny(uint64_t seed) {
+  ModelConfig c = *preset_config(ModelFamily::llama, "tiny");
+  c.vocab_size = 50;
+  Transformer m = Transformer::random(c, seed);
+  for (const auto& [n, t] : m.tensors()) t.set_requires_grad(true);
+  return m;
+}
+
+std::map<std::string, at::Tensor> grads_for_split(const Transformer& m, const std::vector<SftRow>& rows,
+                                                  size_t micro) {
+  std::vector<SftBatch> batches;
+  for (size_t i = 0; i < rows.size(); i += micro) {
+    std::vector<const SftRow*> part;
+    for (size_t j = i; j < std::min(rows.size(), i + micro); ++j) part.push_back(&rows[j]);
+    batches.push_back(collate(part));
+  }
+  for (const auto& [n, t] : m.tensors()) t.mutable_grad().reset();
+  accumulate_gradients(m, batches);
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [n, t] : m.tensors()) out[n] = t.grad().clone();
+  return out;
+}
+
+TEST(SftTrainer, AccumulationGivesTheFullBatchGradient) {
+  Transformer m = trainable_tiny(1);
+  auto rows = toy_rows(6, 50);
+  auto full = grads_for_split(m, rows, 6);
+  for (size_t micro : {1u, 2u, 4u}) {
+    auto split = grads_for_split(m, rows, micro);
+    for (const auto& [n, g] : full) EXPECT_TRUE(at::allclose(split[n], g, 1e-5, 1e-7)) << micro << " " << n;
+  }
+  // Per-micro-batch means would differ: the rows have different target counts.
+  SftBatch a = collate({&rows[0]}), b = collate({&rows[1]});
+  ASSERT_NE(a.target_tokens, b.target_tokens);
+}
+
+TEST(SftTrainer, PackedRowLogitsEqualUnpackedOnes) {
+  Transformer m = trainable_tiny(2);
+  at::NoGradGuard no_grad;
+  std::vector<SftSample> samples;
+  for (int64_t i = 0; i < 3; ++i) samples.push_back({{3 + i, 9, 14 + i, 2, 7 + i}, {0, 1, 1, 1, 1}});
+  samples[1].ids.resize(3);
+  samples[1].trained.resize(3);
+  auto packed = make_rows(samples, true, 64);
+  ASSERT_EQ(packed.size(), 1u);
+  SftBatch pb = collate({&packed[0]});
+  at::Tensor plogits = m.lm_head(m.forward(pb.ids, pb.positions, pb.allowed))[0];
+  int64_t offset = 0;
+  double unpacked_loss = 0;
+  for (const auto& row : make_rows(samples, false, 64)) {
+    SftBatch ub = collate({&row});
+    at::Tensor ulogits = m.lm_head(m.forward(ub.ids, ub.positions, ub.allowed))[0];
+    int64_t n = ulogits.size(0);
+    EXPECT_TRUE(at::allclose(plogits.narrow(0, offset, n), ulogits, 1e-5, 1e-6)) << offset;
+    offset += n;
+    unpacked_loss += sft_loss_sum(m, ub).item<double>();
+  }
+  EXPECT_NEAR(sft_loss_sum(m, pb).item<double>(), unpacked_loss, 1e-4);
+}
+
+struct RunFiles {
+  std::string dir, model, train, eval;
+};
+
+RunFiles write_run_files(const std::string& name, int64_t rows) {
+  RunFiles f;
+  f.dir = sft_temp_dir(name);
+  f.model = write_tiny_model(f.dir, 3);
+  std::string train, eval;
+  for (int64_t i = 0; i < rows; ++i)
+    train += "{\"prompt\": \"" + std::to_string(i) + "+" + std::to_string(i) + "=\", \"completion\": \"" +
+             std::to_string(2 * i) + "\"}\n";
+  eval = "{\"prompt\": \"3+4=\", \"completion\": \"7\"}\n{\"text\": \"the cat sat\"}\n";
+  f.train = f.dir + "/train.jsonl";
+  f.eval = f.dir + "/eval.jsonl";
+  throw_if_error(write_file_atomic(f.train, train));
+  throw_if_error(write_file_atomic(f.eval, eval));
+  return f;
+}
+
+SFTConfig run_config(const RunFiles& f, const std::string& out) {
+  SFTConfig c;
+  c.model_name_or_path = f.model;
+  c.train_file = f.train;
+  c.eval_file = f.eval;
+  c.output_dir = out;
+  c.learning_rate = 3e-3;
+  c.per_device_train_batch_size = 2;
+  c.gradient_accumulation_steps = 2;
+  c.max_steps = 6;
+  c.warmup_steps = 2;
+  c.lr_scheduler_type = "cosine";
+  c.weight_decay = 0.01;
+  c.logging_steps = 1;
+  c.save_steps = 3;
+  c.eval_steps = 2;
+  c.seed = 5;
+  return c;
+}
+
+TEST(SftTrainer, ResumeFromACheckpointEqualsAStraightRun) {
+  RunFiles f = write_run_files("resume", 7);  // 4 micro-batches = 2 steps per epoch: 6 steps cross epochs
+  SFTConfig straight = run_config(f, f.dir + "/straight");
+  auto a = run_sft(straight, false, nullptr);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->global_step, 6);
+
+  SFTConfig resumed = run_config(f, f.dir + "/resumed");
+  resumed.max_steps = 6;
+  ASSERT_TRUE(run_sft(resumed, false, nullptr).ok());
+  // Forget everything after step 3, as if the run had died there.
+  fs::remove_all(resumed.output_dir + "/checkpoint-6");
+  fs::remove_all(resumed.output_dir + "/model");
+  ASSERT_EQ(fs::path(*find_last_checkpoint(resumed.output_dir)).filename(), "checkpoint-3");
+  auto b = run_sft(resumed, true, nullptr);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_NEAR(b->last_loss, a->last_loss, 1e-6);
+  EXPECT_NEAR(*b->eval_loss, *a->eval_loss, 1e-6);
+  Transformer wa = *Transformer::load(a->model_dir), wb = *Transformer::load(b->model_dir);
+  for (const auto& [n, t] : wa.tensors())
+    EXPECT_TRUE(at::allclose(t, wb.tensors().at(n), 0, 1e-6)) << n;
+  // Without --resume an output_dir with checkpoints is refused.
+  auto again = run_sft(resumed, false, nullptr);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("--resume"), std::string::npos);
+  fs::remove_all(f.dir);
+}
+
+TEST(SftTrainer, TinyModelLearnsARepetitiveText) {
+  RunFiles f = write_run_files("learn", 1);
+  std::string text;
+  for (int i = 0; i < 8; ++i) {
+    std::string line;
+    for (int k = 0; k < 6; ++k) line += "abcdefg ";
+    text += "{\"text\": \"" + line + "\"}\n";
+  }
+  throw_if_error(write_file_atomic(f.train, text));
+  SFTConfig c = run_config(f, f.dir + "/out");
+  c.eval_file = f.train;
+  c.max_steps = 100;
+  c.save_steps = 0;
+  c.eval_steps = 0;
+  c.gradient_accumulation_steps = 1;
+  c.per_device_train_batch_size = 4;
+  c.warmup_steps = 5;
+  c.learning_rate = 1e-2;
+  auto start = evaluate_file(c, f.model, f.train);
+  ASSERT_TRUE(start.ok()) << start.status().message();
+  auto r = run_sft(c, false, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_LT(*r->eval_loss, 0.3 * start->loss) << "start " << start->loss;
+  fs::remove_all(f.dir);
+}
+
+}  // namespace
+}  // namespace r1
