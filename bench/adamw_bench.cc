@@ -1,6 +1,7 @@
 // Times one AdamW update over a model's weights: at::_fused_adamw_ (our
 // train/optimizer) vs torch::optim::AdamW (a loop of per-tensor ops).
 #include <CLI/CLI.hpp>
+#include <ATen/Parallel.h>
 #include <torch/optim/adamw.h>
 
 #include <chrono>

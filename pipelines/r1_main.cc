@@ -11,6 +11,7 @@
 #include "reward/math_cli.h"
 #include "reward/reward_cli.h"
 #include "rollout/rollouts_cli.h"
+#include "sft/sft_cli.h"
 #include "util/status.h"
 
 int main(int argc, char** argv) {
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   r1::add_math_commands(app);
   r1::add_reward_commands(app);
   r1::add_rollouts_commands(app);
+  r1::add_sft_commands(app);
   r1::add_data_commands(app);
   try {
     app.parse(argc, argv);
