@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <numeric>
 #include <set>
+
+#include "model/scoring.h"
 
 namespace r1 {
 
@@ -38,15 +41,23 @@ Status validate(const Transformer& model, const std::vector<std::vector<int64_t>
   return Status();
 }
 
-// Runs one prompt through the model into its own cache; returns the logits
-// [1, V] for the next token.
-at::Tensor prefill(const Transformer& model, const std::vector<int64_t>& prompt, KVCache& cache) {
-  int64_t L = static_cast<int64_t>(prompt.size());
-  at::Tensor ids = at::tensor(prompt, at::kLong).unsqueeze(0);
-  at::Tensor positions = at::arange(L, at::kLong).unsqueeze(0);
-  at::Tensor allowed = at::ones({L, L}, at::kBool).tril().unsqueeze(0);
-  at::Tensor hidden = model.forward(ids, positions, allowed, &cache, positions);
-  return model.lm_head(hidden.select(1, L - 1));
+// Prompts are prefilled in right-padded batches of similar length (sorted by
+// length, so padding stays small) of at most this many padded tokens.
+constexpr int64_t kPrefillBatchTokens = 4096;
+
+// Splits prompt indices, sorted by length, into prefill batches.
+std::vector<std::vector<int64_t>> prefill_batches(const std::vector<std::vector<int64_t>>& prompts) {
+  std::vector<int64_t> order(prompts.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return prompts[a].size() < prompts[b].size(); });
+  std::vector<std::vector<int64_t>> batches;
+  for (int64_t p : order) {
+    int64_t len = static_cast<int64_t>(prompts[p].size());  // the longest so far: sorted
+    if (batches.empty() || static_cast<int64_t>(batches.back().size() + 1) * len > kPrefillBatchTokens)
+      batches.emplace_back();
+    batches.back().push_back(p);
+  }
+  return batches;
 }
 
 struct Row {
@@ -80,14 +91,9 @@ class Decoder {
     auto start = Clock::now();
     int64_t G = o_.num_samples;
     cache_ = model_.new_cache(static_cast<int64_t>(rows_.size()), capacity_);
-    std::vector<at::Tensor> logits;
-    for (size_t p = 0; p < prompts.size(); ++p) {
-      KVCache single = model_.new_cache(1, static_cast<int64_t>(prompts[p].size()));
-      at::Tensor next = prefill(model_, prompts[p], single);
-      cache_.copy_prefix_into(single, static_cast<int64_t>(prompts[p].size()), at::arange(p * G, (p + 1) * G, at::kLong));
-      logits.push_back(next.expand({G, -1}));
-      stats.prefill_tokens += static_cast<int64_t>(prompts[p].size());
-    }
+    std::vector<at::Tensor> logits(prompts.size());
+    for (const auto& batch : prefill_batches(prompts)) prefill(prompts, batch, G, logits);
+    for (const auto& p : prompts) stats.prefill_tokens += static_cast<int64_t>(p.size());
     for (size_t r = 0; r < rows_.size(); ++r) cache_rows_.push_back(static_cast<int64_t>(r));
     stats.prefill_seconds += seconds_since(start);
 
@@ -106,6 +112,26 @@ class Decoder {
   }
 
  private:
+  // Runs the prompts `batch` through the model as one right-padded batch and
+  // copies each prompt's keys/values into the cache rows of its G samples;
+  // stores each prompt's next-token logits [G, V] in `logits`.
+  void prefill(const std::vector<std::vector<int64_t>>& prompts, const std::vector<int64_t>& batch, int64_t G,
+               std::vector<at::Tensor>& logits) {
+    std::vector<std::vector<int64_t>> rows;
+    for (int64_t p : batch) rows.push_back(prompts[p]);
+    TokenBatch tokens = make_token_batch(rows);
+    int64_t n = tokens.ids.size(0), L = tokens.ids.size(1);
+    KVCache staging = model_.new_cache(n, L);
+    at::Tensor positions = at::arange(L, at::kLong).unsqueeze(0).expand({n, L});
+    at::Tensor hidden = model_.forward(tokens.ids, positions, causal_padding_mask(tokens.lengths, L), &staging, positions);
+    at::Tensor last = model_.lm_head(hidden.index({at::arange(n, at::kLong), tokens.lengths - 1}));  // [n, V]
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t p = batch[i];
+      cache_.copy_prefix_into(staging, i, static_cast<int64_t>(prompts[p].size()), at::arange(p * G, (p + 1) * G, at::kLong));
+      logits[p] = last[i].unsqueeze(0).expand({G, -1});
+    }
+  }
+
   // Samples one token for every cache row and appends it to the live rows.
   int64_t append_sampled(const at::Tensor& logits) {
     SampledTokens sampled = sample_tokens(logits, o_.sampling, generator_);

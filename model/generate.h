@@ -1,7 +1,8 @@
 // Batched sampling of G completions per prompt with a KV cache.
 //
-// Each distinct prompt is prefilled once, unpadded, and its keys/values are
-// copied into the cache rows of its G samples; decoding then steps all live
+// Each distinct prompt is prefilled once (in right-padded batches of prompts
+// of similar length) and its keys/values are copied into the cache rows of
+// its G samples; decoding then steps all live
 // rows together, attending only to each row's own filled slots, and drops
 // finished rows from the batch as they accumulate.
 #pragma once

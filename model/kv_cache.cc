@@ -11,10 +11,10 @@ KVCache KVCache::select_rows(const at::Tensor& rows) const {
   return out;
 }
 
-void KVCache::copy_prefix_into(const KVCache& source, int64_t length, const at::Tensor& rows) {
+void KVCache::copy_prefix_into(const KVCache& source, int64_t source_row, int64_t length, const at::Tensor& rows) {
   for (size_t i = 0; i < k.size(); ++i) {
-    at::Tensor src_k = source.k[i].narrow(2, 0, length);  // [1, H, length, D]
-    at::Tensor src_v = source.v[i].narrow(2, 0, length);
+    at::Tensor src_k = source.k[i].narrow(0, source_row, 1).narrow(2, 0, length);  // [1, H, length, D]
+    at::Tensor src_v = source.v[i].narrow(0, source_row, 1).narrow(2, 0, length);
     at::Tensor dst_k = k[i].narrow(2, 0, length);
     at::Tensor dst_v = v[i].narrow(2, 0, length);
     dst_k.index_copy_(0, rows, src_k.expand({rows.size(0), -1, -1, -1}));

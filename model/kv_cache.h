@@ -16,8 +16,8 @@ struct KVCache {
   // A cache holding rows `rows` [N] of this one (used to fan one prompt's
   // prefill out to its G samples, and to drop finished rows).
   KVCache select_rows(const at::Tensor& rows) const;
-  // Copies the first `length` slots of row 0 of `source` into rows `rows`.
-  void copy_prefix_into(const KVCache& source, int64_t length, const at::Tensor& rows);
+  // Copies the first `length` slots of row `source_row` of `source` into rows `rows`.
+  void copy_prefix_into(const KVCache& source, int64_t source_row, int64_t length, const at::Tensor& rows);
 };
 
 }  // namespace r1

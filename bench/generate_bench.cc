@@ -1,0 +1,52 @@
+// Generation throughput of the model core, in process and warmed up, so the
+// numbers exclude process start and first-call library initialisation.
+//
+//   generate_bench --model DIR [--batch 16] [--prompt-len 64] [--new-tokens 128]
+//                  [--threads 2] [--repeats 3] [--num-samples 1]
+//
+// Prints the best-of-repeats prefill and decode tokens/s as JSON.
+#include <ATen/Parallel.h>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "model/generate.h"
+
+int main(int argc, char** argv) {
+  std::string model_dir;
+  int64_t batch = 16, prompt_len = 64, new_tokens = 128, num_samples = 1;
+  int threads = 2, repeats = 3;
+  CLI::App app{"r1 generation benchmark"};
+  app.add_option("--model", model_dir, "HF model folder")->required();
+  app.add_option("--batch", batch, "Distinct prompts");
+  app.add_option("--prompt-len", prompt_len, "Tokens per prompt");
+  app.add_option("--new-tokens", new_tokens, "Tokens generated per row");
+  app.add_option("--num-samples", num_samples, "Samples per prompt (GRPO's G)");
+  app.add_option("--threads", threads, "CPU threads");
+  app.add_option("--repeats", repeats, "Timed runs after one warm-up; the best is reported");
+  CLI11_PARSE(app, argc, argv);
+  at::set_num_threads(threads);
+  r1::Transformer model = r1::value_or_throw(r1::Transformer::load(model_dir));
+
+  at::Generator gen = at::detail::createCPUGenerator(0);
+  at::Tensor ids = at::randint(3, model.config().vocab_size, {batch, prompt_len}, gen, at::kLong);
+  std::vector<std::vector<int64_t>> prompts;
+  for (int64_t b = 0; b < batch; ++b)
+    prompts.emplace_back(ids[b].data_ptr<int64_t>(), ids[b].data_ptr<int64_t>() + prompt_len);
+  r1::GenerationOptions options;
+  options.max_new_tokens = new_tokens;
+  options.num_samples = num_samples;
+  options.stop_token_ids = {};
+  double best_prefill = 0, best_decode = 0;
+  for (int run = 0; run <= repeats; ++run) {
+    r1::GenerationStats stats;
+    options.seed = static_cast<uint64_t>(run);
+    r1::value_or_throw(r1::generate(model, prompts, options, &stats));
+    if (run == 0) continue;  // warm-up
+    best_prefill = std::max(best_prefill, stats.prefill_tokens / stats.prefill_seconds);
+    best_decode = std::max(best_decode, stats.decode_tokens / stats.decode_seconds);
+  }
+  std::printf("{\"prefill_tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f}\n", best_prefill, best_decode);
+  return 0;
+}
