@@ -1,14 +1,15 @@
-"""Generation throughput: `r1 generate` vs transformers `generate`, same model,
-same prompts, same thread count, one run on one machine.
+"""Generation throughput: ours (bench/generate_bench.cc, in process) vs
+transformers `generate`, same model, same prompt shapes, same thread count,
+one run on one machine, both warmed up.
 
-Usage: bench_generate.py [--r1 build/r1] [--preset medium] [--vocab 16384]
-                         [--prompt-len 64] [--new-tokens 128] [--threads 2]
+Usage: bench_generate.py [--r1 build/r1] [--bench build/model/generate_bench]
+                         [--preset medium] [--vocab 16384] [--prompt-len 64]
+                         [--new-tokens 128] [--threads 2] [--model DIR]
 
-Prints prefill and decode tokens/s at batch 1 and 16 for both and the ratio.
-Prefill is timed as one forward pass over the prompts; decode as the rest of
-generate. Sampling at temperature 1; transformers is held to exactly
-new-tokens per row, ours may stop a row early at a random eos, and tokens/s
-counts the tokens each side really generated.
+Prefill is one forward pass over the prompts; decode is the rest of generate.
+Sampling at temperature 1; transformers is held to exactly new-tokens per row,
+ours may stop a row early at a random eos, and tokens/s counts the tokens each
+side really generated.
 """
 import argparse
 import json
@@ -21,26 +22,19 @@ import torch
 from transformers import AutoModelForCausalLM
 
 
-def run_ours(r1, model_dir, prompts, new_tokens, threads, tmp):
-    path = os.path.join(tmp, "prompts.jsonl")
-    with open(path, "w") as f:
-        for p in prompts:
-            f.write(json.dumps({"prompt_ids": p}) + "\n")
-    cmd = [r1, "generate", "--model", model_dir, "--prompts", path, "--output", os.path.join(tmp, "out.jsonl"),
-           "--max-new-tokens", str(new_tokens), "--temperature", "1", "--threads", str(threads)]
-    err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
-    # "r1 generate: prefill N tok in Xs (P tok/s), decode M tok in Ys (D tok/s)"
-    words = err.split()
-    prefill = float(words[words.index("prefill") + 5].strip("("))
-    decode = float(words[words.index("decode") + 5].strip("("))
-    return prefill, decode
+def run_ours(bench, model_dir, batch, prompt_len, new_tokens, threads):
+    out = subprocess.run([bench, "--model", model_dir, "--batch", str(batch), "--prompt-len", str(prompt_len),
+                          "--new-tokens", str(new_tokens), "--threads", str(threads)],
+                         capture_output=True, text=True, check=True).stdout
+    result = json.loads(out)
+    return result["prefill_tokens_per_s"], result["decode_tokens_per_s"]
 
 
 def run_reference(model, prompts, new_tokens):
     ids = torch.tensor(prompts)
     mask = torch.ones_like(ids)
     with torch.no_grad():
-        model(input_ids=ids, attention_mask=mask)  # warm-up
+        model.generate(ids, attention_mask=mask, do_sample=True, max_new_tokens=4, pad_token_id=0)  # warm-up
         start = time.perf_counter()
         model(input_ids=ids, attention_mask=mask)
         prefill_s = time.perf_counter() - start
@@ -55,6 +49,7 @@ def run_reference(model, prompts, new_tokens):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--r1", default="build/r1")
+    ap.add_argument("--bench", default="build/model/generate_bench")
     ap.add_argument("--preset", default="medium")
     ap.add_argument("--vocab", type=int, default=16384)
     ap.add_argument("--prompt-len", type=int, default=64)
@@ -78,7 +73,7 @@ def main():
         g = torch.Generator().manual_seed(0)
         for batch in (1, 16):
             prompts = torch.randint(3, vocab, (batch, args.prompt_len), generator=g).tolist()
-            ours_p, ours_d = run_ours(args.r1, model_dir, prompts, args.new_tokens, args.threads, tmp)
+            ours_p, ours_d = run_ours(args.bench, model_dir, batch, args.prompt_len, args.new_tokens, args.threads)
             ref_p, ref_d = run_reference(model, prompts, args.new_tokens)
             print(f"{batch:>5} | {ours_p:>12.0f} {ref_p:>10.0f} {ours_p / ref_p:>6.2f} | "
                   f"{ours_d:>11.1f} {ref_d:>9.1f} {ours_d / ref_d:>6.2f}")
