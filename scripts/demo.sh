@@ -20,5 +20,12 @@ cat > "$RUN/prompts.jsonl" <<'JSONL'
 JSONL
 "$R1" generate --model "$RUN/model" --prompts "$RUN/prompts.jsonl" --template r1_zero \
   --num-samples 4 --max-new-tokens 48 --temperature 1.0 --top-p 0.95 --seed 1 --output "$RUN/samples.jsonl"
-echo "demo: $(wc -l < "$RUN/samples.jsonl") completions in $RUN/samples.jsonl; the first one:"
-head -n 1 "$RUN/samples.jsonl" | cut -c 1-400
+echo "demo: $(wc -l < "$RUN/samples.jsonl") completions in $RUN/samples.jsonl (an untrained model: noise)"
+.venv/bin/python - "$RUN/samples.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    lp = sum(r["logprobs"]) / max(len(r["logprobs"]), 1)
+    print(f"prompt {r['prompt_index']} sample {r['sample_index']}: {len(r['token_ids'])} tokens, "
+          f"{r['finish_reason']}, mean logprob {lp:.2f}: {r['completion'][:60]!r}")
+PY
