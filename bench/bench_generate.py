@@ -22,9 +22,9 @@ import torch
 from transformers import AutoModelForCausalLM
 
 
-def run_ours(bench, model_dir, batch, prompt_len, new_tokens, threads):
+def run_ours(bench, model_dir, batch, prompt_len, new_tokens, threads, dtype):
     out = subprocess.run([bench, "--model", model_dir, "--batch", str(batch), "--prompt-len", str(prompt_len),
-                          "--new-tokens", str(new_tokens), "--threads", str(threads)],
+                          "--new-tokens", str(new_tokens), "--threads", str(threads), "--dtype", dtype],
                          capture_output=True, text=True, check=True).stdout
     result = json.loads(out)
     return result["prefill_tokens_per_s"], result["decode_tokens_per_s"]
@@ -56,24 +56,26 @@ def main():
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model", default="", help="use this HF folder instead of a fresh random one")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                    help="weights and compute dtype on both sides")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model or os.path.join(tmp, "model")
         if not args.model:
             subprocess.run([args.r1, "model", "init", "--arch", "qwen2", "--preset", args.preset, "--vocab-size",
-                            str(args.vocab), "--out", model_dir], check=True, capture_output=True)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+                            str(args.vocab), "--dtype", args.dtype, "--out", model_dir], check=True, capture_output=True)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, args.dtype)).eval()
         n_params = sum(p.numel() for p in model.parameters())
         vocab = model.config.vocab_size
         print(f"model: {model_dir} ({n_params / 1e6:.1f}M parameters), prompt {args.prompt_len} tokens, "
-              f"{args.new_tokens} new tokens, {args.threads} threads, torch {torch.__version__}")
+              f"{args.new_tokens} new tokens, {args.threads} threads, {args.dtype}, torch {torch.__version__}")
         print(f"{'batch':>5} | {'ours prefill':>12} {'HF prefill':>10} {'ratio':>6} | "
               f"{'ours decode':>11} {'HF decode':>9} {'ratio':>6}   (tokens/s)")
         g = torch.Generator().manual_seed(0)
         for batch in (1, 16):
             prompts = torch.randint(3, vocab, (batch, args.prompt_len), generator=g).tolist()
-            ours_p, ours_d = run_ours(args.bench, model_dir, batch, args.prompt_len, args.new_tokens, args.threads)
+            ours_p, ours_d = run_ours(args.bench, model_dir, batch, args.prompt_len, args.new_tokens, args.threads, args.dtype)
             ref_p, ref_d = run_reference(model, prompts, args.new_tokens)
             print(f"{batch:>5} | {ours_p:>12.0f} {ref_p:>10.0f} {ours_p / ref_p:>6.2f} | "
                   f"{ours_d:>11.1f} {ref_d:>9.1f} {ours_d / ref_d:>6.2f}")

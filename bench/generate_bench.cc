@@ -2,7 +2,7 @@
 // numbers exclude process start and first-call library initialisation.
 //
 //   generate_bench --model DIR [--batch 16] [--prompt-len 64] [--new-tokens 128]
-//                  [--threads 2] [--repeats 3] [--num-samples 1]
+//                  [--threads 2] [--repeats 3] [--num-samples 1] [--dtype float32|bfloat16]
 //
 // Prints the best-of-repeats prefill and decode tokens/s as JSON.
 #include <ATen/Parallel.h>
@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   std::string model_dir;
   int64_t batch = 16, prompt_len = 64, new_tokens = 128, num_samples = 1;
   int threads = 2, repeats = 3;
+  std::string dtype = "float32";
   CLI::App app{"r1 generation benchmark"};
   app.add_option("--model", model_dir, "HF model folder")->required();
   app.add_option("--batch", batch, "Distinct prompts");
@@ -25,9 +26,12 @@ int main(int argc, char** argv) {
   app.add_option("--num-samples", num_samples, "Samples per prompt (GRPO's G)");
   app.add_option("--threads", threads, "CPU threads");
   app.add_option("--repeats", repeats, "Timed runs after one warm-up; the best is reported");
+  app.add_option("--dtype", dtype, "Compute dtype")->check(CLI::IsMember({"float32", "bfloat16"}));
   CLI11_PARSE(app, argc, argv);
   at::set_num_threads(threads);
-  r1::Transformer model = r1::value_or_throw(r1::Transformer::load(model_dir));
+  r1::LoadOptions load;
+  load.dtype = dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  r1::Transformer model = r1::value_or_throw(r1::Transformer::load(model_dir, load));
 
   at::Generator gen = at::detail::createCPUGenerator(0);
   at::Tensor ids = at::randint(3, model.config().vocab_size, {batch, prompt_len}, gen, at::kLong);
