@@ -8,11 +8,7 @@
 namespace r1 {
 namespace {
 
-Result<RewardFunction> from_text(const std::string& text) {
-  auto doc = parse_json(text, "spec.json");
-  if (!doc.ok()) return doc.status();
-  return RewardFunction::from_json(*doc, "spec.json");
-}
+Result<RewardFunction> from_text(const std::string& text) { return RewardFunction::from_text(text, "spec.json"); }
 
 TEST(MathReward, ScoresAgainstTheRowAnswer) {
   auto fn = from_text(R"([{"checker": "math"},

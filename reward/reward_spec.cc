@@ -87,6 +87,11 @@ Result<RewardFunction> RewardFunction::from_file(const std::string& path) {
   return from_json(doc, path);
 }
 
+Result<RewardFunction> RewardFunction::from_text(const std::string& text, const std::string& where) {
+  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(text, where));
+  return from_json(doc, where);
+}
+
 Result<RewardResult> RewardFunction::score(const RewardInput& input) const {
   // Python rewards see decoded text with U+FFFD for broken bytes; do the same
   // so regexes behave alike (a copy only when the text is broken).

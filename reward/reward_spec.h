@@ -36,6 +36,8 @@ class RewardFunction {
   static Result<RewardFunction> from_json(const JsonValue& spec, const std::string& where,
                                           const CheckerRegistry& registry = CheckerRegistry::builtin());
   static Result<RewardFunction> from_file(const std::string& path);
+  // Parses spec JSON text; `where` names it in errors.
+  static Result<RewardFunction> from_text(const std::string& text, const std::string& where);
 
   // Thread-safe: checkers are immutable once built.
   Result<RewardResult> score(const RewardInput& input) const;
