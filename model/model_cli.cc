@@ -193,7 +193,9 @@ void run_generate(GenerateCommand& o) {
     JsonWriter w;
     w.begin_object().key("prompt_index").value(c.prompt_index).key("sample_index").value(c.sample_index);
     w.key("prompt").value(prompts[c.prompt_index].text);
-    w.key("completion").value(tok ? tok->decode(c.token_ids) : std::string());
+    // Like vLLM and batch_decode(skip_special_tokens=True): eos and other special
+    // tokens stay in token_ids but not in the text the reward checkers read.
+    w.key("completion").value(tok ? tok->decode(c.token_ids, /*skip_special_tokens=*/true) : std::string());
     w.key("token_ids").array(c.token_ids).key("logprobs").array(logprobs);
     w.key("finish_reason").value(c.finish_reason).end_object();
     throw_if_error(writer.write(w.str()));

@@ -164,6 +164,7 @@ def test_real_smollm2_weights(tmp_path):
         ref = model.generate(torch.tensor([prompt]), do_sample=False, max_new_tokens=16)
     row = json.loads(out.read_text())
     assert row["token_ids"] == ref[0, len(prompt):].tolist()
+    assert row["completion"] == tok.decode(ref[0, len(prompt):], skip_special_tokens=True)
 
 
 def test_sharded_checkpoint_loads(tmp_path):
