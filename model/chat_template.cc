@@ -1,6 +1,10 @@
 #include "model/chat_template.h"
 
+#include <filesystem>
+
 #include "model/unicode_text.h"
+#include "util/file.h"
+#include "util/json.h"
 
 namespace r1 {
 
@@ -95,9 +99,42 @@ std::string chat_template_name(ChatTemplateKind kind) {
   return "?";
 }
 
+namespace {
+
+// The Jinja chat template shipped beside a tokenizer: chat_template.jinja, or
+// the "chat_template" string of tokenizer_config.json; empty when neither.
+std::string jinja_template_beside(const std::string& tokenizer_path) {
+  std::filesystem::path dir = std::filesystem::path(tokenizer_path).parent_path();
+  if (auto text = read_file((dir / "chat_template.jinja").string()); text.ok()) return *text;
+  auto config = read_json_file((dir / "tokenizer_config.json").string());
+  if (!config.ok() || !config->IsObject()) return "";
+  auto t = json_string(*config, "chat_template", "tokenizer_config.json");
+  return t.ok() ? *t : "";
+}
+
+// ChatML templates such as Qwen2.5's and SmolLM2's insert a fixed system turn
+// when the conversation has none: a literal "<|im_start|>system\n...<|im_end|>"
+// inside the Jinja text (with a real newline or a Jinja "\n" escape).
+std::string default_system_prompt(const std::string& jinja) {
+  for (const char* open : {"<|im_start|>system\n", "<|im_start|>system\\n"}) {
+    size_t at = jinja.find(open);
+    if (at == std::string::npos) continue;
+    size_t start = at + std::string(open).size();
+    size_t end = jinja.find("<|im_end|>", start);
+    if (end == std::string::npos) continue;
+    std::string text = jinja.substr(start, end - start);
+    if (text.find_first_of("{}'+") != std::string::npos) continue;  // not a literal
+    return text;
+  }
+  return "";
+}
+
+}  // namespace
+
 Result<ChatTemplate> detect_chat_template(const Tokenizer& tokenizer) {
   auto has = [&](const char* t) { return tokenizer.token_to_id(t).has_value(); };
-  if (has("<|im_start|>") && has("<|im_end|>")) return ChatTemplate{ChatTemplateKind::kChatMl, ""};
+  if (has("<|im_start|>") && has("<|im_end|>"))
+    return ChatTemplate{ChatTemplateKind::kChatMl, default_system_prompt(jinja_template_beside(tokenizer.source()))};
   if (has("<|start_header_id|>") && has("<|end_header_id|>") && has("<|eot_id|>"))
     return ChatTemplate{ChatTemplateKind::kLlama3, ""};
   return Status::error(tokenizer.source() +

@@ -44,6 +44,9 @@ std::string chat_template_name(ChatTemplateKind kind);
 
 // ChatML when <|im_start|>/<|im_end|> exist, Llama-3 when
 // <|start_header_id|>/<|end_header_id|>/<|eot_id|> do; an error otherwise.
+// A ChatML template's fixed default system turn (Qwen2.5, SmolLM2) is read
+// from the Jinja template beside the tokenizer (chat_template.jinja or
+// tokenizer_config.json).
 Result<ChatTemplate> detect_chat_template(const Tokenizer& tokenizer);
 
 }  // namespace r1

@@ -165,6 +165,13 @@ def test_real_smollm2_weights(tmp_path):
     row = json.loads(out.read_text())
     assert row["token_ids"] == ref[0, len(prompt):].tolist()
     assert row["completion"] == tok.decode(ref[0, len(prompt):], skip_special_tokens=True)
+    # Text prompts rendered with the checkpoint's own chat template, default system turn included.
+    prompts_file.write_text(json.dumps({"prompt": "What is 2+2?"}) + "\n")
+    r1("generate", "--model", SMOLLM2, "--prompts", str(prompts_file), "--output", str(out), "--template", "auto",
+       "--temperature", "0", "--max-new-tokens", "1", "--quiet")
+    expected = tok.apply_chat_template([{"role": "user", "content": "What is 2+2?"}], add_generation_prompt=True,
+                                       tokenize=False)
+    assert json.loads(out.read_text())["prompt"] == expected
 
 
 def test_sharded_checkpoint_loads(tmp_path):
