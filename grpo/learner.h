@@ -1,0 +1,52 @@
+// One GRPO policy update: teacher-forced log-probs of the sampled completions
+// under the current policy, the clipped-surrogate loss over micro-batches
+// normalised by the whole step's counts (so micro-batching leaves the
+// gradient unchanged), grad-norm clipping and an AdamW step.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "grpo/policy_loss.h"
+#include "model/transformer.h"
+#include "train/optimizer.h"
+#include "util/status.h"
+
+namespace r1 {
+
+// The N sampled sequences of one optimizer step (plain data from rollouts).
+struct LearnerBatch {
+  std::vector<std::vector<int64_t>> prompt_ids;      // [N][P_i]
+  std::vector<std::vector<int64_t>> completion_ids;  // [N][C_i]
+  std::vector<std::vector<float>> old_logprobs;      // [N][C_i] sampling policy; empty rows = on-policy
+  std::vector<double> advantages;                    // [N]
+};
+
+struct LearnerOptions {
+  LossOptions loss;
+  double temperature = 1.0;      // logits are divided by it, as when sampling
+  int64_t micro_batch_size = 4;  // sequences per forward/backward
+  double max_grad_norm = 1.0;    // <= 0: measure only
+  double learning_rate = 1e-6;
+};
+
+struct LearnerStepStats {
+  double loss = 0;       // summed over micro-batches: the full-batch loss
+  double grad_norm = 0;  // before clipping
+  int64_t completion_tokens = 0;
+  std::map<std::string, double> metrics;  // loss metrics averaged over micro-batches (TRL names)
+};
+
+// Accumulates gradients of the step's loss into the policy's tensors
+// (requires grad) without stepping; `reference` is needed iff beta != 0.
+Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, const Transformer* reference,
+                                                     const LearnerBatch& batch, const LearnerOptions& options);
+
+// accumulate_policy_gradients, then clip and one AdamW step.
+Result<LearnerStepStats> learner_step(const Transformer& policy, const Transformer* reference, AdamW& optimizer,
+                                      const LearnerBatch& batch, const LearnerOptions& options);
+
+}  // namespace r1
