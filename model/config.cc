@@ -218,6 +218,14 @@ std::string ModelConfig::to_json() const {
   return std::string(buffer.GetString()) + "\n";
 }
 
+Status ModelConfig::check_token_ids(const std::vector<int64_t>& ids, const std::string& where) const {
+  for (int64_t id : ids)
+    if (id < 0 || id >= vocab_size)
+      return Status::error(where + ": token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                           std::to_string(vocab_size) + ")");
+  return Status();
+}
+
 int64_t ModelConfig::num_parameters() const {
   int64_t q = num_attention_heads * head_dim, kv = num_key_value_heads * head_dim;
   int64_t attn = hidden_size * (q + 2 * kv) + q * hidden_size + (qkv_bias ? q + 2 * kv : 0) + (o_bias ? hidden_size : 0) +

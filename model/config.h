@@ -58,6 +58,9 @@ struct ModelConfig {
   std::string to_json() const;
 
   int64_t num_parameters() const;
+
+  // An error naming `where` when an id lies outside [0, vocab_size).
+  Status check_token_ids(const std::vector<int64_t>& ids, const std::string& where) const;
 };
 
 }  // namespace r1

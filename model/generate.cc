@@ -33,10 +33,7 @@ Status validate(const Transformer& model, const std::vector<std::vector<int64_t>
       return Status::error(where + " has " + std::to_string(ids.size()) +
                            " tokens, which leaves no room in the model's context of " +
                            std::to_string(c.max_position_embeddings) + " (max_position_embeddings)");
-    for (int64_t id : ids)
-      if (id < 0 || id >= c.vocab_size)
-        return Status::error(where + " has token id " + std::to_string(id) + " outside the vocabulary [0, " +
-                             std::to_string(c.vocab_size) + ")");
+    R1_RETURN_IF_ERROR(c.check_token_ids(ids, where));
   }
   return Status();
 }

@@ -265,10 +265,7 @@ void check_sequence(const Transformer& model, const std::vector<int64_t>& ids, c
   if (static_cast<int64_t>(ids.size()) > c.max_position_embeddings)
     throw Error(where + ": " + std::to_string(ids.size()) + " tokens exceed the model's context of " +
                 std::to_string(c.max_position_embeddings));
-  for (int64_t id : ids)
-    if (id < 0 || id >= c.vocab_size)
-      throw Error(where + ": token id " + std::to_string(id) + " outside the vocabulary [0, " +
-                  std::to_string(c.vocab_size) + ")");
+  throw_if_error(c.check_token_ids(ids, where));
 }
 
 void run_logprobs(const LogprobsCommand& o) {

@@ -49,8 +49,11 @@ SampledTokens sample_tokens(const at::Tensor& logits, const SamplingOptions& o, 
   }
   if (o.temperature != 1.0) scaled = scaled / o.temperature;
   at::Tensor logprobs_all = scaled.log_softmax(-1);
-  at::Tensor truncated = scaled.clone();
-  truncate_logits(truncated, o);
+  at::Tensor truncated = scaled;  // copied only when something is masked
+  if (o.top_k > 0 || o.top_p < 1.0 || o.min_p > 0.0) {
+    truncated = scaled.clone();
+    truncate_logits(truncated, o);
+  }
   at::Tensor probs = truncated.softmax(-1);
   at::Tensor race = at::empty_like(probs).exponential_(1.0, generator);
   at::Tensor tokens = (probs / race).argmax(-1);

@@ -24,8 +24,6 @@ struct TokenizeOptions {
   int threads = 1;                   // lines of a batch are encoded in parallel, written in input order
 };
 
-std::string input_path(const std::string& path) { return path == "-" ? "/dev/stdin" : path; }
-
 Result<std::string> encode_line(const Tokenizer& tok, const TokenizeOptions& o, const rapidjson::Document& doc,
                                 const std::string& where) {
   R1_ASSIGN_OR_RETURN(std::string text, json_string(doc, "text", where));
@@ -60,7 +58,7 @@ void run_tokenize(const TokenizeOptions& o) {
   constexpr size_t kBatch = 4096;
   if (o.threads < 1) throw Error("--threads must be at least 1");
   Tokenizer tok = value_or_throw(Tokenizer::load(o.tokenizer));
-  JsonlReader reader = value_or_throw(JsonlReader::open(input_path(o.input)));
+  JsonlReader reader = value_or_throw(JsonlReader::open(o.input));
   JsonlWriter writer = value_or_throw(JsonlWriter::open(o.output));
   bool more = true;
   while (more) {
@@ -149,7 +147,7 @@ void run_chat(const ChatCommandOptions& o) {
   ChatTemplate tmpl = o.template_name == "auto"
                           ? value_or_throw(detect_chat_template(value_or_throw(Tokenizer::load(o.tokenizer))))
                           : value_or_throw(parse_chat_template(o.template_name));
-  JsonlReader reader = value_or_throw(JsonlReader::open(input_path(o.input)));
+  JsonlReader reader = value_or_throw(JsonlReader::open(o.input));
   JsonlWriter writer = value_or_throw(JsonlWriter::open(o.output));
   rapidjson::Document doc;
   while (value_or_throw(reader.next(doc))) {

@@ -42,7 +42,7 @@ Result<RewardInput> row_input(const rapidjson::Document& doc, const std::string&
 }
 
 Result<Rows> read_rows(const std::string& path) {
-  R1_ASSIGN_OR_RETURN(JsonlReader reader, JsonlReader::open(path == "-" ? "/dev/stdin" : path));
+  R1_ASSIGN_OR_RETURN(JsonlReader reader, JsonlReader::open(path));
   Rows rows;
   std::vector<std::string> wheres;
   for (;;) {

@@ -10,7 +10,7 @@
 namespace r1 {
 
 Result<JsonlReader> JsonlReader::open(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path == "-" ? "/dev/stdin" : path);
   if (!in) return Status::error(path + ": cannot open for reading");
   return JsonlReader(path, std::move(in));
 }

@@ -13,7 +13,7 @@ namespace r1 {
 
 class JsonlReader {
  public:
-  static Result<JsonlReader> open(const std::string& path);
+  static Result<JsonlReader> open(const std::string& path);  // "-" is stdin
 
   // Reads the next object into `doc`. Returns false at end of file; an error
   // Status when the line is not a JSON object.
