@@ -1,0 +1,56 @@
+// Every setting of an `r1 sample` run (rejection sampling), parsed from one
+// JSON object; docs/distill.md has the table. Unknown keys are errors that
+// name the key; `--set key=value` overrides a key.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "util/status.h"
+
+namespace r1 {
+
+struct SampleConfig {
+  std::string model;  // HF folder of the teacher that samples (required)
+  // JSON text of the dataset value: a built-in name, "countdown" /
+  // "arithmetic", {"task": ..., "n": ..., "seed": ..., "split": ...}, a
+  // .jsonl path, or a DatasetSpec object (required).
+  std::string dataset;
+  int64_t max_prompts = 0;      // the first N prompts only; 0: all
+  std::string template_name;    // key "template": auto, chatml, llama3, r1_zero, none; "": the dataset's
+  std::string dtype = "auto";   // auto (the checkpoint's), float32, bfloat16
+
+  // Sampling.
+  int64_t samples_per_prompt = 4;  // k
+  double temperature = 0.6;        // the R1 paper's sampling settings
+  double top_p = 0.95;
+  int64_t top_k = 0;
+  int64_t max_new_tokens = 1024;
+  int64_t batch_size = 16;         // prompts per generate() call (each sampled k times)
+  std::vector<std::string> stop_strings;
+  int64_t seed = 0;                // batch b samples with seed + b
+
+  // Scoring and filtering.
+  std::string reward;  // JSON text: a reward spec (object or list) or a spec file path; "": the dataset's default
+  std::string filters; // JSON text: list of {"filter": name, ...params}; "": default_filter_chain_json()
+  int64_t reward_workers = 0;  // threads for scoring; 0: one per core
+
+  // Output.
+  std::string output_dir;       // samples.jsonl, report.json, sample_config.json (required)
+  bool save_rejected = false;   // also write rejected.jsonl with the filter that removed each sample
+};
+
+// Parses and validates a config object (structure, filter names, the reward
+// spec when given inline); `where` names it in errors. No file is read.
+Result<SampleConfig> parse_sample_config(const rapidjson::Value& obj, const std::string& where);
+
+// Reads `path`, applies `overrides` ("key=value"; the value is parsed as JSON
+// when it is valid JSON, else taken as a string), then parses.
+Result<SampleConfig> load_sample_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// The config as a JSON object (written next to the outputs).
+std::string sample_config_json(const SampleConfig& config);
+
+}  // namespace r1
