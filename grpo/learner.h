@@ -23,6 +23,9 @@ struct LearnerBatch {
   std::vector<std::vector<int64_t>> completion_ids;  // [N][C_i]
   std::vector<std::vector<float>> old_logprobs;      // [N][C_i] sampling policy; empty rows = on-policy
   std::vector<double> advantages;                    // [N]
+  // [N] true: the sequence stays in the batch but out of the loss and its
+  // token counts (TRL's mask_truncated_completions); empty = none masked.
+  std::vector<bool> masked;
 };
 
 struct LearnerOptions {
@@ -36,8 +39,10 @@ struct LearnerOptions {
 struct LearnerStepStats {
   double loss = 0;       // summed over micro-batches: the full-batch loss
   double grad_norm = 0;  // before clipping
-  int64_t completion_tokens = 0;
-  std::map<std::string, double> metrics;  // loss metrics averaged over micro-batches (TRL names)
+  int64_t completion_tokens = 0;  // tokens in the loss
+  // Loss metrics averaged over micro-batches (TRL names), plus "entropy":
+  // the mean entropy of the policy's token distributions over loss tokens.
+  std::map<std::string, double> metrics;
 };
 
 // Accumulates gradients of the step's loss into the policy's tensors

@@ -1,5 +1,7 @@
 #include "model/scoring.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <algorithm>
 
 namespace r1 {
@@ -31,21 +33,28 @@ at::Tensor batch_hidden(const Transformer& model, const TokenBatch& batch) {
   return model.forward(batch.ids, positions, causal_padding_mask(batch.lengths, L));
 }
 
-at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch, double temperature) {
+at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch, double temperature,
+                               at::Tensor* entropy) {
   at::Tensor hidden = batch_hidden(model, batch);
   int64_t B = batch.ids.size(0), L = batch.ids.size(1);
   at::Tensor targets = batch.ids.narrow(1, 1, L - 1);
-  std::vector<at::Tensor> rows;
+  std::vector<at::Tensor> rows, entropies;
   // One row at a time bounds the fp32 [L, V] logits alive at once.
   for (int64_t b = 0; b < B; ++b) {
     at::Tensor logits = model.lm_head(hidden[b].narrow(0, 0, L - 1)).to(at::kFloat);
     if (temperature != 1.0) logits = logits / temperature;
     at::Tensor picked = logits.gather(-1, targets[b].unsqueeze(-1)).squeeze(-1);
-    rows.push_back(picked - logits.logsumexp(-1));
+    at::Tensor normalizer = logits.logsumexp(-1);
+    rows.push_back(picked - normalizer);
+    if (entropy) {
+      at::NoGradGuard no_grad;
+      // H = log Z - E_p[logit]
+      entropies.push_back(normalizer - (at::softmax(logits, -1) * logits).sum(-1));
+    }
   }
-  at::Tensor logprobs = at::stack(rows);
   at::Tensor valid = at::arange(1, L, batch.ids.options()).unsqueeze(0) < batch.lengths.unsqueeze(1);
-  return logprobs * valid;
+  if (entropy) *entropy = at::stack(entropies) * valid;
+  return at::stack(rows) * valid;
 }
 
 }  // namespace r1

@@ -27,6 +27,9 @@ at::Tensor batch_hidden(const Transformer& model, const TokenBatch& batch);
 
 // entry [b, t] = log p(ids[b, t+1] | ids[b, :t+1]) under softmax(logits /
 // temperature); [B, L-1], zero past each row's length. Differentiable.
-at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch, double temperature = 1.0);
+// With `entropy`, also fills it with the entropy of each predicted
+// distribution [B, L-1] (no grad, zero past each row's length).
+at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch, double temperature = 1.0,
+                               at::Tensor* entropy = nullptr);
 
 }  // namespace r1

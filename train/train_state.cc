@@ -85,6 +85,8 @@ Result<std::string> save_training_checkpoint(const CheckpointOptions& options, c
                                       {{"format", "pt"}, {"step", std::to_string(optimizer.steps_taken())}}));
   if (state.rng_state.defined())
     R1_RETURN_IF_ERROR(save_safetensors(tmp + "/" + kRngFile, {{"rng_state", state.rng_state}}));
+  for (const auto& [file, tensors] : state.extra_tensor_files)
+    R1_RETURN_IF_ERROR(save_safetensors(tmp + "/" + file, tensors));
   // Written last: its presence marks the folder complete.
   R1_RETURN_IF_ERROR(write_file_atomic(tmp + "/" + kStateFile, state_json(state)));
   R1_RETURN_IF_ERROR(remove_dir(final_dir));

@@ -11,9 +11,11 @@
 
 #include <ATen/ATen.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include "model/safetensors.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -28,6 +30,10 @@ struct TrainerState {
   std::string data_cursor = "{}";      // the trainer's JSON (e.g. epoch, batch index), kept verbatim
   at::Tensor rng_state;                // at::Generator::get_state(), or undefined
   std::vector<std::string> log_history;  // one JSON object per logging / eval event
+  // More tensors the trainer needs back, one safetensors file per entry
+  // (e.g. "ref_model.safetensors" for a reference model that moves). Saved
+  // only; the trainer reads them from the checkpoint folder when resuming.
+  std::map<std::string, TensorMap> extra_tensor_files;
 };
 
 struct CheckpointOptions {

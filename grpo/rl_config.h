@@ -1,0 +1,40 @@
+// The config of one `r1 rl` job: the GRPO settings (GRPOConfig, TRL names)
+// plus what the job runs on. One flat JSON object, e.g.
+//   {"preset": "r1_zero", "model_name_or_path": "base/", "output_dir": "run/",
+//    "dataset": "countdown", "reward": {"rewards": [...]}, "num_generations": 8}
+// Keys are job keys (below) or GRPOConfig keys; anything else is an error
+// naming the key. docs/grpo.md has the table.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "grpo/grpo_config.h"
+#include "util/status.h"
+
+namespace r1 {
+
+struct RLConfig {
+  std::string preset = "default";  // GRPOConfig preset applied before the file's keys
+  std::string model_name_or_path;  // HF folder of the starting policy (required)
+  std::string output_dir;          // checkpoints, model/, rollouts.db, metrics.jsonl (required)
+  std::string dataset;             // JSON text of a dataset source (data/dataset_source.h) (required)
+  std::string reward;              // JSON text: a reward spec, or a string naming a spec file; "" = the dataset's default
+  std::string chat_template;       // "" = the dataset's template; r1_zero, chatml, llama3, auto or none
+  std::string run_name;            // shown in the rollout store; "" = the output folder's name
+  int64_t reward_workers = 0;      // threads scoring rewards; 0 = one per core
+  GRPOConfig grpo;
+
+  // The whole config as one flat JSON object that loads back as a config
+  // (saved as output_dir/rl_config.json).
+  std::string to_json() const;
+};
+
+// Preset (the file's "preset" key, or an override "preset=..."), then the
+// file's keys, then "key=value" overrides in order; validated.
+Result<RLConfig> load_rl_config(const std::string& path, const std::vector<std::string>& overrides);
+// As above from JSON text; `where` names it in errors.
+Result<RLConfig> parse_rl_config(const std::string& text, const std::string& where,
+                                 const std::vector<std::string>& overrides = {});
+
+}  // namespace r1

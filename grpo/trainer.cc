@@ -1,0 +1,479 @@
+#include "grpo/trainer.h"
+
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "data/batch_sampler.h"
+#include "grpo/advantages.h"
+#include "grpo/learner.h"
+#include "grpo/rl_job.h"
+#include "grpo/rl_metrics.h"
+#include "reward/batch_scorer.h"
+#include "rollout/rollout_store.h"
+#include "rollout/rollout_worker.h"
+#include "train/lr_schedule.h"
+#include "train/run_log.h"
+#include "train/train_state.h"
+#include "util/file.h"
+#include "util/json.h"
+
+namespace r1 {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kRefModelFile = "ref_model.safetensors";
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// A seed for each (generation, round), so a resumed run samples exactly what
+// the uninterrupted run sampled, with no generator state to carry.
+uint64_t derive_seed(uint64_t seed, int64_t generation, int64_t round) {
+  uint64_t x = seed ^ (0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(generation + 1)) ^
+               (0xbf58476d1ce4e5b9ULL * static_cast<uint64_t>(round + 1));
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Everything the run carries from step to step.
+struct Run {
+  const RLConfig& config;
+  std::FILE* log;
+  Tokenizer tokenizer;
+  RLJob job;
+  Transformer policy;
+  std::optional<Transformer> reference;
+  std::unique_ptr<AdamW> optimizer;
+  std::optional<BatchSampler> sampler;
+  TrainerState state;
+  int64_t generation = 0;  // generations done
+  int64_t num_tokens = 0;  // prompt + completion tokens sampled so far (TRL's num_tokens)
+  LrSchedule schedule;
+  std::unique_ptr<RolloutStore> store;
+  std::optional<MetricsLog> metrics;
+};
+
+std::string cursor_json(const Run& run) {
+  JsonWriter w;
+  w.begin_object().key("sampler").raw(run.sampler->state_json());
+  w.key("generation").value(run.generation).key("num_tokens").value(run.num_tokens).end_object();
+  return w.str();
+}
+
+Status restore_cursor(Run& run, const std::string& where) {
+  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(run.state.data_cursor, where));
+  if (!doc.IsObject() || !doc.HasMember("sampler")) return Status::error(where + ": data_cursor lacks 'sampler'");
+  R1_ASSIGN_OR_RETURN(run.generation, json_int(doc, "generation", where + " data_cursor"));
+  R1_ASSIGN_OR_RETURN(run.num_tokens, json_int(doc, "num_tokens", where + " data_cursor"));
+  R1_ASSIGN_OR_RETURN(BatchSampler sampler,
+                      BatchSampler::from_state_json(json_to_string(doc["sampler"]), run.job.dataset.examples.size(),
+                                                    static_cast<uint64_t>(run.config.grpo.seed), where));
+  run.sampler = std::move(sampler);
+  return Status();
+}
+
+// ---------------------------------------------------------------- rollouts
+
+RolloutRequest make_request(const Run& run, const std::vector<int64_t>& examples, uint64_t seed) {
+  const GRPOConfig& g = run.config.grpo;
+  RolloutRequest r;
+  r.step = run.state.global_step + 1;
+  r.policy_version = run.state.global_step;
+  r.sampling = {g.num_generations, g.max_completion_length, g.temperature, g.top_k, g.top_p, g.min_p.value_or(0.0),
+                {}, {}, seed};
+  for (int64_t e : examples) r.prompts.push_back({e, run.job.prompt_ids[e]});
+  return r;
+}
+
+// DAPO's soft overlong punishment: 0 up to max - buffer, then linear down to
+// -factor at max_completion_length.
+double overlong_penalty(const GRPOConfig& g, int64_t length) {
+  if (g.overlong_buffer_length <= 0) return 0.0;
+  int64_t expected = g.max_completion_length - g.overlong_buffer_length;
+  if (length <= expected) return 0.0;
+  return -static_cast<double>(length - expected) / g.overlong_buffer_length * g.overlong_penalty_factor;
+}
+
+// Samples G completions for each example and scores them.
+Result<std::vector<RLSample>> sample_round(Run& run, const std::vector<int64_t>& examples, uint64_t seed,
+                                           RLGenerationStats& stats) {
+  LocalRolloutWorker worker(run.policy, &run.tokenizer);
+  auto t0 = Clock::now();
+  R1_ASSIGN_OR_RETURN(RolloutResult result, worker.run(make_request(run, examples, seed)));
+  stats.generate_seconds += seconds_since(t0);
+  stats.completion_tokens += result.completion_tokens;
+  std::vector<RLSample> samples;
+  std::vector<RewardInput> inputs;
+  for (size_t i = 0; i < result.samples.size(); ++i) {
+    RolloutSample& s = result.samples[i];
+    RLSample out;
+    out.example = s.prompt_index;
+    out.sample_index = s.sample_index;
+    out.text = run.tokenizer.decode(s.token_ids, /*skip_special_tokens=*/true);
+    out.token_ids = std::move(s.token_ids);
+    out.logprobs = std::move(s.logprobs);
+    out.finish_reason = std::move(s.finish_reason);
+    stats.prompt_tokens += static_cast<int64_t>(run.job.prompt_ids[out.example].size());
+    inputs.push_back({out.text, static_cast<int64_t>(out.token_ids.size()), out.finish_reason,
+                      &run.job.references[out.example], run.job.dataset.examples[out.example].where});
+    samples.push_back(std::move(out));
+  }
+  auto t1 = Clock::now();
+  R1_ASSIGN_OR_RETURN(std::vector<RewardResult> rewards,
+                      score_batch(*run.job.reward, inputs, static_cast<int>(run.config.reward_workers)));
+  stats.reward_seconds += seconds_since(t1);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    samples[i].reward = std::move(rewards[i]);
+    samples[i].overlong_penalty = overlong_penalty(run.config.grpo, samples[i].token_ids.size());
+    samples[i].total = samples[i].reward.total + samples[i].overlong_penalty;
+  }
+  return samples;
+}
+
+bool group_is_degenerate(const std::vector<RLSample>& samples, size_t begin, int64_t G) {
+  for (int64_t j = 1; j < G; ++j)
+    if (samples[begin + j].total != samples[begin].total) return false;
+  return true;
+}
+
+Status assign_advantages(const Run& run, std::vector<RLSample>& samples, const std::vector<size_t>& trained) {
+  at::Tensor rewards = at::empty({static_cast<int64_t>(trained.size())}, at::kDouble);
+  for (size_t i = 0; i < trained.size(); ++i) rewards[i] = samples[trained[i]].total;
+  const GRPOConfig& g = run.config.grpo;
+  R1_ASSIGN_OR_RETURN(AdvantageFn estimator, advantage_estimator(g.advantage_estimator));
+  R1_ASSIGN_OR_RETURN(AdvantageOutput out, estimator(rewards, {g.num_generations, g.scale_rewards}));
+  for (size_t i = 0; i < trained.size(); ++i) {
+    samples[trained[i]].advantage = out.advantages[i].item<double>();
+    samples[trained[i]].trained = true;
+  }
+  return Status();
+}
+
+// One generation: rounds of sampling until the batch has its groups
+// (dynamic sampling keeps only groups whose rewards differ), then advantages.
+Result<RLGeneration> generate(Run& run) {
+  const GRPOConfig& g = run.config.grpo;
+  const int64_t G = g.num_generations, want = run.job.plan.prompts_per_generation;
+  RLGeneration gen;
+  std::vector<size_t> last_round;
+  for (int64_t round = 0;; ++round) {
+    R1_ASSIGN_OR_RETURN(std::vector<int64_t> examples, run.sampler->next_batch(want));
+    uint64_t seed = derive_seed(static_cast<uint64_t>(g.seed), run.generation, round);
+    R1_ASSIGN_OR_RETURN(std::vector<RLSample> samples, sample_round(run, examples, seed, gen.stats));
+    last_round.clear();
+    for (size_t begin = 0; begin < samples.size(); begin += G) {
+      size_t at = gen.samples.size() + begin;
+      for (int64_t j = 0; j < G; ++j) last_round.push_back(at + j);
+      bool keep = !g.dynamic_sampling || !group_is_degenerate(samples, begin, G);
+      if (keep && static_cast<int64_t>(gen.trained.size()) < want * G)
+        for (int64_t j = 0; j < G; ++j) gen.trained.push_back(at + j);
+    }
+    for (size_t i = 0; i < samples.size(); ++i) samples[i].group = static_cast<int64_t>((gen.samples.size() + i) / G);
+    gen.samples.insert(gen.samples.end(), std::make_move_iterator(samples.begin()),
+                       std::make_move_iterator(samples.end()));
+    gen.stats.rounds = round + 1;
+    bool full = static_cast<int64_t>(gen.trained.size()) >= want * G;
+    if (!g.dynamic_sampling || full || (g.max_num_gen_batches > 0 && round + 1 >= g.max_num_gen_batches)) break;
+  }
+  // Every group had equal rewards: train on the last round (zero advantages,
+  // so only the KL term moves the policy) rather than skip the step.
+  if (gen.trained.empty()) gen.trained = last_round;
+  R1_RETURN_IF_ERROR(assign_advantages(run, gen.samples, gen.trained));
+  return gen;
+}
+
+std::vector<RolloutRecord> rollout_records(const Run& run, const RLGeneration& gen) {
+  std::vector<RolloutRecord> records;
+  double ms = 1000.0 * gen.stats.generate_seconds / std::max<size_t>(1, gen.samples.size());
+  for (const RLSample& s : gen.samples) {
+    RolloutRecord r;
+    r.step = run.state.global_step + 1;
+    r.policy_version = run.state.global_step;
+    r.prompt_index = s.example;
+    r.group_index = s.group;
+    r.sample_index = s.sample_index;
+    r.prompt = run.job.prompt_texts[s.example];
+    r.completion = s.text;
+    r.prompt_tokens = static_cast<int64_t>(run.job.prompt_ids[s.example].size());
+    r.completion_tokens = static_cast<int64_t>(s.token_ids.size());
+    r.finish_reason = s.finish_reason;
+    for (const ComponentScore& c : s.reward.components) r.reward_components.emplace_back(c.name, c.score);
+    if (run.config.grpo.overlong_buffer_length > 0) r.reward_components.emplace_back("overlong_penalty", s.overlong_penalty);
+    r.total_reward = s.total;
+    r.advantage = s.advantage;
+    for (float lp : s.logprobs) {
+      r.old_logprob.sum += lp;
+      r.old_logprob.min = std::min<double>(r.old_logprob.min, lp);
+    }
+    r.old_logprob.mean = s.logprobs.empty() ? 0.0 : r.old_logprob.sum / s.logprobs.size();
+    r.generation_ms = ms;
+    const std::string& answer = run.job.dataset.examples[s.example].answer;
+    if (!answer.empty()) r.reference_answer = answer;
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+// ---------------------------------------------------------------- updates
+
+LearnerBatch learner_batch(const Run& run, const RLGeneration& gen, const std::vector<size_t>& rows) {
+  LearnerBatch b;
+  for (size_t i : rows) {
+    const RLSample& s = gen.samples[i];
+    b.prompt_ids.push_back(run.job.prompt_ids[s.example]);
+    b.completion_ids.push_back(s.token_ids);
+    // Off-policy updates compare with the sampling policy's log-probs (the
+    // same weights TRL would re-score at generation time); on-policy uses
+    // the current log-probs, detached, as TRL does.
+    b.old_logprobs.push_back(run.job.plan.off_policy ? s.logprobs : std::vector<float>{});
+    b.advantages.push_back(s.advantage);
+    b.masked.push_back(run.config.grpo.mask_truncated_completions && s.finish_reason == "length");
+  }
+  return b;
+}
+
+// π_ref ← α·π_θ + (1-α)·π_ref (TRL's SyncRefModelCallback).
+void sync_reference(Run& run) {
+  at::NoGradGuard no_grad;
+  double alpha = run.config.grpo.ref_model_mixup_alpha;
+  for (const auto& [name, ref] : run.reference->tensors()) {
+    const at::Tensor& pol = run.policy.tensors().at(name);
+    ref.mul_(1.0 - alpha).add_(pol.to(ref.scalar_type()), alpha);
+  }
+}
+
+void print_progress(const Run& run, const std::map<std::string, double>& m, double eta) {
+  if (!run.log) return;
+  const int64_t step = run.state.global_step, total = run.job.plan.total_steps;
+  std::string components;
+  for (const std::string& name : run.job.reward->component_names()) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, " | %s %.3f", name.c_str(), m.at("rewards/" + name + "/mean"));
+    components += buf;
+  }
+  std::fprintf(run.log, "step %lld/%lld %s reward %.3f ±%.3f%s | len %.1f | kl %.4f | loss %.4f | %.1fs/step | ETA %s\n",
+               (long long)step, (long long)total, progress_bar(step, total).c_str(), m.at("reward"),
+               m.at("reward_std"), components.c_str(), m.at("completions/mean_length"),
+               m.count("kl") ? m.at("kl") : 0.0, m.at("loss"), m.at("step_time"), format_duration(eta).c_str());
+  std::fflush(run.log);
+}
+
+Status log_step(Run& run, std::map<std::string, double> m) {
+  m["epoch"] = run.state.epoch;
+  JsonWriter w;
+  w.begin_object().key("step").value(run.state.global_step);
+  for (const auto& [k, v] : m) w.key(k).value(v);
+  w.end_object();
+  R1_RETURN_IF_ERROR(run.metrics->append(run.state, w.str()));
+  StepMetrics sm;
+  sm.step = run.state.global_step;
+  sm.metrics.assign(m.begin(), m.end());
+  sm.wall_time = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return run.store->append_metrics(std::move(sm));
+}
+
+// The generation's optimizer steps: μ passes, each split into updates_per_pass
+// slices of the shuffled batch (TRL shuffles the generation batch too).
+Status train_on(Run& run, const RLGeneration& gen, std::map<std::string, double> gen_metrics, Clock::time_point t0,
+                std::function<void(const std::map<std::string, double>&)> on_step) {
+  const RLPlan& plan = run.job.plan;
+  const GRPOConfig& g = run.config.grpo;
+  std::vector<size_t> order = gen.trained;
+  std::mt19937_64 rng(derive_seed(static_cast<uint64_t>(g.seed), run.generation, -1));
+  std::shuffle(order.begin(), order.end(), rng);
+  size_t slice = (order.size() + plan.updates_per_pass - 1) / plan.updates_per_pass;
+  LearnerOptions lo;
+  lo.loss = loss_options_from_config(g);
+  lo.temperature = g.temperature;
+  lo.micro_batch_size = g.per_device_train_batch_size;
+  lo.max_grad_norm = g.max_grad_norm;
+  for (int64_t pass = 0; pass < g.num_iterations; ++pass) {
+    for (size_t begin = 0; begin < order.size(); begin += slice) {
+      if (run.state.global_step >= plan.total_steps) return Status();
+      auto t_update = Clock::now();
+      std::vector<size_t> rows(order.begin() + begin, order.begin() + std::min(order.size(), begin + slice));
+      lo.learning_rate = lr_at(run.schedule, run.state.global_step);
+      R1_ASSIGN_OR_RETURN(LearnerStepStats stats, learner_step(run.policy, run.reference ? &*run.reference : nullptr,
+                                                               *run.optimizer, learner_batch(run, gen, rows), lo));
+      ++run.state.global_step;
+      if (run.reference && g.sync_ref_model && run.state.global_step % g.ref_model_sync_steps == 0)
+        sync_reference(run);
+      std::map<std::string, double> m = gen_metrics;
+      add_update_metrics(m, stats, lo.learning_rate, seconds_since(t_update));
+      m["step_time"] = seconds_since(t0);  // a generation's first step carries its sampling time
+      t0 = Clock::now();
+      run.state.epoch = static_cast<double>(run.sampler->cursor().epoch) +
+                        static_cast<double>(run.sampler->cursor().position) / run.sampler->dataset_size();
+      R1_RETURN_IF_ERROR(log_step(run, m));
+      on_step(m);
+    }
+  }
+  return Status();
+}
+
+// ---------------------------------------------------------------- set-up
+
+at::ScalarType compute_dtype(const RLConfig& c) { return c.grpo.bf16 ? at::kBFloat16 : at::kFloat; }
+
+Status check_prompts(const Run& run) {
+  const ModelConfig& mc = run.policy.config();
+  for (size_t i = 0; i < run.job.prompt_ids.size(); ++i)
+    R1_RETURN_IF_ERROR(mc.check_token_ids(run.job.prompt_ids[i], run.job.dataset.examples[i].where));
+  int64_t need = run.config.grpo.max_prompt_length + run.config.grpo.max_completion_length;
+  if (need > mc.max_position_embeddings)
+    return Status::error("max_prompt_length + max_completion_length (" + std::to_string(need) +
+                         ") exceeds the model's max_position_embeddings (" +
+                         std::to_string(mc.max_position_embeddings) + ")");
+  return Status();
+}
+
+Status load_reference(Run& run, const std::string& checkpoint) {
+  const RLConfig& c = run.config;
+  if (c.grpo.beta == 0) return Status();
+  std::string moved = checkpoint.empty() ? "" : checkpoint + "/" + kRefModelFile;
+  if (!moved.empty() && std::filesystem::exists(moved)) {
+    R1_ASSIGN_OR_RETURN(SafetensorsFile file, load_safetensors(moved));
+    R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::from_tensors(run.policy.config(), std::move(file.tensors),
+                                                                   {compute_dtype(c), false}));
+    run.reference = std::move(ref);
+    return Status();
+  }
+  R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::load(c.model_name_or_path, {compute_dtype(c), false}));
+  run.reference = std::move(ref);
+  return Status();
+}
+
+Status open_store(Run& run, bool resumed) {
+  const RLConfig& c = run.config;
+  const std::string path = c.output_dir + "/rollouts.db";
+  bool existed = std::filesystem::exists(path);
+  R1_ASSIGN_OR_RETURN(run.store, RolloutStore::open(path));
+  // Rollouts logged after the checkpoint are about to be sampled again (on a
+  // fresh start: everything a run killed before its first checkpoint left).
+  if (existed) {
+    R1_ASSIGN_OR_RETURN(int64_t dropped, run.store->discard_after_step(run.state.global_step));
+    if (dropped > 0 && run.log)
+      std::fprintf(run.log, "rollouts.db: dropped %lld rollouts logged after step %lld\n", (long long)dropped,
+                   (long long)run.state.global_step);
+  }
+  if (resumed) return Status();
+  RunInfo info;
+  std::string name = c.run_name.empty() ? std::filesystem::path(c.output_dir).lexically_normal().filename().string()
+                                        : c.run_name;
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  info.run_id = name + "-" + std::to_string(static_cast<int64_t>(t));
+  info.name = name;
+  info.config_json = c.to_json();
+  info.created_at = stamp;
+  info.model_path = c.model_name_or_path;
+  info.dataset = c.dataset;
+  return run.store->write_run_info(info);
+}
+
+Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(std::string last, find_last_checkpoint(c.output_dir));
+  if (!resume && !last.empty())
+    return Status::error(c.output_dir + " already holds checkpoints (" + last +
+                         "); pass --resume to continue, or choose another output_dir");
+  if (resume && last.empty() && log) std::fprintf(log, "no checkpoint in %s: starting from the beginning\n",
+                                                  c.output_dir.c_str());
+  R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(c.model_name_or_path));
+  R1_ASSIGN_OR_RETURN(RLJob job, load_rl_job(c, tok));
+  R1_ASSIGN_OR_RETURN(Transformer policy,
+                      Transformer::load(last.empty() ? c.model_name_or_path : last, {compute_dtype(c), true}));
+  auto run = std::unique_ptr<Run>(new Run{c, log, std::move(tok), std::move(job), std::move(policy)});
+  R1_RETURN_IF_ERROR(check_prompts(*run));
+  run->optimizer = std::make_unique<AdamW>(
+      run->policy, AdamWOptions{c.grpo.adam_beta1, c.grpo.adam_beta2, c.grpo.adam_epsilon, c.grpo.weight_decay});
+  run->state.seed = static_cast<uint64_t>(c.grpo.seed);
+  if (last.empty()) {
+    R1_ASSIGN_OR_RETURN(BatchSampler s, BatchSampler::create(run->job.dataset.examples.size(), run->state.seed));
+    run->sampler = std::move(s);
+  } else {
+    R1_RETURN_IF_ERROR(load_optimizer_state(last, *run->optimizer));
+    R1_ASSIGN_OR_RETURN(run->state, load_trainer_state(last));
+    R1_RETURN_IF_ERROR(restore_cursor(*run, last + "/trainer_state.json"));
+    if (log) std::fprintf(log, "resuming from %s (step %lld)\n", last.c_str(), (long long)run->state.global_step);
+  }
+  R1_RETURN_IF_ERROR(load_reference(*run, last));
+  const RLPlan& plan = run->job.plan;
+  R1_ASSIGN_OR_RETURN(run->schedule.type, parse_lr_scheduler_type(c.grpo.lr_scheduler_type));
+  run->schedule.learning_rate = c.grpo.learning_rate;
+  run->schedule.total_steps = plan.total_steps;
+  double w = c.grpo.warmup_steps;
+  run->schedule.warmup_steps = w < 1 ? warmup_steps_for(0, w, plan.total_steps) : static_cast<int64_t>(w);
+  R1_RETURN_IF_ERROR(make_dirs(c.output_dir));
+  R1_RETURN_IF_ERROR(write_file_atomic(c.output_dir + "/rl_config.json", c.to_json() + "\n"));
+  R1_RETURN_IF_ERROR(open_store(*run, !last.empty()));
+  R1_ASSIGN_OR_RETURN(MetricsLog metrics, MetricsLog::open(c.output_dir, run->state));
+  run->metrics = std::move(metrics);
+  if (log)
+    std::fprintf(log, "%zu prompts, %lld per generation x %lld samples, %lld optimizer steps per generation, %lld steps\n",
+                 run->job.dataset.examples.size(), (long long)plan.prompts_per_generation,
+                 (long long)plan.num_generations, (long long)plan.steps_per_generation, (long long)plan.total_steps);
+  return run;
+}
+
+Status save_checkpoint(Run& run) {
+  const RLConfig& c = run.config;
+  R1_RETURN_IF_ERROR(run.store->flush());  // the checkpoint never runs ahead of the rollouts it trained on
+  run.state.data_cursor = cursor_json(run);
+  run.state.extra_tensor_files.clear();
+  if (run.reference && c.grpo.sync_ref_model) run.state.extra_tensor_files[kRefModelFile] = run.reference->tensors();
+  CheckpointOptions options{c.output_dir, c.grpo.save_total_limit.value_or(0), c.model_name_or_path};
+  R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(options, run.policy, *run.optimizer, run.state));
+  if (run.log) std::fprintf(run.log, "saved %s\n", dir.c_str());
+  return Status();
+}
+
+}  // namespace
+
+Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(std::unique_ptr<Run> run_ptr, start_run(c, resume, log));
+  Run& run = *run_ptr;
+  const int64_t total = run.job.plan.total_steps;
+  RLRunResult result;
+  int64_t session_steps = 0, first_step = run.state.global_step;
+  auto session_start = Clock::now();
+  while (run.state.global_step < total) {
+    auto t0 = Clock::now();
+    R1_ASSIGN_OR_RETURN(RLGeneration gen, generate(run));
+    run.num_tokens += gen.stats.prompt_tokens + gen.stats.completion_tokens;
+    R1_RETURN_IF_ERROR(run.store->append(rollout_records(run, gen)));
+    std::map<std::string, double> gen_metrics = generation_metrics(gen, run.job.reward->component_names(),
+                                                                   c.grpo.num_generations);
+    gen_metrics["num_tokens"] = static_cast<double>(run.num_tokens);
+    result.last_reward = gen_metrics["reward"];
+    int64_t steps_before = run.state.global_step;
+    auto on_step = [&](const std::map<std::string, double>& m) {
+      ++session_steps;
+      int64_t step = run.state.global_step;
+      if (step % c.grpo.logging_steps == 0 || step == total || step == first_step + 1) {
+        double eta = seconds_since(session_start) / session_steps * (total - step);
+        print_progress(run, m, eta);
+      }
+    };
+    R1_RETURN_IF_ERROR(train_on(run, gen, gen_metrics, t0, on_step));
+    ++run.generation;
+    bool crossed = c.grpo.save_steps > 0 && run.state.global_step / c.grpo.save_steps > steps_before / c.grpo.save_steps;
+    if (crossed && run.state.global_step < total) R1_RETURN_IF_ERROR(save_checkpoint(run));
+  }
+  R1_RETURN_IF_ERROR(save_checkpoint(run));
+  R1_RETURN_IF_ERROR(run.store->close());
+  result.global_step = run.state.global_step;
+  result.model_dir = c.output_dir + "/model";
+  R1_RETURN_IF_ERROR(run.policy.save(result.model_dir, c.model_name_or_path));
+  if (log) std::fprintf(log, "saved final model to %s\n", result.model_dir.c_str());
+  return result;
+}
+
+}  // namespace r1

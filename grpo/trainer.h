@@ -1,0 +1,29 @@
+// The GRPO training loop (`r1 rl`): sample G completions per prompt with the
+// rollout worker, score them with the reward function, compute group
+// advantages, and update the policy with learner_step — μ passes per
+// generation, TRL's batching — while every rollout and step's metrics go to
+// <output_dir>/rollouts.db. Checkpoints are taken at generation boundaries
+// and a resumed run repeats exactly what an uninterrupted run would do.
+// docs/grpo.md describes the loop, its metrics and the files it writes.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "grpo/rl_config.h"
+#include "util/status.h"
+
+namespace r1 {
+
+struct RLRunResult {
+  int64_t global_step = 0;
+  std::string model_dir;     // <output_dir>/model, the final policy as an HF folder
+  double last_reward = 0.0;  // mean total reward of the last generation
+};
+
+// Runs the job; with `resume`, continues from the last complete checkpoint
+// in output_dir (or starts fresh when there is none). Progress lines go to
+// `log` (nullptr for none).
+Result<RLRunResult> run_rl(const RLConfig& config, bool resume, std::FILE* log);
+
+}  // namespace r1

@@ -1,0 +1,141 @@
+#include "grpo/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "rollout/rollout_reader.h"
+#include "sft/sft_test_util.h"
+#include "util/json.h"
+
+namespace r1 {
+namespace {
+
+// A tiny random policy on a small arithmetic set, exercising the KL reference,
+// μ > 1 (off-policy updates), truncation masking and the overlong penalty.
+RLConfig tiny_job(const std::string& dir, const std::string& model) {
+  std::string text = R"({"model_name_or_path": ")" + model + R"(", "output_dir": ")" + dir + R"(/run",
+    "dataset": {"task": "arithmetic", "n": 12, "max_digits": 1},
+    "reward": {"rewards": [{"checker": "math", "name": "accuracy"}, {"checker": "format_lenient", "weight": 0.5}]},
+    "num_generations": 4, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 2,
+    "num_iterations": 2, "beta": 0.04, "sync_ref_model": true, "ref_model_sync_steps": 2,
+    "max_completion_length": 6, "overlong_buffer_length": 2, "mask_truncated_completions": true,
+    "learning_rate": 1e-3, "lr_scheduler_type": "constant", "bf16": false, "max_steps": 4, "save_steps": 2,
+    "logging_steps": 1, "seed": 7, "reward_workers": 1})";
+  return value_or_throw(parse_rl_config(text, "tiny_job"));
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+TEST(RLTrainer, RunsLogsAndCheckpoints) {
+  std::string dir = sft_temp_dir("rl_run");
+  RLConfig config = tiny_job(dir, write_tiny_model(dir, 1));
+  auto result = run_rl(config, false, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  EXPECT_EQ(result->global_step, 4);
+  EXPECT_TRUE(std::filesystem::exists(result->model_dir + "/model.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/run/checkpoint-2/ref_model.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/run/checkpoint-4/trainer_state.json"));
+
+  auto metrics = lines_of(dir + "/run/metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 4u);
+  auto last = value_or_throw(parse_json(metrics.back(), "metrics"));
+  for (const char* key : {"reward", "reward_std", "rewards/accuracy/mean", "rewards/format_lenient/mean", "kl",
+                          "entropy", "clip_ratio/region_mean", "completions/clipped_ratio", "grad_norm", "step_time"})
+    EXPECT_TRUE(last.HasMember(key)) << key;
+  EXPECT_GT(last["entropy"].GetDouble(), 0.0);
+  EXPECT_GT(last["completions/clipped_ratio"].GetDouble(), 0.5);  // a random model rarely stops in 6 tokens
+
+  // Two generations of 2 prompts × 4 samples, each consumed by two steps.
+  RolloutReader reader = value_or_throw(RolloutReader::open(dir + "/run/rollouts.db"));
+  auto steps = value_or_throw(reader.steps());
+  ASSERT_EQ(steps.size(), 4u);
+  EXPECT_EQ(steps[0].n, 8);
+  EXPECT_EQ(steps[1].n, 0);
+  EXPECT_EQ(steps[2].n, 8);
+  auto rows = value_or_throw(reader.step_rollouts(3, RolloutOrder::kNatural));
+  ASSERT_EQ(rows.size(), 8u);
+  EXPECT_EQ(rows[0].policy_version, 2);
+  for (const RolloutRecord& r : rows) {
+    // DAPO's soft penalty over the last 2 of 6 tokens: 0 up to 4 tokens, then -0.5 per token.
+    ASSERT_EQ(r.reward_components.size(), 3u);
+    EXPECT_EQ(r.reward_components[2].first, "overlong_penalty");
+    EXPECT_DOUBLE_EQ(r.reward_components[2].second, -0.5 * std::max<int64_t>(0, r.completion_tokens - 4));
+    EXPECT_DOUBLE_EQ(r.total_reward, r.reward_components[0].second + 0.5 * r.reward_components[1].second +
+                                         r.reward_components[2].second);
+  }
+
+  // A finished run does not start again over its checkpoints.
+  auto again = run_rl(config, false, nullptr);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("pass --resume"), std::string::npos);
+}
+
+TEST(RLTrainer, ResumeRepeatsTheUninterruptedRun) {
+  std::string dir = sft_temp_dir("rl_resume");
+  std::string model = write_tiny_model(dir, 2);
+  RLConfig full = tiny_job(dir + "/a", model);
+  ASSERT_TRUE(run_rl(full, false, nullptr).ok());
+
+  RLConfig part = tiny_job(dir + "/b", model);
+  ASSERT_TRUE(run_rl(part, false, nullptr).ok());
+  // Roll run b back to its step-2 checkpoint, as if killed during step 3.
+  std::filesystem::remove_all(dir + "/b/run/checkpoint-4");
+  auto resumed = run_rl(part, true, nullptr);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+
+  auto a = lines_of(dir + "/a/run/metrics.jsonl"), b = lines_of(dir + "/b/run/metrics.jsonl");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto ja = value_or_throw(parse_json(a[i], "a")), jb = value_or_throw(parse_json(b[i], "b"));
+    for (auto it = ja.MemberBegin(); it != ja.MemberEnd(); ++it) {
+      std::string key = it->name.GetString();
+      if (key.find("time") != std::string::npos || key.find("per_second") != std::string::npos) continue;
+      EXPECT_DOUBLE_EQ(it->value.GetDouble(), jb[key.c_str()].GetDouble()) << "line " << i << " " << key;
+    }
+  }
+  RolloutReader ra = value_or_throw(RolloutReader::open(dir + "/a/run/rollouts.db"));
+  RolloutReader rb = value_or_throw(RolloutReader::open(dir + "/b/run/rollouts.db"));
+  for (int64_t step = 1; step <= 4; ++step) {
+    auto xa = value_or_throw(ra.step_rollouts(step, RolloutOrder::kNatural));
+    auto xb = value_or_throw(rb.step_rollouts(step, RolloutOrder::kNatural));
+    ASSERT_EQ(xa.size(), xb.size()) << "step " << step;
+    for (size_t i = 0; i < xa.size(); ++i) {
+      EXPECT_EQ(xa[i].completion, xb[i].completion);
+      EXPECT_EQ(xa[i].advantage, xb[i].advantage);
+    }
+  }
+  EXPECT_EQ(value_or_throw(rb.resumes()).size(), 1u);
+}
+
+TEST(RLTrainer, BadInputFailsBeforeTraining) {
+  std::string dir = sft_temp_dir("rl_bad");
+  std::string model = write_tiny_model(dir, 3);
+  RLConfig config = tiny_job(dir, model);
+  config.dataset = R"({"task": "arithmetic", "n": 1})";
+  auto small = run_rl(config, false, nullptr);
+  ASSERT_FALSE(small.ok());
+  EXPECT_NE(small.status().message().find("fewer than one generation batch"), std::string::npos);
+
+  std::ofstream(dir + "/rows.jsonl") << R"({"prompt": "1+1?", "answer": "2"})" << "\n{broken\n";
+  config.dataset = "\"" + dir + "/rows.jsonl\"";
+  auto broken = run_rl(config, false, nullptr);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.status().message().find("rows.jsonl:2"), std::string::npos) << broken.status().message();
+
+  config.dataset = R"({"task": "arithmetic", "n": 12})";
+  config.reward = R"({"rewards": [{"checker": "countdown"}]})";  // arithmetic rows have no numbers/target
+  auto wrong = run_rl(config, false, nullptr);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("numbers"), std::string::npos) << wrong.status().message();
+  EXPECT_FALSE(std::filesystem::exists(dir + "/run/checkpoint-2"));
+}
+
+}  // namespace
+}  // namespace r1
