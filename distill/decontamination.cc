@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "data/dataset_source.h"
+
 namespace r1 {
 
 namespace {
@@ -96,33 +98,36 @@ std::vector<std::string> DecontaminationIndex::names(uint64_t mask) const {
   return out;
 }
 
+Result<EvalSet> load_eval_set(const JsonValue& source, const std::string& where) {
+  R1_ASSIGN_OR_RETURN(Dataset ds, load_dataset_source(source, where));
+  EvalSet set;
+  if (source.IsString())
+    set.name = source.GetString();
+  else
+    set.name = !ds.spec.name.empty() ? ds.spec.name : std::filesystem::path(ds.spec.path).stem().string();
+  if (set.name.ends_with(".jsonl")) set.name = std::filesystem::path(set.name).stem().string();
+  for (Example& e : ds.examples) set.prompts.push_back(std::move(e.prompt));
+  return set;
+}
+
 std::vector<std::string> default_decontamination_sets() {
   return {"gsm8k_test", "math500", "aime24", "amc23", "minerva_math", "humaneval"};
 }
 
-Result<DecontaminationIndex> build_decontamination_index(const std::vector<DatasetSpec>& sets, int64_t n) {
+Result<DecontaminationIndex> build_decontamination_index(const std::vector<EvalSet>& sets, int64_t n) {
   if (n < 1) return Status::error("decontamination n-gram size must be >= 1");
   if (sets.empty()) return Status::error("decontamination needs at least one evaluation set");
   if (sets.size() > static_cast<size_t>(NgramIndex::kMaxSets))
     return Status::error("decontamination takes at most " + std::to_string(NgramIndex::kMaxSets) + " sets");
   DecontaminationIndex out;
   out.index = NgramIndex(n);
-  for (DatasetSpec spec : sets) {
-    std::string name = spec.name.empty() ? std::filesystem::path(spec.path).stem().string() : spec.name;
-    // Only the prompts are indexed: answers and reference fields are not read.
-    spec.answer_field.reset();
-    spec.answer_extractor = "none";
-    spec.reference_fields = std::vector<std::string>{};
-    Result<Dataset> ds = load_dataset(spec);
-    if (!ds.ok()) return ds.status().with_context("evaluation set '" + name + "'");
-    int set = static_cast<int>(out.set_names.size());
-    out.set_names.push_back(name);
-    out.texts.push_back(0);
+  for (const EvalSet& set : sets) {
+    int bit = static_cast<int>(out.set_names.size());
+    out.set_names.push_back(set.name);
+    out.texts.push_back(static_cast<int64_t>(set.prompts.size()));
     out.short_texts.push_back(0);
-    for (const Example& e : ds->examples) {
-      ++out.texts.back();
-      if (!out.index.add(set, e.prompt)) ++out.short_texts.back();
-    }
+    for (const std::string& prompt : set.prompts)
+      if (!out.index.add(bit, prompt)) ++out.short_texts.back();
   }
   return out;
 }

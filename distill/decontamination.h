@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "data/jsonl_dataset.h"
+#include "util/json.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -42,23 +42,33 @@ class NgramIndex {
   std::unordered_map<uint64_t, uint64_t> grams_;  // n-gram hash -> set mask
 };
 
-// An index over the prompts of named evaluation sets.
-struct DecontaminationIndex {
-  NgramIndex index{10};
-  std::vector<std::string> set_names;  // bit i of a match is set_names[i]
-  std::vector<int64_t> texts;          // prompts indexed per set
-  std::vector<int64_t> short_texts;    // prompts under n words per set (cannot match)
-
-  // The names of the sets in `mask`, in set order.
-  std::vector<std::string> names(uint64_t mask) const;
+// The prompts of one evaluation set.
+struct EvalSet {
+  std::string name;
+  std::vector<std::string> prompts;
 };
+
+// Loads a set named the way configs name datasets (data/dataset_source.h: a
+// built-in name, a .jsonl path, a spec object, ...). The set is called by
+// that name, or by the spec's name / file stem for an object.
+Result<EvalSet> load_eval_set(const JsonValue& source, const std::string& where);
 
 // The evaluation sets checked when a decontaminate filter names none:
 // gsm8k_test, math500, aime24, amc23, minerva_math, humaneval.
 std::vector<std::string> default_decontamination_sets();
 
-// Builds the index from the prompt field of each dataset (a spec's `name`,
-// or the file stem, names the set). Errors name the set and its file.
-Result<DecontaminationIndex> build_decontamination_index(const std::vector<DatasetSpec>& sets, int64_t n);
+// An index over the prompts of evaluation sets.
+struct DecontaminationIndex {
+  NgramIndex index{10};
+  std::vector<std::string> set_names;  // bit i of a match is set_names[i]
+  std::vector<int64_t> texts;          // prompts indexed per set
+  std::vector<int64_t> short_texts;    // prompts under n words per set (they cannot match)
+
+  // The names of the sets in `mask`, in set order.
+  std::vector<std::string> names(uint64_t mask) const;
+};
+
+// Builds the index from the sets' prompts (at most NgramIndex::kMaxSets sets).
+Result<DecontaminationIndex> build_decontamination_index(const std::vector<EvalSet>& sets, int64_t n);
 
 }  // namespace r1

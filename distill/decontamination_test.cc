@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
+
+#include "data/jsonl_dataset.h"
 
 namespace r1 {
 namespace {
@@ -36,11 +39,15 @@ TEST(NgramIndex, MatchesSharedNgramsAndTagsTheirSets) {
 
 bool shared_data_present() { return std::filesystem::exists(data_root() + "/gsm8k/test.jsonl"); }
 
+EvalSet eval_set(const std::string& source_json) {
+  rapidjson::Document doc = value_or_throw(parse_json(source_json, "test"));
+  return value_or_throw(load_eval_set(doc, "test"));
+}
+
 TEST(DecontaminationIndex, CatchesAGsm8kTestQuestionAndNotUnrelatedText) {
   if (!shared_data_present()) GTEST_SKIP() << "no shared data at " << data_root();
-  std::vector<DatasetSpec> sets = {value_or_throw(builtin_dataset_spec("gsm8k_test")),
-                                   value_or_throw(builtin_dataset_spec("aime24"))};
-  DecontaminationIndex idx = value_or_throw(build_decontamination_index(sets, 10));
+  DecontaminationIndex idx =
+      value_or_throw(build_decontamination_index({eval_set("\"gsm8k_test\""), eval_set("\"aime24\"")}, 10));
   EXPECT_EQ(idx.set_names, (Words{"gsm8k_test", "aime24"}));
   EXPECT_EQ(idx.texts, (std::vector<int64_t>{1319, 30}));
   // The first GSM8K test question, reworded around a 10-word stretch and
@@ -58,14 +65,40 @@ TEST(DecontaminationIndex, CatchesAGsm8kTestQuestionAndNotUnrelatedText) {
   EXPECT_EQ(idx.index.match("she eats three for breakfast every morning and bakes"), 0u);
 }
 
+TEST(DecontaminationIndex, EverySharedEvalSetLoads) {
+  if (!shared_data_present()) GTEST_SKIP() << "no shared data at " << data_root();
+  std::vector<EvalSet> sets;
+  for (const std::string& name : default_decontamination_sets()) sets.push_back(eval_set("\"" + name + "\""));
+  DecontaminationIndex idx = value_or_throw(build_decontamination_index(sets, 10));
+  EXPECT_EQ(idx.set_names, default_decontamination_sets());
+  for (size_t i = 0; i < sets.size(); ++i) {
+    EXPECT_GT(idx.texts[i], 0) << idx.set_names[i];
+    EXPECT_LT(idx.short_texts[i], idx.texts[i]) << idx.set_names[i];
+  }
+}
+
+TEST(DecontaminationIndex, SetsAreNamedAndShortPromptsCounted) {
+  std::string path = std::string(::testing::TempDir()) + "/distill_evalset.jsonl";
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs("{\"prompt\": \"p\", \"question\": \"one two three\"}\n{\"prompt\": \"q\", \"question\": \"just two\"}\n",
+             f);
+  std::fclose(f);
+  EXPECT_EQ(eval_set("\"" + path + "\"").name, "distill_evalset");
+  EvalSet set = eval_set(R"({"path": ")" + path + R"(", "prompt_field": "question", "name": "mine"})");
+  EXPECT_EQ(set.name, "mine");
+  EXPECT_EQ(set.prompts, (Words{"one two three", "just two"}));
+  DecontaminationIndex idx = value_or_throw(build_decontamination_index({set}, 3));
+  EXPECT_EQ(idx.short_texts, (std::vector<int64_t>{1}));
+  EXPECT_EQ(idx.names(idx.index.match("ONE two, three!")), (Words{"mine"}));
+}
+
 TEST(DecontaminationIndex, ErrorsNameTheSet) {
-  DatasetSpec missing;
-  missing.path = "/no/such/dir/evalset.jsonl";
-  Status s = build_decontamination_index({missing}, 10).status();
+  rapidjson::Document doc = value_or_throw(parse_json("\"/no/such/dir/evalset.jsonl\"", "test"));
+  Status s = load_eval_set(doc, "cfg.json: datasets[0]").status();
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("evaluation set 'evalset'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("/no/such/dir/evalset.jsonl"), std::string::npos) << s.message();
   EXPECT_FALSE(build_decontamination_index({}, 10).ok());
-  EXPECT_FALSE(build_decontamination_index({missing}, 0).ok());
+  EXPECT_FALSE(build_decontamination_index({EvalSet{"x", {"a b"}}}, 0).ok());
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "data/jsonl_dataset.h"
-#include "distill/prompt_source.h"
+#include "data/dataset_source.h"
 #include "model/chat_template.h"
 #include "model/generate.h"
 #include "model/tokenizer.h"
@@ -19,13 +19,15 @@ namespace r1 {
 
 namespace {
 
-Result<RewardFunction> load_reward(const SampleConfig& c, const PromptSource& source) {
-  std::string text = c.reward.empty() ? source.default_reward : c.reward;
-  if (text.empty())
-    return Status::error("dataset '" + source.name + "' has no default reward spec; set key 'reward'");
+Result<RewardFunction> load_reward(const SampleConfig& c, const Dataset& dataset) {
+  std::string text = c.reward.empty() ? default_reward_spec(dataset) : c.reward;
   R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(text, "key 'reward'"));
   if (doc.IsString()) return RewardFunction::from_file(doc.GetString());
   return RewardFunction::from_json(doc, "reward");
+}
+
+std::string dataset_name(const Dataset& ds) {
+  return ds.spec.name.empty() ? std::filesystem::path(ds.spec.path).stem().string() : ds.spec.name;
 }
 
 Result<std::optional<ChatTemplate>> resolve_template(const std::string& name, const Tokenizer& tok) {
@@ -98,7 +100,7 @@ Result<SampleReport> run_sample(const SampleConfig& c, std::FILE* log) {
   R1_ASSIGN_OR_RETURN(std::vector<FilterStage> chain,
                       make_filter_chain(c.filters.empty() ? default_filter_chain_json() : c.filters, "filters"));
   R1_ASSIGN_OR_RETURN(rapidjson::Document dataset_doc, parse_json(c.dataset, "key 'dataset'"));
-  R1_ASSIGN_OR_RETURN(PromptSource source, load_prompt_source(dataset_doc, "dataset"));
+  R1_ASSIGN_OR_RETURN(Dataset source, load_dataset_source(dataset_doc, "dataset"));
   if (c.max_prompts > 0 && static_cast<int64_t>(source.examples.size()) > c.max_prompts)
     source.examples.resize(static_cast<size_t>(c.max_prompts));
   R1_ASSIGN_OR_RETURN(RewardFunction reward, load_reward(c, source));
@@ -110,7 +112,7 @@ Result<SampleReport> run_sample(const SampleConfig& c, std::FILE* log) {
   if (c.dtype == "bfloat16") load.dtype = at::kBFloat16;
   R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(c.model, load));
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(c.model));
-  std::string template_name = c.template_name.empty() ? source.template_name : c.template_name;
+  std::string template_name = c.template_name.empty() ? source.spec.template_name : c.template_name;
   R1_ASSIGN_OR_RETURN(std::optional<ChatTemplate> tmpl, resolve_template(template_name, tok));
   R1_ASSIGN_OR_RETURN(Prompts prompts, encode_prompts(source.examples, tmpl, tok));
 
@@ -127,7 +129,7 @@ Result<SampleReport> run_sample(const SampleConfig& c, std::FILE* log) {
   const int64_t batches = (P + c.batch_size - 1) / c.batch_size;
   if (log)
     std::fprintf(log, "r1 sample: %lld prompts of %s x %lld samples, template %s, %lld batches\n", (long long)P,
-                 source.name.c_str(), (long long)c.samples_per_prompt, template_name.c_str(), (long long)batches);
+                 dataset_name(source).c_str(), (long long)c.samples_per_prompt, template_name.c_str(), (long long)batches);
   std::vector<ScoredSample> samples;
   for (int64_t b = 0; b < batches; ++b) {
     int64_t first = b * c.batch_size, last = std::min(P, first + c.batch_size);

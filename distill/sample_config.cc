@@ -3,7 +3,7 @@
 #include <utility>
 #include <variant>
 
-#include "distill/prompt_source.h"
+#include "data/dataset_source.h"
 #include "distill/sample_filter.h"
 #include "model/chat_template.h"
 #include "reward/reward_spec.h"
@@ -83,6 +83,14 @@ Status check_filters(const std::string& text, const std::string& where) {
   return Status();
 }
 
+// The dataset's structure; names and files are resolved by run_sample.
+Status check_dataset(const JsonValue& v, const std::string& where) {
+  if (v.IsString()) return Status();
+  if (!v.IsObject()) return Status::error(where + " must be a dataset name, a .jsonl path or an object (docs/data.md)");
+  if (v.HasMember("task")) return parse_task_options(v, where).status();
+  return parse_dataset_spec(v, where).status();
+}
+
 Status check_reward(const std::string& text, const std::string& where) {
   R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(text, where + ": key 'reward'"));
   if (doc.IsString()) return Status();  // a spec file, read by run_sample
@@ -110,7 +118,7 @@ Status validate(const SampleConfig& c, const std::string& where) {
   R1_RETURN_IF_ERROR(need(t.empty() || t == "auto" || t == "chatml" || t == "llama3" || t == "r1_zero" || t == "none",
                           "key 'template' must be auto, chatml, llama3, r1_zero or none"));
   R1_ASSIGN_OR_RETURN(rapidjson::Document dataset, parse_json(c.dataset, where + ": key 'dataset'"));
-  R1_RETURN_IF_ERROR(check_prompt_source(dataset, where + ": dataset"));
+  R1_RETURN_IF_ERROR(check_dataset(dataset, where + ": key 'dataset'"));
   if (!c.reward.empty()) R1_RETURN_IF_ERROR(check_reward(c.reward, where));
   if (!c.filters.empty()) R1_RETURN_IF_ERROR(check_filters(c.filters, where));
   return Status();

@@ -14,9 +14,9 @@ namespace r1 {
 
 struct SampleConfig {
   std::string model;  // HF folder of the teacher that samples (required)
-  // JSON text of the dataset value: a built-in name, "countdown" /
-  // "arithmetic", {"task": ..., "n": ..., "seed": ..., "split": ...}, a
-  // .jsonl path, or a DatasetSpec object (required).
+  // JSON text of a dataset source (data/dataset_source.h): a built-in name,
+  // "countdown" / "arithmetic[:heldout]", {"task": ..., "n": ..., "seed":
+  // ...}, a .jsonl path, or a DatasetSpec object (required).
   std::string dataset;
   int64_t max_prompts = 0;      // the first N prompts only; 0: all
   std::string template_name;    // key "template": auto, chatml, llama3, r1_zero, none; "": the dataset's
@@ -42,8 +42,9 @@ struct SampleConfig {
   bool save_rejected = false;   // also write rejected.jsonl with the filter that removed each sample
 };
 
-// Parses and validates a config object (structure, filter names, the reward
-// spec when given inline); `where` names it in errors. No file is read.
+// Parses and validates a config object (its keys, the dataset's structure,
+// filter names, the reward spec when given inline); `where` names it in
+// errors. No file is read.
 Result<SampleConfig> parse_sample_config(const rapidjson::Value& obj, const std::string& where);
 
 // Reads `path`, applies `overrides` ("key=value"; the value is parsed as JSON

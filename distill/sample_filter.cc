@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "distill/decontamination.h"
-#include "distill/prompt_source.h"
 #include "reward/checker_params.h"
 #include "reward/format_rewards.h"
 #include "reward/language_consistency.h"
@@ -200,22 +199,22 @@ class DecontaminateFilter : public SampleFilter {
 Built make_decontaminate(CheckerParams& p) {
   R1_ASSIGN_OR_RETURN(int64_t n, p.integer("ngram", 10));
   if (n < 1) return p.error("ngram must be >= 1");
-  std::vector<DatasetSpec> sets;
-  if (const JsonValue* list = p.raw("datasets")) {
-    if (!list->IsArray() || list->Empty())
-      return p.error("'datasets' must be a non-empty list of dataset names, .jsonl paths or spec objects");
-    for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
-      R1_ASSIGN_OR_RETURN(DatasetSpec spec,
-                          dataset_spec_from_json((*list)[i], p.where() + ": datasets[" + std::to_string(i) + "]"));
-      sets.push_back(std::move(spec));
-    }
-  } else {
-    for (const std::string& name : default_decontamination_sets()) {
-      R1_ASSIGN_OR_RETURN(DatasetSpec spec, builtin_dataset_spec(name));
-      sets.push_back(std::move(spec));
-    }
+  rapidjson::Document defaults;
+  const JsonValue* list = p.raw("datasets");
+  if (!list) {
+    defaults.SetArray();
+    for (const std::string& name : default_decontamination_sets())
+      defaults.PushBack(rapidjson::Value(name.c_str(), defaults.GetAllocator()), defaults.GetAllocator());
+    list = &defaults;
   }
+  if (!list->IsArray() || list->Empty())
+    return p.error("'datasets' must be a non-empty list of dataset names, .jsonl paths or spec objects");
   R1_RETURN_IF_ERROR(p.check_no_unknown());  // before the sets are read
+  std::vector<EvalSet> sets;
+  for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+    R1_ASSIGN_OR_RETURN(EvalSet set, load_eval_set((*list)[i], p.where() + ": datasets[" + std::to_string(i) + "]"));
+    sets.push_back(std::move(set));
+  }
   Result<DecontaminationIndex> index = build_decontamination_index(sets, n);
   if (!index.ok()) return index.status().with_context(p.where());
   return std::unique_ptr<SampleFilter>(std::make_unique<DecontaminateFilter>(std::move(*index)));
