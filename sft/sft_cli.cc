@@ -26,7 +26,12 @@ void run_cli(const SftCliOptions& o) {
     std::string model = o.eval_model.empty() ? config.model_name_or_path : o.eval_model;
     EvalResult e = value_or_throw(evaluate_file(config, model, file));
     JsonWriter w;
-    w.begin_object().key("loss").value(e.loss).key("tokens").value(e.tokens).end_object();
+    w.begin_object().key("loss").value(e.loss).key("tokens").value(e.tokens);
+    if (e.kl) {  // distilling: the KL and the training objective too
+      double a = config.distill_alpha, t = config.distill_temperature;
+      w.key("kl").value(*e.kl).key("distill_loss").value((1 - a) * e.loss + a * t * t * *e.kl);
+    }
+    w.end_object();
     std::printf("%s\n", w.str().c_str());
     return;
   }
@@ -51,7 +56,8 @@ void add_sft_commands(CLI::App& app) {
   cmd->add_option("--set", o->overrides, "Override a config key: key=value (value parsed as JSON if it is JSON)");
   cmd->add_flag("--resume", o->resume, "Continue from the last complete checkpoint in output_dir");
   cmd->add_flag("--eval-only", o->eval_only,
-                "Print the token-mean loss {loss, tokens} of eval_file (else train_file) and exit");
+                "Print the token-mean loss {loss, tokens} of eval_file (else train_file) and exit; with "
+                "distill_alpha > 0 also {kl, distill_loss}");
   cmd->add_option("--model", o->eval_model, "With --eval-only: the model folder (default model_name_or_path)");
   cmd->callback([o] { run_cli(*o); });
 }

@@ -42,6 +42,9 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"packing", &SFTConfig::packing},
       {"completion_only_loss", &SFTConfig::completion_only_loss},
       {"add_eos", &SFTConfig::add_eos},
+      {"teacher_model_name_or_path", &SFTConfig::teacher_model_name_or_path},
+      {"distill_alpha", &SFTConfig::distill_alpha},
+      {"distill_temperature", &SFTConfig::distill_temperature},
       {"logging_steps", &SFTConfig::logging_steps},
       {"eval_steps", &SFTConfig::eval_steps},
       {"save_steps", &SFTConfig::save_steps},
@@ -89,6 +92,10 @@ Status validate(const SFTConfig& c, const std::string& where) {
   R1_RETURN_IF_ERROR(need(c.eval_steps >= 0 && c.save_steps >= 0 && c.save_total_limit >= 0,
                           "keys 'eval_steps', 'save_steps', 'save_total_limit' must be >= 0"));
   R1_RETURN_IF_ERROR(need(c.dtype == "float32" || c.dtype == "bfloat16", "key 'dtype' must be float32 or bfloat16"));
+  R1_RETURN_IF_ERROR(need(c.distill_alpha >= 0 && c.distill_alpha <= 1, "key 'distill_alpha' must be in [0, 1]"));
+  R1_RETURN_IF_ERROR(need(c.distill_temperature > 0, "key 'distill_temperature' must be > 0"));
+  R1_RETURN_IF_ERROR(need(c.distill_alpha == 0 || !c.teacher_model_name_or_path.empty(),
+                          "key 'distill_alpha' > 0 needs 'teacher_model_name_or_path'"));
   const std::string& t = c.chat_template;
   R1_RETURN_IF_ERROR(need(t == "auto" || t == "chatml" || t == "llama3" || t == "r1_zero" || t == "none",
                           "key 'chat_template' must be auto, chatml, llama3, r1_zero or none"));

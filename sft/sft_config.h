@@ -45,6 +45,14 @@ struct SFTConfig {
   bool completion_only_loss = true;  // false trains on prompt tokens too
   bool add_eos = true;             // append the first eos_token_id unless a ChatML/Llama-3 template ends the turn
 
+  // Logit distillation (docs/distill.md): loss = (1 - distill_alpha) * CE +
+  // distill_alpha * T^2 * KL(teacher_T || student_T) per completion token,
+  // T = distill_temperature. distill_alpha = 0 is plain SFT (the teacher is
+  // not loaded). The teacher needs the student's vocabulary.
+  std::string teacher_model_name_or_path;
+  double distill_alpha = 0.0;
+  double distill_temperature = 1.0;
+
   // Bookkeeping.
   int64_t logging_steps = 10;
   int64_t eval_steps = 0;          // 0: evaluate only at the end (when eval_file is set)

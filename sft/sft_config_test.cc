@@ -42,6 +42,22 @@ TEST(SFTConfig, WrongTypesAndValuesAreNamed) {
   EXPECT_NE(e.status().message().find("model_name_or_path"), std::string::npos);
 }
 
+TEST(SFTConfig, DistillKeysAreCheckedTogether) {
+  SFTConfig c = *parse(std::string(kBase) + "}");
+  EXPECT_EQ(c.distill_alpha, 0.0);
+  EXPECT_EQ(c.distill_temperature, 1.0);
+  EXPECT_TRUE(c.teacher_model_name_or_path.empty());
+  c = *parse(std::string(kBase) + R"(, "teacher_model_name_or_path": "t", "distill_alpha": 0.5, "distill_temperature": 2})");
+  EXPECT_EQ(c.teacher_model_name_or_path, "t");
+  EXPECT_EQ(c.distill_alpha, 0.5);
+  EXPECT_EQ(c.distill_temperature, 2.0);
+  auto no_teacher = parse(std::string(kBase) + R"(, "distill_alpha": 0.5})");
+  ASSERT_FALSE(no_teacher.ok());
+  EXPECT_NE(no_teacher.status().message().find("needs 'teacher_model_name_or_path'"), std::string::npos);
+  EXPECT_FALSE(parse(std::string(kBase) + R"(, "teacher_model_name_or_path": "t", "distill_alpha": 1.5})").ok());
+  EXPECT_FALSE(parse(std::string(kBase) + R"(, "distill_temperature": 0})").ok());
+}
+
 TEST(SFTConfig, OverridesReplaceKeysWithTypedValues) {
   std::string dir = sft_temp_dir("config");
   ASSERT_TRUE(write_file_atomic(dir + "/c.json", std::string(kBase) + R"(, "max_steps": 5})").ok());

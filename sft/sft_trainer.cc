@@ -18,14 +18,84 @@
 
 namespace r1 {
 
-at::Tensor sft_loss_sum(const Transformer& model, const SftBatch& batch) {
+namespace {
+
+// fp32 logits [targets, vocab] at the batch's target positions `keep`: only
+// those need the [*, vocab] head, so prompts cost no logits.
+at::Tensor target_logits(const Transformer& model, const SftBatch& batch, const at::Tensor& keep) {
   at::Tensor hidden = model.forward(batch.ids, batch.positions, batch.allowed);
-  at::Tensor labels = batch.labels.reshape({-1});
-  // Only target positions need the [*, vocab] head: prompts cost no logits.
-  at::Tensor keep = (labels != -100).nonzero().squeeze(1);
   at::Tensor h = hidden.reshape({-1, hidden.size(-1)}).index_select(0, keep);
-  at::Tensor logits = model.lm_head(h).to(at::kFloat);
+  return model.lm_head(h).to(at::kFloat);
+}
+
+at::Tensor target_positions(const at::Tensor& flat_labels) { return (flat_labels != -100).nonzero().squeeze(1); }
+
+}  // namespace
+
+at::Tensor sft_loss_sum(const Transformer& model, const SftBatch& batch) {
+  at::Tensor labels = batch.labels.reshape({-1});
+  at::Tensor keep = target_positions(labels);
+  at::Tensor logits = target_logits(model, batch, keep);
   return at::cross_entropy_loss(logits, labels.index_select(0, keep), {}, at::Reduction::Sum);
+}
+
+DistillLossSums distill_loss_sums(const Transformer& student, const Transformer& teacher, const SftBatch& batch,
+                                  double temperature) {
+  at::Tensor labels = batch.labels.reshape({-1});
+  at::Tensor keep = target_positions(labels);
+  at::Tensor s_logits = target_logits(student, batch, keep);
+  at::Tensor t_logits;
+  {
+    at::NoGradGuard no_grad;
+    t_logits = target_logits(teacher, batch, keep);
+  }
+  DistillLossSums out;
+  out.ce = at::cross_entropy_loss(s_logits, labels.index_select(0, keep), {}, at::Reduction::Sum);
+  at::Tensor log_ps = at::log_softmax(s_logits / temperature, -1);
+  at::Tensor log_pt = at::log_softmax(t_logits / temperature, -1);
+  at::Tensor pt = log_pt.exp();
+  // Tokens the teacher gives probability 0 add nothing (0 * log 0 = 0).
+  at::Tensor terms = at::where(pt > 0, pt * (log_pt - log_ps), at::zeros_like(pt));
+  out.kl = terms.sum();
+  return out;
+}
+
+DistillStepLoss accumulate_distill_gradients(const Transformer& student, const std::vector<SftBatch>& micro_batches,
+                                             const DistillOptions& d) {
+  int64_t tokens = 0;
+  for (const auto& b : micro_batches) tokens += b.target_tokens;
+  double denom = static_cast<double>(std::max<int64_t>(1, tokens));
+  double kl_weight = d.alpha * d.temperature * d.temperature;
+  DistillStepLoss out;
+  for (const auto& b : micro_batches) {
+    DistillLossSums sums = distill_loss_sums(student, *d.teacher, b, d.temperature);
+    at::Tensor loss = ((1.0 - d.alpha) * sums.ce + kl_weight * sums.kl) / denom;
+    loss.backward();
+    out.loss += loss.item<double>();
+    out.ce += sums.ce.item<double>() / denom;
+    out.kl += sums.kl.item<double>() / denom;
+  }
+  return out;
+}
+
+Status check_same_vocabulary(const Transformer& student, const Tokenizer& student_tok, const Transformer& teacher,
+                             const Tokenizer& teacher_tok, const std::string& teacher_path) {
+  auto differ = [&](const std::string& what) {
+    return Status::error("teacher_model_name_or_path " + teacher_path + ": " + what +
+                         "; logit distillation needs the student's vocabulary (use distill_alpha 0 and train on the "
+                         "teacher's samples instead)");
+  };
+  int64_t sv = student.config().vocab_size, tv = teacher.config().vocab_size;
+  if (sv != tv)
+    return differ("vocab_size " + std::to_string(tv) + " differs from the student's " + std::to_string(sv));
+  if (student_tok.vocab_size() != teacher_tok.vocab_size())
+    return differ("the tokenizer has " + std::to_string(teacher_tok.vocab_size()) + " tokens, the student's " +
+                  std::to_string(student_tok.vocab_size()));
+  for (int64_t id = 0; id < student_tok.vocab_size(); ++id)
+    if (student_tok.id_to_token(id) != teacher_tok.id_to_token(id))
+      return differ("token " + std::to_string(id) + " is '" + teacher_tok.id_to_token(id) + "', the student's '" +
+                    student_tok.id_to_token(id) + "'");
+  return Status();
 }
 
 double accumulate_gradients(const Transformer& model, const std::vector<SftBatch>& micro_batches) {
@@ -40,18 +110,26 @@ double accumulate_gradients(const Transformer& model, const std::vector<SftBatch
   return total;
 }
 
-EvalResult evaluate(const Transformer& model, const std::vector<SftRow>& rows, int64_t batch_size) {
+EvalResult evaluate(const Transformer& model, const std::vector<SftRow>& rows, int64_t batch_size,
+                    const DistillOptions& distill) {
   at::NoGradGuard no_grad;
-  double sum = 0.0;
+  double sum = 0.0, kl = 0.0;
   EvalResult r;
   for (size_t i = 0; i < rows.size(); i += batch_size) {
     std::vector<const SftRow*> part;
     for (size_t j = i; j < std::min(rows.size(), i + batch_size); ++j) part.push_back(&rows[j]);
     SftBatch b = collate(part);
-    sum += sft_loss_sum(model, b).item<double>();
+    if (distill.teacher) {
+      DistillLossSums sums = distill_loss_sums(model, *distill.teacher, b, distill.temperature);
+      sum += sums.ce.item<double>();
+      kl += sums.kl.item<double>();
+    } else {
+      sum += sft_loss_sum(model, b).item<double>();
+    }
     r.tokens += b.target_tokens;
   }
   r.loss = sum / static_cast<double>(std::max<int64_t>(1, r.tokens));
+  if (distill.teacher) r.kl = kl / static_cast<double>(std::max<int64_t>(1, r.tokens));
   return r;
 }
 
@@ -137,7 +215,24 @@ struct Run {
   LrSchedule schedule;
   int64_t steps_per_epoch = 1;
   std::ofstream metrics;
+  std::optional<Transformer> teacher;  // loaded only when distill_alpha > 0
 };
+
+DistillOptions distill_options(const Run& run) {
+  if (!run.teacher) return {};
+  return {&*run.teacher, run.config.distill_alpha, run.config.distill_temperature};
+}
+
+// The teacher for logit distillation, checked against the student; nullopt
+// when distill_alpha is 0.
+Result<std::optional<Transformer>> load_teacher(const SFTConfig& c, const Transformer& student,
+                                                const Tokenizer& student_tok) {
+  if (c.distill_alpha == 0) return std::optional<Transformer>();
+  R1_ASSIGN_OR_RETURN(Transformer teacher, Transformer::load(c.teacher_model_name_or_path, {compute_dtype(c), false}));
+  R1_ASSIGN_OR_RETURN(Tokenizer teacher_tok, Tokenizer::load(c.teacher_model_name_or_path));
+  R1_RETURN_IF_ERROR(check_same_vocabulary(student, student_tok, teacher, teacher_tok, c.teacher_model_name_or_path));
+  return std::optional<Transformer>(std::move(teacher));
+}
 
 Status record(Run& run, const std::string& json) {
   run.state.log_history.push_back(json);
@@ -148,13 +243,18 @@ Status record(Run& run, const std::string& json) {
 }
 
 Result<EvalResult> log_eval(Run& run) {
-  EvalResult e = evaluate(run.model, run.eval_rows, run.config.per_device_eval_batch_size);
-  if (run.log)
+  EvalResult e = evaluate(run.model, run.eval_rows, run.config.per_device_eval_batch_size, distill_options(run));
+  if (run.log && e.kl)
+    std::fprintf(run.log, "step %lld | eval_loss %.4f | eval_kl %.4f over %lld tokens\n",
+                 (long long)run.state.global_step, e.loss, *e.kl, (long long)e.tokens);
+  else if (run.log)
     std::fprintf(run.log, "step %lld | eval_loss %.4f over %lld tokens\n", (long long)run.state.global_step, e.loss,
                  (long long)e.tokens);
   JsonWriter w;
   w.begin_object().key("step").value(run.state.global_step).key("epoch").value(run.state.epoch);
-  w.key("eval_loss").value(e.loss).key("eval_tokens").value(e.tokens).end_object();
+  w.key("eval_loss").value(e.loss).key("eval_tokens").value(e.tokens);
+  if (e.kl) w.key("eval_kl").value(*e.kl);
+  w.end_object();
   R1_RETURN_IF_ERROR(record(run, w.str()));
   return e;
 }
@@ -183,7 +283,7 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
                          "); pass --resume to continue, or choose another output_dir");
   std::string weights = resume ? last : c.model_name_or_path;
   R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(weights, {compute_dtype(c), true}));
-  Run run{c, log, std::move(model), nullptr, {}, {}, {}, {}, {}, 1, {}};
+  Run run{c, log, std::move(model), nullptr, {}, {}, {}, {}, {}, 1, {}, {}};
   AdamWOptions ao{c.adam_beta1, c.adam_beta2, c.adam_epsilon, c.weight_decay};
   run.optimizer = std::make_unique<AdamW>(run.model, ao);
   run.state.seed = static_cast<uint64_t>(c.seed);
@@ -195,6 +295,12 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
   }
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(c.model_name_or_path));
   R1_ASSIGN_OR_RETURN(SftDataOptions data, data_options(c, tok, run.model.config()));
+  R1_ASSIGN_OR_RETURN(run.teacher, load_teacher(c, run.model, tok));
+  if (log && run.teacher)
+    std::fprintf(log, "distilling from %s: loss = %.3g * CE + %.3g * T^2 * KL at T = %.3g\n",
+                 c.teacher_model_name_or_path.c_str(), 1.0 - c.distill_alpha, c.distill_alpha, c.distill_temperature);
+  else if (log && !c.teacher_model_name_or_path.empty())
+    std::fprintf(log, "distill_alpha is 0: plain SFT, the teacher is not loaded\n");
   R1_ASSIGN_OR_RETURN(run.train_rows, load_rows(c, c.train_file, tok, data, log));
   if (!c.eval_file.empty()) {
     R1_ASSIGN_OR_RETURN(run.eval_rows, load_rows(c, c.eval_file, tok, data, log));
@@ -227,7 +333,7 @@ Result<SftRunResult> run_sft(const SFTConfig& c, bool resume, std::FILE* log) {
   CheckpointOptions ckpt{c.output_dir, c.save_total_limit, c.model_name_or_path};
   std::vector<int64_t> order = epoch_order(run.train_rows.size(), c.seed, run.cursor.epoch);
   SftRunResult result;
-  double window_loss = 0.0, window_tokens = 0.0;
+  double window_loss = 0.0, window_tokens = 0.0, window_ce = 0.0, window_kl = 0.0;
   int64_t window_steps = 0, session_steps = 0;
   auto session_start = std::chrono::steady_clock::now(), window_start = session_start;
   while (run.state.global_step < total) {
@@ -236,7 +342,15 @@ Result<SftRunResult> run_sft(const SFTConfig& c, bool resume, std::FILE* log) {
       order = epoch_order(run.train_rows.size(), c.seed, run.cursor.epoch);
     }
     std::vector<SftBatch> batches = step_batches(run, order);
-    double loss = accumulate_gradients(run.model, batches);
+    double loss = 0.0;
+    if (run.teacher) {
+      DistillStepLoss d = accumulate_distill_gradients(run.model, batches, distill_options(run));
+      loss = d.loss;
+      window_ce += d.ce;
+      window_kl += d.kl;
+    } else {
+      loss = accumulate_gradients(run.model, batches);
+    }
     double grad_norm = run.optimizer->clip_grad_norm(c.max_grad_norm);
     double lr = lr_at(run.schedule, run.state.global_step);
     run.optimizer->step(lr);
@@ -255,17 +369,22 @@ Result<SftRunResult> run_sft(const SFTConfig& c, bool resume, std::FILE* log) {
       double window_s = std::chrono::duration<double>(now - window_start).count();
       double session_s = std::chrono::duration<double>(now - session_start).count();
       double eta = session_s / session_steps * (total - step);
+      char kd[64] = "";
+      if (run.teacher)
+        std::snprintf(kd, sizeof kd, " | ce %.4f | kl %.4f", window_ce / window_steps, window_kl / window_steps);
       if (log)
-        std::fprintf(log, "step %lld/%lld | loss %.4f | lr %.3e | grad_norm %.4f | %.0f tok/s | ETA %s\n",
-                     (long long)step, (long long)total, window_loss / window_steps, lr, grad_norm,
+        std::fprintf(log, "step %lld/%lld | loss %.4f%s | lr %.3e | grad_norm %.4f | %.0f tok/s | ETA %s\n",
+                     (long long)step, (long long)total, window_loss / window_steps, kd, lr, grad_norm,
                      window_tokens / std::max(window_s, 1e-9), format_duration(eta).c_str());
       JsonWriter w;
       w.begin_object().key("step").value(step).key("epoch").value(run.state.epoch);
-      w.key("loss").value(window_loss / window_steps).key("learning_rate").value(lr);
+      w.key("loss").value(window_loss / window_steps);
+      if (run.teacher) w.key("ce").value(window_ce / window_steps).key("kl").value(window_kl / window_steps);
+      w.key("learning_rate").value(lr);
       w.key("grad_norm").value(grad_norm).key("tokens_per_second").value(window_tokens / std::max(window_s, 1e-9));
       w.end_object();
       R1_RETURN_IF_ERROR(record(run, w.str()));
-      window_loss = window_tokens = 0.0;
+      window_loss = window_tokens = window_ce = window_kl = 0.0;
       window_steps = 0;
       window_start = now;
     }
@@ -292,7 +411,10 @@ Result<EvalResult> evaluate_file(const SFTConfig& c, const std::string& model_di
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(model_dir));
   R1_ASSIGN_OR_RETURN(SftDataOptions data, data_options(c, tok, model.config()));
   R1_ASSIGN_OR_RETURN(auto rows, load_rows(c, file, tok, data, nullptr));
-  return evaluate(model, rows, c.per_device_eval_batch_size);
+  R1_ASSIGN_OR_RETURN(std::optional<Transformer> teacher, load_teacher(c, model, tok));
+  DistillOptions distill;
+  if (teacher) distill = {&*teacher, c.distill_alpha, c.distill_temperature};
+  return evaluate(model, rows, c.per_device_eval_batch_size, distill);
 }
 
 }  // namespace r1

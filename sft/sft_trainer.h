@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "sft/sft_config.h"
 #include "sft/sft_data.h"
@@ -26,11 +27,45 @@ at::Tensor sft_loss_sum(const Transformer& model, const SftBatch& batch);
 // loss.
 double accumulate_gradients(const Transformer& model, const std::vector<SftBatch>& micro_batches);
 
-struct EvalResult {
-  double loss = 0.0;  // token mean over all rows
-  int64_t tokens = 0;
+// Logit distillation: the teacher's token distribution at temperature T is a
+// soft target next to the labels. alpha = 0 is plain SFT.
+struct DistillOptions {
+  const Transformer* teacher = nullptr;
+  double alpha = 0.0;
+  double temperature = 1.0;
 };
-EvalResult evaluate(const Transformer& model, const std::vector<SftRow>& rows, int64_t batch_size);
+
+// Sums over the batch's targets, in fp32: ce = -log p_s(label) and
+// kl = KL(p_t || p_s) with p = softmax(logits / T) (the teacher's logits carry
+// no gradient). Differentiable in the student.
+struct DistillLossSums {
+  at::Tensor ce, kl;
+};
+DistillLossSums distill_loss_sums(const Transformer& student, const Transformer& teacher, const SftBatch& batch,
+                                  double temperature);
+
+// As accumulate_gradients with loss (1 - alpha) * CE + alpha * T^2 * KL per
+// target token, each term summed over the step's micro-batches and divided
+// by the step's target tokens (T^2 keeps the KL gradient's scale as T
+// changes, as Hinton et al. do).
+struct DistillStepLoss {
+  double loss = 0.0, ce = 0.0, kl = 0.0;  // token means over the step
+};
+DistillStepLoss accumulate_distill_gradients(const Transformer& student, const std::vector<SftBatch>& micro_batches,
+                                             const DistillOptions& distill);
+
+// An error unless the teacher can be distilled into the student: the same
+// vocab_size and the same token at every id.
+Status check_same_vocabulary(const Transformer& student, const Tokenizer& student_tok, const Transformer& teacher,
+                             const Tokenizer& teacher_tok, const std::string& teacher_path);
+
+struct EvalResult {
+  double loss = 0.0;  // token mean over all rows (cross-entropy, also when distilling)
+  int64_t tokens = 0;
+  std::optional<double> kl;  // token-mean KL(teacher || student) at T, with a teacher
+};
+EvalResult evaluate(const Transformer& model, const std::vector<SftRow>& rows, int64_t batch_size,
+                    const DistillOptions& distill = {});
 
 // The order rows are visited in epoch `epoch`: a Fisher-Yates shuffle driven
 // by mt19937_64(seed + epoch), the same on every platform.
@@ -48,7 +83,8 @@ struct SftRunResult {
 Result<SftRunResult> run_sft(const SFTConfig& config, bool resume, std::FILE* log);
 
 // The held-out loss of `model_dir` on `file` under the config's data
-// settings (for `r1 sft --eval-only` and parity tests).
+// settings (for `r1 sft --eval-only` and parity tests); with distill_alpha >
+// 0 also the KL to the config's teacher.
 Result<EvalResult> evaluate_file(const SFTConfig& config, const std::string& model_dir, const std::string& file);
 
 }  // namespace r1
