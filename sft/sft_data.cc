@@ -28,7 +28,7 @@ Result<std::vector<ChatMessage>> parse_messages(const JsonValue& v, const std::s
 Result<std::vector<ChatMessage>> field_messages(const JsonValue& row, const char* key, const char* role,
                                                 const std::string& where) {
   const JsonValue& v = row[key];
-  if (v.IsString()) return std::vector<ChatMessage>{{role, v.GetString()}};
+  if (v.IsString()) return std::vector<ChatMessage>{{role, std::string(v.GetString(), v.GetStringLength())}};
   return parse_messages(v, where, key);
 }
 

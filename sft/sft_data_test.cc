@@ -45,6 +45,16 @@ TEST_F(SftData, PromptTokensAreMaskedAndEosAppended) {
   EXPECT_EQ(t[0].trained, (std::vector<uint8_t>{0, 1, 1, 1, 1, 1}));
 }
 
+TEST_F(SftData, NulCharactersDoNotCutTheText) {
+  // Sampled completions can hold any byte (a tiny model's noise, `r1 sample`).
+  auto s = *load_sft_samples(write(R"({"prompt": "a\u0000b", "completion": "c\u0000d"})"), *tok_, options());
+  std::vector<int64_t> want = tok_->encode(std::string("a\0b", 3)), completion = tok_->encode(std::string("c\0d", 3));
+  want.insert(want.end(), completion.begin(), completion.end());
+  want.push_back(eos_);
+  EXPECT_EQ(want.size(), 7u);  // one token per byte
+  EXPECT_EQ(s[0].ids, want);
+}
+
 TEST_F(SftData, MessagesUseTheTemplateAndTrainTheLastTurn) {
   ChatTemplate chatml = *parse_chat_template("chatml");
   auto s = *load_sft_samples(
