@@ -103,7 +103,7 @@ TEST_F(RejectionSampling, RowsMatchTheReportAndRenderAsTheyWereSampled) {
     while (!sft[i].trained[first_target]) ++first_target;
     EXPECT_EQ(std::vector<int64_t>(sft[i].ids.begin(), sft[i].ids.begin() + first_target), prompt_ids);
     EXPECT_EQ(tok.decode(std::vector<int64_t>(sft[i].ids.begin() + first_target, sft[i].ids.end()), true),
-              kept[i]["completion"].GetString());
+              std::string(kept[i]["completion"].GetString(), kept[i]["completion"].GetStringLength()));
   }
   int64_t covered = static_cast<int64_t>(per_prompt.size());
   EXPECT_EQ(report.prompts_with_kept, covered);
