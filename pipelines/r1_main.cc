@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "data/data_cli.h"
+#include "distill/distill_cli.h"
 #include "eval/eval_cli.h"
 #include "model/model_cli.h"
 #include "model/tokenizer_cli.h"
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   r1::add_rollouts_commands(app);
   r1::add_sft_commands(app);
   r1::add_data_commands(app);
+  r1::add_distill_commands(app);
   r1::add_eval_commands(app);
   try {
     app.parse(argc, argv);
