@@ -11,6 +11,7 @@
 #include "model/bpe_trainer.h"
 #include "model/chat_template.h"
 #include "model/generate.h"
+#include "model/model_init.h"
 #include "model/model_presets.h"
 #include "model/scoring.h"
 #include "model/tokenizer.h"
@@ -37,27 +38,14 @@ struct InitOptions {
 
 void run_init(const InitOptions& o) {
   ModelFamily family = value_or_throw(parse_model_family(o.arch));
-  ModelConfig config = value_or_throw(preset_config(family, o.preset));
-  std::vector<std::string> corpus;
-  if (!o.corpus.empty()) corpus = value_or_throw(read_corpus(o.corpus));
-  BpeTrainerOptions trainer;
-  // Without a corpus: the special tokens and the 256 bytes, no merges.
-  trainer.vocab_size = o.corpus.empty() ? 256 + static_cast<int64_t>(trainer.special_tokens.size()) : o.tokenizer_vocab;
-  trainer.model_max_length = config.max_position_embeddings;
-  std::string staging = o.out + ".tokenizer.tmp";
-  throw_if_error(make_dirs(staging));
-  throw_if_error(write_tokenizer_files(staging, corpus, trainer));
-  Tokenizer tokenizer = value_or_throw(Tokenizer::load(staging));
-  config.vocab_size = std::max(o.vocab_size, tokenizer.vocab_size());
-  config.eos_token_ids = {*tokenizer.token_to_id(trainer.eos_token), *tokenizer.token_to_id(trainer.pad_token)};
-  config.pad_token_id = *tokenizer.token_to_id(trainer.pad_token);
-  Transformer model = Transformer::random(config, o.seed);
-  if (o.dtype != "float32") {
-    at::ScalarType dtype = o.dtype == "bfloat16" ? at::kBFloat16 : at::kHalf;
-    model = value_or_throw(Transformer::from_tensors(config, model.tensors(), LoadOptions{dtype, false}));
-  }
-  throw_if_error(model.save(o.out, staging));
-  std::filesystem::remove_all(staging);
+  ModelInitOptions init;
+  init.config = value_or_throw(preset_config(family, o.preset));
+  if (!o.corpus.empty()) init.corpus = value_or_throw(read_corpus(o.corpus));
+  init.tokenizer_vocab = o.tokenizer_vocab;
+  init.vocab_size = o.vocab_size;
+  init.dtype = o.dtype;
+  init.seed = o.seed;
+  ModelConfig config = value_or_throw(init_model(init, o.out));
   std::fprintf(stderr, "r1 model init: %s %s, %.2fM parameters, vocab %lld -> %s\n", o.arch.c_str(), o.preset.c_str(),
                config.num_parameters() / 1e6, static_cast<long long>(config.vocab_size), o.out.c_str());
 }
