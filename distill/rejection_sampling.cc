@@ -64,14 +64,15 @@ std::string sample_row(const Example& e, const ScoredSample& s, const std::strin
   return w.str();
 }
 
+// Writes samples[i] for each i in `which`; removed_by[i] names the filter
+// that removed it ("" for kept samples).
 Status write_rows(const std::string& path, const std::vector<Example>& examples,
                   const std::vector<ScoredSample>& samples, const std::vector<int64_t>& which,
-                  const ChainResult* chain_for_reasons, const std::vector<FilterStage>& chain) {
+                  const std::vector<std::string>& removed_by) {
   R1_ASSIGN_OR_RETURN(JsonlWriter writer, JsonlWriter::open(path));
   for (int64_t i : which) {
     const ScoredSample& s = samples[i];
-    std::string reason = chain_for_reasons ? chain[chain_for_reasons->removed_by[i]].name : "";
-    R1_RETURN_IF_ERROR(writer.write(sample_row(examples[s.prompt_index], s, reason)));
+    R1_RETURN_IF_ERROR(writer.write(sample_row(examples[s.prompt_index], s, removed_by[i])));
   }
   return writer.commit();
 }
@@ -136,7 +137,10 @@ Result<SampleReport> run_sample(const SampleConfig& c, std::FILE* log) {
     std::vector<std::vector<int64_t>> batch(prompts.ids.begin() + first, prompts.ids.begin() + last);
     gen.seed = static_cast<uint64_t>(c.seed + b);
     GenerationStats stats;
-    R1_ASSIGN_OR_RETURN(std::vector<Completion> completions, generate(model, batch, gen, &stats));
+    Result<std::vector<Completion>> generated = generate(model, batch, gen, &stats);
+    if (!generated.ok())
+      return generated.status().with_context("prompts " + std::to_string(first) + ".." + std::to_string(last - 1));
+    std::vector<Completion>& completions = *generated;
     std::vector<ScoredSample> scored;
     std::vector<RewardInput> inputs;
     for (const Completion& comp : completions) {
@@ -175,13 +179,16 @@ Result<SampleReport> run_sample(const SampleConfig& c, std::FILE* log) {
   std::filesystem::remove(report.report_path, ec);
   if (ec) return Status::error(report.report_path + ": cannot remove the old report: " + ec.message());
   R1_RETURN_IF_ERROR(write_file_atomic(c.output_dir + "/sample_config.json", sample_config_json(c) + "\n"));
-  R1_RETURN_IF_ERROR(write_rows(report.samples_path, source.examples, samples, result.kept, nullptr, chain));
-  if (c.save_rejected) {
-    std::vector<int64_t> rejected;
-    for (size_t i = 0; i < samples.size(); ++i)
-      if (result.removed_by[i] >= 0) rejected.push_back(static_cast<int64_t>(i));
-    R1_RETURN_IF_ERROR(write_rows(c.output_dir + "/rejected.jsonl", source.examples, samples, rejected, &result, chain));
+  std::vector<std::string> removed_by(samples.size());
+  std::vector<int64_t> rejected;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (result.removed_by[i] < 0) continue;
+    removed_by[i] = chain[result.removed_by[i]].name;
+    rejected.push_back(static_cast<int64_t>(i));
   }
+  R1_RETURN_IF_ERROR(write_rows(report.samples_path, source.examples, samples, result.kept, removed_by));
+  if (c.save_rejected)
+    R1_RETURN_IF_ERROR(write_rows(c.output_dir + "/rejected.jsonl", source.examples, samples, rejected, removed_by));
   // The report goes last: its presence marks a complete run.
   R1_RETURN_IF_ERROR(write_file_atomic(report.report_path, report.to_json() + "\n"));
   if (log) {
