@@ -124,7 +124,9 @@ TEST_F(RejectionSampling, SystemPromptsBecomeMessageRowsThatRenderTheSame) {
   std::ofstream(data) << "{\"prompt\": \"say hi\"}\n{\"prompt\": \"say bye\"}\n";
   SampleConfig c = config("chat");
   c.dataset = R"({"path": ")" + data + R"(", "system_prompt": "be brief", "template": "chatml"})";
-  c.reward = R"([{"checker": "format_lenient"}])";
+  std::string spec = dir_ + "/reward.json";  // the reward spec may be a file
+  std::ofstream(spec) << R"([{"checker": "format_lenient"}])";
+  c.reward = "\"" + spec + "\"";
   c.filters = "[]";
   SampleReport report = value_or_throw(run_sample(c, nullptr));
   EXPECT_EQ(report.kept, 6);
@@ -132,6 +134,7 @@ TEST_F(RejectionSampling, SystemPromptsBecomeMessageRowsThatRenderTheSame) {
   ASSERT_EQ(rows.size(), 6u);
   ASSERT_TRUE(rows[0]["prompt"].IsArray());
   EXPECT_EQ(std::string(rows[0]["prompt"][0]["role"].GetString()), "system");
+  EXPECT_TRUE(rows[0]["components"].HasMember("format_lenient"));
   Tokenizer tok = value_or_throw(Tokenizer::load(model_));
   SftDataOptions o;
   o.chat_template = value_or_throw(parse_chat_template("chatml"));
