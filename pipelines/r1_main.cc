@@ -7,8 +7,10 @@
 #include "data/data_cli.h"
 #include "distill/distill_cli.h"
 #include "eval/eval_cli.h"
+#include "grpo/rl_cli.h"
 #include "model/model_cli.h"
 #include "model/tokenizer_cli.h"
+#include "pipelines/pipeline_cli.h"
 #include "reward/code_cli.h"
 #include "reward/math_cli.h"
 #include "reward/reward_cli.h"
@@ -30,6 +32,8 @@ int main(int argc, char** argv) {
   r1::add_data_commands(app);
   r1::add_distill_commands(app);
   r1::add_eval_commands(app);
+  r1::add_rl_commands(app);
+  r1::add_pipeline_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
