@@ -1,0 +1,88 @@
+#include "pipelines/pretrain_toy.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "util/file.h"
+#include "util/json.h"
+
+namespace r1 {
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<PretrainToyConfig> parse(const std::string& text) {
+  rapidjson::Document doc = value_or_throw(parse_json(text, "t"));
+  return parse_pretrain_toy_config(doc, "stage");
+}
+
+TEST(PretrainToy, ParsesAndFillsTheSftPaths) {
+  PretrainToyConfig c = value_or_throw(parse(R"({"corpus": {"task": "countdown", "n": 30, "max_number": 9},
+      "preset": "tiny", "num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2, "num_key_value_heads": 1,
+      "tokenizer_vocab": 300, "seed": 3, "sft": {"learning_rate": 0.003, "max_steps": 7}, "output_dir": "/r/base"})"));
+  EXPECT_EQ(c.corpus.task, "countdown");
+  EXPECT_EQ(c.corpus.max_number, 9);
+  EXPECT_EQ(c.sft.model_name_or_path, "/r/base/init");
+  EXPECT_EQ(c.sft.train_file, "/r/base/corpus.jsonl");
+  EXPECT_EQ(c.sft.output_dir, "/r/base");
+  EXPECT_EQ(c.sft.max_steps, 7);
+  ModelConfig m = value_or_throw(c.model_config());
+  EXPECT_EQ(m.num_hidden_layers, 1);
+  EXPECT_EQ(m.hidden_size, 32);
+  EXPECT_EQ(m.head_dim, 16);
+  EXPECT_EQ(m.num_key_value_heads, 1);
+  EXPECT_EQ(m.intermediate_size, 176);  // the preset's
+}
+
+TEST(PretrainToy, ErrorsNameTheKey) {
+  auto error = [](const std::string& text) { return parse(text).status().message(); };
+  EXPECT_EQ(error(R"({"output_dir": "o"})"), "stage: key 'corpus' is required (a task object)");
+  EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "layers": 2})").substr(0, 29),
+            "stage: unknown key 'layers' (");
+  EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic", "split": "heldout"}, "output_dir": "o"})"),
+            "stage: corpus.split: the pretraining corpus is always the train split");
+  EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "sft": {"output_dir": "x"}})"),
+            "stage: sft.output_dir: set by the stage (init/, corpus.jsonl, the stage folder)");
+  EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "hidden_size": 66})"),
+            "stage: key 'hidden_size' (66) must be a multiple of 'num_attention_heads' (4)");
+  EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "hidden_size": 60})"),
+            "stage: hidden_size / num_attention_heads = 15 must be even (RoPE)");
+  EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "sft": {"max_step": 3}})"),
+            "stage: sft: unknown key 'max_step' (see docs/sft.md)");
+  EXPECT_NE(error(R"({"corpus": {"task": "arithmetic", "ops": "/"}, "output_dir": "o"})").find("corpus"),
+            std::string::npos);
+}
+
+std::string read(const fs::path& p) { return value_or_throw(read_file(p.string())); }
+
+// A run writes corpus, init and model; a second run resumes from the final
+// checkpoint and leaves the same model.
+TEST(PretrainToy, RunsAndResumes) {
+  fs::path dir = fs::temp_directory_path() / ("r1_pretrain_toy_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  PretrainToyConfig c = value_or_throw(parse(R"({"corpus": {"task": "arithmetic", "n": 24, "max_digits": 1},
+      "num_hidden_layers": 1, "tokenizer_vocab": 280, "seed": 1,
+      "sft": {"learning_rate": 0.003, "max_steps": 4, "per_device_train_batch_size": 4, "save_steps": 2,
+              "logging_steps": 1}, "output_dir": ")" + dir.string() + "\"}"));
+  PretrainToyResult first = value_or_throw(run_pretrain_toy(c, nullptr));
+  EXPECT_EQ(first.corpus_texts, 24);
+  EXPECT_EQ(first.steps, 4);
+  EXPECT_GT(first.parameters, 0);
+  EXPECT_TRUE(fs::exists(dir / "init" / "tokenizer.json"));
+  EXPECT_TRUE(fs::exists(dir / "checkpoint-4"));
+  std::string weights = read(dir / "model" / "model.safetensors");
+  std::string init = read(dir / "init" / "model.safetensors");
+  EXPECT_NE(weights, init);  // trained
+
+  PretrainToyResult again = value_or_throw(run_pretrain_toy(c, nullptr));
+  EXPECT_EQ(again.steps, 4);
+  EXPECT_EQ(read(dir / "model" / "model.safetensors"), weights);
+  EXPECT_EQ(read(dir / "init" / "model.safetensors"), init);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace r1

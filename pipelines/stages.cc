@@ -1,0 +1,251 @@
+#include "pipelines/stages.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "data/dataset_source.h"
+#include "distill/rejection_sampling.h"
+#include "distill/sample_config.h"
+#include "eval/eval_config.h"
+#include "eval/eval_dataset.h"
+#include "eval/eval_runner.h"
+#include "grpo/rl_config.h"
+#include "grpo/trainer.h"
+#include "pipelines/pretrain_toy.h"
+#include "rollout/text_table.h"
+#include "sft/sft_config.h"
+#include "sft/sft_trainer.h"
+#include "train/train_state.h"
+#include "util/json.h"
+
+namespace r1 {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<SFTConfig> parse_sft_stage(const std::string& type, const rapidjson::Value& config, const std::string& where) {
+  R1_ASSIGN_OR_RETURN(SFTConfig c, parse_sft_config(config, where));
+  // A distill stage is SFT that learns from a teacher's logits; plain SFT on
+  // a teacher's samples is an sft stage.
+  if (type == "distill" && (c.distill_alpha <= 0 || c.teacher_model_name_or_path.empty()))
+    return Status::error(where + ": a distill stage needs 'teacher_model_name_or_path' and 'distill_alpha' > 0 "
+                                 "(for plain SFT on a teacher's samples use type sft)");
+  return c;
+}
+
+Status need_model_folder(const std::string& dir, const std::string& where, const std::string& key) {
+  if (fs::exists(fs::path(dir) / "config.json")) return Status();
+  return Status::error(where + "." + key + ": '" + dir + "' is not a model folder (no config.json)");
+}
+
+Status need_file(const std::string& path, const std::string& where, const std::string& key) {
+  if (fs::is_regular_file(path)) return Status();
+  return Status::error(where + "." + key + ": '" + path + "': no such file");
+}
+
+Status check_dataset(const std::string& dataset_json, const std::string& where) {
+  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(dataset_json, where + ".dataset"));
+  return load_dataset_source(doc, where + ".dataset").status();
+}
+
+// The first and the last object of a metrics.jsonl that hold `key`.
+struct MetricsEnds {
+  rapidjson::Document first, last;
+  bool found = false;
+};
+
+MetricsEnds metrics_ends(const std::string& path, const char* key) {
+  MetricsEnds ends;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    rapidjson::Document doc;
+    doc.Parse(line.c_str(), line.size());
+    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember(key)) continue;
+    if (!ends.found) ends.first.CopyFrom(doc, ends.first.GetAllocator());
+    ends.last = std::move(doc);
+    ends.found = true;
+  }
+  return ends;
+}
+
+void copy_number(JsonWriter& w, const rapidjson::Value& from, const char* key, const char* as) {
+  if (from.IsObject() && from.HasMember(key) && from[key].IsNumber()) w.key(as).value(from[key].GetDouble());
+}
+
+// Steps and the loss of a training stage, read back from its metrics.jsonl
+// so a stage resumed at its very end reports the same as a straight run.
+void training_metrics(JsonWriter& w, const std::string& output_dir) {
+  MetricsEnds loss = metrics_ends(output_dir + "/metrics.jsonl", "loss");
+  if (loss.found) {
+    copy_number(w, loss.last, "step", "steps");
+    copy_number(w, loss.last, "loss", "loss");
+    copy_number(w, loss.last, "kl", "kl");
+  }
+  MetricsEnds eval = metrics_ends(output_dir + "/metrics.jsonl", "eval_loss");
+  if (eval.found) copy_number(w, eval.last, "eval_loss", "eval_loss");
+}
+
+Result<std::string> run_sft_stage(const std::string& type, const rapidjson::Value& config, const std::string& where,
+                                  std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(SFTConfig c, parse_sft_stage(type, config, where));
+  R1_ASSIGN_OR_RETURN(std::string last, find_last_checkpoint(c.output_dir));
+  R1_RETURN_IF_ERROR(run_sft(c, !last.empty(), log).status());
+  JsonWriter w;
+  w.begin_object();
+  training_metrics(w, c.output_dir);
+  w.end_object();
+  return w.str();
+}
+
+Result<std::string> run_pretrain_stage(const rapidjson::Value& config, const std::string& where, std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(PretrainToyConfig c, parse_pretrain_toy_config(config, where));
+  R1_ASSIGN_OR_RETURN(PretrainToyResult r, run_pretrain_toy(c, log));
+  JsonWriter w;
+  w.begin_object().key("corpus_texts").value(r.corpus_texts).key("parameters").value(r.parameters);
+  w.key("vocab_size").value(r.vocab_size);
+  training_metrics(w, c.output_dir);
+  w.end_object();
+  return w.str();
+}
+
+Result<std::string> run_rl_stage(const rapidjson::Value& config, const std::string& where, std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(RLConfig c, parse_rl_config(json_to_string(config), where));
+  // With no checkpoint, resume starts from the beginning (and clears what a
+  // run killed before its first checkpoint left in rollouts.db).
+  R1_RETURN_IF_ERROR(run_rl(c, /*resume=*/true, log).status());
+  MetricsEnds ends = metrics_ends(c.output_dir + "/metrics.jsonl", "reward");
+  JsonWriter w;
+  w.begin_object();
+  if (ends.found) {
+    copy_number(w, ends.last, "step", "steps");
+    copy_number(w, ends.first, "reward", "reward_first");
+    copy_number(w, ends.last, "reward", "reward");
+    copy_number(w, ends.first, "rewards/accuracy/mean", "accuracy_first");
+    copy_number(w, ends.last, "rewards/accuracy/mean", "accuracy");
+    copy_number(w, ends.last, "completions/mean_length", "mean_length");
+  }
+  w.end_object();
+  return w.str();
+}
+
+Result<std::string> run_sample_stage(const rapidjson::Value& config, const std::string& where, std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(SampleConfig c, parse_sample_config(config, where));
+  R1_ASSIGN_OR_RETURN(SampleReport r, run_sample(c, log));
+  JsonWriter w;
+  w.begin_object().key("prompts").value(r.prompts).key("generated").value(r.generated).key("kept").value(r.kept);
+  w.key("kept_fraction").value(r.generated > 0 ? static_cast<double>(r.kept) / r.generated : 0.0);
+  w.key("prompts_with_kept").value(r.prompts_with_kept);
+  w.key("mean_reward").value(r.mean_reward_generated).end_object();
+  return w.str();
+}
+
+Result<std::string> run_eval_stage(const rapidjson::Value& config, const std::string& where, std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(EvalConfig c, parse_eval_config(config, where));
+  R1_ASSIGN_OR_RETURN(EvalSummary s, run_eval(c, log));
+  JsonWriter w;
+  w.begin_object().key("dataset").value(s.dataset).key("examples").value(s.metrics.examples);
+  w.key("samples").value(s.metrics.k).key("pass@1").value(s.metrics.pass_at_1).key("pass@k").value(s.metrics.pass_at_k);
+  if (s.metrics.maj_at_k) w.key("maj@k").value(*s.metrics.maj_at_k);
+  w.key("mean_completion_tokens").value(s.mean_completion_tokens);
+  w.key("truncated_fraction").value(s.truncated_fraction).end_object();
+  return w.str();
+}
+
+std::string string_at(const rapidjson::Value& config, const char* key) {
+  return config.HasMember(key) && config[key].IsString() ? config[key].GetString() : "";
+}
+
+}  // namespace
+
+Status check_stage_config(const std::string& type, const rapidjson::Value& config, const std::string& where) {
+  if (type == "pretrain-toy") return parse_pretrain_toy_config(config, where).status();
+  if (type == "sft" || type == "distill") return parse_sft_stage(type, config, where).status();
+  if (type == "rl") return parse_rl_config(json_to_string(config), where).status();
+  if (type == "sample") return parse_sample_config(config, where).status();
+  if (type == "eval") return parse_eval_config(config, where).status();
+  return Status::error(where + ": unknown stage type '" + type + "'");
+}
+
+Status check_stage_inputs(const std::string& type, const rapidjson::Value& config, const std::string& where,
+                          const std::set<std::string>& from_stages) {
+  auto external = [&](const char* key) { return !from_stages.count(key) && !string_at(config, key).empty(); };
+  auto model = [&](const char* key) {
+    return external(key) ? need_model_folder(string_at(config, key), where, key) : Status();
+  };
+  if (type == "pretrain-toy") {
+    // Generating the corpus is cheap and the only way to know the task's
+    // ranges hold enough distinct problems.
+    R1_ASSIGN_OR_RETURN(PretrainToyConfig c, parse_pretrain_toy_config(config, where));
+    return generate_tasks(c.corpus).status().with_context(where + ".corpus");
+  }
+  if (type == "sft" || type == "distill") {
+    R1_ASSIGN_OR_RETURN(SFTConfig c, parse_sft_stage(type, config, where));
+    R1_RETURN_IF_ERROR(model("model_name_or_path"));
+    if (c.distill_alpha > 0) R1_RETURN_IF_ERROR(model("teacher_model_name_or_path"));
+    for (const char* key : {"train_file", "eval_file"})
+      if (external(key)) R1_RETURN_IF_ERROR(need_file(string_at(config, key), where, key));
+    return Status();
+  }
+  if (type == "rl") {
+    R1_ASSIGN_OR_RETURN(RLConfig c, parse_rl_config(json_to_string(config), where));
+    R1_RETURN_IF_ERROR(model("model_name_or_path"));
+    return from_stages.count("dataset") ? Status() : check_dataset(c.dataset, where);
+  }
+  if (type == "sample") {
+    R1_ASSIGN_OR_RETURN(SampleConfig c, parse_sample_config(config, where));
+    R1_RETURN_IF_ERROR(model("model"));
+    return from_stages.count("dataset") ? Status() : check_dataset(c.dataset, where);
+  }
+  if (type == "eval") {
+    R1_ASSIGN_OR_RETURN(EvalConfig c, parse_eval_config(config, where));
+    R1_RETURN_IF_ERROR(model("model"));
+    if (from_stages.count("dataset")) return Status();
+    return load_eval_dataset(c).status().with_context(where + ".dataset");
+  }
+  return Status::error(where + ": unknown stage type '" + type + "'");
+}
+
+Result<std::string> run_stage(const std::string& type, const rapidjson::Value& config, const std::string& where,
+                              std::FILE* log) {
+  if (type == "pretrain-toy") return run_pretrain_stage(config, where, log);
+  if (type == "sft" || type == "distill") return run_sft_stage(type, config, where, log);
+  if (type == "rl") return run_rl_stage(config, where, log);
+  if (type == "sample") return run_sample_stage(config, where, log);
+  if (type == "eval") return run_eval_stage(config, where, log);
+  return Status::error(where + ": unknown stage type '" + type + "'");
+}
+
+std::string format_stage_metrics(const std::string& type, const rapidjson::Value& m) {
+  if (!m.IsObject()) return "";
+  auto num = [&](const char* key) { return m.HasMember(key) && m[key].IsNumber() ? m[key].GetDouble() : NAN; };
+  auto has = [&](const char* key) { return m.HasMember(key) && m[key].IsNumber(); };
+  auto count = [&](const char* key) { return std::to_string(static_cast<long long>(num(key))); };
+  std::string out;
+  auto add = [&](const std::string& part) { out += (out.empty() ? "" : ", ") + part; };
+  if (type == "pretrain-toy" || type == "sft" || type == "distill") {
+    if (has("parameters")) add(fixed(num("parameters") / 1e6, 2) + "M params");
+    if (has("steps")) add("steps " + count("steps"));
+    if (has("loss")) add("loss " + fixed(num("loss"), 4));
+    if (has("kl")) add("kl " + fixed(num("kl"), 4));
+    if (has("eval_loss")) add("eval_loss " + fixed(num("eval_loss"), 4));
+  } else if (type == "rl") {
+    if (has("steps")) add("steps " + count("steps"));
+    if (has("reward")) add("reward " + fixed(num("reward_first"), 3) + " -> " + fixed(num("reward"), 3));
+    if (has("accuracy")) add("accuracy " + fixed(num("accuracy_first"), 3) + " -> " + fixed(num("accuracy"), 3));
+  } else if (type == "sample") {
+    add("kept " + count("kept") + " of " + count("generated") + " (" + fixed(100 * num("kept_fraction"), 1) + "%)");
+    add(count("prompts_with_kept") + " of " + count("prompts") + " prompts");
+  } else if (type == "eval") {
+    std::string dataset = m.HasMember("dataset") && m["dataset"].IsString() ? m["dataset"].GetString() : "?";
+    add("pass@1 " + fixed(num("pass@1"), 4) + " on " + dataset + " (" + count("examples") + ")");
+    if (num("samples") > 1) {
+      if (has("maj@k")) add("maj@" + count("samples") + " " + fixed(num("maj@k"), 4));
+      add("pass@" + count("samples") + " " + fixed(num("pass@k"), 4));
+    }
+  }
+  return out;
+}
+
+}  // namespace r1
