@@ -72,7 +72,7 @@ TEST(Recipe, ForwardReferenceAndCycle) {
   EXPECT_EQ(e, "recipe.json: stages[1].config.model_name_or_path: references stage 'eval', which forms a cycle: "
                "rl -> eval -> rl (each arrow: uses the output of)");
   // base uses eval, which (given its model directly) uses nothing: later, but no cycle.
-  e = error_of(edit("\"n\": 50}", "\"n\": 50, \"path\": \"${stages.eval.eval}\"}"), {"eval.model=/models/m"});
+  e = error_of(edit("\"n\": 50}", "\"n\": 50, \"path\": \"${stages.eval.eval}\"}"), {"eval.model=/models/m", "eval.name=x"});
   EXPECT_EQ(e, "recipe.json: stages[0].config.corpus.path: references stage 'eval', which runs later (stages[2]); "
                "a stage can only use the outputs of stages before it");
   e = error_of(edit("${stages.base.model}", "${stages.rl.model}"));

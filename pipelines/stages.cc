@@ -133,6 +133,10 @@ Result<std::string> run_rl_stage(const rapidjson::Value& config, const std::stri
 Result<std::string> run_sample_stage(const rapidjson::Value& config, const std::string& where, std::FILE* log) {
   R1_ASSIGN_OR_RETURN(SampleConfig c, parse_sample_config(config, where));
   R1_ASSIGN_OR_RETURN(SampleReport r, run_sample(c, log));
+  // Later stages train on the samples; an empty file would fail there, less clearly.
+  if (r.kept == 0)
+    return Status::error(where + ": the filters kept none of the " + std::to_string(r.generated) +
+                         " samples (see " + r.report_path + ")");
   JsonWriter w;
   w.begin_object().key("prompts").value(r.prompts).key("generated").value(r.generated).key("kept").value(r.kept);
   w.key("kept_fraction").value(r.generated > 0 ? static_cast<double>(r.kept) / r.generated : 0.0);
