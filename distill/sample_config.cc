@@ -124,24 +124,6 @@ Status validate(const SampleConfig& c, const std::string& where) {
   return Status();
 }
 
-// Replaces (or adds) each "key=value" in `doc`.
-Status apply_overrides(rapidjson::Document& doc, const std::vector<std::string>& overrides) {
-  for (const auto& o : overrides) {
-    size_t eq = o.find('=');
-    if (eq == std::string::npos || eq == 0) return Status::error("--set '" + o + "': expected key=value");
-    std::string key = o.substr(0, eq), text = o.substr(eq + 1);
-    rapidjson::Document value(&doc.GetAllocator());
-    value.Parse(text.c_str(), text.size());
-    rapidjson::Value v;
-    if (value.HasParseError())
-      v.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), doc.GetAllocator());
-    else
-      v.CopyFrom(value, doc.GetAllocator());
-    doc.RemoveMember(key.c_str());
-    doc.AddMember(rapidjson::Value(key.c_str(), doc.GetAllocator()), v, doc.GetAllocator());
-  }
-  return Status();
-}
 
 }  // namespace
 
@@ -163,7 +145,7 @@ Result<SampleConfig> parse_sample_config(const rapidjson::Value& obj, const std:
 Result<SampleConfig> load_sample_config(const std::string& path, const std::vector<std::string>& overrides) {
   R1_ASSIGN_OR_RETURN(rapidjson::Document doc, read_json_file(path));
   if (!doc.IsObject()) return Status::error(path + ": the sample config must be a JSON object");
-  R1_RETURN_IF_ERROR(apply_overrides(doc, overrides));
+  for (const auto& o : overrides) R1_RETURN_IF_ERROR(apply_json_override(doc, o));
   return parse_sample_config(doc, overrides.empty() ? path : path + " (with --set)");
 }
 

@@ -59,7 +59,7 @@ rapidjson::Document build_config_doc(const EvalCliOptions& o) {
   set_int("threads", o.threads);
   set_double("temperature", o.temperature);
   set_double("top_p", o.top_p);
-  for (const auto& s : o.overrides) throw_if_error(apply_eval_override(doc, s));
+  for (const auto& s : o.overrides) throw_if_error(apply_json_override(doc, s));
   return doc;
 }
 

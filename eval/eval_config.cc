@@ -171,23 +171,6 @@ Result<EvalConfig> parse_eval_config(const rapidjson::Value& obj, const std::str
   return c;
 }
 
-Status apply_eval_override(rapidjson::Document& doc, const std::string& assignment) {
-  size_t eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0) return Status::error("--set '" + assignment + "': expected key=value");
-  std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
-  auto& alloc = doc.GetAllocator();
-  rapidjson::Document parsed(&alloc);
-  parsed.Parse(text.c_str(), text.size());
-  rapidjson::Value v;
-  if (parsed.HasParseError())
-    v.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), alloc);
-  else
-    v.CopyFrom(parsed, alloc);
-  doc.RemoveMember(key.c_str());
-  doc.AddMember(rapidjson::Value(key.c_str(), alloc), v, alloc);
-  return Status();
-}
-
 std::string eval_config_json(const EvalConfig& c) {
   JsonWriter w;
   w.begin_object().key("model").value(c.model).key("dataset");

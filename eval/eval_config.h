@@ -62,10 +62,6 @@ struct EvalConfig {
 // `reward` is a spec file path: it is read here and kept as its JSON text.
 Result<EvalConfig> parse_eval_config(const rapidjson::Value& obj, const std::string& where);
 
-// Sets `key` in `doc` (an object) from "key=value" text: the value is parsed
-// as JSON when it is valid JSON, else taken as a string.
-Status apply_eval_override(rapidjson::Document& doc, const std::string& assignment);
-
 // Checks values and combinations; errors name the key.
 Status validate_eval_config(const EvalConfig& config);
 

@@ -66,15 +66,15 @@ TEST(EvalConfig, RewardFileIsReadIntoTheConfig) {
 
 TEST(EvalConfig, OverridesParseJsonValuesElseStrings) {
   rapidjson::Document doc = value_or_throw(parse_json(R"({"model": "m", "dataset": "gsm8k_test"})", "t"));
-  throw_if_error(apply_eval_override(doc, "samples=4"));
-  throw_if_error(apply_eval_override(doc, "dataset=countdown:heldout"));
-  throw_if_error(apply_eval_override(doc, R"(stop=["\n\n"])"));
+  throw_if_error(apply_json_override(doc, "samples=4"));
+  throw_if_error(apply_json_override(doc, "dataset=countdown:heldout"));
+  throw_if_error(apply_json_override(doc, R"(stop=["\n\n"])"));
   EvalConfig c = value_or_throw(parse_eval_config(doc, "t"));
   EXPECT_EQ(c.samples, 4);
   EXPECT_EQ(c.dataset, "countdown:heldout");
   ASSERT_TRUE(c.stop);
   EXPECT_EQ(*c.stop, std::vector<std::string>{"\n\n"});
-  EXPECT_FALSE(apply_eval_override(doc, "samples").ok());
+  EXPECT_FALSE(apply_json_override(doc, "samples").ok());
 }
 
 TEST(EvalConfig, JsonRoundTrips) {

@@ -124,20 +124,7 @@ Result<SFTConfig> parse_sft_config(const rapidjson::Value& obj, const std::strin
 Result<SFTConfig> load_sft_config(const std::string& path, const std::vector<std::string>& overrides) {
   R1_ASSIGN_OR_RETURN(rapidjson::Document doc, read_json_file(path));
   if (!doc.IsObject()) return Status::error(path + ": the SFT config must be a JSON object");
-  for (const auto& o : overrides) {
-    size_t eq = o.find('=');
-    if (eq == std::string::npos || eq == 0) return Status::error("--set '" + o + "': expected key=value");
-    std::string key = o.substr(0, eq), text = o.substr(eq + 1);
-    rapidjson::Document value(&doc.GetAllocator());
-    value.Parse(text.c_str(), text.size());
-    rapidjson::Value v;
-    if (value.HasParseError())
-      v.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), doc.GetAllocator());
-    else
-      v.CopyFrom(value, doc.GetAllocator());
-    doc.RemoveMember(key.c_str());
-    doc.AddMember(rapidjson::Value(key.c_str(), doc.GetAllocator()), v, doc.GetAllocator());
-  }
+  for (const auto& o : overrides) R1_RETURN_IF_ERROR(apply_json_override(doc, o));
   return parse_sft_config(doc, overrides.empty() ? path : path + " (with --set)");
 }
 

@@ -202,4 +202,21 @@ JsonWriter& JsonWriter::array(const std::vector<std::string>& v) {
   return end_array();
 }
 
+Status apply_json_override(rapidjson::Document& object, const std::string& assignment) {
+  size_t eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) return Status::error("--set '" + assignment + "': expected key=value");
+  std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  auto& alloc = object.GetAllocator();
+  rapidjson::Document parsed(&alloc);
+  parsed.Parse(text.c_str(), text.size());
+  rapidjson::Value value;
+  if (parsed.HasParseError())
+    value.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), alloc);
+  else
+    value.CopyFrom(parsed, alloc);
+  object.RemoveMember(key.c_str());
+  object.AddMember(rapidjson::Value(key.c_str(), alloc), value, alloc);
+  return Status();
+}
+
 }  // namespace r1

@@ -42,6 +42,11 @@ Result<std::vector<std::string>> json_string_array(const JsonValue& obj, const c
 // Serialises any value compactly.
 std::string json_to_string(const JsonValue& value);
 
+// Applies one `--set key=value` to a config object: the value is parsed as
+// JSON when it is valid JSON, else taken as a string; the key is replaced or
+// added. An assignment without '=' or key is an error naming it.
+Status apply_json_override(rapidjson::Document& object, const std::string& assignment);
+
 // Builds one JSON object as text, keys in insertion order.
 class JsonWriter {
  public:
