@@ -93,8 +93,11 @@ Result<Dataset> load_dataset_source(const JsonValue& source, const std::string& 
 
 std::string default_reward_spec(const Dataset& dataset) {
   const std::string& name = dataset.spec.name;
-  std::string checker = name == "countdown" ? "countdown" : name == "humaneval" ? "code"
-                        : name.rfind("gsm8k", 0) == 0 ? "gsm8k" : "math";
+  // HumanEval rows carry the function head and its check(); the built-in
+  // template is none, so the program is the prompt plus the completion.
+  if (name == "humaneval")
+    return R"({"rewards": [{"checker": "code", "name": "accuracy", "params": {"format": "humaneval", "extract": "none"}}]})";
+  std::string checker = name == "countdown" ? "countdown" : name.rfind("gsm8k", 0) == 0 ? "gsm8k" : "math";
   return R"({"rewards": [{"checker": ")" + checker + R"(", "name": "accuracy"}]})";
 }
 

@@ -26,8 +26,8 @@ Result<Dataset> load_dataset_source(const JsonValue& source, const std::string& 
 Result<TaskOptions> parse_task_options(const JsonValue& object, const std::string& where);
 
 // The reward spec that scores a source's answers, as JSON text: one component
-// named "accuracy" (countdown → countdown, humaneval → code, gsm8k → gsm8k,
-// anything else → math). Used when a config gives no reward.
+// named "accuracy" (countdown → countdown, humaneval → code with its
+// humaneval format, gsm8k → gsm8k, anything else → math). Used when a config gives no reward.
 std::string default_reward_spec(const Dataset& dataset);
 
 }  // namespace r1
