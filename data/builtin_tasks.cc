@@ -129,20 +129,57 @@ int64_t random_operand(const TaskOptions& o, Rng& rng) {
   return rng.uniform(digits == 1 ? 0 : lo, lo * 10 - 1);
 }
 
-// Long multiplication as partial products by the digits of b.
-std::string multiplication_steps(int64_t a, int64_t b) {
-  std::string head = std::to_string(a) + " * " + std::to_string(b) + " = ";
+// b's nonzero place values, highest first: 308 -> {300, 8}.
+std::vector<int64_t> place_parts(int64_t b) {
   std::vector<int64_t> parts;
   for (int64_t place = 1; place <= b; place *= 10)
     if (int64_t d = (b / place) % 10) parts.push_back(d * place);
-  if (parts.size() < 2) return head + std::to_string(a * b);
   std::reverse(parts.begin(), parts.end());
+  return parts;
+}
+
+// Long multiplication as partial products by the digits of b.
+std::string multiplication_steps(int64_t a, int64_t b) {
+  std::string head = std::to_string(a) + " * " + std::to_string(b) + " = ";
+  std::vector<int64_t> parts = place_parts(b);
+  if (parts.size() < 2) return head + std::to_string(a * b);
   std::string split, partial;
   for (size_t i = 0; i < parts.size(); ++i) {
     split += (i ? " + " : "") + std::to_string(a) + " * " + std::to_string(parts[i]);
     partial += (i ? " + " : "") + std::to_string(a * parts[i]);
   }
   return head + split + " = " + partial + " = " + std::to_string(a * b);
+}
+
+// Addition by place: the sums of equal places, then their total.
+// 47 + 38 = 70 + 15 = 85. A small model learns the one-digit facts each
+// place needs, and those carry over to problems it has never seen.
+std::string addition_steps(int64_t a, int64_t b) {
+  std::string head = std::to_string(a) + " + " + std::to_string(b) + " = ";
+  std::vector<int64_t> sums;
+  for (int64_t place = 1; place <= std::max(a, b); place *= 10)
+    if (int64_t s = ((a / place) % 10 + (b / place) % 10) * place) sums.push_back(s);
+  if (sums.size() < 2) return head + std::to_string(a + b);
+  std::reverse(sums.begin(), sums.end());
+  std::string split;
+  for (size_t i = 0; i < sums.size(); ++i) split += (i ? " + " : "") + std::to_string(sums[i]);
+  return head + split + " = " + std::to_string(a + b);
+}
+
+// Subtraction one place of b at a time, showing the running result:
+// 47 - 38 = 47 - 30 - 8 = 17 - 8 = 9.
+std::string subtraction_steps(int64_t a, int64_t b) {
+  std::vector<int64_t> parts = place_parts(b);
+  std::string line = std::to_string(a) + " - " + std::to_string(b) + " = ";
+  if (parts.size() < 2) return line + std::to_string(a - b);
+  int64_t running = a;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    line += std::to_string(running);
+    for (size_t j = i; j < parts.size(); ++j) line += " - " + std::to_string(parts[j]);
+    line += " = ";
+    running -= parts[i];
+  }
+  return line + std::to_string(running);
 }
 
 TaskProblem arithmetic_problem(const TaskOptions& o, Rng& rng) {
@@ -157,7 +194,8 @@ TaskProblem arithmetic_problem(const TaskOptions& o, Rng& rng) {
                                              : text);
   p.prompt = "Compute " + text;
   p.answer = std::to_string(r);
-  std::string think = op == '*' ? multiplication_steps(a, b) : text + " = " + p.answer;
+  std::string think = op == '*' ? multiplication_steps(a, b) : op == '+' ? addition_steps(a, b)
+                                                                         : subtraction_steps(a, b);
   p.solution = "<think>" + think + "</think> <answer>" + p.answer + "</answer>";
   return p;
 }

@@ -144,6 +144,35 @@ TEST(Arithmetic, AnswersMatchThePrompt) {
   }
 }
 
+// "a + b - c" read left to right; the worked steps only add and subtract.
+int64_t sum_of_terms(const std::string& expression) {
+  std::istringstream in(expression);
+  int64_t total = 0, term = 0;
+  char op = '+';
+  in >> total;
+  while (in >> op >> term) total = op == '+' ? total + term : total - term;
+  return total;
+}
+
+TEST(Arithmetic, WorkedStepsAreEqualities) {
+  TaskOptions o = opts("arithmetic", "train", 300, 9);
+  o.max_digits = 3;
+  o.ops = "+-";
+  for (const TaskProblem& p : value_or_throw(generate_tasks(o))) {
+    size_t begin = p.solution.find("<think>") + 7, end = p.solution.find("</think>");
+    std::string think = p.solution.substr(begin, end - begin);
+    // Every side of "x = y = z" has the answer's value: 47 + 38 = 70 + 15 = 85.
+    for (size_t at = 0;;) {
+      size_t eq = think.find(" = ", at);
+      ASSERT_EQ(std::to_string(sum_of_terms(think.substr(at, eq - at))), p.answer) << p.solution;
+      if (eq == std::string::npos) break;
+      at = eq + 3;
+    }
+  }
+  TaskProblem one = value_or_throw(generate_tasks(opts("arithmetic", "train", 1, 0)))[0];
+  EXPECT_NE(one.solution.find("</think> <answer>" + one.answer + "</answer>"), std::string::npos);
+}
+
 TEST(Tasks, ExhaustedSpaceAndBadOptionsAreErrors) {
   TaskOptions o = opts("arithmetic", "heldout", 1000, 0);
   o.max_digits = 1;
