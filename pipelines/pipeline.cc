@@ -1,9 +1,14 @@
 #include "pipelines/pipeline.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <set>
+#include <utility>
 
 #include "pipelines/stages.h"
 #include "rollout/text_table.h"
@@ -122,6 +127,31 @@ Status check_run_folder(const Recipe& recipe, const std::string& run_dir,
   return Status();
 }
 
+// Held while a run uses the folder, so two runners never write one run;
+// the kernel drops it when the process dies, SIGKILL included.
+class RunLock {
+ public:
+  static Result<RunLock> acquire(const std::string& run_dir) {
+    std::string path = file_in(run_dir, ".lock");
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::error(path + ": cannot open");
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return Status::error(run_dir + ": another r1 pipeline run is using this folder");
+    }
+    return RunLock(fd);
+  }
+  RunLock(RunLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  RunLock& operator=(RunLock&&) = delete;
+  ~RunLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  explicit RunLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 std::string utc_now() {
   std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   char stamp[32];
@@ -149,8 +179,9 @@ Result<PipelineReport> run_pipeline(const Recipe& recipe, const std::string& run
     R1_ASSIGN_OR_RETURN(rapidjson::Document config, resolve_stage_config(recipe, i, run_dir));
     configs.push_back(std::move(config));
   }
-  R1_RETURN_IF_ERROR(check_run_folder(recipe, run_dir, configs));
   R1_RETURN_IF_ERROR(make_dirs(run_dir));
+  R1_ASSIGN_OR_RETURN(RunLock lock, RunLock::acquire(run_dir));
+  R1_RETURN_IF_ERROR(check_run_folder(recipe, run_dir, configs));
   R1_RETURN_IF_ERROR(write_file_atomic(file_in(run_dir, "recipe.json"), recipe_json(recipe) + "\n"));
 
   const size_t n = recipe.stages.size();
