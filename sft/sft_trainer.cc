@@ -12,6 +12,7 @@
 #include "model/chat_template.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
+#include "train/run_log.h"
 #include "train/train_state.h"
 #include "util/file.h"
 #include "util/json.h"
@@ -174,16 +175,6 @@ Result<std::vector<SftRow>> load_rows(const SFTConfig& c, const std::string& fil
 
 at::ScalarType compute_dtype(const SFTConfig& c) { return c.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat; }
 
-std::string format_duration(double seconds) {
-  int64_t s = static_cast<int64_t>(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(s / 3600), (long long)(s / 60 % 60));
-  else
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
-  return buf;
-}
-
 // Where the run stands in its data: the optimizer step within the epoch.
 struct Cursor {
   int64_t epoch = 0, step_in_epoch = 0;
@@ -214,7 +205,7 @@ struct Run {
   std::vector<SftRow> train_rows, eval_rows;
   LrSchedule schedule;
   int64_t steps_per_epoch = 1;
-  std::ofstream metrics;
+  std::optional<MetricsLog> metrics;
   std::optional<Transformer> teacher;  // loaded only when distill_alpha > 0
 };
 
@@ -234,13 +225,7 @@ Result<std::optional<Transformer>> load_teacher(const SFTConfig& c, const Transf
   return std::optional<Transformer>(std::move(teacher));
 }
 
-Status record(Run& run, const std::string& json) {
-  run.state.log_history.push_back(json);
-  run.metrics << json << "\n";
-  run.metrics.flush();
-  if (!run.metrics) return Status::error(run.config.output_dir + "/metrics.jsonl: write failed");
-  return Status();
-}
+Status record(Run& run, const std::string& json) { return run.metrics->append(run.state, json); }
 
 Result<EvalResult> log_eval(Run& run) {
   EvalResult e = evaluate(run.model, run.eval_rows, run.config.per_device_eval_batch_size, distill_options(run));
@@ -318,10 +303,8 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
 
   R1_RETURN_IF_ERROR(make_dirs(c.output_dir));
   R1_RETURN_IF_ERROR(write_file_atomic(c.output_dir + "/sft_config.json", sft_config_json(c) + "\n"));
-  // metrics.jsonl restarts from the checkpoint's history, dropping lines of steps that are redone.
-  run.metrics.open(c.output_dir + "/metrics.jsonl", std::ios::trunc);
-  if (!run.metrics) return Status::error(c.output_dir + "/metrics.jsonl: cannot open for writing");
-  for (const auto& line : run.state.log_history) run.metrics << line << "\n";
+  R1_ASSIGN_OR_RETURN(MetricsLog metrics, MetricsLog::open(c.output_dir, run.state));
+  run.metrics = std::move(metrics);
   return run;
 }
 
