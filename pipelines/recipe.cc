@@ -196,6 +196,11 @@ Result<std::vector<std::string>> check_structure(const rapidjson::Document& doc,
     if (doc.HasMember(key) && !doc[key].IsString()) return Status::error(where + ": " + key + ": must be a string");
   if (doc.HasMember("vars") && !doc["vars"].IsObject())
     return Status::error(where + ": vars: must be an object of NAME: value");
+  if (doc.HasMember("vars"))
+    for (const auto& m : doc["vars"].GetObject())
+      if (!valid_name(m.name.GetString()))
+        return Status::error(where + ": vars." + m.name.GetString() +
+                             ": not a valid var name (letters, digits, '_' and '-')");
   if (!doc.HasMember("stages")) return Status::error(where + ": stages: missing (a list of stages)");
   const JsonValue& stages = doc["stages"];
   if (!stages.IsArray() || stages.Empty()) return Status::error(where + ": stages: must be a non-empty list");

@@ -97,6 +97,8 @@ TEST(Recipe, StructureErrorsNameTheKey) {
   EXPECT_EQ(error_of(edit("${vars.steps}", "${vars.stepz}")),
             "recipe.json: stages[1].config.max_steps: references unknown var 'stepz' (declare it in \"vars\")");
   EXPECT_EQ(error_of(R"({"stages": []})"), "recipe.json: stages: must be a non-empty list");
+  EXPECT_EQ(error_of(edit("\"base\": \"\"", "\"a.b\": \"\"")),
+            "recipe.json: vars.a.b: not a valid var name (letters, digits, '_' and '-')");
   EXPECT_NE(error_of("{\"stages\": [}").find("recipe.json:1:"), std::string::npos);
 }
 
