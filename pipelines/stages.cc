@@ -222,7 +222,7 @@ Result<std::string> run_stage(const std::string& type, const rapidjson::Value& c
 }
 
 std::string format_stage_metrics(const std::string& type, const rapidjson::Value& m) {
-  if (!m.IsObject()) return "";
+  if (!m.IsObject() || m.ObjectEmpty()) return "";  // a stage not done yet
   auto num = [&](const char* key) { return m.HasMember(key) && m[key].IsNumber() ? m[key].GetDouble() : NAN; };
   auto has = [&](const char* key) { return m.HasMember(key) && m[key].IsNumber(); };
   auto count = [&](const char* key) { return std::to_string(static_cast<long long>(num(key))); };

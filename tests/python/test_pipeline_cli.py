@@ -197,6 +197,7 @@ def test_sigkill_in_rl_then_rerun_equals_uninterrupted_run(work, full_run):
     assert rows["base"][2] == "done"
     assert rows["rl"][2] == "interrupted"
     assert rows["eval"][2] == "pending"
+    assert rows["eval"][3:] == ["-", "-"]  # no time, accuracy or metrics yet
 
     result = r1("pipeline", "run", str(recipe), "--out", str(run))
     assert "base (pretrain-toy): done, skipped" in result.stderr
