@@ -37,19 +37,28 @@ size_t count_occurrences(std::string_view text, std::string_view needle) {
   return n;
 }
 
-// Wraps a pure text rule as a checker.
+// Wraps a pure text rule as a checker. With `skip_leading_space`, leading
+// whitespace is dropped first: a prompt ending "Assistant:" (R1-Zero) makes
+// the completion start " <think>", which the anchored patterns would reject.
 class TextRuleChecker : public RewardChecker {
  public:
-  explicit TextRuleChecker(std::function<double(std::string_view)> rule) : rule_(std::move(rule)) {}
-  Result<RewardScore> score(const RewardInput& input) const override { return RewardScore{rule_(input.completion)}; }
+  TextRuleChecker(std::function<double(std::string_view)> rule, bool skip_leading_space)
+      : rule_(std::move(rule)), skip_leading_space_(skip_leading_space) {}
+  Result<RewardScore> score(const RewardInput& input) const override {
+    std::string_view text = input.completion;
+    if (skip_leading_space_) text.remove_prefix(std::min(text.size(), text.find_first_not_of(" \t\n\r")));
+    return RewardScore{rule_(text)};
+  }
 
  private:
   std::function<double(std::string_view)> rule_;
+  bool skip_leading_space_;
 };
 
 Result<std::unique_ptr<RewardChecker>> make_text_rule(CheckerParams& params, double (*rule)(std::string_view)) {
+  R1_ASSIGN_OR_RETURN(bool skip, params.boolean("skip_leading_space", false));
   R1_RETURN_IF_ERROR(params.check_no_unknown());
-  return std::unique_ptr<RewardChecker>(new TextRuleChecker(rule));
+  return std::unique_ptr<RewardChecker>(new TextRuleChecker(rule, skip));
 }
 
 }  // namespace

@@ -65,6 +65,21 @@ TEST(FormatRewards, InvalidUtf8NeverMatchesButDoesNotFail) {
   EXPECT_EQ(format_reward_strict("\xff<think>\n"), 0.0);
 }
 
+TEST(FormatRewards, SkipLeadingSpace) {
+  const std::string r1_zero = " <think>47 + 38 = 70 + 15 = 85</think> <answer>85</answer>";
+  for (bool skip : {false, true}) {
+    rapidjson::Document p;
+    p.Parse(skip ? R"({"skip_leading_space": true})" : "{}");
+    CheckerParams params(&p, "rewards[0].params");
+    auto checker = value_or_throw(make_format_lenient_checker(params));
+    RewardInput input;
+    input.completion = r1_zero;
+    EXPECT_EQ(value_or_throw(checker->score(input)).score, skip ? 1.0 : 0.0);
+    input.completion = " \n ";
+    EXPECT_EQ(value_or_throw(checker->score(input)).score, 0.0);
+  }
+}
+
 TEST(FormatRewards, CheckersRejectParams) {
   rapidjson::Document p;
   p.Parse(R"({"x": 1})");
