@@ -30,7 +30,7 @@ def r1(*args, check=True):
 def base(tmp_path_factory):
     d = tmp_path_factory.mktemp("rl")
     corpus = d / "corpus.jsonl"
-    r1("data", "corpus", "--task", "arithmetic", "--n", "200", "--max-digits", "1", "--out", str(corpus))
+    r1("data", "corpus", "--task", "arithmetic", "--n", "200", "--max-digits", "2", "--out", str(corpus))
     r1("model", "init", "--arch", "qwen2", "--preset", "tiny", "--out", str(d / "model"), "--corpus", str(corpus),
        "--tokenizer-vocab", "300", "--seed", "5")
     return d
