@@ -43,7 +43,7 @@ def write_config(d, name, **overrides):
                                      {"checker": "format_lenient", "name": "format", "weight": 0.5}]},
               "num_generations": 4, "per_device_train_batch_size": 8, "max_completion_length": 12,
               "learning_rate": 5e-4, "lr_scheduler_type": "cosine", "warmup_steps": 1, "beta": 0.02,
-              "bf16": False, "max_steps": 6, "save_steps": 2, "logging_steps": 1, "seed": 11}
+              "bf16": False, "max_steps": 10, "save_steps": 3, "logging_steps": 1, "seed": 11}
     config.update(overrides)
     path = d / f"{name}.json"
     path.write_text(json.dumps(config))
@@ -67,11 +67,11 @@ def test_sigkill_and_resume_equals_uninterrupted_run(base):
     config = write_config(base, "killed")
     proc = subprocess.Popen([R1, "rl", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while not (base / "killed" / "checkpoint-2").exists():
+    while not (base / "killed" / "checkpoint-3").exists():
         assert proc.poll() is None, proc.stderr.read().decode()
         assert time.time() < deadline, "no checkpoint within 120 s"
         time.sleep(0.02)
-    time.sleep(0.3)  # let it sample and commit rollouts past the checkpoint
+    time.sleep(0.05)  # let it sample and commit rollouts past the checkpoint
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (base / "killed" / "model").exists(), "the run finished before it was killed"
@@ -80,7 +80,7 @@ def test_sigkill_and_resume_equals_uninterrupted_run(base):
     assert "resuming from" in resumed.stderr
     assert metrics(base / "killed") == metrics(base / "full")
     assert rollouts(base / "killed" / "rollouts.db") == rollouts(base / "full" / "rollouts.db")
-    assert len(rollouts(base / "full" / "rollouts.db")) == 6 * 8
+    assert len(rollouts(base / "full" / "rollouts.db")) == 10 * 8
 
 
 def test_rollouts_cli_reads_the_run(base):
@@ -89,8 +89,9 @@ def test_rollouts_cli_reads_the_run(base):
         r1("rl", "--config", str(write_config(base, "full")))
     steps = r1("rollouts", "--db", str(run / "rollouts.db"), "steps").stdout
     assert "accuracy" in steps or "reward" in steps
-    exported = r1("rollouts", "--db", str(run / "rollouts.db"), "export", "--step", "1").stdout
-    rows = [json.loads(line) for line in exported.splitlines()]
+    out = base / "step1.jsonl"
+    r1("rollouts", "--db", str(run / "rollouts.db"), "export", "--step", "1", "--out", str(out))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 8 and {"completion", "advantage"} <= set(rows[0])
 
 
