@@ -3,7 +3,8 @@
 count, one after the other on this machine.
 
 Usage: bench_grpo.py [--r1 build/r1] [--steps 5] [--threads 2] [--betas 0,0.04]
-                     [--micro-batch 8] [--repeats 1] [--json] [--keep DIR]
+                     [--micro-batch 8] [--repeats 1] [--max-foreign 1.0]
+                     [--sides ours,trl] [--json] [--keep DIR]
 
 Both sides: the R1-Zero prompt text of `r1 data tasks --task arithmetic
 --max-digits 2` problems, G completions for each of P prompts per optimizer
@@ -137,7 +138,7 @@ def run_ours(args, model, tasks, beta, out_dir):
         except (FileNotFoundError, ProcessLookupError):
             pass
         time.sleep(0.02)
-    out, err = proc.communicate()
+    _, err = proc.communicate()
     if proc.returncode != 0:
         sys.exit(f"r1 rl failed ({proc.returncode}):\n{err}")
     with open(metrics_path) as f:
@@ -168,7 +169,7 @@ class TRLTimer:
     def __init__(self, trainer):
         from transformers import TrainerCallback
         self.steps, self.cur = [], {}
-        self.t_step = self.cpu_step = None
+        self.t_step = self.cpu_step = self.busy_step = self.t_opt = None
         timer = self
 
         def wrap(obj, name, phase_of):
@@ -190,7 +191,6 @@ class TRLTimer:
         wrap(trainer, "_calculate_rewards", lambda a, kw: "reward")
         wrap(trainer, "_get_per_token_logps_and_entropies",
              lambda a, kw: "policy_forward" if torch.is_grad_enabled() else "logprobs_nograd")
-        wrap(trainer, "compute_loss", lambda a, kw: "loss")
         wrap(trainer.accelerator, "backward", lambda a, kw: "backward")
         wrap(trainer, "_clip_grad_norm", lambda a, kw: "clip")
 
@@ -304,6 +304,8 @@ def print_table(beta, ours, trl):
           f"{trl['best_step'] / ours['best_step']:9.2f}")
     print(f"speedup (TRL step / ours step): {trl['step'] / ours['step']:.2f}x wall, "
           f"{trl['ms_per_token'] / ours['ms_per_token']:.2f}x per completion token")
+    if beta:
+        print("(ours: `update` includes the reference log-probs; r1 rl times them with the update)")
 
 
 def main():
@@ -311,7 +313,7 @@ def main():
     ap.add_argument("--r1", default="build/r1")
     ap.add_argument("--steps", type=int, default=5, help="optimizer steps per run; the first is a warm-up")
     ap.add_argument("--threads", type=int, default=2, help="torch threads on both sides (OMP_NUM_THREADS for r1)")
-    ap.add_argument("--betas", default="0,0.04", help="comma-separated KL weights, one run per side each")
+    ap.add_argument("--betas", default="0,0.04", help="comma-separated KL weights; --repeats runs per side each")
     ap.add_argument("--g", type=int, default=8, help="num_generations")
     ap.add_argument("--prompts", type=int, default=8, help="prompts per optimizer step")
     ap.add_argument("--micro-batch", type=int, default=8, help="per_device_train_batch_size")
