@@ -130,17 +130,6 @@ Status check_keys(const JsonValue& obj, const std::vector<std::string>& known, c
   return Status();
 }
 
-rapidjson::Value parse_override_value(const std::string& text, rapidjson::Document::AllocatorType& a) {
-  rapidjson::Document parsed(&a);
-  parsed.Parse(text.c_str(), text.size());
-  rapidjson::Value v;
-  if (parsed.HasParseError())
-    v.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a);
-  else
-    v.CopyFrom(parsed, a);
-  return v;
-}
-
 // Sets `path` (dot-separated keys) inside `obj`, creating objects on the way.
 Status set_path(JsonValue& obj, const std::vector<std::string>& path, rapidjson::Value value,
                 rapidjson::Document::AllocatorType& a, const std::string& where) {
@@ -167,7 +156,7 @@ Status apply_override(rapidjson::Document& doc, const std::string& o, const std:
       std::any_of(path.begin(), path.end(), [](const std::string& p) { return p.empty(); }))
     return Status::error(where + ": expected STAGE.KEY=VALUE or vars.NAME=VALUE");
   auto& a = doc.GetAllocator();
-  rapidjson::Value value = parse_override_value(o.substr(eq + 1), a);
+  rapidjson::Value value = json_override_value(o.substr(eq + 1), a);
   if (path[0] == "vars") {
     if (path.size() != 2) return Status::error(where + ": expected vars.NAME=VALUE");
     if (!doc.HasMember("vars") || !doc["vars"].HasMember(path[1].c_str())) {

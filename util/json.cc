@@ -205,8 +205,15 @@ JsonWriter& JsonWriter::array(const std::vector<std::string>& v) {
 Status apply_json_override(rapidjson::Document& object, const std::string& assignment) {
   size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) return Status::error("--set '" + assignment + "': expected key=value");
-  std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  std::string key = assignment.substr(0, eq);
   auto& alloc = object.GetAllocator();
+  rapidjson::Value value = json_override_value(assignment.substr(eq + 1), alloc);
+  object.RemoveMember(key.c_str());
+  object.AddMember(rapidjson::Value(key.c_str(), alloc), value, alloc);
+  return Status();
+}
+
+rapidjson::Value json_override_value(const std::string& text, rapidjson::Document::AllocatorType& alloc) {
   rapidjson::Document parsed(&alloc);
   parsed.Parse(text.c_str(), text.size());
   rapidjson::Value value;
@@ -214,9 +221,7 @@ Status apply_json_override(rapidjson::Document& object, const std::string& assig
     value.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), alloc);
   else
     value.CopyFrom(parsed, alloc);
-  object.RemoveMember(key.c_str());
-  object.AddMember(rapidjson::Value(key.c_str(), alloc), value, alloc);
-  return Status();
+  return value;
 }
 
 }  // namespace r1

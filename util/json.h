@@ -46,6 +46,8 @@ std::string json_to_string(const JsonValue& value);
 // JSON when it is valid JSON, else taken as a string; the key is replaced or
 // added. An assignment without '=' or key is an error naming it.
 Status apply_json_override(rapidjson::Document& object, const std::string& assignment);
+// The value half of such an assignment: `text` as JSON when it parses, else as a string.
+rapidjson::Value json_override_value(const std::string& text, rapidjson::Document::AllocatorType& alloc);
 
 // Builds one JSON object as text, keys in insertion order.
 class JsonWriter {
