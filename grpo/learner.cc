@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <map>
 
 #include "model/scoring.h"
 
@@ -31,50 +32,54 @@ Status validate(const LearnerBatch& b, const LearnerOptions& o, const Transforme
 
 bool is_masked(const LearnerBatch& b, size_t i) { return !b.masked.empty() && b.masked[i]; }
 
-// Completion-token log-probs [b, T] of rows [begin, end), their mask, and the
-// padded old log-probs (undefined when all rows are on-policy).
+// Rows `rows` of the batch as one forward: the completions with their
+// distinct prompts, the loss mask and the padded old log-probs (undefined
+// when all rows are on-policy); [b, T] with T the longest completion.
 struct MicroBatch {
-  TokenBatch tokens;
-  at::Tensor gather_index;  // [b, T] positions in next_token_logprobs' output
+  PromptCompletionBatch tokens;
   at::Tensor mask;          // [b, T] float
   at::Tensor old_logprobs;  // [b, T] or undefined
   at::Tensor advantages;    // [b]
 };
 
-MicroBatch make_micro_batch(const LearnerBatch& b, size_t begin, size_t end) {
-  std::vector<std::vector<int64_t>> sequences;
-  int64_t T = 1;
+MicroBatch make_micro_batch(const LearnerBatch& b, const std::vector<size_t>& rows) {
+  std::vector<std::vector<int64_t>> prompts, completions;
   bool off_policy = false;
-  for (size_t i = begin; i < end; ++i) {
-    std::vector<int64_t> seq = b.prompt_ids[i];
-    seq.insert(seq.end(), b.completion_ids[i].begin(), b.completion_ids[i].end());
-    sequences.push_back(std::move(seq));
-    T = std::max<int64_t>(T, b.completion_ids[i].size());
+  for (size_t i : rows) {
+    prompts.push_back(b.prompt_ids[i]);
+    completions.push_back(b.completion_ids[i]);
     off_policy |= !b.old_logprobs[i].empty();
   }
-  int64_t rows = static_cast<int64_t>(end - begin);
-  MicroBatch mb{make_token_batch(sequences), at::zeros({rows, T}, at::kLong), at::zeros({rows, T}),
-                off_policy ? at::zeros({rows, T}) : at::Tensor(), at::empty({rows}, at::kDouble)};
-  for (int64_t r = 0; r < rows; ++r) {
-    size_t i = begin + r;
-    int64_t p = static_cast<int64_t>(b.prompt_ids[i].size()), c = static_cast<int64_t>(b.completion_ids[i].size());
-    float in_loss = is_masked(b, i) ? 0.0f : 1.0f;
-    for (int64_t t = 0; t < c; ++t) {
-      mb.gather_index[r][t] = p - 1 + t;  // logprob of completion token t is predicted at position p-1+t
-      mb.mask[r][t] = in_loss;
-      if (off_policy) mb.old_logprobs[r][t] = b.old_logprobs[i].empty() ? 0.0f : b.old_logprobs[i][t];
-    }
+  MicroBatch mb{make_prompt_completion_batch(prompts, completions), {}, {}, {}};
+  int64_t n = static_cast<int64_t>(rows.size()), T = mb.tokens.completions.ids.size(1);
+  mb.mask = at::zeros({n, T});
+  if (off_policy) mb.old_logprobs = at::zeros({n, T});
+  mb.advantages = at::empty({n}, at::kDouble);
+  for (int64_t r = 0; r < n; ++r) {
+    size_t i = rows[r];
+    if (!is_masked(b, i)) mb.mask[r].narrow(0, 0, static_cast<int64_t>(b.completion_ids[i].size())).fill_(1.0);
+    if (off_policy && !b.old_logprobs[i].empty())
+      mb.old_logprobs[r].narrow(0, 0, static_cast<int64_t>(b.old_logprobs[i].size()))
+          .copy_(at::tensor(b.old_logprobs[i], at::kFloat));
     mb.advantages[r] = b.advantages[i];
   }
   return mb;
 }
 
-at::Tensor completion_logprobs(const Transformer& model, const MicroBatch& mb, double temperature,
-                               at::Tensor* entropy = nullptr) {
-  at::Tensor all_entropy;
-  at::Tensor logprobs = next_token_logprobs(model, mb.tokens, temperature, entropy ? &all_entropy : nullptr);
-  if (entropy) *entropy = all_entropy.gather(1, mb.gather_index) * mb.mask;
-  return logprobs.gather(1, mb.gather_index) * mb.mask;
+// The row order micro-batches are cut from. Rows with the same prompt are
+// put side by side so that a micro-batch runs each prompt once
+// (completion_logprobs). The step's gradient is a sum over micro-batches
+// whatever their composition, except under bnpo, whose per-micro-batch
+// token mean makes composition part of the loss: there the order is kept.
+std::vector<size_t> micro_batch_order(const LearnerBatch& b, const LossOptions& loss) {
+  std::vector<size_t> order(b.prompt_ids.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (loss.loss_type == "bnpo") return order;
+  std::map<std::vector<int64_t>, size_t> first_seen;
+  std::vector<size_t> group(order.size());
+  for (size_t i : order) group[i] = first_seen.emplace(b.prompt_ids[i], i).first->second;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return group[x] < group[y]; });
+  return order;
 }
 
 }  // namespace
@@ -91,16 +96,18 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
   normalizer.num_sequences = static_cast<double>(n);
   normalizer.num_tokens = at::scalar_tensor(static_cast<double>(stats.completion_tokens));
   normalizer.num_micro_batches = static_cast<int64_t>((n + o.micro_batch_size - 1) / o.micro_batch_size);
+  std::vector<size_t> order = micro_batch_order(batch, o.loss);
   for (size_t begin = 0; begin < n; begin += o.micro_batch_size) {
-    MicroBatch mb = make_micro_batch(batch, begin, std::min(n, begin + static_cast<size_t>(o.micro_batch_size)));
+    size_t end = std::min(n, begin + static_cast<size_t>(o.micro_batch_size));
+    MicroBatch mb = make_micro_batch(batch, std::vector<size_t>(order.begin() + begin, order.begin() + end));
     LossInputs inputs;
     at::Tensor entropy;
-    inputs.per_token_logps = completion_logprobs(policy, mb, o.temperature, &entropy);
-    entropy_sum += entropy.sum().item<double>();
+    inputs.per_token_logps = completion_logprobs(policy, mb.tokens, o.temperature, &entropy) * mb.mask;
+    entropy_sum += (entropy * mb.mask).sum().item<double>();
     inputs.old_per_token_logps = mb.old_logprobs;
     if (o.loss.beta != 0) {
       at::NoGradGuard no_grad;
-      inputs.ref_per_token_logps = completion_logprobs(*reference, mb, o.temperature);
+      inputs.ref_per_token_logps = completion_logprobs(*reference, mb.tokens, o.temperature) * mb.mask;
     }
     inputs.advantages = mb.advantages.to(at::kFloat);
     inputs.completion_mask = mb.mask;

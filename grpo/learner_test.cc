@@ -52,7 +52,10 @@ TEST(Learner, MicroBatchingLeavesTheGradientUnchanged) {
     o.micro_batch_size = 2;
     auto split = grads_after(m, b, o);
     for (size_t i = 0; i < whole.size(); ++i)
-      EXPECT_TRUE(at::allclose(whole[i], split[i], 1e-5, 1e-7)) << loss_type << " tensor " << i;
+      // fp32 sums in another order: equal to 1e-5 of the tensor's largest entry.
+      EXPECT_LE((whole[i] - split[i]).abs().max().item<double>(), 1e-5 * whole[i].abs().max().item<double>() + 1e-9)
+          << loss_type << " tensor " << i << ": " << (whole[i] - split[i]).abs().max().item<double>() << " of "
+          << whole[i].abs().max().item<double>();
   }
 }
 

@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <map>
 
 namespace r1 {
 
@@ -33,15 +34,16 @@ at::Tensor batch_hidden(const Transformer& model, const TokenBatch& batch) {
   return model.forward(batch.ids, positions, causal_padding_mask(batch.lengths, L));
 }
 
-at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch, double temperature,
-                               at::Tensor* entropy) {
-  at::Tensor hidden = batch_hidden(model, batch);
-  int64_t B = batch.ids.size(0), L = batch.ids.size(1);
-  at::Tensor targets = batch.ids.narrow(1, 1, L - 1);
+namespace {
+
+// log p(targets) under softmax(lm_head(hidden) / temperature) for hidden
+// [B, T, hidden] and targets [B, T]; entropy [B, T] when asked (no grad).
+at::Tensor target_logprobs(const Transformer& model, const at::Tensor& hidden, const at::Tensor& targets,
+                           double temperature, at::Tensor* entropy) {
   std::vector<at::Tensor> rows, entropies;
-  // One row at a time bounds the fp32 [L, V] logits alive at once.
-  for (int64_t b = 0; b < B; ++b) {
-    at::Tensor logits = model.lm_head(hidden[b].narrow(0, 0, L - 1)).to(at::kFloat);
+  // One row at a time bounds the fp32 [T, V] logits alive at once.
+  for (int64_t b = 0; b < hidden.size(0); ++b) {
+    at::Tensor logits = model.lm_head(hidden[b]).to(at::kFloat);
     if (temperature != 1.0) logits = logits / temperature;
     at::Tensor picked = logits.gather(-1, targets[b].unsqueeze(-1)).squeeze(-1);
     at::Tensor normalizer = logits.logsumexp(-1);
@@ -52,9 +54,64 @@ at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch
       entropies.push_back(normalizer - (at::softmax(logits, -1) * logits).sum(-1));
     }
   }
+  if (entropy) *entropy = at::stack(entropies);
+  return at::stack(rows);
+}
+
+}  // namespace
+
+at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch, double temperature,
+                               at::Tensor* entropy) {
+  int64_t L = batch.ids.size(1);
+  at::Tensor hidden = batch_hidden(model, batch).narrow(1, 0, L - 1);
+  at::Tensor logprobs = target_logprobs(model, hidden, batch.ids.narrow(1, 1, L - 1), temperature, entropy);
   at::Tensor valid = at::arange(1, L, batch.ids.options()).unsqueeze(0) < batch.lengths.unsqueeze(1);
-  if (entropy) *entropy = at::stack(entropies) * valid;
-  return at::stack(rows) * valid;
+  if (entropy) *entropy = *entropy * valid;
+  return logprobs * valid;
+}
+
+PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector<int64_t>>& prompts,
+                                                   const std::vector<std::vector<int64_t>>& completions) {
+  std::map<std::vector<int64_t>, int64_t> index;
+  std::vector<std::vector<int64_t>> distinct;
+  std::vector<int64_t> prompt_of;
+  for (const auto& p : prompts) {
+    auto [it, added] = index.emplace(p, static_cast<int64_t>(distinct.size()));
+    if (added) distinct.push_back(p);
+    prompt_of.push_back(it->second);
+  }
+  return {make_token_batch(distinct), make_token_batch(completions), at::tensor(prompt_of, at::kLong)};
+}
+
+at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionBatch& batch, double temperature,
+                               at::Tensor* entropy) {
+  const at::Tensor& lengths = batch.prompts.lengths;
+  int64_t K = batch.prompts.ids.size(0), P = batch.prompts.ids.size(1);
+  int64_t N = batch.completions.ids.size(0), C = batch.completions.ids.size(1);
+  // The distinct prompts, keeping their keys/values in the graph.
+  KVCache prefix;
+  AttentionKV write_prefix, read_prefix;
+  write_prefix.keys_out = &prefix;
+  read_prefix.prefix = &prefix;
+  read_prefix.prefix_rows = batch.prompt_of;
+  at::Tensor prompt_positions = at::arange(P, lengths.options()).unsqueeze(0).expand({K, P});
+  at::Tensor prompt_hidden =
+      model.forward(batch.prompts.ids, prompt_positions, causal_padding_mask(lengths, P), write_prefix);
+  at::Tensor last_prompt_hidden = prompt_hidden.index({at::arange(K, lengths.options()), lengths - 1});  // [K, H]
+  // The completions, each reading its prompt's keys first: [N, C, P + C].
+  at::Tensor prompt_length = lengths.index_select(0, batch.prompt_of);  // [N]
+  at::Tensor positions = prompt_length.unsqueeze(1) + at::arange(C, lengths.options()).unsqueeze(0);
+  at::Tensor prompt_keys = (at::arange(P, lengths.options()).unsqueeze(0) < prompt_length.unsqueeze(1));  // [N, P]
+  at::Tensor allowed = at::cat(
+      {prompt_keys.unsqueeze(1).expand({N, C, P}), causal_padding_mask(batch.completions.lengths, C)}, 2);
+  at::Tensor hidden = model.forward(batch.completions.ids, positions, allowed, read_prefix);
+  // Token t is predicted from the state before it: the prompt's last for t = 0.
+  at::Tensor predicting =
+      at::cat({last_prompt_hidden.index_select(0, batch.prompt_of).unsqueeze(1), hidden.narrow(1, 0, C - 1)}, 1);
+  at::Tensor logprobs = target_logprobs(model, predicting, batch.completions.ids, temperature, entropy);
+  at::Tensor valid = at::arange(C, lengths.options()).unsqueeze(0) < batch.completions.lengths.unsqueeze(1);
+  if (entropy) *entropy = *entropy * valid;
+  return logprobs * valid;
 }
 
 }  // namespace r1

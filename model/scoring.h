@@ -32,4 +32,26 @@ at::Tensor batch_hidden(const Transformer& model, const TokenBatch& batch);
 at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch, double temperature = 1.0,
                                at::Tensor* entropy = nullptr);
 
+// Completions that continue prompts, each distinct prompt stored once:
+// completion n follows prompt prompt_of[n].
+struct PromptCompletionBatch {
+  TokenBatch prompts;      // [K, P] distinct prompts, right-padded
+  TokenBatch completions;  // [N, C] right-padded
+  at::Tensor prompt_of;    // [N] int64 rows of `prompts`
+};
+
+// Groups identical prompts (in order of first appearance); prompts must be non-empty.
+PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector<int64_t>>& prompts,
+                                                   const std::vector<std::vector<int64_t>>& completions);
+
+// entry [n, t] = log p(completion n token t | its prompt, completion tokens
+// before t) under softmax(logits / temperature); [N, C], zero past each
+// completion's length. Differentiable. Each distinct prompt is run once and
+// its keys/values are shared by the completions that follow it (in the
+// backward too), and logits are computed for completion tokens only: with G
+// samples per prompt, the prompt's cost is paid once instead of G times.
+// With `entropy`, also fills it [N, C] (no grad, zero past each length).
+at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionBatch& batch, double temperature = 1.0,
+                               at::Tensor* entropy = nullptr);
+
 }  // namespace r1

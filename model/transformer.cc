@@ -203,7 +203,7 @@ KVCache Transformer::new_cache(int64_t batch, int64_t capacity) const {
 }
 
 at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                        const at::Tensor& allowed, KVCache* cache, const at::Tensor& cache_slots) const {
+                                        const at::Tensor& allowed, const AttentionKV& kv) const {
   const LayerWeights& w = layers_[i];
   const ModelConfig& c = config_;
   int64_t B = x.size(0), L = x.size(1), D = c.head_dim;
@@ -217,14 +217,22 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
   }
   q = q * cos + rotate_half(q) * sin;
   k = k * cos + rotate_half(k) * sin;
-  if (cache) {
+  if (kv.keys_out) {
+    kv.keys_out->k.push_back(k);
+    kv.keys_out->v.push_back(v);
+  }
+  if (kv.cache) {
     int64_t S = allowed.size(2);
-    at::Tensor rows = at::arange(B, cache_slots.options()).unsqueeze(1).expand({B, L});
+    at::Tensor rows = at::arange(B, kv.cache_slots.options()).unsqueeze(1).expand({B, L});
     // Advanced indices on dims 0 and 2 put the indexed dims first: values are [B, L, KV, D].
-    cache->k[i].index_put_({rows, at::indexing::Slice(), cache_slots}, k.transpose(1, 2));
-    cache->v[i].index_put_({rows, at::indexing::Slice(), cache_slots}, v.transpose(1, 2));
-    k = cache->k[i].narrow(2, 0, S);
-    v = cache->v[i].narrow(2, 0, S);
+    kv.cache->k[i].index_put_({rows, at::indexing::Slice(), kv.cache_slots}, k.transpose(1, 2));
+    kv.cache->v[i].index_put_({rows, at::indexing::Slice(), kv.cache_slots}, v.transpose(1, 2));
+    k = kv.cache->k[i].narrow(2, 0, S);
+    v = kv.cache->v[i].narrow(2, 0, S);
+  }
+  if (kv.prefix) {
+    k = at::cat({kv.prefix->k[i].index_select(0, kv.prefix_rows), k}, 2);
+    v = at::cat({kv.prefix->v[i].index_select(0, kv.prefix_rows), v}, 2);
   }
   at::Tensor out = grouped_attention(q, k, v, allowed);  // [B, H, L, D]
   out = out.transpose(1, 2).reshape({B, L, c.num_attention_heads * D});
@@ -238,7 +246,7 @@ at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x) const {
 }
 
 at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& allowed,
-                                KVCache* cache, const at::Tensor& cache_slots) const {
+                                const AttentionKV& kv) const {
   at::Tensor h = at::embedding(embed_, ids);
   // cos/sin [B, 1, L, D] in fp32 as transformers computes them, then cast.
   at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_.to(positions.device());
@@ -246,7 +254,7 @@ at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positio
   at::Tensor cos = emb.cos().to(dtype_), sin = emb.sin().to(dtype_);
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     const LayerWeights& w = layers_[i];
-    h = h + attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), cos, sin, allowed, cache, cache_slots);
+    h = h + attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), cos, sin, allowed, kv);
     h = h + mlp_block(i, rms_norm(h, w.post_attention_norm, config_.rms_norm_eps));
   }
   return rms_norm(h, final_norm_, config_.rms_norm_eps);

@@ -22,6 +22,22 @@ struct LoadOptions {
   bool trainable = false;  // own the memory and set requires_grad
 };
 
+// Keys/values a forward call reads or writes beyond its own tokens.
+struct AttentionKV {
+  // Decoding: the call's keys/values are written into `cache` at `cache_slots`
+  // [B, L] and attention reads the first S slots of the cache.
+  KVCache* cache = nullptr;
+  at::Tensor cache_slots;
+  // Teacher forcing after a shared prefix (differentiable): row b first
+  // attends to row prefix_rows[b] ([B] int64) of `prefix`, whose per-layer
+  // keys/values are [K, kv_heads, P, head_dim]; `allowed` is then
+  // [B, L, P + L]. The prefix's gradient sums over the rows that read it.
+  const KVCache* prefix = nullptr;
+  at::Tensor prefix_rows;
+  // When set, receives this call's keys/values per layer, in the graph.
+  KVCache* keys_out = nullptr;
+};
+
 struct LayerWeights {
   at::Tensor input_norm, post_attention_norm;
   at::Tensor q_proj, k_proj, v_proj, o_proj;  // [out, in]
@@ -40,12 +56,10 @@ class Transformer {
   static Transformer random(const ModelConfig& config, uint64_t seed);
 
   // ids, positions: [B, L] int64. allowed: [B, L, S] bool, true where query
-  // i of row b may attend to key j. Without a cache S = L; with one, the
-  // new keys/values are written at `cache_slots` [B, L] and attention reads
-  // the first S slots of the cache.
-  // Returns the final-normed hidden states [B, L, hidden].
+  // i of row b may attend to key j: S = L for a plain call, otherwise as
+  // AttentionKV describes. Returns the final-normed hidden states [B, L, hidden].
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& allowed,
-                     KVCache* cache = nullptr, const at::Tensor& cache_slots = {}) const;
+                     const AttentionKV& kv = {}) const;
 
   // hidden [..., hidden] -> logits [..., vocab] in the compute dtype.
   at::Tensor lm_head(const at::Tensor& hidden) const;
@@ -64,7 +78,7 @@ class Transformer {
   Transformer(ModelConfig config, TensorMap tensors, at::ScalarType dtype);
   Status bind_layers();
   at::Tensor attention_block(int64_t layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                             const at::Tensor& allowed, KVCache* cache, const at::Tensor& cache_slots) const;
+                             const at::Tensor& allowed, const AttentionKV& kv) const;
   at::Tensor mlp_block(int64_t layer, const at::Tensor& x) const;
 
   ModelConfig config_;
