@@ -151,35 +151,25 @@ std::string multiplication_steps(int64_t a, int64_t b) {
   return head + split + " = " + partial + " = " + std::to_string(a * b);
 }
 
-// Addition by place: the sums of equal places, then their total.
-// 47 + 38 = 70 + 15 = 85. A small model learns the one-digit facts each
-// place needs, and those carry over to problems it has never seen.
-std::string addition_steps(int64_t a, int64_t b) {
-  std::string head = std::to_string(a) + " + " + std::to_string(b) + " = ";
-  std::vector<int64_t> sums;
+// Addition and subtraction by place: each place's digit sum (or
+// difference), then their total. 47 + 38 = 70 + 15 = 85,
+// 47 - 38 = 10 - 1 = 9, 10 - 44 = -30 - 4 = -34. A small model learns the
+// one-digit facts each place needs and how a multiple of ten combines with
+// a units term; those carry over to problems it has never seen.
+std::string place_steps(int64_t a, char op, int64_t b) {
+  int64_t sign = op == '+' ? 1 : -1;
+  std::vector<int64_t> terms;  // lowest place first
   for (int64_t place = 1; place <= std::max(a, b); place *= 10)
-    if (int64_t s = ((a / place) % 10 + (b / place) % 10) * place) sums.push_back(s);
-  if (sums.size() < 2) return head + std::to_string(a + b);
-  std::reverse(sums.begin(), sums.end());
-  std::string split;
-  for (size_t i = 0; i < sums.size(); ++i) split += (i ? " + " : "") + std::to_string(sums[i]);
-  return head + split + " = " + std::to_string(a + b);
-}
-
-// Subtraction one place of b at a time, showing the running result:
-// 47 - 38 = 47 - 30 - 8 = 17 - 8 = 9.
-std::string subtraction_steps(int64_t a, int64_t b) {
-  std::vector<int64_t> parts = place_parts(b);
-  std::string line = std::to_string(a) + " - " + std::to_string(b) + " = ";
-  if (parts.size() < 2) return line + std::to_string(a - b);
-  int64_t running = a;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    line += std::to_string(running);
-    for (size_t j = i; j < parts.size(); ++j) line += " - " + std::to_string(parts[j]);
+    if (int64_t t = ((a / place) % 10 + sign * ((b / place) % 10)) * place) terms.push_back(t);
+  std::string line = std::to_string(a) + " " + op + " " + std::to_string(b) + " = ";
+  if (terms.size() >= 2) {
+    for (size_t i = terms.size(); i-- > 0;) {
+      bool first = i + 1 == terms.size();
+      line += first ? std::to_string(terms[i]) : (terms[i] < 0 ? " - " : " + ") + std::to_string(std::abs(terms[i]));
+    }
     line += " = ";
-    running -= parts[i];
   }
-  return line + std::to_string(running);
+  return line + std::to_string(a + sign * b);
 }
 
 TaskProblem arithmetic_problem(const TaskOptions& o, Rng& rng) {
@@ -194,8 +184,7 @@ TaskProblem arithmetic_problem(const TaskOptions& o, Rng& rng) {
                                              : text);
   p.prompt = "Compute " + text;
   p.answer = std::to_string(r);
-  std::string think = op == '*' ? multiplication_steps(a, b) : op == '+' ? addition_steps(a, b)
-                                                                         : subtraction_steps(a, b);
+  std::string think = op == '*' ? multiplication_steps(a, b) : place_steps(a, op, b);
   p.solution = "<think>" + think + "</think> <answer>" + p.answer + "</answer>";
   return p;
 }
