@@ -1,6 +1,6 @@
 #include "model/generate.h"
 
-#include <ATen/core/grad_mode.h>
+#include <c10/core/InferenceMode.h>
 
 #include <algorithm>
 #include <chrono>
@@ -222,7 +222,9 @@ class Decoder {
 Result<std::vector<Completion>> generate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
                                          const GenerationOptions& options, GenerationStats* stats) {
   R1_RETURN_IF_ERROR(validate(model, prompts, options));
-  at::NoGradGuard no_grad;
+  // Inference mode skips autograd bookkeeping (version counters, views) on
+  // every op of the decode loop; nothing generated here reaches autograd.
+  c10::InferenceMode inference;
   GenerationStats local;
   Decoder decoder(model, prompts, options);
   auto out = decoder.run(prompts, stats ? *stats : local);
