@@ -92,7 +92,7 @@ def settings(args, beta):
     return {"num_generations": args.g, "per_device_train_batch_size": args.micro_batch,
             "gradient_accumulation_steps": ga, "max_completion_length": args.max_completion_length,
             "temperature": 1.0, "top_p": 1.0, "top_k": 0, "beta": beta, "loss_type": "dapo", "num_iterations": 1,
-            "learning_rate": args.lr, "max_steps": args.steps, "seed": args.seed, "bf16": False,
+            "learning_rate": args.lr, "max_steps": args.steps, "seed": args.seed, "bf16": args.bf16,
             "gradient_checkpointing": False, "logging_steps": 1}
 
 
@@ -320,6 +320,9 @@ def main():
     ap.add_argument("--max-completion-length", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-6)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--bf16", action="store_true",
+                    help="bf16 on both sides (TRL's default): ours bf16 weights with fp32 master weights, "
+                         "TRL fp32 weights under bf16 autocast")
     ap.add_argument("--preset", default="small", help="r1 model init preset (qwen2)")
     ap.add_argument("--tokenizer-vocab", type=int, default=400)
     ap.add_argument("--n", type=int, default=256, help="arithmetic problems")

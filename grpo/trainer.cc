@@ -43,6 +43,9 @@ uint64_t derive_seed(uint64_t seed, int64_t generation, int64_t round) {
 
 // Everything the run carries from step to step.
 struct Run {
+  Run(const RLConfig& c, std::FILE* log_to, Tokenizer tok, RLJob rl_job, Transformer model)
+      : config(c), log(log_to), tokenizer(std::move(tok)), job(std::move(rl_job)), policy(std::move(model)) {}
+
   const RLConfig& config;
   std::FILE* log;
   Tokenizer tokenizer;
@@ -390,7 +393,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
   R1_ASSIGN_OR_RETURN(RLJob job, load_rl_job(c, tok));
   R1_ASSIGN_OR_RETURN(Transformer policy,
                       Transformer::load(last.empty() ? c.model_name_or_path : last, {compute_dtype(c), true}));
-  auto run = std::unique_ptr<Run>(new Run{c, log, std::move(tok), std::move(job), std::move(policy)});
+  auto run = std::make_unique<Run>(c, log, std::move(tok), std::move(job), std::move(policy));
   R1_RETURN_IF_ERROR(check_prompts(*run));
   run->optimizer = std::make_unique<AdamW>(
       run->policy, AdamWOptions{c.grpo.adam_beta1, c.grpo.adam_beta2, c.grpo.adam_epsilon, c.grpo.weight_decay});

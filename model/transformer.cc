@@ -1,6 +1,7 @@
 #include "model/transformer.h"
 
 #include <cmath>
+#include <limits>
 
 #include "model/checkpoint.h"
 
@@ -26,14 +27,22 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
 }
 
+// The attention mask in the layout grouped_attention reads, built once per
+// forward rather than per layer: allowed [B, L, S] -> [B, 1, G * L, S]
+// additive (0 or -inf) in the compute dtype, as SDPA would convert it anyway.
+at::Tensor grouped_attention_mask(const at::Tensor& allowed, int64_t group, at::ScalarType dtype) {
+  int64_t B = allowed.size(0), L = allowed.size(1), S = allowed.size(2);
+  at::Tensor expanded = allowed.unsqueeze(1).expand({B, group, L, S}).reshape({B, 1, group * L, S});
+  return at::zeros(expanded.sizes(), at::TensorOptions().dtype(dtype).device(allowed.device()))
+      .masked_fill_(expanded.logical_not(), -std::numeric_limits<float>::infinity());
+}
+
 // Grouped-query attention without copying K/V per query head: the G query
 // heads that share a KV head are folded into the query-length dimension.
-// q [B, H, L, D], k/v [B, KV, S, D], allowed [B, L, S] -> [B, H, L, D].
-at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed) {
-  int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), KV = k.size(1), S = k.size(2);
-  int64_t G = H / KV;
-  at::Tensor qg = q.reshape({B, KV, G * L, D});
-  at::Tensor mask = allowed.unsqueeze(1).expand({B, G, L, S}).reshape({B, 1, G * L, S});
+// q [B, H, L, D], k/v [B, KV, S, D], mask from grouped_attention_mask -> [B, H, L, D].
+at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
+  int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), KV = k.size(1);
+  at::Tensor qg = q.reshape({B, KV, (H / KV) * L, D});
   at::Tensor out = at::scaled_dot_product_attention(qg, k, v, mask);
   return out.view({B, H, L, D});
 }
@@ -203,7 +212,7 @@ KVCache Transformer::new_cache(int64_t batch, int64_t capacity) const {
 }
 
 at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                        const at::Tensor& allowed, const AttentionKV& kv) const {
+                                        const at::Tensor& mask, const AttentionKV& kv) const {
   const LayerWeights& w = layers_[i];
   const ModelConfig& c = config_;
   int64_t B = x.size(0), L = x.size(1), D = c.head_dim;
@@ -222,7 +231,7 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
     kv.keys_out->v.push_back(v);
   }
   if (kv.cache) {
-    int64_t S = allowed.size(2);
+    int64_t S = mask.size(3);
     at::Tensor rows = at::arange(B, kv.cache_slots.options()).unsqueeze(1).expand({B, L});
     // Advanced indices on dims 0 and 2 put the indexed dims first: values are [B, L, KV, D].
     kv.cache->k[i].index_put_({rows, at::indexing::Slice(), kv.cache_slots}, k.transpose(1, 2));
@@ -234,7 +243,7 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
     k = at::cat({kv.prefix->k[i].index_select(0, kv.prefix_rows), k}, 2);
     v = at::cat({kv.prefix->v[i].index_select(0, kv.prefix_rows), v}, 2);
   }
-  at::Tensor out = grouped_attention(q, k, v, allowed);  // [B, H, L, D]
+  at::Tensor out = grouped_attention(q, k, v, mask);  // [B, H, L, D]
   out = out.transpose(1, 2).reshape({B, L, c.num_attention_heads * D});
   return linear(out, w.o_proj, w.o_bias);
 }
@@ -252,9 +261,11 @@ at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positio
   at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_.to(positions.device());
   at::Tensor emb = at::cat({freqs, freqs}, -1).unsqueeze(1);
   at::Tensor cos = emb.cos().to(dtype_), sin = emb.sin().to(dtype_);
+  at::Tensor mask =
+      grouped_attention_mask(allowed, config_.num_attention_heads / config_.num_key_value_heads, dtype_);
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     const LayerWeights& w = layers_[i];
-    h = h + attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), cos, sin, allowed, kv);
+    h = h + attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), cos, sin, mask, kv);
     h = h + mlp_block(i, rms_norm(h, w.post_attention_norm, config_.rms_norm_eps));
   }
   return rms_norm(h, final_norm_, config_.rms_norm_eps);

@@ -78,7 +78,7 @@ class Transformer {
   Transformer(ModelConfig config, TensorMap tensors, at::ScalarType dtype);
   Status bind_layers();
   at::Tensor attention_block(int64_t layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                             const at::Tensor& allowed, const AttentionKV& kv) const;
+                             const at::Tensor& mask, const AttentionKV& kv) const;
   at::Tensor mlp_block(int64_t layer, const at::Tensor& x) const;
 
   ModelConfig config_;
