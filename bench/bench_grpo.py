@@ -16,7 +16,8 @@ gradient checkpointing, the same learning rate and seed. Rewards: ours is the
 gold answer): different code doing the same work.
 
 Per step, ours comes from <output_dir>/metrics.jsonl (`step_time`,
-`time/generate`, `time/reward`, `time/update`); its CPU seconds are read from
+`time/generate`, `time/reward`, `time/ref_logprobs`, and `time/update` minus
+`time/ref_logprobs` as the update); its CPU seconds are read from
 /proc/<pid>/stat each time a metrics line appears. TRL's phases are timed by
 wrapping the trainer's own methods (the originals run unchanged):
 `_generate` (tokenize, model.generate, decode), `_calculate_rewards`,
@@ -153,9 +154,10 @@ def run_ours(args, model, tasks, beta, out_dir):
     steps = []
     for i, m in enumerate(rows):
         step = {"step": m["step_time"], "generate": m["time/generate"], "reward": m["time/reward"],
-                "update": m["time/update"], "completion_tokens": tokens[i],
+                "logprobs": m["time/ref_logprobs"], "update": m["time/update"] - m["time/ref_logprobs"],
+                "completion_tokens": tokens[i],
                 "mean_length": m["completions/mean_length"], "reward_mean": m["reward"]}
-        step["other"] = step["step"] - step["generate"] - step["reward"] - step["update"]
+        step["other"] = step["step"] - step["generate"] - step["reward"] - step["logprobs"] - step["update"]
         if pairs and i > 0:
             (c0, b0, w0), (c1, b1, w1) = pairs[i - 1]
             step["cpu"], step["foreign"] = c1 - c0, foreign_share(c1 - c0, b1 - b0, w1 - w0)
@@ -304,8 +306,6 @@ def print_table(beta, ours, trl):
           f"{trl['best_step'] / ours['best_step']:9.2f}")
     print(f"speedup (TRL step / ours step): {trl['step'] / ours['step']:.2f}x wall, "
           f"{trl['ms_per_token'] / ours['ms_per_token']:.2f}x per completion token")
-    if beta:
-        print("(ours: `update` includes the reference log-probs; r1 rl times them with the update)")
 
 
 def main():

@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 
 #include "model/scoring.h"
@@ -107,7 +108,9 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
     inputs.old_per_token_logps = mb.old_logprobs;
     if (o.loss.beta != 0) {
       at::NoGradGuard no_grad;
+      auto start = std::chrono::steady_clock::now();
       inputs.ref_per_token_logps = completion_logprobs(*reference, mb.tokens, o.temperature) * mb.mask;
+      stats.ref_logprobs_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     inputs.advantages = mb.advantages.to(at::kFloat);
     inputs.completion_mask = mb.mask;

@@ -74,6 +74,7 @@ void add_update_metrics(std::map<std::string, double>& m, const LearnerStepStats
   m["grad_norm"] = stats.grad_norm;
   m["learning_rate"] = learning_rate;
   m["time/update"] = update_seconds;
+  m["time/ref_logprobs"] = stats.ref_logprobs_seconds;
   for (const auto& [name, value] : stats.metrics) m[name] = value;
 }
 

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 from paths import data_file
+from r1_cli import R1
 
-R1 = os.environ.get("R1_BIN", "build/r1")
 HUMANEVAL = data_file("humaneval/HumanEval.jsonl")
 MBPP = data_file("mbpp/mbpp.jsonl")
 

@@ -4,12 +4,12 @@ worked solution is the completion; `r1 data show` against the raw files."""
 import json
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-R1 = os.environ.get("R1_BIN", "build/r1")
+from r1_cli import r1
+
 ROOT = Path(os.environ.get("R1_ROOT", "."))
 DATA = Path(os.environ.get("R1_DATA_DIR", ROOT.resolve().parent / "shared" / "data"))
 R1_ZERO_PREFIX = ("A conversation between User and Assistant. The user asks a question, and the Assistant "
@@ -17,13 +17,6 @@ R1_ZERO_PREFIX = ("A conversation between User and Assistant. The user asks a qu
                   "provides the user with the answer. The reasoning process and answer are enclosed within "
                   "<think> </think> and <answer> </answer> tags, respectively, i.e., <think> reasoning "
                   "process here </think> <answer> answer here </answer>. User: ")
-
-
-def r1(*args, check=True):
-    p = subprocess.run([R1, *args], capture_output=True, text=True)
-    if check:
-        assert p.returncode == 0, p.stderr
-    return p
 
 
 def tasks(tmp_path, task, split, n, seed, *extra):

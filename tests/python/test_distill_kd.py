@@ -9,22 +9,15 @@
 """
 import json
 import os
-import subprocess
 
 import pytest
 import torch
 
-R1 = os.environ.get("R1_BIN", "build/r1")
+from r1_cli import r1
+
 ROWS = [{"prompt": f"{a}+{b}=", "completion": f"{a + b}"} for a, b in [(1, 2), (13, 29), (7, 70), (5, 5), (40, 2)]]
 ALPHA, T = 0.3, 2.0
 TOL = 1e-5
-
-
-def r1(*args, ok=True):
-    result = subprocess.run([R1, *args], capture_output=True, text=True)
-    if ok:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +104,7 @@ def test_training_on_the_kl_lowers_it(run_dir):
 
 def test_another_vocabulary_is_refused(run_dir):
     cfg = write_config(run_dir, "wide", teacher_model_name_or_path=str(run_dir / "other"))
-    result = r1("sft", "--config", str(cfg), ok=False)
+    result = r1("sft", "--config", str(cfg), check=False)
     assert result.returncode == 1
     assert "vocab_size 290 differs from the student's 280" in result.stderr
     assert "logit distillation needs the student's vocabulary" in result.stderr

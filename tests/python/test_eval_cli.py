@@ -14,27 +14,14 @@
 import json
 import os
 import sqlite3
-import subprocess
 
 import pytest
 
 from paths import data_file
+from r1_cli import r1, write_jsonl
 
-R1 = os.environ.get("R1_BIN", "build/r1")
 COUNTDOWN = {"task": "countdown", "split": "heldout", "n": 6, "min_numbers": 3, "max_numbers": 3, "max_number": 9,
              "max_target": 30}
-
-
-def r1(*args, ok=True):
-    result = subprocess.run([R1, *map(str, args)], capture_output=True, text=True)
-    if ok:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +161,7 @@ def test_bad_input_exits_1_and_writes_nothing(model, tmp_path, case):
                "missing_model": "is not a model folder",
                "bad_row": "bad.jsonl:2: field 'prompt' is missing",
                "unknown_key": "unknown key 'samplez'"}[case]
-    fresh = r1("eval", *args, "--out", tmp_path / "fresh", ok=False)
+    fresh = r1("eval", *args, "--out", tmp_path / "fresh", check=False)
     assert fresh.returncode == 1
     assert "r1: error: " in fresh.stderr and message in fresh.stderr, fresh.stderr
     assert not (tmp_path / "fresh").exists()
@@ -183,5 +170,5 @@ def test_bad_input_exits_1_and_writes_nothing(model, tmp_path, case):
     run_eval(model, earlier, "--dataset", "countdown:heldout", "--set", "dataset=" + json.dumps(COUNTDOWN),
              "--limit", 2, "--max-new-tokens", 4)
     before = {name: (earlier / name).read_bytes() for name in os.listdir(earlier)}
-    assert r1("eval", *args, "--out", earlier, ok=False).returncode == 1
+    assert r1("eval", *args, "--out", earlier, check=False).returncode == 1
     assert {name: (earlier / name).read_bytes() for name in os.listdir(earlier)} == before

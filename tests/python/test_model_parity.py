@@ -14,7 +14,8 @@ from safetensors.torch import load_file
 from transformers import (AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM,
                           Qwen3Config, Qwen3ForCausalLM)
 
-R1 = os.environ.get("R1_BIN", "build/r1")
+from r1_cli import R1, r1
+
 ROOT = os.environ.get("R1_ROOT", ".")
 LOGIT_TOL = 1e-4
 
@@ -38,12 +39,6 @@ FAMILIES = {
                             dict(num_attention_heads=4, num_key_value_heads=2, head_dim=32,
                                  tie_word_embeddings=True)),
 }
-
-
-def r1(*args):
-    result = subprocess.run([R1, *args], capture_output=True, text=True)
-    assert result.returncode == 0, f"r1 {' '.join(args)} failed:\n{result.stderr}"
-    return result
 
 
 def make_reference(name, folder):

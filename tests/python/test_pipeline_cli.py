@@ -13,7 +13,6 @@
   and a second runner on a folder in use is refused.
 """
 import json
-import os
 import pathlib
 import signal
 import subprocess
@@ -21,7 +20,8 @@ import time
 
 import pytest
 
-R1 = os.environ.get("R1_BIN", "build/r1")
+from r1_cli import R1, r1
+
 
 TASK = {"task": "arithmetic", "max_digits": 1, "ops": "+-"}
 RECIPE = {
@@ -43,13 +43,6 @@ RECIPE = {
                     "max_new_tokens": 16, "batch_size": 6}},
     ],
 }
-
-
-def r1(*args, check=True):
-    result = subprocess.run([R1, *args], capture_output=True, text=True)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 def write_recipe(path, recipe):

@@ -2,14 +2,13 @@
 tag-count rewards, TinyZero's countdown scorer, verl's GSM8K strict scorer
 and TRL's soft overlong punishment / repetition penalty."""
 import json
-import os
 import re
 import subprocess
 
 import pytest
 from trl.rewards import get_repetition_penalty_reward, get_soft_overlong_punishment
 
-R1 = os.environ.get("R1_BIN", "build/r1")
+from r1_cli import R1
 
 
 # --- reference implementations (reproduced where no package ships them) ---

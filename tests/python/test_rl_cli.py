@@ -7,7 +7,6 @@
 - Bad input is rejected before training, naming the key, file and line.
 """
 import json
-import os
 import pathlib
 import signal
 import sqlite3
@@ -16,14 +15,7 @@ import time
 
 import pytest
 
-R1 = os.environ.get("R1_BIN", "build/r1")
-
-
-def r1(*args, check=True):
-    result = subprocess.run([R1, *args], capture_output=True, text=True)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
+from r1_cli import R1, r1
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 sqlite3 and statistics modules reading the same file."""
 import hashlib
 import json
-import os
 import sqlite3
 import statistics
 import subprocess
@@ -11,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
-R1 = os.environ.get("R1_BIN", "build/r1")
+from r1_cli import R1, r1
+
 FIXTURE = str(Path(R1).parent / "r1_rollout_fixture")
-
-
-def run(*args, ok=True):
-    proc = subprocess.run([R1, *args], capture_output=True, text=True)
-    if ok:
-        assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +59,7 @@ def f4(x):
 
 
 def test_steps_table_matches_sqlite(db):
-    rows = parse_table(run("rollouts", "--db", db, "steps", "--metrics", "kl,reward", "--components").stdout)
+    rows = parse_table(r1("rollouts", "--db", db, "steps", "--metrics", "kl,reward", "--components").stdout)
     steps = [s for (s,) in query(db, "SELECT DISTINCT step FROM rollouts ORDER BY step")]
     assert [int(r["step"]) for r in rows] == steps
     for row in rows:
@@ -90,30 +83,30 @@ def test_steps_table_matches_sqlite(db):
 
 
 def test_steps_every_and_last(db):
-    full = parse_table(run("rollouts", "--db", db, "steps").stdout)
-    every = parse_table(run("rollouts", "--db", db, "steps", "--every", "3").stdout)
+    full = parse_table(r1("rollouts", "--db", db, "steps").stdout)
+    every = parse_table(r1("rollouts", "--db", db, "steps", "--every", "3").stdout)
     assert every == [r for i, r in enumerate(full) if i % 3 == 0 or i == len(full) - 1]
-    last = parse_table(run("rollouts", "--db", db, "steps", "--every", "3", "--last", "2").stdout)
+    last = parse_table(r1("rollouts", "--db", db, "steps", "--every", "3", "--last", "2").stdout)
     assert last == every[-2:]
 
 
 def test_show_best_and_worst(db):
     all_rewards = sorted((r for (r,) in query(db, "SELECT total_reward FROM rollouts WHERE step = 3")), reverse=True)
-    best = parse_table(run("rollouts", "--db", db, "show", "--step", "3", "--best", "3").stdout)
+    best = parse_table(r1("rollouts", "--db", db, "show", "--step", "3", "--best", "3").stdout)
     assert [float(r["reward"]) for r in best] == pytest.approx(all_rewards[:3])
-    worst = parse_table(run("rollouts", "--db", db, "show", "--step", "3", "--worst", "2").stdout)
+    worst = parse_table(r1("rollouts", "--db", db, "show", "--step", "3", "--worst", "2").stdout)
     assert [float(r["reward"]) for r in worst] == pytest.approx(sorted(all_rewards)[:2])
     for r in best + worst:
         (reward, adv, tokens), = query(db, "SELECT total_reward, advantage, completion_tokens FROM rollouts "
                                            "WHERE step = 3 AND group_index = ? AND sample_index = ?",
                                        int(r["group"]), int(r["sample"]))
         assert (r["reward"], r["advantage"], r["tokens"]) == (f4(reward), f4(adv), str(tokens))
-    everything = parse_table(run("rollouts", "--db", db, "show", "--step", "3").stdout)
+    everything = parse_table(r1("rollouts", "--db", db, "show", "--step", "3").stdout)
     assert len(everything) == len(all_rewards)
 
 
 def test_show_full_prints_whole_texts(db):
-    out = run("rollouts", "--db", db, "show", "--step", "3", "--best", "1", "--full").stdout
+    out = r1("rollouts", "--db", db, "show", "--step", "3", "--best", "1", "--full").stdout
     (completion, prompt, answer), = query(
         db, "SELECT completion, prompt, reference_answer FROM rollouts_with_prompt WHERE step = 3 "
             "ORDER BY total_reward DESC, group_index, sample_index LIMIT 1")
@@ -122,8 +115,8 @@ def test_show_full_prints_whole_texts(db):
 
 
 def test_follow_prompt_across_steps(db):
-    by_index = run("rollouts", "--db", db, "follow", "--prompt-index", "5").stdout
-    by_text = run("rollouts", "--db", db, "follow", "--prompt-contains", "Problem #5:").stdout
+    by_index = r1("rollouts", "--db", db, "follow", "--prompt-index", "5").stdout
+    by_text = r1("rollouts", "--db", db, "follow", "--prompt-contains", "Problem #5:").stdout
     assert by_index == by_text
     rows = parse_table(by_index)
     expected = query(db, "SELECT step, count(*), avg(total_reward), min(total_reward), max(total_reward) "
@@ -135,18 +128,18 @@ def test_follow_prompt_across_steps(db):
 
 
 def test_follow_ambiguous_or_missing_prompt_is_an_error(db):
-    proc = run("rollouts", "--db", db, "follow", "--prompt-contains", "Natalia", ok=False)
+    proc = r1("rollouts", "--db", db, "follow", "--prompt-contains", "Natalia", check=False)
     assert proc.returncode == 1
     assert "pick one with --prompt-index" in proc.stderr
     n_prompts = query(db, "SELECT count(*) FROM prompts")[0][0]
     assert f"{n_prompts} prompts contain 'Natalia'" in proc.stderr
-    proc = run("rollouts", "--db", db, "follow", "--prompt-index", "999", ok=False)
+    proc = r1("rollouts", "--db", db, "follow", "--prompt-index", "999", check=False)
     assert proc.returncode == 1 and "prompt_index 999 has no rollouts" in proc.stderr
 
 
 def test_export_jsonl_has_every_field(db, tmp_path):
     out = tmp_path / "all.jsonl"
-    run("rollouts", "--db", db, "export", "--out", str(out))
+    r1("rollouts", "--db", db, "export", "--out", str(out))
     lines = [json.loads(l) for l in out.read_text().splitlines()]
     rows = query(db, "SELECT id, step, policy_version, prompt_index, group_index, sample_index, prompt, completion, "
                      "prompt_tokens, completion_tokens, finish_reason, total_reward, advantage, logprob_sum, "
@@ -162,13 +155,13 @@ def test_export_jsonl_has_every_field(db, tmp_path):
         comps = dict(query(db, "SELECT name, value FROM reward_components WHERE rollout_id = ?", row[0]))
         assert line["reward_components"] == comps
     step_out = tmp_path / "step2.jsonl"
-    run("rollouts", "--db", db, "export", "--out", str(step_out), "--step", "2")
+    r1("rollouts", "--db", db, "export", "--out", str(step_out), "--step", "2")
     step_lines = [json.loads(l) for l in step_out.read_text().splitlines()]
     assert step_lines == [l for l in lines if l["step"] == 2] and step_lines
 
 
 def test_summary(db):
-    out = run("rollouts", "--db", db, "summary").stdout
+    out = r1("rollouts", "--db", db, "summary").stdout
     rows = {r["field"]: r["value"] for r in parse_table(out)}
     assert rows["run"] == "fixture (fixture-run)"
     assert rows["rollouts"] == str(query(db, "SELECT count(*) FROM rollouts")[0][0])
@@ -185,32 +178,32 @@ def test_reads_while_another_connection_writes_and_never_modifies_the_file(db, t
     copy = tmp_path / "rollouts.db"
     copy.write_bytes(Path(db).read_bytes())
     before = hashlib.sha256(copy.read_bytes()).hexdigest()
-    expected = parse_table(run("rollouts", "--db", str(copy), "steps").stdout)
+    expected = parse_table(r1("rollouts", "--db", str(copy), "steps").stdout)
     writer = sqlite3.connect(str(copy), isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # holds the write lock with an uncommitted row, like a run mid-step
     writer.execute("INSERT INTO steps(step, wall_time) VALUES (1000, 0)")
     try:
-        assert parse_table(run("rollouts", "--db", str(copy), "steps").stdout) == expected
+        assert parse_table(r1("rollouts", "--db", str(copy), "steps").stdout) == expected
     finally:
         writer.execute("ROLLBACK")
         writer.close()
     copy2 = tmp_path / "untouched.db"
     copy2.write_bytes(Path(db).read_bytes())
     for sub in (["steps"], ["summary"], ["show", "--step", "1"], ["follow", "--prompt-index", "0"]):
-        run("rollouts", "--db", str(copy2), *sub)
+        r1("rollouts", "--db", str(copy2), *sub)
     assert hashlib.sha256(copy2.read_bytes()).hexdigest() == before
     wal = Path(str(copy2) + "-wal")  # readers may create an empty WAL; it must stay empty
     assert not wal.exists() or wal.stat().st_size == 0
 
 
 def test_input_errors(db, tmp_path):
-    proc = run("rollouts", "--db", str(tmp_path / "missing.db"), "steps", ok=False)
+    proc = r1("rollouts", "--db", str(tmp_path / "missing.db"), "steps", check=False)
     assert proc.returncode == 1 and "missing.db: cannot open for reading" in proc.stderr
-    proc = run("rollouts", "--db", db, "steps", "--metrics", "nope", ok=False)
+    proc = r1("rollouts", "--db", db, "steps", "--metrics", "nope", check=False)
     assert proc.returncode == 1 and "metric 'nope' was never logged; logged metrics: kl, learning_rate, reward" in proc.stderr
-    proc = run("rollouts", "--db", db, "show", "--step", "99", ok=False)
+    proc = r1("rollouts", "--db", db, "show", "--step", "99", check=False)
     assert proc.returncode == 1 and "step 99 has no rollouts (steps with rollouts: 0..7)" in proc.stderr
     not_db = tmp_path / "text.db"
     not_db.write_text("hello, this is not sqlite at all, but long enough to look like a header......\n")
-    proc = run("rollouts", "--db", str(not_db), "summary", ok=False)
+    proc = r1("rollouts", "--db", str(not_db), "summary", check=False)
     assert proc.returncode == 1 and "text.db" in proc.stderr

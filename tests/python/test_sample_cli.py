@@ -13,22 +13,14 @@
 import collections
 import json
 import os
-import subprocess
 
 import pytest
 
 from paths import data_file
+from r1_cli import r1
 
-R1 = os.environ.get("R1_BIN", "build/r1")
 K = 3
 N_PROMPTS = 8
-
-
-def r1(*args, ok=True):
-    result = subprocess.run([R1, *args], capture_output=True, text=True)
-    if ok:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 def read_jsonl(path):
@@ -149,15 +141,15 @@ def test_decontamination_removes_an_eval_question(tmp_path, model_dir):
 
 def test_config_errors_name_the_culprit_and_write_nothing(tmp_path, model_dir):
     cfg = sample_config(tmp_path, model_dir, filters=[{"filter": "dedup"}, {"filter": "no_such_filter"}])
-    result = r1("sample", "--config", str(cfg), ok=False)
+    result = r1("sample", "--config", str(cfg), check=False)
     assert result.returncode == 1
     assert "filters[1]: unknown filter 'no_such_filter'" in result.stderr
     cfg = sample_config(tmp_path, model_dir, sampels_per_prompt=2)
-    result = r1("sample", "--config", str(cfg), ok=False)
+    result = r1("sample", "--config", str(cfg), check=False)
     assert result.returncode == 1
     assert "unknown key 'sampels_per_prompt'" in result.stderr
     result = r1("sample", "--config", str(sample_config(tmp_path, model_dir)), "--set",
-                'filters=[{"filter": "length", "max_tokens": 5, "min_tokens": 9}]', ok=False)
+                'filters=[{"filter": "length", "max_tokens": 5, "min_tokens": 9}]', check=False)
     assert result.returncode == 1
     assert "(length): max_tokens must be >= min_tokens" in result.stderr
     assert not (tmp_path / "out").exists()

@@ -10,14 +10,13 @@
 """
 import json
 import math
-import os
 import pathlib
-import subprocess
 
 import pytest
 import torch
 
-R1 = os.environ.get("R1_BIN", "build/r1")
+from r1_cli import r1, write_jsonl
+
 LOSS_TOL = 1e-5
 
 PROMPT_ROWS = [{"prompt": f"{a}+{b}=", "completion": f"{a + b}"} for a, b in [(1, 2), (13, 29), (7, 70), (5, 5)]]
@@ -25,17 +24,6 @@ CHAT_ROWS = [{"messages": [{"role": "user", "content": "hi there"}, {"role": "as
              {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "2+2?"},
                            {"role": "assistant", "content": "4"}]}]
 TEXT_ROWS = [{"text": "the cat sat on the mat"}, {"text": "a b c d e f"}]
-
-
-def r1(*args):
-    result = subprocess.run([R1, *args], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return result
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from paths import data_file
+from r1_cli import R1
 
-R1_BIN = os.environ.get("R1_BIN", "build/r1")
 ROOT = Path(os.environ.get("R1_ROOT", "."))
 SMOLLM2 = ROOT / ".cache" / "smollm2" / "tokenizer.json"
 
@@ -80,7 +80,7 @@ def corpus():
 
 
 def run_r1(args, lines):
-    proc = subprocess.run([R1_BIN] + args, input="".join(json.dumps(x) + "\n" for x in lines).encode(),
+    proc = subprocess.run([R1] + args, input="".join(json.dumps(x) + "\n" for x in lines).encode(),
                           capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode()
     return [json.loads(x) for x in proc.stdout.decode().split("\n") if x]  # not splitlines: U+2028 is data
@@ -192,7 +192,7 @@ def test_our_trainer_loads_in_hf(corpus, tmp_path):
     corpus_file = tmp_path / "corpus.jsonl"
     corpus_file.write_text("".join(json.dumps({"text": t}) + "\n" for t in train))
     out = tmp_path / "trained"
-    proc = subprocess.run([R1_BIN, "tokenizer", "train", "--corpus", str(corpus_file), "--vocab-size", "1500",
+    proc = subprocess.run([R1, "tokenizer", "train", "--corpus", str(corpus_file), "--vocab-size", "1500",
                            "--out", str(out)], capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode()
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
@@ -245,11 +245,11 @@ def test_bad_input_lines_name_file_and_line(tmp_path):
     bad = tmp_path / "in.jsonl"
     bad.write_text('{"text": "ok"}\n{"txt": "no"}\n')
     for threads in ("1", "2"):
-        proc = subprocess.run([R1_BIN, "tokenize", "--tokenizer", str(SMOLLM2), "--input", str(bad),
+        proc = subprocess.run([R1, "tokenize", "--tokenizer", str(SMOLLM2), "--input", str(bad),
                                "--threads", threads], capture_output=True)
         assert proc.returncode == 1
         assert f"{bad}:2: field 'text'" in proc.stderr.decode()
     bad.write_text('{"ids": [1, 2]}\n{"ids": [3, -4]}\n')
-    proc = subprocess.run([R1_BIN, "tokenize", "--decode", "--tokenizer", str(SMOLLM2), "--input", str(bad)],
+    proc = subprocess.run([R1, "tokenize", "--decode", "--tokenizer", str(SMOLLM2), "--input", str(bad)],
                           capture_output=True)
     assert proc.returncode == 1 and f"{bad}:2: field 'ids'" in proc.stderr.decode()

@@ -1,0 +1,20 @@
+"""The r1 binary under test ($R1_BIN, else build/r1) and the way tests run it."""
+import json
+import os
+import subprocess
+
+R1 = os.environ.get("R1_BIN", "build/r1")
+
+
+def r1(*args, check=True):
+    """Runs `r1 ARGS...` (arguments converted to str) and returns the CompletedProcess;
+    with check, a non-zero exit fails the test and shows r1's stderr."""
+    result = subprocess.run([R1, *map(str, args)], capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, f"r1 {' '.join(map(str, args))} failed:\n{result.stderr}"
+    return result
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
