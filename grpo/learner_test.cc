@@ -3,20 +3,13 @@
 #include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 
-#include "model/model_presets.h"
+#include "model/test_models.h"
 #include "model/scoring.h"
 
 namespace r1 {
 namespace {
 
-Transformer trainable_tiny(uint64_t seed) {
-  ModelConfig c = *preset_config(ModelFamily::qwen2, "tiny");
-  c.vocab_size = 32;
-  c.initializer_range = 0.2;
-  Transformer m = Transformer::random(c, seed);
-  for (auto& t : m.parameters()) t.set_requires_grad(true);
-  return m;
-}
+Transformer trainable_tiny(uint64_t seed) { return tiny_random_model(32, 0.2, seed, /*trainable=*/true); }
 
 LearnerBatch sample_batch() {
   LearnerBatch b;

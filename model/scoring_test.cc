@@ -2,19 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "model/model_presets.h"
+#include "model/test_models.h"
 
 namespace r1 {
 namespace {
-
-Transformer trainable_tiny() {
-  ModelConfig c = *preset_config(ModelFamily::qwen2, "tiny");
-  c.vocab_size = 40;
-  c.initializer_range = 0.2;
-  Transformer m = Transformer::random(c, 5);
-  for (auto& t : m.parameters()) t.set_requires_grad(true);
-  return m;
-}
 
 // Two prompts shared by several completions, one prompt alone, prompts and
 // completions of different lengths (so both sides are padded).
@@ -55,7 +46,7 @@ TEST(Scoring, GroupsIdenticalPromptsInOrderOfFirstAppearance) {
 }
 
 TEST(Scoring, SharedPromptScoringEqualsPlainSequencesInValuesAndGradients) {
-  Transformer m = trainable_tiny();
+  Transformer m = tiny_random_model(40, 0.2, 5, /*trainable=*/true);
   at::Tensor plain_entropy, shared_entropy;
   at::Tensor plain = plain_logprobs(m, &plain_entropy);
   PromptCompletionBatch batch = make_prompt_completion_batch(kPrompts, kCompletions);

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "model/generate.h"
-#include "model/model_presets.h"
+#include "model/test_models.h"
 
 namespace r1 {
 namespace {
@@ -45,10 +45,7 @@ TEST(RolloutTypes, MalformedMessagesNameTheField) {
 }
 
 TEST(LocalRolloutWorker, SamplesWhatGenerateSamplesAndKeepsDatasetIndices) {
-  ModelConfig c = *preset_config(ModelFamily::qwen2, "tiny");
-  c.vocab_size = 32;
-  c.initializer_range = 0.3;
-  Transformer model = Transformer::random(c, 3);
+  Transformer model = tiny_random_model(32, 0.3, 3);
   RolloutRequest request = sample_request();
   LocalRolloutWorker worker(model);
   auto result = worker.run(request);
