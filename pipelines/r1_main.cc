@@ -37,7 +37,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
+    // A command-line mistake: the same "r1: error:" form as every other
+    // input error, and exit status 2 (usage), not CLI11's per-kind 100+ codes.
+    std::cerr << "r1: error: " << e.what() << "\nRun with --help for the options.\n";
+    return 2;
   } catch (const r1::Error& e) {
     std::cerr << "r1: error: " << e.what() << "\n";
     return 1;

@@ -114,3 +114,5 @@ def test_show_with_spec_and_errors(tmp_path):
     p = r1("data", "tasks", "--task", "countdown", "--n", "5", "--max-number", "0", "--out", str(tmp_path / "x"),
            check=False)
     assert p.returncode == 1 and "max_number" in p.stderr and not (tmp_path / "x").exists()
+    p = r1("data", "tasks", "--task", "countdown", "--out", str(tmp_path / "x"), check=False)
+    assert p.returncode == 2 and p.stderr.startswith("r1: error: --n is required\n")
