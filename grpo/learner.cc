@@ -56,26 +56,27 @@ MicroBatch make_micro_batch(const LearnerBatch& b, const std::vector<size_t>& ro
   mb.mask = at::zeros({n, T});
   if (off_policy) mb.old_logprobs = at::zeros({n, T});
   mb.advantages = at::empty({n}, at::kDouble);
+  // Filled on the host in place: these are CPU tensors built per micro-batch.
+  float* mask = mb.mask.data_ptr<float>();
+  float* old = off_policy ? mb.old_logprobs.data_ptr<float>() : nullptr;
+  double* advantages = mb.advantages.data_ptr<double>();
   for (int64_t r = 0; r < n; ++r) {
     size_t i = rows[r];
-    if (!is_masked(b, i)) mb.mask[r].narrow(0, 0, static_cast<int64_t>(b.completion_ids[i].size())).fill_(1.0);
-    if (off_policy && !b.old_logprobs[i].empty())
-      mb.old_logprobs[r].narrow(0, 0, static_cast<int64_t>(b.old_logprobs[i].size()))
-          .copy_(at::tensor(b.old_logprobs[i], at::kFloat));
-    mb.advantages[r] = b.advantages[i];
+    if (!is_masked(b, i)) std::fill_n(mask + r * T, b.completion_ids[i].size(), 1.0f);
+    if (old) std::copy(b.old_logprobs[i].begin(), b.old_logprobs[i].end(), old + r * T);
+    advantages[r] = b.advantages[i];
   }
   return mb;
 }
 
 // The row order micro-batches are cut from. Rows with the same prompt are
 // put side by side so that a micro-batch runs each prompt once
-// (completion_logprobs). The step's gradient is a sum over micro-batches
-// whatever their composition, except under bnpo, whose per-micro-batch
-// token mean makes composition part of the loss: there the order is kept.
+// (completion_logprobs), unless the loss depends on how rows are split into
+// micro-batches: then the given order is kept.
 std::vector<size_t> micro_batch_order(const LearnerBatch& b, const LossOptions& loss) {
   std::vector<size_t> order(b.prompt_ids.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  if (loss.loss_type == "bnpo") return order;
+  if (loss_depends_on_micro_batching(loss.loss_type)) return order;
   std::map<std::vector<int64_t>, size_t> first_seen;
   std::vector<size_t> group(order.size());
   for (size_t i : order) group[i] = first_seen.emplace(b.prompt_ids[i], i).first->second;

@@ -135,6 +135,9 @@ Result<LossAggregator> loss_aggregator(std::string_view loss_type) {
   return Status::error("unknown loss_type '" + std::string(loss_type) + "' (known: " + known + ")");
 }
 
+// bnpo divides by the micro-batch's own token count (aggregate_bnpo).
+bool loss_depends_on_micro_batching(std::string_view loss_type) { return loss_type == "bnpo"; }
+
 std::vector<std::string> loss_type_names() {
   std::vector<std::string> names;
   for (const auto& [name, fn] : aggregators()) names.push_back(name);

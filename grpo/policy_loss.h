@@ -64,6 +64,10 @@ using LossAggregator = Result<at::Tensor> (*)(const at::Tensor& per_token_loss, 
 
 // Registry by TRL loss_type name; unknown names list the known ones.
 Result<LossAggregator> loss_aggregator(std::string_view loss_type);
+// Whether the step's loss depends on how its sequences are split into
+// micro-batches (bnpo's per-micro-batch token mean); for the others the
+// micro-batch losses sum to the same total however the rows are grouped.
+bool loss_depends_on_micro_batching(std::string_view loss_type);
 std::vector<std::string> loss_type_names();
 
 // Validates shapes and options (errors name the input or option), then

@@ -120,10 +120,8 @@ class Decoder {
     int64_t n = tokens.ids.size(0), L = tokens.ids.size(1);
     KVCache staging = model_.new_cache(n, L);
     at::Tensor positions = at::arange(L, at::kLong).unsqueeze(0).expand({n, L});
-    AttentionKV kv;
-    kv.cache = &staging;
-    kv.cache_slots = positions;
-    at::Tensor hidden = model_.forward(tokens.ids, positions, causal_padding_mask(tokens.lengths, L), kv);
+    at::Tensor hidden = model_.forward(tokens.ids, positions, causal_padding_mask(tokens.lengths, L),
+                                       AttentionKV::into_cache(&staging, positions));
     at::Tensor last = model_.lm_head(hidden.index({at::arange(n, at::kLong), tokens.lengths - 1}));  // [n, V]
     for (int64_t i = 0; i < n; ++i) {
       int64_t p = batch[i];
@@ -199,10 +197,8 @@ class Decoder {
     int64_t S = *std::max_element(pos.begin(), pos.end()) + 1;
     at::Tensor positions = at::tensor(pos, at::kLong).unsqueeze(1);  // [C, 1]
     at::Tensor allowed = (at::arange(S, at::kLong).unsqueeze(0) <= positions).unsqueeze(1);  // [C, 1, S]
-    AttentionKV kv;
-    kv.cache = &cache_;
-    kv.cache_slots = positions;
-    at::Tensor hidden = model_.forward(at::tensor(last, at::kLong).unsqueeze(1), positions, allowed, kv);
+    at::Tensor hidden = model_.forward(at::tensor(last, at::kLong).unsqueeze(1), positions, allowed,
+                                       AttentionKV::into_cache(&cache_, positions));
     return model_.lm_head(hidden.select(1, 0));
   }
 

@@ -97,21 +97,18 @@ at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionB
   int64_t N = batch.completions.ids.size(0), C = batch.completions.ids.size(1);
   // The distinct prompts, keeping their keys/values in the graph.
   KVCache prefix;
-  AttentionKV write_prefix, read_prefix;
-  write_prefix.keys_out = &prefix;
-  read_prefix.prefix = &prefix;
-  read_prefix.prefix_rows = batch.prompt_of;
   at::Tensor prompt_positions = at::arange(P, lengths.options()).unsqueeze(0).expand({K, P});
-  at::Tensor prompt_hidden =
-      model.forward(batch.prompts.ids, prompt_positions, causal_padding_mask(lengths, P), write_prefix);
+  at::Tensor prompt_hidden = model.forward(batch.prompts.ids, prompt_positions, causal_padding_mask(lengths, P),
+                                           AttentionKV::collect(&prefix));
   at::Tensor last_prompt_hidden = prompt_hidden.index({at::arange(K, lengths.options()), lengths - 1});  // [K, H]
   // The completions, each reading its prompt's keys first: [N, C, P + C].
   at::Tensor prompt_length = lengths.index_select(0, batch.prompt_of);  // [N]
   at::Tensor positions = prompt_length.unsqueeze(1) + at::arange(C, lengths.options()).unsqueeze(0);
-  at::Tensor prompt_keys = (at::arange(P, lengths.options()).unsqueeze(0) < prompt_length.unsqueeze(1));  // [N, P]
+  at::Tensor prompt_keys = at::arange(P, lengths.options()).unsqueeze(0) < prompt_length.unsqueeze(1);  // [N, P]
   at::Tensor allowed = at::cat(
       {prompt_keys.unsqueeze(1).expand({N, C, P}), causal_padding_mask(batch.completions.lengths, C)}, 2);
-  at::Tensor hidden = model.forward(batch.completions.ids, positions, allowed, read_prefix);
+  at::Tensor hidden =
+      model.forward(batch.completions.ids, positions, allowed, AttentionKV::after_prefix(&prefix, batch.prompt_of));
   // Token t is predicted from the state before it: the prompt's last for t = 0.
   at::Tensor predicting =
       at::cat({last_prompt_hidden.index_select(0, batch.prompt_of).unsqueeze(1), hidden.narrow(1, 0, C - 1)}, 1);

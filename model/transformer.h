@@ -36,6 +36,24 @@ struct AttentionKV {
   at::Tensor prefix_rows;
   // When set, receives this call's keys/values per layer, in the graph.
   KVCache* keys_out = nullptr;
+
+  static AttentionKV into_cache(KVCache* cache, const at::Tensor& slots) {
+    AttentionKV kv;
+    kv.cache = cache;
+    kv.cache_slots = slots;
+    return kv;
+  }
+  static AttentionKV collect(KVCache* keys_out) {
+    AttentionKV kv;
+    kv.keys_out = keys_out;
+    return kv;
+  }
+  static AttentionKV after_prefix(const KVCache* prefix, const at::Tensor& prefix_rows) {
+    AttentionKV kv;
+    kv.prefix = prefix;
+    kv.prefix_rows = prefix_rows;
+    return kv;
+  }
 };
 
 struct LayerWeights {

@@ -6,7 +6,6 @@ so that logits spread (default init gives near-uniform logits, which would
 make any comparison weak)."""
 import json
 import os
-import subprocess
 
 import pytest
 import torch
@@ -14,7 +13,7 @@ from safetensors.torch import load_file
 from transformers import (AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM,
                           Qwen3Config, Qwen3ForCausalLM)
 
-from r1_cli import R1, r1
+from r1_cli import r1
 
 ROOT = os.environ.get("R1_ROOT", ".")
 LOGIT_TOL = 1e-4
@@ -192,7 +191,7 @@ def test_bfloat16_matches_transformers_bfloat16(tmp_path):
 
 
 def run_failing(*args):
-    result = subprocess.run([R1, *args], capture_output=True, text=True)
+    result = r1(*args, check=False)
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("r1: error: "), result.stderr
     return result.stderr
