@@ -195,7 +195,6 @@ def test_sigkill_in_rl_then_rerun_equals_uninterrupted_run(work, full_run):
     result = r1("pipeline", "run", str(recipe), "--out", str(run))
     assert "base (pretrain-toy): done, skipped" in result.stderr
     assert "rl (rl), resuming from checkpoint-" in result.stderr
-    assert "resuming from" in result.stderr
     # Same base model (pretraining is deterministic), same RL, same evaluation.
     assert (run / "base" / "model" / "model.safetensors").read_bytes() == \
         (full / "base" / "model" / "model.safetensors").read_bytes()
