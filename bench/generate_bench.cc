@@ -12,8 +12,10 @@
 #include <cstdio>
 
 #include "model/generate.h"
+#include "util/malloc_tuning.h"
 
 int main(int argc, char** argv) {
+  r1::keep_freed_memory_for_reuse();
   std::string model_dir;
   int64_t batch = 16, prompt_len = 64, new_tokens = 128, num_samples = 1;
   int threads = 2, repeats = 3;

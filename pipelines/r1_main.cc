@@ -17,8 +17,10 @@
 #include "rollout/rollouts_cli.h"
 #include "sft/sft_cli.h"
 #include "util/status.h"
+#include "util/malloc_tuning.h"
 
 int main(int argc, char** argv) {
+  r1::keep_freed_memory_for_reuse();
   CLI::App app{"r1: DeepSeek-R1-style reasoning post-training (GRPO, SFT, distillation)"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
