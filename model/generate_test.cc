@@ -76,6 +76,24 @@ TEST(Generate, LogprobsEqualTeacherForcedScoring) {
   }
 }
 
+// Decoding runs bf16 models with fused q/k/v and gate/up matrices; they must
+// compute the same function, biases included (Qwen2 q/k/v, Llama mlp_bias).
+TEST(Generate, FusedProjectionsComputeTheSameModel) {
+  for (ModelFamily family : {ModelFamily::qwen2, ModelFamily::llama}) {
+    ModelConfig c = *preset_config(family, "tiny");
+    c.vocab_size = 50;
+    c.mlp_bias = family == ModelFamily::llama;
+    c.o_bias = family == ModelFamily::llama;
+    Transformer m = Transformer::random(c, 3);
+    at::Generator gen = at::detail::createCPUGenerator(5);
+    for (const auto& [name, t] : m.tensors())
+      if (name.find("bias") != std::string::npos) t.normal_(0, 0.5, gen);
+    TokenBatch batch = make_token_batch({{1, 2, 3, 4}, {5, 6}});
+    at::Tensor plain = batch_hidden(m, batch), fused = batch_hidden(m.with_fused_projections(), batch);
+    EXPECT_TRUE(at::allclose(plain, fused, 1e-5, 1e-5)) << (plain - fused).abs().max();
+  }
+}
+
 TEST(Generate, FinishReasons) {
   Transformer m = tiny_model();
   GenerationOptions o;
