@@ -6,6 +6,7 @@ so that logits spread (default init gives near-uniform logits, which would
 make any comparison weak)."""
 import json
 import os
+import zlib
 
 import pytest
 import torch
@@ -42,7 +43,7 @@ FAMILIES = {
 
 def make_reference(name, folder):
     config_cls, model_cls, extra = FAMILIES[name]
-    torch.manual_seed(hash(name) % 1000)
+    torch.manual_seed(zlib.crc32(name.encode()) % 1000)  # hash() of a str differs per process
     model = model_cls(config_cls(**COMMON, **extra)).eval()
     with torch.no_grad():
         for pname, p in model.named_parameters():
@@ -186,8 +187,14 @@ def test_bfloat16_matches_transformers_bfloat16(tmp_path):
     theirs = reference_logits(model, sequences).float()
     err = max_logit_error(ours, theirs, sequences)
     scale = max(theirs[i, :len(s)].abs().max().item() for i, s in enumerate(sequences))
-    print(f"bf16: max |logit diff| = {err:.2e} (logits up to {scale:.1f})")
-    assert err <= 0.02 * scale  # a few bf16 ulps after 3 layers
+    # The yardstick is transformers' own bf16 error: both are measured against
+    # the same bf16 weights run in fp32, and ours may be at most as far off.
+    exact = AutoModelForCausalLM.from_pretrained(tmp_path / "bf16", dtype=torch.float32).eval()
+    truth = reference_logits(exact, sequences)
+    ours_off, theirs_off = max_logit_error(ours, truth, sequences), max_logit_error(theirs, truth, sequences)
+    print(f"bf16: max |logit diff| = {err:.2e} (logits up to {scale:.1f}); from fp32: ours {ours_off:.2e}, "
+          f"transformers {theirs_off:.2e}")
+    assert ours_off <= 1.25 * theirs_off
 
 
 def run_failing(*args):

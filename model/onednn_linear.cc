@@ -1,0 +1,53 @@
+#include "model/onednn_linear.h"
+
+#include <ATen/Config.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+// Exported by libtorch_cpu but declared in a header the wheel does not ship
+// (ATen/native/mkldnn/Matmul.h): result = beta * result + alpha * mat1 @ mat2.
+namespace at::native {
+TORCH_API void mkldnn_matmul(const Tensor& mat1, const Tensor& mat2, const Tensor& result, float beta, float alpha);
+}  // namespace at::native
+
+namespace r1 {
+
+namespace {
+
+// a [M, K] @ b [K, N]; a and b contiguous or transposed views of contiguous tensors.
+at::Tensor matmul_2d(const at::Tensor& a, const at::Tensor& b) {
+  at::Tensor out = at::empty({a.size(0), b.size(1)}, a.options());
+  at::native::mkldnn_matmul(a, b, out, /*beta=*/0.0f, /*alpha=*/1.0f);
+  return out;
+}
+
+struct OneDnnLinear : torch::autograd::Function<OneDnnLinear> {
+  // x [M, in], w [out, in] -> [M, out]
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w) {
+    ctx->save_for_backward({x, w});
+    return matmul_2d(x, w.t());
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    at::Tensor grad = grads[0].contiguous();  // [M, out]
+    at::Tensor grad_x = ctx->needs_input_grad(0) ? matmul_2d(grad, saved[1]) : at::Tensor();      // [M, in]
+    at::Tensor grad_w = ctx->needs_input_grad(1) ? matmul_2d(grad.t(), saved[0]) : at::Tensor();  // [out, in]
+    return {grad_x, grad_w};
+  }
+};
+
+}  // namespace
+
+bool onednn_linear_applies(const at::Tensor& x) {
+  return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat;
+}
+
+at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& w) {
+  int64_t in = x.size(-1);
+  std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
+  out_shape.back() = w.size(0);
+  return OneDnnLinear::apply(x.reshape({-1, in}).contiguous(), w).view(out_shape);
+}
+
+}  // namespace r1
