@@ -13,11 +13,19 @@ namespace r1 {
 
 namespace {
 
-// a [M, K] @ b [K, N]; a and b contiguous or transposed views of contiguous tensors.
+// a [M, K] @ b [K, N], or batched over a leading dim; a and b contiguous
+// or transposed (last two dims) views of contiguous tensors.
 at::Tensor matmul_2d(const at::Tensor& a, const at::Tensor& b) {
-  at::Tensor out = at::empty({a.size(0), b.size(1)}, a.options());
+  std::vector<int64_t> shape(a.sizes().begin(), a.sizes().end());
+  shape.back() = b.size(-1);
+  at::Tensor out = at::empty(shape, a.options());
   at::native::mkldnn_matmul(a, b, out, /*beta=*/0.0f, /*alpha=*/1.0f);
   return out;
+}
+
+// Contiguous, or a transposed view of a contiguous tensor, as oneDNN reads it.
+at::Tensor onednn_layout(const at::Tensor& t) {
+  return t.is_contiguous() || t.transpose(-1, -2).is_contiguous() ? t : t.contiguous();
 }
 
 struct OneDnnLinear : torch::autograd::Function<OneDnnLinear> {
@@ -37,7 +45,37 @@ struct OneDnnLinear : torch::autograd::Function<OneDnnLinear> {
   }
 };
 
+struct OneDnnBatchedMatmul : torch::autograd::Function<OneDnnBatchedMatmul> {
+  // a [n, M, K], b [n, K, N] -> [n, M, N]
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    return matmul_2d(a, b);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    at::Tensor grad = grads[0].contiguous();  // [n, M, N]
+    at::Tensor grad_a = ctx->needs_input_grad(0) ? matmul_2d(grad, saved[1].transpose(1, 2)) : at::Tensor();
+    at::Tensor grad_b = ctx->needs_input_grad(1) ? matmul_2d(saved[0].transpose(1, 2), grad) : at::Tensor();
+    return {grad_a, grad_b};
+  }
+};
+
 }  // namespace
+
+at::Tensor onednn_matmul(const at::Tensor& a, const at::Tensor& b) {
+  int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+  std::vector<int64_t> out_shape(a.sizes().begin(), a.sizes().end());
+  out_shape.back() = N;
+  // Fold the batch dims; a transposed view stays one (reshape keeps its strides).
+  auto fold = [](const at::Tensor& t, int64_t rows, int64_t cols) {
+    bool transposed = !t.is_contiguous() && t.transpose(-1, -2).is_contiguous();
+    return transposed ? t.transpose(-1, -2).reshape({-1, cols, rows}).transpose(1, 2)
+                      : t.reshape({-1, rows, cols}).contiguous();
+  };
+  return OneDnnBatchedMatmul::apply(onednn_layout(fold(a, M, K)), onednn_layout(fold(b, K, N))).view(out_shape);
+}
 
 bool onednn_linear_applies(const at::Tensor& x) {
   return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat;

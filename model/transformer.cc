@@ -52,8 +52,11 @@ constexpr int64_t kMaxMaterializedScores = int64_t{1} << 22;
 // flash kernel computes it (bf16 scores would cost ~0.1 logits vs transformers).
 at::Tensor explicit_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
   double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  at::Tensor scores = at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(-1, -2)).mul_(scale) + mask;
-  return at::matmul(at::softmax(scores, -1).to(q.scalar_type()), v);
+  at::Tensor qf = q.to(at::kFloat), kf_t = k.to(at::kFloat).transpose(-1, -2);
+  bool onednn = onednn_linear_applies(q);  // fp32 (bf16 products already go to oneDNN)
+  at::Tensor scores = (onednn ? onednn_matmul(qf, kf_t) : at::matmul(qf, kf_t)).mul_(scale) + mask;
+  at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type());
+  return onednn ? onednn_matmul(probs, v) : at::matmul(probs, v);
 }
 
 // Grouped-query attention without copying K/V per query head: the G query
