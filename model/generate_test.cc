@@ -1,5 +1,6 @@
 #include "model/generate.h"
 
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include "model/model_presets.h"
@@ -92,6 +93,32 @@ TEST(Generate, FusedProjectionsComputeTheSameModel) {
     at::Tensor plain = batch_hidden(m, batch), fused = batch_hidden(m.with_fused_projections(), batch);
     EXPECT_TRUE(at::allclose(plain, fused, 1e-5, 1e-5)) << (plain - fused).abs().max();
   }
+}
+
+// Concurrent decode streams split the prompts, not the results: greedy
+// decoding is the same with one or two, and the output keeps its order.
+TEST(Generate, DecodeStreamsSplitThePromptsNotTheResults) {
+  Transformer m = tiny_model();
+  int threads = at::get_num_threads();
+  at::set_num_threads(2);
+  std::vector<std::vector<int64_t>> prompts = {{1, 2}, {3, 4, 5}, {6}, {7, 8, 9, 10}, {11, 12, 13}};
+  GenerationOptions o;
+  o.num_samples = 2;
+  o.max_new_tokens = 8;
+  o.sampling.temperature = 0;
+  o.decode_streams = 1;
+  auto one = run(m, o, prompts);
+  o.decode_streams = 2;
+  auto two = run(m, o, prompts);
+  ASSERT_EQ(one.size(), 10u);
+  ASSERT_EQ(two.size(), 10u);
+  for (size_t i = 0; i < one.size(); ++i) {
+    EXPECT_EQ(two[i].prompt_index, static_cast<int64_t>(i / 2));
+    EXPECT_EQ(two[i].sample_index, static_cast<int64_t>(i % 2));
+    EXPECT_EQ(two[i].token_ids, one[i].token_ids) << "row " << i;
+  }
+  EXPECT_EQ(at::get_num_threads(), 2);  // restored after the streams
+  at::set_num_threads(threads);
 }
 
 TEST(Generate, FinishReasons) {
