@@ -1,9 +1,12 @@
 #include "grpo/learner.h"
 
+#include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <map>
 
 #include "model/scoring.h"
@@ -84,43 +87,137 @@ std::vector<size_t> micro_batch_order(const LearnerBatch& b, const LossOptions& 
   return order;
 }
 
+// What one micro-batch adds to the step's statistics.
+struct MicroBatchResult {
+  double loss = 0;
+  double entropy_sum = 0;  // over its loss tokens
+  double ref_logprobs_seconds = 0;
+  std::map<std::string, double> metrics;
+};
+
+// Forward and backward of rows `rows`. The gradient goes into the policy's
+// .grad, or is added to `grads` (one per parameter) when that is given.
+Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transformer* reference,
+                                         const LearnerBatch& batch, const std::vector<size_t>& rows,
+                                         const LearnerOptions& o, const LossNormalizer& normalizer,
+                                         std::vector<at::Tensor>* grads) {
+  MicroBatchResult result;
+  MicroBatch mb = make_micro_batch(batch, rows);
+  LossInputs inputs;
+  at::Tensor entropy;
+  inputs.per_token_logps = completion_logprobs(policy, mb.tokens, o.temperature, &entropy) * mb.mask;
+  result.entropy_sum = (entropy * mb.mask).sum().item<double>();
+  inputs.old_per_token_logps = mb.old_logprobs;
+  if (o.loss.beta != 0) {
+    at::NoGradGuard no_grad;
+    auto start = std::chrono::steady_clock::now();
+    inputs.ref_per_token_logps = completion_logprobs(*reference, mb.tokens, o.temperature) * mb.mask;
+    result.ref_logprobs_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  inputs.advantages = mb.advantages.to(at::kFloat);
+  inputs.completion_mask = mb.mask;
+  inputs.normalizer = normalizer;
+  R1_ASSIGN_OR_RETURN(LossOutput out, grpo_policy_loss(inputs, o.loss));
+  if (grads) {
+    std::vector<at::Tensor> params = policy.parameters();
+    auto g = torch::autograd::grad({out.loss}, params, {}, false, false, /*allow_unused=*/true);
+    if (grads->empty()) grads->resize(params.size());
+    for (size_t i = 0; i < g.size(); ++i)
+      if (g[i].defined()) (*grads)[i] = (*grads)[i].defined() ? (*grads)[i] + g[i] : g[i];
+  } else {
+    out.loss.backward();
+  }
+  result.loss = out.loss.item<double>();
+  for (const auto& [name, value] : out.metrics) result.metrics[name] = value.item<double>();
+  return result;
+}
+
+int learner_streams(const Transformer& policy, const LearnerOptions& o, int64_t micro_batches) {
+  int wanted = o.streams;
+  if (wanted == 0) wanted = policy.tensors().begin()->second.is_cpu() ? 2 : 1;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({wanted, at::get_num_threads(), micro_batches})));
+}
+
+// Runs the micro-batches over `streams` threads (stream s takes micro-batches
+// s, s + streams, ...), each with its share of the intra-op threads and its
+// own gradient sums, which are then added to .grad in stream order: the
+// result does not depend on which thread finishes first.
+Result<std::vector<MicroBatchResult>> run_streams(const Transformer& policy, const Transformer* reference,
+                                                  const LearnerBatch& batch,
+                                                  const std::vector<std::vector<size_t>>& micro_batches,
+                                                  const LearnerOptions& o, const LossNormalizer& normalizer,
+                                                  int streams) {
+  int threads = at::get_num_threads();
+  std::vector<Result<MicroBatchResult>> results(micro_batches.size(), Status::error("not run"));
+  std::vector<std::vector<at::Tensor>> grads(streams);
+  std::vector<std::future<void>> running;
+  for (int s = 0; s < streams; ++s)
+    running.push_back(std::async(std::launch::async, [&, s] {
+      at::set_num_threads(std::max(1, threads / streams));
+      for (size_t m = s; m < micro_batches.size(); m += streams) {
+        results[m] = run_micro_batch(policy, reference, batch, micro_batches[m], o, normalizer, &grads[s]);
+        if (!results[m].ok()) return;
+      }
+    }));
+  std::exception_ptr failure;
+  for (auto& r : running) try {
+      r.get();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  at::set_num_threads(threads);  // the streams set the process-wide default for new threads
+  if (failure) std::rethrow_exception(failure);
+  std::vector<MicroBatchResult> out;
+  for (auto& r : results) {
+    R1_RETURN_IF_ERROR(r.status());
+    out.push_back(*r);
+  }
+  std::vector<at::Tensor> params = policy.parameters();
+  for (const auto& stream_grads : grads)
+    for (size_t i = 0; i < stream_grads.size(); ++i) {
+      if (!stream_grads[i].defined()) continue;
+      at::Tensor& g = params[i].mutable_grad();
+      g = g.defined() ? g + stream_grads[i] : stream_grads[i];
+    }
+  return out;
+}
+
 }  // namespace
 
 Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, const Transformer* reference,
                                                      const LearnerBatch& batch, const LearnerOptions& o) {
   R1_RETURN_IF_ERROR(validate(batch, o, reference));
+  if (o.streams < 0) return Status::error("learner streams must be >= 0");
   LearnerStepStats stats;
   size_t n = batch.prompt_ids.size();
   for (size_t i = 0; i < n; ++i)
     if (!is_masked(batch, i)) stats.completion_tokens += static_cast<int64_t>(batch.completion_ids[i].size());
-  double entropy_sum = 0;
   LossNormalizer normalizer;
   normalizer.num_sequences = static_cast<double>(n);
   normalizer.num_tokens = at::scalar_tensor(static_cast<double>(stats.completion_tokens));
   normalizer.num_micro_batches = static_cast<int64_t>((n + o.micro_batch_size - 1) / o.micro_batch_size);
   std::vector<size_t> order = micro_batch_order(batch, o.loss);
-  for (size_t begin = 0; begin < n; begin += o.micro_batch_size) {
-    size_t end = std::min(n, begin + static_cast<size_t>(o.micro_batch_size));
-    MicroBatch mb = make_micro_batch(batch, std::vector<size_t>(order.begin() + begin, order.begin() + end));
-    LossInputs inputs;
-    at::Tensor entropy;
-    inputs.per_token_logps = completion_logprobs(policy, mb.tokens, o.temperature, &entropy) * mb.mask;
-    entropy_sum += (entropy * mb.mask).sum().item<double>();
-    inputs.old_per_token_logps = mb.old_logprobs;
-    if (o.loss.beta != 0) {
-      at::NoGradGuard no_grad;
-      auto start = std::chrono::steady_clock::now();
-      inputs.ref_per_token_logps = completion_logprobs(*reference, mb.tokens, o.temperature) * mb.mask;
-      stats.ref_logprobs_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<std::vector<size_t>> micro_batches;
+  for (size_t begin = 0; begin < n; begin += o.micro_batch_size)
+    micro_batches.emplace_back(order.begin() + begin,
+                               order.begin() + std::min(n, begin + static_cast<size_t>(o.micro_batch_size)));
+  std::vector<MicroBatchResult> results;
+  int streams = learner_streams(policy, o, normalizer.num_micro_batches);
+  if (streams > 1) {
+    R1_ASSIGN_OR_RETURN(results, run_streams(policy, reference, batch, micro_batches, o, normalizer, streams));
+  } else {
+    for (const auto& rows : micro_batches) {
+      R1_ASSIGN_OR_RETURN(MicroBatchResult r, run_micro_batch(policy, reference, batch, rows, o, normalizer, nullptr));
+      results.push_back(std::move(r));
     }
-    inputs.advantages = mb.advantages.to(at::kFloat);
-    inputs.completion_mask = mb.mask;
-    inputs.normalizer = normalizer;
-    R1_ASSIGN_OR_RETURN(LossOutput out, grpo_policy_loss(inputs, o.loss));
-    out.loss.backward();
-    stats.loss += out.loss.item<double>();
-    for (const auto& [name, value] : out.metrics)
-      stats.metrics[name] += value.item<double>() / static_cast<double>(normalizer.num_micro_batches);
+  }
+  double entropy_sum = 0;
+  for (const MicroBatchResult& r : results) {  // in micro-batch order: the same sums however they ran
+    stats.loss += r.loss;
+    entropy_sum += r.entropy_sum;
+    stats.ref_logprobs_seconds += r.ref_logprobs_seconds;
+    for (const auto& [name, value] : r.metrics)
+      stats.metrics[name] += value / static_cast<double>(normalizer.num_micro_batches);
   }
   stats.metrics["entropy"] = entropy_sum / static_cast<double>(std::max<int64_t>(1, stats.completion_tokens));
   return stats;

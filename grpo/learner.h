@@ -34,6 +34,11 @@ struct LearnerOptions {
   int64_t micro_batch_size = 4;  // sequences per forward/backward
   double max_grad_norm = 1.0;    // <= 0: measure only
   double learning_rate = 1e-6;
+  // Micro-batches run concurrently, each stream with its share of the
+  // intra-op threads and its own gradient sums (added in a fixed order, so
+  // results stay reproducible); 0 = 2 on the CPU, 1 on a GPU. Two streams
+  // hold two micro-batches' activations and two extra gradient copies.
+  int streams = 0;
 };
 
 struct LearnerStepStats {
