@@ -219,6 +219,7 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
     for (const auto& [name, value] : r.metrics)
       stats.metrics[name] += value / static_cast<double>(normalizer.num_micro_batches);
   }
+  stats.ref_logprobs_seconds /= streams;
   stats.metrics["entropy"] = entropy_sum / static_cast<double>(std::max<int64_t>(1, stats.completion_tokens));
   return stats;
 }

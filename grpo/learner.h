@@ -45,7 +45,9 @@ struct LearnerStepStats {
   double loss = 0;       // summed over micro-batches: the full-batch loss
   double grad_norm = 0;  // before clipping
   int64_t completion_tokens = 0;  // tokens in the loss
-  double ref_logprobs_seconds = 0;  // of the step, in the reference model's no-grad pass (beta != 0)
+  // Of the step's wall time, in the reference model's no-grad pass (beta != 0):
+  // summed over micro-batches and divided by the number of concurrent streams.
+  double ref_logprobs_seconds = 0;
   // Loss metrics averaged over micro-batches (TRL names), plus "entropy":
   // the mean entropy of the policy's token distributions over loss tokens.
   std::map<std::string, double> metrics;
