@@ -2,46 +2,49 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 namespace r1 {
 namespace {
 
-// Values and both gradients equal at::linear's (MKL) up to fp32 summation order.
+using Function = std::function<at::Tensor(const std::vector<at::Tensor>&)>;
+
+// ours(inputs) and theirs(inputs) give the same values and the same
+// gradients for every input, within `tol` (fp32 summation order differs).
+void expect_same_function(const Function& ours, const Function& theirs, const std::vector<at::Tensor>& inputs,
+                          double tol) {
+  std::vector<at::Tensor> a, b;
+  for (const auto& t : inputs) {
+    a.push_back(t.detach().clone().requires_grad_());
+    b.push_back(t.detach().clone().requires_grad_());
+  }
+  at::Tensor y = ours(a), y_ref = theirs(b);
+  ASSERT_EQ(y.sizes(), y_ref.sizes());
+  EXPECT_TRUE(at::allclose(y, y_ref, tol, tol));
+  at::Tensor upstream = at::randn(y.sizes());
+  (y * upstream).sum().backward();
+  (y_ref * upstream).sum().backward();
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_TRUE(at::allclose(a[i].grad(), b[i].grad(), tol, tol)) << "gradient of input " << i;
+}
+
 TEST(OneDnnLinear, MatchesAtLinearForwardAndBackward) {
   ASSERT_TRUE(onednn_linear_applies(at::zeros({1}))) << "this LibTorch has no oneDNN";
   at::manual_seed(0);
-  for (auto shape : std::vector<std::vector<int64_t>>{{5, 7, 48}, {64, 48}, {3, 1, 48}}) {
-    at::Tensor x = at::randn(shape).requires_grad_(), w = at::randn({33, 48}).requires_grad_();
-    at::Tensor x_ref = x.detach().clone().requires_grad_(), w_ref = w.detach().clone().requires_grad_();
-    at::Tensor y = onednn_linear(x, w), y_ref = at::linear(x_ref, w_ref);
-    ASSERT_EQ(y.sizes(), y_ref.sizes());
-    EXPECT_TRUE(at::allclose(y, y_ref, 1e-5, 1e-5));
-    at::Tensor upstream = at::randn(y.sizes());
-    (y * upstream).sum().backward();
-    (y_ref * upstream).sum().backward();
-    EXPECT_TRUE(at::allclose(x.grad(), x_ref.grad(), 1e-5, 1e-5));
-    EXPECT_TRUE(at::allclose(w.grad(), w_ref.grad(), 1e-5, 1e-4));
-  }
+  for (auto shape : std::vector<std::vector<int64_t>>{{5, 7, 48}, {64, 48}, {3, 1, 48}})
+    expect_same_function([](const auto& in) { return onednn_linear(in[0], in[1]); },
+                         [](const auto& in) { return at::linear(in[0], in[1]); },
+                         {at::randn(shape), at::randn({33, 48})}, 1e-4);
 }
 
 // Batched products as attention uses them: 4-D, the right operand a
 // transposed view (k^T) or a strided one.
 TEST(OneDnnLinear, BatchedMatmulMatchesAtMatmul) {
   at::manual_seed(1);
-  at::Tensor a = at::randn({2, 3, 5, 8}).requires_grad_();
-  at::Tensor k = at::randn({2, 3, 7, 8}).requires_grad_();
-  at::Tensor v = at::randn({2, 7, 3, 4}).requires_grad_();
-  at::Tensor a_ref = a.detach().clone().requires_grad_(), k_ref = k.detach().clone().requires_grad_(),
-             v_ref = v.detach().clone().requires_grad_();
-  at::Tensor y = onednn_matmul(onednn_matmul(a, k.transpose(-1, -2)), v.transpose(1, 2));  // [2, 3, 5, 4]
-  at::Tensor y_ref = at::matmul(at::matmul(a_ref, k_ref.transpose(-1, -2)), v_ref.transpose(1, 2));
-  ASSERT_EQ(y.sizes(), y_ref.sizes());
-  EXPECT_TRUE(at::allclose(y, y_ref, 1e-4, 1e-4));
-  at::Tensor upstream = at::randn(y.sizes());
-  (y * upstream).sum().backward();
-  (y_ref * upstream).sum().backward();
-  EXPECT_TRUE(at::allclose(a.grad(), a_ref.grad(), 1e-4, 1e-4));
-  EXPECT_TRUE(at::allclose(k.grad(), k_ref.grad(), 1e-4, 1e-4));
-  EXPECT_TRUE(at::allclose(v.grad(), v_ref.grad(), 1e-4, 1e-4));
+  expect_same_function(
+      [](const auto& in) { return onednn_matmul(onednn_matmul(in[0], in[1].transpose(-1, -2)), in[2].transpose(1, 2)); },
+      [](const auto& in) { return at::matmul(at::matmul(in[0], in[1].transpose(-1, -2)), in[2].transpose(1, 2)); },
+      {at::randn({2, 3, 5, 8}), at::randn({2, 3, 7, 8}), at::randn({2, 7, 3, 4})}, 1e-4);
 }
 
 TEST(OneDnnLinear, AppliesToCpuFp32Only) {
