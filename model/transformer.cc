@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "model/checkpoint.h"
-#include "model/onednn_linear.h"
+#include "model/gemm.h"
 
 namespace r1 {
 
@@ -22,12 +22,6 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 at::Tensor rotate_half(const at::Tensor& x) {
   int64_t half = x.size(-1) / 2;
   return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
-// x w^T + b, the products of every projection and the LM head.
-at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = {}) {
-  if (onednn_linear_applies(x)) return b.defined() ? onednn_linear(x, w) + b : onednn_linear(x, w);
-  return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
 }
 
 // The attention mask in the layout grouped_attention reads, built once per
@@ -52,11 +46,8 @@ constexpr int64_t kMaxMaterializedScores = int64_t{1} << 22;
 // flash kernel computes it (bf16 scores would cost ~0.1 logits vs transformers).
 at::Tensor explicit_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
   double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  at::Tensor qf = q.to(at::kFloat), kf_t = k.to(at::kFloat).transpose(-1, -2);
-  bool onednn = onednn_linear_applies(q);  // fp32 (bf16 products already go to oneDNN)
-  at::Tensor scores = (onednn ? onednn_matmul(qf, kf_t) : at::matmul(qf, kf_t)).mul_(scale) + mask;
-  at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type());
-  return onednn ? onednn_matmul(probs, v) : at::matmul(probs, v);
+  at::Tensor scores = gemm::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(-1, -2)).mul_(scale) + mask;
+  return gemm::matmul(at::softmax(scores, -1).to(q.scalar_type()), v);
 }
 
 // Grouped-query attention without copying K/V per query head: the G query
@@ -262,10 +253,12 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
   int64_t Q = c.num_attention_heads * D, KVD = c.num_key_value_heads * D;
   at::Tensor q, k, v;  // [B, L, heads * D]
   if (w.qkv_proj.defined()) {
-    at::Tensor qkv = project(x, w.qkv_proj, w.qkv_bias);
+    at::Tensor qkv = gemm::linear(x, w.qkv_proj, w.qkv_bias);
     q = qkv.narrow(-1, 0, Q), k = qkv.narrow(-1, Q, KVD), v = qkv.narrow(-1, Q + KVD, KVD);
   } else {
-    q = project(x, w.q_proj, w.q_bias), k = project(x, w.k_proj, w.k_bias), v = project(x, w.v_proj, w.v_bias);
+    q = gemm::linear(x, w.q_proj, w.q_bias);
+    k = gemm::linear(x, w.k_proj, w.k_bias);
+    v = gemm::linear(x, w.v_proj, w.v_bias);
   }
   // -> [B, heads, L, D]
   q = q.view({B, L, c.num_attention_heads, D}).transpose(1, 2);
@@ -296,20 +289,20 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
   }
   at::Tensor out = grouped_attention(q, k, v, mask);  // [B, H, L, D]
   out = out.transpose(1, 2).reshape({B, L, c.num_attention_heads * D});
-  return project(out, w.o_proj, w.o_bias);
+  return gemm::linear(out, w.o_proj, w.o_bias);
 }
 
 at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x) const {
   const LayerWeights& w = layers_[i];
   at::Tensor gate, up;
   if (w.gate_up_proj.defined()) {
-    at::Tensor gate_up = project(x, w.gate_up_proj, w.gate_up_bias);
+    at::Tensor gate_up = gemm::linear(x, w.gate_up_proj, w.gate_up_bias);
     int64_t F = config_.intermediate_size;
     gate = gate_up.narrow(-1, 0, F), up = gate_up.narrow(-1, F, F);
   } else {
-    gate = project(x, w.gate_proj, w.gate_bias), up = project(x, w.up_proj, w.up_bias);
+    gate = gemm::linear(x, w.gate_proj, w.gate_bias), up = gemm::linear(x, w.up_proj, w.up_bias);
   }
-  return project(at::silu(gate) * up, w.down_proj, w.down_bias);
+  return gemm::linear(at::silu(gate) * up, w.down_proj, w.down_bias);
 }
 
 at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& allowed,
@@ -329,7 +322,7 @@ at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positio
   return rms_norm(h, final_norm_, config_.rms_norm_eps);
 }
 
-at::Tensor Transformer::lm_head(const at::Tensor& hidden) const { return project(hidden, lm_head_); }
+at::Tensor Transformer::lm_head(const at::Tensor& hidden) const { return gemm::linear(hidden, lm_head_); }
 
 Status Transformer::save(const std::string& dir, const std::string& tokenizer_from) const {
   ModelConfig config = config_;

@@ -1,4 +1,4 @@
-#include "model/onednn_linear.h"
+#include "model/gemm.h"
 
 #include <ATen/Config.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -9,7 +9,7 @@ namespace at::native {
 TORCH_API void mkldnn_matmul(const Tensor& mat1, const Tensor& mat2, const Tensor& result, float beta, float alpha);
 }  // namespace at::native
 
-namespace r1 {
+namespace r1::gemm {
 
 namespace {
 
@@ -21,11 +21,6 @@ at::Tensor matmul_2d(const at::Tensor& a, const at::Tensor& b) {
   at::Tensor out = at::empty(shape, a.options());
   at::native::mkldnn_matmul(a, b, out, /*beta=*/0.0f, /*alpha=*/1.0f);
   return out;
-}
-
-// Contiguous, or a transposed view of a contiguous tensor, as oneDNN reads it.
-at::Tensor onednn_layout(const at::Tensor& t) {
-  return t.is_contiguous() || t.transpose(-1, -2).is_contiguous() ? t : t.contiguous();
 }
 
 struct OneDnnLinear : torch::autograd::Function<OneDnnLinear> {
@@ -64,28 +59,31 @@ struct OneDnnBatchedMatmul : torch::autograd::Function<OneDnnBatchedMatmul> {
 
 }  // namespace
 
-at::Tensor onednn_matmul(const at::Tensor& a, const at::Tensor& b) {
+bool onednn_applies(const at::Tensor& x) {
+  return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat;
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  if (!onednn_applies(x)) return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+  std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
+  out_shape.back() = w.size(0);
+  at::Tensor y = OneDnnLinear::apply(x.reshape({-1, x.size(-1)}).contiguous(), w).view(out_shape);
+  return b.defined() ? y + b : y;
+}
+
+at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
+  if (!onednn_applies(a)) return at::matmul(a, b);
   int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
   std::vector<int64_t> out_shape(a.sizes().begin(), a.sizes().end());
   out_shape.back() = N;
-  // Fold the batch dims; a transposed view stays one (reshape keeps its strides).
+  // Fold the batch dims into one, into a layout oneDNN reads: contiguous, or
+  // a transposed view of a contiguous tensor (k^T stays a view).
   auto fold = [](const at::Tensor& t, int64_t rows, int64_t cols) {
     bool transposed = !t.is_contiguous() && t.transpose(-1, -2).is_contiguous();
     return transposed ? t.transpose(-1, -2).reshape({-1, cols, rows}).transpose(1, 2)
                       : t.reshape({-1, rows, cols}).contiguous();
   };
-  return OneDnnBatchedMatmul::apply(onednn_layout(fold(a, M, K)), onednn_layout(fold(b, K, N))).view(out_shape);
+  return OneDnnBatchedMatmul::apply(fold(a, M, K), fold(b, K, N)).view(out_shape);
 }
 
-bool onednn_linear_applies(const at::Tensor& x) {
-  return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat;
-}
-
-at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& w) {
-  int64_t in = x.size(-1);
-  std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
-  out_shape.back() = w.size(0);
-  return OneDnnLinear::apply(x.reshape({-1, in}).contiguous(), w).view(out_shape);
-}
-
-}  // namespace r1
+}  // namespace r1::gemm

@@ -1,10 +1,10 @@
-#include "model/onednn_linear.h"
+#include "model/gemm.h"
 
 #include <gtest/gtest.h>
 
 #include <functional>
 
-namespace r1 {
+namespace r1::gemm {
 namespace {
 
 using Function = std::function<at::Tensor(const std::vector<at::Tensor>&)>;
@@ -28,29 +28,29 @@ void expect_same_function(const Function& ours, const Function& theirs, const st
     EXPECT_TRUE(at::allclose(a[i].grad(), b[i].grad(), tol, tol)) << "gradient of input " << i;
 }
 
-TEST(OneDnnLinear, MatchesAtLinearForwardAndBackward) {
-  ASSERT_TRUE(onednn_linear_applies(at::zeros({1}))) << "this LibTorch has no oneDNN";
+TEST(Gemm, MatchesAtLinearForwardAndBackward) {
+  ASSERT_TRUE(onednn_applies(at::zeros({1}))) << "this LibTorch has no oneDNN";
   at::manual_seed(0);
   for (auto shape : std::vector<std::vector<int64_t>>{{5, 7, 48}, {64, 48}, {3, 1, 48}})
-    expect_same_function([](const auto& in) { return onednn_linear(in[0], in[1]); },
-                         [](const auto& in) { return at::linear(in[0], in[1]); },
-                         {at::randn(shape), at::randn({33, 48})}, 1e-4);
+    expect_same_function([](const auto& in) { return gemm::linear(in[0], in[1], in[2]); },
+                         [](const auto& in) { return at::linear(in[0], in[1], in[2]); },
+                         {at::randn(shape), at::randn({33, 48}), at::randn({33})}, 1e-4);
 }
 
 // Batched products as attention uses them: 4-D, the right operand a
 // transposed view (k^T) or a strided one.
-TEST(OneDnnLinear, BatchedMatmulMatchesAtMatmul) {
+TEST(Gemm, BatchedMatmulMatchesAtMatmul) {
   at::manual_seed(1);
   expect_same_function(
-      [](const auto& in) { return onednn_matmul(onednn_matmul(in[0], in[1].transpose(-1, -2)), in[2].transpose(1, 2)); },
+      [](const auto& in) { return gemm::matmul(gemm::matmul(in[0], in[1].transpose(-1, -2)), in[2].transpose(1, 2)); },
       [](const auto& in) { return at::matmul(at::matmul(in[0], in[1].transpose(-1, -2)), in[2].transpose(1, 2)); },
       {at::randn({2, 3, 5, 8}), at::randn({2, 3, 7, 8}), at::randn({2, 7, 3, 4})}, 1e-4);
 }
 
-TEST(OneDnnLinear, AppliesToCpuFp32Only) {
-  EXPECT_FALSE(onednn_linear_applies(at::zeros({2}, at::kBFloat16)));
-  EXPECT_FALSE(onednn_linear_applies(at::zeros({2}, at::kDouble)));
+TEST(Gemm, OneDnnTakesCpuFp32Only) {
+  EXPECT_FALSE(onednn_applies(at::zeros({2}, at::kBFloat16)));
+  EXPECT_FALSE(onednn_applies(at::zeros({2}, at::kDouble)));
 }
 
 }  // namespace
-}  // namespace r1
+}  // namespace r1::gemm
