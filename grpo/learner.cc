@@ -1,14 +1,13 @@
 #include "grpo/learner.h"
 
-#include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <future>
 #include <map>
 
+#include "model/cpu_streams.h"
 #include "model/scoring.h"
 
 namespace r1 {
@@ -30,6 +29,7 @@ Status validate(const LearnerBatch& b, const LearnerOptions& o, const Transforme
                            std::to_string(b.completion_ids[i].size()) + " completion tokens");
   }
   if (o.micro_batch_size < 1) return Status::error("micro_batch_size must be >= 1");
+  if (o.streams < 0) return Status::error("learner streams must be >= 0");
   if (o.loss.beta != 0 && !reference) return Status::error("beta != 0 needs a reference model");
   return Status();
 }
@@ -132,41 +132,24 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
   return result;
 }
 
-int learner_streams(const Transformer& policy, const LearnerOptions& o, int64_t micro_batches) {
-  int wanted = o.streams;
-  if (wanted == 0) wanted = policy.tensors().begin()->second.is_cpu() ? 2 : 1;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({wanted, at::get_num_threads(), micro_batches})));
-}
-
-// Runs the micro-batches over `streams` threads (stream s takes micro-batches
-// s, s + streams, ...), each with its share of the intra-op threads and its
-// own gradient sums, which are then added to .grad in stream order: the
-// result does not depend on which thread finishes first.
-Result<std::vector<MicroBatchResult>> run_streams(const Transformer& policy, const Transformer* reference,
-                                                  const LearnerBatch& batch,
-                                                  const std::vector<std::vector<size_t>>& micro_batches,
-                                                  const LearnerOptions& o, const LossNormalizer& normalizer,
-                                                  int streams) {
-  int threads = at::get_num_threads();
+// Runs the micro-batches over `streams` (stream s takes micro-batches s,
+// s + streams, ...). With more than one, each stream sums its gradients
+// apart and the sums are added to .grad in stream order: the result does not
+// depend on which thread finishes first. Results come back in micro-batch order.
+Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& policy, const Transformer* reference,
+                                                        const LearnerBatch& batch,
+                                                        const std::vector<std::vector<size_t>>& micro_batches,
+                                                        const LearnerOptions& o, const LossNormalizer& normalizer,
+                                                        int streams) {
   std::vector<Result<MicroBatchResult>> results(micro_batches.size(), Status::error("not run"));
   std::vector<std::vector<at::Tensor>> grads(streams);
-  std::vector<std::future<void>> running;
-  for (int s = 0; s < streams; ++s)
-    running.push_back(std::async(std::launch::async, [&, s] {
-      at::set_num_threads(std::max(1, threads / streams));
-      for (size_t m = s; m < micro_batches.size(); m += streams) {
-        results[m] = run_micro_batch(policy, reference, batch, micro_batches[m], o, normalizer, &grads[s]);
-        if (!results[m].ok()) return;
-      }
-    }));
-  std::exception_ptr failure;
-  for (auto& r : running) try {
-      r.get();
-    } catch (...) {
-      failure = std::current_exception();
+  run_streams(streams, [&](int s) {
+    std::vector<at::Tensor>* own_grads = streams > 1 ? &grads[s] : nullptr;  // one stream: straight into .grad
+    for (size_t m = s; m < micro_batches.size(); m += streams) {
+      results[m] = run_micro_batch(policy, reference, batch, micro_batches[m], o, normalizer, own_grads);
+      if (!results[m].ok()) return;
     }
-  at::set_num_threads(threads);  // the streams set the process-wide default for new threads
-  if (failure) std::rethrow_exception(failure);
+  });
   std::vector<MicroBatchResult> out;
   for (auto& r : results) {
     R1_RETURN_IF_ERROR(r.status());
@@ -187,7 +170,6 @@ Result<std::vector<MicroBatchResult>> run_streams(const Transformer& policy, con
 Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, const Transformer* reference,
                                                      const LearnerBatch& batch, const LearnerOptions& o) {
   R1_RETURN_IF_ERROR(validate(batch, o, reference));
-  if (o.streams < 0) return Status::error("learner streams must be >= 0");
   LearnerStepStats stats;
   size_t n = batch.prompt_ids.size();
   for (size_t i = 0; i < n; ++i)
@@ -201,16 +183,9 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
   for (size_t begin = 0; begin < n; begin += o.micro_batch_size)
     micro_batches.emplace_back(order.begin() + begin,
                                order.begin() + std::min(n, begin + static_cast<size_t>(o.micro_batch_size)));
-  std::vector<MicroBatchResult> results;
-  int streams = learner_streams(policy, o, normalizer.num_micro_batches);
-  if (streams > 1) {
-    R1_ASSIGN_OR_RETURN(results, run_streams(policy, reference, batch, micro_batches, o, normalizer, streams));
-  } else {
-    for (const auto& rows : micro_batches) {
-      R1_ASSIGN_OR_RETURN(MicroBatchResult r, run_micro_batch(policy, reference, batch, rows, o, normalizer, nullptr));
-      results.push_back(std::move(r));
-    }
-  }
+  int streams = stream_count(o.streams, policy.device().is_cpu(), normalizer.num_micro_batches);
+  R1_ASSIGN_OR_RETURN(std::vector<MicroBatchResult> results,
+                      run_micro_batches(policy, reference, batch, micro_batches, o, normalizer, streams));
   double entropy_sum = 0;
   for (const MicroBatchResult& r : results) {  // in micro-batch order: the same sums however they ran
     stats.loss += r.loss;

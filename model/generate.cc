@@ -1,14 +1,13 @@
 #include "model/generate.h"
 
-#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
 #include <chrono>
-#include <future>
 #include <numeric>
 #include <set>
 
+#include "model/cpu_streams.h"
 #include "model/scoring.h"
 
 namespace r1 {
@@ -26,6 +25,7 @@ Status validate(const Transformer& model, const std::vector<std::vector<int64_t>
   if (o.max_new_tokens < 1) return Status::error("max_new_tokens must be >= 1");
   if (o.num_samples < 1) return Status::error("num_samples must be >= 1");
   if (!o.stop_strings.empty() && !o.decode) return Status::error("stop strings need a tokenizer to decode text");
+  if (o.decode_streams < 0) return Status::error("decode_streams must be >= 0");
   const ModelConfig& c = model.config();
   for (size_t p = 0; p < prompts.size(); ++p) {
     const auto& ids = prompts[p];
@@ -217,73 +217,40 @@ class Decoder {
   std::vector<int64_t> cache_rows_;  // cache row i holds rows_[cache_rows_[i]]
 };
 
-// Decodes prompts [begin, end) as their own sampling stream with `threads`
-// intra-op threads; runs on a thread of its own (thread count and inference
-// mode are per thread).
-std::vector<Completion> decode_stream(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
-                                      size_t begin, size_t end, GenerationOptions options, int threads,
-                                      GenerationStats& stats) {
-  at::set_num_threads(threads);
-  c10::InferenceMode inference;
-  std::vector<std::vector<int64_t>> part(prompts.begin() + begin, prompts.begin() + end);
-  Decoder decoder(model, part, options);
-  std::vector<Completion> out = decoder.run(part, stats);
-  for (Completion& c : out) c.prompt_index += static_cast<int64_t>(begin);
-  return out;
-}
-
-int decode_streams(const Transformer& model, const GenerationOptions& o, size_t prompts) {
-  int wanted = o.decode_streams;
-  if (wanted == 0) wanted = model.tensors().begin()->second.is_cpu() ? 2 : 1;
-  return std::max(1, std::min<int>({wanted, at::get_num_threads(), static_cast<int>(prompts)}));
-}
-
 }  // namespace
 
 Result<std::vector<Completion>> generate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
                                          const GenerationOptions& options, GenerationStats* stats) {
   R1_RETURN_IF_ERROR(validate(model, prompts, options));
-  if (options.decode_streams < 0) return Status::error("decode_streams must be >= 0");
-  // Inference mode skips autograd bookkeeping (version counters, views) on
-  // every op of the decode loop; nothing generated here reaches autograd.
-  c10::InferenceMode inference;
   GenerationStats local;
   GenerationStats& total = stats ? *stats : local;
   // Fused q/k/v and gate/up: 4 matrix products per layer and step, not 7
   // (bf16 decode 1.28x tokens/s; fp32 ~1.05x).
   Transformer fused = model.with_fused_projections();
-  int threads = at::get_num_threads(), streams = decode_streams(model, options, prompts.size());
-  if (streams == 1) {
-    Decoder decoder(fused, prompts, options);
-    return decoder.run(prompts, total);
-  }
-  // Streams split the prompts (a prompt's G samples stay together) and the
-  // threads; stream s samples with seed + s * golden-ratio increment.
-  std::vector<std::future<std::vector<Completion>>> parts;
+  // Streams split the prompts (a prompt's G samples stay together); stream s
+  // samples with seed + s * golden-ratio increment.
+  int streams = stream_count(options.decode_streams, model.device().is_cpu(), static_cast<int64_t>(prompts.size()));
+  std::vector<std::vector<Completion>> parts(streams);
   std::vector<GenerationStats> part_stats(streams);
-  size_t n = prompts.size();
-  for (int s = 0; s < streams; ++s) {
+  run_streams(streams, [&](int s) {
+    // Inference mode skips autograd bookkeeping (version counters, views) on
+    // every op of the decode loop; nothing generated here reaches autograd.
+    c10::InferenceMode inference;
+    size_t begin = prompts.size() * s / streams, end = prompts.size() * (s + 1) / streams;
+    std::vector<std::vector<int64_t>> part(prompts.begin() + begin, prompts.begin() + end);
     GenerationOptions o = options;
     o.seed += 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(s);
-    parts.push_back(std::async(std::launch::async, decode_stream, std::cref(fused), std::cref(prompts),
-                               n * s / streams, n * (s + 1) / streams, o, std::max(1, threads / streams),
-                               std::ref(part_stats[s])));
-  }
+    parts[s] = Decoder(fused, part, o).run(part, part_stats[s]);
+    for (Completion& c : parts[s]) c.prompt_index += static_cast<int64_t>(begin);
+  });
   std::vector<Completion> out;
-  std::exception_ptr failure;
   for (int s = 0; s < streams; ++s) {
-    try {
-      for (Completion& c : parts[s].get()) out.push_back(std::move(c));
-    } catch (...) {
-      failure = std::current_exception();
-    }
+    for (Completion& c : parts[s]) out.push_back(std::move(c));
     total.prefill_tokens += part_stats[s].prefill_tokens;
     total.decode_tokens += part_stats[s].decode_tokens;
     total.prefill_seconds = std::max(total.prefill_seconds, part_stats[s].prefill_seconds);  // concurrent
     total.decode_seconds = std::max(total.decode_seconds, part_stats[s].decode_seconds);
   }
-  at::set_num_threads(threads);  // the streams set the process-wide default for new threads
-  if (failure) std::rethrow_exception(failure);
   return out;
 }
 

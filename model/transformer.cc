@@ -237,7 +237,7 @@ std::vector<at::Tensor> Transformer::parameters() const {
 
 KVCache Transformer::new_cache(int64_t batch, int64_t capacity) const {
   KVCache cache;
-  auto opts = at::TensorOptions().dtype(dtype_).device(embed_.device());
+  auto opts = at::TensorOptions().dtype(dtype_).device(device());
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     cache.k.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, opts));
     cache.v.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, opts));

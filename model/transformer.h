@@ -94,6 +94,7 @@ class Transformer {
 
   const ModelConfig& config() const { return config_; }
   at::ScalarType dtype() const { return dtype_; }
+  at::Device device() const { return embed_.device(); }
   // The weights under their HF names (tied models have no lm_head.weight).
   const TensorMap& tensors() const { return tensors_; }
   std::vector<at::Tensor> parameters() const;
