@@ -84,6 +84,7 @@ class Decoder {
       }
     }
     capacity_ = std::min(longest + o.max_new_tokens, model.config().max_position_embeddings);
+    slots_ = at::arange(capacity_, at::kLong).unsqueeze(0);
   }
 
   std::vector<Completion> run(const std::vector<std::vector<int64_t>>& prompts, GenerationStats& stats) {
@@ -200,7 +201,7 @@ class Decoder {
     // prefix of it would be a strided view that the attention copies on
     // every step and layer, and a new shape (new GEMM set-up) every step.
     at::Tensor positions = at::tensor(pos, at::kLong).unsqueeze(1);  // [C, 1]
-    at::Tensor allowed = (at::arange(capacity_, at::kLong).unsqueeze(0) <= positions).unsqueeze(1);  // [C, 1, S]
+    at::Tensor allowed = (slots_ <= positions).unsqueeze(1);  // [C, 1, capacity]
     at::Tensor hidden = model_.forward(at::tensor(last, at::kLong).unsqueeze(1), positions, allowed,
                                        AttentionKV::into_cache(&cache_, positions));
     return model_.lm_head(hidden.select(1, 0));
@@ -212,6 +213,7 @@ class Decoder {
   std::set<int64_t> stop_ids_;
   int64_t max_stop_bytes_ = 0;
   int64_t capacity_ = 0;
+  at::Tensor slots_;  // [1, capacity]: 0, 1, ..., capacity - 1
   std::vector<Row> rows_;
   KVCache cache_;
   std::vector<int64_t> cache_rows_;  // cache row i holds rows_[cache_rows_[i]]
@@ -244,13 +246,16 @@ Result<std::vector<Completion>> generate(const Transformer& model, const std::ve
     for (Completion& c : parts[s]) c.prompt_index += static_cast<int64_t>(begin);
   });
   std::vector<Completion> out;
+  double prefill_seconds = 0, decode_seconds = 0;  // the streams ran concurrently: the longest
   for (int s = 0; s < streams; ++s) {
     for (Completion& c : parts[s]) out.push_back(std::move(c));
     total.prefill_tokens += part_stats[s].prefill_tokens;
     total.decode_tokens += part_stats[s].decode_tokens;
-    total.prefill_seconds = std::max(total.prefill_seconds, part_stats[s].prefill_seconds);  // concurrent
-    total.decode_seconds = std::max(total.decode_seconds, part_stats[s].decode_seconds);
+    prefill_seconds = std::max(prefill_seconds, part_stats[s].prefill_seconds);
+    decode_seconds = std::max(decode_seconds, part_stats[s].decode_seconds);
   }
+  total.prefill_seconds += prefill_seconds;
+  total.decode_seconds += decode_seconds;
   return out;
 }
 

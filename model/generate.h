@@ -50,7 +50,8 @@ struct GenerationStats {
   double decode_seconds = 0;
 };
 
-// Completions come back ordered by (prompt_index, sample_index).
+// Completions come back ordered by (prompt_index, sample_index); this
+// call's counts and wall seconds are added to *stats.
 Result<std::vector<Completion>> generate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
                                          const GenerationOptions& options, GenerationStats* stats = nullptr);
 

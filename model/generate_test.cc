@@ -121,6 +121,25 @@ TEST(Generate, DecodeStreamsSplitThePromptsNotTheResults) {
   at::set_num_threads(threads);
 }
 
+// Stats add up over calls (a caller may keep one for a whole run), also
+// when the call ran several decode streams.
+TEST(Generate, StatsAddUpOverCalls) {
+  Transformer m = tiny_model();
+  GenerationOptions o;
+  o.num_samples = 2;
+  o.max_new_tokens = 5;
+  o.decode_streams = 2;
+  GenerationStats once, twice;
+  ASSERT_TRUE(generate(m, kPrompts, o, &once).ok());
+  ASSERT_TRUE(generate(m, kPrompts, o, &twice).ok());
+  GenerationStats second = twice;
+  ASSERT_TRUE(generate(m, kPrompts, o, &twice).ok());
+  EXPECT_EQ(once.decode_tokens, 2 * 2 * 5);  // no eos: every row runs to max_new_tokens
+  EXPECT_EQ(twice.decode_tokens, 2 * once.decode_tokens);
+  EXPECT_EQ(twice.prefill_tokens, 2 * once.prefill_tokens);
+  EXPECT_GT(twice.decode_seconds, second.decode_seconds);
+}
+
 TEST(Generate, FinishReasons) {
   Transformer m = tiny_model();
   GenerationOptions o;
