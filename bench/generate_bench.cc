@@ -37,9 +37,9 @@ int main(int argc, char** argv) {
 
   at::Generator gen = at::detail::createCPUGenerator(0);
   at::Tensor ids = at::randint(3, model.config().vocab_size, {batch, prompt_len}, gen, at::kLong);
-  std::vector<std::vector<int64_t>> prompts;
+  std::vector<r1::RolloutPrompt> prompts;
   for (int64_t b = 0; b < batch; ++b)
-    prompts.emplace_back(ids[b].data_ptr<int64_t>(), ids[b].data_ptr<int64_t>() + prompt_len);
+    prompts.push_back({b, std::vector<int64_t>(ids[b].data_ptr<int64_t>(), ids[b].data_ptr<int64_t>() + prompt_len)});
   r1::GenerationOptions options;
   options.max_new_tokens = new_tokens;
   options.num_samples = num_samples;

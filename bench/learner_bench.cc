@@ -50,17 +50,14 @@ int main(int argc, char** argv) {
   std::uniform_int_distribution<int64_t> token(3, policy.config().vocab_size - 1);
   std::uniform_int_distribution<int64_t> length(std::max<int64_t>(1, completion_len / 2), completion_len);
   std::normal_distribution<double> advantage;
-  r1::LearnerBatch batch;
+  std::vector<r1::Sample> batch;
   for (int64_t p = 0; p < prompts; ++p) {
     std::vector<int64_t> prompt(prompt_len);
     for (auto& t : prompt) t = token(rng);
     for (int64_t i = 0; i < g; ++i) {
       std::vector<int64_t> completion(length(rng));
       for (auto& t : completion) t = token(rng);
-      batch.prompt_ids.push_back(prompt);
-      batch.completion_ids.push_back(std::move(completion));
-      batch.old_logprobs.emplace_back();
-      batch.advantages.push_back(advantage(rng));
+      batch.push_back({.prompt_ids = prompt, .token_ids = std::move(completion), .advantage = advantage(rng)});
     }
   }
   r1::LearnerOptions options;

@@ -29,11 +29,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
 
-std::vector<r1::RolloutRecord> make_step(const BenchOptions& o, int64_t step) {
-  std::vector<r1::RolloutRecord> out;
+std::vector<r1::StoredRollout> make_step(const BenchOptions& o, int64_t step) {
+  std::vector<r1::StoredRollout> out;
   for (int64_t gi = 0; gi < o.groups; ++gi) {
     for (int64_t si = 0; si < o.g; ++si) {
-      r1::RolloutRecord r;
+      r1::StoredRollout r;
       r.step = step;
       r.policy_version = step;
       r.prompt_index = (step * o.groups + gi) % 7473;  // gsm8k train size

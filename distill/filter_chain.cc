@@ -17,13 +17,13 @@ Result<std::vector<FilterStage>> make_filter_chain(const std::string& filters_js
   return chain;
 }
 
-ChainResult apply_filter_chain(const std::vector<FilterStage>& chain, const std::vector<ScoredSample>& samples) {
+ChainResult apply_filter_chain(const std::vector<FilterStage>& chain, const std::vector<Sample>& samples) {
   ChainResult out;
   out.removed_by.assign(samples.size(), -1);
   std::vector<int64_t> alive(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) alive[i] = static_cast<int64_t>(i);
   for (size_t s = 0; s < chain.size(); ++s) {
-    std::vector<const ScoredSample*> input;
+    std::vector<const Sample*> input;
     for (int64_t i : alive) input.push_back(&samples[i]);
     FilterOutcome outcome = chain[s].filter->apply(input);
     FilterCount count{chain[s].name, static_cast<int64_t>(alive.size()), 0, std::move(outcome.details)};
@@ -43,7 +43,7 @@ ChainResult apply_filter_chain(const std::vector<FilterStage>& chain, const std:
   return out;
 }
 
-SampleReport summarize(const std::vector<ScoredSample>& samples, const ChainResult& chain, int64_t prompts) {
+SampleReport summarize(const std::vector<Sample>& samples, const ChainResult& chain, int64_t prompts) {
   SampleReport r;
   r.prompts = prompts;
   r.generated = static_cast<int64_t>(samples.size());
@@ -51,14 +51,14 @@ SampleReport summarize(const std::vector<ScoredSample>& samples, const ChainResu
   r.filters = chain.counts;
   std::vector<int64_t> per_prompt(static_cast<size_t>(prompts), 0);
   double tokens = 0, reward = 0;
-  for (const ScoredSample& s : samples) {
-    tokens += static_cast<double>(s.num_tokens);
+  for (const Sample& s : samples) {
+    tokens += static_cast<double>(s.token_ids.size());
     reward += s.reward.total;
     if (s.finish_reason == "length") ++r.truncated;
   }
   double kept_tokens = 0, kept_reward = 0;
   for (int64_t i : chain.kept) {
-    kept_tokens += static_cast<double>(samples[i].num_tokens);
+    kept_tokens += static_cast<double>(samples[i].token_ids.size());
     kept_reward += samples[i].reward.total;
     ++per_prompt.at(static_cast<size_t>(samples[i].prompt_index));
   }

@@ -38,7 +38,7 @@ struct ChainResult {
 
 // Runs the stages in order, each on the survivors of the ones before.
 // `samples` must be ordered by (prompt_index, sample_index).
-ChainResult apply_filter_chain(const std::vector<FilterStage>& chain, const std::vector<ScoredSample>& samples);
+ChainResult apply_filter_chain(const std::vector<FilterStage>& chain, const std::vector<Sample>& samples);
 
 struct SampleReport {
   int64_t prompts = 0;
@@ -57,6 +57,6 @@ struct SampleReport {
 
 // Counts for the report from the samples, the chain's outcome and the
 // number of prompts.
-SampleReport summarize(const std::vector<ScoredSample>& samples, const ChainResult& chain, int64_t prompts);
+SampleReport summarize(const std::vector<Sample>& samples, const ChainResult& chain, int64_t prompts);
 
 }  // namespace r1

@@ -19,11 +19,11 @@ namespace {
 // A filter that judges each sample on its own.
 class PerSampleFilter : public SampleFilter {
  public:
-  using Predicate = std::function<bool(const ScoredSample&)>;
+  using Predicate = std::function<bool(const Sample&)>;
   explicit PerSampleFilter(Predicate keep) : keep_(std::move(keep)) {}
-  FilterOutcome apply(const std::vector<const ScoredSample*>& samples) const override {
+  FilterOutcome apply(const std::vector<const Sample*>& samples) const override {
     FilterOutcome out;
-    for (const ScoredSample* s : samples) out.keep.push_back(keep_(*s) ? 1 : 0);
+    for (const Sample* s : samples) out.keep.push_back(keep_(*s) ? 1 : 0);
     return out;
   }
 
@@ -41,9 +41,9 @@ std::unique_ptr<SampleFilter> per_sample(PerSampleFilter::Predicate keep) {
 class CorrectFilter : public SampleFilter {
  public:
   CorrectFilter(double min_score, std::string component) : min_score_(min_score), component_(std::move(component)) {}
-  FilterOutcome apply(const std::vector<const ScoredSample*>& samples) const override {
+  FilterOutcome apply(const std::vector<const Sample*>& samples) const override {
     FilterOutcome out;
-    for (const ScoredSample* s : samples) out.keep.push_back(score(*s) >= min_score_ ? 1 : 0);
+    for (const Sample* s : samples) out.keep.push_back(score(*s) >= min_score_ ? 1 : 0);
     return out;
   }
   Status check_reward(const std::vector<std::string>& components) const override {
@@ -56,7 +56,7 @@ class CorrectFilter : public SampleFilter {
   }
 
  private:
-  double score(const ScoredSample& s) const {
+  double score(const Sample& s) const {
     if (component_.empty()) return s.reward.total;
     for (const auto& c : s.reward.components)
       if (c.name == component_) return c.score;
@@ -77,7 +77,7 @@ Built make_correct(CheckerParams& p) {
 // a space.
 Built make_format(CheckerParams& p) {
   R1_ASSIGN_OR_RETURN(bool strict, p.boolean("strict", false));
-  return per_sample([=](const ScoredSample& s) {
+  return per_sample([=](const Sample& s) {
     size_t start = s.completion.find_first_not_of(" \t\r\n");
     std::string_view text = start == std::string::npos ? std::string_view() : std::string_view(s.completion).substr(start);
     return (strict ? format_reward_strict(text) : format_reward_lenient(text)) == 1.0;
@@ -85,7 +85,7 @@ Built make_format(CheckerParams& p) {
 }
 
 Built make_not_truncated(CheckerParams&) {
-  return per_sample([](const ScoredSample& s) { return s.finish_reason != "length"; });
+  return per_sample([](const Sample& s) { return s.finish_reason != "length"; });
 }
 
 // length: min_tokens <= num_tokens <= max_tokens (0: no upper bound).
@@ -94,8 +94,8 @@ Built make_length(CheckerParams& p) {
   R1_ASSIGN_OR_RETURN(int64_t max_tokens, p.integer("max_tokens", 0));
   if (min_tokens < 0 || max_tokens < 0) return p.error("min_tokens and max_tokens must be >= 0");
   if (max_tokens > 0 && max_tokens < min_tokens) return p.error("max_tokens must be >= min_tokens");
-  return per_sample([=](const ScoredSample& s) {
-    return s.num_tokens >= min_tokens && (max_tokens == 0 || s.num_tokens <= max_tokens);
+  return per_sample([=](const Sample& s) {
+    return std::ssize(s.token_ids) >= min_tokens && (max_tokens == 0 || std::ssize(s.token_ids) <= max_tokens);
   });
 }
 
@@ -125,7 +125,7 @@ Built make_language(CheckerParams& p) {
   if (max_mixing < 0 || max_mixing > 1) return p.error("max_mixing must be in [0, 1]");
   Result<std::vector<std::string>> scripts = language_scripts(language);
   if (!scripts.ok()) return scripts.status().with_context(p.where());
-  return per_sample([=, scripts = *scripts](const ScoredSample& s) {
+  return per_sample([=, scripts = *scripts](const Sample& s) {
     LanguageShare share = language_share(without_tags(s.completion), scripts);
     double mixing = share.total_words > 0 ? 1.0 - share.share : 0.0;
     return mixing <= max_mixing;
@@ -138,17 +138,17 @@ Built make_repetition(CheckerParams& p) {
   R1_ASSIGN_OR_RETURN(double max_ratio, p.number("max_ratio", 0.5));
   if (n < 1) return p.error("ngram must be >= 1");
   if (max_ratio < 0 || max_ratio > 1) return p.error("max_ratio must be in [0, 1]");
-  return per_sample([=](const ScoredSample& s) { return ngram_repetition_ratio(s.completion, n) <= max_ratio; });
+  return per_sample([=](const Sample& s) { return ngram_repetition_ratio(s.completion, n) <= max_ratio; });
 }
 
 // dedup: within each prompt, a completion equal (up to whitespace) to an
 // earlier kept one is removed.
 class DedupFilter : public SampleFilter {
  public:
-  FilterOutcome apply(const std::vector<const ScoredSample*>& samples) const override {
+  FilterOutcome apply(const std::vector<const Sample*>& samples) const override {
     FilterOutcome out;
     std::set<std::pair<int64_t, std::string>> seen;
-    for (const ScoredSample* s : samples)
+    for (const Sample* s : samples)
       out.keep.push_back(seen.emplace(s->prompt_index, collapse_whitespace(s->completion)).second ? 1 : 0);
     return out;
   }
@@ -160,10 +160,10 @@ Built make_dedup(CheckerParams&) { return std::unique_ptr<SampleFilter>(std::mak
 class MaxPerPromptFilter : public SampleFilter {
  public:
   explicit MaxPerPromptFilter(int64_t n) : n_(n) {}
-  FilterOutcome apply(const std::vector<const ScoredSample*>& samples) const override {
+  FilterOutcome apply(const std::vector<const Sample*>& samples) const override {
     FilterOutcome out;
     std::map<int64_t, int64_t> taken;
-    for (const ScoredSample* s : samples) out.keep.push_back(taken[s->prompt_index]++ < n_ ? 1 : 0);
+    for (const Sample* s : samples) out.keep.push_back(taken[s->prompt_index]++ < n_ ? 1 : 0);
     return out;
   }
 
@@ -182,9 +182,9 @@ Built make_max_per_prompt(CheckerParams& p) {
 class DecontaminateFilter : public SampleFilter {
  public:
   explicit DecontaminateFilter(DecontaminationIndex index) : index_(std::move(index)) {}
-  FilterOutcome apply(const std::vector<const ScoredSample*>& samples) const override {
+  FilterOutcome apply(const std::vector<const Sample*>& samples) const override {
     FilterOutcome out;
-    for (const ScoredSample* s : samples) {
+    for (const Sample* s : samples) {
       uint64_t mask = index_.index.match(s->prompt) | index_.index.match(s->completion);
       out.keep.push_back(mask == 0 ? 1 : 0);
       for (const std::string& name : index_.names(mask)) ++out.details[name];

@@ -13,21 +13,11 @@
 #include <vector>
 
 #include "reward/reward_spec.h"
+#include "rollout/sample.h"
 #include "util/json.h"
 #include "util/status.h"
 
 namespace r1 {
-
-// One generated completion with its reward.
-struct ScoredSample {
-  int64_t prompt_index = 0;
-  int64_t sample_index = 0;
-  std::string prompt;         // the user message, before any template
-  std::string completion;     // decoded text, special tokens skipped
-  int64_t num_tokens = 0;     // generated tokens, eos included
-  std::string finish_reason;  // "stop" | "length"
-  RewardResult reward;
-};
 
 struct FilterOutcome {
   std::vector<uint8_t> keep;  // one flag per input sample
@@ -42,7 +32,7 @@ class SampleFilter {
   // `samples` are the survivors of the filters before this one, ordered by
   // (prompt_index, sample_index). Most filters judge each sample alone;
   // dedup and max_per_prompt look at the samples of a prompt together.
-  virtual FilterOutcome apply(const std::vector<const ScoredSample*>& samples) const = 0;
+  virtual FilterOutcome apply(const std::vector<const Sample*>& samples) const = 0;
   // Called before any sampling with the reward spec's component names, so a
   // filter that names a component fails early.
   virtual Status check_reward(const std::vector<std::string>& components) const { return Status(); }

@@ -7,14 +7,14 @@
 namespace r1 {
 namespace {
 
-ScoredSample sample(int64_t prompt, int64_t index, std::string completion, double reward = 1.0,
+Sample sample(int64_t prompt, int64_t index, std::string completion, double reward = 1.0,
                     int64_t tokens = 10, std::string finish = "stop") {
-  ScoredSample s;
+  Sample s;
   s.prompt_index = prompt;
   s.sample_index = index;
   s.prompt = "What is 2 + 3?";
   s.completion = std::move(completion);
-  s.num_tokens = tokens;
+  s.token_ids.assign(static_cast<size_t>(tokens), 0);
   s.finish_reason = std::move(finish);
   s.reward.total = reward;
   s.reward.components = {{"accuracy", 1.0, reward, "{}"}};
@@ -32,8 +32,8 @@ Status filter_error(const std::string& json) {
 }
 
 // The keep flags of `f` over `samples`.
-std::vector<int> keeps(const SampleFilter& f, const std::vector<ScoredSample>& samples) {
-  std::vector<const ScoredSample*> ptrs;
+std::vector<int> keeps(const SampleFilter& f, const std::vector<Sample>& samples) {
+  std::vector<const Sample*> ptrs;
   for (const auto& s : samples) ptrs.push_back(&s);
   FilterOutcome out = f.apply(ptrs);
   return std::vector<int>(out.keep.begin(), out.keep.end());
@@ -42,7 +42,7 @@ std::vector<int> keeps(const SampleFilter& f, const std::vector<ScoredSample>& s
 const char* kGood = "<think>\n2 plus 3 is 5\n</think>\n<answer>\n5\n</answer>";
 
 TEST(SampleFilter, CorrectComparesTheTotalOrAComponentWithMinScore) {
-  std::vector<ScoredSample> s = {sample(0, 0, kGood, 1.0), sample(0, 1, kGood, 0.1), sample(0, 2, kGood, 0.5)};
+  std::vector<Sample> s = {sample(0, 0, kGood, 1.0), sample(0, 1, kGood, 0.1), sample(0, 2, kGood, 0.5)};
   EXPECT_EQ(keeps(*filter(R"({"filter": "correct"})"), s), (std::vector<int>{1, 0, 0}));
   EXPECT_EQ(keeps(*filter(R"({"filter": "correct", "min_score": 0.5})"), s), (std::vector<int>{1, 0, 1}));
   s[2].reward.total = 2.0;  // a weighted total can differ from the component
@@ -57,7 +57,7 @@ TEST(SampleFilter, CorrectComparesTheTotalOrAComponentWithMinScore) {
 }
 
 TEST(SampleFilter, FormatNeedsThinkThenAnswerTags) {
-  std::vector<ScoredSample> s = {
+  std::vector<Sample> s = {
       sample(0, 0, kGood),
       sample(0, 1, " <think>2 plus 3</think> <answer>5</answer>"),  // after "Assistant:": leading space
       sample(0, 2, "<answer>5</answer>"),
@@ -70,12 +70,12 @@ TEST(SampleFilter, FormatNeedsThinkThenAnswerTags) {
 }
 
 TEST(SampleFilter, NotTruncatedDropsLengthFinishes) {
-  std::vector<ScoredSample> s = {sample(0, 0, kGood, 1, 10, "stop"), sample(0, 1, kGood, 1, 64, "length")};
+  std::vector<Sample> s = {sample(0, 0, kGood, 1, 10, "stop"), sample(0, 1, kGood, 1, 64, "length")};
   EXPECT_EQ(keeps(*filter(R"({"filter": "not_truncated"})"), s), (std::vector<int>{1, 0}));
 }
 
 TEST(SampleFilter, LengthBoundsAreInclusive) {
-  std::vector<ScoredSample> s;
+  std::vector<Sample> s;
   for (int64_t t : {4, 5, 10, 20, 21}) s.push_back(sample(0, t, kGood, 1, t));
   EXPECT_EQ(keeps(*filter(R"({"filter": "length", "min_tokens": 5, "max_tokens": 20})"), s),
             (std::vector<int>{0, 1, 1, 1, 0}));
@@ -84,7 +84,7 @@ TEST(SampleFilter, LengthBoundsAreInclusive) {
 }
 
 TEST(SampleFilter, LanguageBoundsTheShareOfOtherScripts) {
-  std::vector<ScoredSample> s = {
+  std::vector<Sample> s = {
       sample(0, 0, "<think>two plus three is five</think>"),
       sample(0, 1, "<think>two plus three 等于 five</think>"),          // 4 Latin words, 2 Han: mixing 1/3
       sample(0, 2, "<think>首先 计算 总和</think> <answer>5</answer>"),  // all Han (tags are not words)
@@ -104,7 +104,7 @@ TEST(SampleFilter, RepetitionBoundsTheRepeatedNgramShare) {
   EXPECT_DOUBLE_EQ(ngram_repetition_ratio("a b a b a b", 2), 1.0 - 2.0 / 5.0);  // {ab, ba} of 5 bigrams
   EXPECT_DOUBLE_EQ(ngram_repetition_ratio("A b a B", 2), 1.0 - 2.0 / 3.0);     // lowercased
   EXPECT_DOUBLE_EQ(ngram_repetition_ratio("a b", 3), 0.0);                     // too short
-  std::vector<ScoredSample> s = {sample(0, 0, "one two three four five six"),
+  std::vector<Sample> s = {sample(0, 0, "one two three four five six"),
                                  sample(0, 1, "so so so so so so so so so so"),
                                  sample(0, 2, "a b a b a b")};
   // Ratios 0, 1 - 1/9 and 0.6.
@@ -117,14 +117,14 @@ TEST(SampleFilter, RepetitionBoundsTheRepeatedNgramShare) {
 }
 
 TEST(SampleFilter, DedupKeepsTheFirstOfEqualCompletionsPerPrompt) {
-  std::vector<ScoredSample> s = {sample(0, 0, "answer 5"), sample(0, 1, " answer\n 5 "), sample(0, 2, "answer 6"),
+  std::vector<Sample> s = {sample(0, 0, "answer 5"), sample(0, 1, " answer\n 5 "), sample(0, 2, "answer 6"),
                                  sample(1, 0, "answer 5"), sample(1, 1, "answer 5")};
   EXPECT_EQ(keeps(*filter(R"({"filter": "dedup"})"), s), (std::vector<int>{1, 0, 1, 1, 0}));
   EXPECT_EQ(collapse_whitespace("  a \t b\n\nc  "), "a b c");
 }
 
 TEST(SampleFilter, MaxPerPromptKeepsTheFirstN) {
-  std::vector<ScoredSample> s = {sample(0, 0, "a"), sample(0, 3, "b"), sample(0, 5, "c"), sample(2, 1, "d")};
+  std::vector<Sample> s = {sample(0, 0, "a"), sample(0, 3, "b"), sample(0, 5, "c"), sample(2, 1, "d")};
   EXPECT_EQ(keeps(*filter(R"({"filter": "max_per_prompt", "n": 2})"), s), (std::vector<int>{1, 1, 0, 1}));
   EXPECT_FALSE(filter_error(R"({"filter": "max_per_prompt"})").ok());  // n is required
   EXPECT_FALSE(filter_error(R"({"filter": "max_per_prompt", "n": 0})").ok());
@@ -137,11 +137,11 @@ TEST(SampleFilter, DecontaminateRemovesOverlapsWithAnEvalFile) {
     std::fputs("{\"prompt\": \"A train leaves the station at noon and travels sixty miles per hour.\"}\n", f);
     std::fclose(f);
   }
-  std::vector<ScoredSample> s = {sample(0, 0, "a train leaves the station at noon and travels far"),
+  std::vector<Sample> s = {sample(0, 0, "a train leaves the station at noon and travels far"),
                                  sample(0, 1, "unrelated text about other things entirely, nothing shared here")};
   s[1].prompt = "Note: a train leaves the station at noon, and travels sixty miles.";  // the prompt matches too
   auto f = filter(R"({"filter": "decontaminate", "ngram": 6, "datasets": [")" + path + R"("]})");
-  std::vector<const ScoredSample*> ptrs = {&s[0], &s[1]};
+  std::vector<const Sample*> ptrs = {&s[0], &s[1]};
   FilterOutcome out = f->apply(ptrs);
   EXPECT_EQ(std::vector<int>(out.keep.begin(), out.keep.end()), (std::vector<int>{0, 0}));
   EXPECT_EQ(out.details, (std::map<std::string, int64_t>{{"distill_eval_set", 2}}));
@@ -166,7 +166,7 @@ TEST(SampleFilter, UnknownFiltersAndParamsAreNamed) {
 }
 
 TEST(FilterChain, EachStageSeesTheSurvivorsAndCountsAddUp) {
-  std::vector<ScoredSample> s = {
+  std::vector<Sample> s = {
       sample(0, 0, kGood, 1.0, 12),           sample(0, 1, kGood, 1.0, 12),  // duplicate of 0
       sample(0, 2, kGood, 0.1, 12),           sample(1, 0, kGood, 1.0, 64, "length"),
       sample(1, 1, "<think>\nx\n</think>\n<answer>\n7\n</answer>", 1.0, 30),
@@ -206,7 +206,7 @@ TEST(FilterChain, EachStageSeesTheSurvivorsAndCountsAddUp) {
 }
 
 TEST(FilterChain, AnEmptyChainKeepsEverything) {
-  std::vector<ScoredSample> s = {sample(0, 0, "a"), sample(0, 1, "a")};
+  std::vector<Sample> s = {sample(0, 0, "a"), sample(0, 1, "a")};
   ChainResult r = apply_filter_chain({}, s);
   EXPECT_EQ(r.kept, (std::vector<int64_t>{0, 1}));
   EXPECT_TRUE(r.counts.empty());

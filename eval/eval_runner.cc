@@ -9,14 +9,13 @@
 #include <memory>
 
 #include "data/jsonl_dataset.h"
+#include "data/prompt_set.h"
 #include "eval/eval_dataset.h"
-#include "model/chat_template.h"
-#include "model/generate.h"
 #include "model/tokenizer.h"
 #include "model/transformer.h"
-#include "reward/batch_scorer.h"
 #include "reward/reward_spec.h"
 #include "rollout/rollout_store.h"
+#include "rollout/sample_and_score.h"
 #include "util/file.h"
 #include "util/json.h"
 
@@ -48,12 +47,6 @@ Result<size_t> accuracy_index(const RewardFunction& fn, const std::string& wante
                        "' (components: " + join(names) + ")");
 }
 
-Result<std::optional<ChatTemplate>> resolve_template(const std::string& name, const Tokenizer& tok) {
-  if (name != "auto") return spec_chat_template(name);
-  R1_ASSIGN_OR_RETURN(ChatTemplate t, detect_chat_template(tok));
-  return std::optional<ChatTemplate>(t);
-}
-
 Result<Tokenizer> load_tokenizer(const std::string& model_dir) {
   if (!fs::is_directory(model_dir)) return Status::error("key 'model': '" + model_dir + "' is not a model folder");
   if (!fs::exists(fs::path(model_dir) / "tokenizer.json"))
@@ -68,34 +61,6 @@ Result<Transformer> load_model(const EvalConfig& c) {
   if (c.dtype == "float16") load.dtype = at::kHalf;
   if (c.threads > 0) at::set_num_threads(static_cast<int>(c.threads));
   return Transformer::load(c.model, load);
-}
-
-// The completion as vLLM returns it: cut before the first stop string.
-std::string cut_at_stop(std::string text, const std::vector<std::string>& stops) {
-  size_t cut = std::string::npos;
-  for (const auto& s : stops) cut = std::min(cut, text.find(s));
-  if (cut != std::string::npos) text.resize(cut);
-  return text;
-}
-
-// Batches draw from distinct, well-mixed streams (SplitMix64 finaliser).
-uint64_t batch_seed(int64_t seed, size_t first_example) {
-  uint64_t z = static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ULL + first_example + 1;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-LogProbSummary summarise(const std::vector<float>& logprobs) {
-  LogProbSummary s;
-  if (logprobs.empty()) return s;
-  s.min = logprobs.front();
-  for (float x : logprobs) {
-    s.sum += x;
-    s.min = std::min<double>(s.min, x);
-  }
-  s.mean = s.sum / static_cast<double>(logprobs.size());
-  return s;
 }
 
 std::string utc_now() {
@@ -120,8 +85,7 @@ struct Plan {
   EvalDataset data;
   RewardFunction reward;
   size_t accuracy = 0;
-  std::vector<std::string> prompts;  // rendered
-  std::vector<std::vector<int64_t>> prompt_ids;
+  PromptSet prompts;
 };
 
 Result<Plan> make_plan(const EvalConfig& config, const Tokenizer& tok) {
@@ -130,12 +94,8 @@ Result<Plan> make_plan(const EvalConfig& config, const Tokenizer& tok) {
   R1_ASSIGN_OR_RETURN(p.data, load_eval_dataset(config));
   R1_ASSIGN_OR_RETURN(p.reward, RewardFunction::from_text(p.data.reward_spec, "reward spec"));
   R1_ASSIGN_OR_RETURN(p.accuracy, accuracy_index(p.reward, config.accuracy_component));
-  R1_ASSIGN_OR_RETURN(std::optional<ChatTemplate> tmpl, resolve_template(p.data.template_name, tok));
-  for (const Example& e : p.data.examples) {
-    R1_ASSIGN_OR_RETURN(std::string text, render_prompt(e, tmpl));
-    p.prompt_ids.push_back(tok.encode(text));
-    p.prompts.push_back(std::move(text));
-  }
+  R1_ASSIGN_OR_RETURN(std::optional<ChatTemplate> tmpl, resolve_chat_template(p.data.template_name, tok));
+  R1_ASSIGN_OR_RETURN(p.prompts, make_prompt_set(p.data.examples, tmpl, tok));
   EvalConfig& c = p.config;
   c.template_name = tmpl ? chat_template_name(tmpl->kind) : "none";
   c.reward = p.data.reward_spec;
@@ -149,96 +109,60 @@ Result<Plan> make_plan(const EvalConfig& config, const Tokenizer& tok) {
 
 Status check_prompts(const Plan& p, const Transformer& model) {
   const ModelConfig& mc = model.config();
-  for (size_t i = 0; i < p.prompt_ids.size(); ++i) {
+  for (size_t i = 0; i < p.prompts.size(); ++i) {
     const Example& e = p.data.examples[i];
-    int64_t n = static_cast<int64_t>(p.prompt_ids[i].size());
-    if (n == 0) return Status::error(e.where + ": the prompt renders to no tokens");
+    int64_t n = static_cast<int64_t>(p.prompts.ids[i].size());
     if (n >= mc.max_position_embeddings)
       return Status::error(e.where + ": the prompt has " + std::to_string(n) +
                            " tokens, which leaves no room in the model's context of " +
                            std::to_string(mc.max_position_embeddings));
-    R1_RETURN_IF_ERROR(mc.check_token_ids(p.prompt_ids[i], e.where));
+    R1_RETURN_IF_ERROR(mc.check_token_ids(p.prompts.ids[i], e.where));
   }
   return Status();
 }
 
 // Samples and scores one batch of examples [first, first + n); appends the
-// records and each example's outcomes.
+// samples and each example's outcomes.
 struct Collected {
-  std::vector<RolloutRecord> records;
+  std::vector<Sample> samples;
   std::vector<std::vector<SampleOutcome>> outcomes;
   bool voting = false;
   int64_t completion_tokens = 0;
   double generation_seconds = 0, scoring_seconds = 0;
 };
 
-Status run_batch(const Plan& p, const Transformer& model, const Tokenizer& tok, size_t first, size_t n,
-                 Collected& out) {
+RolloutSampling eval_sampling(const EvalConfig& c) {
+  return {.num_generations = c.samples,
+          .max_completion_length = c.max_new_tokens,
+          .temperature = *c.temperature,
+          .top_k = c.top_k,
+          .top_p = *c.top_p,
+          .min_p = 0.0,
+          .stop_token_ids = {},
+          .stop_strings = *c.stop,
+          .seed = static_cast<uint64_t>(c.seed)};
+}
+
+Status run_batch(const Plan& p, RolloutWorker& worker, size_t first, size_t n, Collected& out) {
   const EvalConfig& c = p.config;
-  GenerationOptions g;
-  g.max_new_tokens = c.max_new_tokens;
-  g.num_samples = c.samples;
-  g.sampling.temperature = *c.temperature;
-  g.sampling.top_p = *c.top_p;
-  g.sampling.top_k = c.top_k;
-  g.stop_strings = *c.stop;
-  if (!g.stop_strings.empty()) g.decode = [&tok](const std::vector<int64_t>& ids) { return tok.decode(ids); };
-  g.seed = batch_seed(c.seed, first);
-  std::vector<std::vector<int64_t>> ids(p.prompt_ids.begin() + first, p.prompt_ids.begin() + first + n);
-  auto start = Clock::now();
-  R1_ASSIGN_OR_RETURN(std::vector<Completion> completions, generate(model, ids, g));
-  double generation_seconds = seconds_since(start);
-  out.generation_seconds += generation_seconds;
-
-  std::vector<rapidjson::Document> refs(n);
-  for (size_t i = 0; i < n; ++i) {
-    R1_ASSIGN_OR_RETURN(refs[i], reference_document(p.data.examples[first + i]));
-  }
-  std::vector<RewardInput> inputs;
-  for (const Completion& comp : completions) {
-    RewardInput in;
-    in.completion = cut_at_stop(tok.decode(comp.token_ids, /*skip_special_tokens=*/true), g.stop_strings);
-    in.num_tokens = static_cast<int64_t>(comp.token_ids.size());
-    in.finish_reason = comp.finish_reason;
-    in.reference = &refs[comp.prompt_index];
-    in.where = p.data.examples[first + comp.prompt_index].where + " sample " + std::to_string(comp.sample_index);
-    inputs.push_back(std::move(in));
-  }
-  start = Clock::now();
-  R1_ASSIGN_OR_RETURN(std::vector<RewardResult> results, score_batch(p.reward, inputs, static_cast<int>(c.reward_workers)));
-  out.scoring_seconds += seconds_since(start);
-
+  std::vector<int64_t> indices(n);
+  for (size_t i = 0; i < n; ++i) indices[i] = static_cast<int64_t>(first + i);
+  R1_ASSIGN_OR_RETURN(ScoredRollout scored, sample_and_score(worker, make_rollout_request(p.prompts, indices, eval_sampling(c)),
+                                                             p.prompts, p.reward, static_cast<int>(c.reward_workers)));
+  out.generation_seconds += scored.sample_seconds;
+  out.scoring_seconds += scored.reward_seconds;
   for (size_t i = 0; i < n; ++i) out.outcomes.emplace_back();
-  size_t base = out.outcomes.size() - n;
-  for (size_t j = 0; j < completions.size(); ++j) {
-    const Completion& comp = completions[j];
-    const RewardResult& res = results[j];
-    const Example& e = p.data.examples[first + comp.prompt_index];
-    const ComponentScore& acc = res.components[p.accuracy];
+  for (Sample& s : scored.result.samples) {
+    const ComponentScore& acc = s.reward.components[p.accuracy];
     SampleOutcome o;
     o.correct = acc.score >= 1.0;
     bool has_answer = false;
     o.answer = answer_from_details(acc.details, &has_answer);
     out.voting = out.voting || has_answer;
-    out.outcomes[base + comp.prompt_index].push_back(std::move(o));
-
-    RolloutRecord r;
-    r.prompt_index = e.index;
-    r.group_index = static_cast<int64_t>(first) + comp.prompt_index;
-    r.sample_index = comp.sample_index;
-    r.prompt = p.prompts[first + comp.prompt_index];
-    r.completion = std::move(inputs[j].completion);
-    r.prompt_tokens = static_cast<int64_t>(p.prompt_ids[first + comp.prompt_index].size());
-    r.completion_tokens = static_cast<int64_t>(comp.token_ids.size());
-    r.finish_reason = comp.finish_reason;
-    for (const ComponentScore& cs : res.components) r.reward_components.emplace_back(cs.name, cs.score);
-    r.total_reward = res.total;
-    r.old_logprob = summarise(comp.logprobs);
-    // The batch is generated together; each sample gets an equal share.
-    r.generation_ms = 1000.0 * generation_seconds / static_cast<double>(completions.size());
-    if (!e.answer.empty()) r.reference_answer = e.answer;
-    out.completion_tokens += r.completion_tokens;
-    out.records.push_back(std::move(r));
+    out.outcomes[s.prompt_index].push_back(std::move(o));
+    s.group_index = s.prompt_index;
+    out.completion_tokens += static_cast<int64_t>(s.token_ids.size());
+    out.samples.push_back(std::move(s));
   }
   return Status();
 }
@@ -255,12 +179,12 @@ Result<EvalSummary> summarise_run(const Plan& p, const Collected& run) {
   std::vector<double> sums(names.size(), 0.0);
   int64_t truncated = 0;
   double total = 0;
-  for (const RolloutRecord& r : run.records) {
-    for (size_t i = 0; i < names.size(); ++i) sums[i] += r.reward_components[i].second;
+  for (const Sample& r : run.samples) {
+    for (size_t i = 0; i < names.size(); ++i) sums[i] += r.reward.components[i].score;
     truncated += r.finish_reason == "length" ? 1 : 0;
-    total += r.total_reward;
+    total += r.reward.total;
   }
-  double n = static_cast<double>(run.records.size());
+  double n = static_cast<double>(run.samples.size());
   for (size_t i = 0; i < names.size(); ++i) s.component_means.emplace_back(names[i], sums[i] / n);
   s.accuracy_component = names[p.accuracy];
   s.completion_tokens = run.completion_tokens;
@@ -301,13 +225,13 @@ void remove_db_files(const fs::path& db) {
 // eval.db is built under a temporary name and renamed into place, so a
 // reader never sees a half-written store, then eval.json (atomic) marks the
 // run complete.
-Status write_db(const fs::path& dir, const RunInfo& info, std::vector<RolloutRecord> records, StepMetrics metrics) {
+Status write_db(const fs::path& dir, const RunInfo& info, const std::vector<Sample>& samples, StepMetrics metrics) {
   fs::path tmp = dir / "eval.db.tmp", db = dir / "eval.db";
   remove_db_files(tmp);
   Status status = [&]() -> Status {
     R1_ASSIGN_OR_RETURN(std::unique_ptr<RolloutStore> store, RolloutStore::open(tmp.string()));
     R1_RETURN_IF_ERROR(store->write_run_info(info));
-    R1_RETURN_IF_ERROR(store->append(std::move(records)));
+    R1_RETURN_IF_ERROR(store->append(samples));
     R1_RETURN_IF_ERROR(store->append_metrics(std::move(metrics)));
     R1_RETURN_IF_ERROR(store->close());
     // Closing the last connection checkpoints the WAL into the file and
@@ -365,16 +289,17 @@ Result<EvalSummary> run_eval(const EvalConfig& config, std::FILE* log) {
                  *c.top_p, c.template_name.c_str());
 
   Collected run;
+  LocalRolloutWorker worker(model, &tok);
   size_t total = plan.data.examples.size();
   for (size_t first = 0; first < total; first += static_cast<size_t>(c.batch_size)) {
     size_t n = std::min(total - first, static_cast<size_t>(c.batch_size));
-    R1_RETURN_IF_ERROR(run_batch(plan, model, tok, first, n, run));
+    R1_RETURN_IF_ERROR(run_batch(plan, worker, first, n, run));
     if (log) {
       double correct = 0;
       for (const auto& samples : run.outcomes)
         for (const auto& s : samples) correct += s.correct ? 1 : 0;
       std::fprintf(log, "r1 eval: %zu/%zu examples, pass@1 so far %.4f, %.1f tok/s\n", first + n, total,
-                   correct / static_cast<double>(run.records.size()),
+                   correct / static_cast<double>(run.samples.size()),
                    static_cast<double>(run.completion_tokens) / std::max(run.generation_seconds, 1e-9));
       std::fflush(log);
     }
@@ -389,7 +314,7 @@ Result<EvalSummary> run_eval(const EvalConfig& config, std::FILE* log) {
   info.model_path = c.model;
   info.dataset = plan.data.label;
   R1_RETURN_IF_ERROR(make_dirs(c.output_dir));
-  R1_RETURN_IF_ERROR(write_db(c.output_dir, info, std::move(run.records), step_metrics(summary)));
+  R1_RETURN_IF_ERROR(write_db(c.output_dir, info, run.samples, step_metrics(summary)));
   R1_RETURN_IF_ERROR(write_file_atomic((fs::path(c.output_dir) / "eval.json").string(), summary.to_json() + "\n"));
   return summary;
 }

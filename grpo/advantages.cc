@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "util/registry.h"
+
 namespace r1 {
 namespace {
 
@@ -87,8 +89,8 @@ Result<AdvantageOutput> rloo_advantages(const at::Tensor& rewards, const Advanta
 }
 
 namespace {
-const std::map<std::string, AdvantageFn, std::less<>>& estimators() {
-  static const std::map<std::string, AdvantageFn, std::less<>> registry = {
+const Registry<AdvantageFn>& estimators() {
+  static const Registry<AdvantageFn> registry = {
       {"grpo", grpo_advantages},
       {"rloo", rloo_advantages},
   };
@@ -97,17 +99,9 @@ const std::map<std::string, AdvantageFn, std::less<>>& estimators() {
 }  // namespace
 
 Result<AdvantageFn> advantage_estimator(std::string_view name) {
-  auto it = estimators().find(name);
-  if (it != estimators().end()) return it->second;
-  std::string known;
-  for (const auto& key : advantage_estimator_names()) known += (known.empty() ? "" : ", ") + key;
-  return Status::error("unknown advantage estimator '" + std::string(name) + "' (known: " + known + ")");
+  return registry_lookup(estimators(), name, "advantage estimator");
 }
 
-std::vector<std::string> advantage_estimator_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, fn] : estimators()) names.push_back(name);
-  return names;
-}
+std::vector<std::string> advantage_estimator_names() { return registry_names(estimators()); }
 
 }  // namespace r1

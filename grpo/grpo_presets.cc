@@ -3,6 +3,7 @@
 #include <map>
 
 #include "grpo/grpo_config.h"
+#include "util/registry.h"
 
 namespace r1 {
 namespace {
@@ -68,8 +69,10 @@ GRPOConfig dr_grpo() {
   return c;
 }
 
-const std::map<std::string, GRPOConfig (*)(), std::less<>>& presets() {
-  static const std::map<std::string, GRPOConfig (*)(), std::less<>> table = {
+using PresetFn = GRPOConfig (*)();
+
+const Registry<PresetFn>& presets() {
+  static const Registry<PresetFn> table = {
       {"default", [] { return GRPOConfig{}; }}, {"r1_zero", r1_zero}, {"dapo", dapo}, {"dr_grpo", dr_grpo}};
   return table;
 }
@@ -77,17 +80,10 @@ const std::map<std::string, GRPOConfig (*)(), std::less<>>& presets() {
 }  // namespace
 
 Result<GRPOConfig> grpo_config_preset(std::string_view name) {
-  auto it = presets().find(name);
-  if (it != presets().end()) return it->second();
-  std::string known;
-  for (const auto& n : grpo_config_preset_names()) known += (known.empty() ? "" : ", ") + n;
-  return Status::error("unknown GRPO preset '" + std::string(name) + "' (known: " + known + ")");
+  R1_ASSIGN_OR_RETURN(PresetFn make, registry_lookup(presets(), name, "GRPO preset"));
+  return make();
 }
 
-std::vector<std::string> grpo_config_preset_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, make] : presets()) names.push_back(name);
-  return names;
-}
+std::vector<std::string> grpo_config_preset_names() { return registry_names(presets()); }
 
 }  // namespace r1

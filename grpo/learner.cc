@@ -14,19 +14,14 @@ namespace r1 {
 
 namespace {
 
-Status validate(const LearnerBatch& b, const LearnerOptions& o, const Transformer* reference) {
-  size_t n = b.prompt_ids.size();
-  if (n == 0) return Status::error("learner batch is empty");
-  if (b.completion_ids.size() != n || b.old_logprobs.size() != n || b.advantages.size() != n ||
-      (!b.masked.empty() && b.masked.size() != n))
-    return Status::error(
-        "learner batch: prompt_ids, completion_ids, old_logprobs, advantages and masked differ in length");
-  for (size_t i = 0; i < n; ++i) {
-    if (b.prompt_ids[i].empty()) return Status::error("learner batch: sequence " + std::to_string(i) + " has no prompt");
-    if (!b.old_logprobs[i].empty() && b.old_logprobs[i].size() != b.completion_ids[i].size())
-      return Status::error("learner batch: sequence " + std::to_string(i) + " has " +
-                           std::to_string(b.old_logprobs[i].size()) + " old log-probs for " +
-                           std::to_string(b.completion_ids[i].size()) + " completion tokens");
+Status validate(const std::vector<Sample>& b, const LearnerOptions& o, const Transformer* reference) {
+  if (b.empty()) return Status::error("learner batch is empty");
+  for (size_t i = 0; i < b.size(); ++i) {
+    const std::string where = "learner batch: sequence " + std::to_string(i);
+    if (b[i].prompt_ids.empty()) return Status::error(where + " has no prompt");
+    if (o.use_sampling_logprobs && b[i].logprobs.size() != b[i].token_ids.size())
+      return Status::error(where + " has " + std::to_string(b[i].logprobs.size()) + " sampling log-probs for " +
+                           std::to_string(b[i].token_ids.size()) + " completion tokens");
   }
   if (o.micro_batch_size < 1) return Status::error("micro_batch_size must be >= 1");
   if (o.streams < 0) return Status::error("learner streams must be >= 0");
@@ -34,41 +29,46 @@ Status validate(const LearnerBatch& b, const LearnerOptions& o, const Transforme
   return Status();
 }
 
-bool is_masked(const LearnerBatch& b, size_t i) { return !b.masked.empty() && b.masked[i]; }
+bool in_loss(const Sample& s, const LearnerOptions& o) {
+  return !(o.mask_truncated_completions && s.finish_reason == "length");
+}
 
 // Rows `rows` of the batch as one forward: the completions with their
 // distinct prompts, the loss mask and the padded old log-probs (undefined
-// when all rows are on-policy); [b, T] with T the longest completion.
+// when on-policy); [b, T] with T the longest completion, on `device`.
 struct MicroBatch {
   PromptCompletionBatch tokens;
   at::Tensor mask;          // [b, T] float
   at::Tensor old_logprobs;  // [b, T] or undefined
-  at::Tensor advantages;    // [b]
+  at::Tensor advantages;    // [b] float
 };
 
-MicroBatch make_micro_batch(const LearnerBatch& b, const std::vector<size_t>& rows) {
+// The one conversion from samples to learner tensors: filled on the host,
+// moved to the model's device once.
+MicroBatch make_micro_batch(const std::vector<Sample>& b, const std::vector<size_t>& rows, const LearnerOptions& o,
+                            at::Device device) {
   std::vector<std::vector<int64_t>> prompts, completions;
-  bool off_policy = false;
   for (size_t i : rows) {
-    prompts.push_back(b.prompt_ids[i]);
-    completions.push_back(b.completion_ids[i]);
-    off_policy |= !b.old_logprobs[i].empty();
+    prompts.push_back(b[i].prompt_ids);
+    completions.push_back(b[i].token_ids);
   }
-  MicroBatch mb{make_prompt_completion_batch(prompts, completions), {}, {}, {}};
+  MicroBatch mb{make_prompt_completion_batch(prompts, completions, device), {}, {}, {}};
   int64_t n = static_cast<int64_t>(rows.size()), T = mb.tokens.completions.ids.size(1);
-  mb.mask = at::zeros({n, T});
-  if (off_policy) mb.old_logprobs = at::zeros({n, T});
-  mb.advantages = at::empty({n}, at::kDouble);
-  // Filled on the host in place: these are CPU tensors built per micro-batch.
-  float* mask = mb.mask.data_ptr<float>();
-  float* old = off_policy ? mb.old_logprobs.data_ptr<float>() : nullptr;
-  double* advantages = mb.advantages.data_ptr<double>();
+  at::Tensor mask_host = at::zeros({n, T});
+  at::Tensor old_host = o.use_sampling_logprobs ? at::zeros({n, T}) : at::Tensor();
+  at::Tensor advantages_host = at::empty({n});
+  float* mask = mask_host.data_ptr<float>();
+  float* old = old_host.defined() ? old_host.data_ptr<float>() : nullptr;
+  float* advantages = advantages_host.data_ptr<float>();
   for (int64_t r = 0; r < n; ++r) {
-    size_t i = rows[r];
-    if (!is_masked(b, i)) std::fill_n(mask + r * T, b.completion_ids[i].size(), 1.0f);
-    if (old) std::copy(b.old_logprobs[i].begin(), b.old_logprobs[i].end(), old + r * T);
-    advantages[r] = b.advantages[i];
+    const Sample& s = b[rows[r]];
+    if (in_loss(s, o)) std::fill_n(mask + r * T, s.token_ids.size(), 1.0f);
+    if (old) std::copy(s.logprobs.begin(), s.logprobs.end(), old + r * T);
+    advantages[r] = static_cast<float>(s.advantage);
   }
+  mb.mask = mask_host.to(device);
+  if (old) mb.old_logprobs = old_host.to(device);
+  mb.advantages = advantages_host.to(device);
   return mb;
 }
 
@@ -76,37 +76,39 @@ MicroBatch make_micro_batch(const LearnerBatch& b, const std::vector<size_t>& ro
 // put side by side so that a micro-batch runs each prompt once
 // (completion_logprobs), unless the loss depends on how rows are split into
 // micro-batches: then the given order is kept.
-std::vector<size_t> micro_batch_order(const LearnerBatch& b, const LossOptions& loss) {
-  std::vector<size_t> order(b.prompt_ids.size());
+std::vector<size_t> micro_batch_order(const std::vector<Sample>& b, const LossOptions& loss) {
+  std::vector<size_t> order(b.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   if (loss_depends_on_micro_batching(loss.loss_type)) return order;
   std::map<std::vector<int64_t>, size_t> first_seen;
   std::vector<size_t> group(order.size());
-  for (size_t i : order) group[i] = first_seen.emplace(b.prompt_ids[i], i).first->second;
+  for (size_t i : order) group[i] = first_seen.emplace(b[i].prompt_ids, i).first->second;
   std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return group[x] < group[y]; });
   return order;
 }
 
-// What one micro-batch adds to the step's statistics.
+// What one micro-batch adds to the step's statistics: 0-dim tensors on the
+// model's device, read once per step (a host read per micro-batch would
+// stall a GPU's queue).
 struct MicroBatchResult {
-  double loss = 0;
-  double entropy_sum = 0;  // over its loss tokens
+  at::Tensor loss;
+  at::Tensor entropy_sum;  // over its loss tokens
   double ref_logprobs_seconds = 0;
-  std::map<std::string, double> metrics;
+  std::map<std::string, at::Tensor> metrics;
 };
 
 // Forward and backward of rows `rows`. The gradient goes into the policy's
 // .grad, or is added to `grads` (one per parameter) when that is given.
 Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transformer* reference,
-                                         const LearnerBatch& batch, const std::vector<size_t>& rows,
+                                         const std::vector<Sample>& batch, const std::vector<size_t>& rows,
                                          const LearnerOptions& o, const LossNormalizer& normalizer,
                                          std::vector<at::Tensor>* grads) {
   MicroBatchResult result;
-  MicroBatch mb = make_micro_batch(batch, rows);
+  MicroBatch mb = make_micro_batch(batch, rows, o, policy.device());
   LossInputs inputs;
   at::Tensor entropy;
   inputs.per_token_logps = completion_logprobs(policy, mb.tokens, o.temperature, &entropy) * mb.mask;
-  result.entropy_sum = (entropy * mb.mask).sum().item<double>();
+  result.entropy_sum = (entropy * mb.mask).sum();
   inputs.old_per_token_logps = mb.old_logprobs;
   if (o.loss.beta != 0) {
     at::NoGradGuard no_grad;
@@ -114,7 +116,7 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
     inputs.ref_per_token_logps = completion_logprobs(*reference, mb.tokens, o.temperature) * mb.mask;
     result.ref_logprobs_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  inputs.advantages = mb.advantages.to(at::kFloat);
+  inputs.advantages = mb.advantages;
   inputs.completion_mask = mb.mask;
   inputs.normalizer = normalizer;
   R1_ASSIGN_OR_RETURN(LossOutput out, grpo_policy_loss(inputs, o.loss));
@@ -127,8 +129,8 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
   } else {
     out.loss.backward();
   }
-  result.loss = out.loss.item<double>();
-  for (const auto& [name, value] : out.metrics) result.metrics[name] = value.item<double>();
+  result.loss = out.loss.detach();
+  result.metrics = std::move(out.metrics);
   return result;
 }
 
@@ -137,7 +139,7 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
 // apart and the sums are added to .grad in stream order: the result does not
 // depend on which thread finishes first. Results come back in micro-batch order.
 Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& policy, const Transformer* reference,
-                                                        const LearnerBatch& batch,
+                                                        const std::vector<Sample>& batch,
                                                         const std::vector<std::vector<size_t>>& micro_batches,
                                                         const LearnerOptions& o, const LossNormalizer& normalizer,
                                                         int streams) {
@@ -168,15 +170,16 @@ Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& polic
 }  // namespace
 
 Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, const Transformer* reference,
-                                                     const LearnerBatch& batch, const LearnerOptions& o) {
+                                                     const std::vector<Sample>& batch, const LearnerOptions& o) {
   R1_RETURN_IF_ERROR(validate(batch, o, reference));
   LearnerStepStats stats;
-  size_t n = batch.prompt_ids.size();
-  for (size_t i = 0; i < n; ++i)
-    if (!is_masked(batch, i)) stats.completion_tokens += static_cast<int64_t>(batch.completion_ids[i].size());
+  size_t n = batch.size();
+  for (const Sample& s : batch)
+    if (in_loss(s, o)) stats.completion_tokens += static_cast<int64_t>(s.token_ids.size());
   LossNormalizer normalizer;
   normalizer.num_sequences = static_cast<double>(n);
-  normalizer.num_tokens = at::scalar_tensor(static_cast<double>(stats.completion_tokens));
+  normalizer.num_tokens = at::scalar_tensor(static_cast<double>(stats.completion_tokens),
+                                            at::TensorOptions().device(policy.device()));
   normalizer.num_micro_batches = static_cast<int64_t>((n + o.micro_batch_size - 1) / o.micro_batch_size);
   std::vector<size_t> order = micro_batch_order(batch, o.loss);
   std::vector<std::vector<size_t>> micro_batches;
@@ -186,21 +189,28 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
   int streams = stream_count(o.streams, policy.device().is_cpu(), normalizer.num_micro_batches);
   R1_ASSIGN_OR_RETURN(std::vector<MicroBatchResult> results,
                       run_micro_batches(policy, reference, batch, micro_batches, o, normalizer, streams));
-  double entropy_sum = 0;
-  for (const MicroBatchResult& r : results) {  // in micro-batch order: the same sums however they ran
-    stats.loss += r.loss;
-    entropy_sum += r.entropy_sum;
+  // Summed in double, in micro-batch order (the same sums however they
+  // ran), and read from the device once per statistic.
+  at::Tensor loss, entropy_sum;
+  std::map<std::string, at::Tensor> metric_sums;
+  auto add = [](at::Tensor& sum, const at::Tensor& x) { sum = sum.defined() ? sum + x.to(at::kDouble) : x.to(at::kDouble); };
+  for (const MicroBatchResult& r : results) {
+    add(loss, r.loss);
+    add(entropy_sum, r.entropy_sum);
     stats.ref_logprobs_seconds += r.ref_logprobs_seconds;
-    for (const auto& [name, value] : r.metrics)
-      stats.metrics[name] += value / static_cast<double>(normalizer.num_micro_batches);
+    for (const auto& [name, value] : r.metrics) add(metric_sums[name], value);
   }
+  stats.loss = loss.item<double>();
+  for (const auto& [name, sum] : metric_sums)
+    stats.metrics[name] = sum.item<double>() / static_cast<double>(normalizer.num_micro_batches);
   stats.ref_logprobs_seconds /= streams;
-  stats.metrics["entropy"] = entropy_sum / static_cast<double>(std::max<int64_t>(1, stats.completion_tokens));
+  stats.metrics["entropy"] =
+      entropy_sum.item<double>() / static_cast<double>(std::max<int64_t>(1, stats.completion_tokens));
   return stats;
 }
 
 Result<LearnerStepStats> learner_step(const Transformer& policy, const Transformer* reference, AdamW& optimizer,
-                                      const LearnerBatch& batch, const LearnerOptions& o) {
+                                      const std::vector<Sample>& batch, const LearnerOptions& o) {
   R1_ASSIGN_OR_RETURN(LearnerStepStats stats, accumulate_policy_gradients(policy, reference, batch, o));
   stats.grad_norm = optimizer.clip_grad_norm(o.max_grad_norm);
   optimizer.step(o.learning_rate);

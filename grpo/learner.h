@@ -12,24 +12,23 @@
 
 #include "grpo/policy_loss.h"
 #include "model/transformer.h"
+#include "rollout/sample.h"
 #include "train/optimizer.h"
 #include "util/status.h"
 
 namespace r1 {
 
-// The N sampled sequences of one optimizer step (plain data from rollouts).
-struct LearnerBatch {
-  std::vector<std::vector<int64_t>> prompt_ids;      // [N][P_i]
-  std::vector<std::vector<int64_t>> completion_ids;  // [N][C_i]
-  std::vector<std::vector<float>> old_logprobs;      // [N][C_i] sampling policy; empty rows = on-policy
-  std::vector<double> advantages;                    // [N]
-  // [N] true: the sequence stays in the batch but out of the loss and its
-  // token counts (TRL's mask_truncated_completions); empty = none masked.
-  std::vector<bool> masked;
-};
-
+// The learner reads, of each Sample of a step: prompt_ids, token_ids,
+// logprobs (when use_sampling_logprobs), finish_reason (when
+// mask_truncated_completions) and advantage.
 struct LearnerOptions {
   LossOptions loss;
+  // Off-policy updates compare with the log-probs the sampler recorded;
+  // on-policy ones with the current log-probs, detached (TRL).
+  bool use_sampling_logprobs = false;
+  // Samples cut at the length limit stay in the batch but out of the loss
+  // and its token counts (TRL's mask_truncated_completions).
+  bool mask_truncated_completions = false;
   double temperature = 1.0;      // logits are divided by it, as when sampling
   int64_t micro_batch_size = 4;  // sequences per forward/backward
   double max_grad_norm = 1.0;    // <= 0: measure only
@@ -56,10 +55,10 @@ struct LearnerStepStats {
 // Accumulates gradients of the step's loss into the policy's tensors
 // (requires grad) without stepping; `reference` is needed iff beta != 0.
 Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, const Transformer* reference,
-                                                     const LearnerBatch& batch, const LearnerOptions& options);
+                                                     const std::vector<Sample>& batch, const LearnerOptions& options);
 
 // accumulate_policy_gradients, then clip and one AdamW step.
 Result<LearnerStepStats> learner_step(const Transformer& policy, const Transformer* reference, AdamW& optimizer,
-                                      const LearnerBatch& batch, const LearnerOptions& options);
+                                      const std::vector<Sample>& batch, const LearnerOptions& options);
 
 }  // namespace r1

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "grpo/grpo_config.h"
+#include "util/registry.h"
 
 namespace r1 {
 namespace {
@@ -83,8 +84,8 @@ Result<at::Tensor> aggregate_dapo(const at::Tensor& ptl, const at::Tensor& mask,
   return (ptl * mask).sum() / n.num_tokens.reshape({}).to(ptl.scalar_type()).clamp_min(1.0);
 }
 
-const std::map<std::string, LossAggregator, std::less<>>& aggregators() {
-  static const std::map<std::string, LossAggregator, std::less<>> registry = {
+const Registry<LossAggregator>& aggregators() {
+  static const Registry<LossAggregator> registry = {
       {"grpo", aggregate_grpo}, {"bnpo", aggregate_bnpo}, {"dr_grpo", aggregate_dr_grpo}, {"dapo", aggregate_dapo}};
   return registry;
 }
@@ -128,21 +129,13 @@ std::map<std::string, at::Tensor> clip_metrics(const at::Tensor& coef_1, const a
 }  // namespace
 
 Result<LossAggregator> loss_aggregator(std::string_view loss_type) {
-  auto it = aggregators().find(loss_type);
-  if (it != aggregators().end()) return it->second;
-  std::string known;
-  for (const auto& name : loss_type_names()) known += (known.empty() ? "" : ", ") + name;
-  return Status::error("unknown loss_type '" + std::string(loss_type) + "' (known: " + known + ")");
+  return registry_lookup(aggregators(), loss_type, "loss_type");
 }
 
 // bnpo divides by the micro-batch's own token count (aggregate_bnpo).
 bool loss_depends_on_micro_batching(std::string_view loss_type) { return loss_type == "bnpo"; }
 
-std::vector<std::string> loss_type_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, fn] : aggregators()) names.push_back(name);
-  return names;
-}
+std::vector<std::string> loss_type_names() { return registry_names(aggregators()); }
 
 Result<LossOutput> grpo_policy_loss(const LossInputs& in, const LossOptions& opt) {
   R1_ASSIGN_OR_RETURN(LossAggregator aggregate, loss_aggregator(opt.loss_type));

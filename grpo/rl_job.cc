@@ -9,15 +9,6 @@ namespace r1 {
 
 namespace {
 
-Result<std::optional<ChatTemplate>> job_template(const RLConfig& c, const Dataset& ds, const Tokenizer& tok) {
-  std::string name = c.chat_template.empty() ? ds.spec.template_name : c.chat_template;
-  if (name == "auto") {
-    R1_ASSIGN_OR_RETURN(ChatTemplate t, detect_chat_template(tok));
-    return std::optional<ChatTemplate>(t);
-  }
-  return spec_chat_template(name);
-}
-
 Result<RewardFunction> job_reward(const RLConfig& c, const Dataset& ds, std::string& spec_text) {
   const std::string where = "field 'reward'";
   if (c.reward.empty()) {
@@ -66,19 +57,10 @@ Result<RLJob> load_rl_job(const RLConfig& c, const Tokenizer& tok) {
   R1_ASSIGN_OR_RETURN(rapidjson::Document source, parse_json(c.dataset, "field 'dataset'"));
   R1_ASSIGN_OR_RETURN(job.dataset, load_dataset_source(source, "field 'dataset'"));
   R1_ASSIGN_OR_RETURN(job.reward, job_reward(c, job.dataset, job.reward_spec));
-  R1_ASSIGN_OR_RETURN(std::optional<ChatTemplate> tmpl, job_template(c, job.dataset, tok));
-  const int64_t max_prompt = c.grpo.max_prompt_length;
-  for (const Example& e : job.dataset.examples) {
-    R1_ASSIGN_OR_RETURN(std::string text, render_prompt(e, tmpl));
-    std::vector<int64_t> ids = tok.encode(text);
-    if (ids.empty()) return Status::error(e.where + ": the rendered prompt is empty");
-    // TRL keeps the last max_prompt_length tokens.
-    if (static_cast<int64_t>(ids.size()) > max_prompt) ids.erase(ids.begin(), ids.end() - max_prompt);
-    R1_ASSIGN_OR_RETURN(rapidjson::Document ref, reference_document(e));
-    job.prompt_texts.push_back(std::move(text));
-    job.prompt_ids.push_back(std::move(ids));
-    job.references.push_back(std::move(ref));
-  }
+  std::string template_name = c.chat_template.empty() ? job.dataset.spec.template_name : c.chat_template;
+  R1_ASSIGN_OR_RETURN(std::optional<ChatTemplate> tmpl, resolve_chat_template(template_name, tok));
+  // TRL keeps the last max_prompt_length tokens.
+  R1_ASSIGN_OR_RETURN(job.prompts, make_prompt_set(job.dataset.examples, tmpl, tok, c.grpo.max_prompt_length));
   R1_ASSIGN_OR_RETURN(job.plan, make_rl_plan(c.grpo, static_cast<int64_t>(job.dataset.examples.size())));
   return job;
 }

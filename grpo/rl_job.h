@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/jsonl_dataset.h"
+#include "data/prompt_set.h"
 #include "grpo/rl_config.h"
 #include "model/tokenizer.h"
 #include "reward/reward_spec.h"
@@ -33,9 +34,7 @@ Result<RLPlan> make_rl_plan(const GRPOConfig& config, int64_t dataset_size);
 
 struct RLJob {
   Dataset dataset;
-  std::vector<std::string> prompt_texts;           // [example] rendered prompt
-  std::vector<std::vector<int64_t>> prompt_ids;    // [example] tokens, left-truncated to max_prompt_length
-  std::vector<rapidjson::Document> references;     // [example] parsed reference fields
+  PromptSet prompts;  // [example], tokens left-truncated to max_prompt_length
   std::optional<RewardFunction> reward;
   std::string reward_spec;                         // the spec's JSON text (for the run record)
   RLPlan plan;

@@ -34,8 +34,8 @@ std::map<std::string, double> generation_metrics(const RLGeneration& gen, const 
                                                  int64_t G) {
   std::map<std::string, double> m;
   std::vector<double> totals, lengths, terminated;
-  for (const RLSample& s : gen.samples) {
-    totals.push_back(s.total);
+  for (const Sample& s : gen.samples) {
+    totals.push_back(s.reward.total);
     lengths.push_back(static_cast<double>(s.token_ids.size()));
     if (s.finish_reason != "length") terminated.push_back(static_cast<double>(s.token_ids.size()));
   }
@@ -53,7 +53,7 @@ std::map<std::string, double> generation_metrics(const RLGeneration& gen, const 
   m["frac_reward_zero_std"] = group_stds.empty() ? 0.0 : zero_std_groups / group_stds.size();
   for (size_t c = 0; c < components.size(); ++c) {
     std::vector<double> scores;
-    for (const RLSample& s : gen.samples) scores.push_back(s.reward.components[c].score);
+    for (const Sample& s : gen.samples) scores.push_back(s.reward.components[c].score);
     m["rewards/" + components[c] + "/mean"] = mean(scores);
     m["rewards/" + components[c] + "/std"] = std_dev(scores);
   }

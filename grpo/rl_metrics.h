@@ -9,25 +9,9 @@
 #include <vector>
 
 #include "grpo/learner.h"
-#include "reward/reward_spec.h"
+#include "rollout/sample.h"
 
 namespace r1 {
-
-// One sampled completion with its scores.
-struct RLSample {
-  int64_t example = 0;       // dataset index of the prompt
-  int64_t group = 0;         // group within the generation (G consecutive samples)
-  int64_t sample_index = 0;  // 0..G-1
-  std::vector<int64_t> token_ids;
-  std::vector<float> logprobs;  // sampling policy
-  std::string finish_reason;    // "stop" | "length"
-  std::string text;             // decoded without special tokens
-  RewardResult reward;
-  double overlong_penalty = 0;  // DAPO soft overlong punishment (<= 0)
-  double total = 0;             // reward.total + overlong_penalty
-  double advantage = 0;         // 0 for samples not trained on
-  bool trained = false;
-};
 
 struct RLGenerationStats {
   int64_t rounds = 0;  // sampling rounds (> 1 only with dynamic sampling)
@@ -38,7 +22,9 @@ struct RLGenerationStats {
 };
 
 struct RLGeneration {
-  std::vector<RLSample> samples;  // every group sampled, in order
+  // Every group sampled, in order; group_index counts groups within the
+  // generation, and a sample's reward.total includes the overlong penalty.
+  std::vector<Sample> samples;
   std::vector<size_t> trained;    // indices of the samples the updates use
   RLGenerationStats stats;
 };

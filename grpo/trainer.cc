@@ -13,12 +13,12 @@
 #include "grpo/learner.h"
 #include "grpo/rl_job.h"
 #include "grpo/rl_metrics.h"
-#include "reward/batch_scorer.h"
 #include "rollout/rollout_store.h"
-#include "rollout/rollout_worker.h"
+#include "rollout/sample_and_score.h"
 #include "train/lr_schedule.h"
 #include "train/run_log.h"
 #include "train/train_state.h"
+#include "util/counter_rng.h"
 #include "util/file.h"
 #include "util/json.h"
 
@@ -32,13 +32,10 @@ constexpr const char* kRefModelFile = "ref_model.safetensors";
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // A seed for each (generation, round), so a resumed run samples exactly what
-// the uninterrupted run sampled, with no generator state to carry.
+// the uninterrupted run sampled, with no generator state to carry; round -1
+// seeds the shuffle of the generation's updates.
 uint64_t derive_seed(uint64_t seed, int64_t generation, int64_t round) {
-  uint64_t x = seed ^ (0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(generation + 1)) ^
-               (0xbf58476d1ce4e5b9ULL * static_cast<uint64_t>(round + 1));
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
+  return stream_key({seed, static_cast<uint64_t>(generation), static_cast<uint64_t>(round)});
 }
 
 // Everything the run carries from step to step.
@@ -85,13 +82,16 @@ Status restore_cursor(Run& run, const std::string& where) {
 
 RolloutRequest make_request(const Run& run, const std::vector<int64_t>& examples, uint64_t seed) {
   const GRPOConfig& g = run.config.grpo;
-  RolloutRequest r;
-  r.step = run.state.global_step + 1;
-  r.policy_version = run.state.global_step;
-  r.sampling = {g.num_generations, g.max_completion_length, g.temperature, g.top_k, g.top_p, g.min_p.value_or(0.0),
-                {}, {}, seed};
-  for (int64_t e : examples) r.prompts.push_back({e, run.job.prompt_ids[e]});
-  return r;
+  RolloutSampling sampling{.num_generations = g.num_generations,
+                           .max_completion_length = g.max_completion_length,
+                           .temperature = g.temperature,
+                           .top_k = g.top_k,
+                           .top_p = g.top_p,
+                           .min_p = g.min_p.value_or(0.0),
+                           .stop_token_ids = {},
+                           .stop_strings = {},
+                           .seed = seed};
+  return make_rollout_request(run.job.prompts, examples, sampling, run.state.global_step + 1, run.state.global_step);
 }
 
 // DAPO's soft overlong punishment: 0 up to max - buffer, then linear down to
@@ -103,56 +103,42 @@ double overlong_penalty(const GRPOConfig& g, int64_t length) {
   return -static_cast<double>(length - expected) / g.overlong_buffer_length * g.overlong_penalty_factor;
 }
 
-// Samples G completions for each example and scores them.
-Result<std::vector<RLSample>> sample_round(Run& run, const std::vector<int64_t>& examples, uint64_t seed,
-                                           RLGenerationStats& stats) {
-  LocalRolloutWorker worker(run.policy, &run.tokenizer);
-  auto t0 = Clock::now();
-  R1_ASSIGN_OR_RETURN(RolloutResult result, worker.run(make_request(run, examples, seed)));
-  stats.generate_seconds += seconds_since(t0);
-  stats.completion_tokens += result.completion_tokens;
-  std::vector<RLSample> samples;
-  std::vector<RewardInput> inputs;
-  for (size_t i = 0; i < result.samples.size(); ++i) {
-    RolloutSample& s = result.samples[i];
-    RLSample out;
-    out.example = s.prompt_index;
-    out.sample_index = s.sample_index;
-    out.text = run.tokenizer.decode(s.token_ids, /*skip_special_tokens=*/true);
-    out.token_ids = std::move(s.token_ids);
-    out.logprobs = std::move(s.logprobs);
-    out.finish_reason = std::move(s.finish_reason);
-    stats.prompt_tokens += static_cast<int64_t>(run.job.prompt_ids[out.example].size());
-    inputs.push_back({out.text, static_cast<int64_t>(out.token_ids.size()), out.finish_reason,
-                      &run.job.references[out.example], run.job.dataset.examples[out.example].where});
-    samples.push_back(std::move(out));
+// Samples G completions for each example and scores them; the overlong
+// penalty joins the reward as one more component.
+Result<std::vector<Sample>> sample_round(Run& run, RolloutWorker& worker, const std::vector<int64_t>& examples,
+                                         uint64_t seed, RLGenerationStats& stats) {
+  R1_ASSIGN_OR_RETURN(ScoredRollout scored, sample_and_score(worker, make_request(run, examples, seed), run.job.prompts,
+                                                             *run.job.reward, static_cast<int>(run.config.reward_workers)));
+  stats.generate_seconds += scored.sample_seconds;
+  stats.reward_seconds += scored.reward_seconds;
+  stats.completion_tokens += scored.result.completion_tokens;
+  const GRPOConfig& g = run.config.grpo;
+  for (Sample& s : scored.result.samples) {
+    stats.prompt_tokens += static_cast<int64_t>(s.prompt_ids.size());
+    if (g.overlong_buffer_length <= 0) continue;
+    double penalty = overlong_penalty(g, static_cast<int64_t>(s.token_ids.size()));
+    s.reward.components.push_back({.name = "overlong_penalty", .weight = 1.0, .score = penalty, .details = "{}"});
+    s.reward.total += penalty;
   }
-  auto t1 = Clock::now();
-  R1_ASSIGN_OR_RETURN(std::vector<RewardResult> rewards,
-                      score_batch(*run.job.reward, inputs, static_cast<int>(run.config.reward_workers)));
-  stats.reward_seconds += seconds_since(t1);
-  for (size_t i = 0; i < samples.size(); ++i) {
-    samples[i].reward = std::move(rewards[i]);
-    samples[i].overlong_penalty = overlong_penalty(run.config.grpo, samples[i].token_ids.size());
-    samples[i].total = samples[i].reward.total + samples[i].overlong_penalty;
-  }
-  return samples;
+  return std::move(scored.result.samples);
 }
 
-bool group_is_degenerate(const std::vector<RLSample>& samples, size_t begin, int64_t G) {
+bool group_is_degenerate(const std::vector<Sample>& samples, size_t begin, int64_t G) {
   for (int64_t j = 1; j < G; ++j)
-    if (samples[begin + j].total != samples[begin].total) return false;
+    if (samples[begin + j].reward.total != samples[begin].reward.total) return false;
   return true;
 }
 
-Status assign_advantages(const Run& run, std::vector<RLSample>& samples, const std::vector<size_t>& trained) {
+Status assign_advantages(const Run& run, std::vector<Sample>& samples, const std::vector<size_t>& trained) {
   at::Tensor rewards = at::empty({static_cast<int64_t>(trained.size())}, at::kDouble);
-  for (size_t i = 0; i < trained.size(); ++i) rewards[i] = samples[trained[i]].total;
+  double* r = rewards.data_ptr<double>();
+  for (size_t i = 0; i < trained.size(); ++i) r[i] = samples[trained[i]].reward.total;
   const GRPOConfig& g = run.config.grpo;
   R1_ASSIGN_OR_RETURN(AdvantageFn estimator, advantage_estimator(g.advantage_estimator));
   R1_ASSIGN_OR_RETURN(AdvantageOutput out, estimator(rewards, {g.num_generations, g.scale_rewards}));
+  at::Tensor advantages = out.advantages.to(at::kDouble).contiguous();
   for (size_t i = 0; i < trained.size(); ++i) {
-    samples[trained[i]].advantage = out.advantages[i].item<double>();
+    samples[trained[i]].advantage = advantages.data_ptr<double>()[i];
     samples[trained[i]].trained = true;
   }
   return Status();
@@ -160,7 +146,7 @@ Status assign_advantages(const Run& run, std::vector<RLSample>& samples, const s
 
 // One generation: rounds of sampling until the batch has its groups
 // (dynamic sampling keeps only groups whose rewards differ), then advantages.
-Result<RLGeneration> generate(Run& run) {
+Result<RLGeneration> generate(Run& run, RolloutWorker& worker) {
   const GRPOConfig& g = run.config.grpo;
   const int64_t G = g.num_generations, want = run.job.plan.prompts_per_generation;
   RLGeneration gen;
@@ -168,7 +154,7 @@ Result<RLGeneration> generate(Run& run) {
   for (int64_t round = 0;; ++round) {
     R1_ASSIGN_OR_RETURN(std::vector<int64_t> examples, run.sampler->next_batch(want));
     uint64_t seed = derive_seed(static_cast<uint64_t>(g.seed), run.generation, round);
-    R1_ASSIGN_OR_RETURN(std::vector<RLSample> samples, sample_round(run, examples, seed, gen.stats));
+    R1_ASSIGN_OR_RETURN(std::vector<Sample> samples, sample_round(run, worker, examples, seed, gen.stats));
     last_round.clear();
     for (size_t begin = 0; begin < samples.size(); begin += G) {
       size_t at = gen.samples.size() + begin;
@@ -177,7 +163,7 @@ Result<RLGeneration> generate(Run& run) {
       if (keep && static_cast<int64_t>(gen.trained.size()) < want * G)
         for (int64_t j = 0; j < G; ++j) gen.trained.push_back(at + j);
     }
-    for (size_t i = 0; i < samples.size(); ++i) samples[i].group = static_cast<int64_t>((gen.samples.size() + i) / G);
+    for (size_t i = 0; i < samples.size(); ++i) samples[i].group_index = static_cast<int64_t>((gen.samples.size() + i) / G);
     gen.samples.insert(gen.samples.end(), std::make_move_iterator(samples.begin()),
                        std::make_move_iterator(samples.end()));
     gen.stats.rounds = round + 1;
@@ -191,54 +177,10 @@ Result<RLGeneration> generate(Run& run) {
   return gen;
 }
 
-std::vector<RolloutRecord> rollout_records(const Run& run, const RLGeneration& gen) {
-  std::vector<RolloutRecord> records;
-  double ms = 1000.0 * gen.stats.generate_seconds / std::max<size_t>(1, gen.samples.size());
-  for (const RLSample& s : gen.samples) {
-    RolloutRecord r;
-    r.step = run.state.global_step + 1;
-    r.policy_version = run.state.global_step;
-    r.prompt_index = s.example;
-    r.group_index = s.group;
-    r.sample_index = s.sample_index;
-    r.prompt = run.job.prompt_texts[s.example];
-    r.completion = s.text;
-    r.prompt_tokens = static_cast<int64_t>(run.job.prompt_ids[s.example].size());
-    r.completion_tokens = static_cast<int64_t>(s.token_ids.size());
-    r.finish_reason = s.finish_reason;
-    for (const ComponentScore& c : s.reward.components) r.reward_components.emplace_back(c.name, c.score);
-    if (run.config.grpo.overlong_buffer_length > 0) r.reward_components.emplace_back("overlong_penalty", s.overlong_penalty);
-    r.total_reward = s.total;
-    r.advantage = s.advantage;
-    for (float lp : s.logprobs) {
-      r.old_logprob.sum += lp;
-      r.old_logprob.min = std::min<double>(r.old_logprob.min, lp);
-    }
-    r.old_logprob.mean = s.logprobs.empty() ? 0.0 : r.old_logprob.sum / s.logprobs.size();
-    r.generation_ms = ms;
-    const std::string& answer = run.job.dataset.examples[s.example].answer;
-    if (!answer.empty()) r.reference_answer = answer;
-    records.push_back(std::move(r));
-  }
-  return records;
-}
-
-// ---------------------------------------------------------------- updates
-
-LearnerBatch learner_batch(const Run& run, const RLGeneration& gen, const std::vector<size_t>& rows) {
-  LearnerBatch b;
-  for (size_t i : rows) {
-    const RLSample& s = gen.samples[i];
-    b.prompt_ids.push_back(run.job.prompt_ids[s.example]);
-    b.completion_ids.push_back(s.token_ids);
-    // Off-policy updates compare with the sampling policy's log-probs (the
-    // same weights TRL would re-score at generation time); on-policy uses
-    // the current log-probs, detached, as TRL does.
-    b.old_logprobs.push_back(run.job.plan.off_policy ? s.logprobs : std::vector<float>{});
-    b.advantages.push_back(s.advantage);
-    b.masked.push_back(run.config.grpo.mask_truncated_completions && s.finish_reason == "length");
-  }
-  return b;
+std::vector<Sample> learner_batch(const RLGeneration& gen, const std::vector<size_t>& rows) {
+  std::vector<Sample> batch;
+  for (size_t i : rows) batch.push_back(gen.samples[i]);
+  return batch;
 }
 
 // π_ref ← α·π_θ + (1-α)·π_ref (TRL's SyncRefModelCallback).
@@ -293,6 +235,10 @@ Status train_on(Run& run, const RLGeneration& gen, std::map<std::string, double>
   size_t slice = (order.size() + plan.updates_per_pass - 1) / plan.updates_per_pass;
   LearnerOptions lo;
   lo.loss = loss_options_from_config(g);
+  // Off-policy updates compare with the sampling policy's log-probs (the
+  // same weights TRL would re-score at generation time).
+  lo.use_sampling_logprobs = plan.off_policy;
+  lo.mask_truncated_completions = g.mask_truncated_completions;
   lo.temperature = g.temperature;
   lo.micro_batch_size = g.per_device_train_batch_size;
   lo.max_grad_norm = g.max_grad_norm;
@@ -303,7 +249,7 @@ Status train_on(Run& run, const RLGeneration& gen, std::map<std::string, double>
       std::vector<size_t> rows(order.begin() + begin, order.begin() + std::min(order.size(), begin + slice));
       lo.learning_rate = lr_at(run.schedule, run.state.global_step);
       R1_ASSIGN_OR_RETURN(LearnerStepStats stats, learner_step(run.policy, run.reference ? &*run.reference : nullptr,
-                                                               *run.optimizer, learner_batch(run, gen, rows), lo));
+                                                               *run.optimizer, learner_batch(gen, rows), lo));
       ++run.state.global_step;
       if (run.reference && g.sync_ref_model && run.state.global_step % g.ref_model_sync_steps == 0)
         sync_reference(run);
@@ -326,8 +272,8 @@ at::ScalarType compute_dtype(const RLConfig& c) { return c.grpo.bf16 ? at::kBFlo
 
 Status check_prompts(const Run& run) {
   const ModelConfig& mc = run.policy.config();
-  for (size_t i = 0; i < run.job.prompt_ids.size(); ++i)
-    R1_RETURN_IF_ERROR(mc.check_token_ids(run.job.prompt_ids[i], run.job.dataset.examples[i].where));
+  for (size_t i = 0; i < run.job.prompts.size(); ++i)
+    R1_RETURN_IF_ERROR(mc.check_token_ids(run.job.prompts.ids[i], run.job.prompts.examples[i].where));
   int64_t need = run.config.grpo.max_prompt_length + run.config.grpo.max_completion_length;
   if (need > mc.max_position_embeddings)
     return Status::error("max_prompt_length + max_completion_length (" + std::to_string(need) +
@@ -440,18 +386,23 @@ Status save_checkpoint(Run& run) {
 
 }  // namespace
 
-Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log) {
+std::unique_ptr<RolloutWorker> local_rollout_worker(const Transformer& policy, const Tokenizer& tokenizer) {
+  return std::make_unique<LocalRolloutWorker>(policy, &tokenizer);
+}
+
+Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log, const RolloutWorkerFactory& make_worker) {
   R1_ASSIGN_OR_RETURN(std::unique_ptr<Run> run_ptr, start_run(c, resume, log));
   Run& run = *run_ptr;
+  std::unique_ptr<RolloutWorker> worker = make_worker(run.policy, run.tokenizer);
   const int64_t total = run.job.plan.total_steps;
   RLRunResult result;
   int64_t session_steps = 0, first_step = run.state.global_step;
   auto session_start = Clock::now();
   while (run.state.global_step < total) {
     auto t0 = Clock::now();
-    R1_ASSIGN_OR_RETURN(RLGeneration gen, generate(run));
+    R1_ASSIGN_OR_RETURN(RLGeneration gen, generate(run, *worker));
     run.num_tokens += gen.stats.prompt_tokens + gen.stats.completion_tokens;
-    R1_RETURN_IF_ERROR(run.store->append(rollout_records(run, gen)));
+    R1_RETURN_IF_ERROR(run.store->append(gen.samples));
     std::map<std::string, double> gen_metrics = generation_metrics(gen, run.job.reward->component_names(),
                                                                    c.grpo.num_generations);
     gen_metrics["num_tokens"] = static_cast<double>(run.num_tokens);

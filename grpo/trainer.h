@@ -8,9 +8,12 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "grpo/rl_config.h"
+#include "rollout/rollout_worker.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -21,9 +24,19 @@ struct RLRunResult {
   double last_reward = 0.0;  // mean total reward of the last generation
 };
 
+// Makes the worker a run samples with, given the policy it trains (updated
+// in place between requests; each request carries the policy version it
+// must be sampled with) and the run's tokenizer.
+using RolloutWorkerFactory =
+    std::function<std::unique_ptr<RolloutWorker>(const Transformer& policy, const Tokenizer& tokenizer)>;
+
+// A LocalRolloutWorker over the policy: sampling in this process.
+std::unique_ptr<RolloutWorker> local_rollout_worker(const Transformer& policy, const Tokenizer& tokenizer);
+
 // Runs the job; with `resume`, continues from the last complete checkpoint
 // in output_dir (or starts fresh when there is none). Progress lines go to
 // `log` (nullptr for none).
-Result<RLRunResult> run_rl(const RLConfig& config, bool resume, std::FILE* log);
+Result<RLRunResult> run_rl(const RLConfig& config, bool resume, std::FILE* log,
+                           const RolloutWorkerFactory& make_worker = local_rollout_worker);
 
 }  // namespace r1

@@ -22,7 +22,7 @@ RLConfig tiny_job(const std::string& dir, const std::string& model) {
     "num_iterations": 2, "beta": 0.04, "sync_ref_model": true, "ref_model_sync_steps": 2,
     "max_completion_length": 6, "overlong_buffer_length": 2, "mask_truncated_completions": true,
     "learning_rate": 1e-3, "lr_scheduler_type": "constant", "bf16": false, "max_steps": 4, "save_steps": 2,
-    "logging_steps": 1, "seed": 7, "reward_workers": 1})";
+    "logging_steps": 1, "seed": 6, "reward_workers": 1})";
   return value_or_throw(parse_rl_config(text, "tiny_job"));
 }
 
@@ -49,6 +49,8 @@ TEST(RLTrainer, RunsLogsAndCheckpoints) {
   for (const char* key : {"reward", "reward_std", "rewards/accuracy/mean", "rewards/format_lenient/mean", "kl",
                           "entropy", "clip_ratio/region_mean", "completions/clipped_ratio", "grad_norm", "step_time"})
     EXPECT_TRUE(last.HasMember(key)) << key;
+  // Seed 6 lets some samples stop inside 6 tokens by the last generation, so
+  // its loss (truncated samples are masked out) has tokens to take entropy of.
   EXPECT_GT(last["entropy"].GetDouble(), 0.0);
   EXPECT_GT(last["completions/clipped_ratio"].GetDouble(), 0.5);  // a random model rarely stops in 6 tokens
 
@@ -62,7 +64,7 @@ TEST(RLTrainer, RunsLogsAndCheckpoints) {
   auto rows = value_or_throw(reader.step_rollouts(3, RolloutOrder::kNatural));
   ASSERT_EQ(rows.size(), 8u);
   EXPECT_EQ(rows[0].policy_version, 2);
-  for (const RolloutRecord& r : rows) {
+  for (const StoredRollout& r : rows) {
     // DAPO's soft penalty over the last 2 of 6 tokens: 0 up to 4 tokens, then -0.5 per token.
     ASSERT_EQ(r.reward_components.size(), 3u);
     EXPECT_EQ(r.reward_components[2].first, "overlong_penalty");
@@ -112,6 +114,44 @@ TEST(RLTrainer, ResumeRepeatsTheUninterruptedRun) {
     }
   }
   EXPECT_EQ(value_or_throw(rb.resumes()).size(), 1u);
+}
+
+// The trainer samples only through the worker it is given: this one wraps
+// the local worker and keeps every request, each stamped with the weights
+// version it must be sampled with.
+class RecordingWorker : public RolloutWorker {
+ public:
+  RecordingWorker(const Transformer& policy, const Tokenizer& tokenizer, std::vector<RolloutRequest>* requests)
+      : local_(policy, &tokenizer), requests_(requests) {}
+  Result<RolloutResult> run(const RolloutRequest& request) override {
+    requests_->push_back(request);
+    return local_.run(request);
+  }
+
+ private:
+  LocalRolloutWorker local_;
+  std::vector<RolloutRequest>* requests_;
+};
+
+TEST(RLTrainer, SamplesThroughTheWorkerItIsGiven) {
+  std::string dir = sft_temp_dir("rl_worker");
+  RLConfig config = tiny_job(dir, write_tiny_model(dir, 4));
+  std::vector<RolloutRequest> requests;
+  auto result = run_rl(config, false, nullptr, [&](const Transformer& policy, const Tokenizer& tokenizer) {
+    return std::make_unique<RecordingWorker>(policy, tokenizer, &requests);
+  });
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  // Two generations (steps 1 and 3), 2 prompts each, sampled by versions 0 and 2.
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].policy_version, 0);
+  EXPECT_EQ(requests[1].policy_version, 2);
+  EXPECT_EQ(requests[1].step, 3);
+  EXPECT_EQ(requests[0].prompts.size(), 2u);
+  EXPECT_NE(requests[0].sampling.seed, requests[1].sampling.seed);
+  RolloutReader reader = value_or_throw(RolloutReader::open(dir + "/run/rollouts.db"));
+  auto rows = value_or_throw(reader.step_rollouts(3, RolloutOrder::kNatural));
+  ASSERT_EQ(rows.size(), 8u);
+  EXPECT_EQ(rows[0].prompt_index, requests[1].prompts[0].prompt_index);
 }
 
 TEST(RLTrainer, BadInputFailsBeforeTraining) {

@@ -59,8 +59,17 @@ struct OneDnnBatchedMatmul : torch::autograd::Function<OneDnnBatchedMatmul> {
 
 }  // namespace
 
+// ATen's mkldnn_matmul refuses CPUs without these (its check names the bf16
+// path but guards every dtype); there, and where oneDNN would run AVX2 code
+// like MKL anyway, ATen's default path is used.
+bool cpu_has_avx512() {
+  static const bool has = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("avx512dq");
+  return has;
+}
+
 bool onednn_applies(const at::Tensor& x) {
-  return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat;
+  return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat && cpu_has_avx512();
 }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {

@@ -9,6 +9,7 @@
 
 #include "model/cpu_streams.h"
 #include "model/scoring.h"
+#include "util/counter_rng.h"
 
 namespace r1 {
 
@@ -20,16 +21,19 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-Status validate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts, const GenerationOptions& o) {
+Status validate(const Transformer& model, const std::vector<RolloutPrompt>& prompts, const GenerationOptions& o) {
   R1_RETURN_IF_ERROR(o.sampling.validate());
   if (o.max_new_tokens < 1) return Status::error("max_new_tokens must be >= 1");
   if (o.num_samples < 1) return Status::error("num_samples must be >= 1");
   if (!o.stop_strings.empty() && !o.decode) return Status::error("stop strings need a tokenizer to decode text");
   if (o.decode_streams < 0) return Status::error("decode_streams must be >= 0");
   const ModelConfig& c = model.config();
+  std::set<int64_t> indices;
   for (size_t p = 0; p < prompts.size(); ++p) {
-    const auto& ids = prompts[p];
-    std::string where = "prompt " + std::to_string(p);
+    const auto& ids = prompts[p].prompt_ids;
+    std::string where = "prompt " + std::to_string(prompts[p].prompt_index);
+    // The index keys the prompt's random streams: a repeat would repeat its samples.
+    if (!indices.insert(prompts[p].prompt_index).second) return Status::error(where + " appears twice in one request");
     if (ids.empty()) return Status::error(where + " is empty");
     if (static_cast<int64_t>(ids.size()) >= c.max_position_embeddings)
       return Status::error(where + " has " + std::to_string(ids.size()) +
@@ -45,13 +49,14 @@ Status validate(const Transformer& model, const std::vector<std::vector<int64_t>
 constexpr int64_t kPrefillBatchTokens = 4096;
 
 // Splits prompt indices, sorted by length, into prefill batches.
-std::vector<std::vector<int64_t>> prefill_batches(const std::vector<std::vector<int64_t>>& prompts) {
+std::vector<std::vector<int64_t>> prefill_batches(const std::vector<RolloutPrompt>& prompts) {
   std::vector<int64_t> order(prompts.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return prompts[a].size() < prompts[b].size(); });
+  auto length = [&](int64_t p) { return static_cast<int64_t>(prompts[p].prompt_ids.size()); };
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return length(a) < length(b); });
   std::vector<std::vector<int64_t>> batches;
   for (int64_t p : order) {
-    int64_t len = static_cast<int64_t>(prompts[p].size());  // the longest so far: sorted
+    int64_t len = length(p);  // the longest so far: sorted
     if (batches.empty() || static_cast<int64_t>(batches.back().size() + 1) * len > kPrefillBatchTokens)
       batches.emplace_back();
     batches.back().push_back(p);
@@ -61,39 +66,41 @@ std::vector<std::vector<int64_t>> prefill_batches(const std::vector<std::vector<
 
 struct Row {
   int64_t prompt_len = 0;
-  Completion out;
+  uint64_t stream = 0;  // stream_key({seed, prompt_index, sample_index})
+  Sample out;
   bool done = false;
 };
 
 class Decoder {
  public:
-  Decoder(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts, const GenerationOptions& o)
-      : model_(model), o_(o), generator_(at::detail::createCPUGenerator(o.seed)) {
+  Decoder(const Transformer& model, const std::vector<RolloutPrompt>& prompts, const GenerationOptions& o)
+      : model_(model), o_(o) {
     stop_ids_.insert(o.stop_token_ids.begin(), o.stop_token_ids.end());
     stop_ids_.insert(model.config().eos_token_ids.begin(), model.config().eos_token_ids.end());
     for (const auto& s : o.stop_strings) max_stop_bytes_ = std::max<int64_t>(max_stop_bytes_, s.size());
     int64_t longest = 0;
-    for (size_t p = 0; p < prompts.size(); ++p) {
-      longest = std::max<int64_t>(longest, prompts[p].size());
+    for (const RolloutPrompt& p : prompts) {
+      longest = std::max<int64_t>(longest, p.prompt_ids.size());
       for (int64_t g = 0; g < o.num_samples; ++g) {
         Row row;
-        row.prompt_len = static_cast<int64_t>(prompts[p].size());
-        row.out.prompt_index = static_cast<int64_t>(p);
+        row.prompt_len = static_cast<int64_t>(p.prompt_ids.size());
+        row.stream = stream_key({o.seed, static_cast<uint64_t>(p.prompt_index), static_cast<uint64_t>(g)});
+        row.out.prompt_index = p.prompt_index;
         row.out.sample_index = g;
         rows_.push_back(std::move(row));
       }
     }
     capacity_ = std::min(longest + o.max_new_tokens, model.config().max_position_embeddings);
-    slots_ = at::arange(capacity_, at::kLong).unsqueeze(0);
+    slots_ = at::arange(capacity_, index_options()).unsqueeze(0);
   }
 
-  std::vector<Completion> run(const std::vector<std::vector<int64_t>>& prompts, GenerationStats& stats) {
+  std::vector<Sample> run(const std::vector<RolloutPrompt>& prompts, GenerationStats& stats) {
     auto start = Clock::now();
     int64_t G = o_.num_samples;
     cache_ = model_.new_cache(static_cast<int64_t>(rows_.size()), capacity_);
     std::vector<at::Tensor> logits(prompts.size());
     for (const auto& batch : prefill_batches(prompts)) prefill(prompts, batch, G, logits);
-    for (const auto& p : prompts) stats.prefill_tokens += static_cast<int64_t>(p.size());
+    for (const auto& p : prompts) stats.prefill_tokens += static_cast<int64_t>(p.prompt_ids.size());
     for (size_t r = 0; r < rows_.size(); ++r) cache_rows_.push_back(static_cast<int64_t>(r));
     stats.prefill_seconds += seconds_since(start);
 
@@ -106,7 +113,7 @@ class Decoder {
       next_logits = step();
     }
     stats.decode_seconds += seconds_since(start);
-    std::vector<Completion> out;
+    std::vector<Sample> out;
     for (auto& row : rows_) out.push_back(std::move(row.out));
     return out;
   }
@@ -115,27 +122,33 @@ class Decoder {
   // Runs the prompts `batch` through the model as one right-padded batch and
   // copies each prompt's keys/values into the cache rows of its G samples;
   // stores each prompt's next-token logits [G, V] in `logits`.
-  void prefill(const std::vector<std::vector<int64_t>>& prompts, const std::vector<int64_t>& batch, int64_t G,
+  void prefill(const std::vector<RolloutPrompt>& prompts, const std::vector<int64_t>& batch, int64_t G,
                std::vector<at::Tensor>& logits) {
     std::vector<std::vector<int64_t>> rows;
-    for (int64_t p : batch) rows.push_back(prompts[p]);
-    TokenBatch tokens = make_token_batch(rows);
+    for (int64_t p : batch) rows.push_back(prompts[p].prompt_ids);
+    TokenBatch tokens = make_token_batch(rows, model_.device());
     int64_t n = tokens.ids.size(0), L = tokens.ids.size(1);
     KVCache staging = model_.new_cache(n, L);
-    at::Tensor positions = at::arange(L, at::kLong).unsqueeze(0).expand({n, L});
+    at::Tensor positions = at::arange(L, index_options()).unsqueeze(0).expand({n, L});
     at::Tensor hidden = model_.forward(tokens.ids, positions, causal_padding_mask(tokens.lengths, L),
                                        AttentionKV::into_cache(&staging, positions));
-    at::Tensor last = model_.lm_head(hidden.index({at::arange(n, at::kLong), tokens.lengths - 1}));  // [n, V]
+    at::Tensor last = model_.lm_head(hidden.index({at::arange(n, index_options()), tokens.lengths - 1}));  // [n, V]
     for (int64_t i = 0; i < n; ++i) {
       int64_t p = batch[i];
-      cache_.copy_prefix_into(staging, i, static_cast<int64_t>(prompts[p].size()), at::arange(p * G, (p + 1) * G, at::kLong));
+      cache_.copy_prefix_into(staging, i, static_cast<int64_t>(prompts[p].prompt_ids.size()),
+                              at::arange(p * G, (p + 1) * G, index_options()));
       logits[p] = last[i].unsqueeze(0).expand({G, -1});
     }
   }
 
   // Samples one token for every cache row and appends it to the live rows.
   int64_t append_sampled(const at::Tensor& logits) {
-    SampledTokens sampled = sample_tokens(logits, o_.sampling, generator_);
+    std::vector<float> uniforms(cache_rows_.size());
+    for (size_t i = 0; i < cache_rows_.size(); ++i) {
+      const Row& row = rows_[cache_rows_[i]];
+      uniforms[i] = uniform24(row.stream, row.out.token_ids.size());
+    }
+    SampledTokens sampled = sample_tokens(logits, o_.sampling, at::tensor(uniforms).to(model_.device()));
     at::Tensor tokens = sampled.tokens.to(at::kCPU), logprobs = sampled.logprobs.to(at::kCPU);
     const int64_t* tok = tokens.data_ptr<int64_t>();
     const float* lp = logprobs.data_ptr<float>();
@@ -181,7 +194,7 @@ class Decoder {
     for (size_t i = 0; i < cache_rows_.size(); ++i)
       if (!rows_[cache_rows_[i]].done) keep.push_back(static_cast<int64_t>(i));
     if (keep.size() * 4 > cache_rows_.size() * 3) return;
-    cache_ = cache_.select_rows(at::tensor(keep, at::kLong));
+    cache_ = cache_.select_rows(at::tensor(keep, at::kLong).to(model_.device()));
     std::vector<int64_t> rows;
     for (int64_t i : keep) rows.push_back(cache_rows_[i]);
     cache_rows_ = std::move(rows);
@@ -200,16 +213,17 @@ class Decoder {
     // Attention reads the whole cache, masked past each row's position: a
     // prefix of it would be a strided view that the attention copies on
     // every step and layer, and a new shape (new GEMM set-up) every step.
-    at::Tensor positions = at::tensor(pos, at::kLong).unsqueeze(1);  // [C, 1]
+    at::Tensor positions = at::tensor(pos, at::kLong).to(model_.device()).unsqueeze(1);  // [C, 1]
     at::Tensor allowed = (slots_ <= positions).unsqueeze(1);  // [C, 1, capacity]
-    at::Tensor hidden = model_.forward(at::tensor(last, at::kLong).unsqueeze(1), positions, allowed,
+    at::Tensor hidden = model_.forward(at::tensor(last, at::kLong).to(model_.device()).unsqueeze(1), positions, allowed,
                                        AttentionKV::into_cache(&cache_, positions));
     return model_.lm_head(hidden.select(1, 0));
   }
 
+  at::TensorOptions index_options() const { return at::TensorOptions(at::kLong).device(model_.device()); }
+
   const Transformer& model_;
   const GenerationOptions& o_;
-  at::Generator generator_;
   std::set<int64_t> stop_ids_;
   int64_t max_stop_bytes_ = 0;
   int64_t capacity_ = 0;
@@ -221,34 +235,31 @@ class Decoder {
 
 }  // namespace
 
-Result<std::vector<Completion>> generate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
-                                         const GenerationOptions& options, GenerationStats* stats) {
+Result<std::vector<Sample>> generate(const Transformer& model, const std::vector<RolloutPrompt>& prompts,
+                                     const GenerationOptions& options, GenerationStats* stats) {
   R1_RETURN_IF_ERROR(validate(model, prompts, options));
   GenerationStats local;
   GenerationStats& total = stats ? *stats : local;
   // Fused q/k/v and gate/up: 4 matrix products per layer and step, not 7
   // (bf16 decode 1.28x tokens/s; fp32 ~1.05x).
   Transformer fused = model.with_fused_projections();
-  // Streams split the prompts (a prompt's G samples stay together); stream s
-  // samples with seed + s * golden-ratio increment.
+  // Streams split the prompts (a prompt's G samples stay together); rows
+  // draw from their own counter-based streams, so the split changes nothing.
   int streams = stream_count(options.decode_streams, model.device().is_cpu(), static_cast<int64_t>(prompts.size()));
-  std::vector<std::vector<Completion>> parts(streams);
+  std::vector<std::vector<Sample>> parts(streams);
   std::vector<GenerationStats> part_stats(streams);
   run_streams(streams, [&](int s) {
     // Inference mode skips autograd bookkeeping (version counters, views) on
     // every op of the decode loop; nothing generated here reaches autograd.
     c10::InferenceMode inference;
     size_t begin = prompts.size() * s / streams, end = prompts.size() * (s + 1) / streams;
-    std::vector<std::vector<int64_t>> part(prompts.begin() + begin, prompts.begin() + end);
-    GenerationOptions o = options;
-    o.seed += 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(s);
-    parts[s] = Decoder(fused, part, o).run(part, part_stats[s]);
-    for (Completion& c : parts[s]) c.prompt_index += static_cast<int64_t>(begin);
+    std::vector<RolloutPrompt> part(prompts.begin() + begin, prompts.begin() + end);
+    parts[s] = Decoder(fused, part, options).run(part, part_stats[s]);
   });
-  std::vector<Completion> out;
+  std::vector<Sample> out;
   double prefill_seconds = 0, decode_seconds = 0;  // the streams ran concurrently: the longest
   for (int s = 0; s < streams; ++s) {
-    for (Completion& c : parts[s]) out.push_back(std::move(c));
+    for (Sample& c : parts[s]) out.push_back(std::move(c));
     total.prefill_tokens += part_stats[s].prefill_tokens;
     total.decode_tokens += part_stats[s].decode_tokens;
     prefill_seconds = std::max(prefill_seconds, part_stats[s].prefill_seconds);

@@ -15,6 +15,7 @@
 
 #include "model/sampler.h"
 #include "model/transformer.h"
+#include "rollout/sample.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -25,22 +26,17 @@ struct GenerationOptions {
   SamplingOptions sampling;
   std::vector<int64_t> stop_token_ids;  // in addition to the config's eos ids
   std::vector<std::string> stop_strings;  // need `decode` below
+  // Row (prompt p, sample g) draws its t-th token with
+  // uniform24(stream_key({seed, p.prompt_index, g}), t): the same tokens
+  // however prompts are batched or split (util/counter_rng.h).
   uint64_t seed = 0;
   // Concurrent decoders, each over a share of the prompts and of the intra-op
   // threads; 0 = 2 on the CPU (one thread's op dispatch otherwise leaves the
   // other core waiting: decode 1.1-1.3x tokens/s on 2 cores), 1 on a GPU.
-  // Samples depend on it: stream s draws from seed + s * 0x9E3779B97F4A7C15.
+  // Samples do not depend on it.
   int decode_streams = 0;
   // Text of a token sequence, for stop strings; unset when there are none.
   std::function<std::string(const std::vector<int64_t>&)> decode;
-};
-
-struct Completion {
-  int64_t prompt_index = 0;
-  int64_t sample_index = 0;
-  std::vector<int64_t> token_ids;
-  std::vector<float> logprobs;  // sampling-policy log-prob of each token
-  std::string finish_reason;    // "stop" (eos, stop token or string) | "length"
 };
 
 struct GenerationStats {
@@ -50,9 +46,11 @@ struct GenerationStats {
   double decode_seconds = 0;
 };
 
-// Completions come back ordered by (prompt_index, sample_index); this
-// call's counts and wall seconds are added to *stats.
-Result<std::vector<Completion>> generate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
-                                         const GenerationOptions& options, GenerationStats* stats = nullptr);
+// Samples come back in prompt order, then by sample_index, with
+// prompt_index, sample_index, token_ids, logprobs and finish_reason set
+// (the text is the rollout worker's). This call's counts and wall seconds
+// are added to *stats.
+Result<std::vector<Sample>> generate(const Transformer& model, const std::vector<RolloutPrompt>& prompts,
+                                     const GenerationOptions& options, GenerationStats* stats = nullptr);
 
 }  // namespace r1

@@ -20,11 +20,23 @@ Transformer tiny_model() {
 
 const std::vector<std::vector<int64_t>> kPrompts = {{1, 2, 3}, {4, 5, 6, 7, 8, 9, 10}};
 
-std::vector<Completion> run(const Transformer& m, const GenerationOptions& o,
-                            const std::vector<std::vector<int64_t>>& prompts = kPrompts) {
-  auto r = generate(m, prompts, o);
+// Prompt i gets prompt_index i.
+std::vector<RolloutPrompt> indexed(const std::vector<std::vector<int64_t>>& prompts) {
+  std::vector<RolloutPrompt> out;
+  for (size_t i = 0; i < prompts.size(); ++i) out.push_back({static_cast<int64_t>(i), prompts[i]});
+  return out;
+}
+
+Result<std::vector<Sample>> generate_ids(const Transformer& m, const std::vector<std::vector<int64_t>>& prompts,
+                                         const GenerationOptions& o, GenerationStats* stats = nullptr) {
+  return generate(m, indexed(prompts), o, stats);
+}
+
+std::vector<Sample> run(const Transformer& m, const GenerationOptions& o,
+                        const std::vector<std::vector<int64_t>>& prompts = kPrompts) {
+  auto r = generate_ids(m, prompts, o);
   EXPECT_TRUE(r.ok()) << r.status().message();
-  return r.ok() ? *r : std::vector<Completion>{};
+  return r.ok() ? *r : std::vector<Sample>{};
 }
 
 TEST(Generate, SameSeedSameSamplesOtherSeedOtherSamples) {
@@ -67,7 +79,7 @@ TEST(Generate, LogprobsEqualTeacherForcedScoring) {
   o.max_new_tokens = 9;
   o.sampling.temperature = 0.7;
   o.sampling.top_p = 0.9;
-  for (const Completion& c : run(m, o)) {
+  for (const Sample& c : run(m, o)) {
     std::vector<int64_t> seq = kPrompts[c.prompt_index];
     int64_t p = static_cast<int64_t>(seq.size());
     seq.insert(seq.end(), c.token_ids.begin(), c.token_ids.end());
@@ -95,8 +107,8 @@ TEST(Generate, FusedProjectionsComputeTheSameModel) {
   }
 }
 
-// Concurrent decode streams split the prompts, not the results: greedy
-// decoding is the same with one or two, and the output keeps its order.
+// Concurrent decode streams split the prompts, not the results: sampling
+// is the same with one or two, and the output keeps its order.
 TEST(Generate, DecodeStreamsSplitThePromptsNotTheResults) {
   Transformer m = tiny_model();
   int threads = at::get_num_threads();
@@ -105,7 +117,8 @@ TEST(Generate, DecodeStreamsSplitThePromptsNotTheResults) {
   GenerationOptions o;
   o.num_samples = 2;
   o.max_new_tokens = 8;
-  o.sampling.temperature = 0;
+  o.sampling = {.temperature = 0.9, .top_k = 0, .top_p = 0.95, .min_p = 0.02};
+  o.seed = 5;
   o.decode_streams = 1;
   auto one = run(m, o, prompts);
   o.decode_streams = 2;
@@ -121,6 +134,26 @@ TEST(Generate, DecodeStreamsSplitThePromptsNotTheResults) {
   at::set_num_threads(threads);
 }
 
+// A row's tokens depend on its prompt_index, not on its position in the
+// request: the same prompt under another index samples differently, and
+// under the same index the same, whatever else is in the request.
+TEST(Generate, SamplesAreKeyedByPromptIndexNotPosition) {
+  Transformer m = tiny_model();
+  GenerationOptions o;
+  o.num_samples = 2;
+  o.max_new_tokens = 10;
+  o.seed = 3;
+  std::vector<Sample> alone = *generate(m, {{7, kPrompts[1]}}, o);
+  std::vector<Sample> second = *generate(m, {{2, kPrompts[0]}, {7, kPrompts[1]}}, o);
+  std::vector<Sample> renamed = *generate(m, {{8, kPrompts[1]}}, o);
+  ASSERT_EQ(second.size(), 4u);
+  EXPECT_EQ(second[2].prompt_index, 7);
+  EXPECT_EQ(second[2].token_ids, alone[0].token_ids);
+  EXPECT_EQ(second[3].token_ids, alone[1].token_ids);
+  EXPECT_NE(renamed[0].token_ids, alone[0].token_ids);
+  EXPECT_NE(alone[0].token_ids, alone[1].token_ids);  // samples of a group draw from their own streams
+}
+
 // Stats add up over calls (a caller may keep one for a whole run), also
 // when the call ran several decode streams.
 TEST(Generate, StatsAddUpOverCalls) {
@@ -130,10 +163,10 @@ TEST(Generate, StatsAddUpOverCalls) {
   o.max_new_tokens = 5;
   o.decode_streams = 2;
   GenerationStats once, twice;
-  ASSERT_TRUE(generate(m, kPrompts, o, &once).ok());
-  ASSERT_TRUE(generate(m, kPrompts, o, &twice).ok());
+  ASSERT_TRUE(generate_ids(m, kPrompts, o, &once).ok());
+  ASSERT_TRUE(generate_ids(m, kPrompts, o, &twice).ok());
   GenerationStats second = twice;
-  ASSERT_TRUE(generate(m, kPrompts, o, &twice).ok());
+  ASSERT_TRUE(generate_ids(m, kPrompts, o, &twice).ok());
   EXPECT_EQ(once.decode_tokens, 2 * 2 * 5);  // no eos: every row runs to max_new_tokens
   EXPECT_EQ(twice.decode_tokens, 2 * once.decode_tokens);
   EXPECT_EQ(twice.prefill_tokens, 2 * once.prefill_tokens);
@@ -186,13 +219,16 @@ TEST(Generate, BadPromptsAreErrors) {
   Transformer m = tiny_model();
   GenerationOptions o;
   std::vector<int64_t> too_long(64, 1);
-  auto r = generate(m, {too_long}, o);
+  auto r = generate_ids(m, {too_long}, o);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("prompt 0 has 64 tokens"), std::string::npos) << r.status().message();
-  EXPECT_NE(generate(m, {{1, 50}}, o).status().message().find("outside the vocabulary"), std::string::npos);
-  EXPECT_NE(generate(m, {{}}, o).status().message().find("empty"), std::string::npos);
+  EXPECT_NE(generate_ids(m, {{1, 50}}, o).status().message().find("outside the vocabulary"), std::string::npos);
+  EXPECT_NE(generate_ids(m, {{}}, o).status().message().find("empty"), std::string::npos);
+  // A prompt index keys its random streams: a repeat would repeat its samples.
+  auto repeated = generate(m, {{3, {1, 2}}, {3, {4, 5}}}, o);
+  EXPECT_EQ(repeated.status().message(), "prompt 3 appears twice in one request");
   o.sampling.top_p = 0;
-  EXPECT_NE(generate(m, kPrompts, o).status().message().find("top_p"), std::string::npos);
+  EXPECT_NE(generate_ids(m, kPrompts, o).status().message().find("top_p"), std::string::npos);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "model/bpe_trainer.h"
+#include "model/cli_inputs.h"
 #include "model/chat_template.h"
 #include "model/generate.h"
 #include "model/model_init.h"
@@ -64,159 +65,6 @@ void add_init(CLI::App* group) {
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Initialisation seed")->capture_default_str();
   cmd->callback([o] { run_init(*o); });
-}
-
-// ---- shared by generate and logprobs ------------------------------------
-
-struct ModelOptions {
-  std::string model;
-  std::string dtype;  // empty keeps the checkpoint's
-  int threads = 0;
-};
-
-void add_model_options(CLI::App* cmd, ModelOptions& o) {
-  cmd->add_option("--model", o.model, "HF model folder")->required();
-  cmd->add_option("--dtype", o.dtype, "Compute dtype: float32 | bfloat16 (default: the checkpoint's)")
-      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
-  cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)");
-}
-
-Transformer load_model(const ModelOptions& o) {
-  if (o.threads > 0) at::set_num_threads(o.threads);
-  LoadOptions load;
-  if (o.dtype == "float32") load.dtype = at::kFloat;
-  if (o.dtype == "bfloat16") load.dtype = at::kBFloat16;
-  if (o.dtype == "float16") load.dtype = at::kHalf;
-  return value_or_throw(Transformer::load(o.model, load));
-}
-
-std::optional<Tokenizer> load_tokenizer_if_present(const std::string& dir) {
-  if (!std::filesystem::exists(dir + "/tokenizer.json")) return std::nullopt;
-  return value_or_throw(Tokenizer::load(dir));
-}
-
-const Tokenizer& need_tokenizer(const std::optional<Tokenizer>& tok, const std::string& where) {
-  if (!tok) throw Error(where + ": text input needs a tokenizer.json in the model folder; give token ids instead");
-  return *tok;
-}
-
-Result<std::vector<ChatMessage>> parse_messages(const JsonValue& row, const std::string& where) {
-  const JsonValue& list = row["messages"];
-  if (!list.IsArray()) return Status::error(where + ": field 'messages' must be an array of {role, content}");
-  std::vector<ChatMessage> messages;
-  for (const auto& m : list.GetArray()) {
-    ChatMessage msg;
-    R1_ASSIGN_OR_RETURN(msg.role, json_string(m, "role", where + ": messages[]"));
-    R1_ASSIGN_OR_RETURN(msg.content, json_string(m, "content", where + ": messages[]"));
-    messages.push_back(std::move(msg));
-  }
-  return messages;
-}
-
-// A prompt row: {"prompt_ids": [...]}, {"prompt": "..."} or {"messages": [...]}.
-struct PromptText {
-  std::string text;
-  std::vector<int64_t> ids;
-};
-
-PromptText read_prompt(const JsonValue& row, const std::string& where, const std::optional<Tokenizer>& tok,
-                       const std::string& template_name) {
-  PromptText p;
-  if (json_has(row, "prompt_ids")) {
-    p.ids = value_or_throw(json_int_array(row, "prompt_ids", where));
-    if (tok) p.text = tok->decode(p.ids);
-    return p;
-  }
-  const Tokenizer& t = need_tokenizer(tok, where);
-  std::vector<ChatMessage> messages;
-  if (json_has(row, "messages")) {
-    messages = value_or_throw(parse_messages(row, where));
-  } else {
-    std::string prompt = value_or_throw(json_string(row, "prompt", where));
-    if (template_name == "none") {
-      p.text = prompt;
-    } else {
-      if (json_has(row, "system")) messages.push_back({"system", value_or_throw(json_string(row, "system", where))});
-      messages.push_back({"user", prompt});
-    }
-  }
-  if (!messages.empty()) {
-    if (template_name == "none") throw Error(where + ": 'messages' need a chat template (--template)");
-    ChatTemplate tmpl = template_name == "auto" ? value_or_throw(detect_chat_template(t))
-                                                : value_or_throw(parse_chat_template(template_name));
-    p.text = value_or_throw(render_chat(tmpl, messages, /*add_generation_prompt=*/true));
-  }
-  p.ids = t.encode(p.text);
-  return p;
-}
-
-// ---- r1 generate ---------------------------------------------------------
-
-struct GenerateCommand {
-  ModelOptions model;
-  std::string prompts;
-  std::string output = "-";
-  std::string template_name = "none";
-  GenerationOptions gen;
-  bool quiet = false;
-};
-
-void run_generate(GenerateCommand& o) {
-  Transformer model = load_model(o.model);
-  std::optional<Tokenizer> tok = load_tokenizer_if_present(o.model.model);
-  if (tok && !o.gen.stop_strings.empty()) o.gen.decode = [&](const std::vector<int64_t>& ids) { return tok->decode(ids); };
-  JsonlReader reader = value_or_throw(JsonlReader::open(o.prompts));
-  std::vector<PromptText> prompts;
-  rapidjson::Document doc;
-  while (value_or_throw(reader.next(doc))) prompts.push_back(read_prompt(doc, reader.where(), tok, o.template_name));
-  if (prompts.empty()) throw Error(o.prompts + ": no prompts");
-  std::vector<std::vector<int64_t>> ids;
-  for (const auto& p : prompts) ids.push_back(p.ids);
-  GenerationStats stats;
-  auto completions = generate(model, ids, o.gen, &stats);
-  if (!completions.ok()) throw Error(completions.status().with_context(o.prompts));
-  JsonlWriter writer = value_or_throw(JsonlWriter::open(o.output));
-  for (const Completion& c : *completions) {
-    std::vector<double> logprobs(c.logprobs.begin(), c.logprobs.end());
-    JsonWriter w;
-    w.begin_object().key("prompt_index").value(c.prompt_index).key("sample_index").value(c.sample_index);
-    w.key("prompt").value(prompts[c.prompt_index].text);
-    // Like vLLM and batch_decode(skip_special_tokens=True): eos and other special
-    // tokens stay in token_ids but not in the text the reward checkers read.
-    w.key("completion").value(tok ? tok->decode(c.token_ids, /*skip_special_tokens=*/true) : std::string());
-    w.key("token_ids").array(c.token_ids).key("logprobs").array(logprobs);
-    w.key("finish_reason").value(c.finish_reason).end_object();
-    throw_if_error(writer.write(w.str()));
-  }
-  throw_if_error(writer.commit());
-  if (!o.quiet)
-    std::fprintf(stderr, "r1 generate: prefill %lld tok in %.3fs (%.1f tok/s), decode %lld tok in %.3fs (%.1f tok/s)\n",
-                 static_cast<long long>(stats.prefill_tokens), stats.prefill_seconds,
-                 stats.prefill_tokens / std::max(stats.prefill_seconds, 1e-9),
-                 static_cast<long long>(stats.decode_tokens), stats.decode_seconds,
-                 stats.decode_tokens / std::max(stats.decode_seconds, 1e-9));
-}
-
-void add_generate(CLI::App& app) {
-  auto o = std::make_shared<GenerateCommand>();
-  CLI::App* cmd = app.add_subcommand("generate", "Sample completions for JSONL prompts");
-  add_model_options(cmd, o->model);
-  cmd->add_option("--prompts", o->prompts, "JSONL rows with prompt_ids, prompt or messages")->required();
-  cmd->add_option("--output", o->output, "JSONL output, - for stdout")->capture_default_str();
-  cmd->add_option("--template", o->template_name, "none | auto | chatml | llama3 | r1_zero")
-      ->check(CLI::IsMember({"none", "auto", "chatml", "llama3", "r1_zero"}))
-      ->capture_default_str();
-  cmd->add_option("--num-samples", o->gen.num_samples, "Completions per prompt")->capture_default_str();
-  cmd->add_option("--max-new-tokens", o->gen.max_new_tokens, "Tokens per completion at most")->capture_default_str();
-  cmd->add_option("--temperature", o->gen.sampling.temperature, "0 = greedy")->capture_default_str();
-  cmd->add_option("--top-k", o->gen.sampling.top_k, "0 = off")->capture_default_str();
-  cmd->add_option("--top-p", o->gen.sampling.top_p, "1 = off")->capture_default_str();
-  cmd->add_option("--min-p", o->gen.sampling.min_p, "0 = off")->capture_default_str();
-  cmd->add_option("--stop", o->gen.stop_strings, "Stop string (repeatable)");
-  cmd->add_option("--stop-token-id", o->gen.stop_token_ids, "Stop token id besides eos (repeatable)");
-  cmd->add_option("--seed", o->gen.seed, "Sampling seed")->capture_default_str();
-  cmd->add_flag("--quiet", o->quiet, "No throughput line on stderr");
-  cmd->callback([o] { run_generate(*o); });
 }
 
 // ---- r1 logprobs ---------------------------------------------------------
@@ -315,7 +163,6 @@ void add_model_commands(CLI::App& app) {
   CLI::App* model = app.add_subcommand("model", "Create and inspect models");
   model->require_subcommand(1);
   add_init(model);
-  add_generate(app);
   add_logprobs(app);
 }
 

@@ -1,4 +1,4 @@
-// `r1 model init`, `r1 generate` and `r1 logprobs`.
+// `r1 model init` and `r1 logprobs` (`r1 generate` is rollout/generate_cli.h).
 #pragma once
 
 #include <CLI/CLI.hpp>

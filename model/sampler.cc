@@ -40,7 +40,7 @@ Status SamplingOptions::validate() const {
   return Status();
 }
 
-SampledTokens sample_tokens(const at::Tensor& logits, const SamplingOptions& o, at::Generator& generator) {
+SampledTokens sample_tokens(const at::Tensor& logits, const SamplingOptions& o, const at::Tensor& uniforms) {
   at::Tensor scaled = logits.to(at::kFloat);
   if (o.greedy()) {
     at::Tensor tokens = scaled.argmax(-1);
@@ -54,9 +54,13 @@ SampledTokens sample_tokens(const at::Tensor& logits, const SamplingOptions& o, 
     truncated = scaled.clone();
     truncate_logits(truncated, o);
   }
-  at::Tensor probs = truncated.softmax(-1);
-  at::Tensor race = at::empty_like(probs).exponential_(1.0, generator);
-  at::Tensor tokens = (probs / race).argmax(-1);
+  // The token is the first whose cumulative mass exceeds u * total. Tokens
+  // of zero mass never are (their cdf equals their predecessor's), and with
+  // u <= 1 - 2^-24 exactly representable, u * total rounds below total, so
+  // one always is.
+  at::Tensor cdf = truncated.softmax(-1).cumsum(-1);                   // [B, V]
+  at::Tensor target = uniforms.unsqueeze(-1) * cdf.narrow(-1, cdf.size(-1) - 1, 1);  // [B, 1]
+  at::Tensor tokens = (cdf <= target).sum(-1);                         // [B] int64
   at::Tensor logprobs = logprobs_all.gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
   return {tokens, logprobs};
 }

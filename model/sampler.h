@@ -1,5 +1,7 @@
 // Turning next-token logits into tokens: temperature, top-k, top-p, min-p,
-// then an exponential race (Gumbel-max) draw, which needs no host sync.
+// then an inverse-CDF draw with one given uniform number per row. The
+// numbers come from counter-based streams (util/counter_rng.h), so a row's
+// token depends on its own logits and number only, never on the batch.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -27,6 +29,8 @@ struct SampledTokens {
 };
 
 // logits: [B, V] in any float dtype; processing happens in fp32.
-SampledTokens sample_tokens(const at::Tensor& logits, const SamplingOptions& options, at::Generator& generator);
+// uniforms: [B] fp32 on the logits' device, each in [0, 1 - 2^-24] and a
+// multiple of 2^-24 (uniform24); unused when greedy.
+SampledTokens sample_tokens(const at::Tensor& logits, const SamplingOptions& options, const at::Tensor& uniforms);
 
 }  // namespace r1

@@ -7,7 +7,7 @@
 
 namespace r1 {
 
-TokenBatch make_token_batch(const std::vector<std::vector<int64_t>>& sequences) {
+TokenBatch make_token_batch(const std::vector<std::vector<int64_t>>& sequences, at::Device device) {
   int64_t B = static_cast<int64_t>(sequences.size()), L = 1;
   for (const auto& s : sequences) L = std::max<int64_t>(L, s.size());
   TokenBatch batch{at::zeros({B, L}, at::kLong), at::zeros({B}, at::kLong)};
@@ -17,6 +17,7 @@ TokenBatch make_token_batch(const std::vector<std::vector<int64_t>>& sequences) 
     std::copy(sequences[b].begin(), sequences[b].end(), ids + b * L);
     lengths[b] = static_cast<int64_t>(sequences[b].size());
   }
+  if (!device.is_cpu()) batch = {batch.ids.to(device), batch.lengths.to(device)};
   return batch;
 }
 
@@ -78,7 +79,8 @@ at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch
 }
 
 PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector<int64_t>>& prompts,
-                                                   const std::vector<std::vector<int64_t>>& completions) {
+                                                   const std::vector<std::vector<int64_t>>& completions,
+                                                   at::Device device) {
   std::map<std::vector<int64_t>, int64_t> index;
   std::vector<std::vector<int64_t>> distinct;
   std::vector<int64_t> prompt_of;
@@ -87,7 +89,8 @@ PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector
     if (added) distinct.push_back(p);
     prompt_of.push_back(it->second);
   }
-  return {make_token_batch(distinct), make_token_batch(completions), at::tensor(prompt_of, at::kLong)};
+  return {make_token_batch(distinct, device), make_token_batch(completions, device),
+          at::tensor(prompt_of, at::kLong).to(device)};
 }
 
 at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionBatch& batch, double temperature,

@@ -16,7 +16,8 @@ struct TokenBatch {
   at::Tensor lengths;  // [B] int64
 };
 
-TokenBatch make_token_batch(const std::vector<std::vector<int64_t>>& sequences);
+// Built on the host and moved to `device` once (the model's, for its inputs).
+TokenBatch make_token_batch(const std::vector<std::vector<int64_t>>& sequences, at::Device device = at::kCPU);
 
 // [B, L, L] bool: causal and inside the row's length; padded query rows
 // attend to themselves only, so no softmax row is empty.
@@ -42,7 +43,8 @@ struct PromptCompletionBatch {
 
 // Groups identical prompts (in order of first appearance); prompts must be non-empty.
 PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector<int64_t>>& prompts,
-                                                   const std::vector<std::vector<int64_t>>& completions);
+                                                   const std::vector<std::vector<int64_t>>& completions,
+                                                   at::Device device = at::kCPU);
 
 // entry [n, t] = log p(completion n token t | its prompt, completion tokens
 // before t) under softmax(logits / temperature); [N, C], zero past each

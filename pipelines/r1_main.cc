@@ -14,6 +14,7 @@
 #include "reward/code_cli.h"
 #include "reward/math_cli.h"
 #include "reward/reward_cli.h"
+#include "rollout/generate_cli.h"
 #include "rollout/rollouts_cli.h"
 #include "sft/sft_cli.h"
 #include "util/status.h"
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
   r1::add_model_commands(app);
+  r1::add_generate_command(app);
   r1::add_tokenizer_commands(app);
   r1::add_code_commands(app);
   r1::add_math_commands(app);

@@ -43,24 +43,16 @@ const CheckerRegistry& CheckerRegistry::builtin() {
 
 void CheckerRegistry::add(const std::string& name, CheckerFactory factory) { factories_[name] = std::move(factory); }
 
-std::vector<std::string> CheckerRegistry::names() const {
-  std::vector<std::string> out;
-  for (const auto& [name, _] : factories_) out.push_back(name);
-  return out;
-}
+std::vector<std::string> CheckerRegistry::names() const { return registry_names(factories_); }
 
 Result<std::unique_ptr<RewardChecker>> CheckerRegistry::make(const std::string& name, const JsonValue* params,
                                                              const std::string& where) const {
-  auto it = factories_.find(name);
-  if (it == factories_.end()) {
-    std::string known;
-    for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
-    return Status::error(where + ": unknown checker '" + name + "' (known: " + known + ")");
-  }
+  Result<CheckerFactory> factory = registry_lookup(factories_, name, "checker");
+  if (!factory.ok()) return factory.status().with_context(where);
   if (params != nullptr && !params->IsNull() && !params->IsObject())
     return Status::error(where + ": field 'params' must be an object");
   CheckerParams reader(params, where + " (" + name + "): params");
-  return it->second(reader);
+  return (*factory)(reader);
 }
 
 Result<std::unique_ptr<RewardChecker>> CheckerRegistry::make_nested(const JsonValue& entry,

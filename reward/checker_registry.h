@@ -10,6 +10,7 @@
 
 #include "reward/checker_params.h"
 #include "reward/reward_checker.h"
+#include "util/registry.h"
 
 namespace r1 {
 
@@ -30,7 +31,7 @@ class CheckerRegistry {
   std::vector<std::string> names() const;
 
  private:
-  std::map<std::string, CheckerFactory> factories_;
+  Registry<CheckerFactory> factories_;
 };
 
 }  // namespace r1

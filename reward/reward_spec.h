@@ -13,22 +13,9 @@
 
 #include "reward/checker_registry.h"
 #include "reward/reward_checker.h"
+#include "reward/reward_result.h"
 
 namespace r1 {
-
-struct ComponentScore {
-  std::string name;
-  double weight = 1.0;
-  double score = 0.0;
-  std::string details = "{}";  // JSON object text from the checker
-};
-
-struct RewardResult {
-  std::vector<ComponentScore> components;  // in spec order
-  double total = 0.0;                      // sum of weight * score
-  // {"components": {name: score}, "total": t, "details": {name: {...}}}
-  std::string to_json() const;
-};
 
 class RewardFunction {
  public:

@@ -10,7 +10,7 @@ namespace r1 {
 
 namespace {
 
-std::string where(const RolloutRecord& r) {
+std::string where(const StoredRollout& r) {
   return "step " + std::to_string(r.step) + ", group " + std::to_string(r.group_index) + ", sample " +
          std::to_string(r.sample_index);
 }
@@ -26,7 +26,7 @@ Status check_names(const std::vector<std::pair<std::string, double>>& values, co
   return Status();
 }
 
-Status validate_fields(const RolloutRecord& r) {
+Status validate_fields(const StoredRollout& r) {
   if (r.step < 0 || r.policy_version < 0 || r.prompt_index < 0 || r.group_index < 0 || r.sample_index < 0)
     return Status::error("step, policy_version, prompt_index, group_index and sample_index must be >= 0");
   if (r.prompt_tokens < 0 || r.completion_tokens < 0) return Status::error("token counts must be >= 0");
@@ -42,7 +42,7 @@ Status validate_fields(const RolloutRecord& r) {
 
 }  // namespace
 
-Status validate_rollout(const RolloutRecord& r) { return validate_fields(r).with_context(where(r)); }
+Status validate_rollout(const StoredRollout& r) { return validate_fields(r).with_context(where(r)); }
 
 Status validate_metrics(const StepMetrics& m) {
   Status status;
@@ -90,7 +90,7 @@ Status RolloutDbWriter::in_transaction(const std::function<Status()>& body) {
 
 // The prompt of an index is stored once; a different text for a stored index
 // means the dataset or chat template changed under a resumed run.
-Status RolloutDbWriter::insert_prompt(const RolloutRecord& r) {
+Status RolloutDbWriter::insert_prompt(const StoredRollout& r) {
   prompt_text_->bind(1, r.prompt_index);
   R1_ASSIGN_OR_RETURN(bool found, prompt_text_->step());
   std::string stored = found ? prompt_text_->col_text(0) : "";
@@ -104,7 +104,7 @@ Status RolloutDbWriter::insert_prompt(const RolloutRecord& r) {
   return insert_prompt_->run();
 }
 
-Status RolloutDbWriter::insert_rollout(const RolloutRecord& r) {
+Status RolloutDbWriter::insert_rollout(const StoredRollout& r) {
   insert_rollout_->bind(1, r.step).bind(2, r.policy_version).bind(3, r.prompt_index).bind(4, r.group_index);
   insert_rollout_->bind(5, r.sample_index).bind(6, r.completion).bind(7, r.prompt_tokens);
   insert_rollout_->bind(8, r.completion_tokens).bind(9, r.finish_reason).bind(10, r.total_reward);
@@ -123,10 +123,10 @@ Status RolloutDbWriter::insert_rollout(const RolloutRecord& r) {
   return Status();
 }
 
-Status RolloutDbWriter::write_rollouts(const std::vector<RolloutRecord>& records) {
+Status RolloutDbWriter::write_rollouts(const std::vector<StoredRollout>& records) {
   return in_transaction([&]() -> Status {
     std::unordered_map<int64_t, const std::string*> prompts_seen;
-    for (const RolloutRecord& r : records) {
+    for (const StoredRollout& r : records) {
       auto [it, inserted] = prompts_seen.emplace(r.prompt_index, &r.prompt);
       if (inserted || r.reference_answer) R1_RETURN_IF_ERROR(insert_prompt(r));
       else if (*it->second != r.prompt)

@@ -19,7 +19,7 @@ class RolloutDbWriter {
   // Opens or creates `path` and brings its schema up to date.
   static Result<std::unique_ptr<RolloutDbWriter>> open(const std::string& path);
 
-  Status write_rollouts(const std::vector<RolloutRecord>& records);
+  Status write_rollouts(const std::vector<StoredRollout>& records);
   Status write_metrics(const StepMetrics& metrics);
   Status write_run_info(const RunInfo& info);
   Result<int64_t> discard_after_step(int64_t step);
@@ -27,8 +27,8 @@ class RolloutDbWriter {
  private:
   explicit RolloutDbWriter(SqliteDb db) : db_(std::move(db)) {}
   Status prepare_statements();
-  Status insert_prompt(const RolloutRecord& r);
-  Status insert_rollout(const RolloutRecord& r);
+  Status insert_prompt(const StoredRollout& r);
+  Status insert_rollout(const StoredRollout& r);
   Status in_transaction(const std::function<Status()>& body);
 
   SqliteDb db_;
@@ -37,7 +37,7 @@ class RolloutDbWriter {
 
 // Checks a record before it is queued, so the error names it, e.g.
 // "step 5, group 1, sample 2: finish_reason must be \"stop\" or \"length\"".
-Status validate_rollout(const RolloutRecord& r);
+Status validate_rollout(const StoredRollout& r);
 Status validate_metrics(const StepMetrics& m);
 
 }  // namespace r1

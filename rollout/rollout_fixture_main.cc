@@ -17,14 +17,14 @@ constexpr int kGroups = 2;
 constexpr int kG = 4;
 constexpr int kPrompts = 6;
 
-std::vector<RolloutRecord> make_step(int64_t step, std::mt19937_64& rng, const std::string& tag) {
+std::vector<StoredRollout> make_step(int64_t step, std::mt19937_64& rng, const std::string& tag) {
   std::uniform_real_distribution<double> u(0.0, 1.0);
-  std::vector<RolloutRecord> out;
+  std::vector<StoredRollout> out;
   for (int gi = 0; gi < kGroups; ++gi) {
     int64_t p = (step * kGroups + gi) % kPrompts;
     std::vector<double> totals;
     for (int si = 0; si < kG; ++si) {
-      RolloutRecord r;
+      StoredRollout r;
       r.step = step;
       r.policy_version = step;
       r.prompt_index = p;
@@ -57,7 +57,7 @@ std::vector<RolloutRecord> make_step(int64_t step, std::mt19937_64& rng, const s
   return out;
 }
 
-StepMetrics make_metrics(int64_t step, const std::vector<RolloutRecord>& recs) {
+StepMetrics make_metrics(int64_t step, const std::vector<StoredRollout>& recs) {
   double mean = 0;
   for (const auto& r : recs) mean += r.total_reward / static_cast<double>(recs.size());
   double kl = step == 2 ? std::nan("") : 0.001 * static_cast<double>(step);

@@ -17,8 +17,8 @@ constexpr const char* kRolloutColumns =
     "r.logprob_mean, r.logprob_min, r.generation_ms, p.reference_answer "
     "FROM rollouts r JOIN prompts p USING (prompt_index) ";
 
-RolloutRecord read_rollout(const SqliteStmt& s) {
-  RolloutRecord r;
+StoredRollout read_rollout(const SqliteStmt& s) {
+  StoredRollout r;
   r.step = s.col_int(1);
   r.policy_version = s.col_int(2);
   r.prompt_index = s.col_int(3);
@@ -123,7 +123,7 @@ Status RolloutReader::add_metrics(std::vector<StepSummary>& steps) {
 }
 
 Status RolloutReader::scan(const RolloutFilter& filter, const std::string& order_limit,
-                           const std::function<Status(const RolloutRecord&)>& fn) {
+                           const std::function<Status(const StoredRollout&)>& fn) {
   std::string where = "WHERE 1";
   if (filter.step) where += " AND r.step = " + std::to_string(*filter.step);
   if (filter.prompt_index) where += " AND r.prompt_index = " + std::to_string(*filter.prompt_index);
@@ -133,7 +133,7 @@ Status RolloutReader::scan(const RolloutFilter& filter, const std::string& order
   for (;;) {
     R1_ASSIGN_OR_RETURN(bool row, s.step());
     if (!row) return Status();
-    RolloutRecord r = read_rollout(s);
+    StoredRollout r = read_rollout(s);
     comps.bind(1, s.col_int(0));
     for (;;) {
       R1_ASSIGN_OR_RETURN(bool crow, comps.step());
@@ -146,18 +146,18 @@ Status RolloutReader::scan(const RolloutFilter& filter, const std::string& order
 }
 
 Status RolloutReader::for_each_rollout(const RolloutFilter& filter,
-                                       const std::function<Status(const RolloutRecord&)>& fn) {
+                                       const std::function<Status(const StoredRollout&)>& fn) {
   return scan(filter, " ORDER BY r.step, r.group_index, r.sample_index", fn);
 }
 
-Result<std::vector<RolloutRecord>> RolloutReader::step_rollouts(int64_t step, RolloutOrder order, int64_t limit) {
+Result<std::vector<StoredRollout>> RolloutReader::step_rollouts(int64_t step, RolloutOrder order, int64_t limit) {
   // Best/worst walk the (step, total_reward) index; ties keep (group, sample) order.
   std::string order_limit = order == RolloutOrder::kBest    ? " ORDER BY r.total_reward DESC, r.group_index, r.sample_index"
                             : order == RolloutOrder::kWorst ? " ORDER BY r.total_reward ASC, r.group_index, r.sample_index"
                                                             : " ORDER BY r.group_index, r.sample_index";
   if (limit >= 0) order_limit += " LIMIT " + std::to_string(limit);
-  std::vector<RolloutRecord> out;
-  R1_RETURN_IF_ERROR(scan({step, std::nullopt}, order_limit, [&](const RolloutRecord& r) {
+  std::vector<StoredRollout> out;
+  R1_RETURN_IF_ERROR(scan({step, std::nullopt}, order_limit, [&](const StoredRollout& r) {
     out.push_back(r);
     return Status();
   }));

@@ -61,14 +61,14 @@ class RolloutReader {
 
   Result<std::optional<RunInfo>> run_info();
   Result<std::vector<StepSummary>> steps();  // ascending step
-  Result<std::vector<RolloutRecord>> step_rollouts(int64_t step, RolloutOrder order, int64_t limit = -1);
+  Result<std::vector<StoredRollout>> step_rollouts(int64_t step, RolloutOrder order, int64_t limit = -1);
   // Prompts whose text contains `text` (case-sensitive), by prompt_index.
   Result<std::vector<std::pair<int64_t, std::string>>> find_prompts(const std::string& text);
   Result<std::optional<std::string>> prompt_text(int64_t prompt_index);
   Result<std::vector<PromptStep>> follow_prompt(int64_t prompt_index);
   Result<std::vector<ResumeEvent>> resumes();
   // Calls `fn` for every matching rollout in (step, group, sample) order.
-  Status for_each_rollout(const RolloutFilter& filter, const std::function<Status(const RolloutRecord&)>& fn);
+  Status for_each_rollout(const RolloutFilter& filter, const std::function<Status(const StoredRollout&)>& fn);
 
   const std::string& path() const { return db_.path(); }
   RolloutReader(RolloutReader&&) = default;
@@ -76,7 +76,7 @@ class RolloutReader {
  private:
   explicit RolloutReader(SqliteDb db) : db_(std::move(db)) {}
   Status scan(const RolloutFilter& filter, const std::string& order_limit,
-              const std::function<Status(const RolloutRecord&)>& fn);
+              const std::function<Status(const StoredRollout&)>& fn);
   Status add_components(std::vector<StepSummary>& steps);
   Status add_metrics(std::vector<StepSummary>& steps);
   SqliteDb db_;

@@ -1,6 +1,7 @@
-// Plain data written to and read back from the rollout store: one sampled
-// completion (RolloutRecord), one step's logged metrics (StepMetrics) and the
-// run's identity (RunInfo). No SQLite types here, so the rollout engine, the
+// Plain data written to and read back from the rollout store: a sample as
+// the store keeps it (StoredRollout: counts and a log-prob summary instead of
+// the token lists), one step's logged metrics (StepMetrics) and the run's
+// identity (RunInfo). No SQLite types here, so the rollout engine, the
 // trainer and a future network transport can pass them around freely.
 #pragma once
 
@@ -10,16 +11,13 @@
 #include <utility>
 #include <vector>
 
+#include "rollout/sample.h"
+
 namespace r1 {
 
-// Summary of the sampling policy's log-probs over the completion tokens.
-struct LogProbSummary {
-  double sum = 0.0;
-  double mean = 0.0;
-  double min = 0.0;
-};
-
-struct RolloutRecord {
+// One row of the rollouts table; stored_rollout() is the one way a Sample
+// becomes one.
+struct StoredRollout {
   int64_t step = 0;            // training step whose update consumes this sample
   int64_t policy_version = 0;  // weights version that sampled it
   int64_t prompt_index = 0;    // index of the prompt in the dataset
@@ -37,6 +35,8 @@ struct RolloutRecord {
   double generation_ms = 0.0;
   std::optional<std::string> reference_answer;
 };
+
+StoredRollout stored_rollout(const Sample& sample);
 
 struct StepMetrics {
   int64_t step = 0;

@@ -51,8 +51,36 @@ Status RolloutStore::wait_for(uint64_t seq) {
   return error_;
 }
 
-Status RolloutStore::append(std::vector<RolloutRecord> records) {
-  for (const RolloutRecord& r : records) R1_RETURN_IF_ERROR(validate_rollout(r).with_context(path_));
+StoredRollout stored_rollout(const Sample& s) {
+  StoredRollout r{.step = s.step,
+                  .policy_version = s.policy_version,
+                  .prompt_index = s.prompt_index,
+                  .group_index = s.group_index,
+                  .sample_index = s.sample_index,
+                  .prompt = s.prompt,
+                  .completion = s.completion,
+                  .prompt_tokens = static_cast<int64_t>(s.prompt_ids.size()),
+                  .completion_tokens = static_cast<int64_t>(s.token_ids.size()),
+                  .finish_reason = s.finish_reason,
+                  .reward_components = {},
+                  .total_reward = s.reward.total,
+                  .advantage = s.advantage,
+                  .old_logprob = summarize_logprobs(s.logprobs),
+                  .generation_ms = s.generation_ms,
+                  .reference_answer = s.reference_answer};
+  for (const ComponentScore& c : s.reward.components) r.reward_components.emplace_back(c.name, c.score);
+  return r;
+}
+
+Status RolloutStore::append(const std::vector<Sample>& samples) {
+  std::vector<StoredRollout> records;
+  records.reserve(samples.size());
+  for (const Sample& s : samples) records.push_back(stored_rollout(s));
+  return append(std::move(records));
+}
+
+Status RolloutStore::append(std::vector<StoredRollout> records) {
+  for (const StoredRollout& r : records) R1_RETURN_IF_ERROR(validate_rollout(r).with_context(path_));
   if (records.empty()) return flush_error();
   return enqueue(std::move(records)).status();
 }
@@ -90,7 +118,7 @@ Status RolloutStore::flush_error() {
 }
 
 Status RolloutStore::write_job(Job& job) {
-  if (auto* records = std::get_if<std::vector<RolloutRecord>>(&job)) return writer_->write_rollouts(*records);
+  if (auto* records = std::get_if<std::vector<StoredRollout>>(&job)) return writer_->write_rollouts(*records);
   if (auto* metrics = std::get_if<StepMetrics>(&job)) return writer_->write_metrics(*metrics);
   if (auto* info = std::get_if<RunInfo>(&job)) return writer_->write_run_info(*info);
   Discard& discard = std::get<Discard>(job);

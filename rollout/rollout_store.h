@@ -45,7 +45,8 @@ class RolloutStore {
   // Queues records for one transaction; append a whole step in one call so a
   // crash never leaves half a step. Returns an error for an invalid record
   // (nothing queued) or the first error the writer met so far.
-  Status append(std::vector<RolloutRecord> records);
+  Status append(std::vector<StoredRollout> records);
+  Status append(const std::vector<Sample>& samples);  // as stored_rollout() of each
   Status append_metrics(StepMetrics metrics);
 
   // Blocks until everything queued before the call is committed. The trainer
@@ -68,7 +69,7 @@ class RolloutStore {
     int64_t after_step;
     std::shared_ptr<int64_t> deleted;
   };
-  using Job = std::variant<std::vector<RolloutRecord>, StepMetrics, RunInfo, Discard>;
+  using Job = std::variant<std::vector<StoredRollout>, StepMetrics, RunInfo, Discard>;
 
   RolloutStore(std::string path, RolloutStoreOptions options, std::unique_ptr<RolloutDbWriter> writer);
   Result<uint64_t> enqueue(Job job);

@@ -43,11 +43,11 @@ class TempDir {
 
 // A step of `groups` x `g` rollouts; `tag` changes the completions so a
 // regenerated step is distinguishable from the original.
-std::vector<RolloutRecord> make_step(int64_t step, int groups, int g, const std::string& tag = "v1") {
-  std::vector<RolloutRecord> out;
+std::vector<StoredRollout> make_step(int64_t step, int groups, int g, const std::string& tag = "v1") {
+  std::vector<StoredRollout> out;
   for (int gi = 0; gi < groups; ++gi) {
     for (int si = 0; si < g; ++si) {
-      RolloutRecord r;
+      StoredRollout r;
       r.step = step;
       r.policy_version = step;
       r.prompt_index = (step * groups + gi) % 7;
@@ -79,11 +79,11 @@ std::unique_ptr<RolloutStore> open_store(const std::string& path, RolloutStoreOp
   return std::move(store.value());
 }
 
-std::vector<RolloutRecord> read_all(const std::string& path, RolloutFilter filter = {}) {
+std::vector<StoredRollout> read_all(const std::string& path, RolloutFilter filter = {}) {
   auto reader = RolloutReader::open(path);
   EXPECT_TRUE(reader.ok()) << reader.status().message();
-  std::vector<RolloutRecord> out;
-  Status status = reader->for_each_rollout(filter, [&](const RolloutRecord& r) {
+  std::vector<StoredRollout> out;
+  Status status = reader->for_each_rollout(filter, [&](const StoredRollout& r) {
     out.push_back(r);
     return Status();
   });
@@ -101,7 +101,7 @@ int64_t query_int(const std::string& path, const std::string& sql) {
   return stmt->col_int(0);
 }
 
-void expect_same(const RolloutRecord& a, const RolloutRecord& b) {
+void expect_same(const StoredRollout& a, const StoredRollout& b) {
   EXPECT_EQ(a.step, b.step);
   EXPECT_EQ(a.policy_version, b.policy_version);
   EXPECT_EQ(a.prompt_index, b.prompt_index);
@@ -125,7 +125,7 @@ void expect_same(const RolloutRecord& a, const RolloutRecord& b) {
 TEST(RolloutStore, RoundTripsRecordsMetricsAndRunInfo) {
   TempDir dir;
   std::string db = dir.file("rollouts.db");
-  std::vector<RolloutRecord> written;
+  std::vector<StoredRollout> written;
   {
     auto store = open_store(db);
     RunInfo info{"run-1", "gsm8k-grpo", R"({"lr":1e-6})", "2026-11-25T15:00:00Z", "/models/qwen", "gsm8k"};
@@ -139,7 +139,7 @@ TEST(RolloutStore, RoundTripsRecordsMetricsAndRunInfo) {
     }
     ASSERT_TRUE(store->close().ok());
   }
-  std::vector<RolloutRecord> read = read_all(db);
+  std::vector<StoredRollout> read = read_all(db);
   ASSERT_EQ(read.size(), written.size());
   for (size_t i = 0; i < read.size(); ++i) expect_same(read[i], written[i]);
 
@@ -155,7 +155,7 @@ TEST(RolloutStore, RoundTripsRecordsMetricsAndRunInfo) {
   for (const StepSummary& st : *steps) {
     double sum = 0, sq = 0, len = 0;
     std::vector<double> rewards;
-    for (const RolloutRecord& r : written)
+    for (const StoredRollout& r : written)
       if (r.step == st.step) rewards.push_back(r.total_reward), len += r.completion_tokens;
     for (double x : rewards) sum += x;
     double mean = sum / rewards.size();
@@ -188,7 +188,7 @@ TEST(RolloutStore, BestAndWorstOfAStepAndPromptAcrossSteps) {
   ASSERT_TRUE(best.ok() && worst.ok());
   ASSERT_EQ(best->size(), 3u);
   ASSERT_EQ(worst->size(), 2u);
-  std::vector<RolloutRecord> all = read_all(db, {3, std::nullopt});
+  std::vector<StoredRollout> all = read_all(db, {3, std::nullopt});
   double max_reward = -1e9, min_reward = 1e9;
   for (const auto& r : all) max_reward = std::max(max_reward, r.total_reward), min_reward = std::min(min_reward, r.total_reward);
   EXPECT_EQ((*best)[0].total_reward, max_reward);
@@ -376,7 +376,7 @@ TEST(RolloutStore, DiscardAfterStepThenReappendLosesAndDuplicatesNothing) {
       ASSERT_TRUE(store->append_metrics({step, {{"reward", 1.0}, {"kl", 0.1}}, 1.7e9}).ok());
     }
   }
-  std::vector<RolloutRecord> before = read_all(db);
+  std::vector<StoredRollout> before = read_all(db);
   {
     auto store = open_store(db);  // the resumed run
     auto deleted = store->discard_after_step(checkpoint);
@@ -388,10 +388,10 @@ TEST(RolloutStore, DiscardAfterStepThenReappendLosesAndDuplicatesNothing) {
     }
     ASSERT_TRUE(store->close().ok());
   }
-  std::vector<RolloutRecord> after = read_all(db);
+  std::vector<StoredRollout> after = read_all(db);
   ASSERT_EQ(after.size(), 12u * 6);
   std::map<std::tuple<int64_t, int64_t, int64_t>, int> keys;
-  for (const RolloutRecord& r : after) keys[{r.step, r.group_index, r.sample_index}]++;
+  for (const StoredRollout& r : after) keys[{r.step, r.group_index, r.sample_index}]++;
   EXPECT_EQ(keys.size(), after.size());
   for (size_t i = 0; i < after.size(); ++i) {
     if (after[i].step <= checkpoint) expect_same(after[i], before[i]);  // kept as committed

@@ -60,7 +60,8 @@ std::string to_json(const RolloutResult& r) {
     w.begin_object().key("prompt_index").value(s.prompt_index).key("sample_index").value(s.sample_index);
     w.key("token_ids").array(s.token_ids);
     w.key("logprobs").array(std::vector<double>(s.logprobs.begin(), s.logprobs.end()));
-    w.key("finish_reason").value(s.finish_reason).end_object();
+    w.key("finish_reason").value(s.finish_reason).key("completion").value(s.completion);
+    w.key("generation_ms").value(s.generation_ms).end_object();
   }
   w.end_array().end_object();
   return w.str();
@@ -95,11 +96,13 @@ Result<RolloutResult> rollout_result_from_json(const std::string& json, const st
   R1_ASSIGN_OR_RETURN(const JsonValue* samples, array_field(doc, "samples", where));
   for (const auto& s : samples->GetArray()) {
     std::string at = where + ": samples[]";
-    RolloutSample sample;
+    Sample sample;
     R1_ASSIGN_OR_RETURN(sample.prompt_index, json_int(s, "prompt_index", at));
     R1_ASSIGN_OR_RETURN(sample.sample_index, json_int(s, "sample_index", at));
     R1_ASSIGN_OR_RETURN(sample.token_ids, json_int_array(s, "token_ids", at));
     R1_ASSIGN_OR_RETURN(sample.finish_reason, json_string(s, "finish_reason", at));
+    R1_ASSIGN_OR_RETURN(sample.completion, json_string(s, "completion", at));
+    R1_ASSIGN_OR_RETURN(sample.generation_ms, json_double(s, "generation_ms", at));
     R1_ASSIGN_OR_RETURN(const JsonValue* logprobs, array_field(s, "logprobs", at));
     for (const auto& lp : logprobs->GetArray()) {
       if (!lp.IsNumber()) return Status::error(at + ": field 'logprobs' must hold numbers");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "rollout/sample.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -21,12 +22,10 @@ struct RolloutSampling {
   double min_p = 0.0;
   std::vector<int64_t> stop_token_ids;
   std::vector<std::string> stop_strings;
+  // With prompt_index and sample_index, keys each row's random stream
+  // (util/counter_rng.h): a row's completion does not depend on which other
+  // prompts share its request, batch, stream or worker.
   uint64_t seed = 0;
-};
-
-struct RolloutPrompt {
-  int64_t prompt_index = 0;  // the example's index in the dataset
-  std::vector<int64_t> prompt_ids;
 };
 
 struct RolloutRequest {
@@ -36,18 +35,12 @@ struct RolloutRequest {
   std::vector<RolloutPrompt> prompts;
 };
 
-struct RolloutSample {
-  int64_t prompt_index = 0;
-  int64_t sample_index = 0;
-  std::vector<int64_t> token_ids;
-  std::vector<float> logprobs;  // sampling policy, per token
-  std::string finish_reason;    // "stop" | "length"
-};
-
 struct RolloutResult {
   int64_t step = 0;
   int64_t policy_version = 0;
-  std::vector<RolloutSample> samples;  // ordered by (prompt order in the request, sample_index)
+  // Ordered by (prompt order in the request, sample_index); the worker fills
+  // the fields rollout/sample.h lists under "worker".
+  std::vector<Sample> samples;
   int64_t prefill_tokens = 0;
   int64_t completion_tokens = 0;
   double prefill_seconds = 0;

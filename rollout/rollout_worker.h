@@ -1,6 +1,9 @@
-// Rollout workers turn a RolloutRequest into a RolloutResult. The learner
-// only sees this interface; LocalRolloutWorker samples in this process with
-// the model core, and a remote worker can later implement the same call.
+// Rollout workers turn a RolloutRequest into a RolloutResult. Every job that
+// samples (`r1 rl`, `r1 eval`, `r1 sample`, `r1 generate`) goes through this
+// interface and sample_and_score() (rollout/sample_and_score.h), so stop
+// ids, stop strings, min_p, top-k/top-p and finish reasons behave the same
+// in each. LocalRolloutWorker samples in this process with the model core;
+// a remote worker implements the same call.
 #pragma once
 
 #include "model/tokenizer.h"
@@ -13,14 +16,17 @@ namespace r1 {
 class RolloutWorker {
  public:
   virtual ~RolloutWorker() = default;
+  // Fills each sample's worker fields (rollout/sample.h). A prompt's
+  // samples depend only on the request's seed and sampling settings, the
+  // prompt and its prompt_index: never on the other prompts of the request.
   virtual Result<RolloutResult> run(const RolloutRequest& request) = 0;
 };
 
 class LocalRolloutWorker : public RolloutWorker {
  public:
-  // `policy` (and `tokenizer`, needed only for stop strings) must outlive the
-  // worker; the learner updates the policy in place between requests and
-  // bumps the version it sends.
+  // `policy` and `tokenizer` (nullptr: completions stay token ids, and stop
+  // strings are refused) must outlive the worker; the learner updates the
+  // policy in place between requests and bumps the version it sends.
   explicit LocalRolloutWorker(const Transformer& policy, const Tokenizer* tokenizer = nullptr)
       : policy_(policy), tokenizer_(tokenizer) {}
   Result<RolloutResult> run(const RolloutRequest& request) override;

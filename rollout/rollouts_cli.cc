@@ -99,13 +99,13 @@ void run_steps(const RolloutsCliOptions& o) {
   else table.print(std::cout);
 }
 
-std::string components_text(const RolloutRecord& r) {
+std::string components_text(const StoredRollout& r) {
   std::string out;
   for (const auto& [name, value] : r.reward_components) out += (out.empty() ? "" : ", ") + name + " " + fixed(value, 3);
   return out;
 }
 
-void print_full(const RolloutRecord& r) {
+void print_full(const StoredRollout& r) {
   std::cout << "=== step " << r.step << " group " << r.group_index << " sample " << r.sample_index << " | prompt "
             << r.prompt_index << " | reward " << fixed(r.total_reward, 4) << " (" << components_text(r)
             << ") | advantage " << fixed(r.advantage, 4) << " | " << r.completion_tokens << " tokens, "
@@ -115,7 +115,7 @@ void print_full(const RolloutRecord& r) {
   std::cout << "\n";
 }
 
-void print_rollout_table(const std::vector<RolloutRecord>& rollouts) {
+void print_rollout_table(const std::vector<StoredRollout>& rollouts) {
   std::set<std::string> comps;
   for (const auto& r : rollouts)
     for (const auto& c : r.reward_components) comps.insert(c.first);
@@ -147,7 +147,7 @@ void run_show(const RolloutsCliOptions& o) {
   RolloutReader reader = open_reader(o);
   RolloutOrder order = o.best > 0 ? RolloutOrder::kBest : o.worst > 0 ? RolloutOrder::kWorst : RolloutOrder::kNatural;
   int64_t limit = o.best > 0 ? o.best : o.worst > 0 ? o.worst : -1;
-  std::vector<RolloutRecord> rollouts = value_or_throw(reader.step_rollouts(o.step, order, limit));
+  std::vector<StoredRollout> rollouts = value_or_throw(reader.step_rollouts(o.step, order, limit));
   if (rollouts.empty())
     throw Error(o.db + ": step " + std::to_string(o.step) + " has no rollouts (" +
                 step_range(value_or_throw(reader.steps())) + ")");

@@ -5,7 +5,7 @@
 
 namespace r1 {
 
-std::string rollout_to_json(const RolloutRecord& r) {
+std::string rollout_to_json(const StoredRollout& r) {
   JsonWriter w;
   w.begin_object();
   w.key("step").value(r.step).key("policy_version").value(r.policy_version);
@@ -32,7 +32,7 @@ std::string rollout_to_json(const RolloutRecord& r) {
 Result<int64_t> export_rollouts_jsonl(RolloutReader& reader, const RolloutFilter& filter, const std::string& path) {
   R1_ASSIGN_OR_RETURN(JsonlWriter out, JsonlWriter::open(path));
   int64_t n = 0;
-  R1_RETURN_IF_ERROR(reader.for_each_rollout(filter, [&](const RolloutRecord& r) {
+  R1_RETURN_IF_ERROR(reader.for_each_rollout(filter, [&](const StoredRollout& r) {
     ++n;
     return out.write(rollout_to_json(r));
   }));

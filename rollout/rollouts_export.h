@@ -15,7 +15,7 @@ namespace r1 {
 //  "reward_components":{"name":value,..},"total_reward":..,"advantage":..,
 //  "old_logprob":{"sum":..,"mean":..,"min":..},"generation_ms":..,"reference_answer":string|null}
 // Non-finite numbers are written as null (JSON has no NaN/Inf).
-std::string rollout_to_json(const RolloutRecord& r);
+std::string rollout_to_json(const StoredRollout& r);
 
 // Writes the matching rollouts to `path` atomically ("-" is stdout); returns
 // how many were written.

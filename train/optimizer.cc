@@ -30,7 +30,8 @@ AdamW::AdamW(const Transformer& model, AdamWOptions options) : options_(options)
     g.masters.push_back(master);
     g.exp_avg.push_back(at::zeros_like(master, at::MemoryFormat::Contiguous));
     g.exp_avg_sq.push_back(at::zeros_like(master, at::MemoryFormat::Contiguous));
-    g.steps.push_back(at::zeros({}, at::kFloat));
+    // The fused kernel reads step counts on the weights' device.
+    g.steps.push_back(at::zeros({}, master.options().dtype(at::kFloat)));
   }
 }
 

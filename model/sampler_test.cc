@@ -1,0 +1,84 @@
+#include "model/sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "util/counter_rng.h"
+
+namespace r1 {
+namespace {
+
+// Row r of the result samples logits[r] with uniforms[r].
+at::Tensor tokens_for(const at::Tensor& logits, const SamplingOptions& o, const std::vector<float>& uniforms) {
+  return sample_tokens(logits, o, at::tensor(uniforms)).tokens;
+}
+
+// The inverse-CDF draw gives each token exactly the share of the unit
+// interval its probability says: on a fine grid of uniform numbers the
+// token counts match the probabilities to the grid's resolution.
+TEST(Sampler, InverseCdfDrawsEachTokenWithItsProbability) {
+  at::Tensor logits = at::tensor(std::vector<float>{0.5f, -1.0f, 2.0f, 0.0f, -3.0f});
+  at::Tensor probs = logits.softmax(-1);
+  const int n = 1 << 14;
+  std::vector<float> grid(n);
+  for (int i = 0; i < n; ++i) grid[i] = static_cast<float>(i) / n;
+  at::Tensor tokens = tokens_for(logits.unsqueeze(0).expand({n, 5}).contiguous(), {}, grid);
+  at::Tensor counts = at::bincount(tokens, {}, 5).to(at::kFloat) / n;
+  EXPECT_TRUE(at::allclose(counts, probs, 0, 2.0 / n)) << counts << probs;
+}
+
+// Truncated tokens have zero mass and are never drawn, however close u is
+// to the edges of the unit interval; top_k = 1 is greedy.
+TEST(Sampler, TruncatedTokensAreNeverDrawn) {
+  at::Tensor logits = at::tensor(std::vector<float>{3.0f, 2.9f, -5.0f, 2.8f, 0.1f, 0.2f, 0.3f, 9.0f}).view({2, 4});
+  const float last = 1.0f - 1.0f / 16777216.0f;  // the largest uniform24 value
+  for (float u : {0.0f, 1e-7f, 0.5f, last}) {
+    SamplingOptions top2{.temperature = 1.0, .top_k = 2, .top_p = 1.0, .min_p = 0.0};
+    at::Tensor t = tokens_for(logits, top2, {u, u});
+    EXPECT_TRUE(t[0].item<int64_t>() == 0 || t[0].item<int64_t>() == 1) << u;
+    EXPECT_TRUE(t[1].item<int64_t>() == 3 || t[1].item<int64_t>() == 2) << u;
+    SamplingOptions top1{.temperature = 1.0, .top_k = 1, .top_p = 1.0, .min_p = 0.0};
+    EXPECT_TRUE(at::equal(tokens_for(logits, top1, {u, u}), logits.argmax(-1))) << u;
+    SamplingOptions min_p{.temperature = 0.7, .top_k = 0, .top_p = 1.0, .min_p = 0.5};
+    EXPECT_EQ(tokens_for(logits, min_p, {u, u})[1].item<int64_t>(), 3) << u;
+  }
+  // The last uniform lands on the last token with mass, not past it.
+  at::Tensor masked = at::tensor(std::vector<float>{1.0f, -std::numeric_limits<float>::infinity()}).view({1, 2});
+  EXPECT_EQ(tokens_for(masked, {}, {last})[0].item<int64_t>(), 0);
+}
+
+// The log-prob reported is the untruncated temperature-scaled one: what the
+// learner recomputes by teacher forcing.
+TEST(Sampler, LogprobIsTheTemperatureScaledLogSoftmax) {
+  at::Tensor logits = at::tensor(std::vector<float>{1.0f, 2.0f, 0.5f, -1.0f}).view({1, 4});
+  SamplingOptions o{.temperature = 0.8, .top_k = 2, .top_p = 1.0, .min_p = 0.0};
+  SampledTokens s = sample_tokens(logits, o, at::tensor(std::vector<float>{0.3f}));
+  int64_t t = s.tokens[0].item<int64_t>();
+  double want = (logits[0] / 0.8).log_softmax(-1)[t].item<double>();
+  EXPECT_NEAR(s.logprobs[0].item<double>(), want, 1e-6);
+}
+
+// Counter-based numbers: a pure function of (key, counter), in [0, 1 - 2^-24],
+// and streams with different keys differ.
+TEST(CounterRng, UniformsArePureFunctionsOfKeyAndCounter) {
+  uint64_t a = stream_key({7, 3, 0}), b = stream_key({7, 3, 1}), c = stream_key({7, 0, 3});
+  EXPECT_NE(a, b);
+  EXPECT_NE(a, c);
+  double sum = 0;
+  int same = 0;
+  for (uint64_t t = 0; t < 4096; ++t) {
+    float u = uniform24(a, t);
+    EXPECT_EQ(u, uniform24(a, t));
+    EXPECT_GE(u, 0.0f);
+    EXPECT_LT(u, 1.0f);
+    EXPECT_EQ(u * 16777216.0f, std::floor(u * 16777216.0f));  // a multiple of 2^-24
+    sum += u;
+    same += u == uniform24(b, t);
+  }
+  EXPECT_NEAR(sum / 4096, 0.5, 0.02);
+  EXPECT_LT(same, 2);
+}
+
+}  // namespace
+}  // namespace r1

@@ -1,0 +1,75 @@
+// One sampled completion: the one record that flows from the rollout worker
+// (what was drawn) through the rewards (how it scored) and the advantages
+// to the learner and the rollout store. Plain data, no tensors; build it
+// with designated initialisers. Fields are filled in that order:
+//
+//   worker      prompt_index, sample_index, token_ids, logprobs,
+//               finish_reason, completion, generation_ms
+//   requester   step, policy_version, group_index, prompt, prompt_ids,
+//               reference_answer
+//   scoring     reward
+//   trainer     advantage, trained
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reward/reward_result.h"
+
+namespace r1 {
+
+struct Sample {
+  int64_t step = 0;            // training step whose update consumes it (0 outside RL)
+  int64_t policy_version = 0;  // weights version that sampled it
+  int64_t prompt_index = 0;    // the prompt's index in its dataset; keys its random streams
+  int64_t group_index = 0;     // the prompt's group within the step (G consecutive samples)
+  int64_t sample_index = 0;    // 0..G-1 within the group
+
+  std::string prompt;               // the rendered prompt text
+  std::vector<int64_t> prompt_ids;  // the tokens it was sampled after
+  std::optional<std::string> reference_answer;
+
+  std::vector<int64_t> token_ids;  // the completion, eos or stop token included
+  // Sampling policy's log-prob of each token: log-softmax(logits /
+  // temperature), before top-k/top-p/min-p truncation (model/sampler.h).
+  std::vector<float> logprobs;
+  std::string finish_reason = "stop";  // "stop" (eos, stop token or string) | "length"
+  // Decoded without special tokens and cut before the first stop string:
+  // the text the rewards read, the store keeps and SFT trains on.
+  std::string completion;
+  double generation_ms = 0.0;  // this sample's share of its batch's sampling time
+
+  RewardResult reward;    // components in spec order (+ shaping terms); total
+  double advantage = 0.0;
+  bool trained = false;   // in the learner's batch (dynamic sampling may leave groups out)
+};
+
+// A prompt to sample from: its dataset index (which keys its samples' random
+// streams) and tokens.
+struct RolloutPrompt {
+  int64_t prompt_index = 0;  // unique within a request
+  std::vector<int64_t> prompt_ids;
+};
+
+// Summary of a sample's sampling log-probs, as the store keeps them.
+struct LogProbSummary {
+  double sum = 0.0;
+  double mean = 0.0;
+  double min = 0.0;
+};
+
+inline LogProbSummary summarize_logprobs(const std::vector<float>& logprobs) {
+  LogProbSummary s;
+  if (logprobs.empty()) return s;
+  s.min = logprobs.front();
+  for (float x : logprobs) {
+    s.sum += x;
+    s.min = s.min < x ? s.min : x;
+  }
+  s.mean = s.sum / static_cast<double>(logprobs.size());
+  return s;
+}
+
+}  // namespace r1
