@@ -39,12 +39,17 @@ std::vector<Sample> run(const Transformer& m, const GenerationOptions& o,
   return r.ok() ? *r : std::vector<Sample>{};
 }
 
+GenerationOptions sampling(int64_t num_samples, int64_t max_new_tokens, uint64_t seed) {
+  GenerationOptions o;
+  o.num_samples = num_samples;
+  o.max_new_tokens = max_new_tokens;
+  o.seed = seed;
+  return o;
+}
+
 TEST(Generate, SameSeedSameSamplesOtherSeedOtherSamples) {
   Transformer m = tiny_model();
-  GenerationOptions o;
-  o.num_samples = 3;
-  o.max_new_tokens = 12;
-  o.seed = 1;
+  GenerationOptions o = sampling(3, 12, 1);
   auto a = run(m, o), b = run(m, o);
   o.seed = 2;
   auto c = run(m, o);
@@ -139,10 +144,7 @@ TEST(Generate, DecodeStreamsSplitThePromptsNotTheResults) {
 // under the same index the same, whatever else is in the request.
 TEST(Generate, SamplesAreKeyedByPromptIndexNotPosition) {
   Transformer m = tiny_model();
-  GenerationOptions o;
-  o.num_samples = 2;
-  o.max_new_tokens = 10;
-  o.seed = 3;
+  GenerationOptions o = sampling(2, 10, 3);
   std::vector<Sample> alone = *generate(m, {{7, kPrompts[1]}}, o);
   std::vector<Sample> second = *generate(m, {{2, kPrompts[0]}, {7, kPrompts[1]}}, o);
   std::vector<Sample> renamed = *generate(m, {{8, kPrompts[1]}}, o);
