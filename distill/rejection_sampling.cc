@@ -74,7 +74,7 @@ RolloutSampling sample_sampling(const SampleConfig& c) {
           .temperature = c.temperature,
           .top_k = c.top_k,
           .top_p = c.top_p,
-          .min_p = 0.0,
+          .min_p = c.min_p,
           .stop_token_ids = {},
           .stop_strings = c.stop_strings,
           .seed = static_cast<uint64_t>(c.seed)};

@@ -33,6 +33,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"temperature", &SampleConfig::temperature},
       {"top_p", &SampleConfig::top_p},
       {"top_k", &SampleConfig::top_k},
+      {"min_p", &SampleConfig::min_p},
       {"max_new_tokens", &SampleConfig::max_new_tokens},
       {"batch_size", &SampleConfig::batch_size},
       {"stop_strings", StringList{&SampleConfig::stop_strings}},
@@ -109,6 +110,7 @@ Status validate(const SampleConfig& c, const std::string& where) {
   R1_RETURN_IF_ERROR(need(c.temperature >= 0, "key 'temperature' must be >= 0"));
   R1_RETURN_IF_ERROR(need(c.top_p > 0 && c.top_p <= 1, "key 'top_p' must be in (0, 1]"));
   R1_RETURN_IF_ERROR(need(c.top_k >= 0, "key 'top_k' must be >= 0"));
+  R1_RETURN_IF_ERROR(need(c.min_p >= 0 && c.min_p < 1, "key 'min_p' must be in [0, 1)"));
   R1_RETURN_IF_ERROR(need(c.max_new_tokens > 0, "key 'max_new_tokens' must be > 0"));
   R1_RETURN_IF_ERROR(need(c.batch_size > 0, "key 'batch_size' must be > 0"));
   R1_RETURN_IF_ERROR(need(c.reward_workers >= 0, "key 'reward_workers' must be >= 0"));

@@ -27,6 +27,7 @@ struct SampleConfig {
   double temperature = 0.6;        // the R1 paper's sampling settings
   double top_p = 0.95;
   int64_t top_k = 0;
+  double min_p = 0.0;
   int64_t max_new_tokens = 1024;
   int64_t batch_size = 16;         // prompts per generate() call (each sampled k times)
   std::vector<std::string> stop_strings;

@@ -85,6 +85,7 @@ const std::vector<std::pair<std::string, Setter>>& fields() {
       {"temperature", optional_number_field(&C::temperature, "temperature")},
       {"top_p", optional_number_field(&C::top_p, "top_p")},
       {"top_k", int_field(&C::top_k, "top_k")},
+      {"min_p", optional_number_field(&C::min_p, "min_p")},
       {"max_new_tokens", int_field(&C::max_new_tokens, "max_new_tokens")},
       {"template", string_field(&C::template_name, "template")},
       {"stop", set_stop},
@@ -136,6 +137,8 @@ Status validate_eval_config(const EvalConfig& c) {
   R1_RETURN_IF_ERROR(need(t >= 0, "key 'temperature' must be >= 0 (0 = greedy)"));
   R1_RETURN_IF_ERROR(need(p > 0 && p <= 1, "key 'top_p' must be in (0, 1]"));
   R1_RETURN_IF_ERROR(need(c.top_k >= 0, "key 'top_k' must be >= 0"));
+  double min_p = c.min_p.value_or(0.0);
+  R1_RETURN_IF_ERROR(need(min_p >= 0 && min_p < 1, "key 'min_p' must be in [0, 1)"));
   R1_RETURN_IF_ERROR(need(c.max_new_tokens >= 1, "key 'max_new_tokens' must be >= 1"));
   R1_RETURN_IF_ERROR(need(c.batch_size >= 1, "key 'batch_size' must be >= 1"));
   R1_RETURN_IF_ERROR(need(c.seed >= 0, "key 'seed' must be >= 0"));
@@ -183,7 +186,9 @@ std::string eval_config_json(const EvalConfig& c) {
   optional_value(w, c.temperature);
   w.key("top_p");
   optional_value(w, c.top_p);
-  w.key("top_k").value(c.top_k).key("max_new_tokens").value(c.max_new_tokens);
+  w.key("top_k").value(c.top_k).key("min_p");
+  optional_value(w, c.min_p);
+  w.key("max_new_tokens").value(c.max_new_tokens);
   w.key("template").value(c.template_name).key("stop");
   if (c.stop)
     w.array(*c.stop);

@@ -32,6 +32,7 @@ struct EvalConfig {
   std::optional<double> temperature;
   std::optional<double> top_p;
   int64_t top_k = 0;  // 0 = off
+  std::optional<double> min_p;  // drop tokens below min_p x the top probability; null or 0 = off
   int64_t max_new_tokens = 512;
   // "" keeps the dataset's template; auto (detect from the tokenizer),
   // chatml, llama3, r1_zero or none.

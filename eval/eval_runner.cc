@@ -137,7 +137,7 @@ RolloutSampling eval_sampling(const EvalConfig& c) {
           .temperature = *c.temperature,
           .top_k = c.top_k,
           .top_p = *c.top_p,
-          .min_p = 0.0,
+          .min_p = c.min_p.value_or(0.0),
           .stop_token_ids = {},
           .stop_strings = *c.stop,
           .seed = static_cast<uint64_t>(c.seed)};
