@@ -332,6 +332,9 @@ Status GRPOConfig::apply_override(std::string_view assignment) {
 }
 
 Status GRPOConfig::validate() const {
+  if (gradient_checkpointing)
+    return field_error("gradient_checkpointing",
+                       "true is not implemented yet (activation checkpointing comes with the GPU work); set it to false");
   R1_RETURN_IF_ERROR(check_ranges(*this));
   R1_RETURN_IF_ERROR(check_choices(*this));
   return check_batching(*this);

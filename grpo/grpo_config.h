@@ -50,7 +50,10 @@ struct GRPOConfig {
   int64_t per_device_train_batch_size = 8;  // completions per micro-batch (8)
   int64_t gradient_accumulation_steps = 1;  // micro-batches per optimizer step (1)
   bool bf16 = true;                      // bf16 weights, fp32 master copy (TRL True)
-  bool gradient_checkpointing = true;    // recompute activations in backward (TRL True)
+  // Recompute activations in backward (TRL's default is true). Not
+  // implemented yet (it comes with the GPU work, issue 15): true is refused
+  // rather than silently ignored.
+  bool gradient_checkpointing = false;
   // --- run control ---
   int64_t seed = 42;                     // (42)
   int64_t max_steps = -1;                // optimizer steps; -1 ⇒ num_train_epochs (-1)

@@ -52,6 +52,15 @@ TEST(GRPOConfig, UnknownKeySuggestsNearest) {
             "cfg.json: unknown key 'completely_unrelated_setting'");
 }
 
+// A key that would silently do nothing is refused instead.
+TEST(GRPOConfig, GradientCheckpointingIsRefusedUntilImplemented) {
+  EXPECT_EQ(error_of(from_json(R"({"gradient_checkpointing": true})")),
+            "field 'gradient_checkpointing' true is not implemented yet (activation checkpointing comes "
+            "with the GPU work); set it to false");
+  EXPECT_TRUE(from_json(R"({"gradient_checkpointing": false})").ok());
+  EXPECT_FALSE(GRPOConfig{}.gradient_checkpointing);
+}
+
 TEST(GRPOConfig, WrongTypesNameTheKey) {
   EXPECT_EQ(error_of(from_json(R"({"num_generations": "8"})")), "cfg.json: field 'num_generations' must be an integer");
   EXPECT_EQ(error_of(from_json(R"({"num_generations": 2.5})")), "cfg.json: field 'num_generations' must be an integer");
