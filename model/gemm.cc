@@ -1,6 +1,7 @@
 #include "model/gemm.h"
 
 #include <ATen/Config.h>
+#include <ATen/cpu/Utils.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 // Exported by libtorch_cpu but declared in a header the wheel does not ship
@@ -57,10 +58,25 @@ struct OneDnnBatchedMatmul : torch::autograd::Function<OneDnnBatchedMatmul> {
   }
 };
 
+// at::native::mkldnn_matmul accepts fp32 only where oneDNN's bf16 device
+// check passes (AVX-512 BW/VL/DQ or AVX-NE-CONVERT) and throws elsewhere,
+// e.g. on AVX2-only CPUs, which therefore keep ATen's products.
+bool cpu_runs_onednn_matmul() {
+  static const bool ok = [] {
+    auto caps = at::cpu::get_cpu_capabilities();
+    auto has = [&](const char* key) {
+      auto it = caps.find(key);
+      return it != caps.end() && it->second.isBool() && it->second.toBool();
+    };
+    return (has("avx512_bw") && has("avx512_vl") && has("avx512_dq")) || has("avx_ne_convert");
+  }();
+  return ok;
+}
+
 }  // namespace
 
 bool onednn_applies(const at::Tensor& x) {
-  return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat;
+  return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat && cpu_runs_onednn_matmul();
 }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {

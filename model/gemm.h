@@ -15,7 +15,8 @@
 // confuses these with at::linear / at::matmul.
 namespace r1::gemm {
 
-// True when x's products take the oneDNN path: a CPU fp32 tensor and ATen built with oneDNN.
+// True when x's products take the oneDNN path: a CPU fp32 tensor, ATen built
+// with oneDNN, and a CPU on which its fp32 matmul runs (AVX-512 or AVX-NE-CONVERT).
 bool onednn_applies(const at::Tensor& x);
 
 // x [..., in] w [out, in]^T + b -> [..., out]; differentiable in x and w
