@@ -186,9 +186,10 @@ size_t read_number(std::string_view s, size_t i, const PlainNumberRules& rules, 
   }
   size_t p = j;
   while (p < s.size() && is_blank(s[p])) ++p;
-  if (p < s.size() && s[p] == '%') return out += "%", p + 1;
-  if (s.substr(p, 7) == "percent") return out += "%", p + 7;
-  return j;
+  size_t suffix = p < s.size() && s[p] == '%' ? 1 : s.substr(p, 7) == "percent" ? 7 : 0;
+  if (suffix == 0) return j;
+  out += "%";
+  return p + suffix;
 }
 
 // One operator at s[i] (ASCII or the Unicode signs), as ASCII; 0 if none.
@@ -201,8 +202,11 @@ char operator_at(std::string_view s, size_t i, size_t& len) {
       break;
   }
   static const std::pair<std::string_view, char> kUnicode[] = {{"×", '*'}, {"·", '*'}, {"÷", '/'}, {"−", '-'}};
-  for (const auto& [text, op] : kUnicode)
-    if (s.compare(i, text.size(), text) == 0) return len = text.size(), op;
+  for (const auto& [text, op] : kUnicode) {
+    if (s.compare(i, text.size(), text) != 0) continue;
+    len = text.size();
+    return op;
+  }
   return 0;
 }
 
@@ -266,8 +270,8 @@ std::optional<TextSpan> expression_around(const std::vector<Token>& t, size_t k,
   while (b > k && t[b].kind == Token::kOp) --b;
   int depth = 0;
   for (size_t i = a; i <= b; ++i) depth += t[i].kind == Token::kOpen ? 1 : t[i].kind == Token::kClose ? -1 : 0;
-  while (depth > 0 && a < k && t[a].kind == Token::kOpen) ++a, --depth;
-  while (depth < 0 && b > k && t[b].kind == Token::kClose) --b, ++depth;
+  for (; depth > 0 && a < k && t[a].kind == Token::kOpen; ++a) --depth;
+  for (; depth < 0 && b > k && t[b].kind == Token::kClose; --b) ++depth;
   if (depth != 0) a = b = k;
   TextSpan span;
   for (size_t i = a; i <= b; ++i) span.text += t[i].text;
