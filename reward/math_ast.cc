@@ -25,6 +25,13 @@ bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0;
 const char* const kFunctions[] = {"sin",    "cos",    "tan",  "cot",  "sec",  "csc",  "log",  "ln",  "exp",
                                   "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "lg", nullptr};
 
+// Greek letters other than \pi are variables ("\theta", "\lambda_1").
+const char* const kGreek[] = {"alpha",   "beta",  "gamma", "delta",  "epsilon", "varepsilon", "zeta",   "eta",
+                              "theta",   "vartheta", "iota", "kappa", "lambda", "mu",      "nu",         "xi",
+                              "rho",     "sigma", "tau",   "upsilon", "phi",    "varphi",  "chi",        "psi",
+                              "omega",   "Gamma", "Delta", "Theta",  "Lambda",  "Xi",      "Sigma",      "Phi",
+                              "Psi",     "Omega", nullptr};
+
 bool is_function_name(std::string_view name) {
   for (const char* const* f = kFunctions; *f; ++f)
     if (name == *f) return true;
@@ -332,13 +339,20 @@ class Parser {
     if (is_function_name(word)) return parse_function(word);
     // Letters written together are a product of one-letter symbols.
     pos_ = start + 1;
-    std::string name(1, s_[start]);
+    if (s_[start] == 'i' && (pos_ >= s_.size() || (s_[pos_] != '_' && s_[pos_] != '\''))) {
+      return make_node(NodeKind::kConst, {}, "i");
+    }
+    return symbol_named(std::string(1, s_[start]));
+  }
+
+  // A symbol with its subscript and primes: "x_1", "y'", "\theta_0".
+  NodePtr symbol_named(std::string name) {
     if (pos_ < s_.size() && s_[pos_] == '_') {
       ++pos_;
       NodePtr sub = parse_arg(false);
       name += "_" + debug_string(*sub);
     }
-    if (name == "i") return make_node(NodeKind::kConst, {}, "i");
+    for (; pos_ < s_.size() && s_[pos_] == '\''; ++pos_) name += '\'';
     return make_node(NodeKind::kSymbol, {}, name);
   }
 
@@ -469,6 +483,10 @@ class Parser {
     if (eat_cmd("\\lfloor")) return closing_func("\\rfloor", "floor");
     if (eat_cmd("\\lceil")) return closing_func("\\rceil", "ceil");
     if (eat_cmd("\\text")) return fail("text inside a formula");
+    for (const char* const* g = kGreek; *g; ++g) {
+      std::string cmd = std::string("\\") + *g;
+      if (eat_cmd(cmd)) return symbol_named(cmd);
+    }
     for (const char* const* f = kFunctions; *f; ++f) {
       std::string cmd = std::string("\\") + *f;
       if (eat_cmd(cmd)) return parse_function(*f);

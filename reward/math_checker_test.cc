@@ -86,6 +86,9 @@ TEST(MathExtract, Phrases) {
   EXPECT_EQ(first_answer("The answer is therefore $5$, not 6"), "5");
   EXPECT_EQ(first_answer("Answer: k = \\frac{1}{3}"), "k = \\frac{1}{3}");
   EXPECT_EQ(first_answer("Answer: the total is 2 + 3 = 5 apples"), "5");
+  EXPECT_EQ(first_answer("So, the final answer is 20 gallons of tea were left."), "20");  // prose, not a product
+  EXPECT_EQ(first_answer("#### 180000 as an integer"), "180000");
+  EXPECT_EQ(first_answer("So, the final answer is 12x."), "12x");
   EXPECT_EQ(first_answer("answer: $k = \\frac{1}{3}$"), "k = \\frac{1}{3}");
 }
 
@@ -172,7 +175,8 @@ TEST(MathChecker, EquationsChoicesText) {
       {"5x - 7y + 11z + 4 = 0", "-5x + 7y - 11z - 4 = 0", true},
       {"\\text{(B)}", "B", true},              {"\\text{(B)}", "(B)", true},          {"\\text{(B)}", "C", false},
       {"\\text{Evelyn}", "evelyn", true},      {"\\text{east}", "East", true},        {"\\text{east}", "west", false},
-      {"x = 3", "y = 3", false},
+      {"x = 3", "y = 3", false},         {"\\theta", "\\theta", true},      {"2\\lambda_1", "\\lambda_1 \\cdot 2", true},
+      {"\\theta", "\\phi", false},       {"y' = 2t", "y' = 2t", true},        {"y' = 2t", "y = 2t", false},
   });
 }
 

@@ -67,13 +67,16 @@ std::optional<std::string> boxed_at(std::string_view text, size_t at, size_t nam
   return std::string(text.substr(p, e - p));
 }
 
-std::optional<std::string> gsm8k_hashes(std::string_view text) {
+// "#### 72"; in "#### 72 eggs in all" the number.
+std::optional<std::string> gsm8k_hashes(std::string_view text, const ExtractOptions& o) {
   size_t at = text.rfind("####");
   if (at == npos) return std::nullopt;
   std::string_view rest = text.substr(at + 4);
   std::string line = trim(rest.substr(0, rest.find('\n')));
   if (line.empty()) return std::nullopt;
-  return line;
+  if (!looks_like_prose(line)) return line;
+  if (auto plain = first_plain_expression(line, {o.decimal_comma})) return plain->text;
+  return std::nullopt;
 }
 
 // Up to the end of the sentence: a period followed by a blank or the end.
@@ -86,9 +89,10 @@ std::string_view sentence(std::string_view s) {
 
 // A phrase's sentence is the answer as written when it starts like maths
 // ("42 apples", "x = 5", "\frac12", "-3") or is one word ("Evelyn");
-// "therefore $5$" or "a number" are prose, read through their maths instead.
+// "therefore $5$", "a number" or "20 gallons of tea" are prose, read through
+// their maths instead.
 bool reads_as_answer(std::string_view s) {
-  if (s.empty()) return false;
+  if (s.empty() || looks_like_prose(s)) return false;
   char c = s[0];
   if (std::isdigit(static_cast<unsigned char>(c)) || std::string_view("-$\\([{.").find(c) != npos) return true;
   if (s.find_first_of(" \t") == npos) return true;
@@ -169,9 +173,9 @@ void answer_tag(std::string_view text, const ExtractOptions& o, std::vector<std:
   size_t close = text.find("</answer>", start);
   std::string_view inner = text.substr(start, close == npos ? npos : close - start);
   if (auto boxed = last_boxed(inner)) out.push_back(*boxed);
-  if (auto hashes = gsm8k_hashes(inner)) out.push_back(*hashes);  // "<answer>#### 42</answer>"
+  if (auto hashes = gsm8k_hashes(inner, o)) out.push_back(*hashes);  // "<answer>#### 42</answer>"
   std::string t = trim(inner);
-  if (!t.empty()) out.push_back(t);
+  if (!t.empty() && !looks_like_prose(t)) out.push_back(t);
   final_answer_phrase(inner, o, out);
   answer_phrases(inner, o, out);
   trailing_math(inner, o, out);
@@ -208,7 +212,7 @@ std::vector<std::string> answer_candidates(std::string_view completion, const Ex
   std::vector<std::string> out;
   answer_tag(completion, options, out);
   if (auto a = last_boxed(completion)) out.push_back(*a);
-  if (auto a = gsm8k_hashes(completion)) out.push_back(*a);
+  if (auto a = gsm8k_hashes(completion, options)) out.push_back(*a);
   final_answer_phrase(completion, options, out);
   answer_phrases(completion, options, out);
   trailing_math(completion, options, out);

@@ -54,36 +54,6 @@ size_t skip_brace_group(std::string_view s, size_t open) {
   return s.size();
 }
 
-// Two words of two or more letters in a row, outside \text{} groups and
-// command names: "18 per day. So she makes" is prose between two '$' prices.
-bool looks_like_prose(std::string_view s) {
-  bool prev_word = false;
-  for (size_t i = 0; i < s.size();) {
-    if (s[i] == '\\') {
-      size_t e = i + 1;
-      while (e < s.size() && is_alpha(s[e])) ++e;
-      std::string_view name = s.substr(i + 1, e - i - 1);
-      i = e;
-      while (i < s.size() && is_blank(s[i])) ++i;
-      if (is_text_command(name) && i < s.size() && s[i] == '{') i = skip_brace_group(s, i);
-      prev_word = false;
-      continue;
-    }
-    if (!is_alpha(s[i])) {
-      if (!is_blank(s[i]) && s[i] != '.' && s[i] != ',') prev_word = false;
-      ++i;
-      continue;
-    }
-    size_t e = i;
-    while (e < s.size() && is_alpha(s[e])) ++e;
-    bool word = e - i >= 2;
-    if (word && prev_word) return true;
-    prev_word = word;
-    i = e;
-  }
-  return false;
-}
-
 std::vector<Env> scan_environments(std::string_view s) {
   std::vector<Env> out;
   size_t fail_until[kKinds] = {0, 0, 0, 0};
@@ -122,10 +92,13 @@ std::vector<Env> scan_environments(std::string_view s) {
   return out;
 }
 
+// Without surrounding blanks and the sentence's punctuation: "$(22,32),$".
 std::string trimmed(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  while (e > b && (std::isspace(static_cast<unsigned char>(s[e - 1])) || s[e - 1] == ',' || s[e - 1] == ';' ||
+                   (s[e - 1] == '.' && (e < 2 || s[e - 2] != '\\'))))
+    --e;
   return std::string(s.substr(b, e - b));
 }
 
@@ -281,6 +254,34 @@ std::optional<TextSpan> expression_around(const std::vector<Token>& t, size_t k,
 }
 
 }  // namespace
+
+bool looks_like_prose(std::string_view s) {
+  bool prev_word = false;
+  for (size_t i = 0; i < s.size();) {
+    if (s[i] == '\\') {
+      size_t e = i + 1;
+      while (e < s.size() && is_alpha(s[e])) ++e;
+      std::string_view name = s.substr(i + 1, e - i - 1);
+      i = e;
+      while (i < s.size() && is_blank(s[i])) ++i;
+      if (is_text_command(name) && i < s.size() && s[i] == '{') i = skip_brace_group(s, i);
+      prev_word = false;
+      continue;
+    }
+    if (!is_alpha(s[i])) {
+      if (!is_blank(s[i]) && s[i] != '.' && s[i] != ',') prev_word = false;
+      ++i;
+      continue;
+    }
+    size_t e = i;
+    while (e < s.size() && is_alpha(s[e])) ++e;
+    bool word = e - i >= 2;
+    if (word && prev_word) return true;
+    prev_word = word;
+    i = e;
+  }
+  return false;
+}
 
 std::vector<TextSpan> math_environments(std::string_view text, size_t limit) {
   std::vector<Env> envs = scan_environments(text);

@@ -24,6 +24,10 @@ struct TextSpan {
 // Environments joined by ",", "and" or "or" ("$2$ and $3$") are one span "2, 3".
 std::vector<TextSpan> math_environments(std::string_view text, size_t limit);
 
+// Two words of two or more letters in a row, outside \text{} groups and
+// command names: "18 per day. So she makes", "20 gallons of tea".
+bool looks_like_prose(std::string_view s);
+
 struct PlainNumberRules {
   // A comma followed by other than exactly three digits ("2,74", "1000,99"),
   // or after a lone 0 ("0,5"), is a decimal comma; otherwise a comma between
