@@ -5,8 +5,10 @@ math-verify (`parse` + `verify`) on the same (gold, prediction) pairs.
     .venv/bin/python bench/bench_math.py [--r1 build/r1] [--copies 10] [--mv-pairs 1000]
 
 The pairs are the deterministic MATH-500 perturbations of
-tests/python/math_pairs.py plus GSM8K answers in other forms. Prints; asserts
-nothing.
+tests/python/math_pairs.py plus GSM8K answers in other forms; a last line
+times whole completions (tests/data/math_completions.jsonl, SmolLM2's own
+answers): extraction plus comparison, math-verify's parse of the completion
+included. Prints; asserts nothing.
 """
 import argparse
 import json
@@ -45,7 +47,8 @@ def theirs(pairs):
     from math_verify import parse, verify
     start = time.perf_counter()
     for p in pairs:
-        verify(parse("\\boxed{" + p["gold"] + "}"), parse("\\boxed{" + p["prediction"] + "}"))
+        prediction = parse(p["completion"]) if "completion" in p else parse("\\boxed{" + p["prediction"] + "}")
+        verify(parse("\\boxed{" + p["gold"] + "}"), prediction)
     return len(pairs) / (time.perf_counter() - start)
 
 
@@ -73,6 +76,12 @@ def main():
     for threads in (1, 2):
         rate = ours(args.r1, pairs * args.copies, threads)
         print(f"ours, all pairs, {threads} thread(s): {rate:.1f} answers/s  ratio {rate / mv:.0f}x")
+    completions = [{"gold": r["gold"], "completion": r["completion"]}
+                   for r in math_pairs.load_jsonl(ROOT / "tests" / "data" / "math_completions.jsonl")]
+    mv_c = theirs(completions)
+    ours_c = ours(args.r1, completions * args.copies * 10, 1)
+    print(f"real completions ({len(completions)}, whole texts): math-verify {mv_c:.1f}/s, ours 1 thread {ours_c:.1f}/s "
+          f"ratio {ours_c / mv_c:.0f}x")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-// UTF-8 helpers for the tokenizer: validation with U+FFFD repair, NFC, and
+// UTF-8 helpers for the tokenizer: NFC, code points, and
 // the GPT-2 byte-level alphabet (each byte shown as one printable char).
 #pragma once
 
@@ -6,14 +6,9 @@
 #include <string>
 #include <string_view>
 
+#include "util/utf8.h"  // utf8_lossy, utf8_valid
+
 namespace r1 {
-
-// Returns `bytes` with every ill-formed sequence replaced by U+FFFD, one per
-// maximal subpart, as Rust's String::from_utf8_lossy (and so HF) does.
-std::string utf8_lossy(std::string_view bytes);
-
-// True when `text` is well-formed UTF-8.
-bool utf8_valid(std::string_view text);
 
 // Unicode NFC of valid UTF-8 text (utf8proc); text below U+0300 is returned
 // unchanged without a call, since it is always NFC.

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "reward/math_normalize.h"
+#include "util/utf8.h"
 
 namespace r1 {
 
@@ -23,6 +24,13 @@ bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0;
 
 const char* const kFunctions[] = {"sin",    "cos",    "tan",  "cot",  "sec",  "csc",  "log",  "ln",  "exp",
                                   "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "lg", nullptr};
+
+// Greek letters other than \pi are variables ("\theta", "\lambda_1").
+const char* const kGreek[] = {"alpha",   "beta",  "gamma", "delta",  "epsilon", "varepsilon", "zeta",   "eta",
+                              "theta",   "vartheta", "iota", "kappa", "lambda", "mu",      "nu",         "xi",
+                              "rho",     "sigma", "tau",   "upsilon", "phi",    "varphi",  "chi",        "psi",
+                              "omega",   "Gamma", "Delta", "Theta",  "Lambda",  "Xi",      "Sigma",      "Phi",
+                              "Psi",     "Omega", nullptr};
 
 bool is_function_name(std::string_view name) {
   for (const char* const* f = kFunctions; *f; ++f)
@@ -44,7 +52,7 @@ class Parser {
   Result<NodePtr> parse() {
     NodePtr node = parse_list();
     skip_ws();
-    if (error_.empty() && pos_ < s_.size()) fail(std::string("unexpected '") + s_[pos_] + "'");
+    if (error_.empty() && pos_ < s_.size()) fail(unexpected_here());
     if (!error_.empty()) return Status::error("cannot parse answer at offset " + std::to_string(error_pos_) + ": " + error_);
     return node;
   }
@@ -66,6 +74,10 @@ class Parser {
     return make_node(NodeKind::kNumber, {}, "0");
   }
   bool failed() const { return !error_.empty(); }
+  // "unexpected '€'": the whole character, never half of one.
+  std::string unexpected_here() const {
+    return "unexpected '" + std::string(s_.substr(pos_, utf8_char_length(s_, pos_))) + "'";
+  }
 
   void skip_ws() {
     while (pos_ < s_.size() && is_space(s_[pos_])) ++pos_;
@@ -117,29 +129,41 @@ class Parser {
     return make_node(NodeKind::kUnion, std::move(parts));
   }
 
+  // "\approx" comes back as "~": an approximation, not a relation.
   std::string relation_op() {
     static const std::pair<const char*, const char*> kOps[] = {
         {"\\leq", "<="}, {"\\le", "<="}, {"\\geq", ">="}, {"\\ge", ">="}, {"\\neq", "!="}, {"\\ne", "!="},
-        {"\\lt", "<"},   {"\\gt", ">"},  {"\\approx", "="}, {"<=", "<="}, {">=", ">="}, {"≤", "<="},
-        {"≥", ">="},     {"=", "="},     {"<", "<"},       {">", ">"}};
+        {"\\lt", "<"},   {"\\gt", ">"},  {"\\approx", "~"}, {"≈", "~"},    {"<=", "<="}, {">=", ">="},
+        {"!=", "!="},    {"≤", "<="},    {"≥", ">="},      {"=", "="},     {"<", "<"},   {">", ">"}};
     for (const auto& [text, op] : kOps)
       if (eat_cmd(text)) return op;
     return "";
   }
 
+  // A chain "a < b <= c": operands plus one operator per link, kept in
+  // `text` separated by blanks ("< <="). "x \approx 3" assigns 3 to x; after
+  // an exact value, "\approx ..." only adds a rounding and is dropped:
+  // "x = \frac13 \approx 0.33" is "x = \frac13".
   NodePtr parse_relation() {
     DepthGuard guard(*this);
     std::vector<NodePtr> operands{parse_union()};
-    std::string op;
+    std::string ops;
+    bool rounding = false;
     while (!failed()) {
-      std::string next = relation_op();
-      if (next.empty()) break;
-      if (!op.empty() && next != op) op = "mixed";
-      else op = next;
-      operands.push_back(parse_union());
+      std::string op = relation_op();
+      if (op.empty()) break;
+      if (op == "~") {
+        bool assigns = operands.size() == 1 && operands[0]->kind == NodeKind::kSymbol;
+        rounding |= !assigns;
+        op = "=";
+      }
+      NodePtr rhs = parse_union();
+      if (rounding) continue;
+      ops += (ops.empty() ? "" : " ") + op;
+      operands.push_back(rhs);
     }
     if (operands.size() == 1) return operands[0];
-    return make_node(NodeKind::kRelation, std::move(operands), op);
+    return make_node(NodeKind::kRelation, std::move(operands), ops);
   }
 
   NodePtr parse_sum() {
@@ -177,8 +201,9 @@ class Parser {
     char c = s_[pos_];
     if (is_digit(c) || is_alpha(c) || c == '(' || c == '{' || c == '.') return true;
     if (c != '\\') return false;
-    for (const char* stop : {"\\le", "\\ge", "\\ne", "\\lt", "\\gt", "\\cup", "\\pm", "\\mp", "\\cdot", "\\times",
-                             "\\div", "\\}", "\\\\", "\\end", "\\approx", "\\rfloor", "\\rceil", "\\in"})
+    for (const char* stop : {"\\le", "\\leq", "\\ge", "\\geq", "\\ne", "\\neq", "\\lt", "\\gt", "\\cup", "\\pm", "\\mp",
+                             "\\cdot", "\\times", "\\div", "\\}", "\\\\", "\\end", "\\approx", "\\rfloor", "\\rceil",
+                             "\\in"})
       if (at_cmd(stop)) return false;
     return true;
   }
@@ -241,7 +266,7 @@ class Parser {
 
   NodePtr parse_postfix(NodePtr node) {
     while (!failed()) {
-      if (eat("!")) node = make_node(NodeKind::kFunc, {node}, "factorial");
+      if (!at("!=") && eat("!")) node = make_node(NodeKind::kFunc, {node}, "factorial");
       else if (eat("%")) node = make_node(NodeKind::kPercent, {node});
       else break;
     }
@@ -314,13 +339,20 @@ class Parser {
     if (is_function_name(word)) return parse_function(word);
     // Letters written together are a product of one-letter symbols.
     pos_ = start + 1;
-    std::string name(1, s_[start]);
+    if (s_[start] == 'i' && (pos_ >= s_.size() || (s_[pos_] != '_' && s_[pos_] != '\''))) {
+      return make_node(NodeKind::kConst, {}, "i");
+    }
+    return symbol_named(std::string(1, s_[start]));
+  }
+
+  // A symbol with its subscript and primes: "x_1", "y'", "\theta_0".
+  NodePtr symbol_named(std::string name) {
     if (pos_ < s_.size() && s_[pos_] == '_') {
       ++pos_;
       NodePtr sub = parse_arg(false);
       name += "_" + debug_string(*sub);
     }
-    if (name == "i") return make_node(NodeKind::kConst, {}, "i");
+    for (; pos_ < s_.size() && s_[pos_] == '\''; ++pos_) name += '\'';
     return make_node(NodeKind::kSymbol, {}, name);
   }
 
@@ -386,7 +418,8 @@ class Parser {
     if (name_end == std::string_view::npos) return fail("unterminated \\begin");
     std::string env(s_.substr(pos_, name_end - pos_));
     pos_ = name_end + 1;
-    if (env.find("matrix") == std::string::npos) return fail("unsupported environment '" + env + "'");
+    if (env.find("matrix") == std::string::npos && env != "array") return fail("unsupported environment '" + env + "'");
+    if (env == "array") skip_column_spec();
     std::vector<NodePtr> cells;
     int rows = 0, cols = -1, row_cols = 0;
     while (!failed()) {
@@ -412,6 +445,14 @@ class Parser {
     m->cols = cols < 0 ? 0 : cols;
     if (rows == 0) return fail("empty matrix");
     return m;
+  }
+
+  // "{c|cc}" after \begin{array}: column layout, not content.
+  void skip_column_spec() {
+    skip_ws();
+    if (pos_ >= s_.size() || s_[pos_] != '{') return;
+    size_t close = s_.find('}', pos_);
+    pos_ = close == std::string_view::npos ? s_.size() : close + 1;
   }
 
   NodePtr parse_command() {
@@ -442,6 +483,10 @@ class Parser {
     if (eat_cmd("\\lfloor")) return closing_func("\\rfloor", "floor");
     if (eat_cmd("\\lceil")) return closing_func("\\rceil", "ceil");
     if (eat_cmd("\\text")) return fail("text inside a formula");
+    for (const char* const* g = kGreek; *g; ++g) {
+      std::string cmd = std::string("\\") + *g;
+      if (eat_cmd(cmd)) return symbol_named(cmd);
+    }
     for (const char* const* f = kFunctions; *f; ++f) {
       std::string cmd = std::string("\\") + *f;
       if (eat_cmd(cmd)) return parse_function(*f);
@@ -483,7 +528,7 @@ class Parser {
     }
     if (c == '\\') return parse_command();
     if (at("π") || at("∞")) return parse_command();
-    return fail(std::string("unexpected '") + c + "'");
+    return fail(unexpected_here());
   }
 };
 

@@ -3,11 +3,14 @@
 #include <ginac/ginac.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
+
+#include "reward/math_eval.h"
 
 namespace r1 {
 namespace {
@@ -59,26 +62,25 @@ double expanded_terms(const Node& n) {
   }
 }
 
+// GiNaC computes b^e exactly and cannot be interrupted, so an exponent
+// without symbols must be small once evaluated: 10^(10^10) and 10^(10^101)
+// are refused, not computed (their exponents are towers too short to look
+// dangerous). Irrational exponents (\pi, \sqrt2) stay symbolic in GiNaC.
+bool exponent_within_limits(const Node& pow, const CasLimits& limits) {
+  const Node& e = *pow.kids[1];
+  std::vector<std::string> syms;
+  collect_symbols(e, syms);
+  if (!syms.empty()) return true;
+  std::complex<double> v = eval_complex(e, {});
+  collect_symbols(*pow.kids[0], syms);
+  double most = syms.empty() ? limits.max_numeric_exponent : limits.max_symbolic_exponent;
+  return std::isfinite(v.real()) && std::isfinite(v.imag()) && std::abs(v) <= most;
+}
+
 // Checks the limits on the tree before any GiNaC object exists.
 bool within_limits(const Node& n, const CasLimits& limits) {
   if (n.kind == NodeKind::kConst && n.text == "inf") return false;
-  if (n.kind == NodeKind::kPow) {
-    const Node& e = *n.kids[1];
-    bool literal = e.kind == NodeKind::kNumber || (e.kind == NodeKind::kNeg && e.kids[0]->kind == NodeKind::kNumber);
-    if (!literal) {
-      // Only a bounded tower is allowed: x^(1/2), x^y; never x^(10^10).
-      std::vector<std::string> syms;
-      collect_symbols(e, syms);
-      if (syms.empty() && node_count(e) > 3) return false;
-    } else {
-      const Node& num = e.kind == NodeKind::kNeg ? *e.kids[0] : e;
-      if (num.text.size() > 4) return false;
-      int v = std::atoi(num.text.c_str());
-      std::vector<std::string> syms;
-      collect_symbols(*n.kids[0], syms);
-      if (v > (syms.empty() ? limits.max_numeric_exponent : limits.max_symbolic_exponent)) return false;
-    }
-  }
+  if (n.kind == NodeKind::kPow && !exponent_within_limits(n, limits)) return false;
   if (n.kind == NodeKind::kFunc && n.text == "factorial") {
     const Node& a = *n.kids[0];
     if (a.kind != NodeKind::kNumber || a.text.size() > 3) return false;
@@ -195,11 +197,13 @@ CasAnswer cas_equal(const Node& a, const Node& b, const CasLimits& limits, const
                     [](const GiNaC::ex& x, const GiNaC::ex& y) { return (x - y).expand().normal().is_zero(); });
 }
 
-CasAnswer cas_proportional(const Node& a, const Node& b, const CasLimits& limits, const Deadline& deadline) {
-  return with_ginac(a, b, limits, deadline, [](const GiNaC::ex& x, const GiNaC::ex& y) {
+CasAnswer cas_proportional(const Node& a, const Node& b, const CasLimits& limits, const Deadline& deadline,
+                           bool positive) {
+  return with_ginac(a, b, limits, deadline, [positive](const GiNaC::ex& x, const GiNaC::ex& y) {
     if (y.is_zero()) return false;
     GiNaC::ex r = (x / y).normal();
-    return GiNaC::is_a<GiNaC::numeric>(r) && !r.is_zero();
+    if (!GiNaC::is_a<GiNaC::numeric>(r) || r.is_zero()) return false;
+    return !positive || GiNaC::ex_to<GiNaC::numeric>(r).is_positive();
   });
 }
 

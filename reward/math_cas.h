@@ -25,7 +25,9 @@ enum class CasAnswer { kYes, kNo, kUnknown, kTimedOut };
 CasAnswer cas_equal(const Node& a, const Node& b, const CasLimits& limits, const Deadline& deadline);
 
 // Whether a / b simplifies to a non-zero constant (equations that are
-// multiples of each other: "2x + 2y = 2" and "x + y = 1").
-CasAnswer cas_proportional(const Node& a, const Node& b, const CasLimits& limits, const Deadline& deadline);
+// multiples of each other: "2x + 2y = 2" and "x + y = 1"); with `positive`,
+// to a positive one (inequalities: "2x < 10" and "x < 5", not "-x < -5").
+CasAnswer cas_proportional(const Node& a, const Node& b, const CasLimits& limits, const Deadline& deadline,
+                           bool positive);
 
 }  // namespace r1

@@ -1,5 +1,6 @@
 #include "reward/math_checker.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "reward/math_ast.h"
@@ -62,18 +63,29 @@ bool math_answers_equal(std::string_view gold_answer, std::string_view predicted
   return compare_math_answers(gold_answer, predicted_answer, options).correct;
 }
 
+// Whether an extracted answer parses: the first candidate that does is the
+// answer, as math-verify takes its first match that converts.
+bool parses(const std::string& answer, const MathOptions& options) {
+  if (answer.size() > options.max_answer_chars) return false;
+  return parse_answer(normalize_answer(answer), {options.max_answer_chars, 100}).ok();
+}
+
 MathVerdict check_math_answer(std::string_view completion, std::string_view gold, const MathOptions& options) {
-  auto predicted = extract_answer(completion, options.last_number_fallback);
-  if (!predicted) {
+  std::vector<std::string> candidates = answer_candidates(completion, options.extract);
+  if (candidates.empty()) {
     MathVerdict v;
     v.reason = "no answer found";
     return v;
   }
+  auto chosen = std::find_if(candidates.begin(), candidates.end(), [&](const std::string& c) { return parses(c, options); });
+  if (chosen == candidates.end()) chosen = candidates.begin();  // its parse error is the reason
   std::string gold_answer(gold);
   if (gold.find("\\boxed") != std::string_view::npos || gold.find("####") != std::string_view::npos) {
-    if (auto g = extract_answer(gold, false)) gold_answer = *g;
+    ExtractOptions no_fallback = options.extract;
+    no_fallback.last_number_fallback = false;
+    if (auto g = extract_answer(gold, no_fallback)) gold_answer = *g;
   }
-  return compare_math_answers(gold_answer, *predicted, options);
+  return compare_math_answers(gold_answer, *chosen, options);
 }
 
 }  // namespace r1

@@ -11,13 +11,19 @@
 
 #include "reward/math_cas.h"
 #include "reward/math_eval.h"
+#include "reward/math_extract.h"
 
 namespace r1 {
 
 struct MathOptions {
-  // Take the last number of the completion when no boxed / tagged / "####" /
-  // "final answer" answer is found.
-  bool last_number_fallback = true;
+  // Where answers are found in completions: the plain-number fallback and the
+  // decimal-comma rule (reward/math_extract.h).
+  ExtractOptions extract;
+  // An inequality matches the interval it describes ("x \le 5" and
+  // "(-\infty, 5]") in both directions; off (as math-verify's option of the
+  // same name), only a gold inequality accepts a predicted interval, so a
+  // policy cannot pass by restating a gold interval's defining inequality.
+  bool allow_set_relation_comp = false;
   // When either side contains a decimal literal ("0.333333" vs "\frac13"),
   // values are equal when |a-b| <= rel_tolerance * max(|a|,|b|) AND |a-b| is
   // at most half a unit in the last decimal place written. 1e-6 rather than

@@ -19,6 +19,7 @@ struct MathCheckArgs {
   int threads = 1;
   MathOptions options;
   bool no_fallback = false;
+  bool no_decimal_comma = false;
 };
 
 // One input row: gold plus either an extracted prediction or a completion.
@@ -67,7 +68,8 @@ std::vector<MathVerdict> check_all(const std::vector<Pair>& pairs, const MathOpt
 
 void run_math_check(MathCheckArgs& args) {
   if (args.threads < 1) throw Error("--threads must be at least 1");
-  args.options.last_number_fallback = !args.no_fallback;
+  args.options.extract.last_number_fallback = !args.no_fallback;
+  args.options.extract.decimal_comma = !args.no_decimal_comma;
   auto pairs = value_or_throw(read_pairs(args.input));
   auto start = std::chrono::steady_clock::now();
   std::vector<MathVerdict> verdicts = check_all(pairs, args.options, args.threads);
@@ -97,6 +99,10 @@ void add_math_commands(CLI::App& app) {
   cmd->add_flag("--no-last-number-fallback", args->no_fallback, "Do not fall back to the last number of a completion");
   cmd->add_option("--timeout-ms", args->options.timeout_ms, "Budget per check in milliseconds");
   cmd->add_option("--rel-tolerance", args->options.rel_tolerance, "Relative tolerance when a decimal is involved");
+  cmd->add_flag("--no-decimal-comma", args->no_decimal_comma,
+                "Read a comma in a plain-text number only as a thousands separator, never as a decimal comma");
+  cmd->add_flag("--allow-set-relation-comp", args->options.allow_set_relation_comp,
+                "Let a predicted inequality match a gold interval too (a gold inequality always accepts its interval)");
   cmd->callback([args] { run_math_check(*args); });
 }
 

@@ -6,6 +6,7 @@
 
 #include "reward/math_cas.h"
 #include "reward/math_eval.h"
+#include "reward/math_relations.h"
 
 namespace r1 {
 namespace {
@@ -131,38 +132,6 @@ bool unions_equal(const Node& g, const Node& p, CompareContext& ctx) {
   return unordered_equal(gi, pi, ctx);
 }
 
-bool is_assignment(const Node& n) {
-  return n.kind == NodeKind::kRelation && n.text == "=" && n.kids[0]->kind == NodeKind::kSymbol;
-}
-
-NodePtr difference(const Node& rel) {
-  return make_node(NodeKind::kAdd, {rel.kids.front(), make_node(NodeKind::kNeg, {rel.kids.back()})});
-}
-
-// Equations are equal when one is a non-zero multiple of the other
-// ("y = 2x + 3" and "2x - y + 3 = 0"); inequalities need the same direction.
-bool relations_equal(const Node& g, const Node& p, CompareContext& ctx) {
-  // "x = 5" and the chain "x = x = 5" both assign 5 to x.
-  if (is_assignment(g) && is_assignment(p))
-    return g.kids[0]->text == p.kids[0]->text && answers_equal(*g.kids.back(), *p.kids.back(), ctx);
-  if (g.kids.size() != 2 || p.kids.size() != 2) return false;
-  auto flip = [](const std::string& op) {
-    if (op == "<") return std::string(">");
-    if (op == ">") return std::string("<");
-    if (op == "<=") return std::string(">=");
-    if (op == ">=") return std::string("<=");
-    return op;
-  };
-  if (g.text == "=" && p.text == "=") {
-    CasAnswer a = cas_proportional(*difference(g), *difference(p), ctx.options.cas, ctx.deadline);
-    if (a == CasAnswer::kTimedOut) ctx.timed_out = true;
-    return a == CasAnswer::kYes;
-  }
-  if (g.text == p.text) return ordered_equal(g.kids, p.kids, ctx);
-  if (g.text == flip(p.text)) return answers_equal(*g.kids[0], *p.kids[1], ctx) && answers_equal(*g.kids[1], *p.kids[0], ctx);
-  return false;
-}
-
 bool matrices_equal(const Node& g, const Node& p, CompareContext& ctx) {
   if (p.kind != NodeKind::kMatrix || g.rows != p.rows || g.cols != p.cols) return false;
   return ordered_equal(g.kids, p.kids, ctx);
@@ -260,6 +229,15 @@ bool plain_expressions_equal(const Node& g, const Node& p, CompareContext& ctx) 
   return equal_at_random_points(g, p, symbols, tol, ctx);
 }
 
+bool is_set_like(NodeKind k) { return k == NodeKind::kInterval || k == NodeKind::kUnion; }
+
+// The interval an inequality `rel` describes, when `other` is an interval to
+// compare it with; nullptr otherwise.
+NodePtr interval_of(const Node& rel, const Node& other) {
+  if (rel.kind != NodeKind::kRelation || !is_set_like(other.kind)) return nullptr;
+  return relation_as_interval(rel);
+}
+
 }  // namespace
 
 bool expressions_equal(const Node& g, const Node& p, CompareContext& ctx) {
@@ -273,8 +251,12 @@ bool answers_equal(const Node& g, const Node& p, CompareContext& ctx) {
   if (expired(ctx)) return false;
   // A prediction "x = <answer>" stands for its right-hand side unless the
   // gold is itself a relation.
-  if (g.kind != NodeKind::kRelation && p.kind == NodeKind::kRelation && p.text == "=")
-    return answers_equal(g, *p.kids.back(), ctx);
+  if (g.kind != NodeKind::kRelation && is_equality(p)) return answers_equal(g, *p.kids.back(), ctx);
+  // A gold inequality accepts its interval; a predicted inequality matches a
+  // gold interval only when allowed (so restating the question's inequality
+  // is not rewarded by default).
+  if (NodePtr iv = interval_of(g, p)) return answers_equal(*iv, p, ctx);
+  if (NodePtr iv = interval_of(p, g); iv && ctx.options.allow_set_relation_comp) return answers_equal(g, *iv, ctx);
   switch (g.kind) {
     case NodeKind::kChoice:
       return (p.kind == NodeKind::kChoice || p.kind == NodeKind::kSymbol) && p.text == g.text;

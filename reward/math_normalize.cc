@@ -145,7 +145,15 @@ bool has_brackets(const std::string& s) {
   return s.find_first_of("([") != std::string::npos || s.find("\\{") != std::string::npos;
 }
 
-// "1,000,000" -> "1000000" where every group after the first has 3 digits.
+// A thousands group at s[j]: the separator `sep`, then exactly three digits.
+bool group_at(const std::string& s, size_t j, char sep) {
+  return j + 4 <= s.size() && s[j] == sep && is_digit(s[j + 1]) && is_digit(s[j + 2]) && is_digit(s[j + 3]) &&
+         (j + 4 == s.size() || !is_digit(s[j + 4]));
+}
+
+// "1,000,000" -> "1000000" and "1 000 000" -> "1000000" where every group
+// after the first has 3 digits and the first has 1-3 (not a lone 0). One
+// separator per number; "2 6" and "0,125" are left alone.
 std::string drop_thousands_separators(const std::string& s) {
   if (has_brackets(s)) return s;
   std::string out;
@@ -158,21 +166,40 @@ std::string drop_thousands_separators(const std::string& s) {
     size_t j = i;
     while (j < s.size() && is_digit(s[j])) ++j;
     std::string number = s.substr(i, j - i);
-    bool grouped = false;
-    while (j - i <= 3 || grouped) {
-      if (j + 4 <= s.size() && s[j] == ',' && is_digit(s[j + 1]) && is_digit(s[j + 2]) && is_digit(s[j + 3]) &&
-          (j + 4 == s.size() || !is_digit(s[j + 4]))) {
+    if (j - i <= 3 && s[i] != '0') {
+      char sep = group_at(s, j, ',') ? ',' : group_at(s, j, ' ') ? ' ' : 0;
+      while (sep && group_at(s, j, sep)) {
         number += s.substr(j + 1, 3);
         j += 4;
-        grouped = true;
-      } else {
-        break;
       }
     }
     out += number;
     i = j;
   }
   return out;
+}
+
+// "1,000.99m²", "5 cm³": a unit with a Unicode power after a number goes.
+std::string drop_unicode_power_unit(std::string s) {
+  for (std::string_view power : {"²", "³"}) {
+    if (s.size() < power.size() || s.compare(s.size() - power.size(), power.size(), power) != 0) continue;
+    size_t e = s.size() - power.size(), b = e;
+    while (b > 0 && e - b < 3 && is_alpha(s[b - 1])) --b;
+    size_t d = b;
+    while (d > 0 && is_space(s[d - 1])) --d;
+    if (b < e && d > 0 && is_digit(s[d - 1])) return s.substr(0, d);
+  }
+  return s;
+}
+
+// "2 and 3", "x = 1 or x = 2": outside \text{}, a connective between maths
+// separates answers.
+std::string connectives_to_commas(std::string s) {
+  bool digits = false;
+  for (char c : s) digits |= is_digit(c);
+  if (!digits) return s;
+  for (std::string_view w : {" and ", " or "}) replace_all(s, w, ", ");
+  return s;
 }
 
 std::string strip_trailing_punctuation(std::string s) {
@@ -199,10 +226,9 @@ std::string strip_membership(std::string s) {
   return s;
 }
 
-}  // namespace
-
-std::string normalize_answer(std::string_view answer) {
-  std::string s(answer);
+// Spacing, sizing and font commands, dollar and currency signs, degree
+// marks, Markdown emphasis: what never changes the value.
+std::string strip_markup(std::string s) {
   // Matrix row breaks "\\" must survive the removal of "\ " spacing below.
   replace_all(s, "\\\\", "\x01");
   replace_all(s, "\\$", "");
@@ -210,7 +236,8 @@ std::string normalize_answer(std::string_view answer) {
   // ",\!" is the MATH dataset's thousands separator: "11,\! 111".
   for (std::string_view sep : {",\\! ", ",\\!", "{,}"}) replace_all(s, sep, ",");
   for (std::string_view c : {"\\dfrac", "\\tfrac"}) remove_command(s, c, "\\frac");
-  for (std::string_view c : {"\\mbox", "\\textbf", "\\textrm", "\\mathrm", "\\textit", "\\mathbf", "\\operatorname"})
+  for (std::string_view c : {"\\mbox", "\\textbf", "\\textrm", "\\textnormal", "\\mathrm", "\\textit", "\\mathbf",
+                             "\\operatorname"})
     remove_command(s, c, "\\text");
   for (std::string_view c : {"\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr", "\\big", "\\Big",
                              "\\displaystyle", "\\dots", "\\ldots", "\\cdots", "\\qquad", "\\quad"})
@@ -219,9 +246,18 @@ std::string normalize_answer(std::string_view answer) {
   for (std::string_view c : {"\\!", "\\,", "\\;", "\\:", "\\ ", "~"}) replace_all(s, c, " ");
   replace_all(s, "\x01", "\\\\");
   replace_all(s, "\\%", "%");
+  for (std::string_view c : {"**", "€", "£", "¥", "₹", "\\euro"}) replace_all(s, c, "");
+  replace_all(s, "≠", "\\ne ");
   replace_all(s, "\\text{.}", "");
-  s = handle_text_groups(std::move(s));
+  return s;
+}
+
+}  // namespace
+
+std::string normalize_answer(std::string_view answer) {
+  std::string s = connectives_to_commas(handle_text_groups(strip_markup(std::string(answer))));
   s = strip_trailing_punctuation(std::move(s));
+  s = drop_unicode_power_unit(std::move(s));
   s = strip_membership(std::move(s));
   s = drop_trailing_unit_words(std::move(s));
   s = drop_thousands_separators(s);

@@ -32,7 +32,10 @@ class MathChecker : public RewardChecker {
 Result<std::unique_ptr<RewardChecker>> make_math_checker(CheckerParams& params) {
   MathOptions o;
   R1_ASSIGN_OR_RETURN(std::string field, params.string("answer_field", "answer"));
-  R1_ASSIGN_OR_RETURN(o.last_number_fallback, params.boolean("last_number_fallback", o.last_number_fallback));
+  R1_ASSIGN_OR_RETURN(o.extract.last_number_fallback,
+                      params.boolean("last_number_fallback", o.extract.last_number_fallback));
+  R1_ASSIGN_OR_RETURN(o.extract.decimal_comma, params.boolean("decimal_comma", o.extract.decimal_comma));
+  R1_ASSIGN_OR_RETURN(o.allow_set_relation_comp, params.boolean("allow_set_relation_comp", o.allow_set_relation_comp));
   R1_ASSIGN_OR_RETURN(o.rel_tolerance, params.number("rel_tolerance", o.rel_tolerance));
   R1_ASSIGN_OR_RETURN(o.timeout_ms, params.integer("timeout_ms", o.timeout_ms));
   R1_RETURN_IF_ERROR(params.check_no_unknown());

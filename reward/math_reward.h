@@ -10,7 +10,8 @@
 namespace r1 {
 
 // Params: answer_field ("answer"; string or number), last_number_fallback,
-// rel_tolerance, timeout_ms (see MathOptions).
+// decimal_comma, allow_set_relation_comp, rel_tolerance, timeout_ms (see
+// MathOptions).
 Result<std::unique_ptr<RewardChecker>> make_math_checker(CheckerParams& params);
 
 }  // namespace r1

@@ -40,8 +40,4 @@ class RewardChecker {
 Result<const JsonValue*> reference_field(const RewardInput& input, const char* key);
 Result<std::string> reference_string(const RewardInput& input, const char* key);
 
-// `text` with each invalid UTF-8 byte replaced by U+FFFD, like Python's
-// bytes.decode(errors="replace"); models can emit broken sequences.
-std::string to_valid_utf8(std::string_view text);
-
 }  // namespace r1

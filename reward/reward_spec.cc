@@ -1,23 +1,12 @@
 #include "reward/reward_spec.h"
 
-#include <utf8proc.h>
-
 #include <set>
+
+#include "util/utf8.h"
 
 namespace r1 {
 
 namespace {
-
-bool is_valid_utf8(std::string_view text) {
-  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
-  for (size_t pos = 0; pos < text.size();) {
-    utf8proc_int32_t c = 0;
-    utf8proc_ssize_t n = utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(text.size() - pos), &c);
-    if (n <= 0) return false;
-    pos += static_cast<size_t>(n);
-  }
-  return true;
-}
 
 Status check_entry_keys(const JsonValue& entry, const std::string& where) {
   static const std::set<std::string> kKeys = {"checker", "weight", "params", "name"};
@@ -97,9 +86,9 @@ Result<RewardResult> RewardFunction::score(const RewardInput& input) const {
   // so regexes behave alike (a copy only when the text is broken).
   RewardInput repaired;
   const RewardInput* in = &input;
-  if (!is_valid_utf8(input.completion)) {
+  if (!utf8_valid(input.completion)) {
     repaired = input;
-    repaired.completion = to_valid_utf8(input.completion);
+    repaired.completion = utf8_lossy(input.completion);
     in = &repaired;
   }
   RewardResult result;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "util/file.h"
+#include "util/utf8.h"
 
 namespace r1 {
 
@@ -46,6 +47,41 @@ Result<int64_t> as_int(const JsonValue& v, const char* key, const std::string& w
     return static_cast<int64_t>(v.GetDouble());
   return mistyped(key, "an integer", where);
 }
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// Every string leaves as valid UTF-8 whatever bytes came in (rapidjson reads
+// input without validating it): broken sequences become U+FFFD. The copy is
+// made only for broken text.
+bool write_string(Writer& w, std::string_view s, bool is_key) {
+  std::string repaired;
+  if (!utf8_valid(s)) {
+    repaired = utf8_lossy(s);
+    s = repaired;
+  }
+  auto n = static_cast<rapidjson::SizeType>(s.size());
+  return is_key ? w.Key(s.data(), n) : w.String(s.data(), n);
+}
+
+// SAX handler between a parsed value and the writer that repairs strings on
+// the way, so json_to_string of input values is valid UTF-8 too.
+struct Utf8SafeHandler {
+  Writer& w;
+  bool Null() { return w.Null(); }
+  bool Bool(bool b) { return w.Bool(b); }
+  bool Int(int i) { return w.Int(i); }
+  bool Uint(unsigned u) { return w.Uint(u); }
+  bool Int64(int64_t i) { return w.Int64(i); }
+  bool Uint64(uint64_t u) { return w.Uint64(u); }
+  bool Double(double d) { return w.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return w.RawNumber(s, n, copy); }
+  bool String(const char* s, rapidjson::SizeType n, bool) { return write_string(w, {s, n}, false); }
+  bool StartObject() { return w.StartObject(); }
+  bool Key(const char* s, rapidjson::SizeType n, bool) { return write_string(w, {s, n}, true); }
+  bool EndObject(rapidjson::SizeType n) { return w.EndObject(n); }
+  bool StartArray() { return w.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { return w.EndArray(n); }
+};
 
 }  // namespace
 
@@ -133,18 +169,19 @@ Result<bool> json_bool_or(const JsonValue& obj, const char* key, bool fallback, 
 
 std::string json_to_string(const JsonValue& value) {
   rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
+  Writer writer(buffer);
+  Utf8SafeHandler handler{writer};
+  value.Accept(handler);
   return buffer.GetString();
 }
 
 JsonWriter::JsonWriter() : writer_(buffer_) {}
 JsonWriter& JsonWriter::key(const std::string& k) {
-  writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+  write_string(writer_, k, true);
   return *this;
 }
 JsonWriter& JsonWriter::value(const std::string& v) {
-  writer_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  write_string(writer_, v, false);
   return *this;
 }
 JsonWriter& JsonWriter::value(int64_t v) {
@@ -167,7 +204,11 @@ JsonWriter& JsonWriter::null() {
   return *this;
 }
 JsonWriter& JsonWriter::raw(const std::string& json) {
-  writer_.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+  // Raw text from elsewhere gets the same repair as strings (U+FFFD inside a
+  // JSON string literal keeps it valid JSON).
+  std::string repaired = utf8_valid(json) ? std::string() : utf8_lossy(json);
+  const std::string& text = repaired.empty() ? json : repaired;
+  writer_.RawValue(text.data(), text.size(), rapidjson::kObjectType);
   return *this;
 }
 JsonWriter& JsonWriter::begin_object() {

@@ -6,6 +6,7 @@
 #include "util/file.h"
 #include "util/json.h"
 #include "util/jsonl.h"
+#include "util/utf8.h"
 
 namespace r1 {
 namespace {
@@ -86,6 +87,41 @@ TEST(JsonWriter, WritesNestedValues) {
   w.begin_object().key("ids").array(std::vector<int64_t>{1, 2}).key("s").value("x\"y").key("nan").value(0.0 / 0.0);
   w.end_object();
   EXPECT_EQ(w.str(), R"({"ids":[1,2],"s":"x\"y","nan":null})");
+}
+
+TEST(Utf8, LossyMatchesRustMaximalSubparts) {
+  EXPECT_EQ(utf8_lossy("a\xff" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(utf8_lossy("\xE2\x82"), "\xEF\xBF\xBD");                                 // truncated: one U+FFFD
+  EXPECT_EQ(utf8_lossy("\xE2\x82" "a"), "\xEF\xBF\xBD" "a");                         // as Python's decode
+  EXPECT_EQ(utf8_lossy("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");      // surrogate: three
+  EXPECT_EQ(utf8_lossy("\xE2\x82\xAC"), "\xE2\x82\xAC");                              // €
+  EXPECT_TRUE(utf8_valid("m\xC2\xB2 \xE2\x82\xAC"));
+  EXPECT_FALSE(utf8_valid("\xC0\xAF"));  // overlong '/'
+}
+
+TEST(Utf8, CharLengthNeverSplitsACharacter) {
+  const std::string s = "a\xE2\x82\xAC\xF0\x9F\x98\x80\xff\xE2\x82";
+  EXPECT_EQ(utf8_char_length(s, 0), 1u);
+  EXPECT_EQ(utf8_char_length(s, 1), 3u);  // €
+  EXPECT_EQ(utf8_char_length(s, 4), 4u);  // 😀
+  EXPECT_EQ(utf8_char_length(s, 8), 1u);  // a stray byte stands alone
+  EXPECT_EQ(utf8_char_length(s, 9), 1u);  // so does a truncated sequence's first byte
+  EXPECT_EQ(utf8_char_length(s, s.size()), 0u);
+}
+
+// Whatever bytes reach the writer, its output is valid UTF-8: keys, values,
+// raw values and serialised input documents alike.
+TEST(JsonWriter, RepairsInvalidUtf8Everywhere) {
+  const std::string broken = "1,000.99\xE2\x82 m\xC2";
+  JsonWriter w;
+  w.begin_object().key("k\xff").value(broken).key("raw").raw("{\"a\":\"\xE2\"}").end_object();
+  EXPECT_TRUE(utf8_valid(w.str())) << w.str();
+  EXPECT_EQ(w.str(), "{\"k\xEF\xBF\xBD\":\"1,000.99\xEF\xBF\xBD m\xEF\xBF\xBD\",\"raw\":{\"a\":\"\xEF\xBF\xBD\"}}");
+  auto doc = parse_json("{\"\xff\": [\"ok \xE2\x82\xAC\", \"bad \xE2\x82\"]}", "in.json");
+  ASSERT_TRUE(doc.ok());
+  std::string text = json_to_string(*doc);
+  EXPECT_TRUE(utf8_valid(text)) << text;
+  EXPECT_EQ(text, "{\"\xEF\xBF\xBD\":[\"ok \xE2\x82\xAC\",\"bad \xEF\xBF\xBD\"]}");
 }
 
 }  // namespace

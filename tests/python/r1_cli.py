@@ -2,6 +2,8 @@
 import json
 import os
 import subprocess
+import tempfile
+from pathlib import Path
 
 R1 = os.environ.get("R1_BIN", "build/r1")
 
@@ -18,3 +20,13 @@ def r1(*args, check=True):
 def write_jsonl(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+def math_check(rows, *flags):
+    """Verdicts of `r1 math-check` for rows {gold, prediction | completion}, in order."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_jsonl(Path(tmp) / "pairs.jsonl", rows)
+        out = r1("math-check", "--input", path, *flags)
+    verdicts = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    assert len(verdicts) == len(rows)
+    return verdicts

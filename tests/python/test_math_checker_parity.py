@@ -9,28 +9,15 @@
 """
 import json
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import math_pairs  # noqa: E402
+from r1_cli import math_check  # noqa: E402
 
-R1_BIN = os.environ.get("R1_BIN", "build/r1")
 ROOT = Path(os.environ.get("R1_ROOT", "."))
 DISAGREEMENTS = ROOT / "tests" / "data" / "math_disagreements.jsonl"
-
-
-def run_checker(rows, *flags):
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "pairs.jsonl"
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        out = subprocess.run([R1_BIN, "math-check", "--input", str(path), *flags], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    verdicts = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
-    assert len(verdicts) == len(rows)
-    return verdicts
 
 
 def math_verify_equal(gold, prediction):
@@ -41,7 +28,7 @@ def math_verify_equal(gold, prediction):
 def test_math500_reference_solutions_match_gold():
     rows = math_pairs.load_jsonl(math_pairs.MATH500)
     pairs = [{"gold": r["answer"], "completion": r["solution"]} for r in rows]
-    verdicts = run_checker(pairs, "--no-last-number-fallback")
+    verdicts = math_check(pairs, "--no-last-number-fallback")
     misses = [(r["unique_id"], r["answer"], v["extracted"], v["reason"])
               for r, v in zip(rows, verdicts) if not v["correct"]]
     assert not misses, "\n".join(map(str, misses))
@@ -59,14 +46,14 @@ def test_gsm8k_answers_equal_their_other_forms():
             expected.append(True)
         pairs.append({"gold": n, "prediction": str(float(n) + 1)})
         expected.append(False)
-    verdicts = run_checker(pairs)
+    verdicts = math_check(pairs)
     wrong = [(p, v["reason"]) for p, v, e in zip(pairs, verdicts, expected) if v["correct"] != e]
     assert not wrong, "\n".join(map(str, wrong[:50]))
 
 
 def test_perturbed_answers_agree_with_math_verify():
     pairs = math_pairs.math500_pairs()
-    ours = [v["correct"] for v in run_checker([{"gold": p["gold"], "prediction": p["prediction"]} for p in pairs])]
+    ours = [v["correct"] for v in math_check([{"gold": p["gold"], "prediction": p["prediction"]} for p in pairs])]
     theirs = [math_verify_equal(p["gold"], p["prediction"]) for p in pairs]
     listed = {}
     for line in DISAGREEMENTS.read_text().splitlines():
