@@ -6,8 +6,8 @@
 
 #include "eval/eval_config.h"
 #include "eval/eval_runner.h"
-#include "rollout/text_table.h"
 #include "util/json.h"
+#include "util/text_table.h"
 
 namespace r1 {
 

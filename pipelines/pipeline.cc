@@ -11,11 +11,11 @@
 #include <utility>
 
 #include "pipelines/stages.h"
-#include "rollout/text_table.h"
 #include "train/run_log.h"
 #include "train/train_state.h"
 #include "util/file.h"
 #include "util/json.h"
+#include "util/text_table.h"
 
 namespace r1 {
 

@@ -5,7 +5,7 @@
 
 #include "pipelines/pipeline.h"
 #include "pipelines/recipe.h"
-#include "rollout/text_table.h"
+#include "util/text_table.h"
 
 namespace r1 {
 

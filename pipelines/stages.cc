@@ -13,11 +13,11 @@
 #include "grpo/rl_config.h"
 #include "grpo/trainer.h"
 #include "pipelines/pretrain_toy.h"
-#include "rollout/text_table.h"
 #include "sft/sft_config.h"
 #include "sft/sft_trainer.h"
 #include "train/train_state.h"
 #include "util/json.h"
+#include "util/text_table.h"
 
 namespace r1 {
 
