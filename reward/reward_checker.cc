@@ -13,12 +13,6 @@ Result<const JsonValue*> reference_field(const RewardInput& input, const char* k
   return &it->value;
 }
 
-Result<std::string> reference_string(const RewardInput& input, const char* key) {
-  R1_ASSIGN_OR_RETURN(const JsonValue* v, reference_field(input, key));
-  if (!v->IsString()) return Status::error(input.where + ": field '" + key + "' must be a string");
-  return std::string(v->GetString(), v->GetStringLength());
-}
-
 std::string to_valid_utf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());

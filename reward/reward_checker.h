@@ -38,7 +38,6 @@ class RewardChecker {
 // Reads reference field `key` of the input's row; a missing row or field is an
 // error naming the field, so a checker never silently scores 0.
 Result<const JsonValue*> reference_field(const RewardInput& input, const char* key);
-Result<std::string> reference_string(const RewardInput& input, const char* key);
 
 // `text` with each invalid UTF-8 byte replaced by U+FFFD, like Python's
 // bytes.decode(errors="replace"); models can emit broken sequences.
