@@ -10,6 +10,7 @@
 #include <random>
 
 #include "model/chat_template.h"
+#include "sft/sft_loss.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/run_log.h"
@@ -18,86 +19,6 @@
 #include "util/json.h"
 
 namespace r1 {
-
-namespace {
-
-// fp32 logits [targets, vocab] at the batch's target positions `keep`: only
-// those need the [*, vocab] head, so prompts cost no logits.
-at::Tensor target_logits(const Transformer& model, const SftBatch& batch, const at::Tensor& keep) {
-  at::Tensor hidden = model.forward(batch.ids, batch.positions, batch.allowed);
-  at::Tensor h = hidden.reshape({-1, hidden.size(-1)}).index_select(0, keep);
-  return model.lm_head(h).to(at::kFloat);
-}
-
-at::Tensor target_positions(const at::Tensor& flat_labels) { return (flat_labels != -100).nonzero().squeeze(1); }
-
-}  // namespace
-
-at::Tensor sft_loss_sum(const Transformer& model, const SftBatch& batch) {
-  at::Tensor labels = batch.labels.reshape({-1});
-  at::Tensor keep = target_positions(labels);
-  at::Tensor logits = target_logits(model, batch, keep);
-  return at::cross_entropy_loss(logits, labels.index_select(0, keep), {}, at::Reduction::Sum);
-}
-
-DistillLossSums distill_loss_sums(const Transformer& student, const Transformer& teacher, const SftBatch& batch,
-                                  double temperature) {
-  at::Tensor labels = batch.labels.reshape({-1});
-  at::Tensor keep = target_positions(labels);
-  at::Tensor s_logits = target_logits(student, batch, keep);
-  at::Tensor t_logits;
-  {
-    at::NoGradGuard no_grad;
-    t_logits = target_logits(teacher, batch, keep);
-  }
-  DistillLossSums out;
-  out.ce = at::cross_entropy_loss(s_logits, labels.index_select(0, keep), {}, at::Reduction::Sum);
-  at::Tensor log_ps = at::log_softmax(s_logits / temperature, -1);
-  at::Tensor log_pt = at::log_softmax(t_logits / temperature, -1);
-  at::Tensor pt = log_pt.exp();
-  // Tokens the teacher gives probability 0 add nothing (0 * log 0 = 0).
-  at::Tensor terms = at::where(pt > 0, pt * (log_pt - log_ps), at::zeros_like(pt));
-  out.kl = terms.sum();
-  return out;
-}
-
-DistillStepLoss accumulate_distill_gradients(const Transformer& student, const std::vector<SftBatch>& micro_batches,
-                                             const DistillOptions& d) {
-  int64_t tokens = 0;
-  for (const auto& b : micro_batches) tokens += b.target_tokens;
-  double denom = static_cast<double>(std::max<int64_t>(1, tokens));
-  double kl_weight = d.alpha * d.temperature * d.temperature;
-  DistillStepLoss out;
-  for (const auto& b : micro_batches) {
-    DistillLossSums sums = distill_loss_sums(student, *d.teacher, b, d.temperature);
-    at::Tensor loss = ((1.0 - d.alpha) * sums.ce + kl_weight * sums.kl) / denom;
-    loss.backward();
-    out.loss += loss.item<double>();
-    out.ce += sums.ce.item<double>() / denom;
-    out.kl += sums.kl.item<double>() / denom;
-  }
-  return out;
-}
-
-Status check_same_vocabulary(const Transformer& student, const Tokenizer& student_tok, const Transformer& teacher,
-                             const Tokenizer& teacher_tok, const std::string& teacher_path) {
-  auto differ = [&](const std::string& what) {
-    return Status::error("teacher_model_name_or_path " + teacher_path + ": " + what +
-                         "; logit distillation needs the student's vocabulary (use distill_alpha 0 and train on the "
-                         "teacher's samples instead)");
-  };
-  int64_t sv = student.config().vocab_size, tv = teacher.config().vocab_size;
-  if (sv != tv)
-    return differ("vocab_size " + std::to_string(tv) + " differs from the student's " + std::to_string(sv));
-  if (student_tok.vocab_size() != teacher_tok.vocab_size())
-    return differ("the tokenizer has " + std::to_string(teacher_tok.vocab_size()) + " tokens, the student's " +
-                  std::to_string(student_tok.vocab_size()));
-  for (int64_t id = 0; id < student_tok.vocab_size(); ++id)
-    if (student_tok.id_to_token(id) != teacher_tok.id_to_token(id))
-      return differ("token " + std::to_string(id) + " is '" + teacher_tok.id_to_token(id) + "', the student's '" +
-                    student_tok.id_to_token(id) + "'");
-  return Status();
-}
 
 double accumulate_gradients(const Transformer& model, const std::vector<SftBatch>& micro_batches) {
   int64_t tokens = 0;
@@ -216,12 +137,11 @@ DistillOptions distill_options(const Run& run) {
 
 // The teacher for logit distillation, checked against the student; nullopt
 // when distill_alpha is 0.
-Result<std::optional<Transformer>> load_teacher(const SFTConfig& c, const Transformer& student,
-                                                const Tokenizer& student_tok) {
+Result<std::optional<Transformer>> maybe_load_teacher(const SFTConfig& c, const Transformer& student,
+                                                      const Tokenizer& student_tok) {
   if (c.distill_alpha == 0) return std::optional<Transformer>();
-  R1_ASSIGN_OR_RETURN(Transformer teacher, Transformer::load(c.teacher_model_name_or_path, {compute_dtype(c), false}));
-  R1_ASSIGN_OR_RETURN(Tokenizer teacher_tok, Tokenizer::load(c.teacher_model_name_or_path));
-  R1_RETURN_IF_ERROR(check_same_vocabulary(student, student_tok, teacher, teacher_tok, c.teacher_model_name_or_path));
+  R1_ASSIGN_OR_RETURN(Transformer teacher,
+                      load_teacher(c.teacher_model_name_or_path, {compute_dtype(c), false}, student, student_tok));
   return std::optional<Transformer>(std::move(teacher));
 }
 
@@ -280,7 +200,7 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
   }
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(c.model_name_or_path));
   R1_ASSIGN_OR_RETURN(SftDataOptions data, data_options(c, tok, run.model.config()));
-  R1_ASSIGN_OR_RETURN(run.teacher, load_teacher(c, run.model, tok));
+  R1_ASSIGN_OR_RETURN(run.teacher, maybe_load_teacher(c, run.model, tok));
   if (log && run.teacher)
     std::fprintf(log, "distilling from %s: loss = %.3g * CE + %.3g * T^2 * KL at T = %.3g\n",
                  c.teacher_model_name_or_path.c_str(), 1.0 - c.distill_alpha, c.distill_alpha, c.distill_temperature);
@@ -394,7 +314,7 @@ Result<EvalResult> evaluate_file(const SFTConfig& c, const std::string& model_di
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(model_dir));
   R1_ASSIGN_OR_RETURN(SftDataOptions data, data_options(c, tok, model.config()));
   R1_ASSIGN_OR_RETURN(auto rows, load_rows(c, file, tok, data, nullptr));
-  R1_ASSIGN_OR_RETURN(std::optional<Transformer> teacher, load_teacher(c, model, tok));
+  R1_ASSIGN_OR_RETURN(std::optional<Transformer> teacher, maybe_load_teacher(c, model, tok));
   DistillOptions distill;
   if (teacher) distill = {&*teacher, c.distill_alpha, c.distill_temperature};
   return evaluate(model, rows, c.per_device_eval_batch_size, distill);
