@@ -13,6 +13,7 @@
 #include "grpo/learner.h"
 #include "grpo/rl_job.h"
 #include "grpo/rl_metrics.h"
+#include "model/device.h"
 #include "rollout/rollout_store.h"
 #include "rollout/sample_and_score.h"
 #include "train/lr_schedule.h"
@@ -268,7 +269,10 @@ Status train_on(Run& run, const RLGeneration& gen, std::map<std::string, double>
 
 // ---------------------------------------------------------------- set-up
 
-at::ScalarType compute_dtype(const RLConfig& c) { return c.grpo.bf16 ? at::kBFloat16 : at::kFloat; }
+// The `device` and `dtype` keys; "auto" dtype is bf16, as TRL's bf16=True.
+Result<LoadOptions> load_options(const RLConfig& c, bool trainable) {
+  return resolve_load_options(c.grpo.compute, at::kBFloat16, trainable);
+}
 
 Status check_prompts(const Run& run) {
   const ModelConfig& mc = run.policy.config();
@@ -288,12 +292,13 @@ Status load_reference(Run& run, const std::string& checkpoint) {
   std::string moved = checkpoint.empty() ? "" : checkpoint + "/" + kRefModelFile;
   if (!moved.empty() && std::filesystem::exists(moved)) {
     R1_ASSIGN_OR_RETURN(SafetensorsFile file, load_safetensors(moved));
-    R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::from_tensors(run.policy.config(), std::move(file.tensors),
-                                                                   {compute_dtype(c), false}));
+    R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false));
+    R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::from_tensors(run.policy.config(), std::move(file.tensors), load));
     run.reference = std::move(ref);
     return Status();
   }
-  R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::load(c.model_name_or_path, {compute_dtype(c), false}));
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false));
+  R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::load(c.model_name_or_path, load));
   run.reference = std::move(ref);
   return Status();
 }
@@ -337,8 +342,8 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
                                                   c.output_dir.c_str());
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(c.model_name_or_path));
   R1_ASSIGN_OR_RETURN(RLJob job, load_rl_job(c, tok));
-  R1_ASSIGN_OR_RETURN(Transformer policy,
-                      Transformer::load(last.empty() ? c.model_name_or_path : last, {compute_dtype(c), true}));
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true));
+  R1_ASSIGN_OR_RETURN(Transformer policy, Transformer::load(last.empty() ? c.model_name_or_path : last, load));
   auto run = std::make_unique<Run>(c, log, std::move(tok), std::move(job), std::move(policy));
   R1_RETURN_IF_ERROR(check_prompts(*run));
   run->optimizer = std::make_unique<AdamW>(

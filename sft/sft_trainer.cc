@@ -10,6 +10,7 @@
 #include <random>
 
 #include "model/chat_template.h"
+#include "model/device.h"
 #include "sft/sft_loss.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
@@ -40,7 +41,7 @@ EvalResult evaluate(const Transformer& model, const std::vector<SftRow>& rows, i
   for (size_t i = 0; i < rows.size(); i += batch_size) {
     std::vector<const SftRow*> part;
     for (size_t j = i; j < std::min(rows.size(), i + batch_size); ++j) part.push_back(&rows[j]);
-    SftBatch b = collate(part);
+    SftBatch b = collate(part, model.device());
     if (distill.teacher) {
       DistillLossSums sums = distill_loss_sums(model, *distill.teacher, b, distill.temperature);
       sum += sums.ce.item<double>();
@@ -94,7 +95,10 @@ Result<std::vector<SftRow>> load_rows(const SFTConfig& c, const std::string& fil
   return rows;
 }
 
-at::ScalarType compute_dtype(const SFTConfig& c) { return c.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat; }
+// The `device` and `dtype` keys; "auto" dtype is float32 for SFT.
+Result<LoadOptions> load_options(const SFTConfig& c, bool trainable) {
+  return resolve_load_options(c.compute, at::kFloat, trainable);
+}
 
 // Where the run stands in its data: the optimizer step within the epoch.
 struct Cursor {
@@ -140,8 +144,8 @@ DistillOptions distill_options(const Run& run) {
 Result<std::optional<Transformer>> maybe_load_teacher(const SFTConfig& c, const Transformer& student,
                                                       const Tokenizer& student_tok) {
   if (c.distill_alpha == 0) return std::optional<Transformer>();
-  R1_ASSIGN_OR_RETURN(Transformer teacher,
-                      load_teacher(c.teacher_model_name_or_path, {compute_dtype(c), false}, student, student_tok));
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false));
+  R1_ASSIGN_OR_RETURN(Transformer teacher, load_teacher(c.teacher_model_name_or_path, load, student, student_tok));
   return std::optional<Transformer>(std::move(teacher));
 }
 
@@ -175,7 +179,7 @@ std::vector<SftBatch> step_batches(const Run& run, const std::vector<int64_t>& o
     std::vector<const SftRow*> rows;
     for (int64_t i = begin; i < std::min(R, begin + c.per_device_train_batch_size); ++i)
       rows.push_back(&run.train_rows[order[i]]);
-    batches.push_back(collate(rows));
+    batches.push_back(collate(rows, run.model.device()));
   }
   return batches;
 }
@@ -187,7 +191,8 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
     return Status::error(c.output_dir + " already holds checkpoints (" + last +
                          "); pass --resume to continue, or choose another output_dir");
   std::string weights = resume ? last : c.model_name_or_path;
-  R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(weights, {compute_dtype(c), true}));
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true));
+  R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(weights, load));
   Run run{c, log, std::move(model), nullptr, {}, {}, {}, {}, {}, 1, {}, {}};
   AdamWOptions ao{c.adam_beta1, c.adam_beta2, c.adam_epsilon, c.weight_decay};
   run.optimizer = std::make_unique<AdamW>(run.model, ao);
@@ -310,7 +315,8 @@ Result<SftRunResult> run_sft(const SFTConfig& c, bool resume, std::FILE* log) {
 }
 
 Result<EvalResult> evaluate_file(const SFTConfig& c, const std::string& model_dir, const std::string& file) {
-  R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(model_dir, {compute_dtype(c), false}));
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false));
+  R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(model_dir, load));
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(model_dir));
   R1_ASSIGN_OR_RETURN(SftDataOptions data, data_options(c, tok, model.config()));
   R1_ASSIGN_OR_RETURN(auto rows, load_rows(c, file, tok, data, nullptr));
