@@ -6,6 +6,7 @@
 #include "distill/rejection_sampling.h"
 #include "distill/sample_config.h"
 #include "util/help_config_flag.h"
+#include "util/process.h"
 
 namespace r1 {
 
@@ -18,6 +19,7 @@ struct SampleCliOptions {
 };
 
 void run_cli(const SampleCliOptions& o) {
+  throw_if_error(process_info_from_env().status());
   SampleConfig config = value_or_throw(load_sample_config(o.config, o.overrides));
   SampleReport report = value_or_throw(run_sample(config, o.quiet ? nullptr : stderr));
   std::printf("%s\n", report.to_json().c_str());

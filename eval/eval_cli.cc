@@ -8,6 +8,7 @@
 #include "eval/eval_runner.h"
 #include "util/help_config_flag.h"
 #include "util/json.h"
+#include "util/process.h"
 #include "util/text_table.h"
 
 namespace r1 {
@@ -73,6 +74,7 @@ void print_table(const EvalSummary& s) {
 }
 
 void run_cli(const EvalCliOptions& o) {
+  throw_if_error(process_info_from_env().status());
   EvalConfig config = load_config(o);
   EvalSummary summary = value_or_throw(run_eval(config, o.quiet ? nullptr : stderr));
   print_table(summary);

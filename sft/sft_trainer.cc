@@ -18,6 +18,7 @@
 #include "train/train_state.h"
 #include "util/file.h"
 #include "util/json.h"
+#include "util/process.h"
 
 namespace r1 {
 
@@ -130,8 +131,9 @@ struct Run {
   std::vector<SftRow> train_rows, eval_rows;
   LrSchedule schedule;
   int64_t steps_per_epoch = 1;
-  std::optional<MetricsLog> metrics;
+  std::optional<MetricsLog> metrics;   // opened only by the process that writes the run folder
   std::optional<Transformer> teacher;  // loaded only when distill_alpha > 0
+  ProcessInfo process;
 };
 
 DistillOptions distill_options(const Run& run) {
@@ -149,7 +151,9 @@ Result<std::optional<Transformer>> maybe_load_teacher(const SFTConfig& c, const 
   return std::optional<Transformer>(std::move(teacher));
 }
 
-Status record(Run& run, const std::string& json) { return run.metrics->append(run.state, json); }
+Status record(Run& run, const std::string& json) {
+  return run.process.writes_run_folder() ? run.metrics->append(run.state, json) : Status();
+}
 
 Result<EvalResult> log_eval(Run& run) {
   EvalResult e = evaluate(run.model, run.eval_rows, run.config.per_device_eval_batch_size, distill_options(run));
@@ -185,6 +189,7 @@ std::vector<SftBatch> step_batches(const Run& run, const std::vector<int64_t>& o
 }
 
 Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(ProcessInfo process, process_info_from_env());
   R1_ASSIGN_OR_RETURN(std::string last, find_last_checkpoint(c.output_dir));
   if (resume && last.empty()) return Status::error(c.output_dir + ": no complete checkpoint to resume from");
   if (!resume && !last.empty())
@@ -193,7 +198,7 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
   std::string weights = resume ? last : c.model_name_or_path;
   R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true));
   R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(weights, load));
-  Run run{c, log, std::move(model), nullptr, {}, {}, {}, {}, {}, 1, {}, {}};
+  Run run{c, log, std::move(model), nullptr, {}, {}, {}, {}, {}, 1, {}, {}, process};
   AdamWOptions ao{c.adam_beta1, c.adam_beta2, c.adam_epsilon, c.weight_decay};
   run.optimizer = std::make_unique<AdamW>(run.model, ao);
   run.state.seed = static_cast<uint64_t>(c.seed);
@@ -226,6 +231,7 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
   run.schedule.warmup_steps = warmup_steps_for(c.warmup_steps, c.warmup_ratio, total);
   run.schedule.min_lr_rate = c.min_lr_rate;
 
+  if (!process.writes_run_folder()) return run;
   R1_RETURN_IF_ERROR(make_dirs(c.output_dir));
   R1_RETURN_IF_ERROR(write_file_atomic(c.output_dir + "/sft_config.json", sft_config_json(c) + "\n"));
   R1_ASSIGN_OR_RETURN(MetricsLog metrics, MetricsLog::open(c.output_dir, run.state));
@@ -298,7 +304,7 @@ Result<SftRunResult> run_sft(const SFTConfig& c, bool resume, std::FILE* log) {
     }
     if (!run.eval_rows.empty() && c.eval_steps > 0 && step % c.eval_steps == 0 && step != total)
       R1_RETURN_IF_ERROR(log_eval(run).status());
-    if (c.save_steps > 0 && step % c.save_steps == 0) {
+    if (c.save_steps > 0 && step % c.save_steps == 0 && run.process.writes_run_folder()) {
       R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(ckpt, run.model, *run.optimizer, run.state));
       if (log) std::fprintf(log, "saved %s\n", dir.c_str());
     }
@@ -309,6 +315,7 @@ Result<SftRunResult> run_sft(const SFTConfig& c, bool resume, std::FILE* log) {
   }
   result.global_step = run.state.global_step;
   result.model_dir = c.output_dir + "/model";
+  if (!run.process.writes_run_folder()) return result;
   R1_RETURN_IF_ERROR(run.model.save(result.model_dir, c.model_name_or_path));
   if (log) std::fprintf(log, "saved final model to %s\n", result.model_dir.c_str());
   return result;
