@@ -1,5 +1,7 @@
 #include "pipelines/stages.h"
 
+#include <c10/util/Exception.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -282,7 +284,15 @@ Status check_stage_inputs(const std::string& type, const rapidjson::Value& confi
 Result<std::string> run_stage(const std::string& type, const rapidjson::Value& config, const std::string& where,
                               std::FILE* log) {
   R1_ASSIGN_OR_RETURN(StageKind kind, find_kind(type, where));
-  return kind.run(config, where, log);
+  // The stage boundary: whatever a stage's libraries throw (LibTorch's
+  // c10::Error above all) becomes an error the runner names the stage in.
+  try {
+    return kind.run(config, where, log);
+  } catch (const c10::Error& e) {
+    return Status::error(where + ": LibTorch error: " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return Status::error(where + ": " + e.what());
+  }
 }
 
 void print_stage_keys(const std::string& type, std::ostream& out) {

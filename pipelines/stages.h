@@ -34,7 +34,8 @@ Status check_stage_inputs(const std::string& type, const rapidjson::Value& confi
 // continue from their last checkpoint, rl from its last checkpoint (or the
 // start), sample and eval run again (their outputs are written atomically).
 // Returns the stage's summary metrics as a JSON object (for .done and the
-// report). Progress goes to `log`.
+// report). Progress goes to `log`. Whatever the stage throws (a LibTorch
+// c10::Error, say) comes back as an error starting with `where`.
 Result<std::string> run_stage(const std::string& type, const rapidjson::Value& config, const std::string& where,
                               std::FILE* log);
 
