@@ -79,6 +79,18 @@ Result<TaskOptions> parse_task_options(const JsonValue& o, const std::string& wh
   return t;
 }
 
+std::string task_options_json(const TaskOptions& t) {
+  JsonWriter w;
+  w.begin_object().key("task").value(t.task).key("split").value(t.split).key("n").value(t.n);
+  w.key("seed").value(t.seed).key("unique").value(t.unique);
+  w.key("heldout_percent").value(t.heldout_percent).key("min_numbers").value(t.min_numbers);
+  w.key("max_numbers").value(t.max_numbers).key("min_number").value(t.min_number);
+  w.key("max_number").value(t.max_number).key("max_target").value(t.max_target);
+  w.key("min_digits").value(t.min_digits).key("max_digits").value(t.max_digits).key("ops").value(t.ops);
+  w.end_object();
+  return w.str();
+}
+
 Result<Dataset> load_dataset_source(const JsonValue& source, const std::string& where) {
   if (source.IsString()) return named_source(source.GetString(), where);
   if (!source.IsObject())

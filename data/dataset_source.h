@@ -24,6 +24,8 @@ Result<Dataset> load_dataset_source(const JsonValue& source, const std::string& 
 
 // The task options a generated-task object describes; unknown keys are errors.
 Result<TaskOptions> parse_task_options(const JsonValue& object, const std::string& where);
+// The object parse_task_options reads back as `options` (every key).
+std::string task_options_json(const TaskOptions& options);
 
 // The reward spec that scores a source's answers, as JSON text: one component
 // named "accuracy" (countdown → countdown, humaneval → code with its

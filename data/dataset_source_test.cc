@@ -36,6 +36,16 @@ TEST(DatasetSource, TaskObjectOptions) {
   EXPECT_EQ(default_reward_spec(*ds), R"({"rewards": [{"checker": "math", "name": "accuracy"}]})");
 }
 
+TEST(DatasetSource, TaskOptionsJsonReadsBackTheSame) {
+  rapidjson::Document doc = value_or_throw(parse_json(R"({"task": "arithmetic", "n": 12, "seed": 3, "ops": "+"})", "t"));
+  TaskOptions t = value_or_throw(parse_task_options(doc, "t"));
+  std::string once = task_options_json(t);
+  rapidjson::Document again = value_or_throw(parse_json(once, "once"));
+  EXPECT_EQ(task_options_json(value_or_throw(parse_task_options(again, "once"))), once);
+  EXPECT_NE(once.find(R"("ops":"+")"), std::string::npos);
+  EXPECT_NE(once.find(R"("seed":3)"), std::string::npos);
+}
+
 TEST(DatasetSource, ErrorsNameTheKey) {
   auto unknown = load(R"({"task": "countdown", "numbrs": 3})");
   ASSERT_FALSE(unknown.ok());

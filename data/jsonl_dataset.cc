@@ -5,10 +5,7 @@
 #include <filesystem>
 
 #include "util/jsonl.h"
-
-#ifndef R1_SOURCE_DIR
-#error "R1_SOURCE_DIR must be defined by data/CMakeLists.txt"
-#endif
+#include "util/process.h"
 
 namespace r1 {
 
@@ -244,8 +241,10 @@ Result<Dataset> load_dataset(const DatasetSpec& spec) {
 }
 
 std::string data_root() {
-  if (const char* env = std::getenv("R1_DATA_DIR"); env && *env) return env;
-  return (std::filesystem::path(R1_SOURCE_DIR) / ".." / "shared" / "data").lexically_normal().string();
+  // An installed r1 (<prefix>/bin/r1), then a build folder inside a checkout
+  // that has shared/ beside it.
+  std::string dir = resource_dir("R1_DATA_DIR", {"../share/r1/data", "../../shared/data"});
+  return dir.empty() ? (std::filesystem::path(executable_dir()) / "../share/r1/data").lexically_normal().string() : dir;
 }
 
 std::vector<std::string> builtin_dataset_names() {

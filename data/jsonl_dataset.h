@@ -43,7 +43,9 @@ struct Dataset {
 // is an error too, since nothing can be trained or evaluated on it.
 Result<Dataset> load_dataset(const DatasetSpec& spec);
 
-// Where the shared reference sets live: $R1_DATA_DIR, else <repo>/../shared/data.
+// Where the shared reference sets live: $R1_DATA_DIR, else
+// <prefix>/share/r1/data beside an installed binary, else shared/data beside
+// the checkout a build folder sits in (<checkout>/../shared/data).
 std::string data_root();
 // Names of the built-in datasets (gsm8k, gsm8k_test, math500, ...).
 std::vector<std::string> builtin_dataset_names();

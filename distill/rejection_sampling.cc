@@ -7,6 +7,7 @@
 #include "data/dataset_source.h"
 #include "data/jsonl_dataset.h"
 #include "data/prompt_set.h"
+#include "model/device.h"
 #include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "rollout/sample_and_score.h"
@@ -94,9 +95,7 @@ Result<SampleReport> run_sample(const SampleConfig& c, std::FILE* log) {
   for (const FilterStage& stage : chain)
     R1_RETURN_IF_ERROR(stage.filter->check_reward(reward.component_names()).with_context("filters"));
 
-  LoadOptions load;
-  if (c.dtype == "float32") load.dtype = at::kFloat;
-  if (c.dtype == "bfloat16") load.dtype = at::kBFloat16;
+  R1_ASSIGN_OR_RETURN(LoadOptions load, resolve_load_options(c.compute, at::ScalarType::Undefined, false));
   R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(c.model, load));
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(c.model));
   std::string template_name = c.template_name.empty() ? source.spec.template_name : c.template_name;

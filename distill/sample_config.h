@@ -1,6 +1,7 @@
 // Every setting of an `r1 sample` run (rejection sampling), parsed from one
-// JSON object; docs/distill.md has the table. Unknown keys are errors that
-// name the key; `--set key=value` overrides a key.
+// JSON object through one field table (util/config_fields.h); docs/distill.md
+// has the table and `r1 sample --help-config` prints it. Unknown keys are
+// errors that name the key; `--set key=value` overrides a key.
 #pragma once
 
 #include <string>
@@ -8,6 +9,8 @@
 
 #include <rapidjson/document.h>
 
+#include "model/compute_options.h"
+#include "util/config_fields.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -20,7 +23,7 @@ struct SampleConfig {
   std::string dataset;
   int64_t max_prompts = 0;      // the first N prompts only; 0: all
   std::string template_name;    // key "template": auto, chatml, llama3, r1_zero, none; "": the dataset's
-  std::string dtype = "auto";   // auto (the checkpoint's), float32, bfloat16
+  ComputeOptions compute;       // keys `device` and `dtype` ("auto" = the checkpoint's dtype)
 
   // Sampling.
   int64_t samples_per_prompt = 4;  // k
@@ -43,9 +46,11 @@ struct SampleConfig {
   bool save_rejected = false;   // also write rejected.jsonl with the filter that removed each sample
 };
 
-// Parses and validates a config object (its keys, the dataset's structure,
-// filter names, the reward spec when given inline); `where` names it in
-// errors. No file is read.
+// The keys, their defaults and checks (the dataset's structure, filter
+// names, the reward spec when given inline). No file is read.
+const ConfigFields<SampleConfig>& sample_config_fields();
+
+// Parses and validates a config object; `where` names it in errors.
 Result<SampleConfig> parse_sample_config(const rapidjson::Value& obj, const std::string& where);
 
 // Reads `path`, applies `overrides` ("key=value"; the value is parsed as JSON

@@ -52,6 +52,8 @@ TEST(SampleConfig, ErrorsNameTheKey) {
   EXPECT_NE(error_of(std::string(kMinimal) + R"(, "samples_per_prompt": "4"})").find("'samples_per_prompt' must be an integer"),
             std::string::npos);
   EXPECT_NE(error_of(std::string(kMinimal) + R"(, "template": "jinja"})").find("key 'template'"), std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + R"(, "dtype": "half"})").find("cfg.json: field 'dtype': must be auto"),
+            std::string::npos);
 }
 
 TEST(SampleConfig, UnknownFiltersDatasetsAndCheckersAreNamed) {

@@ -6,8 +6,10 @@
 
 #include "eval/eval_config.h"
 #include "eval/eval_runner.h"
-#include "rollout/text_table.h"
+#include "util/help_config_flag.h"
 #include "util/json.h"
+#include "util/process.h"
+#include "util/text_table.h"
 
 namespace r1 {
 
@@ -18,49 +20,38 @@ namespace {
 struct EvalCliOptions {
   std::string config;
   std::vector<std::string> overrides;
-  std::optional<std::string> model, dataset, template_name, dtype, out;
+  std::optional<std::string> model, dataset, template_name, device, dtype, out;
   std::optional<int64_t> samples, limit, max_new_tokens, batch_size, seed, threads;
   std::optional<double> temperature, top_p;
   bool quiet = false;
 };
 
-rapidjson::Document build_config_doc(const EvalCliOptions& o) {
-  rapidjson::Document doc;
-  if (o.config.empty()) {
-    doc.SetObject();
-  } else {
-    doc = value_or_throw(read_json_file(o.config));
-    if (!doc.IsObject()) throw Error(o.config + ": the eval config must be a JSON object");
-  }
+// The flags given, as an object of config keys.
+rapidjson::Document flag_keys(const EvalCliOptions& o) {
+  rapidjson::Document doc(rapidjson::kObjectType);
   auto& alloc = doc.GetAllocator();
-  auto set = [&](const char* key, rapidjson::Value v) {
-    doc.RemoveMember(key);
-    doc.AddMember(rapidjson::StringRef(key), v, alloc);
-  };
-  auto set_string = [&](const char* key, const std::optional<std::string>& v) {
-    if (v) set(key, rapidjson::Value(v->c_str(), alloc));
-  };
-  auto set_int = [&](const char* key, const std::optional<int64_t>& v) {
-    if (v) set(key, rapidjson::Value(*v));
-  };
-  auto set_double = [&](const char* key, const std::optional<double>& v) {
-    if (v) set(key, rapidjson::Value(*v));
-  };
-  set_string("model", o.model);
-  set_string("dataset", o.dataset);
-  set_string("template", o.template_name);
-  set_string("dtype", o.dtype);
-  set_string("output_dir", o.out);
-  set_int("samples", o.samples);
-  set_int("limit", o.limit);
-  set_int("max_new_tokens", o.max_new_tokens);
-  set_int("batch_size", o.batch_size);
-  set_int("seed", o.seed);
-  set_int("threads", o.threads);
-  set_double("temperature", o.temperature);
-  set_double("top_p", o.top_p);
-  for (const auto& s : o.overrides) throw_if_error(apply_json_override(doc, s));
+  auto set = [&](const char* key, auto value) { doc.AddMember(rapidjson::StringRef(key), value, alloc); };
+  for (auto [key, v] : {std::pair{"model", &o.model}, std::pair{"dataset", &o.dataset},
+                        std::pair{"template", &o.template_name}, std::pair{"device", &o.device},
+                        std::pair{"dtype", &o.dtype}, std::pair{"output_dir", &o.out}})
+    if (*v) set(key, rapidjson::Value((*v)->c_str(), alloc));
+  for (auto [key, v] : {std::pair{"samples", &o.samples}, std::pair{"limit", &o.limit},
+                        std::pair{"max_new_tokens", &o.max_new_tokens}, std::pair{"batch_size", &o.batch_size},
+                        std::pair{"seed", &o.seed}, std::pair{"threads", &o.threads}})
+    if (*v) set(key, rapidjson::Value(**v));
+  for (auto [key, v] : {std::pair{"temperature", &o.temperature}, std::pair{"top_p", &o.top_p}})
+    if (*v) set(key, rapidjson::Value(**v));
   return doc;
+}
+
+// The --config file, then the flags, then --set.
+EvalConfig load_config(const EvalCliOptions& o) {
+  const ConfigFields<EvalConfig>& fields = eval_config_fields();
+  EvalConfig file;
+  if (!o.config.empty())
+    throw_if_error(fields.apply_json(file, value_or_throw(read_json_file(o.config)), o.config));
+  std::string where = o.config.empty() ? "eval config" : o.config;
+  return value_or_throw(fields.parse(flag_keys(o), where, o.overrides, std::move(file)));
 }
 
 void print_table(const EvalSummary& s) {
@@ -83,9 +74,8 @@ void print_table(const EvalSummary& s) {
 }
 
 void run_cli(const EvalCliOptions& o) {
-  rapidjson::Document doc = build_config_doc(o);
-  std::string where = o.config.empty() ? "eval config" : o.config;
-  EvalConfig config = value_or_throw(parse_eval_config(doc, where));
+  throw_if_error(process_info_from_env().status());
+  EvalConfig config = load_config(o);
   EvalSummary summary = value_or_throw(run_eval(config, o.quiet ? nullptr : stderr));
   print_table(summary);
 }
@@ -107,12 +97,17 @@ void add_eval_commands(CLI::App& app) {
   cmd->add_option("--batch-size", o->batch_size, "Examples per generation batch (default 8)");
   cmd->add_option("--seed", o->seed, "Sampling seed (default 0)");
   cmd->add_option("--template", o->template_name, "auto | chatml | llama3 | r1_zero | none (default: the dataset's)");
-  cmd->add_option("--dtype", o->dtype, "float32 | bfloat16 (default: the checkpoint's)");
+  cmd->add_option("--device", o->device, "cpu | cuda | cuda:N | auto (default: cuda when a GPU is visible)");
+  cmd->add_option("--dtype", o->dtype, "float32 | bfloat16 | float16 | auto (default: the checkpoint's)");
   cmd->add_option("--threads", o->threads, "CPU threads (default all cores)");
   cmd->add_option("--out", o->out, "Output folder for eval.json and eval.db (default runs/eval-<dataset>)");
   cmd->add_option("--config", o->config, "Eval config JSON file; flags override its keys");
-  cmd->add_option("--set", o->overrides, "Override a config key: key=value (value parsed as JSON if it is JSON)");
+  cmd->add_option("--set", o->overrides, "Override a config key: key=value (VALUE is JSON when it parses as JSON, else a string)");
   cmd->add_flag("--quiet", o->quiet, "No progress lines on stderr");
+  add_help_config_flag(cmd, [](std::ostream& out) {
+    out << "Keys of an r1 eval config (each flag sets the key of its name):\n";
+    eval_config_fields().print_help(out);
+  });
   cmd->callback([o] { run_cli(*o); });
 }
 

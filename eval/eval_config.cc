@@ -1,7 +1,6 @@
 #include "eval/eval_config.h"
 
 #include <algorithm>
-#include <functional>
 #include <utility>
 
 #include "reward/reward_spec.h"
@@ -12,35 +11,8 @@ namespace r1 {
 
 namespace {
 
-using Setter = std::function<Status(EvalConfig&, const JsonValue&, const std::string& where)>;
-
 Status must_be(const std::string& where, const std::string& key, const char* what) {
-  return Status::error(where + ": key '" + key + "' must be " + what);
-}
-
-Setter string_field(std::string EvalConfig::*m, const std::string& key) {
-  return [m, key](EvalConfig& c, const JsonValue& v, const std::string& where) {
-    if (!v.IsString()) return must_be(where, key, "a string");
-    c.*m = v.GetString();
-    return Status();
-  };
-}
-
-Setter int_field(int64_t EvalConfig::*m, const std::string& key) {
-  return [m, key](EvalConfig& c, const JsonValue& v, const std::string& where) {
-    if (!v.IsInt64()) return must_be(where, key, "an integer");
-    c.*m = v.GetInt64();
-    return Status();
-  };
-}
-
-Setter optional_number_field(std::optional<double> EvalConfig::*m, const std::string& key) {
-  return [m, key](EvalConfig& c, const JsonValue& v, const std::string& where) {
-    if (v.IsNull()) return (c.*m).reset(), Status();
-    if (!v.IsNumber()) return must_be(where, key, "a number or null");
-    c.*m = v.GetDouble();
-    return Status();
-  };
+  return Status::error(where + ": field '" + key + "' must be " + what);
 }
 
 Status set_dataset(EvalConfig& c, const JsonValue& v, const std::string& where) {
@@ -49,18 +21,6 @@ Status set_dataset(EvalConfig& c, const JsonValue& v, const std::string& where) 
   if (v.IsString()) return c.dataset = v.GetString(), Status();
   if (!v.IsObject()) return must_be(where, "dataset", "a name, a .jsonl path, or a dataset spec or task object");
   c.dataset_object = json_to_string(v);
-  return Status();
-}
-
-Status set_stop(EvalConfig& c, const JsonValue& v, const std::string& where) {
-  if (v.IsNull()) return c.stop.reset(), Status();
-  if (!v.IsArray()) return must_be(where, "stop", "an array of strings or null");
-  std::vector<std::string> stop;
-  for (const auto& s : v.GetArray()) {
-    if (!s.IsString()) return must_be(where, "stop", "an array of strings or null");
-    stop.emplace_back(s.GetString(), s.GetStringLength());
-  }
-  c.stop = std::move(stop);
   return Status();
 }
 
@@ -75,31 +35,14 @@ Status set_reward(EvalConfig& c, const JsonValue& v, const std::string& where) {
   return Status();
 }
 
-const std::vector<std::pair<std::string, Setter>>& fields() {
-  using C = EvalConfig;
-  static const std::vector<std::pair<std::string, Setter>> table = {
-      {"model", string_field(&C::model, "model")},
-      {"dataset", set_dataset},
-      {"limit", int_field(&C::limit, "limit")},
-      {"samples", int_field(&C::samples, "samples")},
-      {"temperature", optional_number_field(&C::temperature, "temperature")},
-      {"top_p", optional_number_field(&C::top_p, "top_p")},
-      {"top_k", int_field(&C::top_k, "top_k")},
-      {"min_p", optional_number_field(&C::min_p, "min_p")},
-      {"max_new_tokens", int_field(&C::max_new_tokens, "max_new_tokens")},
-      {"template", string_field(&C::template_name, "template")},
-      {"stop", set_stop},
-      {"reward", set_reward},
-      {"accuracy_component", string_field(&C::accuracy_component, "accuracy_component")},
-      {"batch_size", int_field(&C::batch_size, "batch_size")},
-      {"seed", int_field(&C::seed, "seed")},
-      {"reward_workers", int_field(&C::reward_workers, "reward_workers")},
-      {"dtype", string_field(&C::dtype, "dtype")},
-      {"threads", int_field(&C::threads, "threads")},
-      {"output_dir", string_field(&C::output_dir, "output_dir")},
-      {"name", string_field(&C::name, "name")},
-  };
-  return table;
+void write_dataset(const EvalConfig& c, JsonWriter& w) {
+  if (c.dataset_object.empty()) w.value(c.dataset);
+  else w.raw(c.dataset_object);
+}
+
+void write_reward(const EvalConfig& c, JsonWriter& w) {
+  if (c.reward.empty()) w.null();
+  else w.raw(c.reward);
 }
 
 Status one_of(const std::string& key, const std::string& value, const std::vector<std::string>& allowed) {
@@ -109,21 +52,7 @@ Status one_of(const std::string& key, const std::string& value, const std::vecto
   return Status::error("key '" + key + "' must be one of " + list + ", got '" + value + "'");
 }
 
-template <typename T>
-void optional_value(JsonWriter& w, const std::optional<T>& v) {
-  if (v)
-    w.value(*v);
-  else
-    w.null();
-}
-
 }  // namespace
-
-std::vector<std::string> eval_config_keys() {
-  std::vector<std::string> keys;
-  for (const auto& [name, _] : fields()) keys.push_back(name);
-  return keys;
-}
 
 Status validate_eval_config(const EvalConfig& c) {
   auto need = [](bool ok, const std::string& what) { return ok ? Status() : Status::error(what); };
@@ -145,7 +74,6 @@ Status validate_eval_config(const EvalConfig& c) {
   R1_RETURN_IF_ERROR(need(c.reward_workers >= 0, "key 'reward_workers' must be >= 0 (0 = one per CPU)"));
   R1_RETURN_IF_ERROR(need(c.threads >= 0, "key 'threads' must be >= 0 (0 = all cores)"));
   R1_RETURN_IF_ERROR(one_of("template", c.template_name, {"", "auto", "chatml", "llama3", "r1_zero", "none"}));
-  R1_RETURN_IF_ERROR(one_of("dtype", c.dtype, {"", "float32", "bfloat16", "float16"}));
   if (c.stop)
     for (const auto& s : *c.stop) R1_RETURN_IF_ERROR(need(!s.empty(), "key 'stop' must not hold an empty string"));
   if (!c.reward.empty()) {
@@ -155,55 +83,42 @@ Status validate_eval_config(const EvalConfig& c) {
   return Status();
 }
 
-Result<EvalConfig> parse_eval_config(const rapidjson::Value& obj, const std::string& where) {
-  if (!obj.IsObject()) return Status::error(where + ": the eval config must be a JSON object");
-  EvalConfig c;
-  for (const auto& member : obj.GetObject()) {
-    std::string key = member.name.GetString();
-    const Setter* setter = nullptr;
-    for (const auto& [name, s] : fields())
-      if (name == key) setter = &s;
-    if (!setter) {
-      std::string known;
-      for (const auto& k : eval_config_keys()) known += (known.empty() ? "" : ", ") + k;
-      return Status::error(where + ": unknown key '" + key + "' (known: " + known + ")");
-    }
-    R1_RETURN_IF_ERROR((*setter)(c, member.value, where));
-  }
-  if (Status s = validate_eval_config(c); !s.ok()) return s.with_context(where);
-  return c;
+const ConfigFields<EvalConfig>& eval_config_fields() {
+  using C = EvalConfig;
+  static const ConfigFields<C> fields =
+      ConfigFields<C>("eval config", [](C& c) { return validate_eval_config(c); })
+          .add("model", &C::model, "HF model folder with tokenizer.json (required)")
+          .add("dataset", "a string or an object", set_dataset, write_dataset,
+               "gsm8k_test, math500, aime24, amc23, humaneval, mbpp, countdown:heldout, ..., a .jsonl path, a "
+               "dataset spec or a task object (docs/data.md; required)")
+          .add("limit", &C::limit, "the first N examples; 0 = all")
+          .add("samples", &C::samples, "k completions per example")
+          .add("temperature", &C::temperature, "null: 0 (greedy) for one sample, else 0.6 (DeepSeek-R1's setting)")
+          .add("top_p", &C::top_p, "null: 1 for one sample, else 0.95")
+          .add("top_k", &C::top_k, "0 = off")
+          .add("min_p", &C::min_p, "drop tokens below min_p times the top token's probability, in [0, 1); null or 0 = off")
+          .add("max_new_tokens", &C::max_new_tokens, "tokens per completion at most")
+          .add("template", &C::template_name, "auto, chatml, llama3, r1_zero or none; \"\" = the dataset's")
+          .add("stop", &C::stop,
+               "stop strings (the completion is cut before one, as vLLM does); null = the dataset's")
+          .add("reward", "a reward spec (object or list), a spec file path, or null", set_reward, write_reward,
+               "reward spec, or a spec file path (read now); null = the dataset's default")
+          .add("accuracy_component", &C::accuracy_component,
+               "the component whose score >= 1 makes a sample correct; \"\" = \"accuracy\", else the first")
+          .add("batch_size", &C::batch_size, "examples per generation batch (each with k samples)")
+          .add("seed", &C::seed, "sampling seed")
+          .add("reward_workers", &C::reward_workers, "scoring threads; 0 = one per CPU")
+          .include(compute_options_fields(), &C::compute)
+          .add("threads", &C::threads, "torch CPU threads; 0 = all cores")
+          .add("output_dir", &C::output_dir, "eval.json and eval.db; \"\" = runs/eval-<dataset label>")
+          .add("name", &C::name, "run name in eval.db; \"\" = \"eval <dataset label>\"");
+  return fields;
 }
 
-std::string eval_config_json(const EvalConfig& c) {
-  JsonWriter w;
-  w.begin_object().key("model").value(c.model).key("dataset");
-  if (c.dataset_object.empty())
-    w.value(c.dataset);
-  else
-    w.raw(c.dataset_object);
-  w.key("limit").value(c.limit).key("samples").value(c.samples);
-  w.key("temperature");
-  optional_value(w, c.temperature);
-  w.key("top_p");
-  optional_value(w, c.top_p);
-  w.key("top_k").value(c.top_k).key("min_p");
-  optional_value(w, c.min_p);
-  w.key("max_new_tokens").value(c.max_new_tokens);
-  w.key("template").value(c.template_name).key("stop");
-  if (c.stop)
-    w.array(*c.stop);
-  else
-    w.null();
-  w.key("reward");
-  if (c.reward.empty())
-    w.null();
-  else
-    w.raw(c.reward);
-  w.key("accuracy_component").value(c.accuracy_component).key("batch_size").value(c.batch_size);
-  w.key("seed").value(c.seed).key("reward_workers").value(c.reward_workers).key("dtype").value(c.dtype);
-  w.key("threads").value(c.threads).key("output_dir").value(c.output_dir).key("name").value(c.name);
-  w.end_object();
-  return w.str();
+Result<EvalConfig> parse_eval_config(const rapidjson::Value& obj, const std::string& where) {
+  return eval_config_fields().parse(obj, where);
 }
+
+std::string eval_config_json(const EvalConfig& c) { return eval_config_fields().to_json(c); }
 
 }  // namespace r1

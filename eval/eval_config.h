@@ -1,6 +1,8 @@
 // Every setting of `r1 eval`, parsed from one JSON object (a --config file,
-// the CLI flags and --set overrides merged into it). docs/eval.md has the
-// table; unknown keys and mistyped values are errors that name the key.
+// then the CLI flags, then --set overrides) through one field table
+// (util/config_fields.h). docs/eval.md has the table and `r1 eval
+// --help-config` prints it; unknown keys and mistyped values are errors that
+// name the key.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +12,8 @@
 
 #include <rapidjson/document.h>
 
+#include "model/compute_options.h"
+#include "util/config_fields.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -50,7 +54,7 @@ struct EvalConfig {
   int64_t batch_size = 8;      // examples per generate() call (each with k samples)
   int64_t seed = 0;
   int64_t reward_workers = 0;  // scoring threads; 0 = one per CPU
-  std::string dtype;           // "" keeps the checkpoint's; float32, bfloat16
+  ComputeOptions compute;      // keys `device` and `dtype` ("auto" = the checkpoint's dtype)
   int64_t threads = 0;         // torch CPU threads; 0 = all cores
   std::string output_dir;      // "" = runs/eval-<dataset label>
   std::string name;            // run name in eval.db; "" = "eval <dataset label>"
@@ -59,8 +63,11 @@ struct EvalConfig {
   double resolved_top_p() const { return top_p.value_or(samples > 1 ? 0.95 : 1.0); }
 };
 
-// Parses and validates a config object; `where` names it in errors. A string
-// `reward` is a spec file path: it is read here and kept as its JSON text.
+// The keys, their defaults and checks. A string `reward` is a spec file
+// path: it is read when the key is and kept as its JSON text.
+const ConfigFields<EvalConfig>& eval_config_fields();
+
+// Parses and validates a config object; `where` names it in errors.
 Result<EvalConfig> parse_eval_config(const rapidjson::Value& obj, const std::string& where);
 
 // Checks values and combinations; errors name the key.
@@ -68,7 +75,5 @@ Status validate_eval_config(const EvalConfig& config);
 
 // The config as one JSON object (stored in eval.db's run_info and eval.json).
 std::string eval_config_json(const EvalConfig& config);
-
-std::vector<std::string> eval_config_keys();
 
 }  // namespace r1

@@ -45,15 +45,18 @@ TEST(EvalConfig, DefaultsAndSamplingByK) {
 
 TEST(EvalConfig, ErrorsNameTheKey) {
   EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "sample": 4})"), "unknown key 'sample'"));
+  // Type errors read "field '<key>'" in every config since the field table (was "key 'samples' ...").
   EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "samples": "4"})"),
-                       "key 'samples' must be an integer"));
+                       "field 'samples' must be an integer"));
   EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "samples": 0})"), "key 'samples' must be >= 1"));
   EXPECT_TRUE(contains(error_of(R"({"dataset": "d"})"), "key 'model' is required"));
   EXPECT_TRUE(contains(error_of(R"({"model": "m"})"), "key 'dataset' is required"));
   EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "top_p": 0})"), "key 'top_p'"));
   EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "template": "alpaca"})"), "key 'template'"));
-  EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "stop": "x"})"), "key 'stop'"));
-  EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": 5})"), "key 'dataset' must be"));
+  EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "stop": "x"})"), "field 'stop'"));
+  EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": 5})"), "field 'dataset' must be"));
+  EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "dtype": ""})"),
+                       "field 'dtype': must be auto, float32, bfloat16 or float16, got ''"));
   EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "reward": [{"checker": "nope"}]})"),
                        "unknown checker 'nope'"));
 }
@@ -66,15 +69,13 @@ TEST(EvalConfig, RewardFileIsReadIntoTheConfig) {
 
 TEST(EvalConfig, OverridesParseJsonValuesElseStrings) {
   rapidjson::Document doc = value_or_throw(parse_json(R"({"model": "m", "dataset": "gsm8k_test"})", "t"));
-  throw_if_error(apply_json_override(doc, "samples=4"));
-  throw_if_error(apply_json_override(doc, "dataset=countdown:heldout"));
-  throw_if_error(apply_json_override(doc, R"(stop=["\n\n"])"));
-  EvalConfig c = value_or_throw(parse_eval_config(doc, "t"));
+  EvalConfig c = value_or_throw(
+      eval_config_fields().parse(doc, "t", {"samples=4", "dataset=countdown:heldout", R"(stop=["\n\n"])"}));
   EXPECT_EQ(c.samples, 4);
   EXPECT_EQ(c.dataset, "countdown:heldout");
   ASSERT_TRUE(c.stop);
   EXPECT_EQ(*c.stop, std::vector<std::string>{"\n\n"});
-  EXPECT_FALSE(apply_json_override(doc, "samples").ok());
+  EXPECT_FALSE(eval_config_fields().parse(doc, "t", {"samples"}).ok());
 }
 
 TEST(EvalConfig, JsonRoundTrips) {

@@ -11,6 +11,7 @@
 #include "data/jsonl_dataset.h"
 #include "data/prompt_set.h"
 #include "eval/eval_dataset.h"
+#include "model/device.h"
 #include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "reward/reward_spec.h"
@@ -55,10 +56,7 @@ Result<Tokenizer> load_tokenizer(const std::string& model_dir) {
 }
 
 Result<Transformer> load_model(const EvalConfig& c) {
-  LoadOptions load;
-  if (c.dtype == "float32") load.dtype = at::kFloat;
-  if (c.dtype == "bfloat16") load.dtype = at::kBFloat16;
-  if (c.dtype == "float16") load.dtype = at::kHalf;
+  R1_ASSIGN_OR_RETURN(LoadOptions load, resolve_load_options(c.compute, at::ScalarType::Undefined, false));
   if (c.threads > 0) at::set_num_threads(static_cast<int>(c.threads));
   return Transformer::load(c.model, load);
 }

@@ -1,209 +1,17 @@
 #include "grpo/grpo_config.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <variant>
 
 namespace r1 {
 namespace {
 
-using Member = std::variant<int64_t GRPOConfig::*, double GRPOConfig::*, bool GRPOConfig::*, std::string GRPOConfig::*,
-                            std::optional<int64_t> GRPOConfig::*, std::optional<double> GRPOConfig::*>;
-struct Field {
-  const char* name;
-  Member member;
-};
-
-// The single list of keys: JSON, overrides, to_json and the docs table follow it.
-const std::vector<Field>& fields() {
-  using C = GRPOConfig;
-  static const std::vector<Field> list = {
-      {"num_generations", &C::num_generations},
-      {"beta", &C::beta},
-      {"epsilon", &C::epsilon},
-      {"epsilon_high", &C::epsilon_high},
-      {"delta", &C::delta},
-      {"loss_type", &C::loss_type},
-      {"scale_rewards", &C::scale_rewards},
-      {"advantage_estimator", &C::advantage_estimator},
-      {"importance_sampling_level", &C::importance_sampling_level},
-      {"use_bias_correction_kl", &C::use_bias_correction_kl},
-      {"num_iterations", &C::num_iterations},
-      {"mask_truncated_completions", &C::mask_truncated_completions},
-      {"temperature", &C::temperature},
-      {"top_p", &C::top_p},
-      {"top_k", &C::top_k},
-      {"min_p", &C::min_p},
-      {"max_prompt_length", &C::max_prompt_length},
-      {"max_completion_length", &C::max_completion_length},
-      {"generation_batch_size", &C::generation_batch_size},
-      {"steps_per_generation", &C::steps_per_generation},
-      {"learning_rate", &C::learning_rate},
-      {"lr_scheduler_type", &C::lr_scheduler_type},
-      {"warmup_steps", &C::warmup_steps},
-      {"weight_decay", &C::weight_decay},
-      {"adam_beta1", &C::adam_beta1},
-      {"adam_beta2", &C::adam_beta2},
-      {"adam_epsilon", &C::adam_epsilon},
-      {"max_grad_norm", &C::max_grad_norm},
-      {"per_device_train_batch_size", &C::per_device_train_batch_size},
-      {"gradient_accumulation_steps", &C::gradient_accumulation_steps},
-      {"bf16", &C::bf16},
-      {"gradient_checkpointing", &C::gradient_checkpointing},
-      {"seed", &C::seed},
-      {"max_steps", &C::max_steps},
-      {"num_train_epochs", &C::num_train_epochs},
-      {"logging_steps", &C::logging_steps},
-      {"save_steps", &C::save_steps},
-      {"save_total_limit", &C::save_total_limit},
-      {"sync_ref_model", &C::sync_ref_model},
-      {"ref_model_mixup_alpha", &C::ref_model_mixup_alpha},
-      {"ref_model_sync_steps", &C::ref_model_sync_steps},
-      {"dynamic_sampling", &C::dynamic_sampling},
-      {"max_num_gen_batches", &C::max_num_gen_batches},
-      {"overlong_buffer_length", &C::overlong_buffer_length},
-      {"overlong_penalty_factor", &C::overlong_penalty_factor},
-  };
-  return list;
-}
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
-Status unknown_key(std::string_view key, const std::string& where) {
-  const Field* best = nullptr;
-  size_t best_distance = SIZE_MAX;
-  for (const Field& f : fields()) {
-    size_t d = edit_distance(key, f.name);
-    if (d < best_distance) best = &f, best_distance = d;
-  }
-  std::string message = where + ": unknown key '" + std::string(key) + "'";
-  if (best && best_distance <= std::max<size_t>(3, key.size() / 3))
-    message += " (did you mean '" + std::string(best->name) + "'?)";
-  return Status::error(message);
-}
-
-const Field* find_field(std::string_view key) {
-  for (const Field& f : fields())
-    if (key == f.name) return &f;
-  return nullptr;
-}
-
-// ---- typed values from JSON ----
-
-Status bad_type(const Field& f, const char* expected, const std::string& where) {
-  return Status::error(where + ": field '" + f.name + "' must be " + expected);
-}
-
-Status set_from_json(GRPOConfig& c, const Field& f, const JsonValue& v, const std::string& where) {
-  struct Visitor {
-    GRPOConfig& c;
-    const Field& f;
-    const JsonValue& v;
-    const std::string& where;
-    Status integer(int64_t& out) const {
-      if (v.IsInt64()) return out = v.GetInt64(), Status();
-      if (v.IsDouble() && std::trunc(v.GetDouble()) == v.GetDouble() && std::abs(v.GetDouble()) < 9e15)
-        return out = static_cast<int64_t>(v.GetDouble()), Status();
-      return bad_type(f, "an integer", where);
-    }
-    Status number(double& out) const {
-      if (!v.IsNumber()) return bad_type(f, "a number", where);
-      return out = v.GetDouble(), Status();
-    }
-    Status operator()(int64_t GRPOConfig::*m) const { return integer(c.*m); }
-    Status operator()(double GRPOConfig::*m) const { return number(c.*m); }
-    Status operator()(bool GRPOConfig::*m) const {
-      if (!v.IsBool()) return bad_type(f, "true or false", where);
-      return c.*m = v.GetBool(), Status();
-    }
-    Status operator()(std::string GRPOConfig::*m) const {
-      if (!v.IsString()) return bad_type(f, "a string", where);
-      return c.*m = v.GetString(), Status();
-    }
-    Status operator()(std::optional<int64_t> GRPOConfig::*m) const {
-      if (v.IsNull()) return (c.*m).reset(), Status();
-      int64_t x = 0;
-      R1_RETURN_IF_ERROR(integer(x).ok() ? Status() : bad_type(f, "an integer or null", where));
-      return c.*m = x, Status();
-    }
-    Status operator()(std::optional<double> GRPOConfig::*m) const {
-      if (v.IsNull()) return (c.*m).reset(), Status();
-      if (!v.IsNumber()) return bad_type(f, "a number or null", where);
-      return c.*m = v.GetDouble(), Status();
-    }
-  };
-  if (v.IsNull() && (std::holds_alternative<int64_t GRPOConfig::*>(f.member) ||
-                     std::holds_alternative<double GRPOConfig::*>(f.member) ||
-                     std::holds_alternative<bool GRPOConfig::*>(f.member) ||
-                     std::holds_alternative<std::string GRPOConfig::*>(f.member)))
-    return Status::error(where + ": field '" + f.name + "' may not be null");
-  return std::visit(Visitor{c, f, v, where}, f.member);
-}
-
-// ---- typed values from "key=value" text ----
-
-bool parse_int(std::string_view s, int64_t& out) {
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && end == s.data() + s.size();
-}
-
-bool parse_double(std::string_view s, double& out) {
-  std::string text(s);
-  char* end = nullptr;
-  out = std::strtod(text.c_str(), &end);
-  return !text.empty() && end == text.c_str() + text.size() && std::isfinite(out);
-}
-
-bool is_null_word(std::string_view s) { return s == "null" || s == "none" || s == "None"; }
-
-Status set_from_text(GRPOConfig& c, const Field& f, std::string_view s, const std::string& where) {
-  struct Visitor {
-    GRPOConfig& c;
-    const Field& f;
-    std::string_view s;
-    const std::string& where;
-    Status operator()(int64_t GRPOConfig::*m) const {
-      return parse_int(s, c.*m) ? Status() : bad_type(f, "an integer", where);
-    }
-    Status operator()(double GRPOConfig::*m) const {
-      return parse_double(s, c.*m) ? Status() : bad_type(f, "a number", where);
-    }
-    Status operator()(bool GRPOConfig::*m) const {
-      if (s == "true" || s == "1") return c.*m = true, Status();
-      if (s == "false" || s == "0") return c.*m = false, Status();
-      return bad_type(f, "true or false", where);
-    }
-    Status operator()(std::string GRPOConfig::*m) const { return c.*m = std::string(s), Status(); }
-    Status operator()(std::optional<int64_t> GRPOConfig::*m) const {
-      if (is_null_word(s)) return (c.*m).reset(), Status();
-      int64_t x = 0;
-      if (!parse_int(s, x)) return bad_type(f, "an integer or null", where);
-      return c.*m = x, Status();
-    }
-    Status operator()(std::optional<double> GRPOConfig::*m) const {
-      if (is_null_word(s)) return (c.*m).reset(), Status();
-      double x = 0;
-      if (!parse_double(s, x)) return bad_type(f, "a number or null", where);
-      return c.*m = x, Status();
-    }
-  };
-  return std::visit(Visitor{c, f, s, where}, f.member);
+// A `bf16` value written as the dtype it means (TRL's name for one dtype choice).
+Status set_bf16(GRPOConfig& c, const JsonValue& v, const std::string& where) {
+  if (!v.IsBool()) return field_value_error(v, "bf16", "true or false", where);
+  c.compute.dtype = v.GetBool() ? "bfloat16" : "float32";
+  return Status();
 }
 
 // ---- validation ----
@@ -310,57 +118,87 @@ Status check_batching(const GRPOConfig& c) {
 
 }  // namespace
 
-Status GRPOConfig::apply_json(const JsonValue& object, const std::string& where) {
-  if (!object.IsObject()) return Status::error(where + ": expected a JSON object of GRPO settings");
-  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
-    std::string_view key(it->name.GetString(), it->name.GetStringLength());
-    const Field* f = find_field(key);
-    if (!f) return unknown_key(key, where);
-    R1_RETURN_IF_ERROR(set_from_json(*this, *f, it->value, where));
-  }
-  return {};
-}
-
-Status GRPOConfig::apply_override(std::string_view assignment) {
-  const std::string where = "override '" + std::string(assignment) + "'";
-  size_t eq = assignment.find('=');
-  if (eq == std::string_view::npos || eq == 0) return Status::error(where + ": expected key=value");
-  std::string_view key = assignment.substr(0, eq);
-  const Field* f = find_field(key);
-  if (!f) return unknown_key(key, where);
-  return set_from_text(*this, *f, assignment.substr(eq + 1), where);
+const ConfigFields<GRPOConfig>& grpo_config_fields() {
+  using C = GRPOConfig;
+  static const ConfigFields<C> fields =
+      ConfigFields<C>("GRPO settings", [](C& c) { return c.validate(); })
+          // GRPO algorithm
+          .add("num_generations", &C::num_generations, "G completions per prompt (TRL 8; must be >= 2)")
+          .add("beta", &C::beta, "k3 KL weight; 0 loads no reference model (TRL 0.0)")
+          .add("epsilon", &C::epsilon, "lower clip epsilon (TRL 0.2)")
+          .add("epsilon_high", &C::epsilon_high, "upper clip; null = epsilon (TRL None; DAPO 0.28)")
+          .add("delta", &C::delta, "two-sided clipping cap on the ratio, > 1 (TRL None)")
+          .add("loss_type", &C::loss_type, "grpo | bnpo | dr_grpo | dapo (TRL dapo)")
+          .add("scale_rewards", &C::scale_rewards, "group | batch | none (TRL group)")
+          .add("advantage_estimator", &C::advantage_estimator, "grpo | rloo (ours)")
+          .add("importance_sampling_level", &C::importance_sampling_level, "token | sequence (TRL token)")
+          .add("use_bias_correction_kl", &C::use_bias_correction_kl, "KL term times the importance ratio (TRL true)")
+          .add("num_iterations", &C::num_iterations, "mu: passes over each generation batch (TRL 1)")
+          .add("mask_truncated_completions", &C::mask_truncated_completions,
+               "drop truncated completions from the loss (TRL false)")
+          // generation
+          .add("temperature", &C::temperature, "sampling temperature, > 0 (TRL 1.0)")
+          .add("top_p", &C::top_p, "nucleus mass in (0, 1] (TRL 1.0)")
+          .add("top_k", &C::top_k, "0 = off (TRL 0)")
+          .add("min_p", &C::min_p, "in [0, 1]; null = off (TRL None)")
+          .add("max_prompt_length", &C::max_prompt_length, "prompt tokens kept, left-truncated (TRL 512)")
+          .add("max_completion_length", &C::max_completion_length, "tokens per completion; also dr_grpo's constant (TRL 512)")
+          .add("generation_batch_size", &C::generation_batch_size,
+               "completions per generation; null = derived from steps_per_generation (TRL None)")
+          .add("steps_per_generation", &C::steps_per_generation,
+               "optimizer micro-steps per generation; null = gradient_accumulation_steps (TRL None)")
+          // optimisation (transformers TrainingArguments names)
+          .add("learning_rate", &C::learning_rate, "peak AdamW learning rate (TRL 1e-6)")
+          .add("lr_scheduler_type", &C::lr_scheduler_type, "linear | cosine | constant | constant_with_warmup")
+          .add("warmup_steps", &C::warmup_steps, "whole steps, or a ratio of max_steps when < 1")
+          .add("weight_decay", &C::weight_decay, "AdamW decoupled weight decay")
+          .add("adam_beta1", &C::adam_beta1, "AdamW beta1")
+          .add("adam_beta2", &C::adam_beta2, "AdamW beta2")
+          .add("adam_epsilon", &C::adam_epsilon, "AdamW epsilon")
+          .add("max_grad_norm", &C::max_grad_norm, "gradient clipping norm; 0 = none")
+          .add("per_device_train_batch_size", &C::per_device_train_batch_size, "completions per micro-batch")
+          .add("gradient_accumulation_steps", &C::gradient_accumulation_steps, "micro-batches per optimizer step")
+          .include(compute_options_fields(), &C::compute)
+          .add_alias("bf16", "true or false", set_bf16,
+                     "TRL's name for the dtype: true = dtype bfloat16 (weights in bf16, fp32 master copy), "
+                     "false = float32; the later of bf16 and dtype wins")
+          .add("gradient_checkpointing", &C::gradient_checkpointing,
+               "recompute activations in backward (TRL true); not implemented yet, so true is an error")
+          // run control
+          .add("seed", &C::seed, "seed of sampling and data order")
+          .add("max_steps", &C::max_steps, "optimizer steps; -1 = num_train_epochs")
+          .add("num_train_epochs", &C::num_train_epochs, "epochs over the prompts when max_steps is -1")
+          .add("logging_steps", &C::logging_steps, "steps between progress lines (TRL 10)")
+          .add("save_steps", &C::save_steps, "steps between checkpoints")
+          .add("save_total_limit", &C::save_total_limit, "checkpoints kept; null = all")
+          // reference model
+          .add("sync_ref_model", &C::sync_ref_model, "refresh the reference model from the policy (TRL false)")
+          .add("ref_model_mixup_alpha", &C::ref_model_mixup_alpha,
+               "ref <- alpha * policy + (1 - alpha) * ref; 1 = replace (TRL 0.6)")
+          .add("ref_model_sync_steps", &C::ref_model_sync_steps, "optimizer steps between refreshes (TRL 512)")
+          // ours: DAPO dynamic sampling and overlong shaping
+          .add("dynamic_sampling", &C::dynamic_sampling,
+               "drop groups whose rewards are all equal and sample more prompts to refill (DAPO)")
+          .add("max_num_gen_batches", &C::max_num_gen_batches, "refill rounds per step; 0 = unlimited (verl)")
+          .add("overlong_buffer_length", &C::overlong_buffer_length,
+               "soft overlong penalty over the last L tokens; 0 = off (DAPO)")
+          .add("overlong_penalty_factor", &C::overlong_penalty_factor,
+               "the penalty at max_completion_length (DAPO 1.0)");
+  return fields;
 }
 
 Status GRPOConfig::validate() const {
   if (gradient_checkpointing)
     return field_error("gradient_checkpointing",
                        "true is not implemented yet (activation checkpointing comes with the GPU work); set it to false");
+  if (compute.dtype == "float16")
+    return field_error("dtype", "must be auto, float32 or bfloat16 for training (float16 would need a loss scaler)");
   R1_RETURN_IF_ERROR(check_ranges(*this));
   R1_RETURN_IF_ERROR(check_choices(*this));
   return check_batching(*this);
 }
 
-std::string GRPOConfig::to_json() const {
-  JsonWriter w;
-  w.begin_object();
-  for (const Field& f : fields()) {
-    w.key(f.name);
-    std::visit(
-        [&](auto member) {
-          const auto& v = this->*member;
-          using V = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<V, std::optional<int64_t>> || std::is_same_v<V, std::optional<double>>) {
-            if (v) w.value(*v);
-            else w.null();
-          } else {
-            w.value(v);
-          }
-        },
-        f.member);
-  }
-  w.end_object();
-  return w.str();
-}
+std::string GRPOConfig::to_json() const { return grpo_config_fields().to_json(*this); }
 
 int64_t GRPOConfig::resolved_steps_per_generation() const {
   if (steps_per_generation) return *steps_per_generation;
@@ -373,20 +211,17 @@ int64_t GRPOConfig::resolved_generation_batch_size() const {
   return per_device_train_batch_size * resolved_steps_per_generation();
 }
 
-std::vector<std::string> grpo_config_keys() {
-  std::vector<std::string> keys;
-  for (const Field& f : fields()) keys.push_back(f.name);
-  return keys;
-}
+std::vector<std::string> grpo_config_keys() { return grpo_config_fields().keys(); }
 
 Result<GRPOConfig> load_grpo_config(std::string_view preset, const std::string& json_path,
                                     const std::vector<std::string>& overrides) {
   R1_ASSIGN_OR_RETURN(GRPOConfig config, grpo_config_preset(preset));
+  const ConfigFields<GRPOConfig>& fields = grpo_config_fields();
   if (!json_path.empty()) {
     R1_ASSIGN_OR_RETURN(rapidjson::Document doc, read_json_file(json_path));
-    R1_RETURN_IF_ERROR(config.apply_json(doc, json_path));
+    R1_RETURN_IF_ERROR(fields.apply_json(config, doc, json_path));
   }
-  for (const std::string& o : overrides) R1_RETURN_IF_ERROR(config.apply_override(o));
+  for (const std::string& o : overrides) R1_RETURN_IF_ERROR(fields.apply_override(config, o));
   R1_RETURN_IF_ERROR(config.validate().with_context("GRPO config"));
   return config;
 }

@@ -1,7 +1,8 @@
 // Every setting of a GRPO run, named as in TRL 1.16's GRPOConfig (and
 // transformers' TrainingArguments) where one exists; "ours" marks the rest.
-// Loaded as preset → JSON object → `key=value` overrides, each step validated
-// with errors that name the key. No tensors here (no LibTorch dependency).
+// Loaded as preset → JSON object → `key=value` overrides through one field
+// table (util/config_fields.h), with errors that name the key; `r1 rl
+// --help-config` prints it. No tensors here (no LibTorch dependency).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "model/compute_options.h"
+#include "util/config_fields.h"
 #include "util/json.h"
 #include "util/status.h"
 
@@ -49,11 +52,10 @@ struct GRPOConfig {
   double max_grad_norm = 1.0;            // 0 = no clipping (1.0)
   int64_t per_device_train_batch_size = 8;  // completions per micro-batch (8)
   int64_t gradient_accumulation_steps = 1;  // micro-batches per optimizer step (1)
-  bool bf16 = true;                      // bf16 weights, fp32 master copy (TRL True)
-  // Recompute activations in backward (TRL's default is true). Not
-  // implemented yet (it comes with the GPU work, issue 15): true is refused
-  // rather than silently ignored.
-  bool gradient_checkpointing = false;
+  // Keys `device` and `dtype` ("auto" = bfloat16 here: bf16 weights with an
+  // fp32 master copy, as TRL's bf16=True); TRL's `bf16` key is an alias of dtype.
+  ComputeOptions compute;
+  bool gradient_checkpointing = false;   // TRL True; not implemented yet, so true is refused
   // --- run control ---
   int64_t seed = 42;                     // (42)
   int64_t max_steps = -1;                // optimizer steps; -1 ⇒ num_train_epochs (-1)
@@ -71,14 +73,9 @@ struct GRPOConfig {
   int64_t overlong_buffer_length = 0;    // soft overlong penalty over the last L tokens; 0 = off
   double overlong_penalty_factor = 1.0;  // penalty at max_completion_length (DAPO 1.0)
 
-  // Applies the keys of a JSON object; unknown keys and bad values are errors
-  // "<where>: field '<key>' ..." (unknown keys suggest the nearest known key).
-  Status apply_json(const JsonValue& object, const std::string& where);
-  // Applies one "key=value" (null/none clears an optional); same errors.
-  Status apply_override(std::string_view assignment);
   // Checks values and their combinations; errors name the key.
   Status validate() const;
-  // All keys, in declaration order, as one JSON object.
+  // All keys, in table order, as one JSON object.
   std::string to_json() const;
 
   // TRL's derivation (one process): defaults to one generation per optimizer step.
@@ -90,6 +87,9 @@ struct GRPOConfig {
 Result<GRPOConfig> grpo_config_preset(std::string_view name);
 std::vector<std::string> grpo_config_preset_names();
 std::vector<std::string> grpo_config_keys();
+
+// The keys of GRPOConfig (validate() is its check); RLConfig includes them.
+const ConfigFields<GRPOConfig>& grpo_config_fields();
 
 // preset, then the JSON file at json_path (skipped when empty), then the
 // overrides in order; the result is validated.

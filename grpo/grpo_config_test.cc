@@ -11,7 +11,7 @@ namespace {
 
 Result<GRPOConfig> from_json(const std::string& text, GRPOConfig base = {}) {
   R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(text, "cfg.json"));
-  R1_RETURN_IF_ERROR(base.apply_json(doc, "cfg.json"));
+  R1_RETURN_IF_ERROR(grpo_config_fields().apply_json(base, doc, "cfg.json"));
   R1_RETURN_IF_ERROR(base.validate());
   return base;
 }
@@ -29,6 +29,8 @@ TEST(GRPOConfig, DefaultsAreTrlDefaultsAndValid) {
   EXPECT_FALSE(c.epsilon_high.has_value());
   EXPECT_EQ(c.resolved_steps_per_generation(), 1);
   EXPECT_EQ(c.resolved_generation_batch_size(), 8);
+  EXPECT_EQ(c.compute.dtype, "auto");  // bfloat16 for rl, as TRL's bf16=True
+  EXPECT_FALSE(c.gradient_checkpointing);
 }
 
 TEST(GRPOConfig, JsonSetsTypedValues) {
@@ -68,7 +70,8 @@ TEST(GRPOConfig, WrongTypesNameTheKey) {
   EXPECT_EQ(error_of(from_json(R"({"bf16": 1})")), "cfg.json: field 'bf16' must be true or false");
   EXPECT_EQ(error_of(from_json(R"({"loss_type": 3})")), "cfg.json: field 'loss_type' must be a string");
   EXPECT_EQ(error_of(from_json(R"({"epsilon": null})")), "cfg.json: field 'epsilon' may not be null");
-  EXPECT_EQ(error_of(from_json(R"([1, 2])")), "cfg.json: expected a JSON object of GRPO settings");
+  // One wording for every config since the field table (was "expected a JSON object of GRPO settings").
+  EXPECT_EQ(error_of(from_json(R"([1, 2])")), "cfg.json: the GRPO settings must be a JSON object");
 }
 
 TEST(GRPOConfig, InvalidValuesNameTheKey) {
@@ -104,22 +107,44 @@ TEST(GRPOConfig, BatchingRulesFollowTrl) {
 
 TEST(GRPOConfig, OverridesUseTheSameChecks) {
   GRPOConfig c;
-  ASSERT_TRUE(c.apply_override("beta=0.001").ok());
-  ASSERT_TRUE(c.apply_override("epsilon_high=0.28").ok());
-  ASSERT_TRUE(c.apply_override("bf16=false").ok());
-  ASSERT_TRUE(c.apply_override("loss_type=bnpo").ok());
+  auto set = [&](const char* assignment) { return grpo_config_fields().apply_override(c, assignment); };
+  ASSERT_TRUE(set("beta=0.001").ok());
+  ASSERT_TRUE(set("epsilon_high=0.28").ok());
+  ASSERT_TRUE(set("bf16=false").ok());
+  ASSERT_TRUE(set("loss_type=bnpo").ok());
   EXPECT_DOUBLE_EQ(c.beta, 0.001);
   EXPECT_DOUBLE_EQ(*c.epsilon_high, 0.28);
-  EXPECT_FALSE(c.bf16);
+  EXPECT_EQ(c.compute.dtype, "float32");  // bf16=false
   EXPECT_EQ(c.loss_type, "bnpo");
-  ASSERT_TRUE(c.apply_override("epsilon_high=null").ok());
+  ASSERT_TRUE(set("epsilon_high=null").ok());
   EXPECT_FALSE(c.epsilon_high.has_value());
-  EXPECT_EQ(c.apply_override("betta=1").message(), "override 'betta=1': unknown key 'betta' (did you mean 'beta'?)");
-  EXPECT_EQ(c.apply_override("beta=abc").message(), "override 'beta=abc': field 'beta' must be a number");
-  EXPECT_EQ(c.apply_override("top_k=1.5").message(), "override 'top_k=1.5': field 'top_k' must be an integer");
-  EXPECT_EQ(c.apply_override("beta").message(), "override 'beta': expected key=value");
-  ASSERT_TRUE(c.apply_override("epsilon=-1").ok());  // parsed; the range check is validate()'s
+  EXPECT_EQ(set("betta=1").message(), "override 'betta=1': unknown key 'betta' (did you mean 'beta'?)");
+  EXPECT_EQ(set("beta=abc").message(), "override 'beta=abc': field 'beta' must be a number");
+  EXPECT_EQ(set("top_k=1.5").message(), "override 'top_k=1.5': field 'top_k' must be an integer");
+  EXPECT_EQ(set("beta").message(), "override 'beta': expected key=value");
+  // A value is JSON, else a string, in every command: "none" is not null.
+  EXPECT_EQ(set("epsilon_high=none").message(),
+            "override 'epsilon_high=none': field 'epsilon_high' must be a number or null");
+  ASSERT_TRUE(set("epsilon=-1").ok());  // parsed; the range check is validate()'s
   EXPECT_EQ(c.validate().message(), "field 'epsilon' must be >= 0, got -1");
+}
+
+TEST(GRPOConfig, Bf16IsAnAliasOfDtype) {
+  auto c = from_json(R"({"bf16": true})");
+  ASSERT_TRUE(c.ok()) << error_of(c);
+  EXPECT_EQ(c->compute.dtype, "bfloat16");
+  EXPECT_EQ(from_json(R"({"bf16": true, "dtype": "float32"})")->compute.dtype, "float32");  // the later key wins
+  EXPECT_EQ(error_of(from_json(R"({"dtype": "float16"})")),
+            "field 'dtype' must be auto, float32 or bfloat16 for training (float16 would need a loss scaler)");
+  EXPECT_EQ(error_of(from_json(R"({"dtype": "fp32"})")),
+            "cfg.json: field 'dtype': must be auto, float32, bfloat16 or float16, got 'fp32'");
+  EXPECT_EQ(error_of(from_json(R"({"device": "gpu"})")),
+            "cfg.json: field 'device': must be cpu, cuda, cuda:N or auto, got 'gpu'");
+  // The alias is read, never written: the saved config names the dtype.
+  auto doc = parse_json(c->to_json(), "to_json");
+  ASSERT_TRUE(doc.ok());
+  EXPECT_FALSE(doc->HasMember("bf16"));
+  EXPECT_STREQ((*doc)["dtype"].GetString(), "bfloat16");
 }
 
 TEST(GRPOConfig, ToJsonRoundTripsEveryKey) {

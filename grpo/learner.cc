@@ -7,7 +7,7 @@
 #include <chrono>
 #include <map>
 
-#include "model/cpu_streams.h"
+#include "util/cpu_streams.h"
 #include "model/scoring.h"
 
 namespace r1 {

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "grpo/trainer.h"
+#include "util/help_config_flag.h"
 #include "util/json.h"
 
 namespace r1 {
@@ -39,9 +40,18 @@ void add_rl_commands(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("rl", "GRPO reinforcement learning from a JSON config (see docs/grpo.md)");
   cmd->add_option("--config", o->config, "RL config JSON: job keys plus GRPOConfig keys")->required();
   cmd->add_option("--preset", o->preset, "GRPO preset (default, r1_zero, dapo, dr_grpo); overrides the file's");
-  cmd->add_option("--set", o->overrides, "Override a key: key=value (repeatable)");
+  cmd->add_option("--set", o->overrides,
+                  "Override a key: key=value, VALUE is JSON when it parses as JSON, else a string (repeatable)");
   cmd->add_flag("--resume", o->resume, "Continue from the last complete checkpoint in output_dir");
   cmd->add_flag("--print-config", o->print_config, "Print the resolved config as JSON and exit");
+  // After --preset, so its defaults are the preset's.
+  add_help_config_flag(cmd, [o](std::ostream& out) {
+    RLConfig defaults;
+    if (!o->preset.empty()) defaults.preset = o->preset;
+    defaults.grpo = value_or_throw(grpo_config_preset(defaults.preset));
+    out << "Keys of an r1 rl config (preset " << defaults.preset << "):\n";
+    rl_config_fields().print_help(out, defaults);
+  });
   cmd->callback([o] { run_cli(*o); });
 }
 

@@ -2,14 +2,16 @@
 // plus what the job runs on. One flat JSON object, e.g.
 //   {"preset": "r1_zero", "model_name_or_path": "base/", "output_dir": "run/",
 //    "dataset": "countdown", "reward": {"rewards": [...]}, "num_generations": 8}
-// Keys are job keys (below) or GRPOConfig keys; anything else is an error
-// naming the key. docs/grpo.md has the table.
+// Keys are job keys (below) or GRPOConfig keys (device and dtype among them);
+// anything else is an error naming the key. `r1 rl --help-config` prints
+// them all; docs/grpo.md has the table.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "grpo/grpo_config.h"
+#include "util/config_fields.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -29,6 +31,9 @@ struct RLConfig {
   // (saved as output_dir/rl_config.json).
   std::string to_json() const;
 };
+
+// The job keys and GRPOConfig's, in one flat table.
+const ConfigFields<RLConfig>& rl_config_fields();
 
 // Preset (the file's "preset" key, or an override "preset=..."), then the
 // file's keys, then "key=value" overrides in order; validated.

@@ -49,6 +49,24 @@ TEST(RLConfig, ErrorsNameTheKey) {
   EXPECT_NE(error_of(kBase + R"(, "preset": "r2")").find("unknown GRPO preset 'r2'"), std::string::npos);
   EXPECT_NE(error_of(kBase, {"temperature=hot"}).find("temperature"), std::string::npos);
   EXPECT_NE(error_of(kBase + R"(, "chat_template": "jinja")").find("chat_template"), std::string::npos);
+  EXPECT_NE(error_of(kBase + R"(, "gradient_checkpointing": true)").find("activation checkpointing comes with the GPU work"), std::string::npos);
+}
+
+TEST(RLConfig, DeviceDtypeAndTheBf16Alias) {
+  auto c = parse(kBase + R"(, "device": "cpu", "bf16": false)");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->grpo.compute.device, "cpu");
+  EXPECT_EQ(c->grpo.compute.dtype, "float32");
+  // The saved config names the dtype, and loads back the same.
+  auto again = parse_rl_config(c->to_json(), "saved");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->grpo.compute.dtype, "float32");
+  EXPECT_EQ(c->to_json().find("bf16"), std::string::npos);
+  // --set means JSON, else a string: `run_name=none` is the string "none".
+  auto named = parse(kBase, {"run_name=none", "save_total_limit=null"});
+  ASSERT_TRUE(named.ok()) << named.status().message();
+  EXPECT_EQ(named->run_name, "none");
+  EXPECT_FALSE(named->grpo.save_total_limit.has_value());
 }
 
 TEST(RLPlan, TrlBatchArithmetic) {

@@ -13,6 +13,7 @@
 #include "grpo/learner.h"
 #include "grpo/rl_job.h"
 #include "grpo/rl_metrics.h"
+#include "model/device.h"
 #include "rollout/rollout_store.h"
 #include "rollout/sample_and_score.h"
 #include "train/lr_schedule.h"
@@ -21,6 +22,7 @@
 #include "util/counter_rng.h"
 #include "util/file.h"
 #include "util/json.h"
+#include "util/process.h"
 
 namespace r1 {
 
@@ -57,6 +59,7 @@ struct Run {
   LrSchedule schedule;
   std::unique_ptr<RolloutStore> store;
   std::optional<MetricsLog> metrics;
+  ProcessInfo process;  // only the run-folder writer opens store and metrics, and saves
 };
 
 std::string cursor_json(const Run& run) {
@@ -210,6 +213,7 @@ void print_progress(const Run& run, const std::map<std::string, double>& m, doub
 }
 
 Status log_step(Run& run, std::map<std::string, double> m) {
+  if (!run.process.writes_run_folder()) return Status();
   m["epoch"] = run.state.epoch;
   JsonWriter w;
   w.begin_object().key("step").value(run.state.global_step);
@@ -268,7 +272,10 @@ Status train_on(Run& run, const RLGeneration& gen, std::map<std::string, double>
 
 // ---------------------------------------------------------------- set-up
 
-at::ScalarType compute_dtype(const RLConfig& c) { return c.grpo.bf16 ? at::kBFloat16 : at::kFloat; }
+// The `device` and `dtype` keys; "auto" dtype is bf16, as TRL's bf16=True.
+Result<LoadOptions> load_options(const RLConfig& c, bool trainable) {
+  return resolve_load_options(c.grpo.compute, at::kBFloat16, trainable);
+}
 
 Status check_prompts(const Run& run) {
   const ModelConfig& mc = run.policy.config();
@@ -288,12 +295,13 @@ Status load_reference(Run& run, const std::string& checkpoint) {
   std::string moved = checkpoint.empty() ? "" : checkpoint + "/" + kRefModelFile;
   if (!moved.empty() && std::filesystem::exists(moved)) {
     R1_ASSIGN_OR_RETURN(SafetensorsFile file, load_safetensors(moved));
-    R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::from_tensors(run.policy.config(), std::move(file.tensors),
-                                                                   {compute_dtype(c), false}));
+    R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false));
+    R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::from_tensors(run.policy.config(), std::move(file.tensors), load));
     run.reference = std::move(ref);
     return Status();
   }
-  R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::load(c.model_name_or_path, {compute_dtype(c), false}));
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false));
+  R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::load(c.model_name_or_path, load));
   run.reference = std::move(ref);
   return Status();
 }
@@ -328,7 +336,19 @@ Status open_store(Run& run, bool resumed) {
   return run.store->write_run_info(info);
 }
 
+// rl_config.json, rollouts.db and metrics.jsonl, on the process that writes them.
+Status open_run_folder(Run& run, bool resumed) {
+  const RLConfig& c = run.config;
+  R1_RETURN_IF_ERROR(make_dirs(c.output_dir));
+  R1_RETURN_IF_ERROR(write_file_atomic(c.output_dir + "/rl_config.json", c.to_json() + "\n"));
+  R1_RETURN_IF_ERROR(open_store(run, resumed));
+  R1_ASSIGN_OR_RETURN(MetricsLog metrics, MetricsLog::open(c.output_dir, run.state));
+  run.metrics = std::move(metrics);
+  return Status();
+}
+
 Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(ProcessInfo process, process_info_from_env());
   R1_ASSIGN_OR_RETURN(std::string last, find_last_checkpoint(c.output_dir));
   if (!resume && !last.empty())
     return Status::error(c.output_dir + " already holds checkpoints (" + last +
@@ -337,9 +357,10 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
                                                   c.output_dir.c_str());
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(c.model_name_or_path));
   R1_ASSIGN_OR_RETURN(RLJob job, load_rl_job(c, tok));
-  R1_ASSIGN_OR_RETURN(Transformer policy,
-                      Transformer::load(last.empty() ? c.model_name_or_path : last, {compute_dtype(c), true}));
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true));
+  R1_ASSIGN_OR_RETURN(Transformer policy, Transformer::load(last.empty() ? c.model_name_or_path : last, load));
   auto run = std::make_unique<Run>(c, log, std::move(tok), std::move(job), std::move(policy));
+  run->process = process;
   R1_RETURN_IF_ERROR(check_prompts(*run));
   run->optimizer = std::make_unique<AdamW>(
       run->policy, AdamWOptions{c.grpo.adam_beta1, c.grpo.adam_beta2, c.grpo.adam_epsilon, c.grpo.weight_decay});
@@ -360,11 +381,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
   run->schedule.total_steps = plan.total_steps;
   double w = c.grpo.warmup_steps;
   run->schedule.warmup_steps = w < 1 ? warmup_steps_for(0, w, plan.total_steps) : static_cast<int64_t>(w);
-  R1_RETURN_IF_ERROR(make_dirs(c.output_dir));
-  R1_RETURN_IF_ERROR(write_file_atomic(c.output_dir + "/rl_config.json", c.to_json() + "\n"));
-  R1_RETURN_IF_ERROR(open_store(*run, !last.empty()));
-  R1_ASSIGN_OR_RETURN(MetricsLog metrics, MetricsLog::open(c.output_dir, run->state));
-  run->metrics = std::move(metrics);
+  if (process.writes_run_folder()) R1_RETURN_IF_ERROR(open_run_folder(*run, !last.empty()));
   if (log)
     std::fprintf(log, "%zu prompts, %lld per generation x %lld samples, %lld optimizer steps per generation, %lld steps\n",
                  run->job.dataset.examples.size(), (long long)plan.prompts_per_generation,
@@ -373,6 +390,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
 }
 
 Status save_checkpoint(Run& run) {
+  if (!run.process.writes_run_folder()) return Status();
   const RLConfig& c = run.config;
   R1_RETURN_IF_ERROR(run.store->flush());  // the checkpoint never runs ahead of the rollouts it trained on
   run.state.data_cursor = cursor_json(run);
@@ -402,7 +420,7 @@ Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log, const
     auto t0 = Clock::now();
     R1_ASSIGN_OR_RETURN(RLGeneration gen, generate(run, *worker));
     run.num_tokens += gen.stats.prompt_tokens + gen.stats.completion_tokens;
-    R1_RETURN_IF_ERROR(run.store->append(gen.samples));
+    if (run.process.writes_run_folder()) R1_RETURN_IF_ERROR(run.store->append(gen.samples));
     std::map<std::string, double> gen_metrics = generation_metrics(gen, run.job.reward->component_names(),
                                                                    c.grpo.num_generations);
     gen_metrics["num_tokens"] = static_cast<double>(run.num_tokens);
@@ -422,9 +440,10 @@ Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log, const
     if (crossed && run.state.global_step < total) R1_RETURN_IF_ERROR(save_checkpoint(run));
   }
   R1_RETURN_IF_ERROR(save_checkpoint(run));
-  R1_RETURN_IF_ERROR(run.store->close());
   result.global_step = run.state.global_step;
   result.model_dir = c.output_dir + "/model";
+  if (!run.process.writes_run_folder()) return result;
+  R1_RETURN_IF_ERROR(run.store->close());
   R1_RETURN_IF_ERROR(run.policy.save(result.model_dir, c.model_name_or_path));
   if (log) std::fprintf(log, "saved final model to %s\n", result.model_dir.c_str());
   return result;

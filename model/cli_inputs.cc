@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "model/chat_template.h"
+#include "model/device.h"
 
 namespace r1 {
 
@@ -27,17 +28,16 @@ Result<std::vector<ChatMessage>> parse_messages(const JsonValue& row, const std:
 
 void add_model_options(CLI::App* cmd, ModelOptions& o) {
   cmd->add_option("--model", o.model, "HF model folder")->required();
-  cmd->add_option("--dtype", o.dtype, "Compute dtype: float32 | bfloat16 (default: the checkpoint's)")
-      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+  cmd->add_option("--device", o.compute.device, "cpu | cuda | cuda:N | auto (cuda when a GPU is visible)")
+      ->capture_default_str();
+  cmd->add_option("--dtype", o.compute.dtype, "Compute dtype: float32 | bfloat16 | float16 | auto (the checkpoint's)")
+      ->capture_default_str();
   cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)");
 }
 
 Transformer load_model(const ModelOptions& o) {
   if (o.threads > 0) at::set_num_threads(o.threads);
-  LoadOptions load;
-  if (o.dtype == "float32") load.dtype = at::kFloat;
-  if (o.dtype == "bfloat16") load.dtype = at::kBFloat16;
-  if (o.dtype == "float16") load.dtype = at::kHalf;
+  LoadOptions load = value_or_throw(resolve_load_options(o.compute, at::ScalarType::Undefined, false));
   return value_or_throw(Transformer::load(o.model, load));
 }
 

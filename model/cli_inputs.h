@@ -1,5 +1,5 @@
 // Command-line inputs shared by `r1 generate` and `r1 logprobs`: the model
-// options (folder, dtype, threads) and prompt rows ({"prompt_ids"},
+// options (folder, device, dtype, threads) and prompt rows ({"prompt_ids"},
 // {"prompt"} or {"messages"}). Errors are thrown as r1::Error (CLI code).
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/compute_options.h"
 #include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "util/json.h"
@@ -17,7 +18,7 @@ namespace r1 {
 
 struct ModelOptions {
   std::string model;
-  std::string dtype;  // empty keeps the checkpoint's
+  ComputeOptions compute;  // --device, --dtype ("auto" dtype keeps the checkpoint's)
   int threads = 0;
 };
 

@@ -7,7 +7,7 @@
 #include <numeric>
 #include <set>
 
-#include "model/cpu_streams.h"
+#include "util/cpu_streams.h"
 #include "model/scoring.h"
 #include "util/counter_rng.h"
 

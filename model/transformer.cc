@@ -142,7 +142,7 @@ Result<Transformer> Transformer::from_tensors(const ModelConfig& config, TensorM
     if (!at::isFloatingType(it->second.scalar_type()))
       return Status::error("tensor '" + name + "' must be floating point");
     if (dtype == at::ScalarType::Undefined) dtype = it->second.scalar_type();
-    at::Tensor t = it->second.to(dtype);
+    at::Tensor t = it->second.to(options.device, dtype);
     if (options.trainable) {
       if (t.data_ptr() == it->second.data_ptr()) t = t.clone();
       t.set_requires_grad(true);

@@ -15,11 +15,14 @@
 
 namespace r1 {
 
+// How loading places the weights; model/device.h makes one from a job's
+// ComputeOptions (its `device` and `dtype` keys).
 struct LoadOptions {
   // Compute dtype; kUndefined keeps the checkpoint's. Weights are copied into
-  // owned memory only when converted or when `trainable` is set.
+  // owned memory only when converted, moved or when `trainable` is set.
   at::ScalarType dtype = at::ScalarType::Undefined;
   bool trainable = false;  // own the memory and set requires_grad
+  at::Device device = at::kCPU;  // where every weight lives from the start
 };
 
 // Keys/values a forward call reads or writes beyond its own tokens.

@@ -11,11 +11,12 @@
 #include <utility>
 
 #include "pipelines/stages.h"
-#include "rollout/text_table.h"
 #include "train/run_log.h"
 #include "train/train_state.h"
 #include "util/file.h"
 #include "util/json.h"
+#include "util/process.h"
+#include "util/text_table.h"
 
 namespace r1 {
 
@@ -172,6 +173,7 @@ Status check_recipe(const Recipe& recipe, const std::string& run_dir, bool check
 }
 
 Result<PipelineReport> run_pipeline(const Recipe& recipe, const std::string& run_dir_in, std::FILE* log) {
+  R1_RETURN_IF_ERROR(process_info_from_env().status());  // one process for now; the stages check it too
   const std::string run_dir = normal_run_dir(run_dir_in);
   R1_RETURN_IF_ERROR(check_recipe(recipe, run_dir, /*check_inputs=*/true));
   std::vector<rapidjson::Document> configs;

@@ -5,7 +5,9 @@
 
 #include "pipelines/pipeline.h"
 #include "pipelines/recipe.h"
-#include "rollout/text_table.h"
+#include "pipelines/stages.h"
+#include "util/help_config_flag.h"
+#include "util/text_table.h"
 
 namespace r1 {
 
@@ -58,6 +60,22 @@ void run_list() {
   t.print(std::cout);
 }
 
+// A recipe's keys, then every stage type's config keys.
+void print_recipe_keys(std::ostream& out) {
+  out << "Keys of a recipe (docs/pipelines.md):\n"
+         "  name (a string; default the file's stem)\n"
+         "  description (a string)\n"
+         "  vars (an object of NAME: value; ${vars.NAME} in a config is its value, given with --set vars.NAME=)\n"
+         "  stages (a list of {name, type, config, compare_to, description}; they run in order)\n"
+         "      name: the stage's folder in the run folder; type: one of the types below; config: that type's keys,\n"
+         "      where ${stages.NAME.OUTPUT} is an earlier stage's output; compare_to: (eval) another eval stage\n"
+         "      whose pass@1 the report divides by\n";
+  for (const StageTypeInfo& t : stage_types()) {
+    out << "\nConfig keys of a " << t.type << " stage (" << t.summary << "; output_dir is set by the runner):\n";
+    print_stage_keys(t.type, out);
+  }
+}
+
 void add_recipe_options(CLI::App* cmd, PipelineCliOptions& o) {
   cmd->add_option("recipe", o.recipe, "Recipe JSON file, or a built-in recipe name (r1 pipeline list)")->required();
   cmd->add_option("--set", o.overrides,
@@ -71,6 +89,7 @@ void add_pipeline_commands(CLI::App& app) {
   CLI::App* group = app.add_subcommand("pipeline", "Run recipes of stages: pretrain-toy, sft, distill, rl, sample, "
                                                    "eval (see docs/pipelines.md)");
   group->require_subcommand(1);
+  add_help_config_flag(group, print_recipe_keys);
 
   auto run = std::make_shared<PipelineCliOptions>();
   CLI::App* cmd = group->add_subcommand(

@@ -1,7 +1,6 @@
 #include "pipelines/pretrain_toy.h"
 
 #include <filesystem>
-#include <map>
 
 #include "data/dataset_source.h"
 #include "data/jsonl_dataset.h"
@@ -19,65 +18,106 @@ namespace {
 
 namespace fs = std::filesystem;
 
-using Int = int64_t PretrainToyConfig::*;
-const std::map<std::string, Int>& int_keys() {
-  static const std::map<std::string, Int> keys = {
-      {"num_hidden_layers", &PretrainToyConfig::num_hidden_layers},
-      {"hidden_size", &PretrainToyConfig::hidden_size},
-      {"intermediate_size", &PretrainToyConfig::intermediate_size},
-      {"num_attention_heads", &PretrainToyConfig::num_attention_heads},
-      {"num_key_value_heads", &PretrainToyConfig::num_key_value_heads},
-      {"tokenizer_vocab", &PretrainToyConfig::tokenizer_vocab},
-      {"seed", &PretrainToyConfig::seed},
-  };
-  return keys;
+// The SFT keys the stage sets itself: paths in its folder, and its own
+// device and dtype keys.
+constexpr const char* kOwnSftPaths[] = {"model_name_or_path", "train_file", "output_dir"};
+constexpr const char* kOwnSftCompute[] = {"device", "dtype"};
+
+bool is_own_sft_key(const std::string& key) {
+  for (const char* own : kOwnSftPaths)
+    if (key == own) return true;
+  for (const char* own : kOwnSftCompute)
+    if (key == own) return true;
+  return false;
 }
-
-constexpr const char* kKnownKeys =
-    "corpus, template, arch, preset, num_hidden_layers, hidden_size, intermediate_size, num_attention_heads, "
-    "num_key_value_heads, tokenizer_vocab, seed, sft, output_dir";
-
-// The SFT keys the stage sets itself.
-constexpr const char* kOwnSftKeys[] = {"model_name_or_path", "train_file", "output_dir"};
 
 std::string init_dir(const PretrainToyConfig& c) { return (fs::path(c.output_dir) / "init").string(); }
 std::string corpus_path(const PretrainToyConfig& c) { return (fs::path(c.output_dir) / "corpus.jsonl").string(); }
 
-Result<PretrainToyConfig> parse_keys(const rapidjson::Value& obj, const std::string& where,
-                                     const rapidjson::Value** sft) {
-  PretrainToyConfig c;
-  bool has_corpus = false;
-  for (const auto& m : obj.GetObject()) {
-    const std::string key = m.name.GetString();
-    const JsonValue& v = m.value;
-    auto bad = [&](const char* what) { return Status::error(where + ": key '" + key + "' must be " + what); };
-    if (key == "corpus") {
-      if (!v.IsObject() || !v.HasMember("task")) return bad("a task object ({\"task\": \"arithmetic\", \"n\": ...})");
-      R1_ASSIGN_OR_RETURN(c.corpus, parse_task_options(v, where + ": corpus"));
-      if (c.corpus.split != "train")
-        return Status::error(where + ": corpus.split: the pretraining corpus is always the train split");
-      has_corpus = true;
-    } else if (key == "template" || key == "arch" || key == "preset" || key == "output_dir") {
-      if (!v.IsString()) return bad("a string");
-      (key == "template" ? c.template_name : key == "arch" ? c.arch : key == "preset" ? c.preset : c.output_dir) =
-          v.GetString();
-    } else if (auto it = int_keys().find(key); it != int_keys().end()) {
-      if (!v.IsInt64() || v.GetInt64() < 0) return bad("an integer >= 0");
-      c.*(it->second) = v.GetInt64();
-    } else if (key == "sft") {
-      if (!v.IsObject()) return bad("an object of SFT keys (docs/sft.md)");
-      *sft = &v;
-    } else {
-      return Status::error(where + ": unknown key '" + key + "' (known: " + kKnownKeys + ")");
-    }
+Status set_corpus(PretrainToyConfig& c, const JsonValue& v, const std::string& where) {
+  if (!v.IsObject() || !v.HasMember("task"))
+    return field_value_error(v, "corpus", "a task object ({\"task\": \"arithmetic\", \"n\": ...})", where);
+  R1_ASSIGN_OR_RETURN(c.corpus, parse_task_options(v, where + ": corpus"));
+  if (c.corpus->split != "train")
+    return Status::error(where + ": corpus.split: the pretraining corpus is always the train split");
+  return Status();
+}
+
+void write_corpus(const PretrainToyConfig& c, JsonWriter& w) {
+  if (c.corpus) w.raw(task_options_json(*c.corpus));
+  else w.null();
+}
+
+Status set_sft(PretrainToyConfig& c, const JsonValue& v, const std::string& where) {
+  if (!v.IsObject()) return field_value_error(v, "sft", "an object of SFT keys (docs/sft.md)", where);
+  for (const char* own : kOwnSftPaths)
+    if (v.HasMember(own))
+      return Status::error(where + ": sft." + own + ": set by the stage (init/, corpus.jsonl, the stage folder)");
+  for (const char* own : kOwnSftCompute)
+    if (v.HasMember(own))
+      return Status::error(where + ": sft." + own + ": give it as the stage's own '" + own + "' key");
+  return sft_config_fields().apply_json(c.sft, v, where + ": sft");
+}
+
+// The SFT keys that differ from SFT's defaults, less the stage's own: what
+// the stage's "sft" object says.
+void write_sft(const PretrainToyConfig& c, JsonWriter& w) {
+  static const SFTConfig defaults;
+  w.begin_object();
+  for (const auto& f : sft_config_fields().fields()) {
+    if (!f.write || is_own_sft_key(f.info.name)) continue;
+    JsonWriter value, fallback;
+    f.write(c.sft, value);
+    f.write(defaults, fallback);
+    if (value.str() != fallback.str()) w.key(f.info.name).raw(value.str());
   }
-  if (!has_corpus) return Status::error(where + ": key 'corpus' is required (a task object)");
-  if (c.output_dir.empty()) return Status::error(where + ": key 'output_dir' is required");
-  if (c.tokenizer_vocab < 260) return Status::error(where + ": key 'tokenizer_vocab' must be >= 260 (bytes + specials)");
-  return c;
+  w.end_object();
+}
+
+Status finish(PretrainToyConfig& c) {
+  if (!c.corpus) return Status::error("key 'corpus' is required (a task object)");
+  if (c.output_dir.empty()) return Status::error("key 'output_dir' is required");
+  for (auto [key, value] : {std::pair{"num_hidden_layers", c.num_hidden_layers}, std::pair{"hidden_size", c.hidden_size},
+                            std::pair{"intermediate_size", c.intermediate_size},
+                            std::pair{"num_attention_heads", c.num_attention_heads},
+                            std::pair{"num_key_value_heads", c.num_key_value_heads}, std::pair{"seed", c.seed}})
+    if (value < 0) return Status::error("key '" + std::string(key) + "' must be an integer >= 0");
+  if (c.tokenizer_vocab < 260) return Status::error("key 'tokenizer_vocab' must be >= 260 (bytes + specials)");
+  R1_RETURN_IF_ERROR(c.model_config().status());
+  R1_RETURN_IF_ERROR(spec_chat_template(c.template_name).status().with_context("key 'template'"));
+  c.sft.model_name_or_path = init_dir(c);
+  c.sft.train_file = corpus_path(c);
+  c.sft.output_dir = c.output_dir;
+  c.sft.compute = c.compute;
+  return sft_config_fields().finish(c.sft, "sft");
 }
 
 }  // namespace
+
+const ConfigFields<PretrainToyConfig>& pretrain_toy_config_fields() {
+  using C = PretrainToyConfig;
+  static const ConfigFields<C> fields =
+      ConfigFields<C>("pretrain-toy config", finish)
+          .add("corpus", "a task object", set_corpus, write_corpus,
+               "the train-split problems to pretrain on: {\"task\": \"arithmetic\" | \"countdown\", \"n\": ..., "
+               "task keys as in docs/data.md} (required)")
+          .add("template", &C::template_name, "how the corpus renders prompts: r1_zero, chatml, llama3 or none")
+          .add("arch", &C::arch, "qwen2, llama or qwen3")
+          .add("preset", &C::preset, "a model shape of model/model_presets.h (tiny, ...)")
+          .add("num_hidden_layers", &C::num_hidden_layers, "0 keeps the preset's")
+          .add("hidden_size", &C::hidden_size, "0 keeps the preset's")
+          .add("intermediate_size", &C::intermediate_size, "0 keeps the preset's")
+          .add("num_attention_heads", &C::num_attention_heads, "0 keeps the preset's")
+          .add("num_key_value_heads", &C::num_key_value_heads, "0 keeps the preset's")
+          .add("tokenizer_vocab", &C::tokenizer_vocab, "BPE vocabulary trained on the corpus (>= 260)")
+          .add("seed", &C::seed, "weight initialisation seed")
+          .add("sft", "an object of SFT keys", set_sft, write_sft,
+               "the pretraining run's SFT keys (r1 sft --help-config), less model_name_or_path, train_file, "
+               "output_dir, device and dtype, which the stage sets")
+          .include(compute_options_fields(), &C::compute)
+          .add("output_dir", &C::output_dir, "the stage folder (set by the pipeline runner)");
+  return fields;
+}
 
 Result<ModelConfig> PretrainToyConfig::model_config() const {
   R1_ASSIGN_OR_RETURN(ModelFamily family, parse_model_family(arch));
@@ -101,25 +141,7 @@ Result<ModelConfig> PretrainToyConfig::model_config() const {
 }
 
 Result<PretrainToyConfig> parse_pretrain_toy_config(const rapidjson::Value& obj, const std::string& where) {
-  if (!obj.IsObject()) return Status::error(where + ": the pretrain-toy config must be a JSON object");
-  const rapidjson::Value* sft = nullptr;
-  R1_ASSIGN_OR_RETURN(PretrainToyConfig c, parse_keys(obj, where, &sft));
-  R1_RETURN_IF_ERROR(c.model_config().status().with_context(where));
-  R1_RETURN_IF_ERROR(spec_chat_template(c.template_name).status().with_context(where + ": key 'template'"));
-
-  rapidjson::Document doc(rapidjson::kObjectType);
-  auto& a = doc.GetAllocator();
-  if (sft) {
-    for (const char* own : kOwnSftKeys)
-      if (sft->HasMember(own))
-        return Status::error(where + ": sft." + own + ": set by the stage (init/, corpus.jsonl, the stage folder)");
-    doc.CopyFrom(*sft, a);
-  }
-  doc.AddMember("model_name_or_path", rapidjson::Value(init_dir(c).c_str(), a), a);
-  doc.AddMember("train_file", rapidjson::Value(corpus_path(c).c_str(), a), a);
-  doc.AddMember("output_dir", rapidjson::Value(c.output_dir.c_str(), a), a);
-  R1_ASSIGN_OR_RETURN(c.sft, parse_sft_config(doc, where + ": sft"));
-  return c;
+  return pretrain_toy_config_fields().parse(obj, where);
 }
 
 Result<PretrainToyResult> run_pretrain_toy(const PretrainToyConfig& c, std::FILE* log) {
@@ -127,7 +149,7 @@ Result<PretrainToyResult> run_pretrain_toy(const PretrainToyConfig& c, std::FILE
   R1_RETURN_IF_ERROR(make_dirs(c.output_dir));
 
   R1_ASSIGN_OR_RETURN(std::optional<ChatTemplate> tmpl, spec_chat_template(c.template_name));
-  R1_ASSIGN_OR_RETURN(std::vector<std::string> texts, task_pretraining_corpus(c.corpus, tmpl));
+  R1_ASSIGN_OR_RETURN(std::vector<std::string> texts, task_pretraining_corpus(*c.corpus, tmpl));
   R1_ASSIGN_OR_RETURN(JsonlWriter writer, JsonlWriter::open(corpus_path(c)));
   for (const std::string& text : texts) {
     JsonWriter w;
@@ -136,7 +158,7 @@ Result<PretrainToyResult> run_pretrain_toy(const PretrainToyConfig& c, std::FILE
   }
   R1_RETURN_IF_ERROR(writer.commit());
   result.corpus_texts = static_cast<int64_t>(texts.size());
-  if (log) std::fprintf(log, "pretrain-toy: %zu %s texts -> %s\n", texts.size(), c.corpus.task.c_str(), corpus_path(c).c_str());
+  if (log) std::fprintf(log, "pretrain-toy: %zu %s texts -> %s\n", texts.size(), c.corpus->task.c_str(), corpus_path(c).c_str());
 
   // init/ is saved whole or not at all, so one that exists is complete; the
   // SFT's checkpoints copy its tokenizer, so it is kept rather than redrawn.

@@ -13,19 +13,22 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <rapidjson/document.h>
 
 #include "data/builtin_tasks.h"
+#include "model/compute_options.h"
 #include "model/config.h"
 #include "sft/sft_config.h"
+#include "util/config_fields.h"
 #include "util/status.h"
 
 namespace r1 {
 
 struct PretrainToyConfig {
-  TaskOptions corpus;                     // key "corpus": a task object ({"task": "arithmetic", "n": 2000, ...})
+  std::optional<TaskOptions> corpus;      // key "corpus": a task object ({"task": "arithmetic", "n": 2000, ...}; required)
   std::string template_name = "r1_zero";  // key "template": how the corpus renders prompts (r1_zero, chatml, llama3, none)
 
   // The model: a preset shape (model/model_presets.h), optionally resized.
@@ -40,13 +43,18 @@ struct PretrainToyConfig {
   int64_t seed = 0;               // weight initialisation
 
   // Key "sft": the pretraining run's SFTConfig keys (docs/sft.md);
-  // model_name_or_path, train_file and output_dir are the stage's own.
+  // model_name_or_path, train_file, output_dir, device and dtype are the
+  // stage's own.
   SFTConfig sft;
   std::string output_dir;  // the stage folder (required)
+  ComputeOptions compute;  // keys `device` and `dtype` of the pretraining SFT ("auto" dtype = float32)
 
   // The model shape: the preset with the overrides applied.
   Result<ModelConfig> model_config() const;
 };
+
+// The keys, their defaults and checks; the checks also fill `sft`'s own keys.
+const ConfigFields<PretrainToyConfig>& pretrain_toy_config_fields();
 
 // Parses and checks a config object; `where` names it in errors.
 Result<PretrainToyConfig> parse_pretrain_toy_config(const rapidjson::Value& obj, const std::string& where);

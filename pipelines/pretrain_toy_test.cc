@@ -23,8 +23,8 @@ TEST(PretrainToy, ParsesAndFillsTheSftPaths) {
   PretrainToyConfig c = value_or_throw(parse(R"({"corpus": {"task": "countdown", "n": 30, "max_number": 9},
       "preset": "tiny", "num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2, "num_key_value_heads": 1,
       "tokenizer_vocab": 300, "seed": 3, "sft": {"learning_rate": 0.003, "max_steps": 7}, "output_dir": "/r/base"})"));
-  EXPECT_EQ(c.corpus.task, "countdown");
-  EXPECT_EQ(c.corpus.max_number, 9);
+  EXPECT_EQ(c.corpus->task, "countdown");
+  EXPECT_EQ(c.corpus->max_number, 9);
   EXPECT_EQ(c.sft.model_name_or_path, "/r/base/init");
   EXPECT_EQ(c.sft.train_file, "/r/base/corpus.jsonl");
   EXPECT_EQ(c.sft.output_dir, "/r/base");
@@ -35,13 +35,24 @@ TEST(PretrainToy, ParsesAndFillsTheSftPaths) {
   EXPECT_EQ(m.head_dim, 16);
   EXPECT_EQ(m.num_key_value_heads, 1);
   EXPECT_EQ(m.intermediate_size, 176);  // the preset's
+  // The stage's sft object is what differs from SFT's defaults.
+  EXPECT_NE(pretrain_toy_config_fields().to_json(c).find(R"("sft":{"learning_rate":0.003,"max_steps":7})"),
+            std::string::npos);
+}
+
+TEST(PretrainToy, DeviceAndDtypeAreTheStagesOwnKeys) {
+  PretrainToyConfig c = value_or_throw(parse(R"({"corpus": {"task": "countdown"}, "output_dir": "/r/base",
+      "device": "cpu", "dtype": "bfloat16"})"));
+  EXPECT_EQ(c.sft.compute.device, "cpu");
+  EXPECT_EQ(c.sft.compute.dtype, "bfloat16");
 }
 
 TEST(PretrainToy, ErrorsNameTheKey) {
   auto error = [](const std::string& text) { return parse(text).status().message(); };
   EXPECT_EQ(error(R"({"output_dir": "o"})"), "stage: key 'corpus' is required (a task object)");
-  EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "layers": 2})").substr(0, 29),
-            "stage: unknown key 'layers' (");
+  // Unknown keys read as in every config since the field table (was a list of the known keys).
+  EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "layers": 2})"),
+            "stage: unknown key 'layers'");
   EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic", "split": "heldout"}, "output_dir": "o"})"),
             "stage: corpus.split: the pretraining corpus is always the train split");
   EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "sft": {"output_dir": "x"}})"),
@@ -51,7 +62,9 @@ TEST(PretrainToy, ErrorsNameTheKey) {
   EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "hidden_size": 60})"),
             "stage: hidden_size / num_attention_heads = 15 must be even (RoPE)");
   EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "sft": {"max_step": 3}})"),
-            "stage: sft: unknown key 'max_step' (see docs/sft.md)");
+            "stage: sft: unknown key 'max_step' (did you mean 'max_steps'?)");
+  EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "sft": {"dtype": "bfloat16"}})"),
+            "stage: sft.dtype: give it as the stage's own 'dtype' key");
   EXPECT_NE(error(R"({"corpus": {"task": "arithmetic", "ops": "/"}, "output_dir": "o"})").find("corpus"),
             std::string::npos);
 }

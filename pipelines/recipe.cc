@@ -8,6 +8,7 @@
 
 #include "util/file.h"
 #include "util/json.h"
+#include "util/process.h"
 
 namespace r1 {
 
@@ -421,7 +422,10 @@ Result<rapidjson::Document> resolve_stage_config(const Recipe& r, size_t index, 
   return doc;
 }
 
-std::string builtin_recipe_dir() { return std::string(R1_SOURCE_DIR) + "/pipelines/recipes"; }
+std::string builtin_recipe_dir() {
+  // An installed r1 (<prefix>/bin/r1), then a build folder inside the checkout.
+  return resource_dir("R1_RECIPES_DIR", {"../share/r1/recipes", "../pipelines/recipes"});
+}
 
 std::vector<std::string> builtin_recipe_names() {
   std::vector<std::string> names;
@@ -438,6 +442,9 @@ Result<std::string> find_recipe(const std::string& name_or_path) {
   if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) name.resize(name.size() - 5);
   std::vector<std::string> names = builtin_recipe_names();
   if (std::find(names.begin(), names.end(), name) != names.end()) return builtin_recipe_dir() + "/" + name + ".json";
+  if (names.empty())
+    return Status::error("recipe '" + name_or_path + "': no such file, and no built-in recipes were found (set " +
+                         "R1_RECIPES_DIR to a folder of recipes)");
   return Status::error("recipe '" + name_or_path + "': no such file, and not a built-in recipe (" + join(names) + ")");
 }
 

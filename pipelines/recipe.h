@@ -96,7 +96,9 @@ Result<rapidjson::Document> resolve_stage_config(const Recipe& recipe, size_t in
 // "recipe.json: stages[2].config" — the prefix of errors about stage `index`'s config.
 std::string stage_where(const Recipe& recipe, size_t index);
 
-// Built-in recipes live in <source>/pipelines/recipes/<name>.json.
+// Built-in recipes: $R1_RECIPES_DIR, else <prefix>/share/r1/recipes beside
+// an installed binary, else pipelines/recipes of the checkout a build folder
+// sits in ("" when none is found).
 std::string builtin_recipe_dir();
 std::vector<std::string> builtin_recipe_names();
 // An existing file is used as is; else a built-in name (".json" optional).

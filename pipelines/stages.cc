@@ -1,8 +1,11 @@
 #include "pipelines/stages.h"
 
+#include <c10/util/Exception.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "data/dataset_source.h"
 #include "distill/rejection_sampling.h"
@@ -12,12 +15,14 @@
 #include "eval/eval_runner.h"
 #include "grpo/rl_config.h"
 #include "grpo/trainer.h"
+#include "model/device.h"
 #include "pipelines/pretrain_toy.h"
-#include "rollout/text_table.h"
 #include "sft/sft_config.h"
 #include "sft/sft_trainer.h"
 #include "train/train_state.h"
 #include "util/json.h"
+#include "util/registry.h"
+#include "util/text_table.h"
 
 namespace r1 {
 
@@ -161,64 +166,138 @@ std::string string_at(const rapidjson::Value& config, const char* key) {
   return config.HasMember(key) && config[key].IsString() ? config[key].GetString() : "";
 }
 
+// What the runner asks of one stage before and while running it.
+struct StageInputs {
+  const rapidjson::Value& config;
+  const std::string& where;
+  const std::set<std::string>& from_stages;
+
+  bool external(const char* key) const { return !from_stages.count(key) && !string_at(config, key).empty(); }
+  Status model(const char* key) const {
+    return external(key) ? need_model_folder(string_at(config, key), where, key) : Status();
+  }
+  Status dataset(const std::string& dataset_json) const {
+    return from_stages.count("dataset") ? Status() : check_dataset(dataset_json, where);
+  }
+  // A device that is not there fails before the first stage runs.
+  Status device(const ComputeOptions& compute) const {
+    return resolve_device(compute.device).status().with_context(where);
+  }
+};
+
+Status pretrain_inputs(const StageInputs& in) {
+  R1_ASSIGN_OR_RETURN(PretrainToyConfig c, parse_pretrain_toy_config(in.config, in.where));
+  R1_RETURN_IF_ERROR(in.device(c.compute));
+  // Generating the corpus is cheap and the only way to know the task's
+  // ranges hold enough distinct problems.
+  return generate_tasks(*c.corpus).status().with_context(in.where + ".corpus");
+}
+
+Status sft_inputs(const std::string& type, const StageInputs& in) {
+  R1_ASSIGN_OR_RETURN(SFTConfig c, parse_sft_stage(type, in.config, in.where));
+  R1_RETURN_IF_ERROR(in.device(c.compute));
+  R1_RETURN_IF_ERROR(in.model("model_name_or_path"));
+  if (c.distill_alpha > 0) R1_RETURN_IF_ERROR(in.model("teacher_model_name_or_path"));
+  for (const char* key : {"train_file", "eval_file"})
+    if (in.external(key)) R1_RETURN_IF_ERROR(need_file(string_at(in.config, key), in.where, key));
+  return Status();
+}
+
+Status rl_inputs(const StageInputs& in) {
+  R1_ASSIGN_OR_RETURN(RLConfig c, parse_rl_config(json_to_string(in.config), in.where));
+  R1_RETURN_IF_ERROR(in.device(c.grpo.compute));
+  R1_RETURN_IF_ERROR(in.model("model_name_or_path"));
+  return in.dataset(c.dataset);
+}
+
+Status sample_inputs(const StageInputs& in) {
+  R1_ASSIGN_OR_RETURN(SampleConfig c, parse_sample_config(in.config, in.where));
+  R1_RETURN_IF_ERROR(in.device(c.compute));
+  R1_RETURN_IF_ERROR(in.model("model"));
+  return in.dataset(c.dataset);
+}
+
+Status eval_inputs(const StageInputs& in) {
+  R1_ASSIGN_OR_RETURN(EvalConfig c, parse_eval_config(in.config, in.where));
+  R1_RETURN_IF_ERROR(in.device(c.compute));
+  R1_RETURN_IF_ERROR(in.model("model"));
+  if (in.from_stages.count("dataset")) return Status();
+  return load_eval_dataset(c).status().with_context(in.where + ".dataset");
+}
+
+// What a stage type does: its config's parser, its input checks, its run,
+// and its keys for --help-config.
+struct StageKind {
+  std::function<Status(const rapidjson::Value& config, const std::string& where)> check_config;
+  std::function<Status(const StageInputs& inputs)> check_inputs;
+  std::function<Result<std::string>(const rapidjson::Value& config, const std::string& where, std::FILE* log)> run;
+  std::function<void(std::ostream& out)> print_keys;
+};
+
+// One entry per stage type: the one place a type name is looked up.
+const Registry<StageKind>& stage_kinds() {
+  auto sft_kind = [](const char* type) {
+    return StageKind{
+        [type](const JsonValue& c, const std::string& w) { return parse_sft_stage(type, c, w).status(); },
+        [type](const StageInputs& in) { return sft_inputs(type, in); },
+        [type](const JsonValue& c, const std::string& w, std::FILE* log) { return run_sft_stage(type, c, w, log); },
+        [](std::ostream& out) { sft_config_fields().print_help(out); }};
+  };
+  static const Registry<StageKind> kinds = {
+      {"pretrain-toy",
+       {[](const JsonValue& c, const std::string& w) { return parse_pretrain_toy_config(c, w).status(); },
+        pretrain_inputs, run_pretrain_stage, [](std::ostream& out) { pretrain_toy_config_fields().print_help(out); }}},
+      {"sft", sft_kind("sft")},
+      {"distill", sft_kind("distill")},
+      {"rl",
+       {[](const JsonValue& c, const std::string& w) { return parse_rl_config(json_to_string(c), w).status(); },
+        rl_inputs, run_rl_stage, [](std::ostream& out) { rl_config_fields().print_help(out); }}},
+      {"sample",
+       {[](const JsonValue& c, const std::string& w) { return parse_sample_config(c, w).status(); }, sample_inputs,
+        run_sample_stage, [](std::ostream& out) { sample_config_fields().print_help(out); }}},
+      {"eval",
+       {[](const JsonValue& c, const std::string& w) { return parse_eval_config(c, w).status(); }, eval_inputs,
+        run_eval_stage, [](std::ostream& out) { eval_config_fields().print_help(out); }}},
+  };
+  return kinds;
+}
+
+Result<StageKind> find_kind(const std::string& type, const std::string& where) {
+  Result<StageKind> kind = registry_lookup(stage_kinds(), type, "stage type");
+  if (!kind.ok()) return kind.status().with_context(where);
+  return kind;
+}
+
 }  // namespace
 
 Status check_stage_config(const std::string& type, const rapidjson::Value& config, const std::string& where) {
-  if (type == "pretrain-toy") return parse_pretrain_toy_config(config, where).status();
-  if (type == "sft" || type == "distill") return parse_sft_stage(type, config, where).status();
-  if (type == "rl") return parse_rl_config(json_to_string(config), where).status();
-  if (type == "sample") return parse_sample_config(config, where).status();
-  if (type == "eval") return parse_eval_config(config, where).status();
-  return Status::error(where + ": unknown stage type '" + type + "'");
+  R1_ASSIGN_OR_RETURN(StageKind kind, find_kind(type, where));
+  return kind.check_config(config, where);
 }
 
 Status check_stage_inputs(const std::string& type, const rapidjson::Value& config, const std::string& where,
                           const std::set<std::string>& from_stages) {
-  auto external = [&](const char* key) { return !from_stages.count(key) && !string_at(config, key).empty(); };
-  auto model = [&](const char* key) {
-    return external(key) ? need_model_folder(string_at(config, key), where, key) : Status();
-  };
-  if (type == "pretrain-toy") {
-    // Generating the corpus is cheap and the only way to know the task's
-    // ranges hold enough distinct problems.
-    R1_ASSIGN_OR_RETURN(PretrainToyConfig c, parse_pretrain_toy_config(config, where));
-    return generate_tasks(c.corpus).status().with_context(where + ".corpus");
-  }
-  if (type == "sft" || type == "distill") {
-    R1_ASSIGN_OR_RETURN(SFTConfig c, parse_sft_stage(type, config, where));
-    R1_RETURN_IF_ERROR(model("model_name_or_path"));
-    if (c.distill_alpha > 0) R1_RETURN_IF_ERROR(model("teacher_model_name_or_path"));
-    for (const char* key : {"train_file", "eval_file"})
-      if (external(key)) R1_RETURN_IF_ERROR(need_file(string_at(config, key), where, key));
-    return Status();
-  }
-  if (type == "rl") {
-    R1_ASSIGN_OR_RETURN(RLConfig c, parse_rl_config(json_to_string(config), where));
-    R1_RETURN_IF_ERROR(model("model_name_or_path"));
-    return from_stages.count("dataset") ? Status() : check_dataset(c.dataset, where);
-  }
-  if (type == "sample") {
-    R1_ASSIGN_OR_RETURN(SampleConfig c, parse_sample_config(config, where));
-    R1_RETURN_IF_ERROR(model("model"));
-    return from_stages.count("dataset") ? Status() : check_dataset(c.dataset, where);
-  }
-  if (type == "eval") {
-    R1_ASSIGN_OR_RETURN(EvalConfig c, parse_eval_config(config, where));
-    R1_RETURN_IF_ERROR(model("model"));
-    if (from_stages.count("dataset")) return Status();
-    return load_eval_dataset(c).status().with_context(where + ".dataset");
-  }
-  return Status::error(where + ": unknown stage type '" + type + "'");
+  R1_ASSIGN_OR_RETURN(StageKind kind, find_kind(type, where));
+  return kind.check_inputs(StageInputs{config, where, from_stages});
 }
 
 Result<std::string> run_stage(const std::string& type, const rapidjson::Value& config, const std::string& where,
                               std::FILE* log) {
-  if (type == "pretrain-toy") return run_pretrain_stage(config, where, log);
-  if (type == "sft" || type == "distill") return run_sft_stage(type, config, where, log);
-  if (type == "rl") return run_rl_stage(config, where, log);
-  if (type == "sample") return run_sample_stage(config, where, log);
-  if (type == "eval") return run_eval_stage(config, where, log);
-  return Status::error(where + ": unknown stage type '" + type + "'");
+  R1_ASSIGN_OR_RETURN(StageKind kind, find_kind(type, where));
+  // The stage boundary: whatever a stage's libraries throw (LibTorch's
+  // c10::Error above all) becomes an error the runner names the stage in.
+  try {
+    return kind.run(config, where, log);
+  } catch (const c10::Error& e) {
+    return Status::error(where + ": LibTorch error: " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return Status::error(where + ": " + e.what());
+  }
+}
+
+void print_stage_keys(const std::string& type, std::ostream& out) {
+  auto it = stage_kinds().find(type);
+  if (it != stage_kinds().end()) it->second.print_keys(out);
 }
 
 std::string format_stage_metrics(const std::string& type, const rapidjson::Value& m) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdio>
+#include <ostream>
 #include <set>
 #include <string>
 
@@ -33,9 +34,14 @@ Status check_stage_inputs(const std::string& type, const rapidjson::Value& confi
 // continue from their last checkpoint, rl from its last checkpoint (or the
 // start), sample and eval run again (their outputs are written atomically).
 // Returns the stage's summary metrics as a JSON object (for .done and the
-// report). Progress goes to `log`.
+// report). Progress goes to `log`. Whatever the stage throws (a LibTorch
+// c10::Error, say) comes back as an error starting with `where`.
 Result<std::string> run_stage(const std::string& type, const rapidjson::Value& config, const std::string& where,
                               std::FILE* log);
+
+// The config keys of a stage type, with defaults and help (nothing for an
+// unknown type): `r1 pipeline --help-config`.
+void print_stage_keys(const std::string& type, std::ostream& out);
 
 // One line of a stage's metrics for the report table, e.g. "steps 40, reward
 // 0.12 -> 0.45" (rl) or "pass@1 0.2350 on arithmetic:heldout (200)" (eval).

@@ -1,7 +1,15 @@
 #include "pipelines/stages.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+
+#include "model/bpe_trainer.h"
+#include "model/model_presets.h"
+#include "model/transformer.h"
+#include "pipelines/pipeline.h"
+#include "util/file.h"
 #include "util/json.h"
 
 namespace r1 {
@@ -28,6 +36,38 @@ TEST(Stages, FormatsEachTypesMetrics) {
 
 TEST(Stages, NothingForAStageNotDone) {
   for (const char* type : {"pretrain-toy", "sft", "distill", "rl", "sample", "eval"}) EXPECT_EQ(format(type, "{}"), "");
+}
+
+// A model folder whose embedding has fewer rows than its tokenizer has
+// tokens: LibTorch's embedding lookup throws (c10::Error) on the first batch.
+std::string write_small_vocab_model(const std::string& dir) {
+  BpeTrainerOptions t;
+  t.vocab_size = 256 + static_cast<int64_t>(t.special_tokens.size());
+  throw_if_error(make_dirs(dir + "/tokenizer"));
+  throw_if_error(write_tokenizer_files(dir + "/tokenizer", {}, t));
+  ModelConfig c = value_or_throw(preset_config(ModelFamily::qwen2, "tiny"));
+  c.num_hidden_layers = 1;
+  c.vocab_size = 8;
+  throw_if_error(Transformer::random(c, 1).save(dir + "/model", dir + "/tokenizer"));
+  return dir + "/model";
+}
+
+TEST(Stages, ALibTorchErrorInsideAStageNamesTheStage) {
+  std::string dir = ::testing::TempDir() + "/r1_stage_error_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::string model = write_small_vocab_model(dir);
+  throw_if_error(write_file_atomic(dir + "/rows.jsonl", "{\"text\": \"zzzz zzzz\"}\n"));
+  std::string recipe = R"({"stages": [{"name": "tune", "type": "sft", "config": {"model_name_or_path": ")" + model +
+                       R"(", "train_file": ")" + dir + R"(/rows.jsonl", "max_steps": 1, "save_steps": 0,
+                       "add_eos": false, "device": "cpu"}}]})";
+  Recipe r = value_or_throw(parse_recipe(recipe, "t.json"));
+  Result<PipelineReport> run = run_pipeline(r, dir + "/run", nullptr);
+  ASSERT_FALSE(run.ok());
+  const std::string& message = run.status().message();
+  EXPECT_EQ(message.rfind("stage 'tune' (sft): t.json: stages[0].config: LibTorch error: ", 0), 0u) << message;
+  EXPECT_NE(message.find("index out of range"), std::string::npos) << message;
+  EXPECT_EQ(message.find("Exception raised from"), std::string::npos) << "no C++ backtrace: " << message;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

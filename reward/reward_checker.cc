@@ -11,10 +11,4 @@ Result<const JsonValue*> reference_field(const RewardInput& input, const char* k
   return &it->value;
 }
 
-Result<std::string> reference_string(const RewardInput& input, const char* key) {
-  R1_ASSIGN_OR_RETURN(const JsonValue* v, reference_field(input, key));
-  if (!v->IsString()) return Status::error(input.where + ": field '" + key + "' must be a string");
-  return std::string(v->GetString(), v->GetStringLength());
-}
-
 }  // namespace r1

@@ -38,6 +38,5 @@ class RewardChecker {
 // Reads reference field `key` of the input's row; a missing row or field is an
 // error naming the field, so a checker never silently scores 0.
 Result<const JsonValue*> reference_field(const RewardInput& input, const char* key);
-Result<std::string> reference_string(const RewardInput& input, const char* key);
 
 }  // namespace r1

@@ -12,8 +12,8 @@
 #include "rollout/rollout_reader.h"
 #include "rollout/rollouts_export.h"
 #include "rollout/rollouts_summary.h"
-#include "rollout/text_table.h"
 #include "util/status.h"
+#include "util/text_table.h"
 
 namespace r1 {
 

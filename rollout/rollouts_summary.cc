@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "rollout/rollout_schema.h"
-#include "rollout/text_table.h"
+#include "util/text_table.h"
 
 namespace r1 {
 

@@ -5,6 +5,7 @@
 
 #include "sft/sft_config.h"
 #include "sft/sft_trainer.h"
+#include "util/help_config_flag.h"
 #include "util/json.h"
 
 namespace r1 {
@@ -53,12 +54,17 @@ void add_sft_commands(CLI::App& app) {
   auto o = std::make_shared<SftCliOptions>();
   CLI::App* cmd = app.add_subcommand("sft", "Supervised fine-tuning from a JSON config (see docs/sft.md)");
   cmd->add_option("--config", o->config, "SFTConfig JSON file")->required();
-  cmd->add_option("--set", o->overrides, "Override a config key: key=value (value parsed as JSON if it is JSON)");
+  cmd->add_option("--set", o->overrides,
+                  "Override a config key: key=value, VALUE is JSON when it parses as JSON, else a string");
   cmd->add_flag("--resume", o->resume, "Continue from the last complete checkpoint in output_dir");
   cmd->add_flag("--eval-only", o->eval_only,
                 "Print the token-mean loss {loss, tokens} of eval_file (else train_file) and exit; with "
                 "distill_alpha > 0 also {kl, distill_loss}");
   cmd->add_option("--model", o->eval_model, "With --eval-only: the model folder (default model_name_or_path)");
+  add_help_config_flag(cmd, [](std::ostream& out) {
+    out << "Keys of an r1 sft config:\n";
+    sft_config_fields().print_help(out);
+  });
   cmd->callback([o] { run_cli(*o); });
 }
 

@@ -1,80 +1,14 @@
 #include "sft/sft_config.h"
 
-#include <utility>
-#include <variant>
-
 #include "train/lr_schedule.h"
-#include "util/file.h"
 #include "util/json.h"
 
 namespace r1 {
 
 namespace {
 
-using Field = std::variant<std::string SFTConfig::*, double SFTConfig::*, int64_t SFTConfig::*, bool SFTConfig::*>;
-
-// One row per key: the table drives parsing, unknown-key errors and output.
-const std::vector<std::pair<std::string, Field>>& fields() {
-  static const std::vector<std::pair<std::string, Field>> table = {
-      {"model_name_or_path", &SFTConfig::model_name_or_path},
-      {"train_file", &SFTConfig::train_file},
-      {"eval_file", &SFTConfig::eval_file},
-      {"output_dir", &SFTConfig::output_dir},
-      {"chat_template", &SFTConfig::chat_template},
-      {"dataset_text_field", &SFTConfig::dataset_text_field},
-      {"dtype", &SFTConfig::dtype},
-      {"learning_rate", &SFTConfig::learning_rate},
-      {"num_train_epochs", &SFTConfig::num_train_epochs},
-      {"max_steps", &SFTConfig::max_steps},
-      {"per_device_train_batch_size", &SFTConfig::per_device_train_batch_size},
-      {"per_device_eval_batch_size", &SFTConfig::per_device_eval_batch_size},
-      {"gradient_accumulation_steps", &SFTConfig::gradient_accumulation_steps},
-      {"lr_scheduler_type", &SFTConfig::lr_scheduler_type},
-      {"min_lr_rate", &SFTConfig::min_lr_rate},
-      {"warmup_ratio", &SFTConfig::warmup_ratio},
-      {"warmup_steps", &SFTConfig::warmup_steps},
-      {"weight_decay", &SFTConfig::weight_decay},
-      {"adam_beta1", &SFTConfig::adam_beta1},
-      {"adam_beta2", &SFTConfig::adam_beta2},
-      {"adam_epsilon", &SFTConfig::adam_epsilon},
-      {"max_grad_norm", &SFTConfig::max_grad_norm},
-      {"max_length", &SFTConfig::max_length},
-      {"packing", &SFTConfig::packing},
-      {"completion_only_loss", &SFTConfig::completion_only_loss},
-      {"add_eos", &SFTConfig::add_eos},
-      {"teacher_model_name_or_path", &SFTConfig::teacher_model_name_or_path},
-      {"distill_alpha", &SFTConfig::distill_alpha},
-      {"distill_temperature", &SFTConfig::distill_temperature},
-      {"logging_steps", &SFTConfig::logging_steps},
-      {"eval_steps", &SFTConfig::eval_steps},
-      {"save_steps", &SFTConfig::save_steps},
-      {"save_total_limit", &SFTConfig::save_total_limit},
-      {"seed", &SFTConfig::seed},
-  };
-  return table;
-}
-
-Status set_field(SFTConfig& c, const Field& field, const rapidjson::Value& v, const std::string& where,
-                 const std::string& key) {
-  auto bad = [&](const char* type) { return Status::error(where + ": key '" + key + "' must be " + type); };
-  if (auto s = std::get_if<std::string SFTConfig::*>(&field)) {
-    if (!v.IsString()) return bad("a string");
-    c.**s = v.GetString();
-  } else if (auto d = std::get_if<double SFTConfig::*>(&field)) {
-    if (!v.IsNumber()) return bad("a number");
-    c.**d = v.GetDouble();
-  } else if (auto i = std::get_if<int64_t SFTConfig::*>(&field)) {
-    if (!v.IsInt64()) return bad("an integer");
-    c.**i = v.GetInt64();
-  } else if (auto b = std::get_if<bool SFTConfig::*>(&field)) {
-    if (!v.IsBool()) return bad("true or false");
-    c.**b = v.GetBool();
-  }
-  return Status();
-}
-
-Status validate(const SFTConfig& c, const std::string& where) {
-  auto need = [&](bool ok, const std::string& what) { return ok ? Status() : Status::error(where + ": " + what); };
+Status validate(SFTConfig& c) {
+  auto need = [&](bool ok, const std::string& what) { return ok ? Status() : Status::error(what); };
   R1_RETURN_IF_ERROR(need(!c.model_name_or_path.empty(), "key 'model_name_or_path' is required"));
   R1_RETURN_IF_ERROR(need(!c.train_file.empty(), "key 'train_file' is required"));
   R1_RETURN_IF_ERROR(need(!c.output_dir.empty(), "key 'output_dir' is required"));
@@ -91,7 +25,9 @@ Status validate(const SFTConfig& c, const std::string& where) {
   R1_RETURN_IF_ERROR(need(c.logging_steps > 0, "key 'logging_steps' must be > 0"));
   R1_RETURN_IF_ERROR(need(c.eval_steps >= 0 && c.save_steps >= 0 && c.save_total_limit >= 0,
                           "keys 'eval_steps', 'save_steps', 'save_total_limit' must be >= 0"));
-  R1_RETURN_IF_ERROR(need(c.dtype == "float32" || c.dtype == "bfloat16", "key 'dtype' must be float32 or bfloat16"));
+  R1_RETURN_IF_ERROR(need(c.compute.dtype != "float16",
+                          "key 'dtype' must be auto, float32 or bfloat16 for training (float16 would need a loss "
+                          "scaler)"));
   R1_RETURN_IF_ERROR(need(c.distill_alpha >= 0 && c.distill_alpha <= 1, "key 'distill_alpha' must be in [0, 1]"));
   R1_RETURN_IF_ERROR(need(c.distill_temperature > 0, "key 'distill_temperature' must be > 0"));
   R1_RETURN_IF_ERROR(need(c.distill_alpha == 0 || !c.teacher_model_name_or_path.empty(),
@@ -99,44 +35,67 @@ Status validate(const SFTConfig& c, const std::string& where) {
   const std::string& t = c.chat_template;
   R1_RETURN_IF_ERROR(need(t == "auto" || t == "chatml" || t == "llama3" || t == "r1_zero" || t == "none",
                           "key 'chat_template' must be auto, chatml, llama3, r1_zero or none"));
-  auto sched = parse_lr_scheduler_type(c.lr_scheduler_type);
-  if (!sched.ok()) return sched.status().with_context(where);
-  return Status();
+  return parse_lr_scheduler_type(c.lr_scheduler_type).status();
 }
 
 }  // namespace
 
+const ConfigFields<SFTConfig>& sft_config_fields() {
+  using C = SFTConfig;
+  static const ConfigFields<C> fields =
+      ConfigFields<C>("SFT config", validate)
+          // data and model
+          .add("model_name_or_path", &C::model_name_or_path, "HF folder to start from (required)")
+          .add("train_file", &C::train_file, "JSONL of prompt/completion, messages or text rows (required)")
+          .add("eval_file", &C::eval_file, "held-out JSONL in the same forms; \"\" for none")
+          .add("output_dir", &C::output_dir, "checkpoints, the final model in <output_dir>/model, metrics.jsonl (required)")
+          .add("chat_template", &C::chat_template, "auto, chatml, llama3, r1_zero, or none (plain concatenation)")
+          .add("dataset_text_field", &C::dataset_text_field, "the field of plain-text rows")
+          .include(compute_options_fields(), &C::compute)
+          // optimisation
+          .add("learning_rate", &C::learning_rate, "peak AdamW learning rate")
+          .add("num_train_epochs", &C::num_train_epochs, "epochs, when max_steps is not > 0")
+          .add("max_steps", &C::max_steps, "optimizer steps; > 0 overrides num_train_epochs")
+          .add("per_device_train_batch_size", &C::per_device_train_batch_size, "rows per micro-batch")
+          .add("per_device_eval_batch_size", &C::per_device_eval_batch_size, "rows per held-out batch")
+          .add("gradient_accumulation_steps", &C::gradient_accumulation_steps, "micro-batches per optimizer step")
+          .add("lr_scheduler_type", &C::lr_scheduler_type, "linear | cosine | constant | constant_with_warmup")
+          .add("min_lr_rate", &C::min_lr_rate, "cosine floor as a share of the peak (transformers' min_lr_rate)")
+          .add("warmup_ratio", &C::warmup_ratio, "warmup as a share of all steps")
+          .add("warmup_steps", &C::warmup_steps, "warmup steps; > 0 overrides warmup_ratio")
+          .add("weight_decay", &C::weight_decay, "AdamW decoupled weight decay")
+          .add("adam_beta1", &C::adam_beta1, "AdamW beta1")
+          .add("adam_beta2", &C::adam_beta2, "AdamW beta2")
+          .add("adam_epsilon", &C::adam_epsilon, "AdamW epsilon")
+          .add("max_grad_norm", &C::max_grad_norm, "gradient clipping norm; <= 0 = none")
+          // sequences and loss
+          .add("max_length", &C::max_length, "tokens per sample (truncated on the right) and per packed row")
+          .add("packing", &C::packing, "pack samples into rows of max_length tokens")
+          .add("completion_only_loss", &C::completion_only_loss, "false trains on prompt tokens too")
+          .add("add_eos", &C::add_eos, "append the first eos_token_id unless a ChatML/Llama-3 template ends the turn")
+          // logit distillation (distill/distill_loss.h)
+          .add("teacher_model_name_or_path", &C::teacher_model_name_or_path,
+               "the teacher of logit distillation (same vocabulary as the student)")
+          .add("distill_alpha", &C::distill_alpha,
+               "loss = (1 - alpha) CE + alpha T^2 KL(teacher || student); 0 = plain SFT, no teacher loaded")
+          .add("distill_temperature", &C::distill_temperature, "T of both softmaxes in the KL")
+          // bookkeeping
+          .add("logging_steps", &C::logging_steps, "steps between progress lines and metrics.jsonl lines")
+          .add("eval_steps", &C::eval_steps, "steps between held-out evaluations; 0 = only at the end")
+          .add("save_steps", &C::save_steps, "steps between checkpoints; 0 = none in between")
+          .add("save_total_limit", &C::save_total_limit, "checkpoints kept; 0 = all")
+          .add("seed", &C::seed, "seed of the data order");
+  return fields;
+}
+
 Result<SFTConfig> parse_sft_config(const rapidjson::Value& obj, const std::string& where) {
-  if (!obj.IsObject()) return Status::error(where + ": the SFT config must be a JSON object");
-  SFTConfig c;
-  for (const auto& member : obj.GetObject()) {
-    std::string key = member.name.GetString();
-    const Field* field = nullptr;
-    for (const auto& [name, f] : fields())
-      if (name == key) field = &f;
-    if (!field) return Status::error(where + ": unknown key '" + key + "' (see docs/sft.md)");
-    R1_RETURN_IF_ERROR(set_field(c, *field, member.value, where, key));
-  }
-  R1_RETURN_IF_ERROR(validate(c, where));
-  return c;
+  return sft_config_fields().parse(obj, where);
 }
 
 Result<SFTConfig> load_sft_config(const std::string& path, const std::vector<std::string>& overrides) {
-  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, read_json_file(path));
-  if (!doc.IsObject()) return Status::error(path + ": the SFT config must be a JSON object");
-  for (const auto& o : overrides) R1_RETURN_IF_ERROR(apply_json_override(doc, o));
-  return parse_sft_config(doc, overrides.empty() ? path : path + " (with --set)");
+  return sft_config_fields().load(path, overrides);
 }
 
-std::string sft_config_json(const SFTConfig& c) {
-  JsonWriter w;
-  w.begin_object();
-  for (const auto& [name, field] : fields()) {
-    w.key(name);
-    std::visit([&](auto member) { w.value(c.*member); }, field);
-  }
-  w.end_object();
-  return w.str();
-}
+std::string sft_config_json(const SFTConfig& c) { return sft_config_fields().to_json(c); }
 
 }  // namespace r1

@@ -1,6 +1,7 @@
-// Every setting of an SFT run, parsed from one JSON object. Key names follow
-// TRL's SFTConfig / HF TrainingArguments where those have one; docs/sft.md
-// has the table. Unknown keys are errors that name the key.
+// Every setting of an SFT run, parsed from one JSON object through one field
+// table (util/config_fields.h). Key names follow TRL's SFTConfig / HF
+// TrainingArguments where those have one; docs/sft.md has the table and
+// `r1 sft --help-config` prints it. Unknown keys are errors that name the key.
 #pragma once
 
 #include <string>
@@ -8,6 +9,8 @@
 
 #include <rapidjson/document.h>
 
+#include "model/compute_options.h"
+#include "util/config_fields.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -20,7 +23,9 @@ struct SFTConfig {
   std::string output_dir;          // checkpoints, final model in <output_dir>/model, metrics.jsonl (required)
   std::string chat_template = "none";   // auto, chatml, llama3, r1_zero, none (plain concatenation)
   std::string dataset_text_field = "text";
-  std::string dtype = "float32";   // weights in the forward pass: float32 or bfloat16 (fp32 masters either way)
+  // Keys `device` and `dtype` ("auto" = float32 here; bfloat16 keeps fp32
+  // master weights in the optimizer).
+  ComputeOptions compute;
 
   // Optimisation.
   double learning_rate = 2e-5;
@@ -61,11 +66,14 @@ struct SFTConfig {
   int64_t seed = 42;
 };
 
+// The keys, their defaults and checks.
+const ConfigFields<SFTConfig>& sft_config_fields();
+
 // Parses and validates a config object; `where` names it in errors.
 Result<SFTConfig> parse_sft_config(const rapidjson::Value& obj, const std::string& where);
 
 // Reads `path`, applies `overrides` ("key=value"; value parsed as JSON when it
-// is valid JSON, else taken as a string), then parses.
+// is valid JSON, else taken as a string), then validates.
 Result<SFTConfig> load_sft_config(const std::string& path, const std::vector<std::string>& overrides);
 
 // The config as a JSON object (saved next to the run for reproducibility).

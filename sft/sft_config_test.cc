@@ -22,6 +22,20 @@ TEST(SFTConfig, DefaultsFollowTrl) {
   EXPECT_EQ(c.lr_scheduler_type, "linear");
   EXPECT_TRUE(c.completion_only_loss);
   EXPECT_EQ(c.max_length, 1024);
+  EXPECT_EQ(c.compute.device, "auto");
+  EXPECT_EQ(c.compute.dtype, "auto");  // float32 for SFT
+}
+
+TEST(SFTConfig, DeviceAndDtypeAreTheSharedKeys) {
+  SFTConfig c = *parse(std::string(kBase) + R"(, "device": "cpu", "dtype": "bfloat16"})");
+  EXPECT_EQ(c.compute.device, "cpu");
+  EXPECT_EQ(c.compute.dtype, "bfloat16");
+  auto half = parse(std::string(kBase) + R"(, "dtype": "float16"})");
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.status().message().find("key 'dtype' must be auto, float32 or bfloat16 for training"),
+            std::string::npos);
+  EXPECT_NE(parse(std::string(kBase) + R"(, "device": "tpu"})").status().message().find("field 'device'"),
+            std::string::npos);
 }
 
 TEST(SFTConfig, UnknownKeyIsNamed) {

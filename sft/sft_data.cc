@@ -149,7 +149,7 @@ int64_t row_target_tokens(const SftRow& row) {
   return std::count_if(row.labels.begin(), row.labels.end(), [](int64_t l) { return l != -100; });
 }
 
-SftBatch collate(const std::vector<const SftRow*>& rows) {
+SftBatch collate(const std::vector<const SftRow*>& rows, at::Device device) {
   int64_t B = static_cast<int64_t>(rows.size()), L = 1;
   for (const auto* r : rows) L = std::max<int64_t>(L, r->ids.size());
   at::Tensor ids = at::zeros({B, L}, at::kLong), positions = at::zeros({B, L}, at::kLong);
@@ -168,13 +168,15 @@ SftBatch collate(const std::vector<const SftRow*>& rows) {
     batch.input_tokens += n;
     batch.target_tokens += row_target_tokens(r);
   }
-  at::Tensor idx = at::arange(L, at::kLong);
+  // Filled on the host, then moved once; the [B, L, L] mask is built where it is used.
+  segment = segment.to(device);
+  at::Tensor idx = at::arange(L, at::TensorOptions(at::kLong).device(device));
   at::Tensor causal = (idx.unsqueeze(1) >= idx.unsqueeze(0)).unsqueeze(0);                  // [1, L, L]
   at::Tensor same = (segment.unsqueeze(2) == segment.unsqueeze(1)) & (segment >= 0).unsqueeze(1);  // [B, L, L]
-  batch.allowed = (same & causal) | at::eye(L, at::kBool).unsqueeze(0);
-  batch.ids = ids;
-  batch.positions = positions;
-  batch.labels = labels;
+  batch.allowed = (same & causal) | at::eye(L, at::TensorOptions(at::kBool).device(device)).unsqueeze(0);
+  batch.ids = ids.to(device);
+  batch.positions = positions.to(device);
+  batch.labels = labels.to(device);
   return batch;
 }
 

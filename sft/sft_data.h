@@ -68,7 +68,8 @@ struct SftBatch {
   int64_t input_tokens = 0;   // non-pad tokens
 };
 
-SftBatch collate(const std::vector<const SftRow*>& rows);
+// The tensors live on `device` (the model's).
+SftBatch collate(const std::vector<const SftRow*>& rows, at::Device device = at::kCPU);
 
 // Number of loss tokens in a row.
 int64_t row_target_tokens(const SftRow& row);

@@ -10,94 +10,17 @@
 #include <random>
 
 #include "model/chat_template.h"
+#include "model/device.h"
+#include "sft/sft_loss.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/run_log.h"
 #include "train/train_state.h"
 #include "util/file.h"
 #include "util/json.h"
+#include "util/process.h"
 
 namespace r1 {
-
-namespace {
-
-// fp32 logits [targets, vocab] at the batch's target positions `keep`: only
-// those need the [*, vocab] head, so prompts cost no logits.
-at::Tensor target_logits(const Transformer& model, const SftBatch& batch, const at::Tensor& keep) {
-  at::Tensor hidden = model.forward(batch.ids, batch.positions, batch.allowed);
-  at::Tensor h = hidden.reshape({-1, hidden.size(-1)}).index_select(0, keep);
-  return model.lm_head(h).to(at::kFloat);
-}
-
-at::Tensor target_positions(const at::Tensor& flat_labels) { return (flat_labels != -100).nonzero().squeeze(1); }
-
-}  // namespace
-
-at::Tensor sft_loss_sum(const Transformer& model, const SftBatch& batch) {
-  at::Tensor labels = batch.labels.reshape({-1});
-  at::Tensor keep = target_positions(labels);
-  at::Tensor logits = target_logits(model, batch, keep);
-  return at::cross_entropy_loss(logits, labels.index_select(0, keep), {}, at::Reduction::Sum);
-}
-
-DistillLossSums distill_loss_sums(const Transformer& student, const Transformer& teacher, const SftBatch& batch,
-                                  double temperature) {
-  at::Tensor labels = batch.labels.reshape({-1});
-  at::Tensor keep = target_positions(labels);
-  at::Tensor s_logits = target_logits(student, batch, keep);
-  at::Tensor t_logits;
-  {
-    at::NoGradGuard no_grad;
-    t_logits = target_logits(teacher, batch, keep);
-  }
-  DistillLossSums out;
-  out.ce = at::cross_entropy_loss(s_logits, labels.index_select(0, keep), {}, at::Reduction::Sum);
-  at::Tensor log_ps = at::log_softmax(s_logits / temperature, -1);
-  at::Tensor log_pt = at::log_softmax(t_logits / temperature, -1);
-  at::Tensor pt = log_pt.exp();
-  // Tokens the teacher gives probability 0 add nothing (0 * log 0 = 0).
-  at::Tensor terms = at::where(pt > 0, pt * (log_pt - log_ps), at::zeros_like(pt));
-  out.kl = terms.sum();
-  return out;
-}
-
-DistillStepLoss accumulate_distill_gradients(const Transformer& student, const std::vector<SftBatch>& micro_batches,
-                                             const DistillOptions& d) {
-  int64_t tokens = 0;
-  for (const auto& b : micro_batches) tokens += b.target_tokens;
-  double denom = static_cast<double>(std::max<int64_t>(1, tokens));
-  double kl_weight = d.alpha * d.temperature * d.temperature;
-  DistillStepLoss out;
-  for (const auto& b : micro_batches) {
-    DistillLossSums sums = distill_loss_sums(student, *d.teacher, b, d.temperature);
-    at::Tensor loss = ((1.0 - d.alpha) * sums.ce + kl_weight * sums.kl) / denom;
-    loss.backward();
-    out.loss += loss.item<double>();
-    out.ce += sums.ce.item<double>() / denom;
-    out.kl += sums.kl.item<double>() / denom;
-  }
-  return out;
-}
-
-Status check_same_vocabulary(const Transformer& student, const Tokenizer& student_tok, const Transformer& teacher,
-                             const Tokenizer& teacher_tok, const std::string& teacher_path) {
-  auto differ = [&](const std::string& what) {
-    return Status::error("teacher_model_name_or_path " + teacher_path + ": " + what +
-                         "; logit distillation needs the student's vocabulary (use distill_alpha 0 and train on the "
-                         "teacher's samples instead)");
-  };
-  int64_t sv = student.config().vocab_size, tv = teacher.config().vocab_size;
-  if (sv != tv)
-    return differ("vocab_size " + std::to_string(tv) + " differs from the student's " + std::to_string(sv));
-  if (student_tok.vocab_size() != teacher_tok.vocab_size())
-    return differ("the tokenizer has " + std::to_string(teacher_tok.vocab_size()) + " tokens, the student's " +
-                  std::to_string(student_tok.vocab_size()));
-  for (int64_t id = 0; id < student_tok.vocab_size(); ++id)
-    if (student_tok.id_to_token(id) != teacher_tok.id_to_token(id))
-      return differ("token " + std::to_string(id) + " is '" + teacher_tok.id_to_token(id) + "', the student's '" +
-                    student_tok.id_to_token(id) + "'");
-  return Status();
-}
 
 double accumulate_gradients(const Transformer& model, const std::vector<SftBatch>& micro_batches) {
   int64_t tokens = 0;
@@ -119,7 +42,7 @@ EvalResult evaluate(const Transformer& model, const std::vector<SftRow>& rows, i
   for (size_t i = 0; i < rows.size(); i += batch_size) {
     std::vector<const SftRow*> part;
     for (size_t j = i; j < std::min(rows.size(), i + batch_size); ++j) part.push_back(&rows[j]);
-    SftBatch b = collate(part);
+    SftBatch b = collate(part, model.device());
     if (distill.teacher) {
       DistillLossSums sums = distill_loss_sums(model, *distill.teacher, b, distill.temperature);
       sum += sums.ce.item<double>();
@@ -173,7 +96,10 @@ Result<std::vector<SftRow>> load_rows(const SFTConfig& c, const std::string& fil
   return rows;
 }
 
-at::ScalarType compute_dtype(const SFTConfig& c) { return c.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat; }
+// The `device` and `dtype` keys; "auto" dtype is float32 for SFT.
+Result<LoadOptions> load_options(const SFTConfig& c, bool trainable) {
+  return resolve_load_options(c.compute, at::kFloat, trainable);
+}
 
 // Where the run stands in its data: the optimizer step within the epoch.
 struct Cursor {
@@ -205,8 +131,9 @@ struct Run {
   std::vector<SftRow> train_rows, eval_rows;
   LrSchedule schedule;
   int64_t steps_per_epoch = 1;
-  std::optional<MetricsLog> metrics;
+  std::optional<MetricsLog> metrics;   // opened only by the process that writes the run folder
   std::optional<Transformer> teacher;  // loaded only when distill_alpha > 0
+  ProcessInfo process;
 };
 
 DistillOptions distill_options(const Run& run) {
@@ -216,16 +143,17 @@ DistillOptions distill_options(const Run& run) {
 
 // The teacher for logit distillation, checked against the student; nullopt
 // when distill_alpha is 0.
-Result<std::optional<Transformer>> load_teacher(const SFTConfig& c, const Transformer& student,
-                                                const Tokenizer& student_tok) {
+Result<std::optional<Transformer>> maybe_load_teacher(const SFTConfig& c, const Transformer& student,
+                                                      const Tokenizer& student_tok) {
   if (c.distill_alpha == 0) return std::optional<Transformer>();
-  R1_ASSIGN_OR_RETURN(Transformer teacher, Transformer::load(c.teacher_model_name_or_path, {compute_dtype(c), false}));
-  R1_ASSIGN_OR_RETURN(Tokenizer teacher_tok, Tokenizer::load(c.teacher_model_name_or_path));
-  R1_RETURN_IF_ERROR(check_same_vocabulary(student, student_tok, teacher, teacher_tok, c.teacher_model_name_or_path));
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false));
+  R1_ASSIGN_OR_RETURN(Transformer teacher, load_teacher(c.teacher_model_name_or_path, load, student, student_tok));
   return std::optional<Transformer>(std::move(teacher));
 }
 
-Status record(Run& run, const std::string& json) { return run.metrics->append(run.state, json); }
+Status record(Run& run, const std::string& json) {
+  return run.process.writes_run_folder() ? run.metrics->append(run.state, json) : Status();
+}
 
 Result<EvalResult> log_eval(Run& run) {
   EvalResult e = evaluate(run.model, run.eval_rows, run.config.per_device_eval_batch_size, distill_options(run));
@@ -255,20 +183,22 @@ std::vector<SftBatch> step_batches(const Run& run, const std::vector<int64_t>& o
     std::vector<const SftRow*> rows;
     for (int64_t i = begin; i < std::min(R, begin + c.per_device_train_batch_size); ++i)
       rows.push_back(&run.train_rows[order[i]]);
-    batches.push_back(collate(rows));
+    batches.push_back(collate(rows, run.model.device()));
   }
   return batches;
 }
 
 Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(ProcessInfo process, process_info_from_env());
   R1_ASSIGN_OR_RETURN(std::string last, find_last_checkpoint(c.output_dir));
   if (resume && last.empty()) return Status::error(c.output_dir + ": no complete checkpoint to resume from");
   if (!resume && !last.empty())
     return Status::error(c.output_dir + " already holds checkpoints (" + last +
                          "); pass --resume to continue, or choose another output_dir");
   std::string weights = resume ? last : c.model_name_or_path;
-  R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(weights, {compute_dtype(c), true}));
-  Run run{c, log, std::move(model), nullptr, {}, {}, {}, {}, {}, 1, {}, {}};
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true));
+  R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(weights, load));
+  Run run{c, log, std::move(model), nullptr, {}, {}, {}, {}, {}, 1, {}, {}, process};
   AdamWOptions ao{c.adam_beta1, c.adam_beta2, c.adam_epsilon, c.weight_decay};
   run.optimizer = std::make_unique<AdamW>(run.model, ao);
   run.state.seed = static_cast<uint64_t>(c.seed);
@@ -280,7 +210,7 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
   }
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(c.model_name_or_path));
   R1_ASSIGN_OR_RETURN(SftDataOptions data, data_options(c, tok, run.model.config()));
-  R1_ASSIGN_OR_RETURN(run.teacher, load_teacher(c, run.model, tok));
+  R1_ASSIGN_OR_RETURN(run.teacher, maybe_load_teacher(c, run.model, tok));
   if (log && run.teacher)
     std::fprintf(log, "distilling from %s: loss = %.3g * CE + %.3g * T^2 * KL at T = %.3g\n",
                  c.teacher_model_name_or_path.c_str(), 1.0 - c.distill_alpha, c.distill_alpha, c.distill_temperature);
@@ -301,6 +231,7 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
   run.schedule.warmup_steps = warmup_steps_for(c.warmup_steps, c.warmup_ratio, total);
   run.schedule.min_lr_rate = c.min_lr_rate;
 
+  if (!process.writes_run_folder()) return run;
   R1_RETURN_IF_ERROR(make_dirs(c.output_dir));
   R1_RETURN_IF_ERROR(write_file_atomic(c.output_dir + "/sft_config.json", sft_config_json(c) + "\n"));
   R1_ASSIGN_OR_RETURN(MetricsLog metrics, MetricsLog::open(c.output_dir, run.state));
@@ -373,7 +304,7 @@ Result<SftRunResult> run_sft(const SFTConfig& c, bool resume, std::FILE* log) {
     }
     if (!run.eval_rows.empty() && c.eval_steps > 0 && step % c.eval_steps == 0 && step != total)
       R1_RETURN_IF_ERROR(log_eval(run).status());
-    if (c.save_steps > 0 && step % c.save_steps == 0) {
+    if (c.save_steps > 0 && step % c.save_steps == 0 && run.process.writes_run_folder()) {
       R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(ckpt, run.model, *run.optimizer, run.state));
       if (log) std::fprintf(log, "saved %s\n", dir.c_str());
     }
@@ -384,17 +315,19 @@ Result<SftRunResult> run_sft(const SFTConfig& c, bool resume, std::FILE* log) {
   }
   result.global_step = run.state.global_step;
   result.model_dir = c.output_dir + "/model";
+  if (!run.process.writes_run_folder()) return result;
   R1_RETURN_IF_ERROR(run.model.save(result.model_dir, c.model_name_or_path));
   if (log) std::fprintf(log, "saved final model to %s\n", result.model_dir.c_str());
   return result;
 }
 
 Result<EvalResult> evaluate_file(const SFTConfig& c, const std::string& model_dir, const std::string& file) {
-  R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(model_dir, {compute_dtype(c), false}));
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false));
+  R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(model_dir, load));
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(model_dir));
   R1_ASSIGN_OR_RETURN(SftDataOptions data, data_options(c, tok, model.config()));
   R1_ASSIGN_OR_RETURN(auto rows, load_rows(c, file, tok, data, nullptr));
-  R1_ASSIGN_OR_RETURN(std::optional<Transformer> teacher, load_teacher(c, model, tok));
+  R1_ASSIGN_OR_RETURN(std::optional<Transformer> teacher, maybe_load_teacher(c, model, tok));
   DistillOptions distill;
   if (teacher) distill = {&*teacher, c.distill_alpha, c.distill_temperature};
   return evaluate(model, rows, c.per_device_eval_batch_size, distill);

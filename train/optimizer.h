@@ -64,7 +64,6 @@ class AdamW {
     std::vector<at::Tensor> exp_avg, exp_avg_sq, steps;
   };
   void sync_master_grads();
-  void zero_model_grads();
 
   AdamWOptions options_;
   Group decay_, no_decay_;

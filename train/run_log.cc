@@ -2,16 +2,42 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <utility>
+#include <vector>
 
 namespace r1 {
+
+namespace {
+
+// Bytes at the start of `path` that hold history[0..n) line for line, and n.
+// A last line without its newline (a write cut short) does not count.
+std::pair<uint64_t, size_t> matching_prefix(const std::string& path, const std::vector<std::string>& history) {
+  std::ifstream in(path, std::ios::binary);
+  uint64_t bytes = 0;
+  size_t n = 0;
+  std::string line;
+  while (n < history.size() && std::getline(in, line) && !in.eof() && line == history[n]) {
+    bytes += line.size() + 1;
+    ++n;
+  }
+  return {bytes, n};
+}
+
+}  // namespace
 
 Result<MetricsLog> MetricsLog::open(const std::string& output_dir, const TrainerState& state) {
   MetricsLog log;
   log.path_ = output_dir + "/metrics.jsonl";
-  log.out_.open(log.path_, std::ios::trunc);
-  if (!log.out_) return Status::error(log.path_ + ": cannot open for writing");
-  for (const auto& line : state.log_history) log.out_ << line << "\n";
+  auto [keep_bytes, kept] = matching_prefix(log.path_, state.log_history);
+  std::error_code ec;
+  if (std::filesystem::exists(log.path_, ec)) std::filesystem::resize_file(log.path_, keep_bytes, ec);
+  if (ec) return Status::error(log.path_ + ": cannot cut back to the checkpoint's lines: " + ec.message());
+  log.out_.open(log.path_, std::ios::app);
+  if (!log.out_) return Status::error(log.path_ + ": cannot open for appending");
+  for (size_t i = kept; i < state.log_history.size(); ++i) log.out_ << state.log_history[i] << "\n";
   log.out_.flush();
+  if (!log.out_) return Status::error(log.path_ + ": write failed");
   return log;
 }
 

@@ -1,7 +1,7 @@
 // What a trainer logs as it goes: one JSON object per logging event, kept in
-// TrainerState::log_history (so a checkpoint carries it) and mirrored to
-// <output_dir>/metrics.jsonl, which a resumed run rewrites from that history
-// (dropping lines of steps it is about to redo); plus the progress-line bits.
+// TrainerState::log_history (so a checkpoint carries it, as HF's
+// trainer_state.json does) and appended to <output_dir>/metrics.jsonl; plus
+// the progress-line bits.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,14 @@ namespace r1 {
 
 class MetricsLog {
  public:
-  // Truncates <output_dir>/metrics.jsonl and writes `state`'s history into it.
+  // Opens <output_dir>/metrics.jsonl for appending, as the run resumes from
+  // `state` (a fresh run: an empty state). The lines the file already holds
+  // of that state's history are kept as they are; what follows them was
+  // logged after the checkpoint and is dropped, since those steps are about
+  // to run again (as rollouts.db drops rollouts after the checkpoint's step;
+  // on a fresh start, whatever a run killed before its first checkpoint
+  // left). History lines the file lacks are appended. Only the process that
+  // writes the run folder opens it (util/process.h).
   static Result<MetricsLog> open(const std::string& output_dir, const TrainerState& state);
   // Adds one JSON object to the history and the file (flushed).
   Status append(TrainerState& state, const std::string& json);

@@ -18,7 +18,6 @@ namespace {
 
 constexpr const char* kStateFile = "trainer_state.json";
 constexpr const char* kOptimizerFile = "optimizer.safetensors";
-constexpr const char* kRngFile = "rng_state.safetensors";
 
 std::string state_json(const TrainerState& s) {
   JsonWriter w;
@@ -83,8 +82,6 @@ Result<std::string> save_training_checkpoint(const CheckpointOptions& options, c
   R1_RETURN_IF_ERROR(model.save(tmp, options.tokenizer_from));
   R1_RETURN_IF_ERROR(save_safetensors(tmp + "/" + kOptimizerFile, optimizer.state_tensors(),
                                       {{"format", "pt"}, {"step", std::to_string(optimizer.steps_taken())}}));
-  if (state.rng_state.defined())
-    R1_RETURN_IF_ERROR(save_safetensors(tmp + "/" + kRngFile, {{"rng_state", state.rng_state}}));
   for (const auto& [file, tensors] : state.extra_tensor_files)
     R1_RETURN_IF_ERROR(save_safetensors(tmp + "/" + file, tensors));
   // Written last: its presence marks the folder complete.
@@ -113,12 +110,6 @@ Result<TrainerState> load_trainer_state(const std::string& checkpoint_dir) {
   if (!doc.HasMember("log_history") || !doc["log_history"].IsArray())
     return Status::error(path + ": field 'log_history' must be an array");
   for (const auto& entry : doc["log_history"].GetArray()) s.log_history.push_back(json_to_string(entry));
-  std::string rng = checkpoint_dir + "/" + kRngFile;
-  if (fs::exists(rng)) {
-    R1_ASSIGN_OR_RETURN(auto file, load_safetensors(rng));
-    if (!file.tensors.count("rng_state")) return Status::error(rng + ": tensor 'rng_state' is missing");
-    s.rng_state = file.tensors.at("rng_state").clone();
-  }
   return s;
 }
 

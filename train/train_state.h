@@ -2,7 +2,6 @@
 // holding everything needed to continue a run bit for bit:
 //   config.json, model.safetensors, tokenizer files   the HF model (Transformer::save)
 //   optimizer.safetensors                             AdamW state (AdamW::state_tensors), step in metadata
-//   rng_state.safetensors                             the caller's generator state, when it has one
 //   trainer_state.json                                step, epoch, seed, data cursor, log history
 // A folder is assembled under output_dir/.checkpoint-<step>.tmp and renamed
 // into place only when complete, so a crash never leaves a half checkpoint
@@ -28,7 +27,6 @@ struct TrainerState {
   double epoch = 0.0;                  // epochs done, fractional (HF convention)
   uint64_t seed = 0;
   std::string data_cursor = "{}";      // the trainer's JSON (e.g. epoch, batch index), kept verbatim
-  at::Tensor rng_state;                // at::Generator::get_state(), or undefined
   std::vector<std::string> log_history;  // one JSON object per logging / eval event
   // More tensors the trainer needs back, one safetensors file per entry
   // (e.g. "ref_model.safetensors" for a reference model that moves). Saved

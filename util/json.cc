@@ -188,6 +188,10 @@ JsonWriter& JsonWriter::value(int64_t v) {
   writer_.Int64(v);
   return *this;
 }
+JsonWriter& JsonWriter::value(uint64_t v) {
+  writer_.Uint64(v);
+  return *this;
+}
 JsonWriter& JsonWriter::value(double v) {
   if (std::isfinite(v))
     writer_.Double(v);
@@ -241,17 +245,6 @@ JsonWriter& JsonWriter::array(const std::vector<std::string>& v) {
   begin_array();
   for (const auto& x : v) value(x);
   return end_array();
-}
-
-Status apply_json_override(rapidjson::Document& object, const std::string& assignment) {
-  size_t eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0) return Status::error("--set '" + assignment + "': expected key=value");
-  std::string key = assignment.substr(0, eq);
-  auto& alloc = object.GetAllocator();
-  rapidjson::Value value = json_override_value(assignment.substr(eq + 1), alloc);
-  object.RemoveMember(key.c_str());
-  object.AddMember(rapidjson::Value(key.c_str(), alloc), value, alloc);
-  return Status();
 }
 
 rapidjson::Value json_override_value(const std::string& text, rapidjson::Document::AllocatorType& alloc) {

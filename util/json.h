@@ -42,11 +42,8 @@ Result<std::vector<std::string>> json_string_array(const JsonValue& obj, const c
 // Serialises any value compactly.
 std::string json_to_string(const JsonValue& value);
 
-// Applies one `--set key=value` to a config object: the value is parsed as
-// JSON when it is valid JSON, else taken as a string; the key is replaced or
-// added. An assignment without '=' or key is an error naming it.
-Status apply_json_override(rapidjson::Document& object, const std::string& assignment);
-// The value half of such an assignment: `text` as JSON when it parses, else as a string.
+// The value of a `--set key=value`, the same in every command: `text` as
+// JSON when it parses, else as a string (util/config_fields.h, recipes).
 rapidjson::Value json_override_value(const std::string& text, rapidjson::Document::AllocatorType& alloc);
 
 // Builds one JSON object as text, keys in insertion order.
@@ -58,6 +55,7 @@ class JsonWriter {
   JsonWriter& value(const char* v) { return value(std::string(v)); }
   JsonWriter& value(int64_t v);
   JsonWriter& value(int v) { return value(static_cast<int64_t>(v)); }
+  JsonWriter& value(uint64_t v);
   JsonWriter& value(double v);
   JsonWriter& value(bool v);
   JsonWriter& null();

@@ -2,8 +2,9 @@
 
 - SIGKILL and resume: a run killed with SIGKILL after its first checkpoint and
   resumed with `--resume` logs the same metrics (all but timings) for every
-  step as an uninterrupted run with the same seed, and its rollouts.db holds
-  exactly the uninterrupted run's rollouts: none lost, none duplicated.
+  step as an uninterrupted run with the same seed, keeping the killed run's
+  metrics.jsonl lines up to the checkpoint as they were, and its rollouts.db
+  holds exactly the uninterrupted run's rollouts: none lost, none duplicated.
 - Bad input is rejected before training, naming the key, file and line.
 """
 import json
@@ -67,9 +68,15 @@ def test_sigkill_and_resume_equals_uninterrupted_run(base):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (base / "killed" / "model").exists(), "the run finished before it was killed"
+    # The lines of the steps up to the checkpoint, as the killed run wrote them.
+    lines = (base / "killed" / "metrics.jsonl").read_bytes().splitlines(keepends=True)
+    kept = b"".join(line for line in lines if line.endswith(b"\n") and json.loads(line)["step"] <= 3)
 
     resumed = r1("rl", "--config", str(config), "--resume")
     assert "resuming from" in resumed.stderr
+    # metrics.jsonl is appended to: the earlier lines stay byte for byte, the
+    # ones logged after the checkpoint are dropped and logged again.
+    assert (base / "killed" / "metrics.jsonl").read_bytes().startswith(kept) and kept.count(b"\n") == 3
     assert metrics(base / "killed") == metrics(base / "full")
     assert rollouts(base / "killed" / "rollouts.db") == rollouts(base / "full" / "rollouts.db")
     assert len(rollouts(base / "full" / "rollouts.db")) == 10 * 8

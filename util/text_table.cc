@@ -1,4 +1,4 @@
-#include "rollout/text_table.h"
+#include "util/text_table.h"
 
 #include <cmath>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "model/cpu_streams.h"
+#include "util/cpu_streams.h"
 
 #include <ATen/Parallel.h>
 

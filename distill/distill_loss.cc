@@ -1,0 +1,78 @@
+#include "distill/distill_loss.h"
+
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+
+#include "sft/sft_loss.h"
+
+namespace r1 {
+
+DistillLossSums distill_loss_sums(const Transformer& student, const Transformer& teacher, const SftBatch& batch,
+                                  double temperature) {
+  at::Tensor labels = batch.labels.reshape({-1});
+  at::Tensor keep = target_positions(labels);
+  at::Tensor s_logits = target_logits(student, batch, keep);
+  at::Tensor t_logits;
+  {
+    at::NoGradGuard no_grad;
+    t_logits = target_logits(teacher, batch, keep);
+  }
+  DistillLossSums out;
+  out.ce = at::cross_entropy_loss(s_logits, labels.index_select(0, keep), {}, at::Reduction::Sum);
+  at::Tensor log_ps = at::log_softmax(s_logits / temperature, -1);
+  at::Tensor log_pt = at::log_softmax(t_logits / temperature, -1);
+  at::Tensor pt = log_pt.exp();
+  // Tokens the teacher gives probability 0 add nothing (0 * log 0 = 0).
+  at::Tensor terms = at::where(pt > 0, pt * (log_pt - log_ps), at::zeros_like(pt));
+  out.kl = terms.sum();
+  return out;
+}
+
+DistillStepLoss accumulate_distill_gradients(const Transformer& student, const std::vector<SftBatch>& micro_batches,
+                                             const DistillOptions& d) {
+  int64_t tokens = 0;
+  for (const auto& b : micro_batches) tokens += b.target_tokens;
+  double denom = static_cast<double>(std::max<int64_t>(1, tokens));
+  double kl_weight = d.alpha * d.temperature * d.temperature;
+  DistillStepLoss out;
+  for (const auto& b : micro_batches) {
+    DistillLossSums sums = distill_loss_sums(student, *d.teacher, b, d.temperature);
+    at::Tensor loss = ((1.0 - d.alpha) * sums.ce + kl_weight * sums.kl) / denom;
+    loss.backward();
+    out.loss += loss.item<double>();
+    out.ce += sums.ce.item<double>() / denom;
+    out.kl += sums.kl.item<double>() / denom;
+  }
+  return out;
+}
+
+Status check_same_vocabulary(const Transformer& student, const Tokenizer& student_tok, const Transformer& teacher,
+                             const Tokenizer& teacher_tok, const std::string& teacher_path) {
+  auto differ = [&](const std::string& what) {
+    return Status::error("teacher_model_name_or_path " + teacher_path + ": " + what +
+                         "; logit distillation needs the student's vocabulary (use distill_alpha 0 and train on the "
+                         "teacher's samples instead)");
+  };
+  int64_t sv = student.config().vocab_size, tv = teacher.config().vocab_size;
+  if (sv != tv)
+    return differ("vocab_size " + std::to_string(tv) + " differs from the student's " + std::to_string(sv));
+  if (student_tok.vocab_size() != teacher_tok.vocab_size())
+    return differ("the tokenizer has " + std::to_string(teacher_tok.vocab_size()) + " tokens, the student's " +
+                  std::to_string(student_tok.vocab_size()));
+  for (int64_t id = 0; id < student_tok.vocab_size(); ++id)
+    if (student_tok.id_to_token(id) != teacher_tok.id_to_token(id))
+      return differ("token " + std::to_string(id) + " is '" + teacher_tok.id_to_token(id) + "', the student's '" +
+                    student_tok.id_to_token(id) + "'");
+  return Status();
+}
+
+Result<Transformer> load_teacher(const std::string& path, const LoadOptions& load, const Transformer& student,
+                                 const Tokenizer& student_tok) {
+  R1_ASSIGN_OR_RETURN(Transformer teacher, Transformer::load(path, load));
+  R1_ASSIGN_OR_RETURN(Tokenizer teacher_tok, Tokenizer::load(path));
+  R1_RETURN_IF_ERROR(check_same_vocabulary(student, student_tok, teacher, teacher_tok, path));
+  return teacher;
+}
+
+}  // namespace r1

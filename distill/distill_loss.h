@@ -1,0 +1,54 @@
+// Logit distillation, the other way distill/ makes students (besides SFT on
+// rejection-sampled teacher traces): the teacher's token distribution at
+// temperature T is a soft target next to the labels. The SFT trainer
+// (sft/sft_trainer.h) runs it when distill_alpha > 0.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "model/tokenizer.h"
+#include "model/transformer.h"
+#include "sft/sft_data.h"
+#include "util/status.h"
+
+namespace r1 {
+
+// alpha = 0 is plain SFT (no teacher).
+struct DistillOptions {
+  const Transformer* teacher = nullptr;
+  double alpha = 0.0;
+  double temperature = 1.0;
+};
+
+// Sums over the batch's targets, in fp32: ce = -log p_s(label) and
+// kl = KL(p_t || p_s) with p = softmax(logits / T) (the teacher's logits carry
+// no gradient). Differentiable in the student.
+struct DistillLossSums {
+  at::Tensor ce, kl;
+};
+DistillLossSums distill_loss_sums(const Transformer& student, const Transformer& teacher, const SftBatch& batch,
+                                  double temperature);
+
+// Backpropagates loss (1 - alpha) * CE + alpha * T^2 * KL per target token,
+// each term summed over the step's micro-batches and divided by the step's
+// target tokens, so any split into micro-batches gives one big batch's
+// gradient (T^2 keeps the KL gradient's scale as T changes, as Hinton et al. do).
+struct DistillStepLoss {
+  double loss = 0.0, ce = 0.0, kl = 0.0;  // token means over the step
+};
+DistillStepLoss accumulate_distill_gradients(const Transformer& student, const std::vector<SftBatch>& micro_batches,
+                                             const DistillOptions& distill);
+
+// An error unless the teacher can be distilled into the student: the same
+// vocab_size and the same token at every id.
+Status check_same_vocabulary(const Transformer& student, const Tokenizer& student_tok, const Transformer& teacher,
+                             const Tokenizer& teacher_tok, const std::string& teacher_path);
+
+// The teacher at `path`, loaded with `load` and checked against the student.
+Result<Transformer> load_teacher(const std::string& path, const LoadOptions& load, const Transformer& student,
+                                 const Tokenizer& student_tok);
+
+}  // namespace r1
