@@ -35,15 +35,22 @@ DistillStepLoss accumulate_distill_gradients(const Transformer& student, const s
   for (const auto& b : micro_batches) tokens += b.target_tokens;
   double denom = static_cast<double>(std::max<int64_t>(1, tokens));
   double kl_weight = d.alpha * d.temperature * d.temperature;
-  DistillStepLoss out;
+  // (loss, ce, kl) stay on the model's device until the step is done: one
+  // host read per step, not three per micro-batch.
+  at::Tensor totals;
   for (const auto& b : micro_batches) {
     DistillLossSums sums = distill_loss_sums(student, *d.teacher, b, d.temperature);
     at::Tensor loss = ((1.0 - d.alpha) * sums.ce + kl_weight * sums.kl) / denom;
     loss.backward();
-    out.loss += loss.item<double>();
-    out.ce += sums.ce.item<double>() / denom;
-    out.kl += sums.kl.item<double>() / denom;
+    at::Tensor row = at::stack({loss.detach(), sums.ce.detach() / denom, sums.kl.detach() / denom});
+    totals = totals.defined() ? totals + row : row;
   }
+  DistillStepLoss out;
+  if (!totals.defined()) return out;
+  at::Tensor host = totals.to(at::kCPU, at::kDouble);
+  out.loss = host[0].item<double>();
+  out.ce = host[1].item<double>();
+  out.kl = host[2].item<double>();
   return out;
 }
 

@@ -25,13 +25,16 @@ namespace r1 {
 double accumulate_gradients(const Transformer& model, const std::vector<SftBatch>& micro_batches) {
   int64_t tokens = 0;
   for (const auto& b : micro_batches) tokens += b.target_tokens;
-  double denom = static_cast<double>(std::max<int64_t>(1, tokens)), total = 0.0;
+  double denom = static_cast<double>(std::max<int64_t>(1, tokens));
+  // The loss stays on the model's device until the step is done: one host
+  // read per step, not one per micro-batch.
+  at::Tensor total;
   for (const auto& b : micro_batches) {
     at::Tensor loss = sft_loss_sum(model, b) / denom;
     loss.backward();
-    total += loss.item<double>();
+    total = total.defined() ? total + loss.detach() : loss.detach();
   }
-  return total;
+  return total.defined() ? total.item<double>() : 0.0;
 }
 
 EvalResult evaluate(const Transformer& model, const std::vector<SftRow>& rows, int64_t batch_size,
