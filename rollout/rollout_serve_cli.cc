@@ -19,18 +19,19 @@ struct ServeCommand {
 };
 
 void run_serve(ServeCommand& o) {
-  // The key first: a bad key file fails before minutes of model loading.
+  // The key and the socket first: a bad key file or a taken port fails
+  // before minutes of model loading.
   o.server.key = value_or_throw(read_auth_key_file(o.key_file));
   o.server.max_request_bytes = static_cast<uint32_t>(o.max_request_mib * (1 << 20));
+  std::unique_ptr<RolloutServer> server = value_or_throw(RolloutServer::bind(o.server));
   Transformer model = load_model(o.model);
   std::optional<Tokenizer> tok = load_tokenizer_if_present(o.model.model);
   LocalRolloutWorker worker(model, tok ? &*tok : nullptr);
-  std::unique_ptr<RolloutServer> server = value_or_throw(RolloutServer::bind(worker, o.server));
   // The one line on stdout: where learners reach this worker (the real port
   // when --listen asked for port 0).
   std::printf("listening on %s\n", server->address().c_str());
   std::fflush(stdout);
-  server->run();
+  server->run(worker);
 }
 
 }  // namespace

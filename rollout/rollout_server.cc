@@ -58,7 +58,7 @@ Result<RolloutResult> run_guarded(RolloutWorker& worker, const RolloutRequest& r
 
 // What every connection shares; outlives them (RolloutServer::Impl).
 struct Shared {
-  RolloutWorker& worker;
+  RolloutWorker* worker = nullptr;  // set by run()
   RolloutServerOptions options;
   std::atomic<int> live_connections{0};
   // One thread: one request at a time on the model; the network thread
@@ -157,7 +157,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!request.ok()) return answer(request.status());
     disarm();  // the model may take long; nothing is read meanwhile
     asio::post(shared_.model, [self = shared_from_this(), request = std::move(*request)] {
-      Result<RolloutResult> result = run_guarded(self->shared_.worker, request);
+      Result<RolloutResult> result = run_guarded(*self->shared_.worker, request);
       asio::post(self->socket_.get_executor(),
                  [self, result = std::move(result)]() mutable { self->answer(std::move(result)); });
     });
@@ -237,7 +237,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 }  // namespace
 
 struct RolloutServer::Impl {
-  Impl(RolloutWorker& worker, RolloutServerOptions options) : shared{.worker = worker, .options = std::move(options)} {}
+  explicit Impl(RolloutServerOptions options) : shared{.options = std::move(options)} {}
 
   void accept() {
     acceptor.async_accept([this](const error_code& ec, tcp::socket socket) {
@@ -272,10 +272,10 @@ struct RolloutServer::Impl {
 RolloutServer::RolloutServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RolloutServer::~RolloutServer() = default;
 
-Result<std::unique_ptr<RolloutServer>> RolloutServer::bind(RolloutWorker& worker, RolloutServerOptions options) {
+Result<std::unique_ptr<RolloutServer>> RolloutServer::bind(RolloutServerOptions options) {
   std::string where = "--listen " + options.listen;
   R1_ASSIGN_OR_RETURN(HostPort hp, parse_host_port(options.listen, "--listen"));
-  auto impl = std::make_unique<Impl>(worker, std::move(options));
+  auto impl = std::make_unique<Impl>(std::move(options));
   error_code ec;
   tcp::resolver resolver(impl->io);
   auto endpoints = resolver.resolve(hp.host, std::to_string(hp.port), tcp::resolver::numeric_service, ec);
@@ -295,7 +295,8 @@ std::string RolloutServer::address() const {
   return endpoint_text(impl_->acceptor.local_endpoint(ec));
 }
 
-void RolloutServer::run() {
+void RolloutServer::run(RolloutWorker& worker) {
+  impl_->shared.worker = &worker;
   impl_->signals.async_wait([this](const error_code& ec, int) {
     if (!ec) stop();
   });

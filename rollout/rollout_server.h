@@ -30,12 +30,15 @@ struct RolloutServerOptions {
 class RolloutServer {
  public:
   // Binds the listening socket (only the given address); errors name it.
-  static Result<std::unique_ptr<RolloutServer>> bind(RolloutWorker& worker, RolloutServerOptions options);
+  // Bind before loading a model, so a taken port fails in seconds; clients
+  // that connect meanwhile wait in the backlog.
+  static Result<std::unique_ptr<RolloutServer>> bind(RolloutServerOptions options);
   ~RolloutServer();
   // The address actually bound (the real port when 0 was asked for).
   std::string address() const;
-  // Serves until stop() is called or SIGINT/SIGTERM arrives.
-  void run();
+  // Serves requests through `worker` until stop() is called or SIGINT or
+  // SIGTERM arrives.
+  void run(RolloutWorker& worker);
   void stop();
 
  private:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import secrets
 import socket
 import struct
@@ -297,3 +298,32 @@ def test_errors_name_the_worker(setup, worker, tmp_path):
     listener.close()
     assert out.returncode == 1
     assert f"r1: error: rollout worker {address}: did not answer within 1 s" in out.stderr
+
+
+def test_many_garbage_clients_at_once(setup, worker, tmp_path):
+    """Random bytes from 24 clients at once, half after a valid preamble: each is refused or closed, and the
+    worker goes on serving."""
+    rng = random.Random(5)
+    sockets = [connect(worker) for _ in range(24)]
+    for i, s in enumerate(sockets):
+        junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300)))
+        s.sendall((preamble() if i % 2 else b"") + junk)
+        s.shutdown(socket.SHUT_WR)  # a frame the junk announced ends here, truncated
+    for s in sockets:
+        with s:
+            data = read_to_end(s)
+            assert data == b"" or data.startswith(preamble())
+    assert_served(setup, worker, tmp_path)
+
+
+def test_listen_address_errors(setup, worker):
+    bad = r1("rollout", "serve", "--listen", "nonsense", "--auth-key-file", setup["key"], "--model", setup["model"],
+             check=False)
+    assert bad.returncode == 1
+    assert ("r1: error: --listen: 'nonsense' must be HOST:PORT (e.g. 127.0.0.1:5555 or [::1]:5555)"
+            in bad.stderr)
+    taken = r1("rollout", "serve", "--listen", worker["address"], "--auth-key-file", setup["key"], "--model",
+               setup["model"], check=False)
+    assert taken.returncode == 1
+    assert (f"r1: error: --listen {worker['address']}: cannot listen on {worker['address']}: Address already in use"
+            in taken.stderr)
