@@ -263,19 +263,13 @@ def test_slow_client_is_dropped_while_others_are_served(setup, worker, tmp_path)
     assert log_has(worker, f"the handshake did not complete within {HANDSHAKE_TIMEOUT} s")
 
 
-def test_errors_name_the_worker(setup, worker, tmp_path):
-    port = free_port()
-    out = generate(setup, tmp_path / "x.jsonl", "--rollout-worker", f"127.0.0.1:{port}", "--auth-key-file",
-                   setup["key"], check=False)
-    assert out.returncode == 1
-    assert f"r1: error: rollout worker 127.0.0.1:{port}: cannot connect: Connection refused" in out.stderr
-
-    # A worker that authenticates and then never answers.
-    key = setup["key"].read_text().strip().encode()
+def misbehaving_worker_error(setup, tmp_path, welcome_key, answer):
+    """The error `r1 generate --rollout-worker` reports about a Python worker that proves itself with
+    `welcome_key` and then sends answer(request header), or nothing when that is None."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(60)
 
-    def silent_worker():
+    def serve_one():
         conn, _ = listener.accept()
         with conn:
             conn.settimeout(60)
@@ -285,11 +279,18 @@ def test_errors_name_the_worker(setup, worker, tmp_path):
             conn.sendall(preamble() + frame({"type": "challenge", "nonce": worker_nonce.hex()}))
             read_frame(conn)
             learner_nonce = bytes.fromhex(hello["nonce"])
-            conn.sendall(frame({"type": "welcome", "proof": proof(key, b"r1 worker", learner_nonce, worker_nonce)}))
-            read_frame(conn)  # the request; then silence until the learner gives up
-            read_to_end(conn)
+            conn.sendall(frame({"type": "welcome",
+                                "proof": proof(welcome_key, b"r1 worker", learner_nonce, worker_nonce)}))
+            try:
+                request, _ = read_frame(conn)
+            except AssertionError:  # the learner refused the welcome and closed
+                return
+            reply = answer(request)
+            if reply is not None:
+                conn.sendall(reply)
+            read_to_end(conn)  # until the learner gives up
 
-    thread = threading.Thread(target=silent_worker)
+    thread = threading.Thread(target=serve_one)
     thread.start()
     address = f"127.0.0.1:{listener.getsockname()[1]}"
     out = generate(setup, tmp_path / "x.jsonl", "--rollout-worker", address, "--auth-key-file", setup["key"],
@@ -297,7 +298,31 @@ def test_errors_name_the_worker(setup, worker, tmp_path):
     thread.join(timeout=60)
     listener.close()
     assert out.returncode == 1
-    assert f"r1: error: rollout worker {address}: did not answer within 1 s" in out.stderr
+    prefix = f"r1: error: rollout worker {address}: "
+    assert prefix in out.stderr, out.stderr
+    return out.stderr.split(prefix, 1)[1].strip()
+
+
+def test_errors_name_the_worker(setup, worker, tmp_path):
+    port = free_port()
+    out = generate(setup, tmp_path / "x.jsonl", "--rollout-worker", f"127.0.0.1:{port}", "--auth-key-file",
+                   setup["key"], check=False)
+    assert out.returncode == 1
+    assert f"r1: error: rollout worker 127.0.0.1:{port}: cannot connect: Connection refused" in out.stderr
+
+    key = setup["key"].read_text().strip().encode()
+    assert misbehaving_worker_error(setup, tmp_path, key, lambda request: None) == "did not answer within 1 s"
+    assert (misbehaving_worker_error(setup, tmp_path, b"an impostor's key", lambda request: None) ==
+            "authentication failed: the worker's proof does not match this learner's key")
+
+    def wrong_version(request):
+        r = request["request"]
+        result = {"step": r["step"], "policy_version": r["policy_version"] + 5, "prefill_tokens": 0,
+                  "completion_tokens": 0, "prefill_seconds": 0, "decode_seconds": 0, "samples": []}
+        return frame({"type": "rollout_result", "result": result})
+
+    assert (misbehaving_worker_error(setup, tmp_path, key, wrong_version) ==
+            "answered step 0 with policy version 5, asked for step 0 with version 0")
 
 
 def test_many_garbage_clients_at_once(setup, worker, tmp_path):
