@@ -4,9 +4,9 @@
 
 #include <array>
 #include <chrono>
-#include <cstdio>
 
 #include "rollout/wire_auth.h"
+#include "rollout/wire_deadline.h"
 #include "rollout/wire_endpoint.h"
 #include "rollout/wire_frame.h"
 #include "util/json.h"
@@ -20,15 +20,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-Clock::time_point after(double seconds) {
-  return Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
-}
-
-std::string seconds_text(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%g", s);
-  return buf;
-}
+Clock::time_point after(double seconds) { return Clock::now() + wire_duration(seconds); }
 
 // One connection driven step by step, each step bounded by a deadline: the
 // asynchronous operation runs on a private io_context until it completes or
@@ -150,16 +142,15 @@ Result<std::string> request_frame(const RolloutRequest& request) {
 
 Result<RolloutResult> read_result(const Frame& frame) {
   R1_RETURN_IF_ERROR(expect_frame_type(frame, "rollout_result"));
-  auto it = frame.header.FindMember("result");
-  if (it == frame.header.MemberEnd()) return Status::error("'rollout_result' frame: field 'result' is missing");
-  return rollout_result_from_json(it->value, "rollout result");
+  R1_ASSIGN_OR_RETURN(const rapidjson::Value* json, frame_field(frame, "result"));
+  return rollout_result_from_json(*json, "rollout result");
 }
 
 Result<RolloutResult> call(const RemoteWorkerOptions& o, const RolloutRequest& request) {
   R1_ASSIGN_OR_RETURN(HostPort to, parse_host_port(o.address, "rollout worker address"));
   Channel channel;
   Clock::time_point deadline = after(o.connect_timeout_s);
-  std::string late = "no connection and handshake within " + seconds_text(o.connect_timeout_s) + " s";
+  std::string late = "no connection and handshake " + within_seconds(o.connect_timeout_s);
   R1_RETURN_IF_ERROR(channel.connect(to, deadline, late));
 
   LearnerHandshake handshake(o.key);
@@ -173,7 +164,7 @@ Result<RolloutResult> call(const RemoteWorkerOptions& o, const RolloutRequest& r
 
   channel.set_limits({.max_header_bytes = o.max_result_bytes, .max_payload_bytes = 0});
   deadline = after(o.request_timeout_s);
-  late = "did not answer within " + seconds_text(o.request_timeout_s) + " s";
+  late = "did not answer " + within_seconds(o.request_timeout_s);
   R1_ASSIGN_OR_RETURN(std::string bytes, request_frame(request));
   R1_RETURN_IF_ERROR(channel.write(bytes, deadline, late));
   R1_ASSIGN_OR_RETURN(Frame answer, channel.read_frame(deadline, late));

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "rollout/wire_auth.h"
+#include "rollout/wire_deadline.h"
 #include "rollout/wire_endpoint.h"
 #include "rollout/wire_frame.h"
 #include "util/json.h"
@@ -24,16 +25,6 @@ namespace {
 void log_line(const std::string& line) {
   std::fprintf(stderr, "r1 rollout serve: %s\n", line.c_str());
   std::fflush(stderr);
-}
-
-std::string seconds_text(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%g", s);
-  return buf;
-}
-
-std::chrono::milliseconds millis(double seconds) {
-  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
 }
 
 std::string endpoint_text(const tcp::endpoint& e) {
@@ -89,10 +80,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // tells a wait that completed just before it was replaced from the live one.
   void arm(double seconds, std::string what) {
     uint64_t generation = ++deadline_generation_;
-    deadline_.expires_after(millis(seconds));
+    deadline_.expires_after(wire_duration(seconds));
     deadline_.async_wait([self = shared_from_this(), generation, seconds, what](const error_code& ec) {
       if (ec || generation != self->deadline_generation_) return;
-      self->drop(what + " did not complete within " + seconds_text(seconds) + " s");
+      self->drop(what + " did not complete " + within_seconds(seconds));
     });
   }
   void disarm() {
@@ -165,9 +156,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Result<RolloutRequest> read_request(const Frame& frame) {
     R1_RETURN_IF_ERROR(expect_frame_type(frame, "rollout_request"));
-    auto it = frame.header.FindMember("request");
-    if (it == frame.header.MemberEnd()) return Status::error("'rollout_request' frame: field 'request' is missing");
-    R1_ASSIGN_OR_RETURN(RolloutRequest request, rollout_request_from_json(it->value, "rollout request"));
+    R1_ASSIGN_OR_RETURN(const rapidjson::Value* json, frame_field(frame, "request"));
+    R1_ASSIGN_OR_RETURN(RolloutRequest request, rollout_request_from_json(*json, "rollout request"));
     if (request.policy_version != shared_.options.policy_version)
       return Status::error("rollout request: policy version " + std::to_string(request.policy_version) +
                            " asked for, this worker serves version " + std::to_string(shared_.options.policy_version));

@@ -81,6 +81,13 @@ Status expect_frame_type(const Frame& frame, const std::string& type) {
   return Status::error("expected a '" + type + "' frame, got '" + frame.type + "'");
 }
 
+Result<const rapidjson::Value*> frame_field(const Frame& frame, const char* key) {
+  auto it = frame.header.FindMember(key);
+  if (it == frame.header.MemberEnd())
+    return Status::error("'" + frame.type + "' frame: field '" + key + "' is missing");
+  return &it->value;
+}
+
 std::string wire_preamble() {
   std::string out(kMagic, sizeof(kMagic));
   put_u32(out, kWireProtocolVersion);

@@ -51,6 +51,9 @@ std::string error_frame(const std::string& message);
 // frame; else an error naming both types.
 Status expect_frame_type(const Frame& frame, const std::string& type);
 
+// A field of the frame's header; the error names the frame's type and key.
+Result<const rapidjson::Value*> frame_field(const Frame& frame, const char* key);
+
 std::string hex_encode(std::string_view bytes);
 // Decodes lower- or upper-case hex; errors name `what`.
 Result<std::string> hex_decode(std::string_view hex, const std::string& what);

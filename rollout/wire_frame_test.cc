@@ -141,6 +141,21 @@ TEST(WireFrame, HeaderMustBeAnObjectWithAType) {
             "frame header is empty; expected a JSON object");
 }
 
+TEST(WireFrame, FieldsAndErrorFramesNameTheFrame) {
+  FrameParser parser(kLimits, FrameParser::Start::kFrame);
+  ASSERT_TRUE(parser.feed(frame(R"({"type":"rollout_request","request":{"step":1}})")).ok());
+  Frame f = parser.take();
+  Result<const rapidjson::Value*> request = frame_field(f, "request");
+  ASSERT_TRUE(request.ok());
+  EXPECT_TRUE((*request)->IsObject());
+  EXPECT_EQ(frame_field(f, "result").status().message(), "'rollout_request' frame: field 'result' is missing");
+  EXPECT_EQ(expect_frame_type(f, "rollout_result").message(),
+            "expected a 'rollout_result' frame, got 'rollout_request'");
+  ASSERT_TRUE(parser.feed(error_frame(std::string(5000, 'x'))).ok());
+  Frame error = parser.take();  // cut to fit a peer that has not authenticated
+  EXPECT_EQ(expect_frame_type(error, "rollout_result").message(), "the peer refused: " + std::string(2000, 'x'));
+}
+
 TEST(WireFrame, ErrorsAreStickyAndLimitsApplyFromTheNextFrame) {
   FrameParser parser(FrameLimits{.max_header_bytes = 64, .max_payload_bytes = 0});
   std::string first = wire_preamble() + frame(R"({"type":"a"})");
