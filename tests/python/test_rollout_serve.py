@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from r1_cli import R1, r1, write_jsonl
+from r1_cli import R1, r1, tiny_arithmetic_model, write_jsonl
 
 HANDSHAKE_TIMEOUT = 5  # seconds the worker gives a client to authenticate
 SAMPLING = ["--num-samples", 3, "--max-new-tokens", 20, "--temperature", 0.9, "--top-p", 0.95, "--top-k", 40,
@@ -31,15 +31,12 @@ SAMPLING = ["--num-samples", 3, "--max-new-tokens", 20, "--temperature", 0.9, "-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     d = tmp_path_factory.mktemp("rollout_serve")
-    corpus = d / "corpus.jsonl"
-    r1("data", "corpus", "--task", "arithmetic", "--n", 300, "--seed", 2, "--out", corpus)
-    r1("model", "init", "--arch", "qwen2", "--preset", "tiny", "--out", d / "model", "--corpus", corpus,
-       "--tokenizer-vocab", 300, "--seed", 4)
+    model = tiny_arithmetic_model(d)
     rows = [{"prompt": f"What is {a} + {b}?"} for a, b in [(12, 30), (45, 17), (8, 91), (66, 66), (23, 5)]]
     key = d / "key"
     key.write_text(secrets.token_hex(32) + "\n")
     key.chmod(0o600)
-    return {"dir": d, "model": d / "model", "prompts": write_jsonl(d / "prompts.jsonl", rows), "key": key}
+    return {"dir": d, "model": model, "prompts": write_jsonl(d / "prompts.jsonl", rows), "key": key}
 
 
 @pytest.fixture(scope="module")
