@@ -40,7 +40,6 @@ std::string sample_row(const Sample& s, const std::string& prompt_text) {
 Result<RolloutResult> sample(const GenerateCommand& o, const std::optional<Tokenizer>& tok,
                              const RolloutRequest& request) {
   if (!o.rollout_worker.empty()) {
-    if (o.key_file.empty()) throw Error("--rollout-worker needs --auth-key-file");
     RemoteRolloutWorker worker({.address = o.rollout_worker,
                                 .key = value_or_throw(read_auth_key_file(o.key_file)),
                                 .request_timeout_s = o.worker_timeout_s});
@@ -96,12 +95,17 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--stop-token-id", s.stop_token_ids, "Stop token id besides eos (repeatable)");
   cmd->add_option("--seed", s.seed, "Sampling seed")->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "No throughput line on stderr");
-  cmd->add_option("--rollout-worker", o->rollout_worker,
-                  "HOST:PORT of an `r1 rollout serve` to sample on (--model then gives only the tokenizer)");
-  cmd->add_option("--auth-key-file", o->key_file, "The rollout worker's shared secret (a 0600 file)");
+  CLI::Option* worker =
+      cmd->add_option("--rollout-worker", o->rollout_worker,
+                      "HOST:PORT of an `r1 rollout serve` to sample on (--model then gives only the tokenizer)");
+  CLI::Option* key =
+      cmd->add_option("--auth-key-file", o->key_file, "The rollout worker's shared secret (a 0600 file)");
+  worker->needs(key);
+  key->needs(worker);
   cmd->add_option("--worker-timeout", o->worker_timeout_s, "Seconds to wait for the rollout worker's answer")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber)
+      ->needs(worker);
   cmd->callback([o] { run_generate(*o); });
 }
 

@@ -349,3 +349,10 @@ def test_listen_address_errors(setup, worker):
     assert taken.returncode == 1
     assert (f"r1: error: --listen {worker['address']}: cannot listen on {worker['address']}: Address already in use"
             in taken.stderr)
+
+
+def test_worker_address_and_key_go_together(setup, worker, tmp_path):
+    alone = generate(setup, tmp_path / "x.jsonl", "--rollout-worker", worker["address"], check=False)
+    assert alone.returncode == 2 and "r1: error: --rollout-worker requires --auth-key-file" in alone.stderr
+    key_only = generate(setup, tmp_path / "x.jsonl", "--auth-key-file", setup["key"], check=False)
+    assert key_only.returncode == 2 and "r1: error: --auth-key-file requires --rollout-worker" in key_only.stderr
