@@ -159,6 +159,17 @@ def test_remote_worker_samples_exactly_what_local_sampling_does(setup, worker, t
     assert log_has(worker, "answered step 0 with 15 samples")
 
 
+def test_large_result_equals_local_sampling(setup, worker, tmp_path):
+    """A result of more than 128 KiB reaches the learner in many reads, and still equals local sampling."""
+    big = ["generate", "--model", setup["model"], "--prompts", setup["prompts"], "--num-samples", 16,
+           "--max-new-tokens", 96, "--seed", 3, "--quiet"]
+    local, far = tmp_path / "local.jsonl", tmp_path / "remote.jsonl"
+    r1(*big, "--output", local)
+    r1(*big, "--output", far, "--rollout-worker", worker["address"], "--auth-key-file", setup["key"])
+    assert far.read_text() == local.read_text()
+    assert len(far.read_bytes()) > 128 * 1024
+
+
 def test_python_learner_with_the_key_is_served(setup, worker):
     key = setup["key"].read_text().strip().encode()
     with connect(worker) as s:
@@ -172,11 +183,17 @@ def test_python_learner_with_the_key_is_served(setup, worker):
         samples = header["result"]["samples"]
         assert [(x["prompt_index"], x["sample_index"]) for x in samples] == [(9, 0), (9, 1)]
         assert header["result"]["step"] == 4
-        # Another version than the worker holds is refused, and the connection stays usable.
-        s.sendall(frame({"type": "rollout_request", "request": {**request, "policy_version": 1}}))
+        # Pipelined: another version than the worker holds is refused, and the request after it is served.
+        s.sendall(frame({"type": "rollout_request", "request": {**request, "policy_version": 1}}) +
+                  frame({"type": "rollout_request", "request": {**request, "step": 5}}))
         header, _ = read_frame(s)
         assert header == {"type": "error", "message": "rollout request: policy version 1 asked for, this worker "
                                                       "serves version 0"}
+        header, _ = read_frame(s)
+        assert header["type"] == "rollout_result" and header["result"]["step"] == 5
+        for sample in header["result"]["samples"] + samples:
+            del sample["generation_ms"]  # the one field that is a measurement
+        assert header["result"]["samples"] == samples
 
 
 def test_wrong_key_is_refused_before_any_request_is_read(setup, worker, tmp_path):
