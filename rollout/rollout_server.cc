@@ -52,9 +52,7 @@ struct Shared {
   RolloutWorker* worker = nullptr;  // set by run()
   RolloutServerOptions options;
   std::atomic<int> live_connections{0};
-  // One thread: one request at a time on the model; the network thread
-  // stays free for handshakes and other clients meanwhile.
-  asio::thread_pool model{1};
+  asio::thread_pool* model = nullptr;  // Impl::model
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -147,7 +145,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Result<RolloutRequest> request = read_request(frame);
     if (!request.ok()) return answer(request.status());
     disarm();  // the model may take long; nothing is read meanwhile
-    asio::post(shared_.model, [self = shared_from_this(), request = std::move(*request)] {
+    asio::post(*shared_.model, [self = shared_from_this(), request = std::move(*request)] {
       Result<RolloutResult> result = run_guarded(*self->shared_.worker, request);
       asio::post(self->socket_.get_executor(),
                  [self, result = std::move(result)]() mutable { self->answer(std::move(result)); });
@@ -181,6 +179,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send(std::string bytes, void (*then)(Connection&)) {
     out_ = std::move(bytes);
     asio::async_write(socket_, asio::buffer(out_), [self = shared_from_this(), then](const error_code& ec, size_t) {
+      std::string().swap(self->out_);  // a large result is not kept while the connection idles
       if (ec) return self->closed_ ? void() : self->drop("write failed: " + ec.message());
       then(*self);
     });
@@ -227,7 +226,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 }  // namespace
 
 struct RolloutServer::Impl {
-  explicit Impl(RolloutServerOptions options) : shared{.options = std::move(options)} {}
+  explicit Impl(RolloutServerOptions options) : shared{.options = std::move(options)} { shared.model = &model; }
 
   void accept() {
     acceptor.async_accept([this](const error_code& ec, tcp::socket socket) {
@@ -250,13 +249,17 @@ struct RolloutServer::Impl {
     });
   }
 
-  // Declared in destruction order: the model thread joins before the
-  // io_context that its last answer is posted to goes away.
-  asio::io_context io;
+  // Destroyed bottom up: the model thread joins (and drops the requests
+  // still queued) while the io_context its answers are posted to exists;
+  // then the io_context drops its handlers, whose connections count
+  // themselves out of `shared`, which goes last.
   Shared shared;
+  asio::io_context io;
+  // One thread: one request at a time on the model; the network thread
+  // stays free for handshakes and other clients meanwhile.
+  asio::thread_pool model{1};
   tcp::acceptor acceptor{io};
   asio::steady_timer retry{io};
-  asio::signal_set signals{io, SIGINT, SIGTERM};
 };
 
 RolloutServer::RolloutServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -287,7 +290,10 @@ std::string RolloutServer::address() const {
 
 void RolloutServer::run(RolloutWorker& worker) {
   impl_->shared.worker = &worker;
-  impl_->signals.async_wait([this](const error_code& ec, int) {
+  // Only while serving: before, a signal still ends the process at once
+  // (while a model loads, say).
+  asio::signal_set signals(impl_->io, SIGINT, SIGTERM);
+  signals.async_wait([this](const error_code& ec, int) {
     if (!ec) stop();
   });
   impl_->accept();
