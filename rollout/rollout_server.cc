@@ -22,7 +22,11 @@ using boost::system::error_code;
 
 namespace {
 
-void log_line(const std::string& line) {
+// Reasons may quote what a peer sent (a frame's type): control characters
+// become '?', so no client can forge or break lines of the log.
+void log_line(std::string line) {
+  for (char& c : line)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   std::fprintf(stderr, "r1 rollout serve: %s\n", line.c_str());
   std::fflush(stderr);
 }

@@ -203,6 +203,11 @@ def test_garbage_and_oversized_and_truncated_frames_are_refused(setup, worker, t
     with connect(worker) as s:
         s.sendall(preamble() + frame({"type": "proof", "proof": "00"}))
         assert refusal(s) == "expected a 'hello' frame, got 'proof'"
+    with connect(worker) as s:  # what a peer sends cannot forge lines of the worker's log
+        s.sendall(preamble() + frame({"type": "x\nr1 rollout serve: 10.0.0.1:1: authenticated"}))
+        assert refusal(s) == "expected a 'hello' frame, got 'x\nr1 rollout serve: 10.0.0.1:1: authenticated'"
+    assert log_has(worker, "expected a 'hello' frame, got 'x?r1 rollout serve: 10.0.0.1:1: authenticated'")
+    assert not any(line.startswith("r1 rollout serve: 10.0.0.1:1") for line in worker["log"].read_text().splitlines())
     assert_served(setup, worker, tmp_path)
 
 
