@@ -47,6 +47,7 @@ class Channel {
     });
     if (!wait(done, deadline, [&] { close(); })) return Status::error(late);
     if (ec) return Status::error("cannot connect: " + ec.message());
+    socket_.set_option(tcp::no_delay(true), ec);  // each handshake step is one small frame
     return Status();
   }
 

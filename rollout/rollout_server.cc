@@ -65,6 +65,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       : socket_(std::move(socket)), deadline_(socket_.get_executor()), shared_(shared), handshake_(shared.options.key) {
     ++shared_.live_connections;
     error_code ec;
+    // Small frames go out at once: no Nagle delay on a handshake step, nor
+    // on an error frame written just before the close.
+    socket_.set_option(tcp::no_delay(true), ec);
     tcp::endpoint peer = socket_.remote_endpoint(ec);
     peer_ = ec ? std::string("unknown peer") : endpoint_text(peer);
   }
