@@ -53,6 +53,9 @@ for i in $(seq 200); do
 done > "$SCRATCH/pairs.jsonl"
 "$BUILD/reward/math_bench" "$SCRATCH/pairs.jsonl" 1 2
 
+section "rollout worker in its own process: handshake and request overheads (bench/bench_rollout_serve.py)"
+"$ROOT/.venv/bin/python" "$ROOT/bench/bench_rollout_serve.py" --r1 "$BUILD/r1" --repeats 3 --handshakes 100
+
 if [ "$REFERENCES" = 1 ]; then
   PY="$ROOT/.venv/bin/python"
   section "against the references (transformers, TRL, tokenizers, math-verify)"

@@ -15,6 +15,7 @@
 #include "reward/math_cli.h"
 #include "reward/reward_cli.h"
 #include "rollout/generate_cli.h"
+#include "rollout/rollout_serve_cli.h"
 #include "rollout/rollouts_cli.h"
 #include "sft/sft_cli.h"
 #include "util/status.h"
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
   r1::add_model_commands(app);
   r1::add_generate_command(app);
+  r1::add_rollout_commands(app);
   r1::add_tokenizer_commands(app);
   r1::add_code_commands(app);
   r1::add_math_commands(app);

@@ -4,7 +4,9 @@
 #include <memory>
 
 #include "model/cli_inputs.h"
+#include "rollout/remote_rollout_worker.h"
 #include "rollout/rollout_worker.h"
+#include "rollout/wire_auth.h"
 #include "util/jsonl.h"
 
 namespace r1 {
@@ -18,6 +20,9 @@ struct GenerateCommand {
   std::string template_name = "none";
   RolloutSampling sampling;
   bool quiet = false;
+  std::string rollout_worker;  // HOST:PORT of `r1 rollout serve`; empty: sample in this process
+  std::string key_file;
+  double worker_timeout_s = 600;
 };
 
 std::string sample_row(const Sample& s, const std::string& prompt_text) {
@@ -30,8 +35,22 @@ std::string sample_row(const Sample& s, const std::string& prompt_text) {
   return w.str();
 }
 
-void run_generate(const GenerateCommand& o) {
+// Through the remote worker when one is given (the model folder then only
+// lends its tokenizer; its errors name the worker), else in this process.
+Result<RolloutResult> sample(const GenerateCommand& o, const std::optional<Tokenizer>& tok,
+                             const RolloutRequest& request) {
+  if (!o.rollout_worker.empty()) {
+    RemoteRolloutWorker worker({.address = o.rollout_worker,
+                                .key = value_or_throw(read_auth_key_file(o.key_file)),
+                                .request_timeout_s = o.worker_timeout_s});
+    return value_or_throw(worker.run(request));
+  }
   Transformer model = load_model(o.model);
+  LocalRolloutWorker worker(model, tok ? &*tok : nullptr);
+  return worker.run(request);
+}
+
+void run_generate(const GenerateCommand& o) {
   std::optional<Tokenizer> tok = load_tokenizer_if_present(o.model.model);
   JsonlReader reader = value_or_throw(JsonlReader::open(o.prompts));
   std::vector<PromptText> prompts;
@@ -41,8 +60,7 @@ void run_generate(const GenerateCommand& o) {
   RolloutRequest request{.step = 0, .policy_version = 0, .sampling = o.sampling, .prompts = {}};
   for (size_t i = 0; i < prompts.size(); ++i)
     request.prompts.push_back({.prompt_index = static_cast<int64_t>(i), .prompt_ids = prompts[i].ids});
-  LocalRolloutWorker worker(model, tok ? &*tok : nullptr);
-  Result<RolloutResult> result = worker.run(request);
+  Result<RolloutResult> result = sample(o, tok, request);
   if (!result.ok()) throw Error(result.status().with_context(o.prompts));
   JsonlWriter writer = value_or_throw(JsonlWriter::open(o.output));
   for (const Sample& s : result->samples) throw_if_error(writer.write(sample_row(s, prompts[s.prompt_index].text)));
@@ -77,6 +95,17 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--stop-token-id", s.stop_token_ids, "Stop token id besides eos (repeatable)");
   cmd->add_option("--seed", s.seed, "Sampling seed")->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "No throughput line on stderr");
+  CLI::Option* worker =
+      cmd->add_option("--rollout-worker", o->rollout_worker,
+                      "HOST:PORT of an `r1 rollout serve` to sample on (--model then gives only the tokenizer)");
+  CLI::Option* key =
+      cmd->add_option("--auth-key-file", o->key_file, "The rollout worker's shared secret (a 0600 file)");
+  worker->needs(key);
+  key->needs(worker);
+  cmd->add_option("--worker-timeout", o->worker_timeout_s, "Seconds to wait for the rollout worker's answer")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->needs(worker);
   cmd->callback([o] { run_generate(*o); });
 }
 

@@ -69,6 +69,16 @@ std::string to_json(const RolloutResult& r) {
 
 Result<RolloutRequest> rollout_request_from_json(const std::string& json, const std::string& where) {
   R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(json, where));
+  return rollout_request_from_json(doc, where);
+}
+
+Result<RolloutResult> rollout_result_from_json(const std::string& json, const std::string& where) {
+  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(json, where));
+  return rollout_result_from_json(doc, where);
+}
+
+Result<RolloutRequest> rollout_request_from_json(const JsonValue& doc, const std::string& where) {
+  if (!doc.IsObject()) return Status::error(where + ": a rollout request must be a JSON object");
   RolloutRequest r;
   R1_ASSIGN_OR_RETURN(r.step, json_int(doc, "step", where));
   R1_ASSIGN_OR_RETURN(r.policy_version, json_int(doc, "policy_version", where));
@@ -84,8 +94,8 @@ Result<RolloutRequest> rollout_request_from_json(const std::string& json, const 
   return r;
 }
 
-Result<RolloutResult> rollout_result_from_json(const std::string& json, const std::string& where) {
-  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(json, where));
+Result<RolloutResult> rollout_result_from_json(const JsonValue& doc, const std::string& where) {
+  if (!doc.IsObject()) return Status::error(where + ": a rollout result must be a JSON object");
   RolloutResult r;
   R1_ASSIGN_OR_RETURN(r.step, json_int(doc, "step", where));
   R1_ASSIGN_OR_RETURN(r.policy_version, json_int(doc, "policy_version", where));

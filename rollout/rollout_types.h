@@ -4,6 +4,8 @@
 // changing.
 #pragma once
 
+#include <rapidjson/document.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,5 +53,8 @@ std::string to_json(const RolloutRequest& request);
 std::string to_json(const RolloutResult& result);
 Result<RolloutRequest> rollout_request_from_json(const std::string& json, const std::string& where);
 Result<RolloutResult> rollout_result_from_json(const std::string& json, const std::string& where);
+// The same from a parsed value (a field of a wire frame's header).
+Result<RolloutRequest> rollout_request_from_json(const rapidjson::Value& json, const std::string& where);
+Result<RolloutResult> rollout_result_from_json(const rapidjson::Value& json, const std::string& where);
 
 }  // namespace r1

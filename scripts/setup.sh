@@ -8,7 +8,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libgtest-dev libgmock-dev
   libcli11-dev rapidjson-dev libpcre2-dev libutf8proc-dev libsqlite3-dev sqlite3
-  libboost-dev libginac-dev bubblewrap
+  libboost-dev libssl-dev libginac-dev bubblewrap
   python3  # /usr/bin/python3 runs sandboxed programs (reward/sandbox.h)
 )
 

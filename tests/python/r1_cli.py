@@ -17,6 +17,16 @@ def r1(*args, check=True):
     return result
 
 
+def tiny_arithmetic_model(folder):
+    """A random qwen2 `tiny` model in folder/model whose BPE tokenizer was trained on arithmetic prompts, so
+    prompts in words tokenise to a few dozen tokens; returns the model folder."""
+    corpus = folder / "corpus.jsonl"
+    r1("data", "corpus", "--task", "arithmetic", "--n", 300, "--seed", 2, "--out", corpus)
+    r1("model", "init", "--arch", "qwen2", "--preset", "tiny", "--out", folder / "model", "--corpus", corpus,
+       "--tokenizer-vocab", 300, "--seed", 4)
+    return folder / "model"
+
+
 def write_jsonl(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path

@@ -12,7 +12,7 @@ import sqlite3
 
 import pytest
 
-from r1_cli import r1, write_jsonl
+from r1_cli import r1, tiny_arithmetic_model, write_jsonl
 
 K = 3
 SEED = 11
@@ -23,13 +23,10 @@ STOP = "h"  # in about two thirds of this random model's completions
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     d = tmp_path_factory.mktemp("one_path")
-    corpus = d / "corpus.jsonl"
-    r1("data", "corpus", "--task", "arithmetic", "--n", 300, "--seed", 2, "--out", corpus)
-    r1("model", "init", "--arch", "qwen2", "--preset", "tiny", "--out", d / "model", "--corpus", corpus,
-       "--tokenizer-vocab", 300, "--seed", 4)
+    model = tiny_arithmetic_model(d)
     rows = [{"prompt": f"What is {a} + {b}?", "answer": str(a + b)} for a, b in
             [(12, 30), (45, 17), (8, 91), (66, 66), (23, 5), (70, 14), (39, 48)]]
-    return d / "model", write_jsonl(d / "prompts.jsonl", rows), len(rows)
+    return model, write_jsonl(d / "prompts.jsonl", rows), len(rows)
 
 
 def from_generate(model, prompts, tmp_path):

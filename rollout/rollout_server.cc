@@ -1,0 +1,312 @@
+#include "rollout/rollout_server.h"
+
+#include <boost/asio.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+
+#include "rollout/wire_auth.h"
+#include "rollout/wire_deadline.h"
+#include "rollout/wire_endpoint.h"
+#include "rollout/wire_frame.h"
+#include "util/json.h"
+
+namespace r1 {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+// Reasons may quote what a peer sent (a frame's type): control characters
+// become '?', so no client can forge or break lines of the log.
+void log_line(std::string line) {
+  for (char& c : line)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  std::fprintf(stderr, "r1 rollout serve: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+std::string endpoint_text(const tcp::endpoint& e) {
+  return HostPort{.host = e.address().to_string(), .port = e.port()}.str();
+}
+
+Result<std::string> result_frame(const RolloutResult& result) {
+  JsonWriter w;
+  w.begin_object().key("type").value("rollout_result").key("result").raw(to_json(result)).end_object();
+  return encode_frame(w.str());
+}
+
+// A request that throws (LibTorch rejects a shape, memory runs out) fails
+// that request only: the worker keeps serving its other learners.
+Result<RolloutResult> run_guarded(RolloutWorker& worker, const RolloutRequest& request) {
+  try {
+    return worker.run(request);
+  } catch (const std::exception& e) {
+    return Status::error(std::string("the worker failed: ") + e.what());
+  }
+}
+
+// What every connection shares; outlives them (RolloutServer::Impl).
+struct Shared {
+  RolloutWorker* worker = nullptr;  // set by run()
+  RolloutServerOptions options;
+  std::atomic<int> live_connections{0};
+  asio::thread_pool* model = nullptr;  // Impl::model
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, Shared& shared)
+      : socket_(std::move(socket)), deadline_(socket_.get_executor()), shared_(shared), handshake_(shared.options.key) {
+    ++shared_.live_connections;
+    error_code ec;
+    // Small frames go out at once: no Nagle delay on a handshake step, nor
+    // on an error frame written just before the close.
+    socket_.set_option(tcp::no_delay(true), ec);
+    tcp::endpoint peer = socket_.remote_endpoint(ec);
+    peer_ = ec ? std::string("unknown peer") : endpoint_text(peer);
+  }
+  ~Connection() { --shared_.live_connections; }
+
+  void start() {
+    arm(shared_.options.handshake_timeout_s, "the handshake");
+    pump();
+  }
+
+ private:
+  enum class Phase { kHello, kProof, kRequest };
+
+  // One deadline per connection; arming again replaces it. The generation
+  // tells a wait that completed just before it was replaced from the live one.
+  void arm(double seconds, std::string what) {
+    uint64_t generation = ++deadline_generation_;
+    deadline_.expires_after(wire_duration(seconds));
+    deadline_.async_wait([self = shared_from_this(), generation, seconds, what](const error_code& ec) {
+      if (ec || generation != self->deadline_generation_) return;
+      self->drop(what + " did not complete " + within_seconds(seconds));
+    });
+  }
+  void disarm() {
+    ++deadline_generation_;
+    deadline_.cancel();
+  }
+
+  // Feeds buffered bytes to the parser: handles the frame they complete, or
+  // reads more.
+  void pump() {
+    while (!pending_.empty()) {
+      Result<size_t> used = parser_.feed(pending_);
+      if (!used.ok()) return refuse(used.status().message());
+      pending_.erase(0, *used);
+      if (parser_.has_frame()) return on_frame(parser_.take());
+    }
+    socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](const error_code& ec, size_t n) {
+      if (ec) return self->on_read_error(ec);
+      self->pending_.append(self->buffer_.data(), n);
+      self->pump();
+    });
+  }
+
+  void on_read_error(const error_code& ec) {
+    if (closed_) return;  // our own close (a deadline) ended the read
+    if (ec != asio::error::eof) return drop("read failed: " + ec.message());
+    Status end = parser_.at_end();
+    if (!end.ok()) return drop("truncated: " + end.message());
+    if (phase_ != Phase::kRequest) return drop("closed the connection during the handshake");
+    drop("disconnected");
+  }
+
+  void on_frame(Frame frame) {
+    switch (phase_) {
+      case Phase::kHello: {
+        Result<std::string> challenge = handshake_.on_hello(frame);
+        if (!challenge.ok()) return refuse(challenge.status().message());
+        preamble_sent_ = true;
+        phase_ = Phase::kProof;
+        return send(std::move(*challenge), [](Connection& c) { c.pump(); });
+      }
+      case Phase::kProof: {
+        Result<std::string> welcome = handshake_.on_proof(frame);
+        if (!welcome.ok()) return refuse(welcome.status().message());
+        phase_ = Phase::kRequest;
+        parser_.set_limits({.max_header_bytes = shared_.options.max_request_bytes, .max_payload_bytes = 0});
+        log_line(peer_ + ": authenticated");
+        return send(std::move(*welcome), [](Connection& c) { c.wait_for_request(); });
+      }
+      case Phase::kRequest:
+        return on_request(frame);
+    }
+  }
+
+  void wait_for_request() {
+    arm(shared_.options.read_timeout_s, "the next request");
+    pump();
+  }
+
+  void on_request(const Frame& frame) {
+    Result<RolloutRequest> request = read_request(frame);
+    if (!request.ok()) return answer(request.status());
+    disarm();  // the model may take long; nothing is read meanwhile
+    asio::post(*shared_.model, [self = shared_from_this(), request = std::move(*request)] {
+      Result<RolloutResult> result = run_guarded(*self->shared_.worker, request);
+      asio::post(self->socket_.get_executor(),
+                 [self, result = std::move(result)]() mutable { self->answer(std::move(result)); });
+    });
+  }
+
+  Result<RolloutRequest> read_request(const Frame& frame) {
+    R1_RETURN_IF_ERROR(expect_frame_type(frame, "rollout_request"));
+    R1_ASSIGN_OR_RETURN(const rapidjson::Value* json, frame_field(frame, "request"));
+    R1_ASSIGN_OR_RETURN(RolloutRequest request, rollout_request_from_json(*json, "rollout request"));
+    if (request.policy_version != shared_.options.policy_version)
+      return Status::error("rollout request: policy version " + std::to_string(request.policy_version) +
+                           " asked for, this worker serves version " + std::to_string(shared_.options.policy_version));
+    return request;
+  }
+
+  // The result, or the error that replaced it; the connection stays open
+  // for the learner's next request.
+  void answer(Result<RolloutResult> result) {
+    if (closed_) return;  // the learner went away (or timed out) meanwhile
+    if (result.ok())
+      log_line(peer_ + ": answered step " + std::to_string(result->step) + " with " +
+               std::to_string(result->samples.size()) + " samples");
+    Result<std::string> bytes = result.ok() ? result_frame(*result) : Result<std::string>(result.status());
+    if (!bytes.ok()) log_line(peer_ + ": request failed: " + bytes.status().message());
+    arm(shared_.options.read_timeout_s, "writing the answer");
+    send(bytes.ok() ? std::move(*bytes) : error_frame(bytes.status().message()),
+         [](Connection& c) { c.wait_for_request(); });
+  }
+
+  void send(std::string bytes, void (*then)(Connection&)) {
+    out_ = std::move(bytes);
+    asio::async_write(socket_, asio::buffer(out_), [self = shared_from_this(), then](const error_code& ec, size_t) {
+      std::string().swap(self->out_);  // a large result is not kept while the connection idles
+      if (ec) return self->closed_ ? void() : self->drop("write failed: " + ec.message());
+      then(*self);
+    });
+  }
+
+  // Tells the peer why (after our preamble, so its parser can read it),
+  // then closes; the deadline still bounds the write.
+  void refuse(const std::string& reason) {
+    log_line(peer_ + ": rejected: " + reason);
+    std::string bytes = (preamble_sent_ ? std::string() : wire_preamble()) + error_frame(reason);
+    preamble_sent_ = true;
+    send(std::move(bytes), [](Connection& c) { c.close(); });
+  }
+
+  void drop(const std::string& reason) {
+    if (closed_) return;
+    log_line(peer_ + ": " + reason);
+    close();
+  }
+
+  void close() {
+    closed_ = true;
+    disarm();
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  tcp::socket socket_;
+  asio::steady_timer deadline_;
+  uint64_t deadline_generation_ = 0;
+  Shared& shared_;
+  std::string peer_;
+  Phase phase_ = Phase::kHello;
+  WorkerHandshake handshake_;
+  FrameParser parser_{kHandshakeFrameLimits};
+  std::array<char, 64 * 1024> buffer_;
+  std::string pending_;  // bytes read past the end of the last frame
+  std::string out_;
+  bool preamble_sent_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+struct RolloutServer::Impl {
+  explicit Impl(RolloutServerOptions options) : shared{.options = std::move(options)} { shared.model = &model; }
+
+  void accept() {
+    acceptor.async_accept([this](const error_code& ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (ec) {
+        // Out of file descriptors, say: try again shortly rather than spin.
+        log_line("accept failed: " + ec.message());
+        retry.expires_after(std::chrono::milliseconds(100));
+        retry.async_wait([this](const error_code& e) { e ? void() : accept(); });
+        return;
+      }
+      if (shared.live_connections >= shared.options.max_connections) {
+        error_code ignored;
+        log_line(endpoint_text(socket.remote_endpoint(ignored)) + ": closed: " +
+                 std::to_string(shared.options.max_connections) + " connections are open (the most allowed)");
+      } else {
+        std::make_shared<Connection>(std::move(socket), shared)->start();
+      }
+      accept();
+    });
+  }
+
+  // Destroyed bottom up: the model thread joins (and drops the requests
+  // still queued) while the io_context its answers are posted to exists;
+  // then the io_context drops its handlers, whose connections count
+  // themselves out of `shared`, which goes last.
+  Shared shared;
+  asio::io_context io;
+  // One thread: one request at a time on the model; the network thread
+  // stays free for handshakes and other clients meanwhile.
+  asio::thread_pool model{1};
+  tcp::acceptor acceptor{io};
+  asio::steady_timer retry{io};
+};
+
+RolloutServer::RolloutServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RolloutServer::~RolloutServer() = default;
+
+Result<std::unique_ptr<RolloutServer>> RolloutServer::bind(RolloutServerOptions options) {
+  std::string where = "--listen " + options.listen;
+  R1_ASSIGN_OR_RETURN(HostPort hp, parse_host_port(options.listen, "--listen"));
+  auto impl = std::make_unique<Impl>(std::move(options));
+  error_code ec;
+  tcp::resolver resolver(impl->io);
+  auto endpoints = resolver.resolve(hp.host, std::to_string(hp.port), tcp::resolver::numeric_service, ec);
+  if (ec || endpoints.empty()) return Status::error(where + ": cannot resolve '" + hp.host + "': " + ec.message());
+  tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  tcp::acceptor& a = impl->acceptor;
+  a.open(endpoint.protocol(), ec);
+  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::error(where + ": cannot listen on " + endpoint_text(endpoint) + ": " + ec.message());
+  return std::unique_ptr<RolloutServer>(new RolloutServer(std::move(impl)));
+}
+
+std::string RolloutServer::address() const {
+  error_code ec;
+  return endpoint_text(impl_->acceptor.local_endpoint(ec));
+}
+
+void RolloutServer::run(RolloutWorker& worker) {
+  impl_->shared.worker = &worker;
+  // Only while serving: before, a signal still ends the process at once
+  // (while a model loads, say).
+  asio::signal_set signals(impl_->io, SIGINT, SIGTERM);
+  signals.async_wait([this](const error_code& ec, int) {
+    if (!ec) stop();
+  });
+  impl_->accept();
+  impl_->io.run();
+}
+
+void RolloutServer::stop() { impl_->io.stop(); }
+
+}  // namespace r1
