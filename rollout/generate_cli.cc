@@ -4,9 +4,8 @@
 #include <memory>
 
 #include "model/cli_inputs.h"
-#include "rollout/remote_rollout_worker.h"
 #include "rollout/rollout_worker.h"
-#include "rollout/wire_auth.h"
+#include "rollout/rollout_worker_pool.h"
 #include "util/jsonl.h"
 
 namespace r1 {
@@ -20,7 +19,7 @@ struct GenerateCommand {
   std::string template_name = "none";
   RolloutSampling sampling;
   bool quiet = false;
-  std::string rollout_worker;  // HOST:PORT of `r1 rollout serve`; empty: sample in this process
+  std::vector<std::string> rollout_workers;  // HOST:PORT of each `r1 rollout serve`; none: sample in this process
   std::string key_file;
   double worker_timeout_s = 600;
 };
@@ -35,15 +34,14 @@ std::string sample_row(const Sample& s, const std::string& prompt_text) {
   return w.str();
 }
 
-// Through the remote worker when one is given (the model folder then only
-// lends its tokenizer; its errors name the worker), else in this process.
+// Through the remote workers when some are given (the model folder then
+// only lends its tokenizer; errors name the worker), else in this process.
 Result<RolloutResult> sample(const GenerateCommand& o, const std::optional<Tokenizer>& tok,
                              const RolloutRequest& request) {
-  if (!o.rollout_worker.empty()) {
-    RemoteRolloutWorker worker({.address = o.rollout_worker,
-                                .key = value_or_throw(read_auth_key_file(o.key_file)),
-                                .request_timeout_s = o.worker_timeout_s});
-    return value_or_throw(worker.run(request));
+  if (!o.rollout_workers.empty()) {
+    std::unique_ptr<RolloutWorker> pool =
+        value_or_throw(remote_rollout_pool(o.rollout_workers, o.key_file, o.worker_timeout_s, o.quiet ? nullptr : stderr));
+    return value_or_throw(pool->run(request));
   }
   Transformer model = load_model(o.model);
   LocalRolloutWorker worker(model, tok ? &*tok : nullptr);
@@ -96,8 +94,10 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--seed", s.seed, "Sampling seed")->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "No throughput line on stderr");
   CLI::Option* worker =
-      cmd->add_option("--rollout-worker", o->rollout_worker,
-                      "HOST:PORT of an `r1 rollout serve` to sample on (--model then gives only the tokenizer)");
+      cmd->add_option("--rollout-worker", o->rollout_workers,
+                      "HOST:PORT of an `r1 rollout serve` to sample on (repeatable: prompts are split across the "
+                      "workers, and a worker that fails hands its prompts to the others; --model then gives only "
+                      "the tokenizer)");
   CLI::Option* key =
       cmd->add_option("--auth-key-file", o->key_file, "The rollout worker's shared secret (a 0600 file)");
   worker->needs(key);

@@ -1,0 +1,98 @@
+#include "rollout/rollout_worker_pool.h"
+
+#include <map>
+#include <optional>
+#include <thread>
+
+#include "rollout/remote_rollout_worker.h"
+#include "rollout/wire_auth.h"
+#include "rollout/wire_endpoint.h"
+
+namespace r1 {
+
+namespace {
+
+// `prompts` in `parts` contiguous runs of near-equal size, in order.
+std::vector<std::vector<RolloutPrompt>> split(const std::vector<RolloutPrompt>& prompts, size_t parts) {
+  std::vector<std::vector<RolloutPrompt>> out(parts);
+  for (size_t k = 0; k < parts; ++k)
+    out[k].assign(prompts.begin() + k * prompts.size() / parts, prompts.begin() + (k + 1) * prompts.size() / parts);
+  return out;
+}
+
+}  // namespace
+
+RolloutWorkerPool::RolloutWorkerPool(std::vector<PoolMember> members, std::FILE* log)
+    : members_(std::move(members)), failures_(members_.size()), log_(log) {}
+
+size_t RolloutWorkerPool::live_workers() const {
+  size_t n = 0;
+  for (const std::string& f : failures_) n += f.empty();
+  return n;
+}
+
+Result<RolloutResult> RolloutWorkerPool::run(const RolloutRequest& request) {
+  std::map<int64_t, std::vector<Sample>> by_prompt;  // prompt_index -> its samples
+  RolloutResult merged{.step = request.step, .policy_version = request.policy_version};
+  std::vector<RolloutPrompt> pending = request.prompts;
+  while (!pending.empty()) {
+    std::vector<size_t> live;
+    for (size_t m = 0; m < members_.size(); ++m)
+      if (failures_[m].empty()) live.push_back(m);
+    if (live.empty()) {
+      std::string all;
+      for (const std::string& f : failures_) all += (all.empty() ? "" : "; ") + f;
+      return Status::error("no rollout worker left: " + all);
+    }
+    std::vector<std::vector<RolloutPrompt>> shards = split(pending, std::min(live.size(), pending.size()));
+    std::vector<std::optional<Result<RolloutResult>>> answers(shards.size());
+    std::vector<std::thread> threads;
+    for (size_t k = 0; k < shards.size(); ++k)
+      threads.emplace_back([&, k] {
+        RolloutRequest part = request;
+        part.prompts = shards[k];
+        answers[k] = members_[live[k]].worker->run(part);
+      });
+    for (std::thread& t : threads) t.join();
+    pending.clear();
+    for (size_t k = 0; k < shards.size(); ++k) {
+      Result<RolloutResult>& a = *answers[k];
+      if (!a.ok()) {
+        // Remote workers' errors already name their address.
+        const std::string &name = members_[live[k]].name, &why = a.status().message();
+        failures_[live[k]] = why.find(name) == std::string::npos ? name + ": " + why : why;
+        pending.insert(pending.end(), shards[k].begin(), shards[k].end());
+        if (log_)
+          std::fprintf(log_, "dropped a rollout worker: %s; its %zu prompts go to the %zu live workers\n",
+                       failures_[live[k]].c_str(), shards[k].size(), live_workers());
+        continue;
+      }
+      for (Sample& s : a->samples) by_prompt[s.prompt_index].push_back(std::move(s));
+      merged.prefill_tokens += a->prefill_tokens;
+      merged.completion_tokens += a->completion_tokens;
+      merged.prefill_seconds += a->prefill_seconds;
+      merged.decode_seconds += a->decode_seconds;
+    }
+  }
+  for (const RolloutPrompt& p : request.prompts)
+    for (Sample& s : by_prompt[p.prompt_index]) merged.samples.push_back(std::move(s));
+  return merged;
+}
+
+Result<std::unique_ptr<RolloutWorker>> remote_rollout_pool(const std::vector<std::string>& addresses,
+                                                           const std::string& key_file, double request_timeout_s,
+                                                           std::FILE* log) {
+  if (addresses.empty()) return Status::error("rollout workers: expected at least one HOST:PORT");
+  R1_ASSIGN_OR_RETURN(std::string key, read_auth_key_file(key_file));
+  std::vector<PoolMember> members;
+  for (const std::string& address : addresses) {
+    R1_RETURN_IF_ERROR(parse_host_port(address, "rollout worker").status());
+    for (const PoolMember& m : members)
+      if (m.name == address) return Status::error("rollout worker " + address + " is listed twice");
+    members.push_back({address, std::make_unique<RemoteRolloutWorker>(RemoteWorkerOptions{
+                                    .address = address, .key = key, .request_timeout_s = request_timeout_s})});
+  }
+  return std::unique_ptr<RolloutWorker>(std::make_unique<RolloutWorkerPool>(std::move(members), log));
+}
+
+}  // namespace r1

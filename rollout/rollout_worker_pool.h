@@ -1,0 +1,45 @@
+// Several rollout workers seen as one. A request is split into whole prompts
+// (a prompt and its G samples, one GRPO group) per worker, and the shards run
+// concurrently. A worker whose shard fails (it died, timed out, or answered
+// wrongly; its error names its address) is dropped and its prompts go to the
+// workers still alive; when none is left the request fails with every
+// worker's error. Sampling is keyed per (prompt, sample) row
+// (util/counter_rng.h), so which worker draws a prompt does not change its
+// tokens, and a re-dispatched prompt draws what it would have drawn.
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rollout/rollout_worker.h"
+
+namespace r1 {
+
+struct PoolMember {
+  std::string name;  // how logs and errors name it, e.g. its HOST:PORT
+  std::unique_ptr<RolloutWorker> worker;
+};
+
+class RolloutWorkerPool : public RolloutWorker {
+ public:
+  // `log` (may be nullptr) gets one line per dropped worker.
+  RolloutWorkerPool(std::vector<PoolMember> members, std::FILE* log);
+  Result<RolloutResult> run(const RolloutRequest& request) override;
+  size_t live_workers() const;
+
+ private:
+  std::vector<PoolMember> members_;
+  std::vector<std::string> failures_;  // per member; non-empty once dropped
+  std::FILE* log_;
+};
+
+// A pool of `r1 rollout serve` workers at `addresses` (HOST:PORT), sharing
+// the key in `key_file`; each request waits at most `request_timeout_s` for
+// a worker's answer.
+Result<std::unique_ptr<RolloutWorker>> remote_rollout_pool(const std::vector<std::string>& addresses,
+                                                           const std::string& key_file, double request_timeout_s,
+                                                           std::FILE* log);
+
+}  // namespace r1

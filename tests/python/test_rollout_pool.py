@@ -1,0 +1,108 @@
+"""Several `r1 rollout serve` processes as one pool (rollout/rollout_worker_pool.h).
+
+`r1 generate` with two --rollout-worker addresses splits the prompts across
+both and writes what sampling in its own process writes. A worker killed
+with SIGKILL, or stopped with SIGSTOP so that it never answers, is dropped
+(the log names its address) and its prompts are sampled by the other with
+the same result; with no worker left the command fails naming each.
+
+"The same" is: the same rows, token ids, text and finish reasons, and
+log-probs equal up to fp32 rounding. A shard is a smaller batch than the
+whole request, and a batch's matrix products may sum in another order (the
+batching-invariance contract of rollout_worker_test); a single remote worker
+given the whole request matches bit for bit (test_rollout_serve).
+"""
+import json
+import math
+import os
+import signal
+import subprocess
+
+import pytest
+
+from r1_cli import R1, r1
+from test_rollout_serve import SAMPLING, generate, setup  # noqa: F401 (the model, prompts and key fixture)
+
+
+def start_worker(setup, name):
+    log = setup["dir"] / f"{name}.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([R1, "rollout", "serve", "--listen", "127.0.0.1:0", "--auth-key-file", str(setup["key"]),
+                                 "--model", str(setup["model"])], stdout=subprocess.PIPE, stderr=err, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("listening on 127.0.0.1:"), log.read_text()
+    return proc, line.split()[-1]
+
+
+def assert_same_samples(got_path, want_path):
+    got = [json.loads(line) for line in got_path.read_text().splitlines()]
+    want = [json.loads(line) for line in want_path.read_text().splitlines()]
+    assert len(got) == len(want) > 0
+    for g, w in zip(got, want):
+        assert {k: v for k, v in g.items() if k != "logprobs"} == {k: v for k, v in w.items() if k != "logprobs"}
+        assert len(g["logprobs"]) == len(w["logprobs"])
+        for a, b in zip(g["logprobs"], w["logprobs"]):
+            assert math.isclose(a, b, rel_tol=3e-5, abs_tol=3e-5)
+
+
+@pytest.fixture
+def workers(setup):
+    started = [start_worker(setup, f"pool{i}") for i in range(2)]
+    yield started
+    for proc, _ in started:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.kill()
+        proc.wait(timeout=60)
+
+
+def pooled(setup, out, addresses, *extra, check=True):
+    """`r1 generate` through the pool, with the pool's log on stderr (no --quiet)."""
+    flags = [x for a in addresses for x in ("--rollout-worker", a)]
+    sampling = [x for x in SAMPLING if x != "--quiet"]
+    return r1("generate", "--model", setup["model"], "--prompts", setup["prompts"], "--output", out, *sampling, *flags,
+              "--auth-key-file", setup["key"], *extra, check=check)
+
+
+def test_two_workers_sample_what_one_process_samples(setup, workers, tmp_path):
+    local, far = tmp_path / "local.jsonl", tmp_path / "pool.jsonl"
+    generate(setup, local)
+    pooled(setup, far, [a for _, a in workers])
+    assert_same_samples(far, local)
+    for proc, _ in workers:  # both took a share of the prompts
+        assert proc.poll() is None
+
+
+def test_a_killed_worker_hands_its_prompts_to_the_other(setup, workers, tmp_path):
+    local, far = tmp_path / "local.jsonl", tmp_path / "pool.jsonl"
+    generate(setup, local)
+    (dead, dead_address), (_, live_address) = workers
+    dead.kill()
+    dead.wait(timeout=60)
+    result = pooled(setup, far, [dead_address, live_address])
+    assert f"dropped a rollout worker: rollout worker {dead_address}: " in result.stderr
+    assert "its 2 prompts go to the 1 live workers" in result.stderr  # 5 prompts: 2 and 3
+    assert_same_samples(far, local)
+
+
+def test_a_worker_that_stops_answering_is_dropped_after_the_timeout(setup, workers, tmp_path):
+    local, far = tmp_path / "local.jsonl", tmp_path / "pool.jsonl"
+    generate(setup, local)
+    (hung, hung_address), (_, live_address) = workers
+    os.kill(hung.pid, signal.SIGSTOP)  # the kernel still accepts its connections; nothing answers
+    result = pooled(setup, far, [hung_address, live_address], "--worker-timeout", 3)
+    assert f"dropped a rollout worker: rollout worker {hung_address}: " in result.stderr
+    assert_same_samples(far, local)
+
+
+def test_no_worker_left_is_an_error_naming_each(setup, workers, tmp_path):
+    for proc, _ in workers:
+        proc.kill()
+        proc.wait(timeout=60)
+    addresses = [a for _, a in workers]
+    result = pooled(setup, tmp_path / "none.jsonl", addresses, check=False)
+    assert result.returncode != 0
+    assert "no rollout worker left: " in result.stderr
+    for a in addresses:
+        assert a in result.stderr
+    assert not (tmp_path / "none.jsonl").exists()
