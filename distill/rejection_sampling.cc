@@ -10,6 +10,7 @@
 #include "model/device.h"
 #include "model/tokenizer.h"
 #include "model/transformer.h"
+#include "rollout/rollout_worker_pool.h"
 #include "rollout/sample_and_score.h"
 #include "util/file.h"
 #include "util/json.h"
@@ -95,13 +96,15 @@ Result<SampleReport> run_sample(const SampleConfig& c, std::FILE* log) {
   for (const FilterStage& stage : chain)
     R1_RETURN_IF_ERROR(stage.filter->check_reward(reward.component_names()).with_context("filters"));
 
-  R1_ASSIGN_OR_RETURN(LoadOptions load, resolve_load_options(c.compute, at::ScalarType::Undefined, false));
-  R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(c.model, load));
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(c.model));
+  auto load_model = [&]() -> Result<Transformer> {
+    R1_ASSIGN_OR_RETURN(LoadOptions load, resolve_load_options(c.compute, at::ScalarType::Undefined, false));
+    return Transformer::load(c.model, load);
+  };
+  R1_ASSIGN_OR_RETURN(JobWorker worker, make_job_worker(c.rollout, load_model, tok, log));
   std::string template_name = c.template_name.empty() ? source.spec.template_name : c.template_name;
   R1_ASSIGN_OR_RETURN(std::optional<ChatTemplate> tmpl, resolve_chat_template(template_name, tok));
   R1_ASSIGN_OR_RETURN(PromptSet prompts, make_prompt_set(source.examples, tmpl, tok));
-  LocalRolloutWorker worker(model, &tok);
 
   const int64_t P = static_cast<int64_t>(prompts.size());
   const int64_t batches = (P + c.batch_size - 1) / c.batch_size;
@@ -113,7 +116,7 @@ Result<SampleReport> run_sample(const SampleConfig& c, std::FILE* log) {
     int64_t first = b * c.batch_size, last = std::min(P, first + c.batch_size);
     std::vector<int64_t> indices;
     for (int64_t i = first; i < last; ++i) indices.push_back(i);
-    Result<ScoredRollout> scored = sample_and_score(worker, make_rollout_request(prompts, indices, sample_sampling(c)),
+    Result<ScoredRollout> scored = sample_and_score(*worker.worker, make_rollout_request(prompts, indices, sample_sampling(c)),
                                                     prompts, reward, static_cast<int>(c.reward_workers));
     if (!scored.ok())
       return scored.status().with_context("prompts " + std::to_string(first) + ".." + std::to_string(last - 1));

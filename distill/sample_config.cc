@@ -40,6 +40,7 @@ Status check_reward(const std::string& text) {
 Status validate(SampleConfig& c) {
   auto need = [&](bool ok, const std::string& what) { return ok ? Status() : Status::error(what); };
   R1_RETURN_IF_ERROR(need(!c.model.empty(), "key 'model' is required"));
+  R1_RETURN_IF_ERROR(check_rollout_worker_options(c.rollout));
   R1_RETURN_IF_ERROR(need(!c.dataset.empty(), "key 'dataset' is required"));
   R1_RETURN_IF_ERROR(need(!c.output_dir.empty(), "key 'output_dir' is required"));
   R1_RETURN_IF_ERROR(need(c.max_prompts >= 0, "key 'max_prompts' must be >= 0"));
@@ -73,6 +74,7 @@ const ConfigFields<SampleConfig>& sample_config_fields() {
           .add("max_prompts", &C::max_prompts, "the first N prompts only; 0 = all")
           .add("template", &C::template_name, "auto, chatml, llama3, r1_zero or none; \"\" = the dataset's")
           .include(compute_options_fields(), &C::compute)
+          .include(rollout_worker_options_fields(), &C::rollout)
           .add("samples_per_prompt", &C::samples_per_prompt, "k completions per prompt")
           .add("temperature", &C::temperature, "sampling temperature (the R1 paper's 0.6)")
           .add("top_p", &C::top_p, "nucleus mass in (0, 1] (the R1 paper's 0.95)")

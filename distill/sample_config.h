@@ -10,6 +10,7 @@
 #include <rapidjson/document.h>
 
 #include "model/compute_options.h"
+#include "rollout/worker_options.h"
 #include "util/config_fields.h"
 #include "util/status.h"
 
@@ -24,6 +25,7 @@ struct SampleConfig {
   int64_t max_prompts = 0;      // the first N prompts only; 0: all
   std::string template_name;    // key "template": auto, chatml, llama3, r1_zero, none; "": the dataset's
   ComputeOptions compute;       // keys `device` and `dtype` ("auto" = the checkpoint's dtype)
+  RolloutWorkerOptions rollout;  // keys rollout_workers, rollout_auth_key_file, rollout_timeout
 
   // Sampling.
   int64_t samples_per_prompt = 4;  // k

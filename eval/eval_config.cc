@@ -57,6 +57,7 @@ Status one_of(const std::string& key, const std::string& value, const std::vecto
 Status validate_eval_config(const EvalConfig& c) {
   auto need = [](bool ok, const std::string& what) { return ok ? Status() : Status::error(what); };
   R1_RETURN_IF_ERROR(need(!c.model.empty(), "key 'model' is required (the model folder)"));
+  R1_RETURN_IF_ERROR(check_rollout_worker_options(c.rollout));
   R1_RETURN_IF_ERROR(need(!c.dataset.empty() || !c.dataset_object.empty(), "key 'dataset' is required"));
   R1_RETURN_IF_ERROR(need(c.dataset.empty() || c.dataset_object.empty(),
                           "key 'dataset' is either a name/path or an object, not both"));
@@ -109,6 +110,7 @@ const ConfigFields<EvalConfig>& eval_config_fields() {
           .add("seed", &C::seed, "sampling seed")
           .add("reward_workers", &C::reward_workers, "scoring threads; 0 = one per CPU")
           .include(compute_options_fields(), &C::compute)
+          .include(rollout_worker_options_fields(), &C::rollout)
           .add("threads", &C::threads, "torch CPU threads; 0 = all cores")
           .add("output_dir", &C::output_dir, "eval.json and eval.db; \"\" = runs/eval-<dataset label>")
           .add("name", &C::name, "run name in eval.db; \"\" = \"eval <dataset label>\"");

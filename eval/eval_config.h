@@ -13,6 +13,7 @@
 #include <rapidjson/document.h>
 
 #include "model/compute_options.h"
+#include "rollout/worker_options.h"
 #include "util/config_fields.h"
 #include "util/status.h"
 
@@ -55,6 +56,7 @@ struct EvalConfig {
   int64_t seed = 0;
   int64_t reward_workers = 0;  // scoring threads; 0 = one per CPU
   ComputeOptions compute;      // keys `device` and `dtype` ("auto" = the checkpoint's dtype)
+  RolloutWorkerOptions rollout;  // keys rollout_workers, rollout_auth_key_file, rollout_timeout
   int64_t threads = 0;         // torch CPU threads; 0 = all cores
   std::string output_dir;      // "" = runs/eval-<dataset label>
   std::string name;            // run name in eval.db; "" = "eval <dataset label>"

@@ -16,6 +16,7 @@
 #include "model/transformer.h"
 #include "reward/reward_spec.h"
 #include "rollout/rollout_store.h"
+#include "rollout/rollout_worker_pool.h"
 #include "rollout/sample_and_score.h"
 #include "util/file.h"
 #include "util/json.h"
@@ -275,8 +276,14 @@ Result<EvalSummary> run_eval(const EvalConfig& config, std::FILE* log) {
   R1_RETURN_IF_ERROR(validate_eval_config(config));
   R1_ASSIGN_OR_RETURN(Tokenizer tok, load_tokenizer(config.model));
   R1_ASSIGN_OR_RETURN(Plan plan, make_plan(config, tok));
-  R1_ASSIGN_OR_RETURN(Transformer model, load_model(config));
-  R1_RETURN_IF_ERROR(check_prompts(plan, model));
+  // In this process the prompts must fit the model's context; a remote
+  // worker checks that itself.
+  auto load = [&]() -> Result<Transformer> {
+    R1_ASSIGN_OR_RETURN(Transformer model, load_model(config));
+    R1_RETURN_IF_ERROR(check_prompts(plan, model));
+    return model;
+  };
+  R1_ASSIGN_OR_RETURN(JobWorker worker, make_job_worker(config.rollout, load, tok, log));
   const EvalConfig& c = plan.config;
   if (fs::exists(c.output_dir) && !fs::is_directory(c.output_dir))
     return Status::error("key 'output_dir': '" + c.output_dir + "' exists and is not a folder");
@@ -287,11 +294,10 @@ Result<EvalSummary> run_eval(const EvalConfig& config, std::FILE* log) {
                  *c.top_p, c.template_name.c_str());
 
   Collected run;
-  LocalRolloutWorker worker(model, &tok);
   size_t total = plan.data.examples.size();
   for (size_t first = 0; first < total; first += static_cast<size_t>(c.batch_size)) {
     size_t n = std::min(total - first, static_cast<size_t>(c.batch_size));
-    R1_RETURN_IF_ERROR(run_batch(plan, worker, first, n, run));
+    R1_RETURN_IF_ERROR(run_batch(plan, *worker.worker, first, n, run));
     if (log) {
       double correct = 0;
       for (const auto& samples : run.outcomes)

@@ -95,4 +95,19 @@ Result<std::unique_ptr<RolloutWorker>> remote_rollout_pool(const std::vector<std
   return std::unique_ptr<RolloutWorker>(std::make_unique<RolloutWorkerPool>(std::move(members), log));
 }
 
+Result<JobWorker> make_job_worker(const RolloutWorkerOptions& options,
+                                  const std::function<Result<Transformer>()>& load_model, const Tokenizer& tokenizer,
+                                  std::FILE* log) {
+  R1_RETURN_IF_ERROR(check_rollout_worker_options(options));
+  JobWorker job;
+  if (!options.workers.empty()) {
+    R1_ASSIGN_OR_RETURN(job.worker, remote_rollout_pool(options.workers, options.auth_key_file, options.timeout_s, log));
+    return job;
+  }
+  R1_ASSIGN_OR_RETURN(Transformer model, load_model());
+  job.model = std::make_unique<Transformer>(std::move(model));
+  job.worker = std::make_unique<LocalRolloutWorker>(*job.model, &tokenizer);
+  return job;
+}
+
 }  // namespace r1

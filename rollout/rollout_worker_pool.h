@@ -9,11 +9,13 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "rollout/rollout_worker.h"
+#include "rollout/worker_options.h"
 
 namespace r1 {
 
@@ -41,5 +43,16 @@ class RolloutWorkerPool : public RolloutWorker {
 Result<std::unique_ptr<RolloutWorker>> remote_rollout_pool(const std::vector<std::string>& addresses,
                                                            const std::string& key_file, double request_timeout_s,
                                                            std::FILE* log);
+
+// The worker a sampling job (eval, sample) uses: the pool of its
+// rollout_workers, or, with none, one in this process over the model that
+// `load_model` loads then (so a job on remote workers loads no weights).
+struct JobWorker {
+  std::unique_ptr<Transformer> model;  // the in-process worker's model
+  std::unique_ptr<RolloutWorker> worker;
+};
+Result<JobWorker> make_job_worker(const RolloutWorkerOptions& options,
+                                  const std::function<Result<Transformer>()>& load_model, const Tokenizer& tokenizer,
+                                  std::FILE* log);
 
 }  // namespace r1

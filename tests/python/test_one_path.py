@@ -40,12 +40,14 @@ def from_generate(model, prompts, tmp_path):
             for r in rows}
 
 
-def from_eval(model, prompts, tmp_path):
+def from_eval(model, prompts, tmp_path, **keys):
+    """`keys`: more config keys, as --set (the rollout_workers of test_rollout_pool)."""
     out = tmp_path / "eval"
+    extra = [x for k, v in keys.items() for x in ("--set", f"{k}={json.dumps(v)}")]
     r1("eval", "--model", model, "--dataset", prompts, "--template", "chatml", "--samples", K,
        "--max-new-tokens", SAMPLING["max_new_tokens"], "--temperature", SAMPLING["temperature"],
        "--top-p", SAMPLING["top_p"], "--set", f"top_k={SAMPLING['top_k']}", "--set", f"min_p={SAMPLING['min_p']}",
-       "--set", f"stop={json.dumps([STOP])}", "--seed", SEED, "--batch-size", 2, "--out", out, "--quiet")
+       "--set", f"stop={json.dumps([STOP])}", "--seed", SEED, "--batch-size", 2, "--out", out, "--quiet", *extra)
     con = sqlite3.connect(out / "eval.db")
     rows = con.execute("SELECT prompt_index, sample_index, completion, completion_tokens, finish_reason "
                        "FROM rollouts").fetchall()
@@ -53,12 +55,13 @@ def from_eval(model, prompts, tmp_path):
     return {(p, s): (text, n, finish) for p, s, text, n, finish in rows}
 
 
-def from_sample(model, prompts, tmp_path):
+def from_sample(model, prompts, tmp_path, **keys):
     config = {"model": str(model), "dataset": str(prompts), "template": "chatml", "samples_per_prompt": K,
               "max_new_tokens": SAMPLING["max_new_tokens"], "temperature": SAMPLING["temperature"],
               "top_p": SAMPLING["top_p"], "top_k": SAMPLING["top_k"], "min_p": SAMPLING["min_p"],
               "stop_strings": [STOP], "seed": SEED, "batch_size": 3, "output_dir": str(tmp_path / "sample"),
               "save_rejected": True, "filters": [{"filter": "length", "min_tokens": 1}]}
+    config.update(keys)
     cfg = tmp_path / "sample.json"
     cfg.write_text(json.dumps(config))
     r1("sample", "--config", cfg, "--quiet")

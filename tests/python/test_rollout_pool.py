@@ -20,7 +20,8 @@ import subprocess
 
 import pytest
 
-from r1_cli import R1, r1
+from r1_cli import R1, r1, write_jsonl
+from test_one_path import from_eval, from_generate, from_sample
 from test_rollout_serve import SAMPLING, generate, setup  # noqa: F401 (the model, prompts and key fixture)
 
 
@@ -106,3 +107,21 @@ def test_no_worker_left_is_an_error_naming_each(setup, workers, tmp_path):
     for a in addresses:
         assert a in result.stderr
     assert not (tmp_path / "none.jsonl").exists()
+
+
+def test_eval_and_sample_sample_on_the_workers(setup, workers, tmp_path):
+    """`rollout_workers` in the eval and sample configs: the same completions as in-process."""
+    rows = [{"prompt": f"What is {a} + {b}?", "answer": str(a + b)} for a, b in [(12, 30), (45, 17), (8, 91), (66, 6)]]
+    prompts = write_jsonl(tmp_path / "qa.jsonl", rows)
+    keys = {"rollout_workers": [a for _, a in workers], "rollout_auth_key_file": str(setup["key"])}
+    local = from_generate(setup["model"], prompts, tmp_path)
+    assert from_eval(setup["model"], prompts, tmp_path, **keys) == local
+    assert from_sample(setup["model"], prompts, tmp_path, **keys) == local
+    for i, (proc, _) in enumerate(workers):  # both answered eval's and sample's requests
+        assert proc.poll() is None
+        assert (setup["dir"] / f"pool{i}.log").read_text().count("answered step 0 with") >= 3  # eval: 2 + 2, sample: 2 + 1
+    # Bad keys fail before anything runs, naming the key.
+    result = r1("eval", "--model", setup["model"], "--dataset", prompts, "--set",
+                f"rollout_workers={json.dumps(keys['rollout_workers'])}", check=False)
+    assert result.returncode != 0
+    assert "key 'rollout_auth_key_file' is required with 'rollout_workers'" in result.stderr
