@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "train/report_to.h"
+
 namespace r1 {
 namespace {
 
@@ -169,6 +171,9 @@ const ConfigFields<GRPOConfig>& grpo_config_fields() {
           .add("max_steps", &C::max_steps, "optimizer steps; -1 = num_train_epochs")
           .add("num_train_epochs", &C::num_train_epochs, "epochs over the prompts when max_steps is -1")
           .add("logging_steps", &C::logging_steps, "steps between progress lines (TRL 10)")
+          .add("report_to", &C::report_to,
+               "[\"tensorboard\"] (or \"all\") also writes TensorBoard event files in <output_dir>/runs; [] or "
+               "[\"none\"]: metrics.jsonl only")
           .add("save_steps", &C::save_steps, "steps between checkpoints")
           .add("save_total_limit", &C::save_total_limit, "checkpoints kept; null = all")
           // reference model
@@ -191,6 +196,7 @@ Status GRPOConfig::validate() const {
   if (gradient_checkpointing)
     return field_error("gradient_checkpointing",
                        "true is not implemented yet (activation checkpointing comes with the GPU work); set it to false");
+  R1_RETURN_IF_ERROR(check_report_to(report_to));
   if (compute.dtype == "float16")
     return field_error("dtype", "must be auto, float32 or bfloat16 for training (float16 would need a loss scaler)");
   R1_RETURN_IF_ERROR(check_ranges(*this));

@@ -61,6 +61,7 @@ struct GRPOConfig {
   int64_t max_steps = -1;                // optimizer steps; -1 ⇒ num_train_epochs (-1)
   double num_train_epochs = 3.0;         // used when max_steps == -1 (3.0)
   int64_t logging_steps = 10;            // (TRL 10)
+  std::vector<std::string> report_to;    // "tensorboard" adds event files in <output_dir>/runs (TRL's key)
   int64_t save_steps = 500;              // (500)
   std::optional<int64_t> save_total_limit;  // checkpoints kept; null = all (None)
   // --- reference model ---

@@ -342,7 +342,7 @@ Status open_run_folder(Run& run, bool resumed) {
   R1_RETURN_IF_ERROR(make_dirs(c.output_dir));
   R1_RETURN_IF_ERROR(write_file_atomic(c.output_dir + "/rl_config.json", c.to_json() + "\n"));
   R1_RETURN_IF_ERROR(open_store(run, resumed));
-  R1_ASSIGN_OR_RETURN(MetricsLog metrics, MetricsLog::open(c.output_dir, run.state));
+  R1_ASSIGN_OR_RETURN(MetricsLog metrics, MetricsLog::open(c.output_dir, run.state, c.grpo.report_to));
   run.metrics = std::move(metrics);
   return Status();
 }

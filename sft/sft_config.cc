@@ -1,6 +1,7 @@
 #include "sft/sft_config.h"
 
 #include "train/lr_schedule.h"
+#include "train/report_to.h"
 #include "util/json.h"
 
 namespace r1 {
@@ -23,6 +24,7 @@ Status validate(SFTConfig& c) {
   R1_RETURN_IF_ERROR(need(c.warmup_steps >= 0, "key 'warmup_steps' must be >= 0"));
   R1_RETURN_IF_ERROR(need(c.min_lr_rate >= 0 && c.min_lr_rate <= 1, "key 'min_lr_rate' must be in [0, 1]"));
   R1_RETURN_IF_ERROR(need(c.logging_steps > 0, "key 'logging_steps' must be > 0"));
+  R1_RETURN_IF_ERROR(check_report_to(c.report_to));
   R1_RETURN_IF_ERROR(need(c.eval_steps >= 0 && c.save_steps >= 0 && c.save_total_limit >= 0,
                           "keys 'eval_steps', 'save_steps', 'save_total_limit' must be >= 0"));
   R1_RETURN_IF_ERROR(need(c.compute.dtype != "float16",
@@ -81,6 +83,9 @@ const ConfigFields<SFTConfig>& sft_config_fields() {
           .add("distill_temperature", &C::distill_temperature, "T of both softmaxes in the KL")
           // bookkeeping
           .add("logging_steps", &C::logging_steps, "steps between progress lines and metrics.jsonl lines")
+          .add("report_to", &C::report_to,
+               "[\"tensorboard\"] (or \"all\") also writes TensorBoard event files in <output_dir>/runs; [] or "
+               "[\"none\"]: metrics.jsonl only")
           .add("eval_steps", &C::eval_steps, "steps between held-out evaluations; 0 = only at the end")
           .add("save_steps", &C::save_steps, "steps between checkpoints; 0 = none in between")
           .add("save_total_limit", &C::save_total_limit, "checkpoints kept; 0 = all")

@@ -60,6 +60,7 @@ struct SFTConfig {
 
   // Bookkeeping.
   int64_t logging_steps = 10;
+  std::vector<std::string> report_to;  // "tensorboard" adds event files in <output_dir>/runs (TRL's key)
   int64_t eval_steps = 0;          // 0: evaluate only at the end (when eval_file is set)
   int64_t save_steps = 500;        // 0: no intermediate checkpoints
   int64_t save_total_limit = 0;    // 0 keeps all

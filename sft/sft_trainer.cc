@@ -237,7 +237,7 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
   if (!process.writes_run_folder()) return run;
   R1_RETURN_IF_ERROR(make_dirs(c.output_dir));
   R1_RETURN_IF_ERROR(write_file_atomic(c.output_dir + "/sft_config.json", sft_config_json(c) + "\n"));
-  R1_ASSIGN_OR_RETURN(MetricsLog metrics, MetricsLog::open(c.output_dir, run.state));
+  R1_ASSIGN_OR_RETURN(MetricsLog metrics, MetricsLog::open(c.output_dir, run.state, c.report_to));
   run.metrics = std::move(metrics);
   return run;
 }

@@ -1,10 +1,13 @@
 #include "train/run_log.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <utility>
 #include <vector>
+
+#include "util/json.h"
 
 namespace r1 {
 
@@ -26,8 +29,14 @@ std::pair<uint64_t, size_t> matching_prefix(const std::string& path, const std::
 
 }  // namespace
 
-Result<MetricsLog> MetricsLog::open(const std::string& output_dir, const TrainerState& state) {
+Result<MetricsLog> MetricsLog::open(const std::string& output_dir, const TrainerState& state,
+                                    const std::vector<std::string>& report_to) {
+  R1_RETURN_IF_ERROR(check_report_to(report_to));
   MetricsLog log;
+  if (reports_to_tensorboard(report_to)) {
+    R1_ASSIGN_OR_RETURN(TensorBoardLog tb, TensorBoardLog::open(output_dir + "/runs", state.global_step > 0 ? state.global_step + 1 : 0));
+    log.tensorboard_ = std::move(tb);
+  }
   log.path_ = output_dir + "/metrics.jsonl";
   auto [keep_bytes, kept] = matching_prefix(log.path_, state.log_history);
   std::error_code ec;
@@ -46,7 +55,15 @@ Status MetricsLog::append(TrainerState& state, const std::string& json) {
   out_ << json << "\n";
   out_.flush();
   if (!out_) return Status::error(path_ + ": write failed");
-  return Status();
+  if (!tensorboard_) return Status();
+  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(json, path_ + " line"));
+  int64_t step = doc.HasMember("step") && doc["step"].IsInt64() ? doc["step"].GetInt64() : 0;
+  std::vector<std::pair<std::string, double>> scalars;
+  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it)
+    if (it->value.IsNumber() && std::string_view(it->name.GetString()) != "step")
+      scalars.emplace_back(it->name.GetString(), it->value.GetDouble());
+  double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return tensorboard_->add_scalars(step, now, scalars);
 }
 
 std::string format_duration(double seconds) {

@@ -57,3 +57,26 @@ TEST(MetricsLog, ACutLineAndMissingLinesAreRepaired) {
 
 }  // namespace
 }  // namespace r1
+
+namespace r1 {
+namespace {
+
+// The check values of CRC-32C (RFC 3720, B.4), which TFRecord frames carry.
+TEST(TensorBoardLog, Crc32cMatchesTheStandardCheckValues) {
+  EXPECT_EQ(crc32c("123456789", 9), 0xe3069283u);
+  std::string zeros(32, '\0');
+  EXPECT_EQ(crc32c(zeros.data(), zeros.size()), 0x8a9136aau);
+}
+
+TEST(TensorBoardLog, ReportToNamesWhatItRefuses) {
+  EXPECT_TRUE(check_report_to({}).ok());
+  EXPECT_TRUE(check_report_to({"none"}).ok());
+  EXPECT_TRUE(reports_to_tensorboard({"all"}));
+  EXPECT_FALSE(reports_to_tensorboard({"none"}));
+  EXPECT_EQ(check_report_to({"tensorboard", "wandb"}).message(),
+            "field 'report_to': 'wandb' is not one r1 writes: use \"tensorboard\", \"all\" or \"none\" (metrics.jsonl "
+            "is always written, and other trackers can import it)");
+}
+
+}  // namespace
+}  // namespace r1
