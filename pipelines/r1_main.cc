@@ -18,6 +18,7 @@
 #include "rollout/rollout_serve_cli.h"
 #include "rollout/rollouts_cli.h"
 #include "sft/sft_cli.h"
+#include "train/plot_cli.h"
 #include "util/status.h"
 #include "util/malloc_tuning.h"
 
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   r1::add_eval_commands(app);
   r1::add_rl_commands(app);
   r1::add_pipeline_commands(app);
+  r1::add_plot_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
