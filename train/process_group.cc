@@ -1,0 +1,126 @@
+#include "train/process_group.h"
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <map>
+
+namespace r1 {
+
+namespace {
+
+std::chrono::milliseconds millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
+bool on_this_host(const std::string& addr) {
+  return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
+}
+
+std::shared_ptr<gloo::transport::Device> gloo_device(const ProcessInfo& p) {
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
+    return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+  if (on_this_host(p.master_addr)) return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+}  // namespace
+
+struct ProcessGroup::Impl {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+};
+
+ProcessGroup::ProcessGroup(ProcessInfo process, double timeout_s)
+    : process_(std::move(process)), timeout_s_(timeout_s) {}
+
+ProcessGroup::~ProcessGroup() = default;
+
+Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, double timeout_s) {
+  if (p.world_size < 2) return Status::error("a process group needs at least 2 processes, this run has 1");
+  if (!(timeout_s > 0)) return Status::error("the process group's timeout must be > 0 seconds");
+  std::unique_ptr<ProcessGroup> group(new ProcessGroup(p, timeout_s));
+  group->impl_ = std::make_unique<Impl>();
+  const std::string where = "rank " + std::to_string(p.rank) + " of " + std::to_string(p.world_size) + ": ";
+  try {
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<uint16_t>(p.master_port);
+    so.isServer = p.rank == 0 && !p.launcher_hosts_store;
+    so.numWorkers = static_cast<size_t>(p.world_size);
+    so.waitWorkers = false;
+    so.timeout = millis(timeout_s);
+    group->impl_->store = c10::make_intrusive<c10d::TCPStore>(p.master_addr, so);
+    auto opts = c10d::ProcessGroupGloo::Options::create(millis(timeout_s));
+    opts->devices.push_back(gloo_device(p));
+    group->impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(group->impl_->store, static_cast<int>(p.rank),
+                                                                   static_cast<int>(p.world_size), opts);
+  } catch (const std::exception& e) {
+    return Status::error(where + "could not join the other ranks at " + p.master_addr + ":" +
+                         std::to_string(p.master_port) + " within " + std::to_string(static_cast<int64_t>(timeout_s)) +
+                         " s: " + e.what());
+  }
+  return group;
+}
+
+Status ProcessGroup::run(const char* what, const std::function<void()>& collective) {
+  try {
+    collective();
+    return Status();
+  } catch (const std::exception& e) {
+    // Gloo reports a closed peer at once and a silent one at the timeout.
+    return Status::error("rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " + what +
+                         " failed (a rank died or did not answer within " +
+                         std::to_string(static_cast<int64_t>(timeout_s_)) + " s): " + e.what());
+  }
+}
+
+namespace {
+
+// One flat buffer per dtype, one collective each: Gloo's collectives take a
+// list of same-shaped tensors (one per device), not a list of different ones.
+void per_dtype_buffer(std::vector<at::Tensor>& tensors, const std::function<void(at::Tensor&)>& collective) {
+  std::map<at::ScalarType, std::vector<at::Tensor*>> by_dtype;
+  for (at::Tensor& t : tensors) by_dtype[t.scalar_type()].push_back(&t);
+  for (auto& [dtype, group] : by_dtype) {
+    std::vector<at::Tensor> parts;
+    for (at::Tensor* t : group) parts.push_back(t->reshape({-1}));
+    at::Tensor flat = at::cat(parts);
+    collective(flat);
+    int64_t offset = 0;
+    for (at::Tensor* t : group) {
+      t->copy_(flat.narrow(0, offset, t->numel()).view(t->sizes()));
+      offset += t->numel();
+    }
+  }
+}
+
+}  // namespace
+
+Status ProcessGroup::all_reduce(std::vector<at::Tensor>& tensors, bool mean) {
+  return run("all-reduce", [&] {
+    per_dtype_buffer(tensors, [&](at::Tensor& flat) {
+      std::vector<at::Tensor> one = {flat};
+      c10d::AllreduceOptions o;
+      o.reduceOp = c10d::ReduceOp::SUM;
+      o.timeout = millis(timeout_s_);
+      impl_->gloo->allreduce(one, o)->wait();
+      if (mean) flat.div_(static_cast<double>(world_size()));
+    });
+  });
+}
+
+Status ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
+  return run("broadcast", [&] {
+    per_dtype_buffer(tensors, [&](at::Tensor& flat) {
+      std::vector<at::Tensor> one = {flat};
+      c10d::BroadcastOptions o;
+      o.rootRank = root;
+      o.timeout = millis(timeout_s_);
+      impl_->gloo->broadcast(one, o)->wait();
+    });
+  });
+}
+
+}  // namespace r1

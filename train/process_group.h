@@ -1,0 +1,53 @@
+// The ranks of a data-parallel run as one c10d process group (LibTorch's,
+// the engine DDP and FSDP use): rendezvous through a TCPStore at the master
+// address, Gloo for CPU tensors. Every collective is bounded by the group's
+// timeout, so a rank that died or hangs makes the others fail with an error
+// rather than wait for ever. The data-parallel learner builds on this.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "util/process.h"
+#include "util/status.h"
+
+namespace c10d {
+class Backend;
+class Store;
+}  // namespace c10d
+
+namespace r1 {
+
+class ProcessGroup {
+ public:
+  // Joins the run `process` describes (util/process.h read_process_info):
+  // rank 0 hosts the store unless the launcher does (torchrun); every rank
+  // waits at most `timeout_s` for the others to arrive, and each collective
+  // as long. Gloo binds the interface GLOO_SOCKET_IFNAME names, else
+  // loopback when the master is on this host, else the host's own address.
+  static Result<std::unique_ptr<ProcessGroup>> join(const ProcessInfo& process, double timeout_s);
+  ~ProcessGroup();
+
+  int64_t rank() const { return process_.rank; }
+  int64_t world_size() const { return process_.world_size; }
+
+  // In place on every rank: the element-wise sum, or mean, over ranks.
+  // Tensors of any shapes; those of one dtype travel as one buffer.
+  Status all_reduce(std::vector<at::Tensor>& tensors, bool mean);
+  // In place: every rank ends with `root`'s tensors (any shapes).
+  Status broadcast(std::vector<at::Tensor>& tensors, int64_t root);
+
+ private:
+  ProcessGroup(ProcessInfo process, double timeout_s);
+  Status run(const char* what, const std::function<void()>& collective);
+
+  ProcessInfo process_;
+  double timeout_s_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace r1
