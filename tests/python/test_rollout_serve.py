@@ -152,7 +152,7 @@ def test_wrong_key_is_refused_before_any_request_is_read(setup, worker, tmp_path
     wrong.chmod(0o600)
     out = remote(setup, worker, tmp_path / "x.jsonl", key=wrong, check=False)
     assert out.returncode == 1
-    assert (f"r1: error: rollout worker {worker['address']}: the peer refused: authentication failed: the learner's "
+    assert (f"r1: error: no rollout worker left: rollout worker {worker['address']}: the peer refused: authentication failed: the learner's "
             "proof does not match this worker's key") in out.stderr
     # A raw client pipelines a request after its wrong proof: the worker never answers it.
     with connect(worker) as s:
@@ -267,7 +267,7 @@ def misbehaving_worker_error(setup, tmp_path, welcome_key, answer):
     thread.join(timeout=60)
     listener.close()
     assert out.returncode == 1
-    prefix = f"r1: error: rollout worker {address}: "
+    prefix = f"r1: error: no rollout worker left: rollout worker {address}: "
     assert prefix in out.stderr, out.stderr
     return out.stderr.split(prefix, 1)[1].strip()
 
@@ -277,7 +277,7 @@ def test_errors_name_the_worker(setup, worker, tmp_path):
     out = generate(setup, tmp_path / "x.jsonl", "--rollout-worker", f"127.0.0.1:{port}", "--auth-key-file",
                    setup["key"], check=False)
     assert out.returncode == 1
-    assert f"r1: error: rollout worker 127.0.0.1:{port}: cannot connect: Connection refused" in out.stderr
+    assert f"r1: error: no rollout worker left: rollout worker 127.0.0.1:{port}: cannot connect: Connection refused" in out.stderr
 
     key = setup["key"].read_text().strip().encode()
     assert misbehaving_worker_error(setup, tmp_path, key, lambda request: None) == "did not answer within 1 s"
