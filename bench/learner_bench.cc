@@ -5,7 +5,7 @@
 //
 //   learner_bench --model DIR [--prompts 8] [--g 8] [--prompt-len 96]
 //                 [--completion-len 64] [--micro-batch 8] [--beta 0]
-//                 [--threads 2] [--repeats 10] [--dtype float32|bfloat16]
+//                 [--threads 2] [--streams 0] [--repeats 10] [--dtype float32|bfloat16]
 //
 // Completion lengths are drawn between half and all of --completion-len.
 // Prints the best and median seconds per update as JSON.
@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   std::string model_dir, dtype = "float32";
   int64_t prompts = 8, g = 8, prompt_len = 96, completion_len = 64, micro_batch = 8;
   double beta = 0;
-  int threads = 2, repeats = 10;
+  int threads = 2, repeats = 10, streams = 0;
   CLI::App app{"r1 learner benchmark"};
   app.add_option("--model", model_dir, "HF model folder")->required();
   app.add_option("--prompts", prompts, "Distinct prompts per step");
@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   app.add_option("--micro-batch", micro_batch, "Sequences per forward/backward");
   app.add_option("--beta", beta, "KL weight (!= 0 adds the reference model's pass)");
   app.add_option("--threads", threads, "CPU threads");
+  app.add_option("--streams", streams, "Concurrent micro-batch streams (0: the learner's default)");
   app.add_option("--repeats", repeats, "Timed updates after one warm-up");
   app.add_option("--dtype", dtype, "Compute dtype")->check(CLI::IsMember({"float32", "bfloat16"}));
   CLI11_PARSE(app, argc, argv);
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   }
   r1::LearnerOptions options;
   options.micro_batch_size = micro_batch;
+  options.streams = streams;
   options.loss.beta = beta;
   options.loss.max_completion_length = completion_len;
   std::vector<double> seconds;
