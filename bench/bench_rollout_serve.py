@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "python"))
-from rollout_wire import authenticate, frame, read_frame  # noqa: E402
+from rollout_wire import authenticate, frame  # noqa: E402
 
 SHAPES = [(8, 1, 1), (8, 16, 64)]  # prompts, samples per prompt, tokens per sample
 
@@ -62,7 +62,7 @@ def run(port, key, args):
     start = time.perf_counter()
     for _ in range(args.handshakes):
         with connect() as s:
-            assert authenticate(s, key)["type"] == "welcome"
+            assert authenticate(s, key)[0]["type"] == "welcome"
     per = (time.perf_counter() - start) / args.handshakes
     print(f"{args.preset} model, worker on {args.threads} thread(s), loopback\n")
     print(f"connect + handshake: {1000 * per:.3f} ms (mean of {args.handshakes})\n")
@@ -70,14 +70,15 @@ def run(port, key, args):
           "result bytes | bytes/token |".format(args.repeats))
     print("|---|---|---|---|---|---|")
     with connect() as s:
-        assert authenticate(s, key)["type"] == "welcome"
+        welcome, session = authenticate(s, key)
+        assert welcome["type"] == "welcome"
         for prompts, g, tokens in SHAPES:
-            message = frame({"type": "rollout_request", "request": request(prompts, g, tokens)})
+            message = {"type": "rollout_request", "request": request(prompts, g, tokens)}
             best = None
             for _ in range(args.repeats):
                 t0 = time.perf_counter()
-                s.sendall(message)
-                header, _ = read_frame(s)
+                s.sendall(session.frame(message))  # each frame has its own sequence number and MAC
+                header, _ = session.read_frame(s)
                 elapsed = time.perf_counter() - t0
                 assert header["type"] == "rollout_result", header
                 if best is None or elapsed < best[0]:
@@ -85,7 +86,7 @@ def run(port, key, args):
             elapsed, header = best
             result = header["result"]
             sampling = result["prefill_seconds"] + result["decode_seconds"]
-            size = len(frame(header))
+            size = len(frame(header)) + 32  # and its MAC
             n = sum(len(x["token_ids"]) for x in result["samples"])
             print(f"| {prompts} x {g} x {tokens} | {1000 * elapsed:.2f} | {1000 * sampling:.2f} | "
                   f"{1000 * (elapsed - sampling):.2f} | {size} | {size / n:.1f} |")

@@ -9,6 +9,7 @@
 #include "rollout/wire_deadline.h"
 #include "rollout/wire_endpoint.h"
 #include "rollout/wire_frame.h"
+#include "rollout/wire_mac.h"
 #include "util/json.h"
 
 namespace r1 {
@@ -88,7 +89,18 @@ class Channel {
     }
   }
 
+  // A frame's bytes, sealed once the session is on.
+  Status send(const std::string& header_json, Clock::time_point deadline, const std::string& late) {
+    R1_ASSIGN_OR_RETURN(std::string bytes, sealer_.seal(header_json));
+    return write(bytes, deadline, late);
+  }
+
   void set_limits(FrameLimits limits) { parser_.set_limits(limits); }
+  // Every frame after the welcome, both ways, carries its MAC.
+  void start_session(const SessionKeys& keys) {
+    parser_.expect_mac(keys.worker_to_learner);
+    sealer_ = FrameSealer(keys.learner_to_worker);
+  }
 
  private:
   // Runs handlers until `done` or the deadline. On the deadline, `abort`
@@ -113,6 +125,7 @@ class Channel {
   asio::io_context io_;
   tcp::socket socket_{io_};
   FrameParser parser_{kHandshakeFrameLimits};
+  FrameSealer sealer_;
   std::array<char, 64 * 1024> buffer_;
   std::string pending_;  // bytes read past the end of the last frame
 };
@@ -135,10 +148,10 @@ Status check_answers(const RolloutRequest& request, const RolloutResult& result)
   return Status();
 }
 
-Result<std::string> request_frame(const RolloutRequest& request) {
+std::string request_header(const RolloutRequest& request) {
   JsonWriter w;
   w.begin_object().key("type").value("rollout_request").key("request").raw(to_json(request)).end_object();
-  return encode_frame(w.str());
+  return w.str();
 }
 
 Result<RolloutResult> read_result(const Frame& frame) {
@@ -162,12 +175,12 @@ Result<RolloutResult> call(const RemoteWorkerOptions& o, const RolloutRequest& r
   R1_RETURN_IF_ERROR(channel.write(proof, deadline, late));
   R1_ASSIGN_OR_RETURN(Frame welcome, channel.read_frame(deadline, late));
   R1_RETURN_IF_ERROR(handshake.on_welcome(welcome));
+  channel.start_session(handshake.session());
 
   channel.set_limits({.max_header_bytes = o.max_result_bytes, .max_payload_bytes = 0});
   deadline = after(o.request_timeout_s);
   late = "did not answer " + within_seconds(o.request_timeout_s);
-  R1_ASSIGN_OR_RETURN(std::string bytes, request_frame(request));
-  R1_RETURN_IF_ERROR(channel.write(bytes, deadline, late));
+  R1_RETURN_IF_ERROR(channel.send(request_header(request), deadline, late));
   R1_ASSIGN_OR_RETURN(Frame answer, channel.read_frame(deadline, late));
   R1_ASSIGN_OR_RETURN(RolloutResult result, read_result(answer));
   R1_RETURN_IF_ERROR(check_answers(request, result));

@@ -12,6 +12,7 @@
 #include "rollout/wire_deadline.h"
 #include "rollout/wire_endpoint.h"
 #include "rollout/wire_frame.h"
+#include "rollout/wire_mac.h"
 #include "util/json.h"
 
 namespace r1 {
@@ -35,10 +36,10 @@ std::string endpoint_text(const tcp::endpoint& e) {
   return HostPort{.host = e.address().to_string(), .port = e.port()}.str();
 }
 
-Result<std::string> result_frame(const RolloutResult& result) {
+std::string result_header(const RolloutResult& result) {
   JsonWriter w;
   w.begin_object().key("type").value("rollout_result").key("result").raw(to_json(result)).end_object();
-  return encode_frame(w.str());
+  return w.str();
 }
 
 // A request that throws (LibTorch rejects a shape, memory runs out) fails
@@ -134,6 +135,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         Result<std::string> welcome = handshake_.on_proof(frame);
         if (!welcome.ok()) return refuse(welcome.status().message());
         phase_ = Phase::kRequest;
+        // Every frame after the welcome, both ways, carries its MAC.
+        parser_.expect_mac(handshake_.session().learner_to_worker);
+        sealer_ = FrameSealer(handshake_.session().worker_to_learner);
         parser_.set_limits({.max_header_bytes = shared_.options.max_request_bytes, .max_payload_bytes = 0});
         log_line(peer_ + ": authenticated");
         return send(std::move(*welcome), [](Connection& c) { c.wait_for_request(); });
@@ -176,11 +180,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (result.ok())
       log_line(peer_ + ": answered step " + std::to_string(result->step) + " with " +
                std::to_string(result->samples.size()) + " samples");
-    Result<std::string> bytes = result.ok() ? result_frame(*result) : Result<std::string>(result.status());
-    if (!bytes.ok()) log_line(peer_ + ": request failed: " + bytes.status().message());
+    Result<std::string> bytes =
+        result.ok() ? sealer_.seal(result_header(*result)) : Result<std::string>(result.status());
+    if (!bytes.ok()) {
+      log_line(peer_ + ": request failed: " + bytes.status().message());
+      bytes = sealer_.seal(error_header(bytes.status().message()));
+    }
     arm(shared_.options.read_timeout_s, "writing the answer");
-    send(bytes.ok() ? std::move(*bytes) : error_frame(bytes.status().message()),
-         [](Connection& c) { c.wait_for_request(); });
+    send(std::move(*bytes), [](Connection& c) { c.wait_for_request(); });
   }
 
   void send(std::string bytes, void (*then)(Connection&)) {
@@ -196,7 +203,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // then closes; the deadline still bounds the write.
   void refuse(const std::string& reason) {
     log_line(peer_ + ": rejected: " + reason);
-    std::string bytes = (preamble_sent_ ? std::string() : wire_preamble()) + error_frame(reason);
+    std::string bytes = (preamble_sent_ ? std::string() : wire_preamble()) + *sealer_.seal(error_header(reason));
     preamble_sent_ = true;
     send(std::move(bytes), [](Connection& c) { c.close(); });
   }
@@ -223,6 +230,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Phase phase_ = Phase::kHello;
   WorkerHandshake handshake_;
   FrameParser parser_{kHandshakeFrameLimits};
+  FrameSealer sealer_;  // active once the learner is authenticated
   std::array<char, 64 * 1024> buffer_;
   std::string pending_;  // bytes read past the end of the last frame
   std::string out_;

@@ -1,9 +1,6 @@
 #include "rollout/wire_auth.h"
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "rollout/wire_mac.h"
 #include "util/json.h"
 
 namespace r1 {
@@ -42,12 +40,7 @@ Result<std::string> random_nonce() {
 // run together.
 std::string proof_of(const std::string& key, const char* label, const std::string& learner_nonce,
                      const std::string& worker_nonce) {
-  std::string data = std::string(label) + '\0' + learner_nonce + worker_nonce;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), mac, &len);
-  return std::string(reinterpret_cast<const char*>(mac), len);
+  return hmac_sha256(key, std::string(label) + '\0' + learner_nonce + worker_nonce);
 }
 
 // The raw bytes of a hex field of `frame` that must decode to `bytes` bytes.
@@ -70,10 +63,6 @@ std::string proof_frame(const char* type, const std::string& proof) {
   JsonWriter w;
   w.begin_object().key("type").value(type).key("proof").value(hex_encode(proof)).end_object();
   return *encode_frame(w.str());
-}
-
-bool same_proof(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace
@@ -119,8 +108,9 @@ Result<std::string> WorkerHandshake::on_proof(const Frame& proof) {
   if (worker_nonce_.empty()) return Status::error("a 'proof' frame before the hello");
   R1_RETURN_IF_ERROR(expect_frame_type(proof, "proof"));
   R1_ASSIGN_OR_RETURN(std::string given, hex_field(proof, "proof", 32));
-  if (!same_proof(given, proof_of(key_, kLearnerLabel, learner_nonce_, worker_nonce_)))
+  if (!same_mac(given, proof_of(key_, kLearnerLabel, learner_nonce_, worker_nonce_)))
     return Status::error("authentication failed: the learner's proof does not match this worker's key");
+  session_ = derive_session_keys(key_, learner_nonce_, worker_nonce_);
   return proof_frame("welcome", proof_of(key_, kWorkerLabel, learner_nonce_, worker_nonce_));
 }
 
@@ -140,8 +130,9 @@ Status LearnerHandshake::on_welcome(const Frame& welcome) {
   if (worker_nonce_.empty()) return Status::error("a 'welcome' frame before the challenge");
   R1_RETURN_IF_ERROR(expect_frame_type(welcome, "welcome"));
   R1_ASSIGN_OR_RETURN(std::string given, hex_field(welcome, "proof", 32));
-  if (!same_proof(given, proof_of(key_, kWorkerLabel, learner_nonce_, worker_nonce_)))
+  if (!same_mac(given, proof_of(key_, kWorkerLabel, learner_nonce_, worker_nonce_)))
     return Status::error("authentication failed: the worker's proof does not match this learner's key");
+  session_ = derive_session_keys(key_, learner_nonce_, worker_nonce_);
   return Status();
 }
 

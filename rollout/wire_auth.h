@@ -13,7 +13,8 @@
 // one side's proof is never a valid proof of the other. The worker proves
 // itself only to a learner that has proved itself first, and drops a peer
 // whose proof is wrong before reading any request from it. Proofs are
-// compared in constant time. The classes below are pure message logic, no
+// compared in constant time. Both sides then derive the connection's frame
+// keys (rollout/wire_mac.h) from the key and both nonces. The classes below are pure message logic, no
 // sockets, so they are tested without a network.
 #pragma once
 
@@ -21,6 +22,7 @@
 #include <utility>
 
 #include "rollout/wire_frame.h"
+#include "rollout/wire_mac.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -41,9 +43,12 @@ class WorkerHandshake {
   Result<std::string> on_hello(const Frame& hello);
   // The welcome to send, or an error when the learner's proof is wrong.
   Result<std::string> on_proof(const Frame& proof);
+  // The connection's frame keys (rollout/wire_mac.h), once on_proof passed.
+  const SessionKeys& session() const { return session_; }
 
  private:
   std::string key_;
+  SessionKeys session_;
   std::string learner_nonce_;
   std::string worker_nonce_;
 };
@@ -57,9 +62,12 @@ class LearnerHandshake {
   Result<std::string> on_challenge(const Frame& challenge);
   // Ok when the worker proved it holds the key.
   Status on_welcome(const Frame& welcome);
+  // The connection's frame keys (rollout/wire_mac.h), once on_welcome passed.
+  const SessionKeys& session() const { return session_; }
 
  private:
   std::string key_;
+  SessionKeys session_;
   std::string learner_nonce_;
   std::string worker_nonce_;
 };

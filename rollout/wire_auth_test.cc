@@ -151,8 +151,9 @@ TEST(WireAuth, MalformedHandshakeFramesNameTheField) {
             "a 'proof' frame before the hello");
   LearnerHandshake learner(kKey);
   ASSERT_TRUE(learner.hello().ok());
-  EXPECT_EQ(learner.on_challenge(only_frame(error_frame("too many connections"), false)).status().message(),
-            "the peer refused: too many connections");
+  EXPECT_EQ(
+      learner.on_challenge(only_frame(*encode_frame(error_header("too many connections")), false)).status().message(),
+      "the peer refused: too many connections");
 }
 
 }  // namespace

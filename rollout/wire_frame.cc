@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "rollout/wire_mac.h"
 #include "util/json.h"
 
 namespace r1 {
@@ -59,7 +60,7 @@ Result<std::string> hex_decode(std::string_view hex, const std::string& what) {
   return out;
 }
 
-std::string error_frame(const std::string& message) {
+std::string error_header(const std::string& message) {
   // Short enough for a peer that has not authenticated yet (its limit is a
   // few KiB); cut at a UTF-8 character boundary.
   constexpr size_t kMaxMessage = 2000;
@@ -67,7 +68,7 @@ std::string error_frame(const std::string& message) {
   while (n < message.size() && n > 0 && (static_cast<unsigned char>(message[n]) & 0xc0) == 0x80) --n;
   JsonWriter w;
   w.begin_object().key("type").value("error").key("message").value(message.substr(0, n)).end_object();
-  return *encode_frame(w.str());
+  return w.str();
 }
 
 Status expect_frame_type(const Frame& frame, const std::string& type) {
@@ -148,7 +149,21 @@ Status FrameParser::on_fixed_complete() {
   return Status();
 }
 
+Status FrameParser::check_mac() {
+  std::string prefix;
+  put_u32(prefix, header_len_);
+  put_u32(prefix, payload_len_);
+  uint64_t seq = mac_seq_++;
+  if (!same_mac(mac_, frame_mac(mac_key_, seq, prefix, header_, payload_)))
+    return fail("frame " + std::to_string(seq) +
+                " after the handshake failed its integrity check (its MAC does not match): it was altered on the "
+                "way or not sent by the authenticated peer");
+  mac_.clear();
+  return Status();
+}
+
 Status FrameParser::on_frame_complete() {
+  if (!mac_key_.empty()) R1_RETURN_IF_ERROR(check_mac());
   Result<rapidjson::Document> doc = parse_json(header_, "frame header");
   if (!doc.ok()) return fail(doc.status().message());
   if (!doc->IsObject()) return fail("frame header must be a JSON object");
@@ -182,11 +197,22 @@ Result<size_t> FrameParser::feed(std::string_view bytes) {
       case State::kPayload:
         used += fill(payload_, payload_len_, rest);
         break;
+      case State::kMac:
+        used += fill(mac_, kFrameMacBytes, rest);
+        if (mac_.size() == kFrameMacBytes) R1_RETURN_IF_ERROR(on_frame_complete());
+        break;
       default:
         break;
     }
-    // A frame with an empty payload is complete as soon as its header is.
-    if (state_ == State::kPayload && payload_.size() == payload_len_) R1_RETURN_IF_ERROR(on_frame_complete());
+    // A frame with an empty payload is complete as soon as its header is
+    // (and its MAC, when frames carry one).
+    if (state_ == State::kPayload && payload_.size() == payload_len_) {
+      if (mac_key_.empty()) {
+        R1_RETURN_IF_ERROR(on_frame_complete());
+      } else {
+        state_ = State::kMac;
+      }
+    }
   }
   return used;
 }
@@ -214,6 +240,9 @@ Status FrameParser::at_end() const {
     case State::kPayload:
       return Status::error("stream ended inside a frame payload (" + std::to_string(payload_.size()) + " of " +
                            std::to_string(payload_len_) + " bytes)");
+    case State::kMac:
+      return Status::error("stream ended inside a frame's MAC (" + std::to_string(mac_.size()) + " of " +
+                           std::to_string(kFrameMacBytes) + " bytes)");
     case State::kFrameReady:
       return Status();
   }

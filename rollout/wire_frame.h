@@ -45,8 +45,9 @@ std::string wire_preamble();
 Result<std::string> encode_frame(const std::string& header_json, std::string_view payload = {});
 
 // {"type":"error","message":...}: what a side sends before it drops a peer
-// or when it refuses a request.
-std::string error_frame(const std::string& message);
+// or when it refuses a request: its header, to be encoded plain during the
+// handshake and sealed after it (rollout/wire_mac.h).
+std::string error_header(const std::string& message);
 // Ok when `frame` has type `type`; the peer's message when it is an error
 // frame; else an error naming both types.
 Status expect_frame_type(const Frame& frame, const std::string& type);
@@ -65,6 +66,10 @@ class FrameParser {
 
   // Limits for frames whose length prefix has not been read yet.
   void set_limits(FrameLimits limits) { limits_ = limits; }
+  // From the next frame on, each frame must be followed by its MAC under
+  // `key` (rollout/wire_mac.h), numbered from 0; a frame whose MAC does not
+  // match is an error, found before its header is parsed.
+  void expect_mac(std::string key) { mac_key_ = std::move(key); }
   // Consumes bytes up to the end of the next frame and returns how many it
   // used; the caller takes the frame before feeding the rest, so limits can
   // change between frames. After an error every call returns that error.
@@ -79,10 +84,11 @@ class FrameParser {
   size_t buffered_capacity() const { return fixed_.capacity() + header_.capacity() + payload_.capacity(); }
 
  private:
-  enum class State { kPreamble, kPrefix, kHeader, kPayload, kFrameReady, kFailed };
+  enum class State { kPreamble, kPrefix, kHeader, kPayload, kMac, kFrameReady, kFailed };
   Status fail(std::string message);
   Status on_fixed_complete();
   Status on_frame_complete();
+  Status check_mac();
 
   FrameLimits limits_;
   State state_;
@@ -91,6 +97,9 @@ class FrameParser {
   uint32_t payload_len_ = 0;
   std::string header_;
   std::string payload_;
+  std::string mac_key_;  // empty: frames carry no MAC (the handshake)
+  uint64_t mac_seq_ = 0;
+  std::string mac_;  // as it arrives
   Frame ready_;
   Status error_;
 };

@@ -151,7 +151,7 @@ TEST(WireFrame, FieldsAndErrorFramesNameTheFrame) {
   EXPECT_EQ(frame_field(f, "result").status().message(), "'rollout_request' frame: field 'result' is missing");
   EXPECT_EQ(expect_frame_type(f, "rollout_result").message(),
             "expected a 'rollout_result' frame, got 'rollout_request'");
-  ASSERT_TRUE(parser.feed(error_frame(std::string(5000, 'x'))).ok());
+  ASSERT_TRUE(parser.feed(*encode_frame(error_header(std::string(5000, 'x')))).ok());
   Frame error = parser.take();  // cut to fit a peer that has not authenticated
   EXPECT_EQ(expect_frame_type(error, "rollout_result").message(), "the peer refused: " + std::string(2000, 'x'));
 }

@@ -42,8 +42,41 @@ def proof(key, label, learner_nonce, worker_nonce):
     return hmac.new(key, label + b"\0" + learner_nonce + worker_nonce, hashlib.sha256).hexdigest()
 
 
+def session_keys(key, learner_nonce, worker_nonce):
+    """(learner-to-worker, worker-to-learner) frame keys of a connection."""
+    return tuple(hmac.new(key, label + b"\0" + learner_nonce + worker_nonce, hashlib.sha256).digest()
+                 for label in (b"r1 session learner to worker", b"r1 session worker to learner"))
+
+
+class Session:
+    """One side of an authenticated connection: frames out carry their MAC, frames in are checked."""
+
+    def __init__(self, send_key, receive_key):
+        self.send_key, self.receive_key = send_key, receive_key
+        self.sent = self.received = 0
+
+    def mac(self, key, seq, data):
+        return hmac.new(key, struct.pack(">Q", seq) + data, hashlib.sha256).digest()
+
+    def frame(self, header, payload=b""):
+        data = frame(header, payload)
+        self.sent += 1
+        return data + self.mac(self.send_key, self.sent - 1, data)
+
+    def read_frame(self, s):
+        prefix = read_exact(s, 8)
+        header_len, payload_len = struct.unpack(">II", prefix)
+        header, payload = read_exact(s, header_len), read_exact(s, payload_len)
+        mac = read_exact(s, 32)
+        self.received += 1
+        if not hmac.compare_digest(mac, self.mac(self.receive_key, self.received - 1, prefix + header + payload)):
+            raise ValueError(f"frame {self.received - 1} failed its integrity check")
+        return json.loads(header), payload
+
+
 def authenticate(s, key):
-    """Runs the learner's side of the handshake; returns the worker's welcome (or error) header."""
+    """Runs the learner's side of the handshake; returns the worker's welcome (or error) header and the
+    session that frames after it go through."""
     learner_nonce = os.urandom(32)
     s.sendall(preamble() + frame({"type": "hello", "nonce": learner_nonce.hex()}))
     assert read_exact(s, 8) == preamble()
@@ -54,4 +87,5 @@ def authenticate(s, key):
     welcome, _ = read_frame(s)
     if welcome["type"] == "welcome":  # the worker proves it holds the key too
         assert welcome["proof"] == proof(key, b"r1 worker", learner_nonce, worker_nonce)
-    return welcome
+    to_worker, to_learner = session_keys(key, learner_nonce, worker_nonce)
+    return welcome, Session(to_worker, to_learner)

@@ -21,7 +21,7 @@ import time
 import pytest
 
 from r1_cli import R1, r1, tiny_arithmetic_model, write_jsonl
-from rollout_wire import authenticate, frame, preamble, proof, read_exact, read_frame, read_to_end
+from rollout_wire import Session, authenticate, frame, preamble, proof, read_exact, read_frame, read_to_end, session_keys
 
 HANDSHAKE_TIMEOUT = 5  # seconds the worker gives a client to authenticate
 SAMPLING = ["--num-samples", 3, "--max-new-tokens", 20, "--temperature", 0.9, "--top-p", 0.95, "--top-k", 40,
@@ -123,23 +123,24 @@ def test_large_result_equals_local_sampling(setup, worker, tmp_path):
 def test_python_learner_with_the_key_is_served(setup, worker):
     key = setup["key"].read_text().strip().encode()
     with connect(worker) as s:
-        assert authenticate(s, key)["type"] == "welcome"
+        welcome, session = authenticate(s, key)
+        assert welcome["type"] == "welcome"
         request = {"step": 4, "policy_version": 0, "prompts": [{"prompt_index": 9, "prompt_ids": [5, 6, 7]}],
                    "sampling": {"num_generations": 2, "max_completion_length": 5, "temperature": 1.0, "top_k": 0,
                                 "top_p": 1.0, "min_p": 0.0, "stop_token_ids": [], "stop_strings": [], "seed": 3}}
-        s.sendall(frame({"type": "rollout_request", "request": request}))
-        header, _ = read_frame(s)
+        s.sendall(session.frame({"type": "rollout_request", "request": request}))
+        header, _ = session.read_frame(s)
         assert header["type"] == "rollout_result"
         samples = header["result"]["samples"]
         assert [(x["prompt_index"], x["sample_index"]) for x in samples] == [(9, 0), (9, 1)]
         assert header["result"]["step"] == 4
         # Pipelined: another version than the worker holds is refused, and the request after it is served.
-        s.sendall(frame({"type": "rollout_request", "request": {**request, "policy_version": 1}}) +
-                  frame({"type": "rollout_request", "request": {**request, "step": 5}}))
-        header, _ = read_frame(s)
+        s.sendall(session.frame({"type": "rollout_request", "request": {**request, "policy_version": 1}}) +
+                  session.frame({"type": "rollout_request", "request": {**request, "step": 5}}))
+        header, _ = session.read_frame(s)
         assert header == {"type": "error", "message": "rollout request: policy version 1 asked for, this worker "
                                                       "serves version 0"}
-        header, _ = read_frame(s)
+        header, _ = session.read_frame(s)
         assert header["type"] == "rollout_result" and header["result"]["step"] == 5
         for sample in header["result"]["samples"] + samples:
             del sample["generation_ms"]  # the one field that is a measurement
@@ -167,6 +168,32 @@ def test_wrong_key_is_refused_before_any_request_is_read(setup, worker, tmp_path
     assert_served(setup, worker, tmp_path)
 
 
+def test_tampered_frame_after_the_handshake_drops_the_connection(setup, worker, tmp_path):
+    """Frames after the handshake carry a MAC: one flipped byte of an authenticated learner's request (what an
+    on-path attacker would do to hijack it) makes the worker drop that connection, and it keeps serving others."""
+    key = setup["key"].read_text().strip().encode()
+    request = {"step": 1, "policy_version": 0, "prompts": [{"prompt_index": 0, "prompt_ids": [5, 6]}],
+               "sampling": {"num_generations": 1, "max_completion_length": 2, "temperature": 1.0, "top_k": 0,
+                            "top_p": 1.0, "min_p": 0.0, "stop_token_ids": [], "stop_strings": [], "seed": 3}}
+    with connect(worker) as s:
+        welcome, session = authenticate(s, key)
+        assert welcome["type"] == "welcome"
+        data = bytearray(session.frame({"type": "rollout_request", "request": request}))
+        data[data.index(b'"step": 1') + 8] ^= 0x01  # step 1 becomes step 0
+        s.sendall(bytes(data))
+        header, _ = session.read_frame(s)  # the refusal is sealed too
+        assert header["type"] == "error"
+        assert header["message"] == ("frame 0 after the handshake failed its integrity check (its MAC does not "
+                                     "match): it was altered on the way or not sent by the authenticated peer")
+        assert read_to_end(s) == b""
+    assert log_has(worker, "rejected: frame 0 after the handshake failed its integrity check")
+    with connect(worker) as s:  # a frame without its MAC is refused just the same
+        welcome, session = authenticate(s, key)
+        s.sendall(frame({"type": "rollout_request", "request": request}) + b"\0" * 32)
+        assert session.read_frame(s)[0]["message"].startswith("frame 0 after the handshake failed its integrity")
+    assert_served(setup, worker, tmp_path)
+
+
 def test_key_file_readable_by_others_is_refused(setup, worker, tmp_path):
     loose = tmp_path / "loose_key"
     loose.write_text(setup["key"].read_text())
@@ -190,9 +217,10 @@ def test_garbage_and_oversized_and_truncated_frames_are_refused(setup, worker, t
         s.sendall(preamble() + struct.pack(">II", 0xFFFFFFFF, 0) + b"{")
         assert refusal(s) == "frame header of 4294967295 bytes exceeds the limit of 4096 bytes"
     with connect(worker) as s:  # after it, the request limit
-        assert authenticate(s, setup["key"].read_text().strip().encode())["type"] == "welcome"
+        welcome, session = authenticate(s, setup["key"].read_text().strip().encode())
+        assert welcome["type"] == "welcome"
         s.sendall(struct.pack(">II", 1 << 30, 0) + b"{")
-        header, _ = read_frame(s)
+        header, _ = session.read_frame(s)
         assert header["message"] == "frame header of 1073741824 bytes exceeds the limit of 67108864 bytes"
         assert read_to_end(s) == b""
     with connect(worker) as s:
@@ -232,9 +260,10 @@ def test_slow_client_is_dropped_while_others_are_served(setup, worker, tmp_path)
     assert log_has(worker, f"the handshake did not complete within {HANDSHAKE_TIMEOUT} s")
 
 
-def misbehaving_worker_error(setup, tmp_path, welcome_key, answer):
+def misbehaving_worker_error(setup, tmp_path, welcome_key, answer, tamper=False):
     """The error `r1 generate --rollout-worker` reports about a Python worker that proves itself with
-    `welcome_key` and then sends answer(request header), or nothing when that is None."""
+    `welcome_key` and then sends the frame of header answer(request header), or nothing when that is None;
+    with `tamper`, one byte of that frame is flipped after it was sealed."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(60)
 
@@ -250,13 +279,18 @@ def misbehaving_worker_error(setup, tmp_path, welcome_key, answer):
             learner_nonce = bytes.fromhex(hello["nonce"])
             conn.sendall(frame({"type": "welcome",
                                 "proof": proof(welcome_key, b"r1 worker", learner_nonce, worker_nonce)}))
+            to_worker, to_learner = session_keys(welcome_key, learner_nonce, worker_nonce)
+            session = Session(to_learner, to_worker)
             try:
-                request, _ = read_frame(conn)
+                request, _ = session.read_frame(conn)
             except ConnectionError:  # the learner refused the welcome and closed
                 return
             reply = answer(request)
             if reply is not None:
-                conn.sendall(reply)
+                data = bytearray(session.frame(reply))
+                if tamper:
+                    data[10] ^= 0x20
+                conn.sendall(bytes(data))
             read_to_end(conn)  # until the learner gives up
 
     thread = threading.Thread(target=serve_one)
@@ -288,10 +322,14 @@ def test_errors_name_the_worker(setup, worker, tmp_path):
         r = request["request"]
         result = {"step": r["step"], "policy_version": r["policy_version"] + 5, "prefill_tokens": 0,
                   "completion_tokens": 0, "prefill_seconds": 0, "decode_seconds": 0, "samples": []}
-        return frame({"type": "rollout_result", "result": result})
+        return {"type": "rollout_result", "result": result}
 
     assert (misbehaving_worker_error(setup, tmp_path, key, wrong_version) ==
             "answered step 0 with policy version 5, asked for step 0 with version 0")
+    # A result altered on the way: the learner's check of its MAC refuses it.
+    assert misbehaving_worker_error(setup, tmp_path, key, wrong_version, tamper=True) == (
+        "frame 0 after the handshake failed its integrity check (its MAC does not match): it was altered on the way "
+        "or not sent by the authenticated peer")
 
 
 def test_many_garbage_clients_at_once(setup, worker, tmp_path):
