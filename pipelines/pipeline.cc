@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "pipelines/stages.h"
+#include "train/metrics_plot.h"
 #include "train/run_log.h"
 #include "train/train_state.h"
 #include "util/file.h"
@@ -88,6 +89,21 @@ std::vector<Comparison> comparisons(const Recipe& recipe, const std::vector<Stag
     out.push_back(c);
   }
   return out;
+}
+
+// RUN_DIR/curves.svg: the metrics.jsonl curves of every stage that trained
+// (r1 plot's drawing), beside report.json.
+Status write_curves(const PipelineReport& report) {
+  std::vector<RunCurves> runs;
+  for (const StageReport& s : report.stages) {
+    if (!fs::exists(file_in(s.dir, "metrics.jsonl"))) continue;
+    R1_ASSIGN_OR_RETURN(RunCurves run, read_run_curves(s.dir));
+    run.name = s.name + " (" + s.type + ")";
+    if (!run.metrics.empty()) runs.push_back(std::move(run));
+  }
+  if (runs.empty()) return Status();
+  R1_ASSIGN_OR_RETURN(std::string svg, plot_curves_svg(runs, {}));
+  return write_file_atomic(file_in(report.run_dir, "curves.svg"), svg);
 }
 
 PipelineReport make_report(const Recipe& recipe, const std::string& run_dir) {
@@ -215,6 +231,7 @@ Result<PipelineReport> run_pipeline(const Recipe& recipe, const std::string& run
     }
   }
   PipelineReport report = make_report(recipe, run_dir);
+  R1_RETURN_IF_ERROR(write_curves(report));
   R1_RETURN_IF_ERROR(write_file_atomic(file_in(run_dir, "report.json"), report.to_json() + "\n"));
   return report;
 }

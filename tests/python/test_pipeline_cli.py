@@ -13,6 +13,7 @@
   and a second runner on a folder in use is refused.
 """
 import json
+import xml.etree.ElementTree as ET
 import pathlib
 import signal
 import subprocess
@@ -43,6 +44,9 @@ RECIPE = {
                     "max_new_tokens": 16, "batch_size": 6}},
     ],
 }
+
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def write_recipe(path, recipe):
@@ -123,6 +127,12 @@ def test_run_marks_stages_done_and_status_shows_them(full_run):
     assert report["stages"][1]["metrics"]["steps"] == 10 == rl_metrics[-1]["step"]
     assert report["stages"][1]["metrics"]["reward"] == rl_metrics[-1]["reward"]
     assert report["stages"][0]["metrics"]["steps"] == 12
+    # The training stages' curves beside the report (r1 plot's drawing).
+    svg = ET.parse(run / "curves.svg").getroot()
+    legend = [t.text for g in svg.iter(SVG + "g") if g.get("class") == "legend" for t in g.iter(SVG + "text")]
+    assert legend == ["base (pretrain-toy)", "rl (rl)"]
+    reward = [g for g in svg.iter(SVG + "g") if g.get("data-metric") == "reward"][0]
+    assert len(reward.find(SVG + "polyline").get("points").split()) == len(rl_metrics)
     # The table on stdout, and the same from `status`.
     for text in (result.stdout, r1("pipeline", "status", str(run)).stdout):
         rows = {line.split()[0]: line.split() for line in text.splitlines() if line.split()}
