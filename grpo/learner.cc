@@ -167,6 +167,28 @@ Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& polic
   return out;
 }
 
+// Gradients and the step's statistic sums, added over the ranks (a rank
+// with no micro-batch adds zeros). Afterwards every rank holds the sums one
+// process running the whole step would hold.
+Status sum_over_ranks(ProcessGroup& group, const Transformer& policy, at::Tensor& loss, at::Tensor& entropy_sum,
+                      std::map<std::string, at::Tensor>& metric_sums) {
+  std::vector<at::Tensor> params = policy.parameters();
+  std::vector<at::Tensor> tensors;
+  for (at::Tensor& p : params) {
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    tensors.push_back(p.mutable_grad());
+  }
+  auto zero = [&](at::Tensor& t) {
+    if (!t.defined()) t = at::zeros({}, at::TensorOptions(at::kDouble).device(policy.device()));
+    tensors.push_back(t);
+  };
+  zero(loss);
+  zero(entropy_sum);
+  for (auto& [name, sum] : metric_sums) zero(sum);
+  R1_RETURN_IF_ERROR(group.all_reduce(tensors, /*mean=*/false));
+  return Status();
+}
+
 }  // namespace
 
 Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, const Transformer* reference,
@@ -183,10 +205,17 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
   normalizer.num_micro_batches = static_cast<int64_t>((n + o.micro_batch_size - 1) / o.micro_batch_size);
   std::vector<size_t> order = micro_batch_order(batch, o.loss);
   std::vector<std::vector<size_t>> micro_batches;
-  for (size_t begin = 0; begin < n; begin += o.micro_batch_size)
-    micro_batches.emplace_back(order.begin() + begin,
-                               order.begin() + std::min(n, begin + static_cast<size_t>(o.micro_batch_size)));
-  int streams = stream_count(o.streams, policy.device().is_cpu(), normalizer.num_micro_batches);
+  const int64_t rank = o.group ? o.group->rank() : 0, ranks = o.group ? o.group->world_size() : 1;
+  // Every rank must run a micro-batch: the ranks then sum the same statistics.
+  if (normalizer.num_micro_batches < ranks)
+    return Status::error("the step's " + std::to_string(normalizer.num_micro_batches) +
+                         " micro-batches cannot be split over " + std::to_string(ranks) +
+                         " ranks: every rank needs at least one (lower per_device_train_batch_size)");
+  for (size_t begin = 0, m = 0; begin < n; begin += o.micro_batch_size, ++m)
+    if (static_cast<int64_t>(m) % ranks == rank)
+      micro_batches.emplace_back(order.begin() + begin,
+                                 order.begin() + std::min(n, begin + static_cast<size_t>(o.micro_batch_size)));
+  int streams = stream_count(o.streams, policy.device().is_cpu(), static_cast<int64_t>(micro_batches.size()));
   R1_ASSIGN_OR_RETURN(std::vector<MicroBatchResult> results,
                       run_micro_batches(policy, reference, batch, micro_batches, o, normalizer, streams));
   // Summed in double, in micro-batch order (the same sums however they
@@ -200,6 +229,7 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
     stats.ref_logprobs_seconds += r.ref_logprobs_seconds;
     for (const auto& [name, value] : r.metrics) add(metric_sums[name], value);
   }
+  if (o.group) R1_RETURN_IF_ERROR(sum_over_ranks(*o.group, policy, loss, entropy_sum, metric_sums));
   stats.loss = loss.item<double>();
   for (const auto& [name, sum] : metric_sums)
     stats.metrics[name] = sum.item<double>() / static_cast<double>(normalizer.num_micro_batches);

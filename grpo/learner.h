@@ -14,6 +14,7 @@
 #include "model/transformer.h"
 #include "rollout/sample.h"
 #include "train/optimizer.h"
+#include "train/process_group.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -38,6 +39,12 @@ struct LearnerOptions {
   // results stay reproducible); 0 = 2 on the CPU, 1 on a GPU. Two streams
   // hold two micro-batches' activations and two extra gradient copies.
   int streams = 0;
+  // Data parallelism (nullptr: this process alone). Every rank holds the
+  // whole batch and identical weights; rank r runs micro-batches r, r + N,
+  // ... of the step, and the gradients and statistics are summed over ranks
+  // before clipping. The loss normaliser counts the whole batch, so the step
+  // equals one process's up to the order of the sums.
+  ProcessGroup* group = nullptr;
 };
 
 struct LearnerStepStats {

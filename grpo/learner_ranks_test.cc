@@ -1,0 +1,122 @@
+// Data-parallel learner steps: two real processes over loopback (c10d's
+// TCPStore and Gloo, train/process_group.h) end with the weights one process
+// reaches on the same global batch, for dapo, grpo and dr_grpo with a KL
+// term and off-policy ratios (the clipped objective of num_iterations > 1).
+//
+// Bit for bit, not just close: AdamW turns a gradient at the rounding floor
+// into a full-size step of either sign, so "equal within 1e-6" holds only
+// when the sums are the same. They are when the one process runs two
+// streams of one thread each: stream s sums micro-batches s, s + 2, ... and
+// the two sums are added, which is what rank s and a two-rank all-reduce
+// (one addition per element, and a + b == b + a) compute.
+#include <gtest/gtest.h>
+
+#include <ATen/Parallel.h>
+
+#include <fstream>
+
+#include "grpo/learner.h"
+#include "model/test_models.h"
+#include "train/train_test_util.h"
+
+namespace r1 {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kChild = "LearnerRanksChild.Rank";
+constexpr int kSteps = 3;
+
+Sample row(std::vector<int64_t> prompt, std::vector<int64_t> completion, double advantage) {
+  std::vector<float> old;
+  for (size_t t = 0; t < completion.size(); ++t) old.push_back(-3.0f - 0.1f * t);
+  return {.prompt_ids = std::move(prompt), .token_ids = std::move(completion), .logprobs = old, .advantage = advantage};
+}
+
+std::vector<Sample> global_batch() {
+  return {row({1, 2, 3}, {7, 8, 9, 10}, 1.0), row({1, 2, 3}, {7, 11}, -1.0), row({4, 5}, {12, 13, 14}, 0.5),
+          row({4, 5}, {15}, -0.5),           row({6}, {16, 17}, 0.2),         row({6}, {18, 19, 20, 21, 22}, -0.2),
+          row({9, 3}, {23}, 0.7)};
+}
+
+LearnerOptions options(const std::string& loss_type) {
+  LearnerOptions o;
+  o.use_sampling_logprobs = true;  // ratios != 1, so the clipped objective is exercised
+  o.loss.loss_type = loss_type;
+  o.loss.beta = 0.04;
+  o.loss.max_completion_length = 8;
+  o.micro_batch_size = 2;  // 4 micro-batches: rank 0 runs two, rank 1 two
+  o.learning_rate = 1e-2;
+  o.max_grad_norm = 0.5;   // clipping by the global norm is part of what must match
+  return o;
+}
+
+// The weights after kSteps learner steps, flattened.
+at::Tensor train(const std::string& loss_type, ProcessGroup* group, int streams) {
+  Transformer policy = tiny_random_model(32, 0.2, 3, /*trainable=*/true);
+  Transformer reference = tiny_random_model(32, 0.2, 4);
+  AdamW optimizer(policy, AdamWOptions{});
+  LearnerOptions o = options(loss_type);
+  o.group = group;
+  o.streams = streams;
+  for (int s = 0; s < kSteps; ++s) {
+    auto stats = learner_step(policy, &reference, optimizer, global_batch(), o);
+    EXPECT_TRUE(stats.ok()) << stats.status().message();
+  }
+  std::vector<at::Tensor> flat;
+  for (const at::Tensor& p : policy.parameters()) flat.push_back(p.detach().reshape({-1}));
+  return at::cat(flat);
+}
+
+void save(const at::Tensor& t, const fs::path& path) {
+  at::Tensor c = t.contiguous().to(at::kFloat);
+  std::ofstream(path, std::ios::binary).write(static_cast<const char*>(c.data_ptr()), c.numel() * sizeof(float));
+}
+
+at::Tensor load(const fs::path& path, int64_t n) {
+  at::Tensor t = at::empty({n}, at::kFloat);
+  std::ifstream(path, std::ios::binary).read(static_cast<char*>(t.data_ptr()), n * sizeof(float));
+  return t;
+}
+
+// A rank started by the test below; its role is the loss type.
+TEST(LearnerRanksChild, Rank) {
+  if (!rank_role()) GTEST_SKIP() << "a rank started by the test below";
+  ProcessInfo p = value_or_throw(read_process_info([](const char* n) { return std::getenv(n); }));
+  auto group = value_or_throw(ProcessGroup::join(p, 60));
+  at::set_num_threads(1);  // as one stream of the two-stream process
+  save(train(rank_role(), group.get(), 1), rank_dir() / ("weights" + std::to_string(p.rank)));
+  // One micro-batch cannot be split over two ranks: refused on each rank
+  // before any collective, so neither waits for the other.
+  Transformer policy = tiny_random_model(32, 0.2, 3, /*trainable=*/true);
+  LearnerOptions o = options("dapo");
+  o.loss.beta = 0;
+  o.micro_batch_size = 7;
+  o.group = group.get();
+  EXPECT_EQ(accumulate_policy_gradients(policy, nullptr, global_batch(), o).status().message(),
+            "the step's 1 micro-batches cannot be split over 2 ranks: every rank needs at least one (lower "
+            "per_device_train_batch_size)");
+}
+
+TEST(LearnerRanks, TwoRanksReachOneProcesssWeights) {
+  for (const char* loss_type : {"dapo", "grpo", "dr_grpo"}) {
+    SCOPED_TRACE(loss_type);
+    fs::path dir = fresh_test_dir(std::string("learner_ranks_") + loss_type);
+    int port = free_loopback_port();
+    pid_t r0 = start_rank(0, 2, port, loss_type, dir, kChild), r1 = start_rank(1, 2, port, loss_type, dir, kChild);
+    ASSERT_EQ(exit_code(r0), 0);
+    ASSERT_EQ(exit_code(r1), 0);
+    int threads = at::get_num_threads();
+    at::set_num_threads(2);  // two streams of one thread each
+    at::Tensor alone = train(loss_type, nullptr, 2);
+    at::set_num_threads(threads);
+    for (int rank : {0, 1}) {
+      at::Tensor ranked = load(dir / ("weights" + std::to_string(rank)), alone.numel());
+      EXPECT_TRUE(at::equal(ranked, alone)) << "rank " << rank << ": largest difference "
+                                             << (ranked - alone).abs().max().item<double>();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace r1
