@@ -56,6 +56,9 @@ done > "$SCRATCH/pairs.jsonl"
 section "rollout worker in its own process: handshake and request overheads (bench/bench_rollout_serve.py)"
 "$ROOT/.venv/bin/python" "$ROOT/bench/bench_rollout_serve.py" --r1 "$BUILD/r1" --repeats 3 --handshakes 100
 
+section "weight sync to a rollout worker: full and delta pushes (bench/bench_weight_sync.py)"
+"$ROOT/.venv/bin/python" "$ROOT/bench/bench_weight_sync.py" --r1 "$BUILD/r1" --preset small --bucket-mib 1
+
 if [ "$REFERENCES" = 1 ]; then
   PY="$ROOT/.venv/bin/python"
   section "against the references (transformers, TRL, tokenizers, math-verify)"

@@ -22,6 +22,7 @@ struct GenerateCommand {
   std::vector<std::string> rollout_workers;  // HOST:PORT of each `r1 rollout serve`; none: sample in this process
   std::string key_file;
   double worker_timeout_s = 600;
+  int64_t policy_version = 0;  // the version the worker must sample with
 };
 
 std::string sample_row(const Sample& s, const std::string& prompt_text) {
@@ -55,7 +56,7 @@ void run_generate(const GenerateCommand& o) {
   rapidjson::Document doc;
   while (value_or_throw(reader.next(doc))) prompts.push_back(read_prompt(doc, reader.where(), tok, o.template_name));
   if (prompts.empty()) throw Error(o.prompts + ": no prompts");
-  RolloutRequest request{.step = 0, .policy_version = 0, .sampling = o.sampling, .prompts = {}};
+  RolloutRequest request{.step = 0, .policy_version = o.policy_version, .sampling = o.sampling, .prompts = {}};
   for (size_t i = 0; i < prompts.size(); ++i)
     request.prompts.push_back({.prompt_index = static_cast<int64_t>(i), .prompt_ids = prompts[i].ids});
   Result<RolloutResult> result = sample(o, tok, request);
@@ -105,6 +106,10 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--worker-timeout", o->worker_timeout_s, "Seconds to wait for the rollout worker's answer")
       ->capture_default_str()
       ->check(CLI::PositiveNumber)
+      ->needs(worker);
+  cmd->add_option("--policy-version", o->policy_version,
+                  "The policy version the rollout worker must sample with (pushed by `r1 rollout push`)")
+      ->capture_default_str()
       ->needs(worker);
   cmd->callback([o] { run_generate(*o); });
 }

@@ -1,15 +1,15 @@
 // A rollout worker in another process or host (`r1 rollout serve`), seen
-// through the same RolloutWorker interface as the in-process one. Each run()
-// connects, authenticates both sides with the shared key, sends the request
-// and reads the result; every wait has a deadline, and every error names the
-// worker's address ("rollout worker 10.0.0.7:5555 did not answer within
-// 600 s"), so a learner can tell which worker failed.
+// through the same RolloutWorker interface as the in-process one, and the
+// policy versions pushed to it. Each run() and push connects, authenticates both sides with the shared key, sends the
+// request and reads the result; every wait has a deadline, and every error names the worker's address ("rollout
+// worker 10.0.0.7:5555 did not answer within 600 s"), so a learner can tell which worker failed.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "rollout/rollout_worker.h"
+#include "rollout/weight_push.h"
 
 namespace r1 {
 
@@ -19,6 +19,7 @@ struct RemoteWorkerOptions {
   double connect_timeout_s = 10;   // TCP connect plus the handshake
   double request_timeout_s = 600;  // from sending a request to the whole result
   uint32_t max_result_bytes = 1u << 30;
+  WeightPushOptions push = {};  // bucket size; timeout of each step of a push
 };
 
 class RemoteRolloutWorker : public RolloutWorker {
@@ -27,6 +28,11 @@ class RemoteRolloutWorker : public RolloutWorker {
   // The worker's samples, or an error naming its address. A result whose
   // step, policy version or prompts differ from the request's is an error.
   Result<RolloutResult> run(const RolloutRequest& request) override;
+  // Makes `policy` the worker's version `version` (rollout/weight_push.h):
+  // once this returns ok, the worker samples requests for `version` with
+  // these weights and refuses every other version. On an error (naming the
+  // worker) it still serves the version it had.
+  Result<WeightPushStats> push_weights(const Transformer& policy, int64_t version);
 
  private:
   RemoteWorkerOptions options_;

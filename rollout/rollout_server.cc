@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <mutex>
 
 #include "rollout/wire_auth.h"
 #include "rollout/wire_deadline.h"
@@ -42,11 +43,15 @@ std::string result_header(const RolloutResult& result) {
   return w.str();
 }
 
-// A request that throws (LibTorch rejects a shape, memory runs out) fails
-// that request only: the worker keeps serving its other learners.
-Result<RolloutResult> run_guarded(RolloutWorker& worker, const RolloutRequest& request) {
+// Samples with `policy` when it is the version the request asks for. A
+// request that throws (LibTorch rejects a shape, memory runs out) fails that
+// request only: the worker keeps serving its other learners.
+Result<RolloutResult> run_guarded(const ServedPolicy& policy, const RolloutRequest& request) {
+  if (request.policy_version != policy.version)
+    return Status::error("rollout request: policy version " + std::to_string(request.policy_version) +
+                         " asked for, this worker serves version " + std::to_string(policy.version));
   try {
-    return worker.run(request);
+    return policy.worker->run(request);
   } catch (const std::exception& e) {
     return Status::error(std::string("the worker failed: ") + e.what());
   }
@@ -54,11 +59,34 @@ Result<RolloutResult> run_guarded(RolloutWorker& worker, const RolloutRequest& r
 
 // What every connection shares; outlives them (RolloutServer::Impl).
 struct Shared {
-  RolloutWorker* worker = nullptr;  // set by run()
   RolloutServerOptions options;
+  RolloutWorkerFactory make_worker;  // set by run()
   std::atomic<int> live_connections{0};
   asio::thread_pool* model = nullptr;  // Impl::model
+
+  // The version served: read by the model thread for each request,
+  // replaced by the network thread when a push commits. A request holds the
+  // version it runs with, so a swap never changes a request under way.
+  std::shared_ptr<const ServedPolicy> policy() const {
+    std::lock_guard<std::mutex> lock(mutex);
+    return served;
+  }
+  void install(std::shared_ptr<const ServedPolicy> next) {
+    std::lock_guard<std::mutex> lock(mutex);
+    served = std::move(next);
+  }
+
+ private:
+  mutable std::mutex mutex;
+  std::shared_ptr<const ServedPolicy> served;
 };
+
+std::string ack_header(const ServedPolicy& policy) {
+  JsonWriter w;
+  w.begin_object().key("type").value("weights_ack").key("version").value(policy.version);
+  w.key("digest").value(hex_encode(policy.digest)).end_object();
+  return w.str();
+}
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -138,13 +166,55 @@ class Connection : public std::enable_shared_from_this<Connection> {
         // Every frame after the welcome, both ways, carries its MAC.
         parser_.expect_mac(handshake_.session().learner_to_worker);
         sealer_ = FrameSealer(handshake_.session().worker_to_learner);
-        parser_.set_limits({.max_header_bytes = shared_.options.max_request_bytes, .max_payload_bytes = 0});
+        parser_.set_limits({.max_header_bytes = shared_.options.max_request_bytes,
+                            .max_payload_bytes = shared_.options.max_bucket_bytes});
         log_line(peer_ + ": authenticated");
         return send(std::move(*welcome), [](Connection& c) { c.wait_for_request(); });
       }
       case Phase::kRequest:
+        if (frame.type == "weights_query") return reply(weights_held_header(*shared_.policy()));
+        if (frame.type == "weights_begin") return on_weights_begin(frame);
+        if (frame.type == "weights_bucket") return on_weights_bucket(frame);
+        if (frame.type == "weights_commit") return on_weights_commit(frame);
         return on_request(frame);
     }
+  }
+
+  void on_weights_begin(const Frame& frame) {
+    Status status = weights_.begin(frame, shared_.policy());
+    if (!status.ok()) return reply(error_header(push_refused(status)));
+    reply(R"({"type":"weights_ready"})");
+  }
+
+  // No answer: the learner reads nothing until its commit, which hears of a
+  // bad bucket.
+  void on_weights_bucket(const Frame& frame) {
+    if (!weights_.receiving()) return reply(error_header("a 'weights_bucket' frame without a 'weights_begin'"));
+    weights_.bucket(frame);
+    wait_for_request();
+  }
+
+  void on_weights_commit(const Frame& frame) {
+    if (!weights_.receiving()) return reply(error_header("a 'weights_commit' frame without a 'weights_begin'"));
+    Result<std::shared_ptr<const ServedPolicy>> next = weights_.commit(frame, shared_.make_worker);
+    if (!next.ok()) return reply(error_header(push_refused(next.status())));
+    int64_t old = shared_.policy()->version;
+    // Only the network thread installs, so no newer version can have come
+    // in since the push began and was checked.
+    if ((*next)->version <= old)
+      return reply(error_header(
+          push_refused(Status::error("version " + std::to_string((*next)->version) + " is no longer newer"))));
+    shared_.install(*next);
+    log_line(peer_ + ": now serves policy version " + std::to_string((*next)->version) + " (was " +
+             std::to_string(old) + ")");
+    reply(ack_header(**next));
+  }
+
+  std::string push_refused(const Status& status) {
+    std::string reason = status.message() + "; the push is refused, this worker still serves version " +
+                         std::to_string(shared_.policy()->version);
+    log_line(peer_ + ": " + reason);
+    return reason;
   }
 
   void wait_for_request() {
@@ -157,7 +227,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!request.ok()) return answer(request.status());
     disarm();  // the model may take long; nothing is read meanwhile
     asio::post(*shared_.model, [self = shared_from_this(), request = std::move(*request)] {
-      Result<RolloutResult> result = run_guarded(*self->shared_.worker, request);
+      Result<RolloutResult> result = run_guarded(*self->shared_.policy(), request);
       asio::post(self->socket_.get_executor(),
                  [self, result = std::move(result)]() mutable { self->answer(std::move(result)); });
     });
@@ -166,11 +236,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Result<RolloutRequest> read_request(const Frame& frame) {
     R1_RETURN_IF_ERROR(expect_frame_type(frame, "rollout_request"));
     R1_ASSIGN_OR_RETURN(const rapidjson::Value* json, frame_field(frame, "request"));
-    R1_ASSIGN_OR_RETURN(RolloutRequest request, rollout_request_from_json(*json, "rollout request"));
-    if (request.policy_version != shared_.options.policy_version)
-      return Status::error("rollout request: policy version " + std::to_string(request.policy_version) +
-                           " asked for, this worker serves version " + std::to_string(shared_.options.policy_version));
-    return request;
+    return rollout_request_from_json(*json, "rollout request");
   }
 
   // The result, or the error that replaced it; the connection stays open
@@ -180,12 +246,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (result.ok())
       log_line(peer_ + ": answered step " + std::to_string(result->step) + " with " +
                std::to_string(result->samples.size()) + " samples");
-    Result<std::string> bytes =
-        result.ok() ? sealer_.seal(result_header(*result)) : Result<std::string>(result.status());
-    if (!bytes.ok()) {
-      log_line(peer_ + ": request failed: " + bytes.status().message());
-      bytes = sealer_.seal(error_header(bytes.status().message()));
-    }
+    if (!result.ok()) log_line(peer_ + ": request failed: " + result.status().message());
+    reply(result.ok() ? result_header(*result) : error_header(result.status().message()));
+  }
+
+  // Sends a sealed frame, then waits for the learner's next one.
+  void reply(const std::string& header_json) {
+    Result<std::string> bytes = sealer_.seal(header_json);
+    if (!bytes.ok()) bytes = sealer_.seal(error_header(bytes.status().message()));  // too large for a frame
     arm(shared_.options.read_timeout_s, "writing the answer");
     send(std::move(*bytes), [](Connection& c) { c.wait_for_request(); });
   }
@@ -230,7 +298,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Phase phase_ = Phase::kHello;
   WorkerHandshake handshake_;
   FrameParser parser_{kHandshakeFrameLimits};
-  FrameSealer sealer_;  // active once the learner is authenticated
+  FrameSealer sealer_;      // active once the learner is authenticated
+  WeightReceiver weights_;  // a push under way on this connection
   std::array<char, 64 * 1024> buffer_;
   std::string pending_;  // bytes read past the end of the last frame
   std::string out_;
@@ -241,7 +310,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 }  // namespace
 
 struct RolloutServer::Impl {
-  explicit Impl(RolloutServerOptions options) : shared{.options = std::move(options)} { shared.model = &model; }
+  explicit Impl(RolloutServerOptions options) {
+    shared.options = std::move(options);
+    shared.model = &model;
+  }
 
   void accept() {
     acceptor.async_accept([this](const error_code& ec, tcp::socket socket) {
@@ -303,8 +375,11 @@ std::string RolloutServer::address() const {
   return endpoint_text(impl_->acceptor.local_endpoint(ec));
 }
 
-void RolloutServer::run(RolloutWorker& worker) {
-  impl_->shared.worker = &worker;
+Status RolloutServer::run(Transformer policy, RolloutWorkerFactory make_worker) {
+  R1_ASSIGN_OR_RETURN(std::shared_ptr<const ServedPolicy> served,
+                      make_served_policy(std::move(policy), impl_->shared.options.policy_version, make_worker));
+  impl_->shared.install(std::move(served));
+  impl_->shared.make_worker = std::move(make_worker);
   // Only while serving: before, a signal still ends the process at once
   // (while a model loads, say).
   asio::signal_set signals(impl_->io, SIGINT, SIGTERM);
@@ -313,6 +388,7 @@ void RolloutServer::run(RolloutWorker& worker) {
   });
   impl_->accept();
   impl_->io.run();
+  return Status();
 }
 
 void RolloutServer::stop() { impl_->io.stop(); }

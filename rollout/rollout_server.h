@@ -13,6 +13,7 @@
 #include <string>
 
 #include "rollout/rollout_worker.h"
+#include "rollout/weight_receiver.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -24,6 +25,7 @@ struct RolloutServerOptions {
   double handshake_timeout_s = 10;         // from accept to an authenticated learner
   double read_timeout_s = 300;             // waiting for a request, or writing a result
   uint32_t max_request_bytes = 64u << 20;  // largest request frame of an authenticated learner
+  uint32_t max_bucket_bytes = 1u << 30;    // largest weights_bucket payload
   int max_connections = 64;                // more are closed at once
 };
 
@@ -36,9 +38,11 @@ class RolloutServer {
   ~RolloutServer();
   // The address actually bound (the real port when 0 was asked for).
   std::string address() const;
-  // Serves requests through `worker` until stop() is called or SIGINT or
-  // SIGTERM arrives.
-  void run(RolloutWorker& worker);
+  // Serves `policy` as version options.policy_version, and each newer
+  // version learners push (rollout/weight_receiver.h), sampling through the
+  // worker `make_worker` makes for each, until stop() is called or SIGINT
+  // or SIGTERM arrives. An error when the policy's tensors cannot be hashed.
+  Status run(Transformer policy, RolloutWorkerFactory make_worker);
   void stop();
 
  private:

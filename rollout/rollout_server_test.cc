@@ -52,13 +52,30 @@ class GatedWorker : public RolloutWorker {
   std::promise<void> release_;
 };
 
-// A server on 127.0.0.1:0 serving `worker` on its own thread until the end
-// of the scope.
+// Hands requests to a worker that the test holds (a gate in front of it).
+class Forward : public RolloutWorker {
+ public:
+  explicit Forward(RolloutWorker& to) : to_(to) {}
+  Result<RolloutResult> run(const RolloutRequest& request) override { return to_.run(request); }
+
+ private:
+  RolloutWorker& to_;
+};
+
+RolloutWorkerFactory local_workers() {
+  return [](const Transformer& policy) { return std::make_unique<LocalRolloutWorker>(policy); };
+}
+
+// A server on 127.0.0.1:0 serving `model` (as version 0, and the versions
+// pushed to it) on its own thread until the end of the scope.
 class ServerThread {
  public:
-  explicit ServerThread(RolloutWorker& worker) {
+  explicit ServerThread(const Transformer& model, RolloutWorkerFactory make_worker = local_workers()) {
     server_ = value_or_throw(RolloutServer::bind({.listen = "127.0.0.1:0", .key = kKey}));
-    thread_ = std::thread([this, &worker] { server_->run(worker); });
+    thread_ = std::thread([this, model, make_worker] {
+      Status served = server_->run(model, make_worker);
+      EXPECT_TRUE(served.ok()) << served.message();
+    });
   }
   ~ServerThread() {
     server_->stop();
@@ -86,7 +103,7 @@ TEST(RolloutServer, HandshakesGoOnWhileTheModelIsBusy) {
   LocalRolloutWorker local(model);
   GatedWorker gated(local);
   std::future<void> started = gated.started();
-  ServerThread server(gated);
+  ServerThread server(model, [&gated](const Transformer&) { return std::make_unique<Forward>(gated); });
   RemoteRolloutWorker remote({.address = server.address(), .key = kKey});
   std::future<Result<RolloutResult>> busy = std::async(std::launch::async, [&] { return remote.run(test_request()); });
   started.wait();  // the request is on the model thread, held at the gate
@@ -108,7 +125,7 @@ TEST(RolloutServer, HandshakesGoOnWhileTheModelIsBusy) {
 TEST(RolloutServer, FailedRequestsAreAnsweredAndServingGoesOn) {
   Transformer model = tiny_random_model(32, 0.3, 4);
   LocalRolloutWorker local(model);
-  ServerThread server(local);
+  ServerThread server(model);
   RemoteRolloutWorker remote({.address = server.address(), .key = kKey});
   RolloutRequest bad = test_request();
   bad.prompts[1].prompt_ids = {9, 1000};  // outside the 32-token vocabulary
@@ -122,14 +139,77 @@ TEST(RolloutServer, FailedRequestsAreAnsweredAndServingGoesOn) {
 
 TEST(RemoteRolloutWorker, ResultLargerThanItsLimitIsRefusedBeforeItIsRead) {
   Transformer model = tiny_random_model(32, 0.3, 5);
-  LocalRolloutWorker local(model);
-  ServerThread server(local);
+  ServerThread server(model);
   RemoteRolloutWorker small({.address = server.address(), .key = kKey, .max_result_bytes = 100});
   Result<RolloutResult> result = small.run(test_request());
   ASSERT_FALSE(result.ok());
   std::string prefix = "rollout worker " + server.address() + ": frame header of ";
   EXPECT_EQ(result.status().message().rfind(prefix, 0), 0u) << result.status().message();
   EXPECT_NE(result.status().message().find("exceeds the limit of 100 bytes"), std::string::npos);
+}
+
+// `model` with tensor `name` scaled by `factor`: another policy version.
+Transformer with_tensor_scaled(const Transformer& model, const std::string& name, double factor) {
+  TensorMap tensors = model.tensors();
+  tensors[name] = tensors[name] * factor;
+  return value_or_throw(Transformer::from_tensors(model.config(), tensors));
+}
+
+RolloutRequest request_for(int64_t version) {
+  RolloutRequest r = test_request();
+  r.policy_version = version;
+  return r;
+}
+
+TEST(WeightSync, PushedVersionsAreSampledExactlyAsLocally) {
+  Transformer v0 = tiny_random_model(32, 0.3, 6);
+  ServerThread server(v0);
+  // Small buckets: the embedding and the projections are split across them.
+  RemoteRolloutWorker remote({.address = server.address(), .key = kKey, .push = {.bucket_bytes = 3000}});
+  // Another seed: every matrix differs, but norms (ones) and biases
+  // (zeros) are the same, so those 11 of the 26 tensors are not sent.
+  Transformer v1 = tiny_random_model(32, 0.3, 7);
+  Result<WeightPushStats> first = remote.push_weights(v1, 1);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_TRUE(first->delta);
+  EXPECT_EQ(first->tensors_sent, 15);
+  EXPECT_EQ(first->tensors_total, 26);
+  EXPECT_GT(first->buckets, 2);
+  Result<RolloutResult> sampled = remote.run(request_for(1));
+  ASSERT_TRUE(sampled.ok()) << sampled.status().message();
+  expect_same_samples(*sampled, *LocalRolloutWorker(v1).run(request_for(1)));
+  EXPECT_EQ(remote.run(request_for(0)).status().message(),
+            "rollout worker " + server.address() +
+                ": the peer refused: rollout request: policy version 0 asked for, this worker serves version 1");
+
+  // One tensor changed: only it is sent, the rest is shared with version 1.
+  Transformer v2 = with_tensor_scaled(v1, "model.layers.1.mlp.up_proj.weight", 1.5);
+  Result<WeightPushStats> delta = remote.push_weights(v2, 2);
+  ASSERT_TRUE(delta.ok()) << delta.status().message();
+  EXPECT_EQ(delta->bytes_total, first->bytes_total);
+  EXPECT_TRUE(delta->delta);
+  EXPECT_EQ(delta->tensors_sent, 1);
+  EXPECT_EQ(delta->bytes_sent, static_cast<int64_t>(v2.tensors().at("model.layers.1.mlp.up_proj.weight").nbytes()));
+  sampled = remote.run(request_for(2));
+  ASSERT_TRUE(sampled.ok()) << sampled.status().message();
+  expect_same_samples(*sampled, *LocalRolloutWorker(v2).run(request_for(2)));
+}
+
+TEST(WeightSync, StaleOrMisshapedPushesAreRefusedAndTheOldVersionServed) {
+  Transformer v0 = tiny_random_model(32, 0.3, 8);
+  ServerThread server(v0);
+  RemoteRolloutWorker remote({.address = server.address(), .key = kKey});
+  ASSERT_TRUE(remote.push_weights(tiny_random_model(32, 0.3, 9), 3).ok());
+  std::string refused = "rollout worker " + server.address() + ": the peer refused: ";
+  EXPECT_EQ(remote.push_weights(v0, 3).status().message(),
+            refused +
+                "weights version 3 is not newer than version 3, which this worker serves; the push is refused, "
+                "this worker still serves version 3");
+  EXPECT_EQ(remote.push_weights(tiny_random_model(48, 0.3, 9), 4).status().message(),
+            "rollout worker " + server.address() +
+                ": the policy does not fit the worker's model: tensor 'model.embed_tokens.weight' is F32 [48,64], the "
+                "worker's model has F32 [32,64]");
+  EXPECT_TRUE(remote.run(request_for(3)).ok());
 }
 
 TEST(RolloutServer, ListenAddressErrorsNameTheOption) {

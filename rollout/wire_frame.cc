@@ -146,6 +146,10 @@ Status FrameParser::on_fixed_complete() {
     return fail("frame payload of " + std::to_string(payload_len_) + " bytes exceeds the limit of " +
                 std::to_string(limits_.max_payload_bytes) + " bytes");
   state_ = State::kHeader;
+  // An authenticated peer's payload (a weights bucket of hundreds of MiB)
+  // gets its buffer at once rather than by doublings, each a copy; before
+  // authentication payloads are not allowed at all.
+  if (!mac_key_.empty()) payload_.reserve(payload_len_);
   return Status();
 }
 

@@ -89,3 +89,40 @@ def authenticate(s, key):
         assert welcome["proof"] == proof(key, b"r1 worker", learner_nonce, worker_nonce)
     to_worker, to_learner = session_keys(key, learner_nonce, worker_nonce)
     return welcome, Session(to_worker, to_learner)
+
+
+def version_digest(tensors):
+    """The digest of a policy version: SHA-256 over each tensor's name, dtype, shape and SHA-256, in name order."""
+    data = b""
+    for t in tensors:
+        shape = "[" + ",".join(str(n) for n in t["shape"]) + "]"
+        data += t["name"].encode() + b"\0" + t["dtype"].encode() + b"\0" + shape.encode() + b"\0"
+        data += bytes.fromhex(t["sha256"])
+    return hashlib.sha256(data).hexdigest()
+
+
+def weights_held(s, session):
+    """The worker's weights_held header: its version and per-tensor digests."""
+    s.sendall(session.frame({"type": "weights_query"}))
+    header, _ = session.read_frame(s)
+    assert header["type"] == "weights_held", header
+    return header
+
+
+def begin_push(s, session, held, version, new_bytes):
+    """Starts a delta push of `version` on top of `held` with the tensors in new_bytes ({name: bytes}) replaced;
+    returns the worker's answer to it."""
+    tensors = [dict(t) for t in held["tensors"]]
+    for t in tensors:
+        if t["name"] in new_bytes:
+            t["sha256"] = hashlib.sha256(new_bytes[t["name"]]).hexdigest()
+    s.sendall(session.frame({"type": "weights_begin", "version": version, "base_version": held["version"],
+                             "digest": version_digest(tensors), "tensors": tensors, "sent": sorted(new_bytes)}))
+    header, _ = session.read_frame(s)
+    return header
+
+
+def bucket_frame(session, version, index, pieces, payload):
+    """A weights_bucket frame, sealed; pieces are (name, offset, bytes) in payload order."""
+    return session.frame({"type": "weights_bucket", "version": version, "index": index,
+                          "pieces": [{"name": n, "offset": o, "bytes": b} for n, o, b in pieces]}, payload)
