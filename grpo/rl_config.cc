@@ -15,6 +15,7 @@ Status validate(RLConfig& c) {
                             std::pair{"output_dir", &c.output_dir}, std::pair{"dataset", &c.dataset}})
     if (value->empty()) return Status::error("field '" + std::string(key) + "' is required");
   if (c.reward_workers < 0) return Status::error("field 'reward_workers' must be an integer >= 0");
+  R1_RETURN_IF_ERROR(check_rollout_worker_options(c.rollout));
   const std::string& t = c.chat_template;
   if (!(t.empty() || t == "auto" || t == "chatml" || t == "llama3" || t == "r1_zero" || t == "none"))
     return Status::error("field 'chat_template' must be auto, chatml, llama3, r1_zero or none, got '" + t + "'");
@@ -40,6 +41,7 @@ const ConfigFields<RLConfig>& rl_config_fields() {
                "r1_zero, chatml, llama3, auto or none; \"\" = the dataset's template")
           .add("run_name", &C::run_name, "the run's name in the rollout store; \"\" = the output folder's name")
           .add("reward_workers", &C::reward_workers, "threads scoring rewards; 0 = one per core")
+          .include(rollout_worker_options_fields(), &C::rollout)
           .include(grpo_config_fields(), &C::grpo);
   return fields;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "grpo/grpo_config.h"
+#include "rollout/worker_options.h"
 #include "util/config_fields.h"
 #include "util/status.h"
 
@@ -25,6 +26,9 @@ struct RLConfig {
   std::string chat_template;       // "" = the dataset's template; r1_zero, chatml, llama3, auto or none
   std::string run_name;            // shown in the rollout store; "" = the output folder's name
   int64_t reward_workers = 0;      // threads scoring rewards; 0 = one per core
+  // rollout_workers, rollout_auth_key_file, rollout_timeout: sample on
+  // `r1 rollout serve` workers, each pushed the policy at every step.
+  RolloutWorkerOptions rollout;
   GRPOConfig grpo;
 
   // The whole config as one flat JSON object that loads back as a config

@@ -15,6 +15,7 @@
 #include "grpo/rl_metrics.h"
 #include "model/device.h"
 #include "rollout/rollout_store.h"
+#include "rollout/rollout_worker_pool.h"
 #include "rollout/sample_and_score.h"
 #include "train/lr_schedule.h"
 #include "train/run_log.h"
@@ -411,13 +412,20 @@ std::unique_ptr<RolloutWorker> local_rollout_worker(const Transformer& policy, c
 Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log, const RolloutWorkerFactory& make_worker) {
   R1_ASSIGN_OR_RETURN(std::unique_ptr<Run> run_ptr, start_run(c, resume, log));
   Run& run = *run_ptr;
-  std::unique_ptr<RolloutWorker> worker = make_worker(run.policy, run.tokenizer);
+  std::unique_ptr<RolloutWorker> worker;
+  if (c.rollout.workers.empty()) {
+    worker = make_worker(run.policy, run.tokenizer);
+  } else {
+    R1_ASSIGN_OR_RETURN(worker, remote_rollout_pool(c.rollout.workers, c.rollout.auth_key_file, c.rollout.timeout_s, log));
+  }
   const int64_t total = run.job.plan.total_steps;
   RLRunResult result;
   int64_t session_steps = 0, first_step = run.state.global_step;
   auto session_start = Clock::now();
   while (run.state.global_step < total) {
     auto t0 = Clock::now();
+    // The workers sample with the policy of this step (version = global_step).
+    R1_RETURN_IF_ERROR(worker->sync_policy(run.policy, run.state.global_step));
     R1_ASSIGN_OR_RETURN(RLGeneration gen, generate(run, *worker));
     run.num_tokens += gen.stats.prompt_tokens + gen.stats.completion_tokens;
     if (run.process.writes_run_folder()) R1_RETURN_IF_ERROR(run.store->append(gen.samples));

@@ -33,6 +33,9 @@ class RemoteRolloutWorker : public RolloutWorker {
   // these weights and refuses every other version. On an error (naming the
   // worker) it still serves the version it had.
   Result<WeightPushStats> push_weights(const Transformer& policy, int64_t version);
+  Status sync_policy(const Transformer& policy, int64_t version) override {
+    return push_weights(policy, version).status();
+  }
 
  private:
   RemoteWorkerOptions options_;

@@ -20,6 +20,9 @@ class RolloutWorker {
   // samples depend only on the request's seed and sampling settings, the
   // prompt and its prompt_index: never on the other prompts of the request.
   virtual Result<RolloutResult> run(const RolloutRequest& request) = 0;
+  // Makes `policy` the version `version` this worker samples requests for.
+  // An in-process worker reads the policy by reference and has nothing to do.
+  virtual Status sync_policy(const Transformer& policy, int64_t version) { return Status(); }
 };
 
 class LocalRolloutWorker : public RolloutWorker {

@@ -25,6 +25,35 @@ std::vector<std::vector<RolloutPrompt>> split(const std::vector<RolloutPrompt>& 
 RolloutWorkerPool::RolloutWorkerPool(std::vector<PoolMember> members, std::FILE* log)
     : members_(std::move(members)), failures_(members_.size()), log_(log) {}
 
+void RolloutWorkerPool::drop(size_t m, const std::string& why, const std::string& what) {
+  // Remote workers' errors already name their address.
+  const std::string& name = members_[m].name;
+  failures_[m] = why.find(name) == std::string::npos ? name + ": " + why : why;
+  if (log_)
+    std::fprintf(log_, "dropped a rollout worker: %s; %s go to the %zu live workers\n", failures_[m].c_str(), what.c_str(),
+                 live_workers());
+}
+
+Status RolloutWorkerPool::none_left() const {
+  std::string all;
+  for (const std::string& f : failures_) all += (all.empty() ? "" : "; ") + f;
+  return Status::error("no rollout worker left: " + all);
+}
+
+Status RolloutWorkerPool::sync_policy(const Transformer& policy, int64_t version) {
+  std::vector<size_t> live;
+  for (size_t m = 0; m < members_.size(); ++m)
+    if (failures_[m].empty()) live.push_back(m);
+  std::vector<Status> done(live.size());
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k < live.size(); ++k)
+    threads.emplace_back([&, k] { done[k] = members_[live[k]].worker->sync_policy(policy, version); });
+  for (std::thread& t : threads) t.join();
+  for (size_t k = 0; k < live.size(); ++k)
+    if (!done[k].ok()) drop(live[k], done[k].message(), "its next prompts");
+  return live_workers() > 0 ? Status() : none_left();
+}
+
 size_t RolloutWorkerPool::live_workers() const {
   size_t n = 0;
   for (const std::string& f : failures_) n += f.empty();
@@ -39,11 +68,7 @@ Result<RolloutResult> RolloutWorkerPool::run(const RolloutRequest& request) {
     std::vector<size_t> live;
     for (size_t m = 0; m < members_.size(); ++m)
       if (failures_[m].empty()) live.push_back(m);
-    if (live.empty()) {
-      std::string all;
-      for (const std::string& f : failures_) all += (all.empty() ? "" : "; ") + f;
-      return Status::error("no rollout worker left: " + all);
-    }
+    if (live.empty()) return none_left();
     std::vector<std::vector<RolloutPrompt>> shards = split(pending, std::min(live.size(), pending.size()));
     std::vector<std::optional<Result<RolloutResult>>> answers(shards.size());
     std::vector<std::thread> threads;
@@ -58,13 +83,8 @@ Result<RolloutResult> RolloutWorkerPool::run(const RolloutRequest& request) {
     for (size_t k = 0; k < shards.size(); ++k) {
       Result<RolloutResult>& a = *answers[k];
       if (!a.ok()) {
-        // Remote workers' errors already name their address.
-        const std::string &name = members_[live[k]].name, &why = a.status().message();
-        failures_[live[k]] = why.find(name) == std::string::npos ? name + ": " + why : why;
         pending.insert(pending.end(), shards[k].begin(), shards[k].end());
-        if (log_)
-          std::fprintf(log_, "dropped a rollout worker: %s; its %zu prompts go to the %zu live workers\n",
-                       failures_[live[k]].c_str(), shards[k].size(), live_workers());
+        drop(live[k], a.status().message(), "its " + std::to_string(shards[k].size()) + " prompts");
         continue;
       }
       for (Sample& s : a->samples) by_prompt[s.prompt_index].push_back(std::move(s));

@@ -29,12 +29,18 @@ class RolloutWorkerPool : public RolloutWorker {
   // `log` (may be nullptr) gets one line per dropped worker.
   RolloutWorkerPool(std::vector<PoolMember> members, std::FILE* log);
   Result<RolloutResult> run(const RolloutRequest& request) override;
+  // Syncs every live worker concurrently; one that fails is dropped like a
+  // worker whose shard fails.
+  Status sync_policy(const Transformer& policy, int64_t version) override;
   size_t live_workers() const;
 
  private:
   std::vector<PoolMember> members_;
   std::vector<std::string> failures_;  // per member; non-empty once dropped
   std::FILE* log_;
+  // Drops member `m` for `why`; `what` says what it was doing.
+  void drop(size_t m, const std::string& why, const std::string& what);
+  Status none_left() const;
 };
 
 // A pool of `r1 rollout serve` workers at `addresses` (HOST:PORT), sharing

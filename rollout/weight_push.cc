@@ -119,6 +119,10 @@ Result<WeightPushStats> push_weights(WireChannel& channel, const Transformer& po
     stats.bytes_total += tensors[i].bytes;
     if (tensors[i].sha256 != held[i].sha256) sent.push_back(tensors[i].name);
   }
+  // The worker already holds this version: nothing to send (a run's first
+  // version when the worker loaded the same checkpoint).
+  // Other weights under the same version number are the worker's to refuse.
+  if (held_version == version && sent.empty()) return stats;
   // A delta against the worker's version when some tensor is unchanged (it
   // is not sent at all), else a full push.
   stats.delta = sent.size() < tensors.size();

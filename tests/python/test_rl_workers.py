@@ -1,0 +1,61 @@
+"""`r1 rl` sampling on `r1 rollout serve` workers (rollout_workers in the rl config).
+
+At every step the learner pushes its policy to each worker (only the changed
+tensors) and splits the step's prompts across them in whole groups. As each
+(prompt, sample) row draws from its own random stream, the run equals the
+in-process one: the same completions, rewards and advantages in
+rollouts.db, and bit-identical final weights (the learner recomputes the
+log-probs it trains on, so the workers' batching does not reach them).
+"""
+import secrets
+import sqlite3
+import subprocess
+
+import pytest
+
+from r1_cli import R1, r1
+from test_rl_cli import base, write_config  # noqa: F401 (the tiny model fixture)
+
+
+@pytest.fixture
+def workers(base):
+    key = base / "workers.key"
+    key.write_text(secrets.token_hex(32) + "\n")
+    key.chmod(0o600)
+    procs, addresses = [], []
+    for i in range(2):
+        err = open(base / f"worker{i}.log", "w")
+        proc = subprocess.Popen([R1, "rollout", "serve", "--listen", "127.0.0.1:0", "--auth-key-file", str(key),
+                                 "--model", str(base / "model"), "--threads", "1"],
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+        line = proc.stdout.readline()
+        assert line.startswith("listening on "), (base / f"worker{i}.log").read_text()
+        procs.append(proc)
+        addresses.append(line.split()[-1])
+    yield key, addresses
+    for proc in procs:
+        proc.kill()
+        proc.wait(timeout=60)
+
+
+def rows(run):
+    with sqlite3.connect(run / "rollouts.db") as con:
+        return con.execute("SELECT step, policy_version, group_index, sample_index, prompt_index, completion, "
+                           "completion_tokens, finish_reason, total_reward, advantage FROM rollouts "
+                           "ORDER BY step, group_index, sample_index").fetchall()
+
+
+def test_rl_on_two_workers_equals_rl_in_process(base, workers):
+    key, addresses = workers
+    r1("rl", "--config", str(write_config(base, "rl_local", max_steps=4, save_steps=100)))
+    remote = r1("rl", "--config", str(write_config(base, "rl_workers", max_steps=4, save_steps=100,
+                                                   rollout_workers=addresses, rollout_auth_key_file=str(key))))
+    assert "dropped" not in remote.stderr
+    local_rows, remote_rows = rows(base / "rl_local"), rows(base / "rl_workers")
+    assert len(local_rows) == 4 * 8 and remote_rows == local_rows
+    assert {r[1] for r in remote_rows} == {0, 1, 2, 3}  # each step sampled with the policy it trained
+    local_model = (base / "rl_local" / "model" / "model.safetensors").read_bytes()
+    assert (base / "rl_workers" / "model" / "model.safetensors").read_bytes() == local_model
+    for i in range(2):  # both workers took part
+        log = (base / f"worker{i}.log").read_text()
+        assert log.count("answered step") >= 4, log
