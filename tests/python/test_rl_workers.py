@@ -8,6 +8,8 @@ rollouts.db, and bit-identical final weights (the learner recomputes the
 log-probs it trains on, so the workers' batching does not reach them).
 """
 import secrets
+import signal
+import time
 import sqlite3
 import subprocess
 
@@ -32,7 +34,7 @@ def workers(base):
         assert line.startswith("listening on "), (base / f"worker{i}.log").read_text()
         procs.append(proc)
         addresses.append(line.split()[-1])
-    yield key, addresses
+    yield key, addresses, procs
     for proc in procs:
         proc.kill()
         proc.wait(timeout=60)
@@ -46,7 +48,7 @@ def rows(run):
 
 
 def test_rl_on_two_workers_equals_rl_in_process(base, workers):
-    key, addresses = workers
+    key, addresses, _ = workers
     r1("rl", "--config", str(write_config(base, "rl_local", max_steps=4, save_steps=100)))
     remote = r1("rl", "--config", str(write_config(base, "rl_workers", max_steps=4, save_steps=100,
                                                    rollout_workers=addresses, rollout_auth_key_file=str(key))))
@@ -59,3 +61,28 @@ def test_rl_on_two_workers_equals_rl_in_process(base, workers):
     for i in range(2):  # both workers took part
         log = (base / f"worker{i}.log").read_text()
         assert log.count("answered step") >= 4, log
+
+
+
+def test_a_worker_killed_mid_run_loses_nothing(base, workers):
+    """SIGKILL one worker once it has answered step 2 of 8: its prompts go to
+    the other, and the run ends equal to the in-process one."""
+    key, addresses, procs = workers
+    r1("rl", "--config", str(write_config(base, "rl_local8", max_steps=8, save_steps=100)))
+    config = write_config(base, "rl_killed", max_steps=8, save_steps=100, rollout_workers=addresses,
+                          rollout_auth_key_file=str(key))
+    run = subprocess.Popen([R1, "rl", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True)
+    log = base / "worker0.log"
+    deadline = time.time() + 120
+    while "answered step 2 " not in log.read_text():
+        assert run.poll() is None, run.stderr.read()
+        assert time.time() < deadline, "worker 0 never answered step 2"
+        time.sleep(0.005)
+    procs[0].send_signal(signal.SIGKILL)
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 0, stderr
+    assert f"dropped a rollout worker: rollout worker {addresses[0]}: " in stderr
+    assert rows(base / "rl_killed") == rows(base / "rl_local8")
+    assert ((base / "rl_killed" / "model" / "model.safetensors").read_bytes() ==
+            (base / "rl_local8" / "model" / "model.safetensors").read_bytes())
