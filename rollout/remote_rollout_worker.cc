@@ -64,10 +64,6 @@ Result<RolloutResult> RemoteRolloutWorker::run(const RolloutRequest& request) {
   return result;
 }
 
-}  // namespace r1
-
-namespace r1 {
-
 Result<WeightPushStats> RemoteRolloutWorker::push_weights(const Transformer& policy, int64_t version) {
   Result<std::unique_ptr<WireChannel>> channel =
       WireChannel::open(options_.address, options_.key, options_.connect_timeout_s);

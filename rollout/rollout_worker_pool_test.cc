@@ -1,17 +1,14 @@
 #include "rollout/rollout_worker_pool.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <fstream>
 
 #include "model/test_models.h"
 #include "rollout/remote_rollout_worker.h"
+#include "train/train_test_util.h"
 
 namespace r1 {
 namespace {
@@ -24,18 +21,8 @@ RolloutRequest pool_request() {
   return r;
 }
 
-// A loopback port nothing listens on: bound, read and closed again.
-std::string closed_address() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  ::close(fd);
-  return "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
-}
+// A loopback address nothing listens on.
+std::string closed_address() { return "127.0.0.1:" + std::to_string(free_loopback_port()); }
 
 PoolMember dead_member(const std::string& address) {
   return {address, std::make_unique<RemoteRolloutWorker>(

@@ -14,11 +14,6 @@
 #include "util/process.h"
 #include "util/status.h"
 
-namespace c10d {
-class Backend;
-class Store;
-}  // namespace c10d
-
 namespace r1 {
 
 class ProcessGroup {

@@ -20,9 +20,6 @@ Result<int64_t> parse_count(const char* name, const char* value, int64_t unset) 
   return n;
 }
 
-}  // namespace
-
-namespace {
 
 Result<int64_t> need_count(const EnvLookup& env, const char* name) {
   const char* v = env(name);

@@ -1,6 +1,7 @@
 """The r1 binary under test ($R1_BIN, else build/r1) and the way tests run it."""
 import json
 import os
+import secrets
 import subprocess
 import tempfile
 from pathlib import Path
@@ -15,6 +16,24 @@ def r1(*args, check=True):
     if check:
         assert result.returncode == 0, f"r1 {' '.join(map(str, args))} failed:\n{result.stderr}"
     return result
+
+
+def write_auth_key(path):
+    """A fresh shared secret for rollout workers, in a file only its owner may read."""
+    path.write_text(secrets.token_hex(32) + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def start_rollout_worker(model, key, log, *extra):
+    """Starts `r1 rollout serve` on 127.0.0.1, port 0, its stderr in `log`; returns (process, "HOST:PORT") once
+    it listens."""
+    with open(log, "w") as err:
+        proc = subprocess.Popen([R1, "rollout", "serve", "--listen", "127.0.0.1:0", "--auth-key-file", str(key),
+                                 "--model", str(model), *map(str, extra)], stdout=subprocess.PIPE, stderr=err, text=True)
+    line = proc.stdout.readline()  # the worker prints its address once it listens
+    assert line.startswith("listening on 127.0.0.1:"), f"no address; log:\n{Path(log).read_text()}"
+    return proc, line.split()[-1]
 
 
 def tiny_arithmetic_model(folder):

@@ -7,7 +7,6 @@ in-process one: the same completions, rewards and advantages in
 rollouts.db, and bit-identical final weights (the learner recomputes the
 log-probs it trains on, so the workers' batching does not reach them).
 """
-import secrets
 import signal
 import time
 import sqlite3
@@ -15,25 +14,15 @@ import subprocess
 
 import pytest
 
-from r1_cli import R1, r1
+from r1_cli import R1, r1, start_rollout_worker, write_auth_key
 from test_rl_cli import base, write_config  # noqa: F401 (the tiny model fixture)
 
 
 @pytest.fixture
 def workers(base):
-    key = base / "workers.key"
-    key.write_text(secrets.token_hex(32) + "\n")
-    key.chmod(0o600)
-    procs, addresses = [], []
-    for i in range(2):
-        err = open(base / f"worker{i}.log", "w")
-        proc = subprocess.Popen([R1, "rollout", "serve", "--listen", "127.0.0.1:0", "--auth-key-file", str(key),
-                                 "--model", str(base / "model"), "--threads", "1"],
-                                stdout=subprocess.PIPE, stderr=err, text=True)
-        line = proc.stdout.readline()
-        assert line.startswith("listening on "), (base / f"worker{i}.log").read_text()
-        procs.append(proc)
-        addresses.append(line.split()[-1])
+    key = write_auth_key(base / "workers.key")
+    started = [start_rollout_worker(base / "model", key, base / f"worker{i}.log", "--threads", 1) for i in range(2)]
+    procs, addresses = [p for p, _ in started], [a for _, a in started]
     yield key, addresses, procs
     for proc in procs:
         proc.kill()

@@ -16,23 +16,12 @@ import json
 import math
 import os
 import signal
-import subprocess
 
 import pytest
 
-from r1_cli import R1, r1, write_jsonl
+from r1_cli import r1, start_rollout_worker, write_jsonl
 from test_one_path import from_eval, from_generate, from_sample
 from test_rollout_serve import SAMPLING, generate, setup  # noqa: F401 (the model, prompts and key fixture)
-
-
-def start_worker(setup, name):
-    log = setup["dir"] / f"{name}.log"
-    with open(log, "w") as err:
-        proc = subprocess.Popen([R1, "rollout", "serve", "--listen", "127.0.0.1:0", "--auth-key-file", str(setup["key"]),
-                                 "--model", str(setup["model"])], stdout=subprocess.PIPE, stderr=err, text=True)
-    line = proc.stdout.readline()
-    assert line.startswith("listening on 127.0.0.1:"), log.read_text()
-    return proc, line.split()[-1]
 
 
 def assert_same_samples(got_path, want_path):
@@ -48,7 +37,7 @@ def assert_same_samples(got_path, want_path):
 
 @pytest.fixture
 def workers(setup):
-    started = [start_worker(setup, f"pool{i}") for i in range(2)]
+    started = [start_rollout_worker(setup["model"], setup["key"], setup["dir"] / f"pool{i}.log") for i in range(2)]
     yield started
     for proc, _ in started:
         if proc.poll() is None:

@@ -14,13 +14,12 @@ import random
 import secrets
 import socket
 import struct
-import subprocess
 import threading
 import time
 
 import pytest
 
-from r1_cli import R1, r1, tiny_arithmetic_model, write_jsonl
+from r1_cli import r1, start_rollout_worker, tiny_arithmetic_model, write_auth_key, write_jsonl
 from rollout_wire import Session, authenticate, frame, preamble, proof, read_exact, read_frame, read_to_end, session_keys
 
 HANDSHAKE_TIMEOUT = 5  # seconds the worker gives a client to authenticate
@@ -33,22 +32,13 @@ def setup(tmp_path_factory):
     d = tmp_path_factory.mktemp("rollout_serve")
     model = tiny_arithmetic_model(d)
     rows = [{"prompt": f"What is {a} + {b}?"} for a, b in [(12, 30), (45, 17), (8, 91), (66, 66), (23, 5)]]
-    key = d / "key"
-    key.write_text(secrets.token_hex(32) + "\n")
-    key.chmod(0o600)
-    return {"dir": d, "model": model, "prompts": write_jsonl(d / "prompts.jsonl", rows), "key": key}
+    return {"dir": d, "model": model, "prompts": write_jsonl(d / "prompts.jsonl", rows), "key": write_auth_key(d / "key")}
 
 
 @pytest.fixture(scope="module")
 def worker(setup):
     log = setup["dir"] / "worker.log"
-    with open(log, "w") as err:
-        proc = subprocess.Popen([R1, "rollout", "serve", "--listen", "127.0.0.1:0", "--auth-key-file", str(setup["key"]),
-                                 "--model", str(setup["model"]), "--handshake-timeout", str(HANDSHAKE_TIMEOUT)],
-                                stdout=subprocess.PIPE, stderr=err, text=True)
-    line = proc.stdout.readline()  # the worker prints its address once it listens
-    assert line.startswith("listening on 127.0.0.1:"), f"no address; log:\n{log.read_text()}"
-    address = line.split()[-1]
+    proc, address = start_rollout_worker(setup["model"], setup["key"], log, "--handshake-timeout", HANDSHAKE_TIMEOUT)
     yield {"address": address, "port": int(address.rsplit(":", 1)[1]), "log": log, "proc": proc}
     proc.terminate()
     assert proc.wait(timeout=60) == 0, log.read_text()

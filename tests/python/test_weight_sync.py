@@ -6,16 +6,14 @@ corrupted bucket leaves the worker serving the version it had. The raw pushes sp
 docs/distributed.md from Python (rollout_wire.py).
 """
 import os
-import secrets
 import shutil
 import signal
 import socket
-import subprocess
 
 import pytest
 from safetensors.torch import load_file, save_file
 
-from r1_cli import R1, r1, tiny_arithmetic_model, write_jsonl
+from r1_cli import r1, start_rollout_worker, tiny_arithmetic_model, write_auth_key, write_jsonl
 from rollout_wire import authenticate, begin_push, bucket_frame, weights_held
 
 SAMPLING = ["--num-samples", 3, "--max-new-tokens", 16, "--temperature", 0.9, "--top-p", 0.95, "--seed", 7,
@@ -41,21 +39,14 @@ def setup(tmp_path_factory):
     tensors[CHANGED] = tensors[CHANGED] * 1.5
     save_file(tensors, v2 / "model.safetensors", metadata={"format": "pt"})
     rows = [{"prompt": f"What is {a} + {b}?"} for a, b in [(12, 30), (45, 17), (8, 91)]]
-    key = d / "key"
-    key.write_text(secrets.token_hex(32) + "\n")
-    key.chmod(0o600)
-    return {"dir": d, "v0": v0, "v1": v1, "v2": v2, "prompts": write_jsonl(d / "prompts.jsonl", rows), "key": key}
+    return {"dir": d, "v0": v0, "v1": v1, "v2": v2, "prompts": write_jsonl(d / "prompts.jsonl", rows),
+            "key": write_auth_key(d / "key")}
 
 
 @pytest.fixture(scope="module")
 def worker(setup):
     log = setup["dir"] / "worker.log"
-    with open(log, "w") as err:
-        proc = subprocess.Popen([R1, "rollout", "serve", "--listen", "127.0.0.1:0", "--auth-key-file", str(setup["key"]),
-                                 "--model", str(setup["v0"])], stdout=subprocess.PIPE, stderr=err, text=True)
-    line = proc.stdout.readline()
-    assert line.startswith("listening on 127.0.0.1:"), f"no address; log:\n{log.read_text()}"
-    address = line.split()[-1]
+    proc, address = start_rollout_worker(setup["v0"], setup["key"], log)
     yield {"address": address, "port": int(address.rsplit(":", 1)[1]), "log": log}
     proc.terminate()
     assert proc.wait(timeout=60) == 0, log.read_text()
