@@ -89,6 +89,12 @@ Status check_ranges(const GRPOConfig& c) {
       {c.overlong_buffer_length >= 0 && c.overlong_buffer_length < c.max_completion_length, "overlong_buffer_length",
        "in [0, max_completion_length)", double(c.overlong_buffer_length)},
       {c.overlong_penalty_factor >= 0, "overlong_penalty_factor", ">= 0", c.overlong_penalty_factor},
+      {c.max_staleness >= 0, "max_staleness", ">= 0", double(c.max_staleness)},
+      {!c.importance_sampling_clip_min || *c.importance_sampling_clip_min >= 0, "importance_sampling_clip_min",
+       ">= 0 when set", c.importance_sampling_clip_min.value_or(0)},
+      {!c.importance_sampling_clip_max || *c.importance_sampling_clip_max > c.importance_sampling_clip_min.value_or(0),
+       "importance_sampling_clip_max", "> importance_sampling_clip_min (or 0) when set",
+       c.importance_sampling_clip_max.value_or(0)},
   });
 }
 
@@ -98,6 +104,8 @@ Status check_choices(const GRPOConfig& c) {
   R1_RETURN_IF_ERROR(one_of("scale_rewards", c.scale_rewards, {"group", "batch", "none"}));
   R1_RETURN_IF_ERROR(one_of("advantage_estimator", c.advantage_estimator, {"grpo", "rloo"}));
   R1_RETURN_IF_ERROR(one_of("importance_sampling_level", c.importance_sampling_level, {"token", "sequence"}));
+  R1_RETURN_IF_ERROR(one_of("importance_sampling_mode", c.importance_sampling_mode,
+                            {"token_truncate", "token_mask", "sequence_truncate", "sequence_mask"}));
   return one_of("lr_scheduler_type", c.lr_scheduler_type, {"linear", "cosine", "constant", "constant_with_warmup"});
 }
 
@@ -115,6 +123,17 @@ Status check_batching(const GRPOConfig& c) {
     return field_error("generation_batch_size", "(" + std::to_string(c.resolved_generation_batch_size()) +
                                                     ") must be divisible by num_generations (" +
                                                     std::to_string(c.num_generations) + ")");
+  return {};
+}
+
+// Off-policy samples need a trust region: an unclipped importance-weighted
+// loss diverged at staleness 3 in a published ablation (tinker-cookbook #822).
+Status check_async(const GRPOConfig& c) {
+  if (!c.async_generation) return {};
+  double eh = c.epsilon_high.value_or(c.epsilon);
+  if (!(c.epsilon > 0 && c.epsilon <= 1) || !(eh > 0 && eh <= 1))
+    return field_error("async_generation", "needs a clipped loss: epsilon and epsilon_high in (0, 1], got " +
+                                               num(c.epsilon) + " and " + num(eh));
   return {};
 }
 
@@ -138,6 +157,20 @@ const ConfigFields<GRPOConfig>& grpo_config_fields() {
           .add("num_iterations", &C::num_iterations, "mu: passes over each generation batch (TRL 1)")
           .add("mask_truncated_completions", &C::mask_truncated_completions,
                "drop truncated completions from the loss (TRL false)")
+          // asynchronous generation
+          .add("async_generation", &C::async_generation,
+               "sample the next generations while the learner trains on earlier ones (ours)")
+          .add("max_staleness", &C::max_staleness,
+               "most optimizer steps between a sample's policy and the update that uses it; 0 = synchronous "
+               "(TRL AsyncGRPO 4)")
+          .add("importance_sampling_correction", &C::importance_sampling_correction,
+               "weight each token by pi_old / pi_sampling when they differ (TRL vllm_importance_sampling_correction)")
+          .add("importance_sampling_mode", &C::importance_sampling_mode,
+               "token_truncate | token_mask | sequence_truncate | sequence_mask (TRL vllm_importance_sampling_mode)")
+          .add("importance_sampling_clip_min", &C::importance_sampling_clip_min,
+               "lower bound C_min of the weight; null = none (TRL None)")
+          .add("importance_sampling_clip_max", &C::importance_sampling_clip_max,
+               "upper bound C_max of the weight; null = none (TRL 3.0)")
           // generation
           .add("temperature", &C::temperature, "sampling temperature, > 0 (TRL 1.0)")
           .add("top_p", &C::top_p, "nucleus mass in (0, 1] (TRL 1.0)")
@@ -201,6 +234,7 @@ Status GRPOConfig::validate() const {
     return field_error("dtype", "must be auto, float32 or bfloat16 for training (float16 would need a loss scaler)");
   R1_RETURN_IF_ERROR(check_ranges(*this));
   R1_RETURN_IF_ERROR(check_choices(*this));
+  R1_RETURN_IF_ERROR(check_async(*this));
   return check_batching(*this);
 }
 
@@ -215,6 +249,14 @@ int64_t GRPOConfig::resolved_steps_per_generation() const {
 int64_t GRPOConfig::resolved_generation_batch_size() const {
   if (generation_batch_size) return *generation_batch_size;
   return per_device_train_batch_size * resolved_steps_per_generation();
+}
+
+int64_t GRPOConfig::generation_lag(int64_t steps_per_generation) const {
+  // Generation g + lag is sampled with the weights the learner has before
+  // training generation g; its last update then lags by
+  // (lag + 1) * steps_per_generation - 1 optimizer steps.
+  if (!async_generation || steps_per_generation < 1) return 0;
+  return std::max<int64_t>(0, (max_staleness + 1) / steps_per_generation - 1);
 }
 
 std::vector<std::string> grpo_config_keys() { return grpo_config_fields().keys(); }

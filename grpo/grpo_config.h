@@ -32,6 +32,16 @@ struct GRPOConfig {
   bool use_bias_correction_kl = true;    // KL term × importance ratio (TRL True)
   int64_t num_iterations = 1;            // μ passes over each generation batch (TRL 1)
   bool mask_truncated_completions = false;  // drop truncated completions from the loss (TRL False)
+  // --- asynchronous generation (docs/grpo.md, "Asynchronous generation") ---
+  bool async_generation = false;         // sample the next generations while the learner trains (ours)
+  int64_t max_staleness = 1;             // most optimizer steps a sample's policy may lag (TRL AsyncGRPO 4)
+  // Correction for the sampling policy differing from the learner's π_old
+  // (TRL's vllm_importance_sampling_* keys without "vllm_"; they take effect
+  // only when π_old is not the sampling policy, i.e. async with lag).
+  bool importance_sampling_correction = true;  // (TRL True)
+  std::string importance_sampling_mode = "token_truncate";  // token_truncate | token_mask | sequence_truncate | sequence_mask
+  std::optional<double> importance_sampling_clip_min;       // C_min; null = none (TRL None)
+  std::optional<double> importance_sampling_clip_max = 3.0; // C_max; null = none (TRL 3.0)
   // --- generation ---
   double temperature = 1.0;              // (TRL 1.0)
   double top_p = 1.0;                    // in (0, 1] (TRL 1.0)
@@ -82,6 +92,9 @@ struct GRPOConfig {
   // TRL's derivation (one process): defaults to one generation per optimizer step.
   int64_t resolved_steps_per_generation() const;
   int64_t resolved_generation_batch_size() const;
+  // How many generations sampling runs ahead of the learner: the largest lag
+  // that keeps every update's staleness within max_staleness (0 = sync).
+  int64_t generation_lag(int64_t steps_per_generation) const;
 };
 
 // "default" (TRL defaults), "r1_zero", "dapo", "dr_grpo": see docs/grpo.md.

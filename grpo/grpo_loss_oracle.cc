@@ -8,6 +8,10 @@
 // metadata loss_type, epsilon, epsilon_high, beta, delta, importance_sampling_level,
 // use_bias_correction_kl, max_completion_length, num_sequences, num_micro_batches.
 // Writes loss, grad (d loss / d per_token_logps) and one tensor per metric.
+// With a tensor sampling_per_token_logps (and old_per_token_logps), the
+// importance-sampling correction of grpo/sampling_correction.h weights the
+// loss; metadata is_mode, optional is_clip_min / is_clip_max; its weights
+// are written as importance_weights and its metrics beside the loss's.
 //
 // Advantage mode (mode=advantages): tensor rewards; metadata estimator,
 // num_generations, scale_rewards. Writes advantages, std_zero, group_std_zero,
@@ -19,6 +23,7 @@
 
 #include "grpo/advantages.h"
 #include "grpo/policy_loss.h"
+#include "grpo/sampling_correction.h"
 #include "model/safetensors.h"
 
 namespace r1 {
@@ -75,10 +80,30 @@ Result<TensorMap> run_loss(const SafetensorsFile& in) {
   R1_ASSIGN_OR_RETURN(double micro, meta_double(m, "num_micro_batches"));
   inputs.normalizer.num_micro_batches = static_cast<int64_t>(micro);
 
+  std::map<std::string, at::Tensor> correction_metrics;
+  at::Tensor sampling = optional_tensor(in.tensors, "sampling_per_token_logps");
+  if (sampling.defined()) {
+    SamplingCorrectionOptions is;
+    R1_ASSIGN_OR_RETURN(is.mode, meta(m, "is_mode"));
+    is.clip_min.reset();
+    is.clip_max.reset();
+    if (m.count("is_clip_min")) {
+      R1_ASSIGN_OR_RETURN(is.clip_min, meta_double(m, "is_clip_min"));
+    }
+    if (m.count("is_clip_max")) {
+      R1_ASSIGN_OR_RETURN(is.clip_max, meta_double(m, "is_clip_max"));
+    }
+    R1_ASSIGN_OR_RETURN(SamplingCorrection c,
+                        sampling_correction(inputs.old_per_token_logps, sampling, inputs.completion_mask, is));
+    inputs.importance_weights = c.weights;
+    correction_metrics = std::move(c.metrics);
+    correction_metrics["importance_weights"] = c.weights;
+  }
   R1_ASSIGN_OR_RETURN(LossOutput out, grpo_policy_loss(inputs, opt));
   TensorMap result = {{"loss", out.loss.detach()},
                       {"grad", torch::autograd::grad({out.loss}, {inputs.per_token_logps})[0]}};
   for (const auto& [name, value] : out.metrics) result[name] = value;
+  for (const auto& [name, value] : correction_metrics) result[name] = value;
   return result;
 }
 

@@ -19,10 +19,18 @@ Status validate(const std::vector<Sample>& b, const LearnerOptions& o, const Tra
   for (size_t i = 0; i < b.size(); ++i) {
     const std::string where = "learner batch: sequence " + std::to_string(i);
     if (b[i].prompt_ids.empty()) return Status::error(where + " has no prompt");
-    if (o.use_sampling_logprobs && b[i].logprobs.size() != b[i].token_ids.size())
+    bool sampling = o.use_sampling_logprobs || o.sampling_correction;
+    if (sampling && b[i].logprobs.size() != b[i].token_ids.size())
       return Status::error(where + " has " + std::to_string(b[i].logprobs.size()) + " sampling log-probs for " +
                            std::to_string(b[i].token_ids.size()) + " completion tokens");
+    // π_old comes from every row's old_logprobs or from none (the current policy).
+    if (o.sampling_correction && b[i].old_logprobs.size() != (b[0].old_logprobs.empty() ? 0 : b[i].token_ids.size()))
+      return Status::error(where + " has " + std::to_string(b[i].old_logprobs.size()) + " old log-probs for " +
+                           std::to_string(b[i].token_ids.size()) + " completion tokens (sequence 0 has " +
+                           std::to_string(b[0].old_logprobs.size()) + ")");
   }
+  if (o.use_sampling_logprobs && o.sampling_correction)
+    return Status::error("use_sampling_logprobs and sampling_correction exclude each other");
   if (o.micro_batch_size < 1) return Status::error("micro_batch_size must be >= 1");
   if (o.streams < 0) return Status::error("learner streams must be >= 0");
   if (o.loss.beta != 0 && !reference) return Status::error("beta != 0 needs a reference model");
@@ -34,14 +42,28 @@ bool in_loss(const Sample& s, const LearnerOptions& o) {
 }
 
 // Rows `rows` of the batch as one forward: the completions with their
-// distinct prompts, the loss mask and the padded old log-probs (undefined
-// when on-policy); [b, T] with T the longest completion, on `device`.
+// distinct prompts, the loss mask, the padded old log-probs (undefined
+// when they are the current policy's) and, with a sampling correction, the
+// sampling log-probs; [b, T] with T the longest completion, on `device`.
 struct MicroBatch {
   PromptCompletionBatch tokens;
-  at::Tensor mask;          // [b, T] float
-  at::Tensor old_logprobs;  // [b, T] or undefined
-  at::Tensor advantages;    // [b] float
+  at::Tensor mask;               // [b, T] float
+  at::Tensor old_logprobs;       // [b, T] or undefined
+  at::Tensor sampling_logprobs;  // [b, T] or undefined
+  at::Tensor advantages;         // [b] float
 };
+
+// The per-token values `field` of rows `rows`, right-padded with zeros to T.
+at::Tensor padded_rows(const std::vector<Sample>& b, const std::vector<size_t>& rows, int64_t T,
+                       std::vector<float> Sample::*field) {
+  at::Tensor host = at::zeros({static_cast<int64_t>(rows.size()), T});
+  float* out = host.data_ptr<float>();
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const std::vector<float>& v = b[rows[r]].*field;
+    std::copy(v.begin(), v.end(), out + r * T);
+  }
+  return host;
+}
 
 // The one conversion from samples to learner tensors: filled on the host,
 // moved to the model's device once.
@@ -55,20 +77,21 @@ MicroBatch make_micro_batch(const std::vector<Sample>& b, const std::vector<size
   MicroBatch mb{make_prompt_completion_batch(prompts, completions, device), {}, {}, {}};
   int64_t n = static_cast<int64_t>(rows.size()), T = mb.tokens.completions.ids.size(1);
   at::Tensor mask_host = at::zeros({n, T});
-  at::Tensor old_host = o.use_sampling_logprobs ? at::zeros({n, T}) : at::Tensor();
   at::Tensor advantages_host = at::empty({n});
   float* mask = mask_host.data_ptr<float>();
-  float* old = old_host.defined() ? old_host.data_ptr<float>() : nullptr;
   float* advantages = advantages_host.data_ptr<float>();
   for (int64_t r = 0; r < n; ++r) {
     const Sample& s = b[rows[r]];
     if (in_loss(s, o)) std::fill_n(mask + r * T, s.token_ids.size(), 1.0f);
-    if (old) std::copy(s.logprobs.begin(), s.logprobs.end(), old + r * T);
     advantages[r] = static_cast<float>(s.advantage);
   }
   mb.mask = mask_host.to(device);
-  if (old) mb.old_logprobs = old_host.to(device);
   mb.advantages = advantages_host.to(device);
+  if (o.use_sampling_logprobs) mb.old_logprobs = padded_rows(b, rows, T, &Sample::logprobs).to(device);
+  if (o.sampling_correction) {
+    mb.sampling_logprobs = padded_rows(b, rows, T, &Sample::logprobs).to(device);
+    if (!b[rows[0]].old_logprobs.empty()) mb.old_logprobs = padded_rows(b, rows, T, &Sample::old_logprobs).to(device);
+  }
   return mb;
 }
 
@@ -119,7 +142,16 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
   inputs.advantages = mb.advantages;
   inputs.completion_mask = mb.mask;
   inputs.normalizer = normalizer;
+  std::map<std::string, at::Tensor> correction_metrics;
+  if (o.sampling_correction) {
+    at::Tensor old = mb.old_logprobs.defined() ? mb.old_logprobs : inputs.per_token_logps.detach();
+    R1_ASSIGN_OR_RETURN(SamplingCorrection c, sampling_correction(old, mb.sampling_logprobs, mb.mask,
+                                                                  *o.sampling_correction));
+    inputs.importance_weights = c.weights;
+    correction_metrics = std::move(c.metrics);
+  }
   R1_ASSIGN_OR_RETURN(LossOutput out, grpo_policy_loss(inputs, o.loss));
+  out.metrics.merge(correction_metrics);
   if (grads) {
     std::vector<at::Tensor> params = policy.parameters();
     auto g = torch::autograd::grad({out.loss}, params, {}, false, false, /*allow_unused=*/true);
@@ -237,6 +269,27 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
   stats.metrics["entropy"] =
       entropy_sum.item<double>() / static_cast<double>(std::max<int64_t>(1, stats.completion_tokens));
   return stats;
+}
+
+Status fill_old_logprobs(const Transformer& policy, std::vector<Sample*>& samples, const LearnerOptions& o) {
+  if (o.micro_batch_size < 1) return Status::error("micro_batch_size must be >= 1");
+  at::NoGradGuard no_grad;
+  for (size_t begin = 0; begin < samples.size(); begin += o.micro_batch_size) {
+    size_t end = std::min(samples.size(), begin + static_cast<size_t>(o.micro_batch_size));
+    std::vector<std::vector<int64_t>> prompts, completions;
+    for (size_t i = begin; i < end; ++i) {
+      prompts.push_back(samples[i]->prompt_ids);
+      completions.push_back(samples[i]->token_ids);
+    }
+    PromptCompletionBatch batch = make_prompt_completion_batch(prompts, completions, policy.device());
+    at::Tensor logps = completion_logprobs(policy, batch, o.temperature).to(at::kCPU, at::kFloat).contiguous();
+    const int64_t T = logps.size(1);
+    for (size_t i = begin; i < end; ++i) {
+      const float* row = logps.data_ptr<float>() + static_cast<int64_t>(i - begin) * T;
+      samples[i]->old_logprobs.assign(row, row + samples[i]->token_ids.size());
+    }
+  }
+  return Status();
 }
 
 Result<LearnerStepStats> learner_step(const Transformer& policy, const Transformer* reference, AdamW& optimizer,

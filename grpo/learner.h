@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "grpo/policy_loss.h"
+#include "grpo/sampling_correction.h"
 #include "model/transformer.h"
 #include "rollout/sample.h"
 #include "train/optimizer.h"
@@ -20,13 +21,19 @@
 namespace r1 {
 
 // The learner reads, of each Sample of a step: prompt_ids, token_ids,
-// logprobs (when use_sampling_logprobs), finish_reason (when
-// mask_truncated_completions) and advantage.
+// logprobs (when use_sampling_logprobs or sampling_correction),
+// old_logprobs (when sampling_correction; empty = the current policy's),
+// finish_reason (when mask_truncated_completions) and advantage.
 struct LearnerOptions {
   LossOptions loss;
   // Off-policy updates compare with the log-probs the sampler recorded;
   // on-policy ones with the current log-probs, detached (TRL).
   bool use_sampling_logprobs = false;
+  // Sampling ran ahead with older weights: the ratio is taken against π_old
+  // (each Sample's old_logprobs, or the current policy's when empty: the
+  // generation's first update) and each token's surrogate is weighted by the
+  // corrected π_old / π_sampling (grpo/sampling_correction.h).
+  std::optional<SamplingCorrectionOptions> sampling_correction;
   // Samples cut at the length limit stay in the batch but out of the loss
   // and its token counts (TRL's mask_truncated_completions).
   bool mask_truncated_completions = false;
@@ -63,6 +70,10 @@ struct LearnerStepStats {
 // (requires grad) without stepping; `reference` is needed iff beta != 0.
 Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, const Transformer* reference,
                                                      const std::vector<Sample>& batch, const LearnerOptions& options);
+
+// π_old for sampling_correction: each sample's old_logprobs, scored by
+// `policy` without gradients in micro-batches of micro_batch_size.
+Status fill_old_logprobs(const Transformer& policy, std::vector<Sample*>& samples, const LearnerOptions& options);
 
 // accumulate_policy_gradients, then clip and one AdamW step.
 Result<LearnerStepStats> learner_step(const Transformer& policy, const Transformer* reference, AdamW& optimizer,

@@ -38,6 +38,10 @@ Status check_inputs(const LossInputs& in, const LossOptions& opt) {
       return Status::error("policy loss: ref_per_token_logps is required when beta != 0");
     R1_RETURN_IF_ERROR(check_same_shape(in.ref_per_token_logps, logps, "ref_per_token_logps"));
   }
+  const at::Tensor& w = in.importance_weights;
+  if (w.defined() && !(w.dim() == 2 && w.size(0) == logps.size(0) && (w.size(1) == 1 || w.size(1) == logps.size(1))))
+    return Status::error("policy loss: importance_weights has shape " + shape_of(w) + ", expected [" +
+                         std::to_string(logps.size(0)) + ",1] or " + shape_of(logps));
   const at::Tensor& adv = in.advantages;
   bool adv_ok = adv.defined() && ((adv.dim() == 1 && adv.size(0) == logps.size(0)) || adv.sizes() == logps.sizes());
   if (!adv_ok)
@@ -161,6 +165,7 @@ Result<LossOutput> grpo_policy_loss(const LossInputs& in, const LossOptions& opt
   at::Tensor coef_2 = at::clamp(coef_1, 1.0 - opt.epsilon, 1.0 + opt.epsilon_high);
   if (opt.delta) coef_1 = at::clamp_max(coef_1, *opt.delta);
   at::Tensor per_token_loss = -at::minimum(coef_1 * adv, coef_2 * adv);
+  if (in.importance_weights.defined()) per_token_loss = per_token_loss * in.importance_weights;
   if (opt.beta != 0.0) per_token_loss = per_token_loss + opt.beta * per_token_kl;
 
   LossOutput out;

@@ -45,6 +45,9 @@ struct LossInputs {
   at::Tensor ref_per_token_logps;  // [B,T], required iff beta != 0; undefined otherwise
   at::Tensor advantages;           // [B] (or [B,T])
   at::Tensor completion_mask;      // [B,T], 1 = token in the loss (any dtype)
+  // [B,T] or [B,1], detached, or undefined (all 1): each token's surrogate is
+  // multiplied by it before the KL term (grpo/sampling_correction.h).
+  at::Tensor importance_weights;
   LossNormalizer normalizer;
 };
 

@@ -22,11 +22,15 @@ struct RLGenerationStats {
 };
 
 struct RLGeneration {
+  int64_t index = 0;           // generations before it in the run
+  int64_t policy_version = 0;  // the global step of the weights that sampled it
   // Every group sampled, in order; group_index counts groups within the
   // generation, and a sample's reward.total includes the overlong penalty.
   std::vector<Sample> samples;
   std::vector<size_t> trained;    // indices of the samples the updates use
   RLGenerationStats stats;
+  std::string cursor_after;  // the data cursor after its prompts were drawn (BatchSampler state JSON)
+  double epoch_after = 0;    // epochs of prompts drawn by then
 };
 
 // Reward and completion metrics over every sample of the generation.

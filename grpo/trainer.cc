@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <future>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -24,6 +26,7 @@
 #include "util/file.h"
 #include "util/json.h"
 #include "util/process.h"
+#include "util/serial_executor.h"
 
 namespace r1 {
 
@@ -53,7 +56,8 @@ struct Run {
   Transformer policy;
   std::optional<Transformer> reference;
   std::unique_ptr<AdamW> optimizer;
-  std::optional<BatchSampler> sampler;
+  std::optional<BatchSampler> sampler;  // drawn from by the sampling side only
+  std::string trained_cursor;           // the sampler's state after the last trained generation
   TrainerState state;
   int64_t generation = 0;  // generations done
   int64_t num_tokens = 0;  // prompt + completion tokens sampled so far (TRL's num_tokens)
@@ -61,30 +65,72 @@ struct Run {
   std::unique_ptr<RolloutStore> store;
   std::optional<MetricsLog> metrics;
   ProcessInfo process;  // only the run-folder writer opens store and metrics, and saves
+  // Generations sampled ahead that a resumed run samples again first: the
+  // weights each was sampled with (read from the checkpoint), in order.
+  std::vector<std::pair<int64_t, std::shared_ptr<const Transformer>>> resumed_in_flight;
 };
 
-std::string cursor_json(const Run& run) {
+// A generation handed to the sampling side: sampled on the executor's
+// thread (async) or when first waited for (sync), with `weights`.
+struct PendingGeneration {
+  int64_t index = 0;
+  int64_t policy_version = 0;
+  std::shared_ptr<const Transformer> weights;  // a snapshot (async); null = run.policy itself (sync)
+  std::future<Result<RLGeneration>> result;
+};
+
+std::string in_flight_file(int64_t generation) {
+  return "sampling_policy.generation_" + std::to_string(generation) + ".safetensors";
+}
+
+std::string cursor_json(const Run& run, const std::deque<PendingGeneration>& in_flight) {
   JsonWriter w;
-  w.begin_object().key("sampler").raw(run.sampler->state_json());
-  w.key("generation").value(run.generation).key("num_tokens").value(run.num_tokens).end_object();
+  w.begin_object().key("sampler").raw(run.trained_cursor);
+  w.key("generation").value(run.generation).key("num_tokens").value(run.num_tokens);
+  w.key("in_flight").begin_array();
+  for (const PendingGeneration& p : in_flight)
+    w.begin_object().key("generation").value(p.index).key("policy_version").value(p.policy_version).end_object();
+  w.end_array().end_object();
   return w.str();
 }
 
-Status restore_cursor(Run& run, const std::string& where) {
+// The weights of each generation that was sampled ahead of the checkpoint.
+Status restore_in_flight(Run& run, const rapidjson::Value& in_flight, const std::string& dir) {
+  for (const auto& entry : in_flight.GetArray()) {
+    const std::string where = dir + "/trainer_state.json data_cursor.in_flight";
+    R1_ASSIGN_OR_RETURN(int64_t generation, json_int(entry, "generation", where));
+    R1_ASSIGN_OR_RETURN(int64_t version, json_int(entry, "policy_version", where));
+    R1_ASSIGN_OR_RETURN(SafetensorsFile file, load_safetensors(dir + "/" + in_flight_file(generation)));
+    const Transformer& policy = run.policy;
+    R1_ASSIGN_OR_RETURN(Transformer weights, Transformer::from_tensors(policy.config(), std::move(file.tensors),
+                                                                       {.dtype = policy.dtype(), .device = policy.device()}));
+    if (generation != run.generation + static_cast<int64_t>(run.resumed_in_flight.size()))
+      return Status::error(where + ": generation " + std::to_string(generation) + " is out of order");
+    run.resumed_in_flight.emplace_back(version, std::make_shared<const Transformer>(std::move(weights)));
+  }
+  return Status();
+}
+
+Status restore_cursor(Run& run, const std::string& dir) {
+  const std::string where = dir + "/trainer_state.json";
   R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(run.state.data_cursor, where));
   if (!doc.IsObject() || !doc.HasMember("sampler")) return Status::error(where + ": data_cursor lacks 'sampler'");
   R1_ASSIGN_OR_RETURN(run.generation, json_int(doc, "generation", where + " data_cursor"));
   R1_ASSIGN_OR_RETURN(run.num_tokens, json_int(doc, "num_tokens", where + " data_cursor"));
+  run.trained_cursor = json_to_string(doc["sampler"]);
   R1_ASSIGN_OR_RETURN(BatchSampler sampler,
-                      BatchSampler::from_state_json(json_to_string(doc["sampler"]), run.job.dataset.examples.size(),
+                      BatchSampler::from_state_json(run.trained_cursor, run.job.dataset.examples.size(),
                                                     static_cast<uint64_t>(run.config.grpo.seed), where));
   run.sampler = std::move(sampler);
+  if (doc.HasMember("in_flight") && doc["in_flight"].IsArray())
+    R1_RETURN_IF_ERROR(restore_in_flight(run, doc["in_flight"], dir));
   return Status();
 }
 
 // ---------------------------------------------------------------- rollouts
 
-RolloutRequest make_request(const Run& run, const std::vector<int64_t>& examples, uint64_t seed) {
+RolloutRequest make_request(const Run& run, const std::vector<int64_t>& examples, uint64_t seed, int64_t step,
+                            int64_t policy_version) {
   const GRPOConfig& g = run.config.grpo;
   RolloutSampling sampling{.num_generations = g.num_generations,
                            .max_completion_length = g.max_completion_length,
@@ -95,7 +141,7 @@ RolloutRequest make_request(const Run& run, const std::vector<int64_t>& examples
                            .stop_token_ids = {},
                            .stop_strings = {},
                            .seed = seed};
-  return make_rollout_request(run.job.prompts, examples, sampling, run.state.global_step + 1, run.state.global_step);
+  return make_rollout_request(run.job.prompts, examples, sampling, step, policy_version);
 }
 
 // DAPO's soft overlong punishment: 0 up to max - buffer, then linear down to
@@ -109,10 +155,10 @@ double overlong_penalty(const GRPOConfig& g, int64_t length) {
 
 // Samples G completions for each example and scores them; the overlong
 // penalty joins the reward as one more component.
-Result<std::vector<Sample>> sample_round(Run& run, RolloutWorker& worker, const std::vector<int64_t>& examples,
-                                         uint64_t seed, RLGenerationStats& stats) {
-  R1_ASSIGN_OR_RETURN(ScoredRollout scored, sample_and_score(worker, make_request(run, examples, seed), run.job.prompts,
-                                                             *run.job.reward, static_cast<int>(run.config.reward_workers)));
+Result<std::vector<Sample>> sample_round(Run& run, RolloutWorker& worker, const RolloutRequest& request,
+                                         RLGenerationStats& stats) {
+  R1_ASSIGN_OR_RETURN(ScoredRollout scored, sample_and_score(worker, request, run.job.prompts, *run.job.reward,
+                                                             static_cast<int>(run.config.reward_workers)));
   stats.generate_seconds += scored.sample_seconds;
   stats.reward_seconds += scored.reward_seconds;
   stats.completion_tokens += scored.result.completion_tokens;
@@ -148,17 +194,23 @@ Status assign_advantages(const Run& run, std::vector<Sample>& samples, const std
   return Status();
 }
 
-// One generation: rounds of sampling until the batch has its groups
-// (dynamic sampling keeps only groups whose rewards differ), then advantages.
-Result<RLGeneration> generate(Run& run, RolloutWorker& worker) {
+// Generation `index`, sampled with the weights of global step
+// `policy_version`: rounds of sampling until the batch has its groups
+// (dynamic sampling keeps only groups whose rewards differ), then
+// advantages. Only this touches run.sampler during a run.
+Result<RLGeneration> generate(Run& run, RolloutWorker& worker, int64_t index, int64_t policy_version) {
   const GRPOConfig& g = run.config.grpo;
   const int64_t G = g.num_generations, want = run.job.plan.prompts_per_generation;
+  const int64_t first_step = index * run.job.plan.steps_per_generation + 1;
   RLGeneration gen;
+  gen.index = index;
+  gen.policy_version = policy_version;
   std::vector<size_t> last_round;
   for (int64_t round = 0;; ++round) {
     R1_ASSIGN_OR_RETURN(std::vector<int64_t> examples, run.sampler->next_batch(want));
-    uint64_t seed = derive_seed(static_cast<uint64_t>(g.seed), run.generation, round);
-    R1_ASSIGN_OR_RETURN(std::vector<Sample> samples, sample_round(run, worker, examples, seed, gen.stats));
+    uint64_t seed = derive_seed(static_cast<uint64_t>(g.seed), index, round);
+    RolloutRequest request = make_request(run, examples, seed, first_step, policy_version);
+    R1_ASSIGN_OR_RETURN(std::vector<Sample> samples, sample_round(run, worker, request, gen.stats));
     last_round.clear();
     for (size_t begin = 0; begin < samples.size(); begin += G) {
       size_t at = gen.samples.size() + begin;
@@ -178,6 +230,9 @@ Result<RLGeneration> generate(Run& run, RolloutWorker& worker) {
   // so only the KL term moves the policy) rather than skip the step.
   if (gen.trained.empty()) gen.trained = last_round;
   R1_RETURN_IF_ERROR(assign_advantages(run, gen.samples, gen.trained));
+  gen.cursor_after = run.sampler->state_json();
+  gen.epoch_after = static_cast<double>(run.sampler->cursor().epoch) +
+                    static_cast<double>(run.sampler->cursor().position) / run.sampler->dataset_size();
   return gen;
 }
 
@@ -228,9 +283,44 @@ Status log_step(Run& run, std::map<std::string, double> m) {
   return run.store->append_metrics(std::move(sm));
 }
 
+// What the generation's updates compare with. Sampled with the weights the
+// learner holds now: the sampling log-probs are π_old for off-policy
+// updates (the weights TRL would re-score at generation time). Sampled
+// with older weights (async): π_old is the learner's now, scored once here
+// when the generation has several updates (the first one's current
+// log-probs otherwise), and the tokens are weighted by π_old / π_sampling;
+// with the correction off, the clip is taken against π_sampling.
+Status choose_old_policy(Run& run, RLGeneration& gen, LearnerOptions& lo) {
+  const RLPlan& plan = run.job.plan;
+  const GRPOConfig& g = run.config.grpo;
+  if (gen.policy_version == run.state.global_step || !g.importance_sampling_correction) {
+    lo.use_sampling_logprobs = plan.off_policy || gen.policy_version != run.state.global_step;
+    return Status();
+  }
+  lo.sampling_correction = SamplingCorrectionOptions{.mode = g.importance_sampling_mode,
+                                                     .clip_min = g.importance_sampling_clip_min,
+                                                     .clip_max = g.importance_sampling_clip_max};
+  if (plan.steps_per_generation == 1) return Status();
+  std::vector<Sample*> rows;
+  for (size_t i : gen.trained) rows.push_back(&gen.samples[i]);
+  return fill_old_logprobs(run.policy, rows, lo);
+}
+
+// Optimizer steps between each sample's weights and this update.
+void add_staleness_metrics(std::map<std::string, double>& m, const std::vector<Sample>& batch, int64_t step) {
+  double sum = 0, max = 0;
+  for (const Sample& s : batch) {
+    double lag = static_cast<double>(step - s.policy_version);
+    sum += lag;
+    max = std::max(max, lag);
+  }
+  m["staleness/mean"] = batch.empty() ? 0.0 : sum / static_cast<double>(batch.size());
+  m["staleness/max"] = max;
+}
+
 // The generation's optimizer steps: μ passes, each split into updates_per_pass
 // slices of the shuffled batch (TRL shuffles the generation batch too).
-Status train_on(Run& run, const RLGeneration& gen, std::map<std::string, double> gen_metrics, Clock::time_point t0,
+Status train_on(Run& run, RLGeneration& gen, std::map<std::string, double> gen_metrics, Clock::time_point t0,
                 std::function<void(const std::map<std::string, double>&)> on_step) {
   const RLPlan& plan = run.job.plan;
   const GRPOConfig& g = run.config.grpo;
@@ -240,30 +330,29 @@ Status train_on(Run& run, const RLGeneration& gen, std::map<std::string, double>
   size_t slice = (order.size() + plan.updates_per_pass - 1) / plan.updates_per_pass;
   LearnerOptions lo;
   lo.loss = loss_options_from_config(g);
-  // Off-policy updates compare with the sampling policy's log-probs (the
-  // same weights TRL would re-score at generation time).
-  lo.use_sampling_logprobs = plan.off_policy;
   lo.mask_truncated_completions = g.mask_truncated_completions;
   lo.temperature = g.temperature;
   lo.micro_batch_size = g.per_device_train_batch_size;
   lo.max_grad_norm = g.max_grad_norm;
+  R1_RETURN_IF_ERROR(choose_old_policy(run, gen, lo));
+  run.state.epoch = gen.epoch_after;
   for (int64_t pass = 0; pass < g.num_iterations; ++pass) {
     for (size_t begin = 0; begin < order.size(); begin += slice) {
       if (run.state.global_step >= plan.total_steps) return Status();
       auto t_update = Clock::now();
       std::vector<size_t> rows(order.begin() + begin, order.begin() + std::min(order.size(), begin + slice));
       lo.learning_rate = lr_at(run.schedule, run.state.global_step);
+      std::vector<Sample> batch = learner_batch(gen, rows);
+      std::map<std::string, double> m = gen_metrics;
+      add_staleness_metrics(m, batch, run.state.global_step);
       R1_ASSIGN_OR_RETURN(LearnerStepStats stats, learner_step(run.policy, run.reference ? &*run.reference : nullptr,
-                                                               *run.optimizer, learner_batch(gen, rows), lo));
+                                                               *run.optimizer, batch, lo));
       ++run.state.global_step;
       if (run.reference && g.sync_ref_model && run.state.global_step % g.ref_model_sync_steps == 0)
         sync_reference(run);
-      std::map<std::string, double> m = gen_metrics;
       add_update_metrics(m, stats, lo.learning_rate, seconds_since(t_update));
-      m["step_time"] = seconds_since(t0);  // a generation's first step carries its sampling time
+      m["step_time"] = seconds_since(t0);  // a generation's first step carries its sampling time (or wait)
       t0 = Clock::now();
-      run.state.epoch = static_cast<double>(run.sampler->cursor().epoch) +
-                        static_cast<double>(run.sampler->cursor().position) / run.sampler->dataset_size();
       R1_RETURN_IF_ERROR(log_step(run, m));
       on_step(m);
     }
@@ -369,10 +458,11 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
   if (last.empty()) {
     R1_ASSIGN_OR_RETURN(BatchSampler s, BatchSampler::create(run->job.dataset.examples.size(), run->state.seed));
     run->sampler = std::move(s);
+    run->trained_cursor = run->sampler->state_json();
   } else {
     R1_RETURN_IF_ERROR(load_optimizer_state(last, *run->optimizer));
     R1_ASSIGN_OR_RETURN(run->state, load_trainer_state(last));
-    R1_RETURN_IF_ERROR(restore_cursor(*run, last + "/trainer_state.json"));
+    R1_RETURN_IF_ERROR(restore_cursor(*run, last));
     if (log) std::fprintf(log, "resuming from %s (step %lld)\n", last.c_str(), (long long)run->state.global_step);
   }
   R1_RETURN_IF_ERROR(load_reference(*run, last));
@@ -390,18 +480,79 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
   return run;
 }
 
-Status save_checkpoint(Run& run) {
+// With the generations sampled ahead (async): the weights each is sampled
+// with, so that a resumed run samples exactly them again.
+Status save_checkpoint(Run& run, const std::deque<PendingGeneration>& in_flight) {
   if (!run.process.writes_run_folder()) return Status();
   const RLConfig& c = run.config;
   R1_RETURN_IF_ERROR(run.store->flush());  // the checkpoint never runs ahead of the rollouts it trained on
-  run.state.data_cursor = cursor_json(run);
+  run.state.data_cursor = cursor_json(run, in_flight);
   run.state.extra_tensor_files.clear();
   if (run.reference && c.grpo.sync_ref_model) run.state.extra_tensor_files[kRefModelFile] = run.reference->tensors();
+  for (const PendingGeneration& p : in_flight) run.state.extra_tensor_files[in_flight_file(p.index)] = p.weights->tensors();
   CheckpointOptions options{c.output_dir, c.grpo.save_total_limit.value_or(0), c.model_name_or_path};
   R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(options, run.policy, *run.optimizer, run.state));
   if (run.log) std::fprintf(run.log, "saved %s\n", dir.c_str());
   return Status();
 }
+
+// The sampling side of a run. Synchronous: a generation is sampled when the
+// learner first waits for it, with the policy itself. async_generation:
+// each is sampled on one background thread, in order, with a snapshot of
+// the weights at launch, while the learner trains the earlier ones.
+class GenerationSource {
+ public:
+  GenerationSource(Run& run, const RolloutWorkerFactory& make_worker, std::unique_ptr<RolloutWorker> remote)
+      : run_(run), make_worker_(make_worker), remote_(std::move(remote)) {
+    if (run.config.grpo.async_generation) executor_.emplace();
+    if (!executor_ && !remote_) local_ = make_worker_(run_.policy, run_.tokenizer);
+  }
+  ~GenerationSource() { executor_.reset(); }  // waits for the generation being sampled
+
+  // Queues generation `index`, sampled with the weights of global step
+  // `version`: `weights` when given (a resumed run's in-flight generation),
+  // otherwise the policy as it is now.
+  Status launch(int64_t index, int64_t version, std::shared_ptr<const Transformer> weights = nullptr) {
+    if (executor_ && !weights) {
+      R1_ASSIGN_OR_RETURN(weights, snapshot(run_.policy));
+    }
+    PendingGeneration p{.index = index, .policy_version = version, .weights = weights};
+    auto task = [this, index, version, weights] {
+      return sample(index, version, weights ? *weights : run_.policy);
+    };
+    p.result = executor_ ? executor_->submit(task) : std::async(std::launch::deferred, task);
+    pending.push_back(std::move(p));
+    return Status();
+  }
+
+  std::deque<PendingGeneration> pending;  // launched, not yet trained, in order
+
+ private:
+  static Result<std::shared_ptr<const Transformer>> snapshot(const Transformer& policy) {
+    at::NoGradGuard no_grad;
+    TensorMap copy;
+    for (const auto& [name, t] : policy.tensors()) copy.emplace(name, t.detach().clone());
+    R1_ASSIGN_OR_RETURN(Transformer weights, Transformer::from_tensors(policy.config(), std::move(copy),
+                                                                       {.dtype = policy.dtype(), .device = policy.device()}));
+    return std::make_shared<const Transformer>(std::move(weights));
+  }
+
+  Result<RLGeneration> sample(int64_t index, int64_t version, const Transformer& weights) {
+    if (remote_) {
+      R1_RETURN_IF_ERROR(remote_->sync_policy(weights, version));
+      return generate(run_, *remote_, index, version);
+    }
+    if (local_) return generate(run_, *local_, index, version);
+    std::unique_ptr<RolloutWorker> worker = make_worker_(weights, run_.tokenizer);
+    return generate(run_, *worker, index, version);
+  }
+
+  Run& run_;
+  const RolloutWorkerFactory& make_worker_;
+  std::unique_ptr<RolloutWorker> remote_;  // a pool of `r1 rollout serve` workers
+  std::unique_ptr<RolloutWorker> local_;   // sync in-process: one worker over the policy
+  std::optional<SerialExecutor> executor_;
+};
 
 }  // namespace
 
@@ -412,22 +563,32 @@ std::unique_ptr<RolloutWorker> local_rollout_worker(const Transformer& policy, c
 Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log, const RolloutWorkerFactory& make_worker) {
   R1_ASSIGN_OR_RETURN(std::unique_ptr<Run> run_ptr, start_run(c, resume, log));
   Run& run = *run_ptr;
-  std::unique_ptr<RolloutWorker> worker;
-  if (c.rollout.workers.empty()) {
-    worker = make_worker(run.policy, run.tokenizer);
-  } else {
-    R1_ASSIGN_OR_RETURN(worker, remote_rollout_pool(c.rollout.workers, c.rollout.auth_key_file, c.rollout.timeout_s, log));
+  std::unique_ptr<RolloutWorker> remote;
+  if (!c.rollout.workers.empty()) {
+    R1_ASSIGN_OR_RETURN(remote, remote_rollout_pool(c.rollout.workers, c.rollout.auth_key_file, c.rollout.timeout_s, log));
   }
-  const int64_t total = run.job.plan.total_steps;
+  GenerationSource source(run, make_worker, std::move(remote));
+  const RLPlan& plan = run.job.plan;
+  const int64_t total = plan.total_steps;
+  const int64_t lag = c.grpo.generation_lag(plan.steps_per_generation);
+  const int64_t generations = (total + plan.steps_per_generation - 1) / plan.steps_per_generation;
+  int64_t next = run.generation;
+  for (auto& [version, weights] : run.resumed_in_flight) R1_RETURN_IF_ERROR(source.launch(next++, version, weights));
+  run.resumed_in_flight.clear();
   RLRunResult result;
   int64_t session_steps = 0, first_step = run.state.global_step;
   auto session_start = Clock::now();
   while (run.state.global_step < total) {
     auto t0 = Clock::now();
-    // The workers sample with the policy of this step (version = global_step).
-    R1_RETURN_IF_ERROR(worker->sync_policy(run.policy, run.state.global_step));
-    R1_ASSIGN_OR_RETURN(RLGeneration gen, generate(run, *worker));
+    // Generation g + lag is sampled with the weights of this step while the
+    // learner trains generation g (lag 0: sampled now, then trained).
+    while (next <= run.generation + lag && next < generations)
+      R1_RETURN_IF_ERROR(source.launch(next++, run.state.global_step));
+    PendingGeneration pending = std::move(source.pending.front());
+    source.pending.pop_front();
+    R1_ASSIGN_OR_RETURN(RLGeneration gen, pending.result.get());
     run.num_tokens += gen.stats.prompt_tokens + gen.stats.completion_tokens;
+    run.trained_cursor = gen.cursor_after;
     if (run.process.writes_run_folder()) R1_RETURN_IF_ERROR(run.store->append(gen.samples));
     std::map<std::string, double> gen_metrics = generation_metrics(gen, run.job.reward->component_names(),
                                                                    c.grpo.num_generations);
@@ -445,9 +606,9 @@ Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log, const
     R1_RETURN_IF_ERROR(train_on(run, gen, gen_metrics, t0, on_step));
     ++run.generation;
     bool crossed = c.grpo.save_steps > 0 && run.state.global_step / c.grpo.save_steps > steps_before / c.grpo.save_steps;
-    if (crossed && run.state.global_step < total) R1_RETURN_IF_ERROR(save_checkpoint(run));
+    if (crossed && run.state.global_step < total) R1_RETURN_IF_ERROR(save_checkpoint(run, source.pending));
   }
-  R1_RETURN_IF_ERROR(save_checkpoint(run));
+  R1_RETURN_IF_ERROR(save_checkpoint(run, source.pending));
   result.global_step = run.state.global_step;
   result.model_dir = c.output_dir + "/model";
   if (!run.process.writes_run_folder()) return result;

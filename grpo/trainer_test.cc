@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "rollout/rollout_reader.h"
 #include "sft/sft_test_util.h"
@@ -152,6 +153,119 @@ TEST(RLTrainer, SamplesThroughTheWorkerItIsGiven) {
   auto rows = value_or_throw(reader.step_rollouts(3, RolloutOrder::kNatural));
   ASSERT_EQ(rows.size(), 8u);
   EXPECT_EQ(rows[0].prompt_index, requests[1].prompts[0].prompt_index);
+}
+
+// metrics.jsonl of two runs equal line by line (timings aside).
+void expect_same_metrics(const std::string& a_path, const std::string& b_path) {
+  auto a = lines_of(a_path), b = lines_of(b_path);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto ja = value_or_throw(parse_json(a[i], "a")), jb = value_or_throw(parse_json(b[i], "b"));
+    for (auto it = ja.MemberBegin(); it != ja.MemberEnd(); ++it) {
+      std::string key = it->name.GetString();
+      if (key.find("time") != std::string::npos || key.find("per_second") != std::string::npos) continue;
+      ASSERT_TRUE(jb.HasMember(key.c_str())) << key;
+      EXPECT_DOUBLE_EQ(it->value.GetDouble(), jb[key.c_str()].GetDouble()) << "line " << i << " " << key;
+    }
+  }
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// async_generation with no room for staleness (max_staleness 0, or 1 when a
+// generation has two updates) samples each generation with the weights of
+// its first update, on the background thread: the run equals the
+// synchronous one.
+TEST(RLTrainer, AsyncWithoutLagEqualsSync) {
+  std::string dir = sft_temp_dir("rl_async_sync");
+  std::string model = write_tiny_model(dir, 5);
+  RLConfig sync = tiny_job(dir + "/sync", model);
+  ASSERT_TRUE(run_rl(sync, false, nullptr).ok());
+  for (int max_staleness : {0, 1}) {
+    std::string name = "/async" + std::to_string(max_staleness);
+    RLConfig async = tiny_job(dir + name, model);
+    async.grpo.async_generation = true;
+    async.grpo.max_staleness = max_staleness;
+    ASSERT_EQ(async.grpo.generation_lag(2), 0);
+    auto result = run_rl(async, false, nullptr);
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    expect_same_metrics(dir + "/sync/run/metrics.jsonl", dir + name + "/run/metrics.jsonl");
+    EXPECT_EQ(file_bytes(dir + "/sync/run/model/model.safetensors"),
+              file_bytes(dir + name + "/run/model/model.safetensors"));
+  }
+}
+
+// One update per generation and max_staleness 1: generation g + 1 is sampled
+// with the weights generation g is trained from, and corrected for it.
+RLConfig async_job(const std::string& dir, const std::string& model) {
+  RLConfig c = tiny_job(dir, model);
+  c.grpo.num_iterations = 1;
+  c.grpo.gradient_accumulation_steps = 1;
+  c.grpo.per_device_train_batch_size = 8;
+  c.grpo.async_generation = true;
+  c.grpo.max_staleness = 1;
+  c.grpo.importance_sampling_mode = "token_mask";
+  c.grpo.importance_sampling_clip_min = 0.5;  // IcePop's band
+  c.grpo.importance_sampling_clip_max = 2.0;
+  return c;
+}
+
+TEST(RLTrainer, AsyncSamplesAheadWithBoundedStaleness) {
+  std::string dir = sft_temp_dir("rl_async");
+  RLConfig config = async_job(dir, write_tiny_model(dir, 7));
+  std::vector<RolloutRequest> requests;
+  std::mutex mutex;  // the factory and the worker run on the sampling thread
+  auto result = run_rl(config, false, nullptr, [&](const Transformer& policy, const Tokenizer& tokenizer) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return std::make_unique<RecordingWorker>(policy, tokenizer, &requests);
+  });
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  EXPECT_EQ(result->global_step, 4);
+  ASSERT_EQ(requests.size(), 4u);
+  const int64_t versions[] = {0, 0, 1, 2};
+  for (int g = 0; g < 4; ++g) {
+    EXPECT_EQ(requests[g].policy_version, versions[g]) << g;
+    EXPECT_EQ(requests[g].step, g + 1) << g;
+  }
+  auto metrics = lines_of(dir + "/run/metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 4u);
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    auto m = value_or_throw(parse_json(metrics[i], "metrics"));
+    EXPECT_EQ(m["staleness/max"].GetDouble(), i == 0 ? 0.0 : 1.0) << i;
+    // The first generation is on-policy; the others carry the correction's metrics.
+    EXPECT_EQ(m.HasMember("mismatch_kl"), i > 0) << i;
+    if (i == 0) continue;
+    EXPECT_GE(m["mismatch_kl"].GetDouble(), 0.0);
+    EXPECT_GE(m["sampling/importance_sampling_ratio/min"].GetDouble(), 0.0);
+    EXPECT_LE(m["sampling/importance_sampling_ratio/max"].GetDouble(), 2.0);
+    EXPECT_GE(m["sampling/masked_fraction"].GetDouble(), 0.0);
+    EXPECT_LE(m["sampling/masked_fraction"].GetDouble(), 1.0);
+  }
+  RolloutReader reader = value_or_throw(RolloutReader::open(dir + "/run/rollouts.db"));
+  for (int64_t step = 1; step <= 4; ++step) {
+    auto rows = value_or_throw(reader.step_rollouts(step, RolloutOrder::kNatural));
+    ASSERT_EQ(rows.size(), 8u) << step;
+    EXPECT_EQ(rows[0].policy_version, versions[step - 1]) << step;
+  }
+}
+
+// A checkpoint holds the weights of the generation sampled ahead, so a
+// resumed async run samples it again and ends as the uninterrupted one.
+TEST(RLTrainer, AsyncResumeRepeatsTheUninterruptedRun) {
+  std::string dir = sft_temp_dir("rl_async_resume");
+  std::string model = write_tiny_model(dir, 8);
+  ASSERT_TRUE(run_rl(async_job(dir + "/a", model), false, nullptr).ok());
+  RLConfig part = async_job(dir + "/b", model);
+  ASSERT_TRUE(run_rl(part, false, nullptr).ok());
+  EXPECT_TRUE(std::filesystem::exists(dir + "/b/run/checkpoint-2/sampling_policy.generation_2.safetensors"));
+  std::filesystem::remove_all(dir + "/b/run/checkpoint-4");
+  auto resumed = run_rl(part, true, nullptr);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+  expect_same_metrics(dir + "/a/run/metrics.jsonl", dir + "/b/run/metrics.jsonl");
+  EXPECT_EQ(file_bytes(dir + "/a/run/model/model.safetensors"), file_bytes(dir + "/b/run/model/model.safetensors"));
 }
 
 TEST(RLTrainer, BadInputFailsBeforeTraining) {

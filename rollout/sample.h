@@ -8,7 +8,7 @@
 //   requester   step, policy_version, group_index, prompt, prompt_ids,
 //               reference_answer
 //   scoring     reward
-//   trainer     advantage, trained
+//   trainer     advantage, trained, old_logprobs
 #pragma once
 
 #include <cstdint>
@@ -44,6 +44,10 @@ struct Sample {
   RewardResult reward;    // components in spec order (+ shaping terms); total
   double advantage = 0.0;
   bool trained = false;   // in the learner's batch (dynamic sampling may leave groups out)
+  // The learner's log-probs of token_ids before the generation's first
+  // update (π_old), when sampling ran ahead of the learner and the
+  // generation has several updates; empty otherwise (grpo/learner.h).
+  std::vector<float> old_logprobs;
 };
 
 // A prompt to sample from: its dataset index (which keys its samples' random
