@@ -105,6 +105,40 @@ TEST(GRPOConfig, BatchingRulesFollowTrl) {
   EXPECT_EQ(c->resolved_generation_batch_size(), 16);
 }
 
+TEST(GRPOConfig, AsyncGenerationLagKeepsStalenessWithinTheBound) {
+  GRPOConfig c;
+  EXPECT_EQ(c.generation_lag(1), 0);  // synchronous unless asked
+  c.async_generation = true;
+  c.max_staleness = 0;
+  EXPECT_EQ(c.generation_lag(1), 0);
+  c.max_staleness = 1;
+  EXPECT_EQ(c.generation_lag(1), 1);  // the last update lags (1 + 1) * 1 - 1 = 1 step
+  EXPECT_EQ(c.generation_lag(2), 0);  // a lag of one generation would reach 3
+  c.max_staleness = 3;
+  EXPECT_EQ(c.generation_lag(2), 1);
+  c.max_staleness = 4;
+  EXPECT_EQ(c.generation_lag(1), 4);
+  EXPECT_EQ(c.generation_lag(4), 0);
+}
+
+TEST(GRPOConfig, AsyncSettingsAreChecked) {
+  EXPECT_NE(error_of(from_json(R"({"async_generation": true, "epsilon_high": 5.0})")).find(
+                "field 'async_generation' needs a clipped loss"),
+            std::string::npos);
+  EXPECT_NE(error_of(from_json(R"({"max_staleness": -1})")).find("field 'max_staleness' must be >= 0"),
+            std::string::npos);
+  EXPECT_NE(error_of(from_json(R"({"importance_sampling_mode": "icepop"})")).find(
+                "field 'importance_sampling_mode' must be one of"),
+            std::string::npos);
+  EXPECT_NE(error_of(from_json(R"({"importance_sampling_clip_min": 2.0, "importance_sampling_clip_max": 1.5})"))
+                .find("field 'importance_sampling_clip_max' must be > importance_sampling_clip_min"),
+            std::string::npos);
+  auto ok = from_json(R"({"async_generation": true, "max_staleness": 2, "importance_sampling_mode": "token_mask",
+                          "importance_sampling_clip_min": 0.5, "importance_sampling_clip_max": 2.0})");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->importance_sampling_mode, "token_mask");
+}
+
 TEST(GRPOConfig, OverridesUseTheSameChecks) {
   GRPOConfig c;
   auto set = [&](const char* assignment) { return grpo_config_fields().apply_override(c, assignment); };

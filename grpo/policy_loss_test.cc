@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "grpo/grpo_config.h"
+#include "grpo/sampling_correction.h"
 
 namespace r1 {
 namespace {
@@ -267,6 +268,46 @@ TEST(PolicyLoss, RegistryMatchesTheConfigChoices) {
   EXPECT_DOUBLE_EQ(o.epsilon_high, 0.1);  // TRL: epsilon_high None ⇒ epsilon
   EXPECT_DOUBLE_EQ(o.beta, 0.02);
   EXPECT_EQ(o.loss_type, "dapo");
+}
+
+}  // namespace
+}  // namespace r1
+
+namespace r1 {
+namespace {
+
+TEST(SamplingCorrection, WeightsAndMetricsFollowTheMode) {
+  // Two sequences of 2 and 1 loss tokens; log-ratios 0.1, 1.0 | -1.0.
+  at::Tensor old = at::tensor({0.1, 1.0, -1.0, 0.0}, at::kDouble).reshape({2, 2});
+  at::Tensor sampling = at::zeros({2, 2}, at::kDouble);
+  at::Tensor mask = at::tensor({1.0, 1.0, 1.0, 0.0}, at::kDouble).reshape({2, 2});
+  SamplingCorrectionOptions o{.mode = "token_mask", .clip_min = 0.5, .clip_max = 2.0};
+  SamplingCorrection c = value_or_throw(sampling_correction(old, sampling, mask, o));
+  EXPECT_NEAR(c.weights[0][0].item<double>(), std::exp(0.1), 1e-12);
+  EXPECT_EQ(c.weights[0][1].item<double>(), 0.0);  // e^1 > 2
+  EXPECT_EQ(c.weights[1][0].item<double>(), 0.0);  // e^-1 < 0.5
+  EXPECT_NEAR(c.metrics.at("sampling/masked_fraction").item<double>(), 2.0 / 3.0, 1e-12);
+  double k3 = (std::exp(0.1) - 1.1) + (std::exp(1.0) - 2.0) + (std::exp(-1.0) + 1.0 - 1.0);
+  EXPECT_NEAR(c.metrics.at("mismatch_kl").item<double>(), k3 / 3.0, 1e-12);
+
+  o.mode = "sequence_truncate";
+  o.clip_min.reset();
+  c = value_or_throw(sampling_correction(old, sampling, mask, o));
+  ASSERT_EQ(c.weights.sizes(), (at::IntArrayRef{2, 1}));
+  EXPECT_NEAR(c.weights[0][0].item<double>(), 2.0, 1e-12);  // e^1.1 truncated at 2
+  EXPECT_NEAR(c.weights[1][0].item<double>(), std::exp(-1.0), 1e-12);
+  EXPECT_NEAR(c.metrics.at("sampling/truncated_fraction").item<double>(), 2.0 / 3.0, 1e-12);
+}
+
+TEST(SamplingCorrection, ErrorsNameTheModeOrShape) {
+  at::Tensor x = at::zeros({2, 3});
+  auto bad = sampling_correction(x, x, x, {.mode = "icepop"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("importance_sampling_mode 'icepop' is unknown (known: sequence_mask"),
+            std::string::npos);
+  auto shape = sampling_correction(x, at::zeros({2, 2}), x, {});
+  ASSERT_FALSE(shape.ok());
+  EXPECT_NE(shape.status().message().find("[B,T] tensors of one shape"), std::string::npos);
 }
 
 }  // namespace

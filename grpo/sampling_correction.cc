@@ -58,18 +58,21 @@ Result<SamplingCorrection> sampling_correction(const at::Tensor& old_logps, cons
   const at::Tensor m = mask.to(old_logps.scalar_type());
   at::Tensor diff = (old_logps.detach() - sampling_logps) * m;  // [B,T]
   at::Tensor log_w = mode.sequence ? diff.sum(-1, /*keepdim=*/true) : diff;
-  at::Tensor w = at::exp(log_w);  // [B,T] | [B,1]
+  at::Tensor ratio = at::exp(log_w);  // [B,T] | [B,1]
   const double lo = o.clip_min.value_or(-std::numeric_limits<double>::infinity());
   const double hi = o.clip_max.value_or(std::numeric_limits<double>::infinity());
-  at::Tensor outside = (w < lo) | (w > hi);
+  at::Tensor outside = (ratio < lo) | (ratio > hi);
   SamplingCorrection out;
-  out.weights = mode.mask ? w.masked_fill(outside, 0.0) : w.clamp(lo, hi);
+  out.weights = mode.mask ? ratio.masked_fill(outside, 0.0) : ratio.clamp(lo, hi);
   at::Tensor outside_f = outside.to(m.scalar_type());
   out.metrics["sampling/masked_fraction"] = mode.mask ? token_mean(outside_f, m) : at::zeros({}, m.options());
   out.metrics["sampling/truncated_fraction"] = mode.mask ? at::zeros({}, m.options()) : token_mean(outside_f, m);
-  out.metrics["sampling/importance_sampling_ratio/min"] = masked_min(out.weights.expand_as(m), m);
-  out.metrics["sampling/importance_sampling_ratio/mean"] = token_mean(out.weights, m);
-  out.metrics["sampling/importance_sampling_ratio/max"] = -masked_min(-out.weights.expand_as(m), m);
+  // Over loss tokens, or over sequences at sequence level (as TRL reports them).
+  const at::Tensor& w = out.weights;
+  const at::Tensor on = mode.sequence ? at::ones_like(w) : m;
+  out.metrics["sampling/importance_sampling_ratio/min"] = masked_min(w, on);
+  out.metrics["sampling/importance_sampling_ratio/mean"] = token_mean(w, on);
+  out.metrics["sampling/importance_sampling_ratio/max"] = -masked_min(-w, on);
   out.metrics["sampling/sampling_logp_difference/mean"] = token_mean(diff.abs(), m);
   out.metrics["sampling/sampling_logp_difference/max"] = -masked_min(-diff.abs(), m);
   // k3 on tokens drawn from π_sampling: r - 1 - log r with r = π_old / π_sampling.

@@ -296,3 +296,91 @@ def test_rloo_advantages_match_trl(rloo_trainer, tmp_path, name):
     assert torch.allclose(ours, theirs, rtol=1e-6, atol=1e-6), (ours, theirs)
     assert our_frac == pytest.approx(their_frac, abs=1e-7)
 
+
+
+# Importance-sampling correction (grpo/sampling_correction.h) against TRL's own
+# code: GRPOTrainer._generate_and_score_completions computes the ratio from the
+# sampler's log-probs (as vLLM's would arrive) and the recomputed π_old, then
+# _compute_loss weights the surrogate with it.
+IS_CASES = [("token_truncate", None, 3.0), ("token_truncate", 0.8, 1.2), ("token_mask", 0.5, 2.0),
+            ("sequence_truncate", None, 3.0), ("sequence_mask", 0.5, 3.0), ("sequence_mask", None, None)]
+IS_METRICS = ["sampling/importance_sampling_ratio/min", "sampling/importance_sampling_ratio/mean",
+              "sampling/importance_sampling_ratio/max", "sampling/sampling_logp_difference/mean",
+              "sampling/sampling_logp_difference/max"]
+
+
+def trl_importance_ratio(t, mode, clip_min, clip_max, old, sampling, lengths):
+    """TRL's ratio and its sampling/* metrics for completions of `lengths` tokens."""
+    n = len(lengths)
+    t.use_vllm, t.vllm_importance_sampling_correction = True, True
+    t.vllm_importance_sampling_mode = mode
+    t.vllm_importance_sampling_clip_min, t.vllm_importance_sampling_clip_max = clip_min, clip_max
+    t.num_generations, t.scale_rewards, t.beta = 2, "group", 0.0
+    t._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
+    completions = [[5] * int(k) for k in lengths]
+    logps = [sampling[i, :int(k)].tolist() for i, k in enumerate(lengths)]
+    t._generate = lambda prompts: ([[3, 4]] * n, completions, None, ["w1"] * n, logps, {}, None, None)
+    t._get_per_token_logps_and_entropies = lambda *a, **k: (old.clone(), None, None)
+    t._calculate_rewards = lambda *a: torch.zeros(n, 1)
+    try:
+        out = t._generate_and_score_completions([{"prompt": "w1 w2"}] * n)
+    finally:
+        t.use_vllm = False
+    metrics = {k: v[-1] for k, v in t._metrics["train"].items()}
+    return out["importance_sampling_ratio"], metrics
+
+
+@pytest.mark.parametrize("mode,clip_min,clip_max", IS_CASES)
+def test_importance_sampling_correction_matches_trl(trainer, tmp_path, mode, clip_min, clip_max):
+    batch = make_batch(seed=21, spread=0.5)
+    batch["mask"][2, 0] = 1  # every completion has a token, as TRL's generations do
+    lengths = batch["mask"].sum(-1)
+    mask = batch["mask"]
+    # π_old and the sampler's log-probs in float32, as they reach TRL.
+    old = (batch["old"] * mask).float()
+    sampling = ((batch["old"] + torch.randn(batch["old"].shape, generator=torch.Generator().manual_seed(3),
+                                            dtype=torch.float64) * 0.6) * mask).float()
+    ratio, their_metrics = trl_importance_ratio(trainer, mode, clip_min, clip_max, old, sampling, lengths)
+
+    case = make_case(loss_type="dapo", beta=0.04, epsilon_high=0.28)
+    configure(trainer, case)
+    logps = batch["logps"].clone().requires_grad_(True)
+    trainer._get_per_token_logps_and_entropies = lambda *a, **k: (logps, torch.zeros_like(logps), None)
+    trainer.use_vllm = True
+    try:
+        loss = trainer._compute_loss(trainer.model, {
+            "prompt_ids": torch.ones(6, 2, dtype=torch.long), "prompt_mask": torch.ones(6, 2, dtype=torch.long),
+            "completion_ids": torch.ones(6, 8, dtype=torch.long), "completion_mask": mask,
+            "advantages": batch["adv"], "num_items_in_batch": mask.sum(), "old_per_token_logps": old.double(),
+            "ref_per_token_logps": batch["ref"], "importance_sampling_ratio": ratio.double()})
+    finally:
+        trainer.use_vllm = False
+    loss.backward()
+
+    tensors = {"per_token_logps": batch["logps"].contiguous(), "advantages": batch["adv"].contiguous(),
+               "completion_mask": mask.contiguous(), "num_tokens": torch.tensor(float(mask.sum()), dtype=torch.float64),
+               "old_per_token_logps": old.double().contiguous(), "ref_per_token_logps": batch["ref"].contiguous(),
+               "sampling_per_token_logps": sampling.double().contiguous()}
+    meta = {"mode": "loss", "loss_type": "dapo", "epsilon": "0.2", "epsilon_high": "0.28", "beta": "0.04",
+            "importance_sampling_level": "token", "use_bias_correction_kl": "1", "max_completion_length": "8",
+            "num_sequences": "6.0", "num_micro_batches": "1", "is_mode": mode}
+    if clip_min is not None:
+        meta["is_clip_min"] = repr(clip_min)
+    if clip_max is not None:
+        meta["is_clip_max"] = repr(clip_max)
+    src, dst = tmp_path / "in.safetensors", tmp_path / "out.safetensors"
+    save_file(tensors, str(src), metadata=meta)
+    proc = subprocess.run([str(oracle_path()), str(src), str(dst)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    ours = load_file(str(dst))
+
+    weights = ours["importance_weights"]
+    assert weights.shape == ratio.shape
+    # TRL's ratio is float32; ours float64 from the same float32 inputs.
+    assert torch.allclose(weights, ratio.double(), rtol=1e-6, atol=1e-7), (weights - ratio.double()).abs().max()
+    if mode.endswith("mask") and clip_max is not None:
+        assert (weights == 0).any(), "inputs should exercise masking"
+    assert abs(ours["loss"].item() - loss.item()) <= 1e-6 * max(1.0, abs(loss.item()))
+    assert torch.allclose(ours["grad"], logps.grad, rtol=1e-6, atol=1e-9)
+    for name in IS_METRICS:
+        assert ours[name].item() == pytest.approx(their_metrics[name], rel=1e-5, abs=1e-6), name
