@@ -7,6 +7,7 @@ in-process one: the same completions, rewards and advantages in
 rollouts.db, and bit-identical final weights (the learner recomputes the
 log-probs it trains on, so the workers' batching does not reach them).
 """
+import json
 import signal
 import time
 import sqlite3
@@ -75,3 +76,29 @@ def test_a_worker_killed_mid_run_loses_nothing(base, workers):
     assert rows(base / "rl_killed") == rows(base / "rl_local8")
     assert ((base / "rl_killed" / "model" / "model.safetensors").read_bytes() ==
             (base / "rl_local8" / "model" / "model.safetensors").read_bytes())
+
+
+def test_async_rl_on_two_workers_matches_async_in_process(base, workers):
+    """async_generation with max_staleness 1: each worker is pushed the weights
+    generation g trained from and samples generation g + 1 while the learner
+    trains. The rows equal the in-process async run's; the weights agree to
+    float32 rounding, because the workers' sampling log-probs (which the
+    importance weights read) depend on how the prompts were batched in their
+    last bits."""
+    from safetensors.torch import load_file
+
+    key, addresses, _ = workers
+    settings = dict(max_steps=4, save_steps=100, async_generation=True, max_staleness=1)
+    r1("rl", "--config", str(write_config(base, "async_local", **settings)))
+    r1("rl", "--config", str(write_config(base, "async_workers", rollout_workers=addresses,
+                                          rollout_auth_key_file=str(key), **settings)))
+    local_rows, remote_rows = rows(base / "async_local"), rows(base / "async_workers")
+    assert len(local_rows) == 4 * 8 and remote_rows == local_rows
+    assert sorted({(r[0], r[1]) for r in remote_rows}) == [(1, 0), (2, 0), (3, 1), (4, 2)]
+    local = load_file(str(base / "async_local" / "model" / "model.safetensors"))
+    remote = load_file(str(base / "async_workers" / "model" / "model.safetensors"))
+    for name, tensor in local.items():
+        assert (remote[name] - tensor).abs().max().item() <= 1e-5, name
+    for run in ("async_local", "async_workers"):
+        last = json.loads((base / run / "metrics.jsonl").read_text().splitlines()[-1])
+        assert last["staleness/max"] == 1 and last["mismatch_kl"] >= 0
