@@ -565,7 +565,7 @@ Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log, const
   Run& run = *run_ptr;
   std::unique_ptr<RolloutWorker> remote;
   if (!c.rollout.workers.empty()) {
-    R1_ASSIGN_OR_RETURN(remote, remote_rollout_pool(c.rollout.workers, c.rollout.auth_key_file, c.rollout.timeout_s, log));
+    R1_ASSIGN_OR_RETURN(remote, remote_rollout_pool(c.rollout, log));
   }
   GenerationSource source(run, make_worker, std::move(remote));
   const RLPlan& plan = run.job.plan;

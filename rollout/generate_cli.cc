@@ -19,9 +19,7 @@ struct GenerateCommand {
   std::string template_name = "none";
   RolloutSampling sampling;
   bool quiet = false;
-  std::vector<std::string> rollout_workers;  // HOST:PORT of each `r1 rollout serve`; none: sample in this process
-  std::string key_file;
-  double worker_timeout_s = 600;
+  RolloutWorkerOptions rollout;  // --rollout-worker, --auth-key-file, --worker-timeout, --heartbeat-timeout
   int64_t policy_version = 0;  // the version the worker must sample with
 };
 
@@ -39,9 +37,8 @@ std::string sample_row(const Sample& s, const std::string& prompt_text) {
 // only lends its tokenizer; errors name the worker), else in this process.
 Result<RolloutResult> sample(const GenerateCommand& o, const std::optional<Tokenizer>& tok,
                              const RolloutRequest& request) {
-  if (!o.rollout_workers.empty()) {
-    std::unique_ptr<RolloutWorker> pool =
-        value_or_throw(remote_rollout_pool(o.rollout_workers, o.key_file, o.worker_timeout_s, o.quiet ? nullptr : stderr));
+  if (!o.rollout.workers.empty()) {
+    std::unique_ptr<RolloutWorker> pool = value_or_throw(remote_rollout_pool(o.rollout, o.quiet ? nullptr : stderr));
     return value_or_throw(pool->run(request));
   }
   Transformer model = load_model(o.model);
@@ -95,15 +92,20 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--seed", s.seed, "Sampling seed")->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "No throughput line on stderr");
   CLI::Option* worker =
-      cmd->add_option("--rollout-worker", o->rollout_workers,
+      cmd->add_option("--rollout-worker", o->rollout.workers,
                       "HOST:PORT of an `r1 rollout serve` to sample on (repeatable: prompts are split across the "
                       "workers, and a worker that fails hands its prompts to the others; --model then gives only "
                       "the tokenizer)");
   CLI::Option* key =
-      cmd->add_option("--auth-key-file", o->key_file, "The rollout worker's shared secret (a 0600 file)");
+      cmd->add_option("--auth-key-file", o->rollout.auth_key_file, "The rollout worker's shared secret (a 0600 file)");
   worker->needs(key);
   key->needs(worker);
-  cmd->add_option("--worker-timeout", o->worker_timeout_s, "Seconds to wait for the rollout worker's answer")
+  cmd->add_option("--worker-timeout", o->rollout.timeout_s, "Seconds to wait for the rollout worker's answer")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->needs(worker);
+  cmd->add_option("--heartbeat-timeout", o->rollout.heartbeat_timeout_s,
+                  "Seconds a rollout worker may send no heartbeat while it samples before it is dropped")
       ->capture_default_str()
       ->check(CLI::PositiveNumber)
       ->needs(worker);

@@ -1,5 +1,7 @@
 #include "rollout/remote_rollout_worker.h"
 
+#include <algorithm>
+
 #include "rollout/wire_channel.h"
 #include "rollout/wire_deadline.h"
 #include "util/json.h"
@@ -44,7 +46,13 @@ Result<RolloutResult> call(const RemoteWorkerOptions& o, const RolloutRequest& r
   WireClock::time_point deadline = wire_deadline_after(o.request_timeout_s);
   std::string late = "did not answer " + within_seconds(o.request_timeout_s);
   R1_RETURN_IF_ERROR(channel->send(request_header(request), {}, deadline, late));
-  R1_ASSIGN_OR_RETURN(Frame answer, channel->read_frame(deadline, late));
+  const std::string silent = "sent no heartbeat " + within_seconds(o.heartbeat_timeout_s);
+  Frame answer;
+  for (;;) {
+    WireClock::time_point quiet = wire_deadline_after(o.heartbeat_timeout_s);
+    R1_ASSIGN_OR_RETURN(answer, channel->read_frame(std::min(quiet, deadline), quiet < deadline ? silent : late));
+    if (answer.type != "heartbeat") break;
+  }
   R1_ASSIGN_OR_RETURN(RolloutResult result, read_result(answer));
   R1_RETURN_IF_ERROR(check_answers(request, result));
   return result;

@@ -18,6 +18,10 @@ struct RemoteWorkerOptions {
   std::string key;                 // the shared secret (read_auth_key_file)
   double connect_timeout_s = 10;   // TCP connect plus the handshake
   double request_timeout_s = 600;  // from sending a request to the whole result
+  // Longest silence while a request is sampled: the worker sends a heartbeat
+  // every --heartbeat-interval, so a dead or cut-off worker is known in
+  // seconds, not after the whole request_timeout.
+  double heartbeat_timeout_s = 30;
   uint32_t max_result_bytes = 1u << 30;
   WeightPushOptions push = {};  // bucket size; timeout of each step of a push
 };

@@ -101,6 +101,11 @@ void add_rollout_commands(CLI::App& app) {
   serve->add_option("--read-timeout", s.read_timeout_s, "Seconds to wait for a request, or to write a result")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  serve->add_option("--heartbeat-interval", s.heartbeat_interval_s,
+                    "Seconds between heartbeat frames while a request is sampled (learners drop a worker that "
+                    "sends none within their rollout_heartbeat_timeout)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   serve->add_option("--max-request-mib", o->max_request_mib, "Largest request frame, MiB")
       ->capture_default_str()
       ->check(CLI::Range(0.001, 4095.0));

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <functional>
 #include <mutex>
+#include <optional>
+#include <utility>
 
 #include "rollout/wire_auth.h"
 #include "rollout/wire_deadline.h"
@@ -226,6 +228,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Result<RolloutRequest> request = read_request(frame);
     if (!request.ok()) return answer(request.status());
     disarm();  // the model may take long; nothing is read meanwhile
+    heartbeats_ = 0;
+    sampling_ = true;
+    schedule_heartbeat();
     asio::post(*shared_.model, [self = shared_from_this(), request = std::move(*request)] {
       Result<RolloutResult> result = run_guarded(*self->shared_.policy(), request);
       asio::post(self->socket_.get_executor(),
@@ -239,15 +244,42 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return rollout_request_from_json(*json, "rollout request");
   }
 
+  // While the model samples, a heartbeat frame every interval tells the
+  // learner this worker is alive, so it can tell a dead or partitioned worker
+  // (no heartbeat) from a long request in seconds. A heartbeat is not sent
+  // while another frame is being written; the answer waits for one that is.
+  void schedule_heartbeat() {
+    heartbeat_.expires_after(wire_duration(shared_.options.heartbeat_interval_s));
+    heartbeat_.async_wait([self = shared_from_this()](const error_code& ec) {
+      if (ec || self->closed_ || !self->sampling_ || !self->out_.empty()) return;
+      Result<std::string> bytes = self->sealer_.seal(R"({"type":"heartbeat"})");
+      if (!bytes.ok()) return self->drop("heartbeat: " + bytes.status().message());
+      ++self->heartbeats_;
+      self->send(std::move(*bytes), [](Connection& c) {
+        if (c.held_answer_) return c.reply(*std::exchange(c.held_answer_, std::nullopt));
+        if (c.sampling_) c.schedule_heartbeat();
+      });
+    });
+  }
+
   // The result, or the error that replaced it; the connection stays open
   // for the learner's next request.
   void answer(Result<RolloutResult> result) {
     if (closed_) return;  // the learner went away (or timed out) meanwhile
+    sampling_ = false;
+    heartbeat_.cancel();
     if (result.ok())
       log_line(peer_ + ": answered step " + std::to_string(result->step) + " with " +
-               std::to_string(result->samples.size()) + " samples");
+               std::to_string(result->samples.size()) + " samples after " + std::to_string(heartbeats_) +
+               " heartbeats");
     if (!result.ok()) log_line(peer_ + ": request failed: " + result.status().message());
-    reply(result.ok() ? result_header(*result) : error_header(result.status().message()));
+    std::string header = result.ok() ? result_header(*result) : error_header(result.status().message());
+    if (!out_.empty()) {  // a heartbeat is on its way; the answer follows it
+      arm(shared_.options.read_timeout_s, "writing the answer");
+      held_answer_ = std::move(header);
+      return;
+    }
+    reply(header);
   }
 
   // Sends a sealed frame, then waits for the learner's next one.
@@ -285,6 +317,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close() {
     closed_ = true;
     disarm();
+    heartbeat_.cancel();
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -292,6 +325,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   tcp::socket socket_;
   asio::steady_timer deadline_;
+  asio::steady_timer heartbeat_{socket_.get_executor()};
+  bool sampling_ = false;                  // a request is on the model
+  int64_t heartbeats_ = 0;                 // sent during the current request
+  std::optional<std::string> held_answer_;  // waits for a heartbeat's write to finish
   uint64_t deadline_generation_ = 0;
   Shared& shared_;
   std::string peer_;

@@ -24,6 +24,7 @@ struct RolloutServerOptions {
   int64_t policy_version = 0;              // the version the loaded weights are; others are refused
   double handshake_timeout_s = 10;         // from accept to an authenticated learner
   double read_timeout_s = 300;             // waiting for a request, or writing a result
+  double heartbeat_interval_s = 1;         // a heartbeat frame this often while a request is sampled
   uint32_t max_request_bytes = 64u << 20;  // largest request frame of an authenticated learner
   uint32_t max_bucket_bytes = 1u << 30;    // largest weights_bucket payload
   int max_connections = 64;                // more are closed at once

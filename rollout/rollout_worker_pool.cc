@@ -99,18 +99,19 @@ Result<RolloutResult> RolloutWorkerPool::run(const RolloutRequest& request) {
   return merged;
 }
 
-Result<std::unique_ptr<RolloutWorker>> remote_rollout_pool(const std::vector<std::string>& addresses,
-                                                           const std::string& key_file, double request_timeout_s,
-                                                           std::FILE* log) {
-  if (addresses.empty()) return Status::error("rollout workers: expected at least one HOST:PORT");
-  R1_ASSIGN_OR_RETURN(std::string key, read_auth_key_file(key_file));
+Result<std::unique_ptr<RolloutWorker>> remote_rollout_pool(const RolloutWorkerOptions& options, std::FILE* log) {
+  if (options.workers.empty()) return Status::error("rollout workers: expected at least one HOST:PORT");
+  R1_ASSIGN_OR_RETURN(std::string key, read_auth_key_file(options.auth_key_file));
   std::vector<PoolMember> members;
-  for (const std::string& address : addresses) {
+  for (const std::string& address : options.workers) {
     R1_RETURN_IF_ERROR(parse_host_port(address, "rollout worker").status());
     for (const PoolMember& m : members)
       if (m.name == address) return Status::error("rollout worker " + address + " is listed twice");
     members.push_back({address, std::make_unique<RemoteRolloutWorker>(RemoteWorkerOptions{
-                                    .address = address, .key = key, .request_timeout_s = request_timeout_s})});
+                                    .address = address,
+                                    .key = key,
+                                    .request_timeout_s = options.timeout_s,
+                                    .heartbeat_timeout_s = options.heartbeat_timeout_s})});
   }
   return std::unique_ptr<RolloutWorker>(std::make_unique<RolloutWorkerPool>(std::move(members), log));
 }
@@ -121,7 +122,7 @@ Result<JobWorker> make_job_worker(const RolloutWorkerOptions& options,
   R1_RETURN_IF_ERROR(check_rollout_worker_options(options));
   JobWorker job;
   if (!options.workers.empty()) {
-    R1_ASSIGN_OR_RETURN(job.worker, remote_rollout_pool(options.workers, options.auth_key_file, options.timeout_s, log));
+    R1_ASSIGN_OR_RETURN(job.worker, remote_rollout_pool(options, log));
     return job;
   }
   R1_ASSIGN_OR_RETURN(Transformer model, load_model());

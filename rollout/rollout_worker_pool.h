@@ -43,12 +43,9 @@ class RolloutWorkerPool : public RolloutWorker {
   Status none_left() const;
 };
 
-// A pool of `r1 rollout serve` workers at `addresses` (HOST:PORT), sharing
-// the key in `key_file`; each request waits at most `request_timeout_s` for
-// a worker's answer.
-Result<std::unique_ptr<RolloutWorker>> remote_rollout_pool(const std::vector<std::string>& addresses,
-                                                           const std::string& key_file, double request_timeout_s,
-                                                           std::FILE* log);
+// A pool of the `r1 rollout serve` workers `options` names (HOST:PORT each),
+// sharing the key in its key file, with its timeouts.
+Result<std::unique_ptr<RolloutWorker>> remote_rollout_pool(const RolloutWorkerOptions& options, std::FILE* log);
 
 // The worker a sampling job (eval, sample) uses: the pool of its
 // rollout_workers, or, with none, one in this process over the model that

@@ -102,15 +102,15 @@ TEST(RolloutWorkerPool, RemotePoolChecksItsAddressesAndKey) {
   std::string key = ::testing::TempDir() + "pool_key";
   std::ofstream(key) << "0123456789abcdef0123456789abcdef\n";
   ::chmod(key.c_str(), 0600);
-  EXPECT_EQ(remote_rollout_pool({}, key, 10, nullptr).status().message(),
+  EXPECT_EQ(remote_rollout_pool({.workers = {}, .auth_key_file = key}, nullptr).status().message(),
             "rollout workers: expected at least one HOST:PORT");
-  EXPECT_EQ(remote_rollout_pool({"127.0.0.1:5000", "127.0.0.1:5000"}, key, 10, nullptr).status().message(),
+  EXPECT_EQ(remote_rollout_pool({.workers = {"127.0.0.1:5000", "127.0.0.1:5000"}, .auth_key_file = key}, nullptr).status().message(),
             "rollout worker 127.0.0.1:5000 is listed twice");
-  EXPECT_FALSE(remote_rollout_pool({"no-port"}, key, 10, nullptr).ok());
-  auto pool = remote_rollout_pool({"127.0.0.1:5000", "[::1]:5001"}, key, 10, nullptr);
+  EXPECT_FALSE(remote_rollout_pool({.workers = {"no-port"}, .auth_key_file = key}, nullptr).ok());
+  auto pool = remote_rollout_pool({.workers = {"127.0.0.1:5000", "[::1]:5001"}, .auth_key_file = key}, nullptr);
   EXPECT_TRUE(pool.ok()) << pool.status().message();
   ::chmod(key.c_str(), 0644);
-  EXPECT_FALSE(remote_rollout_pool({"127.0.0.1:5000"}, key, 10, nullptr).ok());
+  EXPECT_FALSE(remote_rollout_pool({.workers = {"127.0.0.1:5000"}, .auth_key_file = key}, nullptr).ok());
 }
 
 }  // namespace

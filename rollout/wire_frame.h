@@ -21,7 +21,7 @@
 
 namespace r1 {
 
-inline constexpr uint32_t kWireProtocolVersion = 1;
+inline constexpr uint32_t kWireProtocolVersion = 2;  // 2: heartbeat frames during a request
 inline constexpr size_t kWirePreambleBytes = 8;
 inline constexpr size_t kFramePrefixBytes = 8;
 

@@ -104,10 +104,10 @@ TEST(WireFrame, PreambleNamesWhatWasExpected) {
   std::mt19937 rng(3);
   EXPECT_EQ(parse_in_chunks("GET / HTTP/1.1\r\n\r\n", rng, 4).status.message(),
             "not an r1 rollout peer: the stream starts with bytes 0x47455420, expected \"R1RW\"");
-  std::string v2 = wire_preamble();
-  v2[7] = 2;
-  EXPECT_EQ(parse_in_chunks(v2, rng, 4).status.message(),
-            "the peer speaks r1 rollout protocol version 2, this build speaks 1");
+  std::string v1 = wire_preamble();
+  v1[7] = 1;  // before heartbeats
+  EXPECT_EQ(parse_in_chunks(v1, rng, 4).status.message(),
+            "the peer speaks r1 rollout protocol version 1, this build speaks 2");
 }
 
 TEST(WireFrame, TruncationIsAnErrorExceptBetweenFrames) {

@@ -11,7 +11,9 @@ const ConfigFields<RolloutWorkerOptions>& rollout_worker_options_fields() {
                "fails hands its prompts to the others); [] = sample in this process")
           .add("rollout_auth_key_file", &C::auth_key_file,
                "the workers' shared secret: a file only its owner may read (required with rollout_workers)")
-          .add("rollout_timeout", &C::timeout_s, "seconds to wait for a worker's answer before dropping it");
+          .add("rollout_timeout", &C::timeout_s, "seconds to wait for a worker's answer before dropping it")
+          .add("rollout_heartbeat_timeout", &C::heartbeat_timeout_s,
+               "seconds a worker may send no heartbeat while it samples before it is dropped");
   return fields;
 }
 
@@ -21,6 +23,7 @@ Status check_rollout_worker_options(const RolloutWorkerOptions& o) {
   if (o.workers.empty() && !o.auth_key_file.empty())
     return Status::error("key 'rollout_auth_key_file' is set but 'rollout_workers' is empty");
   if (!(o.timeout_s > 0)) return Status::error("key 'rollout_timeout' must be > 0 seconds");
+  if (!(o.heartbeat_timeout_s > 0)) return Status::error("key 'rollout_heartbeat_timeout' must be > 0 seconds");
   return Status();
 }
 

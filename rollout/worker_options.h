@@ -17,6 +17,7 @@ struct RolloutWorkerOptions {
   std::vector<std::string> workers;  // HOST:PORT of each `r1 rollout serve`
   std::string auth_key_file;         // the shared secret, a file only its owner may read
   double timeout_s = 600;            // seconds to wait for a worker's answer
+  double heartbeat_timeout_s = 30;   // seconds a worker may stay silent while it samples
 };
 
 // The keys; a job table takes them with include(). Errors name the key.

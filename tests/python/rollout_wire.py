@@ -7,7 +7,7 @@ import os
 import struct
 
 
-def preamble(version=1):
+def preamble(version=2):
     return b"R1RW" + struct.pack(">I", version)
 
 

@@ -16,17 +16,20 @@ import json
 import math
 import os
 import signal
+import subprocess
+import time
 
 import pytest
 
-from r1_cli import r1, start_rollout_worker, write_jsonl
+from r1_cli import R1, r1, start_rollout_worker, write_jsonl
 from test_one_path import from_eval, from_generate, from_sample
 from test_rollout_serve import SAMPLING, generate, setup  # noqa: F401 (the model, prompts and key fixture)
 
 
 def assert_same_samples(got_path, want_path):
-    got = [json.loads(line) for line in got_path.read_text().splitlines()]
-    want = [json.loads(line) for line in want_path.read_text().splitlines()]
+    # Lines are split at "\n" only: completions may hold U+2028 or U+0085, which splitlines() breaks at.
+    got = [json.loads(line) for line in got_path.read_text().split("\n") if line]
+    want = [json.loads(line) for line in want_path.read_text().split("\n") if line]
     assert len(got) == len(want) > 0
     for g, w in zip(got, want):
         assert {k: v for k, v in g.items() if k != "logprobs"} == {k: v for k, v in w.items() if k != "logprobs"}
@@ -114,3 +117,50 @@ def test_eval_and_sample_sample_on_the_workers(setup, workers, tmp_path):
                 f"rollout_workers={json.dumps(keys['rollout_workers'])}", check=False)
     assert result.returncode != 0
     assert "key 'rollout_auth_key_file' is required with 'rollout_workers'" in result.stderr
+
+
+LONG = ["--num-samples", 64, "--max-new-tokens", 400, "--seed", 3]  # a request of a few seconds
+
+
+def test_heartbeats_keep_a_long_request_alive(setup, tmp_path):
+    """The worker sends a heartbeat every 0.1 s while it samples, so a learner
+    that drops a worker silent for 0.5 s waits through a request of seconds."""
+    log = tmp_path / "heartbeat.log"
+    proc, address = start_rollout_worker(setup["model"], setup["key"], log, "--heartbeat-interval", 0.1)
+    try:
+        r1("generate", "--model", setup["model"], "--prompts", setup["prompts"], "--output", tmp_path / "far.jsonl",
+           *LONG, "--rollout-worker", address, "--auth-key-file", setup["key"], "--heartbeat-timeout", 0.5)
+        r1("generate", "--model", setup["model"], "--prompts", setup["prompts"], "--output", tmp_path / "near.jsonl",
+           *LONG)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    answered = [line for line in log.read_text().splitlines() if "answered step 0 with 320 samples after" in line]
+    assert len(answered) == 1 and int(answered[0].split(" after ")[1].split()[0]) >= 1, log.read_text()
+    assert_same_samples(tmp_path / "far.jsonl", tmp_path / "near.jsonl")
+
+
+def test_a_worker_stopped_mid_request_is_dropped_within_the_heartbeat_timeout(setup, workers, tmp_path):
+    """SIGSTOP a worker once it has taken the request: it sends no more
+    heartbeats, and the pool drops it after the 2 s heartbeat timeout, not the
+    600 s request timeout, naming it; the other worker samples its prompts."""
+    (hung, hung_address), (_, live_address) = workers
+    log = setup["dir"] / "pool0.log"
+    before = log.read_text().count("authenticated")
+    args = ["generate", "--model", setup["model"], "--prompts", setup["prompts"], "--output", tmp_path / "far.jsonl",
+            *LONG, "--rollout-worker", hung_address, "--rollout-worker", live_address, "--auth-key-file",
+            setup["key"], "--worker-timeout", 600, "--heartbeat-timeout", 2]
+    run = subprocess.Popen([R1, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while log.read_text().count("authenticated") == before:
+        assert run.poll() is None, run.stderr.read()
+        assert time.time() < deadline, "the worker never took the request"
+        time.sleep(0.005)
+    time.sleep(0.2)  # past the welcome: the request is being sampled
+    os.kill(hung.pid, signal.SIGSTOP)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 0, stderr
+    assert f"dropped a rollout worker: rollout worker {hung_address}: sent no heartbeat within 2 s" in stderr
+    r1("generate", "--model", setup["model"], "--prompts", setup["prompts"], "--output", tmp_path / "near.jsonl",
+       *LONG)
+    assert_same_samples(tmp_path / "far.jsonl", tmp_path / "near.jsonl")

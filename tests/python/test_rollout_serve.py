@@ -202,7 +202,7 @@ def test_garbage_and_oversized_and_truncated_frames_are_refused(setup, worker, t
         assert refusal(s) == 'not an r1 rollout peer: the stream starts with bytes 0x47455420, expected "R1RW"'
     with connect(worker) as s:
         s.sendall(preamble(version=7))
-        assert refusal(s) == "the peer speaks r1 rollout protocol version 7, this build speaks 1"
+        assert refusal(s) == "the peer speaks r1 rollout protocol version 7, this build speaks 2"
     with connect(worker) as s:  # before authentication the limit is a few KiB
         s.sendall(preamble() + struct.pack(">II", 0xFFFFFFFF, 0) + b"{")
         assert refusal(s) == "frame header of 4294967295 bytes exceeds the limit of 4096 bytes"
