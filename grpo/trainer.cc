@@ -10,6 +10,7 @@
 
 #include "data/batch_sampler.h"
 #include "grpo/advantages.h"
+#include "grpo/discard_reasons.h"
 #include "grpo/learner.h"
 #include "grpo/rl_job.h"
 #include "grpo/rl_metrics.h"
@@ -127,12 +128,6 @@ Result<std::vector<Sample>> sample_round(Run& run, RolloutWorker& worker, const 
   return std::move(scored.result.samples);
 }
 
-bool group_is_degenerate(const std::vector<Sample>& samples, size_t begin, int64_t G) {
-  for (int64_t j = 1; j < G; ++j)
-    if (samples[begin + j].reward.total != samples[begin].reward.total) return false;
-  return true;
-}
-
 Status assign_advantages(const Run& run, std::vector<Sample>& samples, const std::vector<size_t>& trained) {
   at::Tensor rewards = at::empty({static_cast<int64_t>(trained.size())}, at::kDouble);
   double* r = rewards.data_ptr<double>();
@@ -178,6 +173,7 @@ Result<RLGeneration> generate(Run& run, RolloutWorker& worker) {
   // so only the KL term moves the policy) rather than skip the step.
   if (gen.trained.empty()) gen.trained = last_round;
   R1_RETURN_IF_ERROR(assign_advantages(run, gen.samples, gen.trained));
+  mark_discarded(gen.samples, gen.trained, G, g.mask_truncated_completions);
   return gen;
 }
 

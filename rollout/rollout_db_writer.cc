@@ -26,6 +26,15 @@ Status check_names(const std::vector<std::pair<std::string, double>>& values, co
   return Status();
 }
 
+Status check_discard_reason(const std::string& reason) {
+  if (reason.empty()) return Status();
+  for (const char* known : kDiscardReasons)
+    if (reason == known) return Status();
+  std::string names;
+  for (const char* known : kDiscardReasons) names += (names.empty() ? "" : ", ") + std::string(known);
+  return Status::error("discard_reason \"" + reason + "\" is not one of " + names);
+}
+
 Status validate_fields(const StoredRollout& r) {
   if (r.step < 0 || r.policy_version < 0 || r.prompt_index < 0 || r.group_index < 0 || r.sample_index < 0)
     return Status::error("step, policy_version, prompt_index, group_index and sample_index must be >= 0");
@@ -37,6 +46,7 @@ Status validate_fields(const StoredRollout& r) {
   for (double x : numbers)
     if (std::isnan(x))
       return Status::error("total_reward, advantage, old log-prob summary and generation_ms must not be NaN");
+  R1_RETURN_IF_ERROR(check_discard_reason(r.discard_reason));
   return check_names(r.reward_components, "reward component", false);
 }
 
@@ -73,8 +83,8 @@ Status RolloutDbWriter::prepare_statements() {
   R1_RETURN_IF_ERROR(make(insert_rollout_,
                           "INSERT INTO rollouts(step, policy_version, prompt_index, group_index, sample_index, "
                           "completion, prompt_tokens, completion_tokens, finish_reason, total_reward, advantage, "
-                          "logprob_sum, logprob_mean, logprob_min, generation_ms) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                          "logprob_sum, logprob_mean, logprob_min, generation_ms, discard_reason) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   return make(insert_component_, "INSERT INTO reward_components(rollout_id, name, value) VALUES (?, ?, ?)");
 }
 
@@ -110,6 +120,7 @@ Status RolloutDbWriter::insert_rollout(const StoredRollout& r) {
   insert_rollout_->bind(8, r.completion_tokens).bind(9, r.finish_reason).bind(10, r.total_reward);
   insert_rollout_->bind(11, r.advantage).bind(12, r.old_logprob.sum).bind(13, r.old_logprob.mean);
   insert_rollout_->bind(14, r.old_logprob.min).bind(15, r.generation_ms);
+  insert_rollout_->bind(16, r.discard_reason.empty() ? std::nullopt : std::optional<std::string>(r.discard_reason));
   Status status = insert_rollout_->run();
   if (!status.ok() && sqlite3_extended_errcode(db_.handle()) == SQLITE_CONSTRAINT_UNIQUE)
     return Status::error(db_.path() + ": " + where(r) +

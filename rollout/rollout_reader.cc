@@ -11,11 +11,14 @@ namespace r1 {
 
 namespace {
 
-constexpr const char* kRolloutColumns =
-    "SELECT r.id, r.step, r.policy_version, r.prompt_index, r.group_index, r.sample_index, p.prompt, r.completion, "
-    "r.prompt_tokens, r.completion_tokens, r.finish_reason, r.total_reward, r.advantage, r.logprob_sum, "
-    "r.logprob_mean, r.logprob_min, r.generation_ms, p.reference_answer "
-    "FROM rollouts r JOIN prompts p USING (prompt_index) ";
+// Version 1 stores have no discard_reason column: read as none.
+std::string rollout_columns(int64_t schema_version) {
+  return std::string("SELECT r.id, r.step, r.policy_version, r.prompt_index, r.group_index, r.sample_index, p.prompt, "
+                     "r.completion, r.prompt_tokens, r.completion_tokens, r.finish_reason, r.total_reward, "
+                     "r.advantage, r.logprob_sum, r.logprob_mean, r.logprob_min, r.generation_ms, "
+                     "p.reference_answer, ") +
+         (schema_version >= 2 ? "r.discard_reason" : "NULL") + " FROM rollouts r JOIN prompts p USING (prompt_index) ";
+}
 
 StoredRollout read_rollout(const SqliteStmt& s) {
   StoredRollout r;
@@ -34,6 +37,7 @@ StoredRollout read_rollout(const SqliteStmt& s) {
   r.old_logprob = {s.col_double(13), s.col_double(14), s.col_double(15)};
   r.generation_ms = s.col_double(16);
   if (!s.col_null(17)) r.reference_answer = s.col_text(17);
+  if (!s.col_null(18)) r.discard_reason = s.col_text(18);
   return r;
 }
 
@@ -45,16 +49,17 @@ double value_or_nan(const SqliteStmt& s, int i) {
 
 Result<RolloutReader> RolloutReader::open(const std::string& path) {
   R1_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::open(path, SqliteDb::Mode::kReadOnly));
-  Status status = check_rollout_db_for_reading(db);
-  if (status.ok()) return RolloutReader(std::move(db));
+  Result<int64_t> version = check_rollout_db_for_reading(db);
+  if (version.ok()) return RolloutReader(std::move(db), *version);
+  Status status = version.status();
   // A WAL reader must create the -shm file, which fails in a folder we cannot
   // write. Without a -wal file no writer is active (a WAL writer keeps one
   // open), so the file is complete and can be read as immutable.
   std::error_code ec;
   if ((sqlite3_errcode(db.handle()) & 0xff) != SQLITE_READONLY || std::filesystem::exists(path + "-wal", ec)) return status;
   R1_ASSIGN_OR_RETURN(SqliteDb frozen, SqliteDb::open(path, SqliteDb::Mode::kImmutable));
-  R1_RETURN_IF_ERROR(check_rollout_db_for_reading(frozen));
-  return RolloutReader(std::move(frozen));
+  R1_ASSIGN_OR_RETURN(int64_t frozen_version, check_rollout_db_for_reading(frozen));
+  return RolloutReader(std::move(frozen), frozen_version);
 }
 
 Result<std::optional<RunInfo>> RolloutReader::run_info() {
@@ -127,7 +132,14 @@ Status RolloutReader::scan(const RolloutFilter& filter, const std::string& order
   std::string where = "WHERE 1";
   if (filter.step) where += " AND r.step = " + std::to_string(*filter.step);
   if (filter.prompt_index) where += " AND r.prompt_index = " + std::to_string(*filter.prompt_index);
-  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, kRolloutColumns + where + order_limit));
+  bool has_reason = schema_version_ >= 2;  // version 1: nothing is discarded
+  if (filter.discarded_only || filter.discard_reason)
+    where += has_reason ? " AND r.discard_reason IS NOT NULL" : " AND 0";
+  if (filter.discard_reason && has_reason) where += " AND r.discard_reason = ?1";
+  if (filter.text) where += " AND (instr(r.completion, ?2) > 0 OR instr(p.prompt, ?2) > 0)";
+  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, rollout_columns(schema_version_) + where + order_limit));
+  if (filter.discard_reason && has_reason) s.bind(1, *filter.discard_reason);
+  if (filter.text) s.bind(2, *filter.text);
   R1_ASSIGN_OR_RETURN(SqliteStmt comps, SqliteStmt::prepare(db_, "SELECT name, value FROM reward_components "
                                                                  "WHERE rollout_id = ? ORDER BY name"));
   for (;;) {
@@ -150,14 +162,40 @@ Status RolloutReader::for_each_rollout(const RolloutFilter& filter,
   return scan(filter, " ORDER BY r.step, r.group_index, r.sample_index", fn);
 }
 
+Result<std::vector<StoredRollout>> RolloutReader::rollouts(const RolloutFilter& filter, int64_t limit, int64_t offset) {
+  std::vector<StoredRollout> out;
+  R1_RETURN_IF_ERROR(scan(filter,
+                          " ORDER BY r.step, r.group_index, r.sample_index LIMIT " + std::to_string(limit) +
+                              " OFFSET " + std::to_string(offset),
+                          [&](const StoredRollout& r) {
+                            out.push_back(r);
+                            return Status();
+                          }));
+  return out;
+}
+
+Result<NamedValues> RolloutReader::discard_counts() {
+  NamedValues out;
+  if (schema_version_ < 2) return out;
+  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, "SELECT discard_reason, count(*) FROM rollouts WHERE "
+                                                             "discard_reason IS NOT NULL GROUP BY 1 ORDER BY 1"));
+  for (;;) {
+    R1_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) return out;
+    out.emplace_back(s.col_text(0), static_cast<double>(s.col_int(1)));
+  }
+}
+
 Result<std::vector<StoredRollout>> RolloutReader::step_rollouts(int64_t step, RolloutOrder order, int64_t limit) {
   // Best/worst walk the (step, total_reward) index; ties keep (group, sample) order.
   std::string order_limit = order == RolloutOrder::kBest    ? " ORDER BY r.total_reward DESC, r.group_index, r.sample_index"
                             : order == RolloutOrder::kWorst ? " ORDER BY r.total_reward ASC, r.group_index, r.sample_index"
                                                             : " ORDER BY r.group_index, r.sample_index";
   if (limit >= 0) order_limit += " LIMIT " + std::to_string(limit);
+  RolloutFilter filter;
+  filter.step = step;
   std::vector<StoredRollout> out;
-  R1_RETURN_IF_ERROR(scan({step, std::nullopt}, order_limit, [&](const StoredRollout& r) {
+  R1_RETURN_IF_ERROR(scan(filter, order_limit, [&](const StoredRollout& r) {
     out.push_back(r);
     return Status();
   }));

@@ -67,6 +67,12 @@ CREATE TABLE resumes (
 CREATE VIEW rollouts_with_prompt AS
   SELECT r.*, p.prompt, p.reference_answer FROM rollouts r JOIN prompts p USING (prompt_index);
 )sql",
+    // 1 -> 2: why a sample is not in the loss (NULL = it is); the partial
+    // index keeps the discarded view fast on stores where few are.
+    R"sql(
+ALTER TABLE rollouts ADD COLUMN discard_reason TEXT;
+CREATE INDEX rollouts_discarded ON rollouts(discard_reason, step) WHERE discard_reason IS NOT NULL;
+)sql",
 };
 
 Result<int64_t> pragma_int(SqliteDb& db, const char* name) {
@@ -135,16 +141,16 @@ Status prepare_rollout_db_for_writing(SqliteDb& db) {
   return db.exec("COMMIT");
 }
 
-Status check_rollout_db_for_reading(SqliteDb& db) {
+Result<int64_t> check_rollout_db_for_reading(SqliteDb& db) {
   // Readers wait briefly for a writer's WAL recovery or checkpoint.
   sqlite3_busy_timeout(db.handle(), 5000);
   int64_t version = 0;
   R1_RETURN_IF_ERROR(check_identity(db, version));
   if (version == 0) return Status::error(db.path() + ": not an r1 rollout store (no schema; empty or foreign file)");
-  if (version != kRolloutSchemaVersion)
-    return Status::error(db.path() + ": schema version " + std::to_string(version) + " is older than this build's " +
-                         std::to_string(kRolloutSchemaVersion) + "; open it once for writing to migrate");
-  return Status();
+  if (version < kRolloutOldestReadableVersion)
+    return Status::error(db.path() + ": schema version " + std::to_string(version) + " is older than this build reads (" +
+                         std::to_string(kRolloutOldestReadableVersion) + "); open it once for writing to migrate");
+  return version;
 }
 
 }  // namespace r1

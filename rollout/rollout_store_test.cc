@@ -120,6 +120,7 @@ void expect_same(const StoredRollout& a, const StoredRollout& b) {
   EXPECT_EQ(a.old_logprob.min, b.old_logprob.min);
   EXPECT_EQ(a.generation_ms, b.generation_ms);
   EXPECT_EQ(a.reference_answer, b.reference_answer);
+  EXPECT_EQ(a.discard_reason, b.discard_reason);
 }
 
 TEST(RolloutStore, RoundTripsRecordsMetricsAndRunInfo) {
@@ -574,6 +575,76 @@ TEST(RolloutStore, ReopeningKeepsDataAndSchemaVersion) {
   EXPECT_EQ(query_int(db, "SELECT count(*) FROM rollouts"), 4);
   EXPECT_EQ(query_int(db, "PRAGMA user_version"), kRolloutSchemaVersion);
   EXPECT_EQ(query_int(db, "PRAGMA application_id"), kRolloutApplicationId);
+}
+
+TEST(RolloutStore, KeepsDiscardReasonsAndFiltersByThem) {
+  TempDir dir;
+  std::string db = dir.file("rollouts.db");
+  std::vector<StoredRollout> step = make_step(0, 2, 3);
+  step[1].discard_reason = kDiscardZeroStd;
+  step[4].discard_reason = kDiscardTruncated;
+  open_store(db)->append(step);
+  std::vector<StoredRollout> all = read_all(db);
+  ASSERT_EQ(all.size(), step.size());
+  for (size_t i = 0; i < all.size(); ++i) expect_same(all[i], step[i]);
+  RolloutFilter discarded;
+  discarded.discarded_only = true;
+  std::vector<StoredRollout> only = read_all(db, discarded);
+  ASSERT_EQ(only.size(), 2u);
+  EXPECT_EQ(only[0].discard_reason, kDiscardZeroStd);
+  discarded.discard_reason = kDiscardTruncated;
+  ASSERT_EQ(read_all(db, discarded).size(), 1u);
+  auto reader = RolloutReader::open(db);
+  ASSERT_TRUE(reader.ok());
+  NamedValues counts = reader->discard_counts().value();
+  EXPECT_EQ(counts, (NamedValues{{kDiscardTruncated, 1.0}, {kDiscardZeroStd, 1.0}}));
+
+  step = make_step(1, 1, 1);
+  step[0].discard_reason = "bored";
+  Status status = open_store(db)->append(step);
+  EXPECT_NE(status.message().find("discard_reason \"bored\" is not one of"), std::string::npos) << status.message();
+}
+
+TEST(RolloutStore, ReadsAndMigratesAVersion1Store) {
+  TempDir dir;
+  std::string db = dir.file("rollouts.db");
+  open_store(db)->append(make_step(0, 1, 2));
+  {  // what a version 1 writer left: no discard_reason column
+    auto conn = SqliteDb::open(db, SqliteDb::Mode::kReadWriteCreate);
+    ASSERT_TRUE(conn->exec("DROP INDEX rollouts_discarded; ALTER TABLE rollouts DROP COLUMN discard_reason; "
+                           "PRAGMA user_version = 1").ok());
+  }
+  auto reader = RolloutReader::open(db);
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  EXPECT_EQ(reader->schema_version(), 1);
+  RolloutFilter discarded;
+  discarded.discarded_only = true;
+  EXPECT_TRUE(reader->rollouts(discarded, 10)->empty());
+  EXPECT_TRUE(reader->discard_counts()->empty());
+  EXPECT_EQ(read_all(db).size(), 2u);
+  std::vector<StoredRollout> next = make_step(1, 1, 2);
+  next[0].discard_reason = kDiscardSurplus;
+  ASSERT_TRUE(open_store(db)->append(next).ok());
+  EXPECT_EQ(query_int(db, "PRAGMA user_version"), kRolloutSchemaVersion);
+  EXPECT_EQ(read_all(db, discarded).at(0).discard_reason, kDiscardSurplus);
+}
+
+TEST(RolloutReader, FindsRolloutsByTextWithLimitAndOffset) {
+  TempDir dir;
+  std::string db = dir.file("rollouts.db");
+  auto store = open_store(db);
+  store->append(make_step(0, 2, 3));
+  store->append(make_step(1, 2, 3, "v2"));
+  ASSERT_TRUE(store->close().ok());
+  auto reader = RolloutReader::open(db);
+  RolloutFilter filter;
+  filter.text = "v2 <think>";
+  std::vector<StoredRollout> page = reader->rollouts(filter, 4, 1).value();
+  ASSERT_EQ(page.size(), 4u);
+  EXPECT_EQ(page[0].step, 1);
+  EXPECT_EQ(page[0].sample_index, 1);
+  filter.text = "what is 2+";  // prompts match too
+  EXPECT_EQ(reader->rollouts(filter, 100)->size(), 12u);
 }
 
 }  // namespace

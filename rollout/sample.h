@@ -8,7 +8,7 @@
 //   requester   step, policy_version, group_index, prompt, prompt_ids,
 //               reference_answer
 //   scoring     reward
-//   trainer     advantage, trained
+//   trainer     advantage, trained, discard_reason
 #pragma once
 
 #include <cstdint>
@@ -44,6 +44,7 @@ struct Sample {
   RewardResult reward;    // components in spec order (+ shaping terms); total
   double advantage = 0.0;
   bool trained = false;   // in the learner's batch (dynamic sampling may leave groups out)
+  std::string discard_reason;  // why it is not in the loss ("" = it is); kDiscard* of rollout/rollout_record.h
 };
 
 // A prompt to sample from: its dataset index (which keys its samples' random
