@@ -136,7 +136,7 @@ Status RolloutReader::scan(const RolloutFilter& filter, const std::string& order
   if (filter.discarded_only || filter.discard_reason)
     where += has_reason ? " AND r.discard_reason IS NOT NULL" : " AND 0";
   if (filter.discard_reason && has_reason) where += " AND r.discard_reason = ?1";
-  if (filter.text) where += " AND (instr(r.completion, ?2) > 0 OR instr(p.prompt, ?2) > 0)";
+  if (filter.text) where += " AND instr(r.completion, ?2) > 0";
   R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, rollout_columns(schema_version_) + where + order_limit));
   if (filter.discard_reason && has_reason) s.bind(1, *filter.discard_reason);
   if (filter.text) s.bind(2, *filter.text);

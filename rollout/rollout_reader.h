@@ -55,7 +55,7 @@ struct RolloutFilter {
   std::optional<int64_t> prompt_index;
   bool discarded_only = false;                // only rollouts with a discard_reason
   std::optional<std::string> discard_reason;  // only this reason
-  std::optional<std::string> text;            // completion or prompt contains it (case-sensitive)
+  std::optional<std::string> text;            // the completion contains it (case-sensitive)
 };
 
 class RolloutReader {

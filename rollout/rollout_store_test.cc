@@ -643,7 +643,9 @@ TEST(RolloutReader, FindsRolloutsByTextWithLimitAndOffset) {
   ASSERT_EQ(page.size(), 4u);
   EXPECT_EQ(page[0].step, 1);
   EXPECT_EQ(page[0].sample_index, 1);
-  filter.text = "what is 2+";  // prompts match too
+  filter.text = "what is 2+";  // in the prompts only
+  EXPECT_TRUE(reader->rollouts(filter, 100)->empty());
+  filter.text = "<think>";
   EXPECT_EQ(reader->rollouts(filter, 100)->size(), 12u);
 }
 

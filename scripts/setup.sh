@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libboost-dev libssl-dev libginac-dev bubblewrap
   libgloo-dev  # Gloo's headers for c10d's ProcessGroupGloo (train/process_group.h)
   python3  # /usr/bin/python3 runs sandboxed programs (reward/sandbox.h)
+  chromium  # the headless browser tests/python/test_inspect_page.py drives (DevTools over a pipe: no driver)
 )
 
 missing=()
