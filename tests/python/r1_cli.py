@@ -62,8 +62,9 @@ def math_check(rows, *flags):
 
 
 def parse_table(text):
-    """Rows of the first aligned table in `text`, as dicts keyed by header."""
-    lines = text.splitlines()
+    """Rows of the first aligned table in `text`, as dicts keyed by header. Lines end at "\n" only: a completion's
+    preview may hold other characters str.splitlines breaks at (\x1c, \u2028, ...)."""
+    lines = text.split("\n")
     rule_at = next(i for i, l in enumerate(lines) if l and set(l) <= {"-", " "})
     header, rule = lines[rule_at - 1], lines[rule_at]
     spans, start = [], None
@@ -98,7 +99,7 @@ def tiny_rl_and_eval(folder):
               "reward": {"rewards": [{"checker": "math", "name": "accuracy"},
                                      {"checker": "format_lenient", "name": "format", "weight": 0.5}]},
               "num_generations": 4, "per_device_train_batch_size": 8, "max_completion_length": 12,
-              "learning_rate": 5e-4, "beta": 0.02, "bf16": False, "max_steps": 4, "save_steps": 0,
+              "learning_rate": 5e-4, "beta": 0.02, "bf16": False, "max_steps": 4, "save_steps": 10,
               "logging_steps": 1, "seed": 11, "dynamic_sampling": True, "max_num_gen_batches": 2,
               "mask_truncated_completions": True}
     (folder / "rl.json").write_text(json.dumps(config))
