@@ -1,6 +1,7 @@
 #include "rollout/rollout_db_writer.h"
 
 #include <cmath>
+#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -145,8 +146,66 @@ Status RolloutDbWriter::write_rollouts(const std::vector<StoredRollout>& records
                              " has two different prompt texts in one append");
       R1_RETURN_IF_ERROR(insert_rollout(r));
     }
-    return Status();
+    return add_step_stats(records);
   });
+}
+
+namespace {
+
+struct StepSums {
+  int64_t n = 0, tokens = 0, truncated = 0;
+  double reward_sum = 0, m2 = 0;
+  std::map<std::string, std::pair<int64_t, double>> components;  // name -> (n, sum)
+};
+
+// The step sums of one append; squared deviations in a second pass over
+// the step's rewards, as the reader's summaries always computed them.
+std::map<int64_t, StepSums> step_sums(const std::vector<StoredRollout>& records) {
+  std::map<int64_t, StepSums> sums;
+  for (const StoredRollout& r : records) {
+    StepSums& s = sums[r.step];
+    ++s.n;
+    s.reward_sum += r.total_reward;
+    s.tokens += r.completion_tokens;
+    s.truncated += r.finish_reason == "length";
+    for (const auto& [name, value] : r.reward_components) {
+      auto& [n, sum] = s.components[name];
+      ++n;
+      sum += value;
+    }
+  }
+  for (const StoredRollout& r : records) {
+    StepSums& s = sums[r.step];
+    double d = r.total_reward - s.reward_sum / static_cast<double>(s.n);
+    s.m2 += d * d;
+  }
+  return sums;
+}
+
+}  // namespace
+
+// A step appended in several transactions merges its sums; the squared
+// deviations merge as Chan et al.'s parallel variance (SET reads the old row).
+Status RolloutDbWriter::add_step_stats(const std::vector<StoredRollout>& records) {
+  R1_ASSIGN_OR_RETURN(SqliteStmt add_step, SqliteStmt::prepare(db_, R"sql(
+INSERT INTO step_rollout_stats(step, n, reward_sum, reward_m2, completion_tokens_sum, truncated) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT(step) DO UPDATE SET
+  reward_m2 = reward_m2 + excluded.reward_m2 + (excluded.reward_sum / excluded.n - reward_sum / n) *
+              (excluded.reward_sum / excluded.n - reward_sum / n) * n * excluded.n / (n + excluded.n),
+  n = n + excluded.n, reward_sum = reward_sum + excluded.reward_sum,
+  completion_tokens_sum = completion_tokens_sum + excluded.completion_tokens_sum,
+  truncated = truncated + excluded.truncated)sql"));
+  R1_ASSIGN_OR_RETURN(SqliteStmt add_component,
+                      SqliteStmt::prepare(db_, "INSERT INTO step_component_stats(step, name, n, value_sum) VALUES "
+                                               "(?, ?, ?, ?) ON CONFLICT(step, name) DO UPDATE SET n = n + "
+                                               "excluded.n, value_sum = value_sum + excluded.value_sum"));
+  for (const auto& [step, s] : step_sums(records)) {
+    add_step.bind(1, step).bind(2, s.n).bind(3, s.reward_sum).bind(4, s.m2).bind(5, s.tokens);
+    R1_RETURN_IF_ERROR(add_step.bind(6, s.truncated).run());
+    for (const auto& [name, ns] : s.components)
+      R1_RETURN_IF_ERROR(add_component.bind(1, step).bind(2, name).bind(3, ns.first).bind(4, ns.second).run());
+  }
+  return Status();
 }
 
 Status RolloutDbWriter::write_metrics(const StepMetrics& m) {
@@ -183,6 +242,8 @@ Result<int64_t> RolloutDbWriter::discard_after_step(int64_t step) {
     R1_RETURN_IF_ERROR(
         run("DELETE FROM reward_components WHERE rollout_id IN (SELECT id FROM rollouts WHERE step > ?)").status());
     R1_ASSIGN_OR_RETURN(rollouts, run("DELETE FROM rollouts WHERE step > ?"));
+    R1_RETURN_IF_ERROR(run("DELETE FROM step_rollout_stats WHERE step > ?").status());
+    R1_RETURN_IF_ERROR(run("DELETE FROM step_component_stats WHERE step > ?").status());
     R1_RETURN_IF_ERROR(run("DELETE FROM step_metrics WHERE step > ?").status());
     R1_ASSIGN_OR_RETURN(int64_t steps, run("DELETE FROM steps WHERE step > ?"));
     R1_ASSIGN_OR_RETURN(SqliteStmt log, SqliteStmt::prepare(db_, "INSERT INTO resumes(after_step, discarded_rollouts, "

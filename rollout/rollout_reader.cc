@@ -71,16 +71,30 @@ Result<std::optional<RunInfo>> RolloutReader::run_info() {
       RunInfo{s.col_text(0), s.col_text(1), s.col_text(2), s.col_text(3), s.col_text(4), s.col_text(5)});
 }
 
-Result<std::vector<StepSummary>> RolloutReader::steps() {
-  // Two passes (mean, then squared deviations) keep the std accurate.
-  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, R"sql(
+namespace {
+
+// Per-step aggregates: read from the writer's per-step sums (version 2), or
+// computed from every rollout (version 1 stores, which have none). Columns:
+// step, n, reward mean, squared deviations from it, mean length, truncated.
+constexpr const char* kStepStatsSql = R"sql(
+SELECT step, n, reward_sum / n, reward_m2, completion_tokens_sum * 1.0 / n, truncated * 1.0 / n FROM step_rollout_stats
+UNION ALL
+SELECT step, 0, 0, 0, 0, 0 FROM steps WHERE step NOT IN (SELECT step FROM step_rollout_stats)
+ORDER BY 1)sql";
+// Two passes (mean, then squared deviations) keep the std accurate.
+constexpr const char* kStepStatsV1Sql = R"sql(
 WITH m AS (SELECT step, avg(total_reward) AS mean FROM rollouts GROUP BY step)
 SELECT r.step, count(*), m.mean, sum((r.total_reward - m.mean) * (r.total_reward - m.mean)),
        avg(r.completion_tokens), avg(r.finish_reason = 'length')
 FROM rollouts r JOIN m USING (step) GROUP BY r.step
 UNION ALL
 SELECT step, 0, 0, 0, 0, 0 FROM steps WHERE step NOT IN (SELECT step FROM rollouts)
-ORDER BY 1)sql"));
+ORDER BY 1)sql";
+
+}  // namespace
+
+Result<std::vector<StepSummary>> RolloutReader::steps() {
+  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, schema_version_ >= 2 ? kStepStatsSql : kStepStatsV1Sql));
   std::vector<StepSummary> out;
   for (;;) {
     R1_ASSIGN_OR_RETURN(bool row, s.step());
@@ -116,9 +130,13 @@ Status attach_named(SqliteStmt& s, std::vector<StepSummary>& steps, NamedValues 
 }  // namespace
 
 Status RolloutReader::add_components(std::vector<StepSummary>& steps) {
-  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, "SELECT r.step, c.name, avg(c.value) FROM "
-                                                             "reward_components c JOIN rollouts r ON r.id = "
-                                                             "c.rollout_id GROUP BY r.step, c.name ORDER BY 1, 2"));
+  R1_ASSIGN_OR_RETURN(SqliteStmt s,
+                      SqliteStmt::prepare(db_, schema_version_ >= 2
+                                                   ? "SELECT step, name, value_sum / n FROM step_component_stats "
+                                                     "ORDER BY 1, 2"
+                                                   : "SELECT r.step, c.name, avg(c.value) FROM reward_components c "
+                                                     "JOIN rollouts r ON r.id = c.rollout_id GROUP BY r.step, c.name "
+                                                     "ORDER BY 1, 2"));
   return attach_named(s, steps, &StepSummary::component_means);
 }
 
@@ -192,10 +210,8 @@ Result<std::vector<StoredRollout>> RolloutReader::step_rollouts(int64_t step, Ro
                             : order == RolloutOrder::kWorst ? " ORDER BY r.total_reward ASC, r.group_index, r.sample_index"
                                                             : " ORDER BY r.group_index, r.sample_index";
   if (limit >= 0) order_limit += " LIMIT " + std::to_string(limit);
-  RolloutFilter filter;
-  filter.step = step;
   std::vector<StoredRollout> out;
-  R1_RETURN_IF_ERROR(scan(filter, order_limit, [&](const StoredRollout& r) {
+  R1_RETURN_IF_ERROR(scan({.step = step}, order_limit, [&](const StoredRollout& r) {
     out.push_back(r);
     return Status();
   }));

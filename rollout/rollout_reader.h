@@ -50,12 +50,13 @@ struct ResumeEvent {
 
 enum class RolloutOrder { kNatural, kBest, kWorst };  // natural: group, sample
 
+// Every field has an initialiser, so callers may name only what they filter on.
 struct RolloutFilter {
-  std::optional<int64_t> step;
-  std::optional<int64_t> prompt_index;
-  bool discarded_only = false;                // only rollouts with a discard_reason
-  std::optional<std::string> discard_reason;  // only this reason
-  std::optional<std::string> text;            // the completion contains it (case-sensitive)
+  std::optional<int64_t> step = std::nullopt;
+  std::optional<int64_t> prompt_index = std::nullopt;
+  bool discarded_only = false;                               // only rollouts with a discard_reason
+  std::optional<std::string> discard_reason = std::nullopt;  // only this reason
+  std::optional<std::string> text = std::nullopt;            // the completion contains it (case-sensitive)
 };
 
 class RolloutReader {

@@ -612,11 +612,13 @@ TEST(RolloutStore, ReadsAndMigratesAVersion1Store) {
   {  // what a version 1 writer left: no discard_reason column
     auto conn = SqliteDb::open(db, SqliteDb::Mode::kReadWriteCreate);
     ASSERT_TRUE(conn->exec("DROP INDEX rollouts_discarded; ALTER TABLE rollouts DROP COLUMN discard_reason; "
+                           "DROP TABLE step_rollout_stats; DROP TABLE step_component_stats; "
                            "PRAGMA user_version = 1").ok());
   }
   auto reader = RolloutReader::open(db);
   ASSERT_TRUE(reader.ok()) << reader.status().message();
   EXPECT_EQ(reader->schema_version(), 1);
+  std::vector<StepSummary> v1_steps = reader->steps().value();  // from the rows
   RolloutFilter discarded;
   discarded.discarded_only = true;
   EXPECT_TRUE(reader->rollouts(discarded, 10)->empty());
@@ -627,6 +629,56 @@ TEST(RolloutStore, ReadsAndMigratesAVersion1Store) {
   ASSERT_TRUE(open_store(db)->append(next).ok());
   EXPECT_EQ(query_int(db, "PRAGMA user_version"), kRolloutSchemaVersion);
   EXPECT_EQ(read_all(db, discarded).at(0).discard_reason, kDiscardSurplus);
+  // The migration filled the per-step sums from the rows already stored.
+  std::vector<StepSummary> v2_steps = RolloutReader::open(db)->steps().value();
+  ASSERT_EQ(v2_steps.size(), 2u);
+  EXPECT_EQ(v2_steps[0].n, v1_steps[0].n);
+  EXPECT_DOUBLE_EQ(v2_steps[0].reward_mean, v1_steps[0].reward_mean);
+  EXPECT_DOUBLE_EQ(v2_steps[0].reward_std, v1_steps[0].reward_std);
+  EXPECT_EQ(v2_steps[0].component_means, v1_steps[0].component_means);
+}
+
+// Per-step summaries recomputed here from the rows: n, mean, sample std,
+// mean length, truncated share, component means.
+void expect_summary(const StepSummary& st, const std::vector<StoredRollout>& rows) {
+  double sum = 0, sq = 0, tokens = 0, truncated = 0;
+  std::map<std::string, double> comps;
+  for (const auto& r : rows) {
+    sum += r.total_reward, tokens += r.completion_tokens, truncated += r.finish_reason == "length";
+    for (const auto& [name, v] : r.reward_components) comps[name] += v / rows.size();
+  }
+  double n = rows.size(), mean = sum / n;
+  for (const auto& r : rows) sq += (r.total_reward - mean) * (r.total_reward - mean);
+  EXPECT_EQ(st.n, static_cast<int64_t>(rows.size()));
+  EXPECT_NEAR(st.reward_mean, mean, 1e-12);
+  EXPECT_NEAR(st.reward_std, std::sqrt(sq / (n - 1)), 1e-12);
+  EXPECT_NEAR(st.mean_completion_tokens, tokens / n, 1e-12);
+  EXPECT_NEAR(st.truncated_fraction, truncated / n, 1e-12);
+  ASSERT_EQ(st.component_means.size(), comps.size());
+  for (const auto& [name, v] : st.component_means) EXPECT_NEAR(v, comps[name], 1e-12) << name;
+}
+
+TEST(RolloutStore, StepSummariesMergeAppendsAndFollowDiscards) {
+  TempDir dir;
+  std::string db = dir.file("rollouts.db");
+  std::vector<StoredRollout> step0 = make_step(0, 4, 3), step1 = make_step(1, 2, 5);
+  for (size_t i = 0; i < step0.size(); ++i) step0[i].total_reward += 0.37 * static_cast<double>(i);  // uneven groups
+  auto store = open_store(db);
+  ASSERT_TRUE(store->append(std::vector<StoredRollout>(step0.begin(), step0.begin() + 5)).ok());
+  ASSERT_TRUE(store->append(std::vector<StoredRollout>(step0.begin() + 5, step0.end())).ok());
+  ASSERT_TRUE(store->append(step1).ok());
+  ASSERT_TRUE(store->flush().ok());
+  std::vector<StepSummary> steps = RolloutReader::open(db)->steps().value();
+  ASSERT_EQ(steps.size(), 2u);
+  expect_summary(steps[0], step0);
+  expect_summary(steps[1], step1);
+  ASSERT_EQ(store->discard_after_step(0).value(), static_cast<int64_t>(step1.size()));
+  ASSERT_TRUE(store->append(make_step(1, 1, 2, "v2")).ok());
+  ASSERT_TRUE(store->close().ok());
+  steps = RolloutReader::open(db)->steps().value();
+  ASSERT_EQ(steps.size(), 2u);
+  expect_summary(steps[0], step0);
+  expect_summary(steps[1], make_step(1, 1, 2, "v2"));
 }
 
 TEST(RolloutReader, FindsRolloutsByTextWithLimitAndOffset) {
