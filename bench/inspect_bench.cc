@@ -98,6 +98,7 @@ void run(const BenchOptions& o) {
     timed(api, "/api/runs/0/prompts/" + std::to_string((middle * o.groups) % 7473));
     timed(api, "/api/runs/0/discarded");
     timed(api, "/api/runs/0/search?q=%3Canswer%3E7%3C");
+    timed(api, "/api/runs/0/search?q=no+such+text");  // no match: every completion is read
   }
 }
 

@@ -2,7 +2,7 @@
 
 - The numbers equal `r1 rollouts` (steps, show, follow) and metrics.jsonl; discarded samples and their reasons equal
   the store's rows and follow the trainer's rules; text search finds what sqlite3 finds; eval.db browses the same way.
-- Live: rows and metrics appended while the server runs appear in its answers.
+- Live: while an `r1 rl` run trains, the steps the API lists grow, and at its end equal `r1 rollouts steps`.
 - Refusals: `..` and encoded `..`, unknown parameters, unknown runs, paths outside /api, a Host that is not
   loopback, and a run folder whose database is a symlink out of it.
 - Failures: a malformed, locked or missing database is a JSON error naming it (and the server keeps serving); a
@@ -192,30 +192,35 @@ def test_search_finds_what_sqlite_finds(server, runs):
     assert prompts and all(prompt_text in p["prompt"] for p in prompts)
 
 
-def test_rows_appended_while_serving_appear(runs, tmp_path):
-    run = tmp_path / "live"
-    shutil.copytree(runs[0], run, ignore=shutil.ignore_patterns("model", "checkpoint-*"))
-    with Inspector(run, log=tmp_path / "inspect.log") as inspector:
-        before = get(inspector.url + "/api/runs/0/steps")["steps"]
-        last = before[-1]["step"]
-        con = sqlite3.connect(run / "rollouts.db")  # a second writer, as a training run is
-        con.execute("PRAGMA journal_mode = WAL")
-        con.execute("INSERT INTO rollouts(step, policy_version, prompt_index, group_index, sample_index, completion, "
-                    "prompt_tokens, completion_tokens, finish_reason, total_reward, advantage, logprob_sum, "
-                    "logprob_mean, logprob_min, generation_ms, discard_reason) SELECT ?, policy_version, prompt_index, "
-                    "group_index, sample_index, 'appended ' || completion, prompt_tokens, completion_tokens, "
-                    "finish_reason, total_reward, advantage, logprob_sum, logprob_mean, logprob_min, generation_ms, "
-                    "discard_reason FROM rollouts WHERE step = ?", (last + 1, last))
-        con.commit()
-        with open(run / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"step": last + 1, "reward": 0.125}) + "\n")
-        after = get(inspector.url + "/api/runs/0/steps")["steps"]
-        assert [s["step"] for s in after] == [s["step"] for s in before] + [last + 1]
-        assert after[-1]["n"] == before[-1]["n"]
-        samples = get(f"{inspector.url}/api/runs/0/steps/{last + 1}")["samples"]
-        assert samples and all(s["completion"].startswith("appended ") for s in samples)
-        assert get(inspector.url + "/api/runs/0/metrics")["metrics"]["reward"][-1] == [last + 1, 0.125]
-        con.close()
+def test_a_training_run_updates_live(runs, tmp_path):
+    config = json.loads((runs[0].parent / "rl.json").read_text())
+    config.update(output_dir=str(tmp_path / "live"), max_steps=12)
+    (tmp_path / "live.json").write_text(json.dumps(config))
+    trainer = subprocess.Popen([R1, "rl", "--config", tmp_path / "live.json"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "live" / "rollouts.db").exists():
+            assert trainer.poll() is None and time.time() < deadline, trainer.stderr.read() if trainer.poll() else "slow"
+            time.sleep(0.02)
+        with Inspector(tmp_path / "live", log=tmp_path / "inspect.log") as inspector:
+            seen = []  # the step counts the API answered while the run trained
+            while trainer.poll() is None:
+                assert time.time() < deadline, "the run did not finish in 120 s"
+                seen.append(len(get(inspector.url + "/api/runs/0/steps")["steps"]))
+                time.sleep(0.05)
+            assert trainer.returncode == 0, trainer.stderr.read()
+            assert len(set(seen)) >= 2 and seen == sorted(seen), seen  # it grew while we watched
+            final = get(inspector.url + "/api/runs/0/steps")["steps"]
+            table = parse_table(r1("rollouts", "--db", tmp_path / "live" / "rollouts.db", "steps").stdout)
+            assert [(r["step"], r["n"], r["reward_mean"]) for r in table] == [
+                (str(s["step"]), str(s["n"]), f4(s["reward_mean"])) for s in final]
+            assert [p[0] for p in get(inspector.url + "/api/runs/0/metrics")["metrics"]["reward"]] == list(
+                map(float, range(1, 13)))
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+        trainer.wait(timeout=30)
 
 
 def test_paths_outside_the_runs_are_refused(server, runs, tmp_path):
