@@ -91,7 +91,8 @@ void run(const BenchOptions& o) {
   for (int pass = 1; pass <= 2; ++pass) {
     std::printf("pass %d\n", pass);
     double first = 0;
-    for (const char* target : {"/", "/api/runs", "/api/runs/0/metrics", "/api/runs/0/steps"}) first += timed(api, target);
+    for (const char* target : {"/", "/api/runs", "/api/runs/0/metrics", "/api/runs/0/steps"})
+      first += timed(api, target);
     std::printf("  first load (the four above):                      %8.1f ms\n", 1e3 * first);
     timed(api, "/api/runs/0/steps/" + std::to_string(middle));
     timed(api, "/api/runs/0/steps/" + std::to_string(middle) + "?sort=reward&finish=stop");

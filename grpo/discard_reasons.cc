@@ -18,9 +18,12 @@ void mark_discarded(std::vector<Sample>& samples, const std::vector<size_t>& tra
     bool degenerate = group_is_degenerate(samples, begin, G);
     for (size_t i = begin; i < begin + static_cast<size_t>(G); ++i) {
       Sample& s = samples[i];
-      if (!in_batch[i]) s.discard_reason = degenerate ? kDiscardZeroStd : kDiscardSurplus;
-      else if (mask_truncated_completions && s.finish_reason == "length") s.discard_reason = kDiscardTruncated;
-      else s.discard_reason.clear();
+      if (!in_batch[i])
+        s.discard_reason = degenerate ? kDiscardZeroStd : kDiscardSurplus;
+      else if (mask_truncated_completions && s.finish_reason == "length")
+        s.discard_reason = kDiscardTruncated;
+      else
+        s.discard_reason.clear();
     }
   }
 }

@@ -20,8 +20,8 @@ TEST(DiscardReasons, NamesZeroStdSurplusAndTruncated) {
   mark_discarded(samples, {2, 3}, 2, true);
   std::vector<std::string> reasons;
   for (const Sample& s : samples) reasons.push_back(s.discard_reason);
-  EXPECT_EQ(reasons, (std::vector<std::string>{kDiscardZeroStd, kDiscardZeroStd, kDiscardTruncated, "",
-                                               kDiscardSurplus, kDiscardSurplus}));
+  EXPECT_EQ(reasons, (std::vector<std::string>{kDiscardZeroStd, kDiscardZeroStd, kDiscardTruncated, "", kDiscardSurplus,
+                                               kDiscardSurplus}));
   mark_discarded(samples, {0, 1, 2, 3, 4, 5}, 2, false);  // everything trained, nothing masked
   for (const Sample& s : samples) EXPECT_EQ(s.discard_reason, "");
 }

@@ -88,8 +88,8 @@ class Session : public std::enable_shared_from_this<Session> {
     } catch (const std::exception& e) {  // a handler bug must not end the server
       reply = plain_error(500, std::string("internal error: ") + e.what());
     }
-    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status),
-                                                                    req.version());
+    auto res =
+        std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), req.version());
     res->set(http::field::server, "r1 inspect");
     res->set(http::field::content_type, reply.content_type);
     res->set(http::field::cache_control, "no-store");
@@ -124,8 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct HttpServer::Impl {
-  explicit Impl(HttpServerOptions options, HttpHandler handler)
-      : io(options.threads), acceptor(asio::make_strand(io)) {
+  explicit Impl(HttpServerOptions options, HttpHandler handler) : io(options.threads), acceptor(asio::make_strand(io)) {
     shared.options = std::move(options);
     shared.handler = std::move(handler);
   }

@@ -14,11 +14,16 @@ namespace {
 std::string escape_html(const std::string& text) {
   std::string out;
   for (char c : text) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
   }
   return out;
 }
@@ -58,10 +63,15 @@ const std::map<std::string, RunEndpoint>& run_endpoints() {
       {"steps/N", {{"sort", "order", "finish", "discarded", "q", "component"}, {}, {}, step_json}},
       {"prompts/N", {{"a", "b", "component"}, {"a", "b"}, {}, prompt_json}},
       {"discarded",
-       {{"reason", "step", "limit", "offset"}, {"step", "limit", "offset"}, {},
+       {{"reason", "step", "limit", "offset"},
+        {"step", "limit", "offset"},
+        {},
         [](const InspectSource& s, int64_t, const RequestTarget& t) { return discarded_json(s, t); }}},
       {"search",
-       {{"q", "limit"}, {"limit"}, {"q"}, [](const InspectSource& s, int64_t, const RequestTarget& t) { return search_json(s, t); }}},
+       {{"q", "limit"},
+        {"limit"},
+        {"q"},
+        [](const InspectSource& s, int64_t, const RequestTarget& t) { return search_json(s, t); }}},
   };
   return endpoints;
 }

@@ -51,9 +51,7 @@ void write_run(const std::string& dir) {
   std::ofstream(dir + "/metrics.jsonl") << "{\"step\": 1, \"reward\": 0.25, \"kl\": 0.5}\n";
 }
 
-InspectApi api_for(const std::vector<std::string>& paths) {
-  return InspectApi(resolve_inspect_sources(paths).value());
-}
+InspectApi api_for(const std::vector<std::string>& paths) { return InspectApi(resolve_inspect_sources(paths).value()); }
 
 rapidjson::Document body_of(const HttpReply& reply) { return std::move(parse_json(reply.body, "reply").value()); }
 

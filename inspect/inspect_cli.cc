@@ -26,7 +26,8 @@ void run_inspect(const InspectCommand& o) {
   auto api = std::make_shared<InspectApi>(sources);
   HttpServerOptions options;
   options.listen = listen_address(o.listen);
-  auto server = value_or_throw(HttpServer::bind(options, [api](const std::string& target) { return api->get(target); }));
+  auto server =
+      value_or_throw(HttpServer::bind(options, [api](const std::string& target) { return api->get(target); }));
   for (size_t i = 0; i < sources.size(); ++i)
     std::fprintf(stderr, "r1 inspect: run %zu: %s (%s)\n", i, sources[i].name.c_str(), sources[i].kind.c_str());
   std::printf("listening on http://%s/\n", server->address().c_str());  // tests read the port from this line
@@ -39,7 +40,8 @@ void run_inspect(const InspectCommand& o) {
 void add_inspect_command(CLI::App& app) {
   auto o = std::make_shared<InspectCommand>();
   CLI::App* cmd = app.add_subcommand(
-      "inspect", "Browse runs' rollouts, metrics and eval databases in a web page (read-only; updates while a run trains)");
+      "inspect",
+      "Browse runs' rollouts, metrics and eval databases in a web page (read-only; updates while a run trains)");
   cmd->add_option("paths", o->paths, "Run folders (rollouts.db, metrics.jsonl, eval.db) or rollouts.db / eval.db files")
       ->required();
   cmd->add_option("--listen", o->listen, "HOST:PORT to serve on, or PORT for 127.0.0.1 (default 127.0.0.1:8765)");

@@ -20,8 +20,8 @@ Result<fs::path> resolve_inside(const fs::path& root, const fs::path& file, cons
   std::error_code ec;
   fs::path real = fs::canonical(file, ec);
   if (ec) return Status::error(name + ": " + ec.message());
-  if (!inside(root, real)) return Status::error(name + " leads out of " + root.string() + " (a symlink to " +
-                                                real.string() + "); refused");
+  if (!inside(root, real))
+    return Status::error(name + " leads out of " + root.string() + " (a symlink to " + real.string() + "); refused");
   return real;
 }
 
@@ -44,8 +44,8 @@ Status add_run_folder(const std::string& arg, std::vector<InspectSource>& out) {
   }
   if (has_eval) {
     R1_RETURN_IF_ERROR(resolve_inside(root, root / "eval.db", arg + "/eval.db").status());
-    out.push_back({arg + (has_db || has_metrics ? "/eval.db" : ""), "eval", root.string(), (root / "eval.db").string(),
-                   ""});
+    out.push_back(
+        {arg + (has_db || has_metrics ? "/eval.db" : ""), "eval", root.string(), (root / "eval.db").string(), ""});
   }
   return Status();
 }

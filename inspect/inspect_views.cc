@@ -42,8 +42,10 @@ struct PassCount {
     if (auto v = component(r, name)) ++scored, passed += *v >= 1.0;
   }
   void write(JsonWriter& w) const {
-    if (scored == 0) w.null();
-    else w.value(static_cast<double>(passed) / static_cast<double>(scored));
+    if (scored == 0)
+      w.null();
+    else
+      w.value(static_cast<double>(passed) / static_cast<double>(scored));
   }
 };
 
@@ -80,13 +82,18 @@ std::string runs_json(const std::vector<InspectSource>& sources) {
     w.begin_object().key("id").value(static_cast<int64_t>(i)).key("name").value(s.name).key("kind").value(s.kind);
     w.key("has_metrics").value(!s.metrics_path.empty());
     Result<RolloutReader> reader = open_db(s);
-    Result<std::optional<RunInfo>> info = reader.ok() ? reader->run_info() : Result<std::optional<RunInfo>>(reader.status());
+    Result<std::optional<RunInfo>> info =
+        reader.ok() ? reader->run_info() : Result<std::optional<RunInfo>>(reader.status());
     w.key("error");
-    if (info.ok()) w.null();
-    else w.value(info.status().message());
+    if (info.ok())
+      w.null();
+    else
+      w.value(info.status().message());
     w.key("schema_version");
-    if (reader.ok()) w.value(reader->schema_version());
-    else w.null();
+    if (reader.ok())
+      w.value(reader->schema_version());
+    else
+      w.null();
     w.key("run_info");
     run_info_json(w, info.ok() ? *info : std::nullopt);
     w.end_object();
@@ -157,7 +164,7 @@ bool keep(const StoredRollout& r, const RequestTarget& t) {
                              q = text_param(t, "q");
   if (finish && r.finish_reason != *finish) return false;
   if (discarded) {
-    bool want = *discarded == "yes" ? !r.discard_reason.empty()
+    bool want = *discarded == "yes"  ? !r.discard_reason.empty()
                 : *discarded == "no" ? r.discard_reason.empty()
                                      : r.discard_reason == *discarded;
     if (!want) return false;
@@ -179,8 +186,10 @@ void groups_array(JsonWriter& w, const std::vector<StoredRollout>& all, const st
     const StoredRollout& first = all[begin];
     w.begin_object().key("group_index").value(first.group_index).key("prompt_index").value(first.prompt_index);
     w.key("prompt").value(first.prompt).key("reference_answer");
-    if (first.reference_answer) w.value(*first.reference_answer);
-    else w.null();
+    if (first.reference_answer)
+      w.value(*first.reference_answer);
+    else
+      w.null();
     w.key("n").value(static_cast<int64_t>(end - begin)).key("reward_mean").value(mean);
     w.key("reward_std").value(n > 1 ? std::sqrt(sq / (n - 1)) : 0.0).key("pass_rate");
     pass.write(w);
@@ -227,8 +236,10 @@ Result<std::string> prompt_json(const InspectSource& source, int64_t prompt_inde
   }));
   JsonWriter w;
   w.begin_object().key("prompt_index").value(prompt_index).key("prompt");
-  if (prompt) w.value(*prompt);
-  else w.null();
+  if (prompt)
+    w.value(*prompt);
+  else
+    w.null();
   w.key("pass_component").value(pass_component).key("steps").begin_array();
   for (const PromptStep& s : steps) {
     w.begin_object().key("step").value(s.step).key("n").value(s.n).key("reward_mean").value(s.reward_mean);
@@ -241,7 +252,8 @@ Result<std::string> prompt_json(const InspectSource& source, int64_t prompt_inde
   R1_ASSIGN_OR_RETURN(std::optional<int64_t> a, int_param(t, "a"));
   R1_ASSIGN_OR_RETURN(std::optional<int64_t> b, int_param(t, "b"));
   if (!steps.empty()) {
-    std::pair<const char*, int64_t> sides[] = {{"a", a.value_or(steps.front().step)}, {"b", b.value_or(steps.back().step)}};
+    std::pair<const char*, int64_t> sides[] = {{"a", a.value_or(steps.front().step)},
+                                               {"b", b.value_or(steps.back().step)}};
     for (const auto& [name, step] : sides) {
       filter.step = step;
       R1_ASSIGN_OR_RETURN(std::vector<StoredRollout> rollouts, reader.rollouts(filter, kMaxLimit));

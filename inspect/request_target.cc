@@ -33,7 +33,8 @@ Result<std::string> percent_decode(const std::string& s, bool plus_is_space) {
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> parts;
   size_t start = 0;
-  for (size_t at; (at = s.find(sep, start)) != std::string::npos; start = at + 1) parts.push_back(s.substr(start, at - start));
+  for (size_t at; (at = s.find(sep, start)) != std::string::npos; start = at + 1)
+    parts.push_back(s.substr(start, at - start));
   parts.push_back(s.substr(start));
   return parts;
 }
@@ -59,8 +60,7 @@ Result<RequestTarget> parse_request_target(const std::string& target) {
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     R1_ASSIGN_OR_RETURN(std::string key, percent_decode(pair.substr(0, eq), true));
-    R1_ASSIGN_OR_RETURN(std::string value,
-                        percent_decode(eq == std::string::npos ? "" : pair.substr(eq + 1), true));
+    R1_ASSIGN_OR_RETURN(std::string value, percent_decode(eq == std::string::npos ? "" : pair.substr(eq + 1), true));
     out.query[key] = std::move(value);
   }
   return out;

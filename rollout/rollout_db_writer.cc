@@ -196,9 +196,10 @@ ON CONFLICT(step) DO UPDATE SET
   completion_tokens_sum = completion_tokens_sum + excluded.completion_tokens_sum,
   truncated = truncated + excluded.truncated)sql"));
   R1_ASSIGN_OR_RETURN(SqliteStmt add_component,
-                      SqliteStmt::prepare(db_, "INSERT INTO step_component_stats(step, name, n, value_sum) VALUES "
-                                               "(?, ?, ?, ?) ON CONFLICT(step, name) DO UPDATE SET n = n + "
-                                               "excluded.n, value_sum = value_sum + excluded.value_sum"));
+                      SqliteStmt::prepare(db_,
+                                          "INSERT INTO step_component_stats(step, name, n, value_sum) VALUES "
+                                          "(?, ?, ?, ?) ON CONFLICT(step, name) DO UPDATE SET n = n + "
+                                          "excluded.n, value_sum = value_sum + excluded.value_sum"));
   for (const auto& [step, s] : step_sums(records)) {
     add_step.bind(1, step).bind(2, s.n).bind(3, s.reward_sum).bind(4, s.m2).bind(5, s.tokens);
     R1_RETURN_IF_ERROR(add_step.bind(6, s.truncated).run());

@@ -13,10 +13,11 @@ namespace {
 
 // Version 1 stores have no discard_reason column: read as none.
 std::string rollout_columns(int64_t schema_version) {
-  return std::string("SELECT r.id, r.step, r.policy_version, r.prompt_index, r.group_index, r.sample_index, p.prompt, "
-                     "r.completion, r.prompt_tokens, r.completion_tokens, r.finish_reason, r.total_reward, "
-                     "r.advantage, r.logprob_sum, r.logprob_mean, r.logprob_min, r.generation_ms, "
-                     "p.reference_answer, ") +
+  return std::string(
+             "SELECT r.id, r.step, r.policy_version, r.prompt_index, r.group_index, r.sample_index, p.prompt, "
+             "r.completion, r.prompt_tokens, r.completion_tokens, r.finish_reason, r.total_reward, "
+             "r.advantage, r.logprob_sum, r.logprob_mean, r.logprob_min, r.generation_ms, "
+             "p.reference_answer, ") +
          (schema_version >= 2 ? "r.discard_reason" : "NULL") + " FROM rollouts r JOIN prompts p USING (prompt_index) ";
 }
 
@@ -130,13 +131,13 @@ Status attach_named(SqliteStmt& s, std::vector<StepSummary>& steps, NamedValues 
 }  // namespace
 
 Status RolloutReader::add_components(std::vector<StepSummary>& steps) {
-  R1_ASSIGN_OR_RETURN(SqliteStmt s,
-                      SqliteStmt::prepare(db_, schema_version_ >= 2
-                                                   ? "SELECT step, name, value_sum / n FROM step_component_stats "
-                                                     "ORDER BY 1, 2"
-                                                   : "SELECT r.step, c.name, avg(c.value) FROM reward_components c "
-                                                     "JOIN rollouts r ON r.id = c.rollout_id GROUP BY r.step, c.name "
-                                                     "ORDER BY 1, 2"));
+  R1_ASSIGN_OR_RETURN(
+      SqliteStmt s,
+      SqliteStmt::prepare(db_, schema_version_ >= 2 ? "SELECT step, name, value_sum / n FROM step_component_stats "
+                                                      "ORDER BY 1, 2"
+                                                    : "SELECT r.step, c.name, avg(c.value) FROM reward_components c "
+                                                      "JOIN rollouts r ON r.id = c.rollout_id GROUP BY r.step, c.name "
+                                                      "ORDER BY 1, 2"));
   return attach_named(s, steps, &StepSummary::component_means);
 }
 
@@ -195,8 +196,9 @@ Result<std::vector<StoredRollout>> RolloutReader::rollouts(const RolloutFilter& 
 Result<NamedValues> RolloutReader::discard_counts() {
   NamedValues out;
   if (schema_version_ < 2) return out;
-  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, "SELECT discard_reason, count(*) FROM rollouts WHERE "
-                                                             "discard_reason IS NOT NULL GROUP BY 1 ORDER BY 1"));
+  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_,
+                                                        "SELECT discard_reason, count(*) FROM rollouts WHERE "
+                                                        "discard_reason IS NOT NULL GROUP BY 1 ORDER BY 1"));
   for (;;) {
     R1_ASSIGN_OR_RETURN(bool row, s.step());
     if (!row) return out;

@@ -17,8 +17,8 @@ namespace r1 {
 
 // Why a sampled completion is not in the learner's loss (StoredRollout and
 // Sample discard_reason; "" = trained on). The store accepts only these.
-inline constexpr const char* kDiscardZeroStd = "zero_std";    // its group's rewards were all equal (dynamic sampling)
-inline constexpr const char* kDiscardSurplus = "surplus";     // dynamic sampling already had the batch's groups
+inline constexpr const char* kDiscardZeroStd = "zero_std";     // its group's rewards were all equal (dynamic sampling)
+inline constexpr const char* kDiscardSurplus = "surplus";      // dynamic sampling already had the batch's groups
 inline constexpr const char* kDiscardTruncated = "truncated";  // finish "length" under mask_truncated_completions
 inline constexpr const char* kDiscardStale = "stale";          // sampled by a policy too many versions old
 inline constexpr const char* kDiscardIsMasked = "is_masked";   // masked by importance-sampling correction

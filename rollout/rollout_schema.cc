@@ -172,8 +172,9 @@ Result<int64_t> check_rollout_db_for_reading(SqliteDb& db) {
   R1_RETURN_IF_ERROR(check_identity(db, version));
   if (version == 0) return Status::error(db.path() + ": not an r1 rollout store (no schema; empty or foreign file)");
   if (version < kRolloutOldestReadableVersion)
-    return Status::error(db.path() + ": schema version " + std::to_string(version) + " is older than this build reads (" +
-                         std::to_string(kRolloutOldestReadableVersion) + "); open it once for writing to migrate");
+    return Status::error(db.path() + ": schema version " + std::to_string(version) +
+                         " is older than this build reads (" + std::to_string(kRolloutOldestReadableVersion) +
+                         "); open it once for writing to migrate");
   return version;
 }
 

@@ -613,7 +613,8 @@ TEST(RolloutStore, ReadsAndMigratesAVersion1Store) {
     auto conn = SqliteDb::open(db, SqliteDb::Mode::kReadWriteCreate);
     ASSERT_TRUE(conn->exec("DROP INDEX rollouts_discarded; ALTER TABLE rollouts DROP COLUMN discard_reason; "
                            "DROP TABLE step_rollout_stats; DROP TABLE step_component_stats; "
-                           "PRAGMA user_version = 1").ok());
+                           "PRAGMA user_version = 1")
+                    .ok());
   }
   auto reader = RolloutReader::open(db);
   ASSERT_TRUE(reader.ok()) << reader.status().message();
