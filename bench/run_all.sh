@@ -18,7 +18,7 @@ for arg in "$@"; do
   esac
 done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-for tool in r1 model/generate_bench grpo/learner_bench train/adamw_bench rollout/rollout_store_bench \
+for tool in r1 model/generate_bench grpo/learner_bench train/adamw_bench rollout/rollout_store_bench inspect/inspect_bench \
             reward/math_bench; do
   [ -x "$BUILD/$tool" ] || { echo "bench/run_all.sh: $BUILD/$tool is missing; run make build" >&2; exit 1; }
 done
@@ -45,6 +45,9 @@ section "AdamW: fused vs torch::optim (bench/adamw_bench.cc)"
 
 section "rollout store: rows/s through the writer thread (bench/rollout_store_bench.cc)"
 "$BUILD/rollout/rollout_store_bench" --db "$SCRATCH/rollouts.db" --steps 20 --groups 16 --g 8 --chars 1000
+
+section "r1 inspect: first load and views of a run (bench/inspect_bench.cc; docs/benchmarks.md has 1M rollouts)"
+"$BUILD/inspect/inspect_bench" --dir "$SCRATCH/inspect_run" --rollouts 20000
 
 section "maths checker: answers/s on 1, 2 threads (bench/math_bench.cc)"
 for i in $(seq 200); do

@@ -118,7 +118,20 @@ struct MicroBatchResult {
   at::Tensor entropy_sum;  // over its loss tokens
   double ref_logprobs_seconds = 0;
   std::map<std::string, at::Tensor> metrics;
+  std::vector<size_t> masked_rows;  // rows the correction masked entirely
 };
+
+// Rows `rows` whose weights are 0 on every loss token (one host read, only
+// with a sampling correction).
+std::vector<size_t> fully_masked(const at::Tensor& weights, const at::Tensor& mask, const std::vector<size_t>& rows) {
+  at::Tensor kept = (weights.expand_as(mask) * mask != 0).any(-1);
+  at::Tensor has_tokens = (mask != 0).any(-1);
+  at::Tensor masked = (has_tokens & ~kept).to(at::kCPU);
+  std::vector<size_t> out;
+  for (size_t r = 0; r < rows.size(); ++r)
+    if (masked[static_cast<int64_t>(r)].item<bool>()) out.push_back(rows[r]);
+  return out;
+}
 
 // Forward and backward of rows `rows`. The gradient goes into the policy's
 // .grad, or is added to `grads` (one per parameter) when that is given.
@@ -149,6 +162,7 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
                                                                   *o.sampling_correction));
     inputs.importance_weights = c.weights;
     correction_metrics = std::move(c.metrics);
+    result.masked_rows = fully_masked(c.weights, mb.mask, rows);
   }
   R1_ASSIGN_OR_RETURN(LossOutput out, grpo_policy_loss(inputs, o.loss));
   out.metrics.merge(correction_metrics);
@@ -260,6 +274,7 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
     add(entropy_sum, r.entropy_sum);
     stats.ref_logprobs_seconds += r.ref_logprobs_seconds;
     for (const auto& [name, value] : r.metrics) add(metric_sums[name], value);
+    stats.masked_rows.insert(stats.masked_rows.end(), r.masked_rows.begin(), r.masked_rows.end());
   }
   if (o.group) R1_RETURN_IF_ERROR(sum_over_ranks(*o.group, policy, loss, entropy_sum, metric_sums));
   stats.loss = loss.item<double>();

@@ -64,6 +64,10 @@ struct LearnerStepStats {
   // Loss metrics averaged over micro-batches (TRL names), plus "entropy":
   // the mean entropy of the policy's token distributions over loss tokens.
   std::map<std::string, double> metrics;
+  // With sampling_correction: rows of the batch whose importance weight is 0
+  // on every loss token (masked out by the correction), in batch order; this
+  // rank's micro-batches only.
+  std::vector<size_t> masked_rows;
 };
 
 // Accumulates gradients of the step's loss into the policy's tensors

@@ -12,6 +12,7 @@
 
 #include "data/batch_sampler.h"
 #include "grpo/advantages.h"
+#include "grpo/discard_reasons.h"
 #include "grpo/learner.h"
 #include "grpo/rl_job.h"
 #include "grpo/rl_metrics.h"
@@ -173,12 +174,6 @@ Result<std::vector<Sample>> sample_round(Run& run, RolloutWorker& worker, const 
   return std::move(scored.result.samples);
 }
 
-bool group_is_degenerate(const std::vector<Sample>& samples, size_t begin, int64_t G) {
-  for (int64_t j = 1; j < G; ++j)
-    if (samples[begin + j].reward.total != samples[begin].reward.total) return false;
-  return true;
-}
-
 Status assign_advantages(const Run& run, std::vector<Sample>& samples, const std::vector<size_t>& trained) {
   at::Tensor rewards = at::empty({static_cast<int64_t>(trained.size())}, at::kDouble);
   double* r = rewards.data_ptr<double>();
@@ -230,6 +225,7 @@ Result<RLGeneration> generate(Run& run, RolloutWorker& worker, int64_t index, in
   // so only the KL term moves the policy) rather than skip the step.
   if (gen.trained.empty()) gen.trained = last_round;
   R1_RETURN_IF_ERROR(assign_advantages(run, gen.samples, gen.trained));
+  mark_discarded(gen.samples, gen.trained, G, g.mask_truncated_completions);
   gen.cursor_after = run.sampler->state_json();
   gen.epoch_after = static_cast<double>(run.sampler->cursor().epoch) +
                     static_cast<double>(run.sampler->cursor().position) / run.sampler->dataset_size();
@@ -347,6 +343,7 @@ Status train_on(Run& run, RLGeneration& gen, std::map<std::string, double> gen_m
       add_staleness_metrics(m, batch, run.state.global_step);
       R1_ASSIGN_OR_RETURN(LearnerStepStats stats, learner_step(run.policy, run.reference ? &*run.reference : nullptr,
                                                                *run.optimizer, batch, lo));
+      for (size_t r : stats.masked_rows) gen.samples[rows[r]].discard_reason = kDiscardIsMasked;
       ++run.state.global_step;
       if (run.reference && g.sync_ref_model && run.state.global_step % g.ref_model_sync_steps == 0)
         sync_reference(run);
@@ -589,7 +586,6 @@ Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log, const
     R1_ASSIGN_OR_RETURN(RLGeneration gen, pending.result.get());
     run.num_tokens += gen.stats.prompt_tokens + gen.stats.completion_tokens;
     run.trained_cursor = gen.cursor_after;
-    if (run.process.writes_run_folder()) R1_RETURN_IF_ERROR(run.store->append(gen.samples));
     std::map<std::string, double> gen_metrics = generation_metrics(gen, run.job.reward->component_names(),
                                                                    c.grpo.num_generations);
     gen_metrics["num_tokens"] = static_cast<double>(run.num_tokens);
@@ -604,6 +600,8 @@ Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log, const
       }
     };
     R1_RETURN_IF_ERROR(train_on(run, gen, gen_metrics, t0, on_step));
+    // Stored once trained: the updates may mask samples (discard_reason).
+    if (run.process.writes_run_folder()) R1_RETURN_IF_ERROR(run.store->append(gen.samples));
     ++run.generation;
     bool crossed = c.grpo.save_steps > 0 && run.state.global_step / c.grpo.save_steps > steps_before / c.grpo.save_steps;
     if (crossed && run.state.global_step < total) R1_RETURN_IF_ERROR(save_checkpoint(run, source.pending));

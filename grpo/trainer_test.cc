@@ -252,6 +252,29 @@ TEST(RLTrainer, AsyncSamplesAheadWithBoundedStaleness) {
   }
 }
 
+// A sequence whose importance weight the correction zeroes is out of the
+// loss, and the store says why.
+TEST(RLTrainer, AsyncRecordsSamplesTheCorrectionMasked) {
+  std::string dir = sft_temp_dir("rl_async_masked");
+  RLConfig config = async_job(dir, write_tiny_model(dir, 9));
+  config.grpo.mask_truncated_completions = false;  // every sample has loss tokens
+  config.grpo.importance_sampling_mode = "sequence_mask";
+  config.grpo.importance_sampling_clip_min = 0.999;  // any sequence whose weights moved is masked
+  config.grpo.importance_sampling_clip_max = 1.001;
+  auto result = run_rl(config, false, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  RolloutReader reader = value_or_throw(RolloutReader::open(dir + "/run/rollouts.db"));
+  int64_t masked = 0;
+  for (int64_t step = 1; step <= 4; ++step)
+    for (const StoredRollout& r : value_or_throw(reader.step_rollouts(step, RolloutOrder::kNatural))) {
+      if (step == 1) EXPECT_EQ(r.discard_reason, "") << "the first generation is on-policy";
+      masked += r.discard_reason == kDiscardIsMasked;
+    }
+  EXPECT_GT(masked, 0);
+  auto last = value_or_throw(parse_json(lines_of(dir + "/run/metrics.jsonl").back(), "metrics"));
+  EXPECT_GT(last["sampling/masked_fraction"].GetDouble(), 0.0);
+}
+
 // A checkpoint holds the weights of the generation sampled ahead, so a
 // resumed async run samples it again and ends as the uninterrupted one.
 TEST(RLTrainer, AsyncResumeRepeatsTheUninterruptedRun) {

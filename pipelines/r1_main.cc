@@ -8,6 +8,7 @@
 #include "distill/distill_cli.h"
 #include "eval/eval_cli.h"
 #include "grpo/rl_cli.h"
+#include "inspect/inspect_cli.h"
 #include "model/model_cli.h"
 #include "model/tokenizer_cli.h"
 #include "pipelines/pipeline_cli.h"
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   r1::add_rl_commands(app);
   r1::add_pipeline_commands(app);
   r1::add_plot_command(app);
+  r1::add_inspect_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,6 +1,7 @@
 #include "rollout/rollout_db_writer.h"
 
 #include <cmath>
+#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -26,6 +27,15 @@ Status check_names(const std::vector<std::pair<std::string, double>>& values, co
   return Status();
 }
 
+Status check_discard_reason(const std::string& reason) {
+  if (reason.empty()) return Status();
+  for (const char* known : kDiscardReasons)
+    if (reason == known) return Status();
+  std::string names;
+  for (const char* known : kDiscardReasons) names += (names.empty() ? "" : ", ") + std::string(known);
+  return Status::error("discard_reason \"" + reason + "\" is not one of " + names);
+}
+
 Status validate_fields(const StoredRollout& r) {
   if (r.step < 0 || r.policy_version < 0 || r.prompt_index < 0 || r.group_index < 0 || r.sample_index < 0)
     return Status::error("step, policy_version, prompt_index, group_index and sample_index must be >= 0");
@@ -37,6 +47,7 @@ Status validate_fields(const StoredRollout& r) {
   for (double x : numbers)
     if (std::isnan(x))
       return Status::error("total_reward, advantage, old log-prob summary and generation_ms must not be NaN");
+  R1_RETURN_IF_ERROR(check_discard_reason(r.discard_reason));
   return check_names(r.reward_components, "reward component", false);
 }
 
@@ -73,8 +84,8 @@ Status RolloutDbWriter::prepare_statements() {
   R1_RETURN_IF_ERROR(make(insert_rollout_,
                           "INSERT INTO rollouts(step, policy_version, prompt_index, group_index, sample_index, "
                           "completion, prompt_tokens, completion_tokens, finish_reason, total_reward, advantage, "
-                          "logprob_sum, logprob_mean, logprob_min, generation_ms) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                          "logprob_sum, logprob_mean, logprob_min, generation_ms, discard_reason) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   return make(insert_component_, "INSERT INTO reward_components(rollout_id, name, value) VALUES (?, ?, ?)");
 }
 
@@ -110,6 +121,7 @@ Status RolloutDbWriter::insert_rollout(const StoredRollout& r) {
   insert_rollout_->bind(8, r.completion_tokens).bind(9, r.finish_reason).bind(10, r.total_reward);
   insert_rollout_->bind(11, r.advantage).bind(12, r.old_logprob.sum).bind(13, r.old_logprob.mean);
   insert_rollout_->bind(14, r.old_logprob.min).bind(15, r.generation_ms);
+  insert_rollout_->bind(16, r.discard_reason.empty() ? std::nullopt : std::optional<std::string>(r.discard_reason));
   Status status = insert_rollout_->run();
   if (!status.ok() && sqlite3_extended_errcode(db_.handle()) == SQLITE_CONSTRAINT_UNIQUE)
     return Status::error(db_.path() + ": " + where(r) +
@@ -134,8 +146,67 @@ Status RolloutDbWriter::write_rollouts(const std::vector<StoredRollout>& records
                              " has two different prompt texts in one append");
       R1_RETURN_IF_ERROR(insert_rollout(r));
     }
-    return Status();
+    return add_step_stats(records);
   });
+}
+
+namespace {
+
+struct StepSums {
+  int64_t n = 0, tokens = 0, truncated = 0;
+  double reward_sum = 0, m2 = 0;
+  std::map<std::string, std::pair<int64_t, double>> components;  // name -> (n, sum)
+};
+
+// The step sums of one append; squared deviations in a second pass over
+// the step's rewards, as the reader's summaries always computed them.
+std::map<int64_t, StepSums> step_sums(const std::vector<StoredRollout>& records) {
+  std::map<int64_t, StepSums> sums;
+  for (const StoredRollout& r : records) {
+    StepSums& s = sums[r.step];
+    ++s.n;
+    s.reward_sum += r.total_reward;
+    s.tokens += r.completion_tokens;
+    s.truncated += r.finish_reason == "length";
+    for (const auto& [name, value] : r.reward_components) {
+      auto& [n, sum] = s.components[name];
+      ++n;
+      sum += value;
+    }
+  }
+  for (const StoredRollout& r : records) {
+    StepSums& s = sums[r.step];
+    double d = r.total_reward - s.reward_sum / static_cast<double>(s.n);
+    s.m2 += d * d;
+  }
+  return sums;
+}
+
+}  // namespace
+
+// A step appended in several transactions merges its sums; the squared
+// deviations merge as Chan et al.'s parallel variance (SET reads the old row).
+Status RolloutDbWriter::add_step_stats(const std::vector<StoredRollout>& records) {
+  R1_ASSIGN_OR_RETURN(SqliteStmt add_step, SqliteStmt::prepare(db_, R"sql(
+INSERT INTO step_rollout_stats(step, n, reward_sum, reward_m2, completion_tokens_sum, truncated) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT(step) DO UPDATE SET
+  reward_m2 = reward_m2 + excluded.reward_m2 + (excluded.reward_sum / excluded.n - reward_sum / n) *
+              (excluded.reward_sum / excluded.n - reward_sum / n) * n * excluded.n / (n + excluded.n),
+  n = n + excluded.n, reward_sum = reward_sum + excluded.reward_sum,
+  completion_tokens_sum = completion_tokens_sum + excluded.completion_tokens_sum,
+  truncated = truncated + excluded.truncated)sql"));
+  R1_ASSIGN_OR_RETURN(SqliteStmt add_component,
+                      SqliteStmt::prepare(db_,
+                                          "INSERT INTO step_component_stats(step, name, n, value_sum) VALUES "
+                                          "(?, ?, ?, ?) ON CONFLICT(step, name) DO UPDATE SET n = n + "
+                                          "excluded.n, value_sum = value_sum + excluded.value_sum"));
+  for (const auto& [step, s] : step_sums(records)) {
+    add_step.bind(1, step).bind(2, s.n).bind(3, s.reward_sum).bind(4, s.m2).bind(5, s.tokens);
+    R1_RETURN_IF_ERROR(add_step.bind(6, s.truncated).run());
+    for (const auto& [name, ns] : s.components)
+      R1_RETURN_IF_ERROR(add_component.bind(1, step).bind(2, name).bind(3, ns.first).bind(4, ns.second).run());
+  }
+  return Status();
 }
 
 Status RolloutDbWriter::write_metrics(const StepMetrics& m) {
@@ -172,6 +243,8 @@ Result<int64_t> RolloutDbWriter::discard_after_step(int64_t step) {
     R1_RETURN_IF_ERROR(
         run("DELETE FROM reward_components WHERE rollout_id IN (SELECT id FROM rollouts WHERE step > ?)").status());
     R1_ASSIGN_OR_RETURN(rollouts, run("DELETE FROM rollouts WHERE step > ?"));
+    R1_RETURN_IF_ERROR(run("DELETE FROM step_rollout_stats WHERE step > ?").status());
+    R1_RETURN_IF_ERROR(run("DELETE FROM step_component_stats WHERE step > ?").status());
     R1_RETURN_IF_ERROR(run("DELETE FROM step_metrics WHERE step > ?").status());
     R1_ASSIGN_OR_RETURN(int64_t steps, run("DELETE FROM steps WHERE step > ?"));
     R1_ASSIGN_OR_RETURN(SqliteStmt log, SqliteStmt::prepare(db_, "INSERT INTO resumes(after_step, discarded_rollouts, "

@@ -29,6 +29,7 @@ class RolloutDbWriter {
   Status prepare_statements();
   Status insert_prompt(const StoredRollout& r);
   Status insert_rollout(const StoredRollout& r);
+  Status add_step_stats(const std::vector<StoredRollout>& records);
   Status in_transaction(const std::function<Status()>& body);
 
   SqliteDb db_;

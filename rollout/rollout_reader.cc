@@ -11,11 +11,15 @@ namespace r1 {
 
 namespace {
 
-constexpr const char* kRolloutColumns =
-    "SELECT r.id, r.step, r.policy_version, r.prompt_index, r.group_index, r.sample_index, p.prompt, r.completion, "
-    "r.prompt_tokens, r.completion_tokens, r.finish_reason, r.total_reward, r.advantage, r.logprob_sum, "
-    "r.logprob_mean, r.logprob_min, r.generation_ms, p.reference_answer "
-    "FROM rollouts r JOIN prompts p USING (prompt_index) ";
+// Version 1 stores have no discard_reason column: read as none.
+std::string rollout_columns(int64_t schema_version) {
+  return std::string(
+             "SELECT r.id, r.step, r.policy_version, r.prompt_index, r.group_index, r.sample_index, p.prompt, "
+             "r.completion, r.prompt_tokens, r.completion_tokens, r.finish_reason, r.total_reward, "
+             "r.advantage, r.logprob_sum, r.logprob_mean, r.logprob_min, r.generation_ms, "
+             "p.reference_answer, ") +
+         (schema_version >= 2 ? "r.discard_reason" : "NULL") + " FROM rollouts r JOIN prompts p USING (prompt_index) ";
+}
 
 StoredRollout read_rollout(const SqliteStmt& s) {
   StoredRollout r;
@@ -34,6 +38,7 @@ StoredRollout read_rollout(const SqliteStmt& s) {
   r.old_logprob = {s.col_double(13), s.col_double(14), s.col_double(15)};
   r.generation_ms = s.col_double(16);
   if (!s.col_null(17)) r.reference_answer = s.col_text(17);
+  if (!s.col_null(18)) r.discard_reason = s.col_text(18);
   return r;
 }
 
@@ -45,16 +50,17 @@ double value_or_nan(const SqliteStmt& s, int i) {
 
 Result<RolloutReader> RolloutReader::open(const std::string& path) {
   R1_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::open(path, SqliteDb::Mode::kReadOnly));
-  Status status = check_rollout_db_for_reading(db);
-  if (status.ok()) return RolloutReader(std::move(db));
+  Result<int64_t> version = check_rollout_db_for_reading(db);
+  if (version.ok()) return RolloutReader(std::move(db), *version);
+  Status status = version.status();
   // A WAL reader must create the -shm file, which fails in a folder we cannot
   // write. Without a -wal file no writer is active (a WAL writer keeps one
   // open), so the file is complete and can be read as immutable.
   std::error_code ec;
   if ((sqlite3_errcode(db.handle()) & 0xff) != SQLITE_READONLY || std::filesystem::exists(path + "-wal", ec)) return status;
   R1_ASSIGN_OR_RETURN(SqliteDb frozen, SqliteDb::open(path, SqliteDb::Mode::kImmutable));
-  R1_RETURN_IF_ERROR(check_rollout_db_for_reading(frozen));
-  return RolloutReader(std::move(frozen));
+  R1_ASSIGN_OR_RETURN(int64_t frozen_version, check_rollout_db_for_reading(frozen));
+  return RolloutReader(std::move(frozen), frozen_version);
 }
 
 Result<std::optional<RunInfo>> RolloutReader::run_info() {
@@ -66,16 +72,30 @@ Result<std::optional<RunInfo>> RolloutReader::run_info() {
       RunInfo{s.col_text(0), s.col_text(1), s.col_text(2), s.col_text(3), s.col_text(4), s.col_text(5)});
 }
 
-Result<std::vector<StepSummary>> RolloutReader::steps() {
-  // Two passes (mean, then squared deviations) keep the std accurate.
-  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, R"sql(
+namespace {
+
+// Per-step aggregates: read from the writer's per-step sums (version 2), or
+// computed from every rollout (version 1 stores, which have none). Columns:
+// step, n, reward mean, squared deviations from it, mean length, truncated.
+constexpr const char* kStepStatsSql = R"sql(
+SELECT step, n, reward_sum / n, reward_m2, completion_tokens_sum * 1.0 / n, truncated * 1.0 / n FROM step_rollout_stats
+UNION ALL
+SELECT step, 0, 0, 0, 0, 0 FROM steps WHERE step NOT IN (SELECT step FROM step_rollout_stats)
+ORDER BY 1)sql";
+// Two passes (mean, then squared deviations) keep the std accurate.
+constexpr const char* kStepStatsV1Sql = R"sql(
 WITH m AS (SELECT step, avg(total_reward) AS mean FROM rollouts GROUP BY step)
 SELECT r.step, count(*), m.mean, sum((r.total_reward - m.mean) * (r.total_reward - m.mean)),
        avg(r.completion_tokens), avg(r.finish_reason = 'length')
 FROM rollouts r JOIN m USING (step) GROUP BY r.step
 UNION ALL
 SELECT step, 0, 0, 0, 0, 0 FROM steps WHERE step NOT IN (SELECT step FROM rollouts)
-ORDER BY 1)sql"));
+ORDER BY 1)sql";
+
+}  // namespace
+
+Result<std::vector<StepSummary>> RolloutReader::steps() {
+  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, schema_version_ >= 2 ? kStepStatsSql : kStepStatsV1Sql));
   std::vector<StepSummary> out;
   for (;;) {
     R1_ASSIGN_OR_RETURN(bool row, s.step());
@@ -111,9 +131,13 @@ Status attach_named(SqliteStmt& s, std::vector<StepSummary>& steps, NamedValues 
 }  // namespace
 
 Status RolloutReader::add_components(std::vector<StepSummary>& steps) {
-  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, "SELECT r.step, c.name, avg(c.value) FROM "
-                                                             "reward_components c JOIN rollouts r ON r.id = "
-                                                             "c.rollout_id GROUP BY r.step, c.name ORDER BY 1, 2"));
+  R1_ASSIGN_OR_RETURN(
+      SqliteStmt s,
+      SqliteStmt::prepare(db_, schema_version_ >= 2 ? "SELECT step, name, value_sum / n FROM step_component_stats "
+                                                      "ORDER BY 1, 2"
+                                                    : "SELECT r.step, c.name, avg(c.value) FROM reward_components c "
+                                                      "JOIN rollouts r ON r.id = c.rollout_id GROUP BY r.step, c.name "
+                                                      "ORDER BY 1, 2"));
   return attach_named(s, steps, &StepSummary::component_means);
 }
 
@@ -127,7 +151,14 @@ Status RolloutReader::scan(const RolloutFilter& filter, const std::string& order
   std::string where = "WHERE 1";
   if (filter.step) where += " AND r.step = " + std::to_string(*filter.step);
   if (filter.prompt_index) where += " AND r.prompt_index = " + std::to_string(*filter.prompt_index);
-  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, kRolloutColumns + where + order_limit));
+  bool has_reason = schema_version_ >= 2;  // version 1: nothing is discarded
+  if (filter.discarded_only || filter.discard_reason)
+    where += has_reason ? " AND r.discard_reason IS NOT NULL" : " AND 0";
+  if (filter.discard_reason && has_reason) where += " AND r.discard_reason = ?1";
+  if (filter.text) where += " AND instr(r.completion, ?2) > 0";
+  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, rollout_columns(schema_version_) + where + order_limit));
+  if (filter.discard_reason && has_reason) s.bind(1, *filter.discard_reason);
+  if (filter.text) s.bind(2, *filter.text);
   R1_ASSIGN_OR_RETURN(SqliteStmt comps, SqliteStmt::prepare(db_, "SELECT name, value FROM reward_components "
                                                                  "WHERE rollout_id = ? ORDER BY name"));
   for (;;) {
@@ -150,6 +181,31 @@ Status RolloutReader::for_each_rollout(const RolloutFilter& filter,
   return scan(filter, " ORDER BY r.step, r.group_index, r.sample_index", fn);
 }
 
+Result<std::vector<StoredRollout>> RolloutReader::rollouts(const RolloutFilter& filter, int64_t limit, int64_t offset) {
+  std::vector<StoredRollout> out;
+  R1_RETURN_IF_ERROR(scan(filter,
+                          " ORDER BY r.step, r.group_index, r.sample_index LIMIT " + std::to_string(limit) +
+                              " OFFSET " + std::to_string(offset),
+                          [&](const StoredRollout& r) {
+                            out.push_back(r);
+                            return Status();
+                          }));
+  return out;
+}
+
+Result<NamedValues> RolloutReader::discard_counts() {
+  NamedValues out;
+  if (schema_version_ < 2) return out;
+  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_,
+                                                        "SELECT discard_reason, count(*) FROM rollouts WHERE "
+                                                        "discard_reason IS NOT NULL GROUP BY 1 ORDER BY 1"));
+  for (;;) {
+    R1_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) return out;
+    out.emplace_back(s.col_text(0), static_cast<double>(s.col_int(1)));
+  }
+}
+
 Result<std::vector<StoredRollout>> RolloutReader::step_rollouts(int64_t step, RolloutOrder order, int64_t limit) {
   // Best/worst walk the (step, total_reward) index; ties keep (group, sample) order.
   std::string order_limit = order == RolloutOrder::kBest    ? " ORDER BY r.total_reward DESC, r.group_index, r.sample_index"
@@ -157,7 +213,7 @@ Result<std::vector<StoredRollout>> RolloutReader::step_rollouts(int64_t step, Ro
                                                             : " ORDER BY r.group_index, r.sample_index";
   if (limit >= 0) order_limit += " LIMIT " + std::to_string(limit);
   std::vector<StoredRollout> out;
-  R1_RETURN_IF_ERROR(scan({step, std::nullopt}, order_limit, [&](const StoredRollout& r) {
+  R1_RETURN_IF_ERROR(scan({.step = step}, order_limit, [&](const StoredRollout& r) {
     out.push_back(r);
     return Status();
   }));

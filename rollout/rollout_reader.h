@@ -50,9 +50,13 @@ struct ResumeEvent {
 
 enum class RolloutOrder { kNatural, kBest, kWorst };  // natural: group, sample
 
+// Every field has an initialiser, so callers may name only what they filter on.
 struct RolloutFilter {
-  std::optional<int64_t> step;
-  std::optional<int64_t> prompt_index;
+  std::optional<int64_t> step = std::nullopt;
+  std::optional<int64_t> prompt_index = std::nullopt;
+  bool discarded_only = false;                               // only rollouts with a discard_reason
+  std::optional<std::string> discard_reason = std::nullopt;  // only this reason
+  std::optional<std::string> text = std::nullopt;            // the completion contains it (case-sensitive)
 };
 
 class RolloutReader {
@@ -69,17 +73,23 @@ class RolloutReader {
   Result<std::vector<ResumeEvent>> resumes();
   // Calls `fn` for every matching rollout in (step, group, sample) order.
   Status for_each_rollout(const RolloutFilter& filter, const std::function<Status(const StoredRollout&)>& fn);
+  // The first `limit` matching rollouts after skipping `offset`, in that order.
+  Result<std::vector<StoredRollout>> rollouts(const RolloutFilter& filter, int64_t limit, int64_t offset = 0);
+  // How many rollouts each discard reason has (reasons with none left out).
+  Result<NamedValues> discard_counts();
+  int64_t schema_version() const { return schema_version_; }
 
   const std::string& path() const { return db_.path(); }
   RolloutReader(RolloutReader&&) = default;
 
  private:
-  explicit RolloutReader(SqliteDb db) : db_(std::move(db)) {}
+  RolloutReader(SqliteDb db, int64_t schema_version) : db_(std::move(db)), schema_version_(schema_version) {}
   Status scan(const RolloutFilter& filter, const std::string& order_limit,
               const std::function<Status(const StoredRollout&)>& fn);
   Status add_components(std::vector<StepSummary>& steps);
   Status add_metrics(std::vector<StepSummary>& steps);
   SqliteDb db_;
+  int64_t schema_version_;
 };
 
 }  // namespace r1

@@ -15,6 +15,17 @@
 
 namespace r1 {
 
+// Why a sampled completion is not in the learner's loss (StoredRollout and
+// Sample discard_reason; "" = trained on). The store accepts only these.
+inline constexpr const char* kDiscardZeroStd = "zero_std";     // its group's rewards were all equal (dynamic sampling)
+inline constexpr const char* kDiscardSurplus = "surplus";      // dynamic sampling already had the batch's groups
+inline constexpr const char* kDiscardTruncated = "truncated";  // finish "length" under mask_truncated_completions
+inline constexpr const char* kDiscardIsMasked = "is_masked";   // masked by importance-sampling correction
+// No "stale": async GRPO bounds staleness when it launches a generation, so
+// nothing sampled is ever thrown away for its age (docs/grpo.md).
+inline constexpr const char* kDiscardReasons[] = {kDiscardZeroStd, kDiscardSurplus, kDiscardTruncated,
+                                                  kDiscardIsMasked};
+
 // One row of the rollouts table; stored_rollout() is the one way a Sample
 // becomes one.
 struct StoredRollout {
@@ -34,6 +45,7 @@ struct StoredRollout {
   LogProbSummary old_logprob;
   double generation_ms = 0.0;
   std::optional<std::string> reference_answer;
+  std::string discard_reason;  // "" = in the loss; else one of kDiscardReasons
 };
 
 StoredRollout stored_rollout(const Sample& sample);

@@ -67,6 +67,36 @@ CREATE TABLE resumes (
 CREATE VIEW rollouts_with_prompt AS
   SELECT r.*, p.prompt, p.reference_answer FROM rollouts r JOIN prompts p USING (prompt_index);
 )sql",
+    // 1 -> 2: why a sample is not in the loss (NULL = it is); the partial
+    // index keeps the discarded view fast on stores where few are. Per-step
+    // sums the writer keeps with every append, so step summaries read one
+    // row per step instead of every rollout (a million-rollout store's
+    // summary took seconds); filled here from the rows already stored.
+    R"sql(
+ALTER TABLE rollouts ADD COLUMN discard_reason TEXT;
+CREATE INDEX rollouts_discarded ON rollouts(discard_reason, step) WHERE discard_reason IS NOT NULL;
+CREATE TABLE step_rollout_stats (
+  step INTEGER PRIMARY KEY,
+  n INTEGER NOT NULL,
+  reward_sum REAL NOT NULL,
+  reward_m2 REAL NOT NULL,
+  completion_tokens_sum INTEGER NOT NULL,
+  truncated INTEGER NOT NULL);
+CREATE TABLE step_component_stats (
+  step INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  value_sum REAL NOT NULL,
+  PRIMARY KEY (step, name)) WITHOUT ROWID;
+INSERT INTO step_rollout_stats
+  WITH m AS (SELECT step, avg(total_reward) AS mean FROM rollouts GROUP BY step)
+  SELECT r.step, count(*), sum(r.total_reward), sum((r.total_reward - m.mean) * (r.total_reward - m.mean)),
+         sum(r.completion_tokens), sum(r.finish_reason = 'length')
+  FROM rollouts r JOIN m USING (step) GROUP BY r.step;
+INSERT INTO step_component_stats
+  SELECT r.step, c.name, count(*), sum(c.value) FROM reward_components c JOIN rollouts r ON r.id = c.rollout_id
+  GROUP BY r.step, c.name;
+)sql",
 };
 
 Result<int64_t> pragma_int(SqliteDb& db, const char* name) {
@@ -135,16 +165,17 @@ Status prepare_rollout_db_for_writing(SqliteDb& db) {
   return db.exec("COMMIT");
 }
 
-Status check_rollout_db_for_reading(SqliteDb& db) {
+Result<int64_t> check_rollout_db_for_reading(SqliteDb& db) {
   // Readers wait briefly for a writer's WAL recovery or checkpoint.
   sqlite3_busy_timeout(db.handle(), 5000);
   int64_t version = 0;
   R1_RETURN_IF_ERROR(check_identity(db, version));
   if (version == 0) return Status::error(db.path() + ": not an r1 rollout store (no schema; empty or foreign file)");
-  if (version != kRolloutSchemaVersion)
-    return Status::error(db.path() + ": schema version " + std::to_string(version) + " is older than this build's " +
-                         std::to_string(kRolloutSchemaVersion) + "; open it once for writing to migrate");
-  return Status();
+  if (version < kRolloutOldestReadableVersion)
+    return Status::error(db.path() + ": schema version " + std::to_string(version) +
+                         " is older than this build reads (" + std::to_string(kRolloutOldestReadableVersion) +
+                         "); open it once for writing to migrate");
+  return version;
 }
 
 }  // namespace r1

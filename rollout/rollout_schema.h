@@ -10,14 +10,17 @@
 
 namespace r1 {
 
-inline constexpr int64_t kRolloutSchemaVersion = 1;
+inline constexpr int64_t kRolloutSchemaVersion = 2;
+// Readers still read version 1 stores (no discard_reason: read as none).
+inline constexpr int64_t kRolloutOldestReadableVersion = 1;
 inline constexpr int64_t kRolloutApplicationId = 0x52315253;  // "R1RS"
 
 // Writer side: WAL, synchronous=NORMAL, foreign keys, then creates or
 // migrates the schema to kRolloutSchemaVersion.
 Status prepare_rollout_db_for_writing(SqliteDb& db);
 
-// Reader side: checks that the file is a rollout store this build can read.
-Status check_rollout_db_for_reading(SqliteDb& db);
+// Reader side: checks that the file is a rollout store this build can read
+// and returns its schema version.
+Result<int64_t> check_rollout_db_for_reading(SqliteDb& db);
 
 }  // namespace r1

@@ -67,7 +67,8 @@ StoredRollout stored_rollout(const Sample& s) {
                   .advantage = s.advantage,
                   .old_logprob = summarize_logprobs(s.logprobs),
                   .generation_ms = s.generation_ms,
-                  .reference_answer = s.reference_answer};
+                  .reference_answer = s.reference_answer,
+                  .discard_reason = s.discard_reason};
   for (const ComponentScore& c : s.reward.components) r.reward_components.emplace_back(c.name, c.score);
   return r;
 }

@@ -120,6 +120,7 @@ void expect_same(const StoredRollout& a, const StoredRollout& b) {
   EXPECT_EQ(a.old_logprob.min, b.old_logprob.min);
   EXPECT_EQ(a.generation_ms, b.generation_ms);
   EXPECT_EQ(a.reference_answer, b.reference_answer);
+  EXPECT_EQ(a.discard_reason, b.discard_reason);
 }
 
 TEST(RolloutStore, RoundTripsRecordsMetricsAndRunInfo) {
@@ -574,6 +575,131 @@ TEST(RolloutStore, ReopeningKeepsDataAndSchemaVersion) {
   EXPECT_EQ(query_int(db, "SELECT count(*) FROM rollouts"), 4);
   EXPECT_EQ(query_int(db, "PRAGMA user_version"), kRolloutSchemaVersion);
   EXPECT_EQ(query_int(db, "PRAGMA application_id"), kRolloutApplicationId);
+}
+
+TEST(RolloutStore, KeepsDiscardReasonsAndFiltersByThem) {
+  TempDir dir;
+  std::string db = dir.file("rollouts.db");
+  std::vector<StoredRollout> step = make_step(0, 2, 3);
+  step[1].discard_reason = kDiscardZeroStd;
+  step[4].discard_reason = kDiscardTruncated;
+  open_store(db)->append(step);
+  std::vector<StoredRollout> all = read_all(db);
+  ASSERT_EQ(all.size(), step.size());
+  for (size_t i = 0; i < all.size(); ++i) expect_same(all[i], step[i]);
+  RolloutFilter discarded;
+  discarded.discarded_only = true;
+  std::vector<StoredRollout> only = read_all(db, discarded);
+  ASSERT_EQ(only.size(), 2u);
+  EXPECT_EQ(only[0].discard_reason, kDiscardZeroStd);
+  discarded.discard_reason = kDiscardTruncated;
+  ASSERT_EQ(read_all(db, discarded).size(), 1u);
+  auto reader = RolloutReader::open(db);
+  ASSERT_TRUE(reader.ok());
+  NamedValues counts = reader->discard_counts().value();
+  EXPECT_EQ(counts, (NamedValues{{kDiscardTruncated, 1.0}, {kDiscardZeroStd, 1.0}}));
+
+  step = make_step(1, 1, 1);
+  step[0].discard_reason = "bored";
+  Status status = open_store(db)->append(step);
+  EXPECT_NE(status.message().find("discard_reason \"bored\" is not one of"), std::string::npos) << status.message();
+}
+
+TEST(RolloutStore, ReadsAndMigratesAVersion1Store) {
+  TempDir dir;
+  std::string db = dir.file("rollouts.db");
+  open_store(db)->append(make_step(0, 1, 2));
+  {  // what a version 1 writer left: no discard_reason column
+    auto conn = SqliteDb::open(db, SqliteDb::Mode::kReadWriteCreate);
+    ASSERT_TRUE(conn->exec("DROP INDEX rollouts_discarded; ALTER TABLE rollouts DROP COLUMN discard_reason; "
+                           "DROP TABLE step_rollout_stats; DROP TABLE step_component_stats; "
+                           "PRAGMA user_version = 1")
+                    .ok());
+  }
+  auto reader = RolloutReader::open(db);
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  EXPECT_EQ(reader->schema_version(), 1);
+  std::vector<StepSummary> v1_steps = reader->steps().value();  // from the rows
+  RolloutFilter discarded;
+  discarded.discarded_only = true;
+  EXPECT_TRUE(reader->rollouts(discarded, 10)->empty());
+  EXPECT_TRUE(reader->discard_counts()->empty());
+  EXPECT_EQ(read_all(db).size(), 2u);
+  std::vector<StoredRollout> next = make_step(1, 1, 2);
+  next[0].discard_reason = kDiscardSurplus;
+  ASSERT_TRUE(open_store(db)->append(next).ok());
+  EXPECT_EQ(query_int(db, "PRAGMA user_version"), kRolloutSchemaVersion);
+  EXPECT_EQ(read_all(db, discarded).at(0).discard_reason, kDiscardSurplus);
+  // The migration filled the per-step sums from the rows already stored.
+  std::vector<StepSummary> v2_steps = RolloutReader::open(db)->steps().value();
+  ASSERT_EQ(v2_steps.size(), 2u);
+  EXPECT_EQ(v2_steps[0].n, v1_steps[0].n);
+  EXPECT_DOUBLE_EQ(v2_steps[0].reward_mean, v1_steps[0].reward_mean);
+  EXPECT_DOUBLE_EQ(v2_steps[0].reward_std, v1_steps[0].reward_std);
+  EXPECT_EQ(v2_steps[0].component_means, v1_steps[0].component_means);
+}
+
+// Per-step summaries recomputed here from the rows: n, mean, sample std,
+// mean length, truncated share, component means.
+void expect_summary(const StepSummary& st, const std::vector<StoredRollout>& rows) {
+  double sum = 0, sq = 0, tokens = 0, truncated = 0;
+  std::map<std::string, double> comps;
+  for (const auto& r : rows) {
+    sum += r.total_reward, tokens += r.completion_tokens, truncated += r.finish_reason == "length";
+    for (const auto& [name, v] : r.reward_components) comps[name] += v / rows.size();
+  }
+  double n = rows.size(), mean = sum / n;
+  for (const auto& r : rows) sq += (r.total_reward - mean) * (r.total_reward - mean);
+  EXPECT_EQ(st.n, static_cast<int64_t>(rows.size()));
+  EXPECT_NEAR(st.reward_mean, mean, 1e-12);
+  EXPECT_NEAR(st.reward_std, std::sqrt(sq / (n - 1)), 1e-12);
+  EXPECT_NEAR(st.mean_completion_tokens, tokens / n, 1e-12);
+  EXPECT_NEAR(st.truncated_fraction, truncated / n, 1e-12);
+  ASSERT_EQ(st.component_means.size(), comps.size());
+  for (const auto& [name, v] : st.component_means) EXPECT_NEAR(v, comps[name], 1e-12) << name;
+}
+
+TEST(RolloutStore, StepSummariesMergeAppendsAndFollowDiscards) {
+  TempDir dir;
+  std::string db = dir.file("rollouts.db");
+  std::vector<StoredRollout> step0 = make_step(0, 4, 3), step1 = make_step(1, 2, 5);
+  for (size_t i = 0; i < step0.size(); ++i) step0[i].total_reward += 0.37 * static_cast<double>(i);  // uneven groups
+  auto store = open_store(db);
+  ASSERT_TRUE(store->append(std::vector<StoredRollout>(step0.begin(), step0.begin() + 5)).ok());
+  ASSERT_TRUE(store->append(std::vector<StoredRollout>(step0.begin() + 5, step0.end())).ok());
+  ASSERT_TRUE(store->append(step1).ok());
+  ASSERT_TRUE(store->flush().ok());
+  std::vector<StepSummary> steps = RolloutReader::open(db)->steps().value();
+  ASSERT_EQ(steps.size(), 2u);
+  expect_summary(steps[0], step0);
+  expect_summary(steps[1], step1);
+  ASSERT_EQ(store->discard_after_step(0).value(), static_cast<int64_t>(step1.size()));
+  ASSERT_TRUE(store->append(make_step(1, 1, 2, "v2")).ok());
+  ASSERT_TRUE(store->close().ok());
+  steps = RolloutReader::open(db)->steps().value();
+  ASSERT_EQ(steps.size(), 2u);
+  expect_summary(steps[0], step0);
+  expect_summary(steps[1], make_step(1, 1, 2, "v2"));
+}
+
+TEST(RolloutReader, FindsRolloutsByTextWithLimitAndOffset) {
+  TempDir dir;
+  std::string db = dir.file("rollouts.db");
+  auto store = open_store(db);
+  store->append(make_step(0, 2, 3));
+  store->append(make_step(1, 2, 3, "v2"));
+  ASSERT_TRUE(store->close().ok());
+  auto reader = RolloutReader::open(db);
+  RolloutFilter filter;
+  filter.text = "v2 <think>";
+  std::vector<StoredRollout> page = reader->rollouts(filter, 4, 1).value();
+  ASSERT_EQ(page.size(), 4u);
+  EXPECT_EQ(page[0].step, 1);
+  EXPECT_EQ(page[0].sample_index, 1);
+  filter.text = "what is 2+";  // in the prompts only
+  EXPECT_TRUE(reader->rollouts(filter, 100)->empty());
+  filter.text = "<think>";
+  EXPECT_EQ(reader->rollouts(filter, 100)->size(), 12u);
 }
 
 }  // namespace

@@ -25,6 +25,11 @@ std::string rollout_to_json(const StoredRollout& r) {
   w.key("reference_answer");
   if (r.reference_answer) w.value(*r.reference_answer);
   else w.null();
+  w.key("discard_reason");
+  if (r.discard_reason.empty())
+    w.null();
+  else
+    w.value(r.discard_reason);
   w.end_object();
   return w.str();
 }

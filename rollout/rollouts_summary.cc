@@ -67,7 +67,7 @@ Status print_rollouts_summary(RolloutReader& reader, std::ostream& out) {
   R1_ASSIGN_OR_RETURN(std::vector<ResumeEvent> resumes, reader.resumes());
   TextTable t({"field", "value"});
   add_run_rows(t, info);
-  t.add_row({"db", reader.path() + " (schema v" + std::to_string(kRolloutSchemaVersion) + ", " +
+  t.add_row({"db", reader.path() + " (schema v" + std::to_string(reader.schema_version()) + ", " +
                        file_size(reader.path()) + ")"});
   std::vector<StepSummary> with;
   int64_t metric_steps = 0;

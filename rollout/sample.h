@@ -8,7 +8,7 @@
 //   requester   step, policy_version, group_index, prompt, prompt_ids,
 //               reference_answer
 //   scoring     reward
-//   trainer     advantage, trained, old_logprobs
+//   trainer     advantage, trained, discard_reason, old_logprobs
 #pragma once
 
 #include <cstdint>
@@ -44,6 +44,7 @@ struct Sample {
   RewardResult reward;    // components in spec order (+ shaping terms); total
   double advantage = 0.0;
   bool trained = false;   // in the learner's batch (dynamic sampling may leave groups out)
+  std::string discard_reason;  // why it is not in the loss ("" = it is); kDiscard* of rollout/rollout_record.h
   // The learner's log-probs of token_ids before the generation's first
   // update (π_old), when sampling ran ahead of the learner and the
   // generation has several updates; empty otherwise (grpo/learner.h).

@@ -9,8 +9,10 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev
   libcli11-dev rapidjson-dev libpcre2-dev libutf8proc-dev libsqlite3-dev sqlite3
   libboost-dev libssl-dev libginac-dev bubblewrap
+  librsvg2-dev  # SVG to PNG for `r1 plot --out curves.png` (train/svg_png.h)
   libgloo-dev  # Gloo's headers for c10d's ProcessGroupGloo (train/process_group.h)
   python3  # /usr/bin/python3 runs sandboxed programs (reward/sandbox.h)
+  chromium  # the headless browser tests/python/test_inspect_page.py drives (DevTools over a pipe: no driver)
 )
 
 missing=()

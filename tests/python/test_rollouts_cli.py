@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from r1_cli import R1, r1
+from r1_cli import R1, f4, parse_table, r1
 
 FIXTURE = str(Path(R1).parent / "r1_rollout_fixture")
 
@@ -30,32 +30,6 @@ def query(db, sql, *params):
         return con.execute(sql, params).fetchall()
     finally:
         con.close()
-
-
-def parse_table(text):
-    """Rows of the first aligned table in `text`, as dicts keyed by header."""
-    lines = text.splitlines()
-    rule_at = next(i for i, l in enumerate(lines) if l and set(l) <= {"-", " "})
-    header, rule = lines[rule_at - 1], lines[rule_at]
-    spans, start = [], None
-    for i, ch in enumerate(rule + " "):
-        if ch == "-" and start is None:
-            start = i
-        elif ch != "-" and start is not None:
-            spans.append((start, i))
-            start = None
-    spans[-1] = (spans[-1][0], None)  # the last column is not padded
-    names = [header[a:b].strip() for a, b in spans]
-    rows = []
-    for line in lines[rule_at + 1:]:
-        if not line.strip():
-            break
-        rows.append({n: line[a:b].strip() for n, (a, b) in zip(names, spans)})
-    return rows
-
-
-def f4(x):
-    return "nan" if x is None else f"{x:.4f}"
 
 
 def test_steps_table_matches_sqlite(db):
