@@ -34,6 +34,21 @@ std::vector<std::string> lines_of(const std::string& path) {
   return out;
 }
 
+// metrics.jsonl of two runs equal line by line (timings aside).
+void expect_same_metrics(const std::string& a_path, const std::string& b_path) {
+  auto a = lines_of(a_path), b = lines_of(b_path);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto ja = value_or_throw(parse_json(a[i], "a")), jb = value_or_throw(parse_json(b[i], "b"));
+    for (auto it = ja.MemberBegin(); it != ja.MemberEnd(); ++it) {
+      std::string key = it->name.GetString();
+      if (key.find("time") != std::string::npos || key.find("per_second") != std::string::npos) continue;
+      ASSERT_TRUE(jb.HasMember(key.c_str())) << key;
+      EXPECT_DOUBLE_EQ(it->value.GetDouble(), jb[key.c_str()].GetDouble()) << "line " << i << " " << key;
+    }
+  }
+}
+
 TEST(RLTrainer, RunsLogsAndCheckpoints) {
   std::string dir = sft_temp_dir("rl_run");
   RLConfig config = tiny_job(dir, write_tiny_model(dir, 1));
@@ -93,16 +108,7 @@ TEST(RLTrainer, ResumeRepeatsTheUninterruptedRun) {
   auto resumed = run_rl(part, true, nullptr);
   ASSERT_TRUE(resumed.ok()) << resumed.status().message();
 
-  auto a = lines_of(dir + "/a/run/metrics.jsonl"), b = lines_of(dir + "/b/run/metrics.jsonl");
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    auto ja = value_or_throw(parse_json(a[i], "a")), jb = value_or_throw(parse_json(b[i], "b"));
-    for (auto it = ja.MemberBegin(); it != ja.MemberEnd(); ++it) {
-      std::string key = it->name.GetString();
-      if (key.find("time") != std::string::npos || key.find("per_second") != std::string::npos) continue;
-      EXPECT_DOUBLE_EQ(it->value.GetDouble(), jb[key.c_str()].GetDouble()) << "line " << i << " " << key;
-    }
-  }
+  expect_same_metrics(dir + "/a/run/metrics.jsonl", dir + "/b/run/metrics.jsonl");
   RolloutReader ra = value_or_throw(RolloutReader::open(dir + "/a/run/rollouts.db"));
   RolloutReader rb = value_or_throw(RolloutReader::open(dir + "/b/run/rollouts.db"));
   for (int64_t step = 1; step <= 4; ++step) {
@@ -153,21 +159,6 @@ TEST(RLTrainer, SamplesThroughTheWorkerItIsGiven) {
   auto rows = value_or_throw(reader.step_rollouts(3, RolloutOrder::kNatural));
   ASSERT_EQ(rows.size(), 8u);
   EXPECT_EQ(rows[0].prompt_index, requests[1].prompts[0].prompt_index);
-}
-
-// metrics.jsonl of two runs equal line by line (timings aside).
-void expect_same_metrics(const std::string& a_path, const std::string& b_path) {
-  auto a = lines_of(a_path), b = lines_of(b_path);
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    auto ja = value_or_throw(parse_json(a[i], "a")), jb = value_or_throw(parse_json(b[i], "b"));
-    for (auto it = ja.MemberBegin(); it != ja.MemberEnd(); ++it) {
-      std::string key = it->name.GetString();
-      if (key.find("time") != std::string::npos || key.find("per_second") != std::string::npos) continue;
-      ASSERT_TRUE(jb.HasMember(key.c_str())) << key;
-      EXPECT_DOUBLE_EQ(it->value.GetDouble(), jb[key.c_str()].GetDouble()) << "line " << i << " " << key;
-    }
-  }
 }
 
 std::string file_bytes(const std::string& path) {
