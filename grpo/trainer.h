@@ -2,7 +2,8 @@
 // rollout worker, score them with the reward function, compute group
 // advantages, and update the policy with learner_step — μ passes per
 // generation, TRL's batching — while every rollout and step's metrics go to
-// <output_dir>/rollouts.db. Checkpoints are taken at generation boundaries
+// <output_dir>/rollouts.db. With async_generation, sampling runs ahead of
+// the learner on a background thread, within max_staleness. Checkpoints are taken at generation boundaries
 // and a resumed run repeats exactly what an uninterrupted run would do.
 // docs/grpo.md describes the loop, its metrics and the files it writes.
 #pragma once
@@ -24,9 +25,12 @@ struct RLRunResult {
   double last_reward = 0.0;  // mean total reward of the last generation
 };
 
-// Makes the worker a run samples with, given the policy it trains (updated
-// in place between requests; each request carries the policy version it
-// must be sampled with) and the run's tokenizer.
+// Makes the in-process worker a run samples with, given the weights it
+// samples with and the run's tokenizer. Synchronous runs make one over the
+// policy they train (updated in place between requests; each request
+// carries the policy version it must be sampled with); async_generation
+// makes one per generation over that generation's weight snapshot, on the
+// sampling thread.
 using RolloutWorkerFactory =
     std::function<std::unique_ptr<RolloutWorker>(const Transformer& policy, const Tokenizer& tokenizer)>;
 
