@@ -61,7 +61,10 @@ def run_rl(args, model, tasks, worker, key, out_dir, async_generation):
     with open(out_dir + ".json", "w") as f:
         json.dump(cfg, f)
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    run(["taskset", "-c", str(args.learner_cpu), args.r1, "rl", "--config", out_dir + ".json"], env=env)
+    proc = subprocess.run(["taskset", "-c", str(args.learner_cpu), args.r1, "rl", "--config", out_dir + ".json"],
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"r1 rl failed:\n{proc.stderr}")
     with open(os.path.join(out_dir, "metrics.jsonl")) as f:
         rows = [json.loads(line) for line in f][2:]
     median = lambda key: statistics.median(key(r) for r in rows)  # noqa: E731

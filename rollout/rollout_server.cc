@@ -201,11 +201,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Result<std::shared_ptr<const ServedPolicy>> next = weights_.commit(frame, shared_.make_worker);
     if (!next.ok()) return reply(error_header(push_refused(next.status())));
     int64_t old = shared_.policy()->version;
-    // Only the network thread installs, so no newer version can have come
-    // in since the push began and was checked.
-    if ((*next)->version <= old)
-      return reply(error_header(
-          push_refused(Status::error("version " + std::to_string((*next)->version) + " is no longer newer"))));
+    // Another connection may have installed this number since the push began.
+    if ((*next)->version == old)
+      return reply(error_header(push_refused(
+          Status::error("version " + std::to_string(old) + " was installed by another push meanwhile"))));
     shared_.install(*next);
     log_line(peer_ + ": now serves policy version " + std::to_string((*next)->version) + " (was " +
              std::to_string(old) + ")");

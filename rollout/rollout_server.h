@@ -39,7 +39,7 @@ class RolloutServer {
   ~RolloutServer();
   // The address actually bound (the real port when 0 was asked for).
   std::string address() const;
-  // Serves `policy` as version options.policy_version, and each newer
+  // Serves `policy` as version options.policy_version, and each other
   // version learners push (rollout/weight_receiver.h), sampling through the
   // worker `make_worker` makes for each, until stop() is called or SIGINT
   // or SIGTERM arrives. An error when the policy's tensors cannot be hashed.

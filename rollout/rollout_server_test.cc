@@ -203,7 +203,7 @@ TEST(WeightSync, StaleOrMisshapedPushesAreRefusedAndTheOldVersionServed) {
   std::string refused = "rollout worker " + server.address() + ": the peer refused: ";
   EXPECT_EQ(remote.push_weights(v0, 3).status().message(),
             refused +
-                "weights version 3 is not newer than version 3, which this worker serves; the push is refused, "
+                "weights version 3 is the version this worker serves, with other weights; the push is refused, "
                 "this worker still serves version 3");
   EXPECT_EQ(remote.push_weights(tiny_random_model(48, 0.3, 9), 4).status().message(),
             "rollout worker " + server.address() +

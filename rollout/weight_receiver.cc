@@ -47,9 +47,10 @@ Status WeightReceiver::begin(const Frame& frame, std::shared_ptr<const ServedPol
   R1_ASSIGN_OR_RETURN(digest_, digest_field(frame));
   R1_ASSIGN_OR_RETURN(tensors_, read_tensor_digests(frame));
   R1_ASSIGN_OR_RETURN(std::vector<std::string> sent, json_string_array(frame.header, "sent", w));
-  if (version_ <= current->version)
-    return Status::error(where() + " is not newer than version " + std::to_string(current->version) +
-                         ", which this worker serves");
+  // A version names one set of weights. An older number is taken: a
+  // learner restarted or resumed from an earlier checkpoint goes back.
+  if (version_ == current->version)
+    return Status::error(where() + " is the version this worker serves, with other weights");
   if (base_version_ != -1 && base_version_ != current->version)
     return Status::error(where() + ": a delta against version " + std::to_string(base_version_) +
                          ", but this worker serves version " + std::to_string(current->version) +

@@ -103,8 +103,12 @@ def test_full_then_delta_push_sample_exactly_as_local(setup, worker, tmp_path):
 
     stale = push(setup, worker, setup["v1"], 2, check=False)
     assert stale.returncode == 1
-    assert ("weights version 2 is not newer than version 2, which this worker serves; the push is refused, this "
+    assert ("weights version 2 is the version this worker serves, with other weights; the push is refused, this "
             "worker still serves version 2") in stale.stderr
+    # A learner resumed from an earlier checkpoint takes the worker back to an older version.
+    out = push(setup, worker, setup["v1"], 1).stdout
+    assert f"pushed version 1 to {worker['address']}" in out, out
+    assert_serves(setup, worker, setup["v1"], 1, tmp_path)
 
 
 def half_a_push(worker, key, version):
