@@ -1,0 +1,106 @@
+#include "model/mla_attention.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "model/model_presets.h"
+#include "model/scoring.h"
+#include "model/transformer.h"
+
+namespace r1 {
+namespace {
+
+// The deepseek_v3 `tiny` preset (no q-LoRA, paired rope dims), or with
+// q-LoRA, half-split rope dims and YaRN.
+ModelConfig tiny_deepseek(bool q_lora_and_yarn) {
+  ModelConfig c = value_or_throw(preset_config(ModelFamily::deepseek_v3, "tiny"));
+  c.vocab_size = 40;
+  c.initializer_range = 0.2;
+  c.max_position_embeddings = 64;
+  if (q_lora_and_yarn) {
+    c.mla.q_lora_rank = 24;
+    c.mla.rope_interleave = false;
+    c.rope_scaling.type = "yarn";
+    c.rope_scaling.factor = 4.0;
+    c.rope_scaling.original_max_position_embeddings = 16;
+    c.rope_scaling.mscale = c.rope_scaling.mscale_all_dim = 0.7;
+  }
+  return c;
+}
+
+double max_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+at::Tensor causal(int64_t L) { return at::ones({L, L}, at::kBool).tril().unsqueeze(0); }
+
+class MlaTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(MlaTest, AbsorbedFormEqualsExpandedForm) {
+  ModelConfig c = tiny_deepseek(GetParam());
+  Transformer m = Transformer::random(c, 3);
+  MlaWeights w = bind_mla(
+      [&](const std::string& n) {
+        auto it = m.tensors().find(n);
+        return it == m.tensors().end() ? at::Tensor() : it->second;
+      },
+      "model.layers.0.");
+  int64_t B = 2, L = 7, H = c.num_attention_heads;
+  at::Tensor x = at::normal(0.0, 1.0, {B, L, c.hidden_size}, at::detail::createCPUGenerator(4));
+  at::Tensor freqs = at::arange(L, at::kFloat).view({1, 1, L, 1}) * rope_inverse_frequencies(c);
+  at::Tensor emb = at::cat({freqs, freqs}, -1).expand({B, 1, L, c.head_dim}) * rope_attention_factor(c);
+  at::Tensor blocked = causal(L).logical_not().repeat({1, H, 1}).unsqueeze(1).expand({B, 1, H * L, L});
+  at::Tensor mask = at::zeros(blocked.sizes()).masked_fill(blocked, -std::numeric_limits<float>::infinity());
+  at::Tensor expanded = mla_attention(w, c, 0, x, emb.cos(), emb.sin(), mask, {}, MlaForm::kExpanded);
+  at::Tensor absorbed = mla_attention(w, c, 0, x, emb.cos(), emb.sin(), mask, {}, MlaForm::kAbsorbed);
+  EXPECT_LT(max_diff(expanded, absorbed), 1e-5);
+  EXPECT_GT(expanded.abs().max().item<double>(), 1e-2);
+}
+
+TEST_P(MlaTest, DecodingFromTheCompressedCacheEqualsTheFullForward) {
+  ModelConfig c = tiny_deepseek(GetParam());
+  Transformer m = Transformer::random(c, 5);
+  const int64_t L = 11, prefill = 6;
+  at::Tensor ids = at::randint(0, c.vocab_size, {1, L}, at::detail::createCPUGenerator(6), at::kLong);
+  at::Tensor positions = at::arange(L, at::kLong).unsqueeze(0);
+  at::Tensor full = m.forward(ids, positions, causal(L));
+
+  KVCache cache = m.new_cache(1, L);
+  // Per token and layer: the latent and the rope key, not keys and values per head.
+  EXPECT_EQ(cache.k[0].sizes().vec(), (std::vector<int64_t>{1, 1, L, c.mla.kv_lora_rank}));
+  EXPECT_EQ(cache.v[0].sizes().vec(), (std::vector<int64_t>{1, 1, L, c.mla.qk_rope_head_dim}));
+  at::Tensor first = positions.narrow(1, 0, prefill);
+  at::Tensor hidden =
+      m.forward(ids.narrow(1, 0, prefill), first, causal(prefill), AttentionKV::into_cache(&cache, first));
+  EXPECT_LT(max_diff(hidden, full.narrow(1, 0, prefill)), 1e-5);
+  Transformer fused = m.with_fused_projections();  // the decode copy, with kv_b_proj split per head
+  at::Tensor slots = at::arange(L, at::kLong).unsqueeze(0);
+  for (int64_t t = prefill; t < L; ++t) {
+    at::Tensor pos = at::full({1, 1}, t, at::kLong);
+    at::Tensor step =
+        fused.forward(ids.narrow(1, t, 1), pos, (slots <= t).unsqueeze(1), AttentionKV::into_cache(&cache, pos));
+    EXPECT_LT(max_diff(step.select(1, 0), full.select(1, t)), 1e-5) << "position " << t;
+  }
+}
+
+TEST_P(MlaTest, SharedPromptScoringEqualsWholeSequences) {
+  ModelConfig c = tiny_deepseek(GetParam());
+  Transformer m = Transformer::random(c, 7);
+  std::vector<std::vector<int64_t>> prompts = {{1, 2, 3, 4}, {1, 2, 3, 4}, {5, 6}};
+  std::vector<std::vector<int64_t>> completions = {{7, 8, 9}, {10, 11}, {12, 13, 14, 15}};
+  std::vector<std::vector<int64_t>> whole;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    whole.push_back(prompts[i]);
+    whole.back().insert(whole.back().end(), completions[i].begin(), completions[i].end());
+  }
+  at::Tensor shared = completion_logprobs(m, make_prompt_completion_batch(prompts, completions));
+  at::Tensor separate = next_token_logprobs(m, make_token_batch(whole));
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    int64_t P = static_cast<int64_t>(prompts[i].size()), C = static_cast<int64_t>(completions[i].size());
+    EXPECT_LT(max_diff(shared[i].narrow(0, 0, C), separate[i].narrow(0, P - 1, C)), 1e-5) << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Deepseek, MlaTest, ::testing::Values(false, true));
+
+}  // namespace
+}  // namespace r1
