@@ -2,6 +2,7 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "model/gemm.h"
@@ -43,26 +44,61 @@ ExpertChoice route_tokens(const MoeWeights& w, const MoeConfig& c, const at::Ten
   return {experts, weights * c.routed_scaling_factor};
 }
 
+namespace {
+
+// Each expert's SwiGLU over its contiguous segment of `rows` (sorted by expert).
+at::Tensor segment_products(const MoeWeights& w, const at::Tensor& rows, const std::vector<int64_t>& counts) {
+  std::vector<at::Tensor> outputs;
+  int64_t start = 0;
+  for (size_t e = 0; e < counts.size(); ++e) {
+    if (counts[e] == 0) continue;
+    at::Tensor segment = rows.narrow(0, start, counts[e]);
+    outputs.push_back(swiglu(segment, w.gate_proj[e], w.up_proj[e], w.down_proj[e]));
+    start += counts[e];
+  }
+  return at::cat(outputs);
+}
+
+// The same with the stacked experts: rows scattered into [experts, largest
+// group, hidden] (zero padding), two batched products, the rows gathered back.
+at::Tensor padded_group_products(const MoeWeights& w, const at::Tensor& rows, const at::Tensor& expert_of_row,
+                                 const std::vector<int64_t>& counts, int64_t largest) {
+  int64_t E = static_cast<int64_t>(counts.size()), F = w.stacked_down.size(2);
+  std::vector<int64_t> starts(E, 0);
+  for (int64_t e = 1; e < E; ++e) starts[e] = starts[e - 1] + counts[e - 1];
+  at::Tensor start = at::tensor(starts, at::kLong).to(rows.device()).index_select(0, expert_of_row);
+  at::Tensor slot = at::arange(rows.size(0), start.options()) - start;  // the row's place in its group
+  at::Tensor padded = at::zeros({E, largest, rows.size(1)}, rows.options()).index_put_({expert_of_row, slot}, rows);
+  at::Tensor gate_up = gemm::matmul(padded, w.stacked_gate_up.transpose(1, 2));  // [E, largest, 2F]
+  at::Tensor hidden = at::silu(gate_up.narrow(-1, 0, F)) * gate_up.narrow(-1, F, F);
+  return gemm::matmul(hidden, w.stacked_down.transpose(1, 2)).index({expert_of_row, slot});
+}
+
+}  // namespace
+
 at::Tensor routed_experts(const MoeWeights& w, const at::Tensor& x, const ExpertChoice& choice) {
   int64_t k = choice.experts.size(1), E = static_cast<int64_t>(w.gate_proj.size());
   at::Tensor flat = choice.experts.reshape({-1});  // [T * k]: pair p is token p / k
   at::Tensor order = std::get<1>(at::sort(flat, std::optional<bool>(true), 0, false));  // pairs grouped by expert
   at::Tensor token = order.div(k, "floor");
-  at::Tensor counts = at::bincount(flat, {}, E).to(at::kCPU);  // one host read per layer
+  at::Tensor host_counts = at::bincount(flat, {}, E).to(at::kCPU);  // one host read per layer
+  std::vector<int64_t> counts(host_counts.data_ptr<int64_t>(), host_counts.data_ptr<int64_t>() + E);
+  int64_t largest = *std::max_element(counts.begin(), counts.end());
   at::Tensor rows = x.index_select(0, token);
-  std::vector<at::Tensor> outputs;
-  int64_t start = 0;
-  const int64_t* count = counts.data_ptr<int64_t>();
-  for (int64_t e = 0; e < E; ++e) {
-    if (count[e] == 0) continue;
-    at::Tensor segment = rows.narrow(0, start, count[e]);
-    outputs.push_back(swiglu(segment, w.gate_proj[e], w.up_proj[e], w.down_proj[e]));
-    start += count[e];
-  }
+  bool padded = w.stacked_gate_up.defined() && E * largest <= 4 * flat.size(0);
+  at::Tensor outputs = padded ? padded_group_products(w, rows, flat.index_select(0, order), counts, largest)
+                              : segment_products(w, rows, counts);
   // The weight product in fp32 as transformers does, then back to the compute dtype.
   at::Tensor scale = choice.weights.reshape({-1}).index_select(0, order).unsqueeze(1);
-  at::Tensor weighted = (at::cat(outputs) * scale).to(x.scalar_type());
+  at::Tensor weighted = (outputs * scale).to(x.scalar_type());
   return at::zeros_like(x).index_add(0, token, weighted);
+}
+
+void stack_experts(MoeWeights& w) {
+  std::vector<at::Tensor> gate_up;
+  for (size_t e = 0; e < w.gate_proj.size(); ++e) gate_up.push_back(at::cat({w.gate_proj[e], w.up_proj[e]}));
+  w.stacked_gate_up = at::stack(gate_up);
+  w.stacked_down = at::stack(w.down_proj);
 }
 
 at::Tensor moe_block(const MoeWeights& w, const MoeConfig& c, const at::Tensor& x) {

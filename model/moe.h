@@ -26,7 +26,15 @@ struct MoeWeights {
   at::Tensor score_bias;  // [experts] fp32, V3 only: mlp.gate.e_score_correction_bias (selection only)
   std::vector<at::Tensor> gate_proj, up_proj, down_proj;  // per routed expert
   at::Tensor shared_gate, shared_up, shared_down;         // undefined without shared experts
+  // Set by Transformer::with_fused_projections only: the routed experts
+  // stacked, [experts, 2 * moe_intermediate, hidden] (gate; up) and
+  // [experts, hidden, moe_intermediate], so that a decode step can run all
+  // experts as two batched products over padded groups instead of 3 per expert.
+  at::Tensor stacked_gate_up, stacked_down;
 };
+
+// Fills stacked_gate_up / stacked_down (copies: they do not follow training).
+void stack_experts(MoeWeights& w);
 
 // Each token's routed experts and their weights (routed_scaling_factor applied).
 struct ExpertChoice {
@@ -39,7 +47,10 @@ struct ExpertChoice {
 // greedy or within the best groups (a group's score: its best).
 ExpertChoice route_tokens(const MoeWeights& w, const MoeConfig& c, const at::Tensor& x);
 
-// sum_j weights[t, j] * expert_{experts[t, j]}(x[t]) for x [T, hidden], grouped by expert.
+// sum_j weights[t, j] * expert_{experts[t, j]}(x[t]) for x [T, hidden], grouped by expert:
+// one product per expert over its contiguous rows, or, with stacked experts
+// and groups balanced enough (padding at most 4x the rows), batched
+// products over the groups padded to the largest.
 at::Tensor routed_experts(const MoeWeights& w, const at::Tensor& x, const ExpertChoice& choice);
 
 // The whole MoE MLP: x [..., hidden] -> [..., hidden].

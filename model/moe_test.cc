@@ -1,5 +1,6 @@
 #include "model/moe.h"
 
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -80,6 +81,19 @@ TEST(Moe, GroupedExpertsEqualAPerTokenLoopInValueAndGradients) {
   for (size_t i = 0; i < grouped_grads.size(); ++i)
     EXPECT_LT(max_diff(grouped_grads[i], reference_grads[i]), 1e-5) << i;
   EXPECT_GT(w.router.grad().abs().sum().item<double>(), 0.0);  // the routing weights pass gradient to the router
+}
+
+TEST(Moe, StackedExpertsOverPaddedGroupsEqualPerExpertProducts) {
+  MoeConfig c = v3_routing(8, 2, 1, 1);
+  MoeWeights w = random_weights(c, 16, 9);
+  MoeWeights stacked = w;
+  stack_experts(stacked);
+  at::NoGradGuard no_grad;
+  for (int64_t tokens : {1, 3, 40}) {  // 40 tokens over 8 experts: balanced enough for the padded groups
+    at::Tensor x = at::normal(0.0, 1.0, {tokens, 16}, at::detail::createCPUGenerator(tokens));
+    ExpertChoice choice = route_tokens(w, c, x);
+    EXPECT_LT(max_diff(routed_experts(w, x, choice), routed_experts(stacked, x, choice)), 1e-5) << tokens;
+  }
 }
 
 // Router logits set directly: x = I, router = the logits as columns.

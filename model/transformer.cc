@@ -247,14 +247,18 @@ at::Tensor concat_rows(std::initializer_list<at::Tensor> parts) {
 
 Transformer Transformer::with_fused_projections() const {
   Transformer fused = *this;
-  for (LayerWeights& w : fused.layers_) {
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    LayerWeights& w = fused.layers_[i];
     if (config_.is_mla()) {
       split_kv_b_proj(w.mla, config_);  // the absorbed form's per-head blocks
     } else {
       w.qkv_proj = at::cat({w.q_proj, w.k_proj, w.v_proj});
       w.qkv_bias = concat_rows({w.q_bias, w.k_bias, w.v_bias});
     }
-    if (!w.gate_proj.defined()) continue;  // an MoE layer
+    if (config_.moe.moe_layer(i)) {
+      stack_experts(w.moe);
+      continue;
+    }
     w.gate_up_proj = at::cat({w.gate_proj, w.up_proj});
     w.gate_up_bias = concat_rows({w.gate_bias, w.up_bias});
   }
