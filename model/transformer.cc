@@ -2,8 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <cstdlib>
+#include <limits>
 #include <set>
 #include <tuple>
 
@@ -53,10 +53,6 @@ at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at:
   at::Tensor out = small ? explicit_attention(qg, k, v, mask) : at::scaled_dot_product_attention(qg, k, v, mask);
   return out.view({B, H, L, D});
 }
-
-}  // namespace
-
-namespace {
 
 void dense_mlp_shapes(const ModelConfig& c, const std::string& p, TensorShapes& out) {
   int64_t h = c.hidden_size, f = c.intermediate_size;
