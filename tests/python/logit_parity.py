@@ -37,3 +37,29 @@ def reference_logits(model, sequences):
 
 def max_logit_error(ours, theirs, sequences):
     return max((ours[i, :len(s)] - theirs[i, :len(s)]).abs().max().item() for i, s in enumerate(sequences))
+
+
+def check_logprob_rows(rows, theirs, sequences):
+    """The per-token log-probs `r1 logprobs` reports are those of the reference logits."""
+    for i, s in enumerate(sequences):
+        ref = torch.log_softmax(theirs[i, :len(s) - 1].double(), -1).gather(-1, torch.tensor(s[1:])[:, None])[:, 0]
+        assert torch.allclose(torch.tensor(rows[i]["logprobs"], dtype=torch.double), ref, atol=1e-4)
+
+
+def check_greedy_generation(model, model_dir, prompts, eos_token_id, tmp_path, max_new_tokens=24):
+    """`r1 generate` at temperature 0 gives transformers' greedy tokens, with the finish reason they imply."""
+    prompts_file = tmp_path / "prompts.jsonl"
+    prompts_file.write_text("".join(json.dumps({"prompt_ids": p}) + "\n" for p in prompts))
+    out = tmp_path / "out.jsonl"
+    r1("generate", "--model", str(model_dir), "--prompts", str(prompts_file), "--output", str(out),
+       "--temperature", "0", "--max-new-tokens", str(max_new_tokens), "--quiet")
+    ours = [json.loads(l) for l in out.read_text().splitlines()]
+    assert len(ours) == len(prompts)
+    for p, row in zip(prompts, ours):
+        with torch.no_grad():
+            ref = model.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long),
+                                 do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=eos_token_id,
+                                 pad_token_id=0)
+        expected = ref[0, len(p):].tolist()
+        assert row["token_ids"] == expected
+        assert row["finish_reason"] == ("stop" if expected[-1] == eos_token_id else "length")

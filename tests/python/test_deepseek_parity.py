@@ -13,7 +13,8 @@ from safetensors.torch import load_file, save_file
 from transformers import (AutoModelForCausalLM, DeepseekV2Config, DeepseekV2ForCausalLM, DeepseekV3Config,
                           DeepseekV3ForCausalLM)
 
-from logit_parity import max_logit_error, our_logits, random_sequences, reference_logits
+from logit_parity import (check_greedy_generation, check_logprob_rows, max_logit_error, our_logits, random_sequences,
+                          reference_logits)
 from r1_cli import r1
 
 LOGIT_TOL = 1e-4
@@ -75,29 +76,14 @@ def test_logits_match_transformers_on_padded_batch(name, tmp_path):
     print(f"{name}: max |logit diff| = {err:.2e} (logits up to {scale:.1f})")
     assert scale > 1.0
     assert err < LOGIT_TOL
-    for i, s in enumerate(sequences):
-        ref = torch.log_softmax(theirs[i, :len(s) - 1].double(), -1).gather(-1, torch.tensor(s[1:])[:, None])[:, 0]
-        assert torch.allclose(torch.tensor(rows[i]["logprobs"], dtype=torch.double), ref, atol=1e-4)
+    check_logprob_rows(rows, theirs, sequences)
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_greedy_generation_from_the_compressed_cache_is_token_identical(name, tmp_path):
     model = make_reference(name, tmp_path / "model")
     prompts = random_sequences([4, 9, 15], COMMON["vocab_size"], seed=11)
-    prompts_file = tmp_path / "prompts.jsonl"
-    prompts_file.write_text("".join(json.dumps({"prompt_ids": p}) + "\n" for p in prompts))
-    out = tmp_path / "out.jsonl"
-    r1("generate", "--model", tmp_path / "model", "--prompts", prompts_file, "--output", out, "--temperature", "0",
-       "--max-new-tokens", "24", "--quiet")
-    ours = [json.loads(l) for l in out.read_text().splitlines()]
-    for p, row in zip(prompts, ours):
-        with torch.no_grad():
-            ref = model.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long),
-                                 do_sample=False, max_new_tokens=24, eos_token_id=COMMON["eos_token_id"],
-                                 pad_token_id=0)
-        expected = ref[0, len(p):].tolist()
-        assert row["token_ids"] == expected
-        assert row["finish_reason"] == ("stop" if expected[-1] == COMMON["eos_token_id"] else "length")
+    check_greedy_generation(model, tmp_path / "model", prompts, COMMON["eos_token_id"], tmp_path)
 
 
 @pytest.mark.parametrize("arch", ["deepseek_v3", "deepseek_v2"])
