@@ -35,25 +35,59 @@ at::Tensor causal(int64_t L) { return at::ones({L, L}, at::kBool).tril().unsquee
 
 class MlaTest : public ::testing::TestWithParam<bool> {};
 
-TEST_P(MlaTest, AbsorbedFormEqualsExpandedForm) {
-  ModelConfig c = tiny_deepseek(GetParam());
+// One MLA layer of a random model, its weights trainable, on random inputs.
+struct MlaLayer {
+  ModelConfig c;
+  MlaWeights w;
+  at::Tensor x, cos, sin, mask;
+
+  at::Tensor run(MlaForm form) const { return mla_attention(w, c, 0, x, cos, sin, mask, {}, form); }
+};
+
+MlaLayer mla_layer(bool q_lora_and_yarn) {
+  MlaLayer l{tiny_deepseek(q_lora_and_yarn)};
+  const ModelConfig& c = l.c;
   Transformer m = Transformer::random(c, 3);
-  MlaWeights w = bind_mla(
-      [&](const std::string& n) {
-        auto it = m.tensors().find(n);
-        return it == m.tensors().end() ? at::Tensor() : it->second;
-      },
-      "model.layers.0.");
+  auto get = [&](const std::string& n) {
+    auto it = m.tensors().find(n);
+    return it == m.tensors().end() ? at::Tensor() : it->second.requires_grad_(true);
+  };
+  l.w = bind_mla(get, "model.layers.0.");
   int64_t B = 2, L = 7, H = c.num_attention_heads;
-  at::Tensor x = at::normal(0.0, 1.0, {B, L, c.hidden_size}, at::detail::createCPUGenerator(4));
+  l.x = at::normal(0.0, 1.0, {B, L, c.hidden_size}, at::detail::createCPUGenerator(4)).requires_grad_(true);
   at::Tensor freqs = at::arange(L, at::kFloat).view({1, 1, L, 1}) * rope_inverse_frequencies(c);
   at::Tensor emb = at::cat({freqs, freqs}, -1).expand({B, 1, L, c.head_dim}) * rope_attention_factor(c);
+  l.cos = emb.cos(), l.sin = emb.sin();
   at::Tensor blocked = causal(L).logical_not().repeat({1, H, 1}).unsqueeze(1).expand({B, 1, H * L, L});
-  at::Tensor mask = at::zeros(blocked.sizes()).masked_fill(blocked, -std::numeric_limits<float>::infinity());
-  at::Tensor expanded = mla_attention(w, c, 0, x, emb.cos(), emb.sin(), mask, {}, MlaForm::kExpanded);
-  at::Tensor absorbed = mla_attention(w, c, 0, x, emb.cos(), emb.sin(), mask, {}, MlaForm::kAbsorbed);
+  l.mask = at::zeros(blocked.sizes()).masked_fill(blocked, -std::numeric_limits<float>::infinity());
+  return l;
+}
+
+TEST_P(MlaTest, AbsorbedFormEqualsExpandedForm) {
+  MlaLayer l = mla_layer(GetParam());
+  at::Tensor expanded = l.run(MlaForm::kExpanded), absorbed = l.run(MlaForm::kAbsorbed);
   EXPECT_LT(max_diff(expanded, absorbed), 1e-5);
   EXPECT_GT(expanded.abs().max().item<double>(), 1e-2);
+}
+
+// The learner may take either form (teacher forcing after a shared prompt
+// often takes the absorbed one): their gradients must agree too.
+TEST_P(MlaTest, AbsorbedAndExpandedFormsHaveEqualGradients) {
+  MlaLayer l = mla_layer(GetParam());
+  at::Tensor upstream = at::normal(0.0, 1.0, l.x.sizes(), at::detail::createCPUGenerator(8));
+  std::vector<at::Tensor> trained = {l.x, l.w.kv_b_proj, l.w.kv_a_proj, l.w.o_proj};
+  std::vector<std::vector<at::Tensor>> grads;
+  for (MlaForm form : {MlaForm::kExpanded, MlaForm::kAbsorbed}) {
+    for (auto& t : trained) t.mutable_grad().reset();
+    (l.run(form) * upstream).sum().backward();
+    grads.emplace_back();
+    for (auto& t : trained) grads.back().push_back(t.grad().clone());
+  }
+  for (size_t i = 0; i < trained.size(); ++i) {  // relative to the gradient's scale: sums over every position
+    double scale = grads[0][i].abs().max().item<double>();
+    EXPECT_GT(scale, 0.0) << i;
+    EXPECT_LT(max_diff(grads[0][i], grads[1][i]), 1e-5 * scale) << i;
+  }
 }
 
 TEST_P(MlaTest, DecodingFromTheCompressedCacheEqualsTheFullForward) {
