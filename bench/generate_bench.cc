@@ -4,7 +4,10 @@
 //   generate_bench --model DIR [--batch 16] [--prompt-len 64] [--new-tokens 128]
 //                  [--threads 2] [--repeats 3] [--num-samples 1] [--dtype float32|bfloat16]
 //
-// Prints the best-of-repeats prefill and decode tokens/s as JSON.
+// Prints the best-of-repeats prefill and decode tokens/s as JSON, with the
+// KV cache's bytes per token (all layers; for DeepSeek's latent attention the
+// compressed cache) and the parameters a token runs through (MoE: the routed
+// experts it is not sent to left out).
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 
@@ -53,6 +56,17 @@ int main(int argc, char** argv) {
     best_prefill = std::max(best_prefill, stats.prefill_tokens / stats.prefill_seconds);
     best_decode = std::max(best_decode, stats.decode_tokens / stats.decode_seconds);
   }
-  std::printf("{\"prefill_tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f}\n", best_prefill, best_decode);
+  r1::KVCache one = model.new_cache(1, 1);
+  int64_t kv_bytes = 0;
+  for (size_t i = 0; i < one.k.size(); ++i) kv_bytes += one.k[i].nbytes() + one.v[i].nbytes();
+  const r1::ModelConfig& c = model.config();
+  int64_t idle_experts = 0;
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+    if (c.moe.moe_layer(i)) idle_experts += c.moe.n_routed_experts - c.moe.num_experts_per_tok;
+  int64_t active = c.num_parameters() - idle_experts * 3 * c.hidden_size * c.moe.moe_intermediate_size;
+  std::printf("{\"prefill_tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f, \"kv_bytes_per_token\": %lld, "
+              "\"parameters\": %lld, \"active_parameters\": %lld}\n",
+              best_prefill, best_decode, static_cast<long long>(kv_bytes), static_cast<long long>(c.num_parameters()),
+              static_cast<long long>(active));
   return 0;
 }

@@ -36,6 +36,10 @@ for dtype in float32 bfloat16; do
     --repeats 2 --dtype "$dtype"
 done
 
+section "DeepSeek-V3 shape (MLA + MoE) 'small': decode tokens/s, KV bytes per token, active parameters vs the above"
+"$BUILD/r1" model init --arch deepseek_v3 --preset small --out "$SCRATCH/deepseek" --seed 1
+"$BUILD/model/generate_bench" --model "$SCRATCH/deepseek" --batch 8 --prompt-len 32 --new-tokens 32 --repeats 2
+
 section "one GRPO policy update: seconds (bench/learner_bench.cc, 4 prompts x G 4)"
 "$BUILD/grpo/learner_bench" --model "$SCRATCH/model" --prompts 4 --g 4 --prompt-len 32 --completion-len 32 \
   --micro-batch 8 --repeats 3

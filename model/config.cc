@@ -2,6 +2,8 @@
 
 #include <rapidjson/prettywriter.h>
 
+#include "model/config_deepseek.h"
+
 namespace r1 {
 
 namespace {
@@ -58,9 +60,12 @@ Status parse_rope(const JsonValue& json, const std::string& where, ModelConfig& 
   if (r.type.empty()) {  // transformers 4.x spelling
     R1_ASSIGN_OR_RETURN(r.type, json_string_or(*scaling, "type", "default", scaling_where));
   }
-  if (r.type != "default" && r.type != "linear" && r.type != "llama3")
-    return Status::error(scaling_where + ": rope type '" + r.type + "' is not supported (default, linear, llama3)");
+  bool yarn_allowed = is_deepseek(c.family);
+  if (r.type != "default" && r.type != "linear" && r.type != "llama3" && !(yarn_allowed && r.type == "yarn"))
+    return Status::error(scaling_where + ": rope type '" + r.type + "' is not supported (default, linear, llama3" +
+                         (yarn_allowed ? ", yarn)" : ")"));
   R1_ASSIGN_OR_RETURN(r.factor, json_double_or(*scaling, "factor", 1.0, scaling_where));
+  if (r.type == "yarn") return parse_yarn(*scaling, scaling_where, c);
   R1_ASSIGN_OR_RETURN(r.low_freq_factor, json_double_or(*scaling, "low_freq_factor", 1.0, scaling_where));
   R1_ASSIGN_OR_RETURN(r.high_freq_factor, json_double_or(*scaling, "high_freq_factor", 4.0, scaling_where));
   R1_ASSIGN_OR_RETURN(r.original_max_position_embeddings,
@@ -77,7 +82,10 @@ Result<ModelFamily> parse_model_family(const std::string& model_type) {
   if (model_type == "qwen2") return ModelFamily::qwen2;
   if (model_type == "llama") return ModelFamily::llama;
   if (model_type == "qwen3") return ModelFamily::qwen3;
-  return Status::error("model_type '" + model_type + "' is not supported (qwen2, llama, qwen3)");
+  if (model_type == "deepseek_v2") return ModelFamily::deepseek_v2;
+  if (model_type == "deepseek_v3") return ModelFamily::deepseek_v3;
+  return Status::error("model_type '" + model_type +
+                       "' is not supported (qwen2, llama, qwen3, deepseek_v2, deepseek_v3)");
 }
 
 const char* model_family_name(ModelFamily family) {
@@ -85,6 +93,8 @@ const char* model_family_name(ModelFamily family) {
     case ModelFamily::qwen2: return "qwen2";
     case ModelFamily::llama: return "llama";
     case ModelFamily::qwen3: return "qwen3";
+    case ModelFamily::deepseek_v2: return "deepseek_v2";
+    case ModelFamily::deepseek_v3: return "deepseek_v3";
   }
   return "?";
 }
@@ -109,11 +119,15 @@ Result<ModelConfig> ModelConfig::from_json(const JsonValue& json, const std::str
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     return Status::error(where + ": num_attention_heads (" + std::to_string(c.num_attention_heads) +
                          ") must be a multiple of num_key_value_heads (" + std::to_string(c.num_key_value_heads) + ")");
-  int64_t default_head_dim = c.hidden_size / c.num_attention_heads;
-  R1_ASSIGN_OR_RETURN(c.head_dim, json_int_or(json, "head_dim", default_head_dim, where));
-  R1_RETURN_IF_ERROR(check_positive(c.head_dim, "head_dim", where));
-  if (c.head_dim % 2 != 0) return Status::error(where + ": field 'head_dim' must be even for RoPE");
   R1_ASSIGN_OR_RETURN(c.max_position_embeddings, json_int_or(json, "max_position_embeddings", 32768, where));
+  if (is_deepseek(c.family)) {
+    R1_RETURN_IF_ERROR(parse_deepseek_fields(json, where, c));  // head_dim is the rope width there
+  } else {
+    int64_t default_head_dim = c.hidden_size / c.num_attention_heads;
+    R1_ASSIGN_OR_RETURN(c.head_dim, json_int_or(json, "head_dim", default_head_dim, where));
+    R1_RETURN_IF_ERROR(check_positive(c.head_dim, "head_dim", where));
+    if (c.head_dim % 2 != 0) return Status::error(where + ": field 'head_dim' must be even for RoPE");
+  }
   R1_ASSIGN_OR_RETURN(c.rms_norm_eps, json_double_or(json, "rms_norm_eps", 1e-6, where));
   R1_ASSIGN_OR_RETURN(c.tie_word_embeddings, json_bool_or(json, "tie_word_embeddings", false, where));
   R1_ASSIGN_OR_RETURN(c.initializer_range, json_double_or(json, "initializer_range", 0.02, where));
@@ -136,6 +150,10 @@ Result<ModelConfig> ModelConfig::from_json(const JsonValue& json, const std::str
     case ModelFamily::qwen3:
       c.qkv_bias = c.o_bias = attention_bias;
       c.qk_norm = true;
+      break;
+    case ModelFamily::deepseek_v2:
+    case ModelFamily::deepseek_v3:
+      c.qkv_bias = c.o_bias = attention_bias;
       break;
   }
 
@@ -161,7 +179,8 @@ Result<ModelConfig> ModelConfig::load(const std::string& dir) {
 }
 
 std::string ModelConfig::to_json() const {
-  static const char* kArchitectures[] = {"Qwen2ForCausalLM", "LlamaForCausalLM", "Qwen3ForCausalLM"};
+  static const char* kArchitectures[] = {"Qwen2ForCausalLM", "LlamaForCausalLM", "Qwen3ForCausalLM",
+                                         "DeepseekV2ForCausalLM", "DeepseekV3ForCausalLM"};
   rapidjson::StringBuffer buffer;
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
   auto key = [&](const char* k) { w.Key(k); };
@@ -194,6 +213,7 @@ std::string ModelConfig::to_json() const {
       key("high_freq_factor"); w.Double(rope_scaling.high_freq_factor);
       key("original_max_position_embeddings"); w.Int64(rope_scaling.original_max_position_embeddings);
     }
+    if (rope_scaling.type == "yarn") write_yarn(w, rope_scaling);
     w.EndObject();
   };
   key("rope_theta"); w.Double(rope_theta);
@@ -202,6 +222,7 @@ std::string ModelConfig::to_json() const {
   if (family != ModelFamily::qwen2) { key("attention_bias"); w.Bool(qkv_bias); }
   if (family == ModelFamily::llama) { key("mlp_bias"); w.Bool(mlp_bias); }
   if (family == ModelFamily::qwen2) { key("use_sliding_window"); w.Bool(false); }
+  if (is_deepseek(family)) write_deepseek_fields(w, *this);
   key("dtype"); w.String(dtype.c_str());
   key("torch_dtype"); w.String(dtype.c_str());
   if (bos_token_id) { key("bos_token_id"); w.Int64(*bos_token_id); }
@@ -227,6 +248,7 @@ Status ModelConfig::check_token_ids(const std::vector<int64_t>& ids, const std::
 }
 
 int64_t ModelConfig::num_parameters() const {
+  if (is_deepseek(family)) return deepseek_num_parameters(*this);
   int64_t q = num_attention_heads * head_dim, kv = num_key_value_heads * head_dim;
   int64_t attn = hidden_size * (q + 2 * kv) + q * hidden_size + (qkv_bias ? q + 2 * kv : 0) + (o_bias ? hidden_size : 0) +
                  (qk_norm ? 2 * head_dim : 0);

@@ -22,4 +22,25 @@ void KVCache::copy_prefix_into(const KVCache& source, int64_t source_row, int64_
   }
 }
 
+std::pair<at::Tensor, at::Tensor> layer_keys(const AttentionKV& kv, int64_t i, at::Tensor k, at::Tensor v, int64_t S) {
+  if (kv.keys_out) {
+    kv.keys_out->k.push_back(k);
+    kv.keys_out->v.push_back(v);
+  }
+  if (kv.cache) {
+    int64_t B = k.size(0), L = k.size(2);
+    at::Tensor rows = at::arange(B, kv.cache_slots.options()).unsqueeze(1).expand({B, L});
+    // Advanced indices on dims 0 and 2 put the indexed dims first: values are [B, L, KV, D].
+    kv.cache->k[i].index_put_({rows, at::indexing::Slice(), kv.cache_slots}, k.transpose(1, 2));
+    kv.cache->v[i].index_put_({rows, at::indexing::Slice(), kv.cache_slots}, v.transpose(1, 2));
+    k = kv.cache->k[i].narrow(2, 0, S);
+    v = kv.cache->v[i].narrow(2, 0, S);
+  }
+  if (kv.prefix) {
+    k = at::cat({kv.prefix->k[i].index_select(0, kv.prefix_rows), k}, 2);
+    v = at::cat({kv.prefix->v[i].index_select(0, kv.prefix_rows), v}, 2);
+  }
+  return {k, v};
+}
+
 }  // namespace r1

@@ -54,8 +54,9 @@ void run_init(const InitOptions& o) {
 void add_init(CLI::App* group) {
   auto o = std::make_shared<InitOptions>();
   CLI::App* cmd = group->add_subcommand("init", "Write a randomly initialised model with a tokenizer as an HF folder");
-  cmd->add_option("--arch", o->arch, "qwen2 | llama | qwen3")->capture_default_str();
-  cmd->add_option("--preset", o->preset, "tiny | small | medium | qwen2.5-0.5b")->capture_default_str();
+  cmd->add_option("--arch", o->arch, "qwen2 | llama | qwen3 | deepseek_v2 | deepseek_v3")->capture_default_str();
+  cmd->add_option("--preset", o->preset, "tiny | small | medium | qwen2.5-0.5b (deepseek: tiny | small)")
+      ->capture_default_str();
   cmd->add_option("--out", o->out, "Output folder")->required();
   cmd->add_option("--corpus", o->corpus, "Train the BPE tokenizer on this text/JSONL corpus (else bytes only)");
   cmd->add_option("--tokenizer-vocab", o->tokenizer_vocab, "Tokenizer vocabulary size with --corpus")->capture_default_str();

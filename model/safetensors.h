@@ -11,12 +11,16 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "util/status.h"
 
 namespace r1 {
 
 using TensorMap = std::map<std::string, at::Tensor>;
+// Tensor names and shapes a config expects, in checkpoint order.
+using TensorShapes = std::vector<std::pair<std::string, std::vector<int64_t>>>;
 
 struct SafetensorsFile {
   TensorMap tensors;

@@ -1,28 +1,21 @@
 #include "model/transformer.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
+#include <set>
+#include <tuple>
 
 #include "model/checkpoint.h"
 #include "model/gemm.h"
+#include "model/layer_ops.h"
 
 namespace r1 {
 
 namespace {
 
 std::string layer_prefix(int64_t i) { return "model.layers." + std::to_string(i) + "."; }
-
-// RMSNorm as transformers computes it: in fp32, cast back, then scale.
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  at::Tensor h = x.to(at::kFloat);
-  h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return weight * h.to(x.scalar_type());
-}
-
-at::Tensor rotate_half(const at::Tensor& x) {
-  int64_t half = x.size(-1) / 2;
-  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
 
 // The attention mask in the layout grouped_attention reads, built once per
 // forward rather than per layer: allowed [B, L, S] -> [B, 1, G * L, S]
@@ -61,31 +54,41 @@ at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at:
   return out.view({B, H, L, D});
 }
 
-}  // namespace
-
-at::Tensor rope_inverse_frequencies(const ModelConfig& c) {
-  int64_t dim = c.head_dim;
-  at::Tensor inv = 1.0 / at::pow(c.rope_theta, at::arange(0, dim, 2, at::kLong).to(at::kFloat) / dim);
-  const RopeScaling& r = c.rope_scaling;
-  if (r.type == "linear") return inv / r.factor;
-  if (r.type != "llama3") return inv;
-  double old_len = static_cast<double>(r.original_max_position_embeddings);
-  double low_wavelen = old_len / r.low_freq_factor;
-  double high_wavelen = old_len / r.high_freq_factor;
-  at::Tensor wavelen = 2 * M_PI / inv;
-  at::Tensor scaled = at::where(wavelen > low_wavelen, inv / r.factor, inv);
-  at::Tensor smooth = (old_len / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
-  at::Tensor smoothed = (1 - smooth) * scaled / r.factor + smooth * scaled;
-  at::Tensor medium = (wavelen >= high_wavelen).logical_and(wavelen <= low_wavelen);
-  return at::where(medium, smoothed, scaled);
+void dense_mlp_shapes(const ModelConfig& c, const std::string& p, TensorShapes& out) {
+  int64_t h = c.hidden_size, f = c.intermediate_size;
+  out.push_back({p + "mlp.gate_proj.weight", {f, h}});
+  out.push_back({p + "mlp.up_proj.weight", {f, h}});
+  out.push_back({p + "mlp.down_proj.weight", {h, f}});
+  if (c.mlp_bias) {
+    out.push_back({p + "mlp.gate_proj.bias", {f}});
+    out.push_back({p + "mlp.up_proj.bias", {f}});
+    out.push_back({p + "mlp.down_proj.bias", {h}});
+  }
 }
 
-std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensor_shapes(const ModelConfig& c) {
-  int64_t q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim, h = c.hidden_size,
-          f = c.intermediate_size;
-  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+// DeepSeek: MLA in every layer, dense MLPs in the first first_k_dense_replace.
+void deepseek_layer_shapes(const ModelConfig& c, int64_t i, TensorShapes& out) {
+  std::string p = layer_prefix(i);
+  out.push_back({p + "input_layernorm.weight", {c.hidden_size}});
+  out.push_back({p + "post_attention_layernorm.weight", {c.hidden_size}});
+  mla_tensor_shapes(c, p, out);
+  if (c.moe.moe_layer(i))
+    moe_tensor_shapes(c, p, out);
+  else
+    dense_mlp_shapes(c, p, out);
+}
+
+}  // namespace
+
+TensorShapes expected_tensor_shapes(const ModelConfig& c) {
+  int64_t q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim, h = c.hidden_size;
+  TensorShapes out;
   out.push_back({"model.embed_tokens.weight", {c.vocab_size, h}});
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    if (c.is_mla()) {
+      deepseek_layer_shapes(c, i, out);
+      continue;
+    }
     std::string p = layer_prefix(i);
     out.push_back({p + "input_layernorm.weight", {h}});
     out.push_back({p + "post_attention_layernorm.weight", {h}});
@@ -103,14 +106,7 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensor_shapes
       out.push_back({p + "self_attn.q_norm.weight", {c.head_dim}});
       out.push_back({p + "self_attn.k_norm.weight", {c.head_dim}});
     }
-    out.push_back({p + "mlp.gate_proj.weight", {f, h}});
-    out.push_back({p + "mlp.up_proj.weight", {f, h}});
-    out.push_back({p + "mlp.down_proj.weight", {h, f}});
-    if (c.mlp_bias) {
-      out.push_back({p + "mlp.gate_proj.bias", {f}});
-      out.push_back({p + "mlp.up_proj.bias", {f}});
-      out.push_back({p + "mlp.down_proj.bias", {h}});
-    }
+    dense_mlp_shapes(c, p, out);
   }
   out.push_back({"model.norm.weight", {h}});
   if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, h}});
@@ -120,11 +116,35 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensor_shapes
 Transformer::Transformer(ModelConfig config, TensorMap tensors, at::ScalarType dtype)
     : config_(std::move(config)), tensors_(std::move(tensors)), dtype_(dtype) {
   inv_freq_ = rope_inverse_frequencies(config_);
+  rope_factor_ = rope_attention_factor(config_);
 }
+
+namespace {
+
+// Tensors of layers past num_hidden_layers: DeepSeek-V3's multi-token
+// prediction modules, which next-token decoding and training here do not use.
+void report_skipped_mtp_layers(const std::string& dir, const ModelConfig& c, const TensorMap& tensors) {
+  std::set<int64_t> layers;
+  int64_t count = 0;
+  for (const auto& [name, t] : tensors) {
+    if (name.rfind("model.layers.", 0) != 0) continue;
+    int64_t layer = std::atoll(name.c_str() + 13);
+    if (layer >= c.num_hidden_layers) layers.insert(layer), ++count;
+  }
+  if (layers.empty()) return;
+  std::fprintf(stderr,
+               "r1: %s: skipping %lld tensors of %zu multi-token-prediction layer(s) from model.layers.%lld "
+               "(num_nextn_predict_layers = %lld): not loaded, only next-token prediction is used\n",
+               dir.c_str(), static_cast<long long>(count), layers.size(), static_cast<long long>(*layers.begin()),
+               static_cast<long long>(c.num_nextn_predict_layers));
+}
+
+}  // namespace
 
 Result<Transformer> Transformer::load(const std::string& dir, const LoadOptions& options) {
   R1_ASSIGN_OR_RETURN(ModelConfig config, ModelConfig::load(dir));
   R1_ASSIGN_OR_RETURN(TensorMap tensors, load_checkpoint_tensors(dir));
+  if (config.is_mla()) report_skipped_mtp_layers(dir, config, tensors);
   auto model = from_tensors(config, std::move(tensors), options);
   if (!model.ok()) return model.status().with_context(dir);
   return model;
@@ -142,7 +162,7 @@ Result<Transformer> Transformer::from_tensors(const ModelConfig& config, TensorM
     if (!at::isFloatingType(it->second.scalar_type()))
       return Status::error("tensor '" + name + "' must be floating point");
     if (dtype == at::ScalarType::Undefined) dtype = it->second.scalar_type();
-    at::Tensor t = it->second.to(options.device, dtype);
+    at::Tensor t = it->second.to(options.device, keeps_fp32(name) ? at::kFloat : dtype);
     if (options.trainable) {
       if (t.data_ptr() == it->second.data_ptr()) t = t.clone();
       t.set_requires_grad(true);
@@ -159,7 +179,8 @@ Transformer Transformer::random(const ModelConfig& config, uint64_t seed) {
   TensorMap tensors;
   for (const auto& [name, shape] : expected_tensor_shapes(config)) {
     bool is_norm = name.find("norm") != std::string::npos;
-    bool is_bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    // ".bias", and DeepSeek's e_score_correction_bias (zero as transformers starts it)
+    bool is_bias = name.size() > 4 && name.compare(name.size() - 4, 4, "bias") == 0;
     at::Tensor t;
     if (is_norm)
       t = at::ones(shape);
@@ -188,6 +209,8 @@ Status Transformer::bind_layers() {
     LayerWeights w;
     w.input_norm = get(p + "input_layernorm.weight");
     w.post_attention_norm = get(p + "post_attention_layernorm.weight");
+    if (config_.is_mla()) w.mla = bind_mla(get, p);
+    if (config_.moe.moe_layer(i)) w.moe = bind_moe(get, config_, p);
     w.q_proj = get(p + "self_attn.q_proj.weight");
     w.k_proj = get(p + "self_attn.k_proj.weight");
     w.v_proj = get(p + "self_attn.v_proj.weight");
@@ -220,9 +243,18 @@ at::Tensor concat_rows(std::initializer_list<at::Tensor> parts) {
 
 Transformer Transformer::with_fused_projections() const {
   Transformer fused = *this;
-  for (LayerWeights& w : fused.layers_) {
-    w.qkv_proj = at::cat({w.q_proj, w.k_proj, w.v_proj});
-    w.qkv_bias = concat_rows({w.q_bias, w.k_bias, w.v_bias});
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    LayerWeights& w = fused.layers_[i];
+    if (config_.is_mla()) {
+      split_kv_b_proj(w.mla, config_);  // the absorbed form's per-head blocks
+    } else {
+      w.qkv_proj = at::cat({w.q_proj, w.k_proj, w.v_proj});
+      w.qkv_bias = concat_rows({w.q_bias, w.k_bias, w.v_bias});
+    }
+    if (config_.moe.moe_layer(i)) {
+      stack_experts(w.moe);
+      continue;
+    }
     w.gate_up_proj = at::cat({w.gate_proj, w.up_proj});
     w.gate_up_bias = concat_rows({w.gate_bias, w.up_bias});
   }
@@ -238,6 +270,13 @@ std::vector<at::Tensor> Transformer::parameters() const {
 KVCache Transformer::new_cache(int64_t batch, int64_t capacity) const {
   KVCache cache;
   auto opts = at::TensorOptions().dtype(dtype_).device(device());
+  if (config_.is_mla()) {  // the compressed cache: latent and rope key per token
+    for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+      cache.k.push_back(at::zeros({batch, 1, capacity, config_.mla.kv_lora_rank}, opts));
+      cache.v.push_back(at::zeros({batch, 1, capacity, config_.mla.qk_rope_head_dim}, opts));
+    }
+    return cache;
+  }
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     cache.k.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, opts));
     cache.v.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, opts));
@@ -249,6 +288,7 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
                                         const at::Tensor& mask, const AttentionKV& kv) const {
   const LayerWeights& w = layers_[i];
   const ModelConfig& c = config_;
+  if (c.is_mla()) return mla_attention(w.mla, c, i, x, cos, sin, mask, kv);
   int64_t B = x.size(0), L = x.size(1), D = c.head_dim;
   int64_t Q = c.num_attention_heads * D, KVD = c.num_key_value_heads * D;
   at::Tensor q, k, v;  // [B, L, heads * D]
@@ -268,25 +308,8 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
     q = rms_norm(q, w.q_norm, c.rms_norm_eps);
     k = rms_norm(k, w.k_norm, c.rms_norm_eps);
   }
-  q = q * cos + rotate_half(q) * sin;
-  k = k * cos + rotate_half(k) * sin;
-  if (kv.keys_out) {
-    kv.keys_out->k.push_back(k);
-    kv.keys_out->v.push_back(v);
-  }
-  if (kv.cache) {
-    int64_t S = mask.size(3);
-    at::Tensor rows = at::arange(B, kv.cache_slots.options()).unsqueeze(1).expand({B, L});
-    // Advanced indices on dims 0 and 2 put the indexed dims first: values are [B, L, KV, D].
-    kv.cache->k[i].index_put_({rows, at::indexing::Slice(), kv.cache_slots}, k.transpose(1, 2));
-    kv.cache->v[i].index_put_({rows, at::indexing::Slice(), kv.cache_slots}, v.transpose(1, 2));
-    k = kv.cache->k[i].narrow(2, 0, S);
-    v = kv.cache->v[i].narrow(2, 0, S);
-  }
-  if (kv.prefix) {
-    k = at::cat({kv.prefix->k[i].index_select(0, kv.prefix_rows), k}, 2);
-    v = at::cat({kv.prefix->v[i].index_select(0, kv.prefix_rows), v}, 2);
-  }
+  q = apply_rope(q, cos, sin);
+  std::tie(k, v) = layer_keys(kv, i, apply_rope(k, cos, sin), v, mask.size(3));
   at::Tensor out = grouped_attention(q, k, v, mask);  // [B, H, L, D]
   out = out.transpose(1, 2).reshape({B, L, c.num_attention_heads * D});
   return gemm::linear(out, w.o_proj, w.o_bias);
@@ -294,6 +317,7 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
 
 at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x) const {
   const LayerWeights& w = layers_[i];
+  if (config_.moe.moe_layer(i)) return moe_block(w.moe, config_.moe, x);
   at::Tensor gate, up;
   if (w.gate_up_proj.defined()) {
     at::Tensor gate_up = gemm::linear(x, w.gate_up_proj, w.gate_up_bias);
@@ -311,9 +335,13 @@ at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positio
   // cos/sin [B, 1, L, D] in fp32 as transformers computes them, then cast.
   at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_.to(positions.device());
   at::Tensor emb = at::cat({freqs, freqs}, -1).unsqueeze(1);
-  at::Tensor cos = emb.cos().to(dtype_), sin = emb.sin().to(dtype_);
-  at::Tensor mask =
-      grouped_attention_mask(allowed, config_.num_attention_heads / config_.num_key_value_heads, dtype_);
+  at::Tensor cos = emb.cos(), sin = emb.sin();
+  if (rope_factor_ != 1.0) cos = cos * rope_factor_, sin = sin * rope_factor_;  // YaRN
+  cos = cos.to(dtype_), sin = sin.to(dtype_);
+  // MLA: every head reads the one shared latent, like a single KV head.
+  int64_t group = config_.is_mla() ? config_.num_attention_heads
+                                   : config_.num_attention_heads / config_.num_key_value_heads;
+  at::Tensor mask = grouped_attention_mask(allowed, group, dtype_);
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     const LayerWeights& w = layers_[i];
     h = h + attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), cos, sin, mask, kv);

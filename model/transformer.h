@@ -1,6 +1,8 @@
-// The decoder-only transformer shared by the Qwen2, Llama and Qwen3 families.
-// Weights are kept under their Hugging Face names so that loading, saving,
-// optimiser state and checkpoints need no name mapping.
+// The decoder-only transformer shared by the Qwen2, Llama and Qwen3 families
+// and DeepSeek V2/V3 (whose layers swap in multi-head latent attention,
+// model/mla_attention.h, and DeepSeekMoE MLPs, model/moe.h). Weights are
+// kept under their Hugging Face names so that loading, saving, optimiser
+// state and checkpoints need no name mapping.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -10,6 +12,9 @@
 
 #include "model/config.h"
 #include "model/kv_cache.h"
+#include "model/mla_attention.h"
+#include "model/moe.h"
+#include "model/rope.h"
 #include "model/safetensors.h"
 #include "util/status.h"
 
@@ -25,40 +30,6 @@ struct LoadOptions {
   at::Device device = at::kCPU;  // where every weight lives from the start
 };
 
-// Keys/values a forward call reads or writes beyond its own tokens.
-struct AttentionKV {
-  // Decoding: the call's keys/values are written into `cache` at `cache_slots`
-  // [B, L] and attention reads the first S slots of the cache.
-  KVCache* cache = nullptr;
-  at::Tensor cache_slots;
-  // Teacher forcing after a shared prefix (differentiable): row b first
-  // attends to row prefix_rows[b] ([B] int64) of `prefix`, whose per-layer
-  // keys/values are [K, kv_heads, P, head_dim]; `allowed` is then
-  // [B, L, P + L]. The prefix's gradient sums over the rows that read it.
-  const KVCache* prefix = nullptr;
-  at::Tensor prefix_rows;
-  // When set, receives this call's keys/values per layer, in the graph.
-  KVCache* keys_out = nullptr;
-
-  static AttentionKV into_cache(KVCache* cache, const at::Tensor& slots) {
-    AttentionKV kv;
-    kv.cache = cache;
-    kv.cache_slots = slots;
-    return kv;
-  }
-  static AttentionKV collect(KVCache* keys_out) {
-    AttentionKV kv;
-    kv.keys_out = keys_out;
-    return kv;
-  }
-  static AttentionKV after_prefix(const KVCache* prefix, const at::Tensor& prefix_rows) {
-    AttentionKV kv;
-    kv.prefix = prefix;
-    kv.prefix_rows = prefix_rows;
-    return kv;
-  }
-};
-
 struct LayerWeights {
   at::Tensor input_norm, post_attention_norm;
   at::Tensor q_proj, k_proj, v_proj, o_proj;  // [out, in]
@@ -69,6 +40,8 @@ struct LayerWeights {
   // Set by with_fused_projections only: [q; k; v] and [gate; up] as one
   // matrix each, so a decode step runs 4 matrix products per layer, not 7.
   at::Tensor qkv_proj, qkv_bias, gate_up_proj, gate_up_bias;
+  MlaWeights mla;  // DeepSeek: attention instead of q/k/v/o above
+  MoeWeights moe;  // DeepSeek layers past first_k_dense_replace: the MLP instead of gate/up/down
 };
 
 class Transformer {
@@ -115,14 +88,12 @@ class Transformer {
   TensorMap tensors_;
   at::ScalarType dtype_;
   at::Tensor inv_freq_;  // [head_dim / 2] fp32, rope scaling applied
+  double rope_factor_ = 1.0;  // YaRN's attention factor on cos/sin
   at::Tensor embed_, final_norm_, lm_head_;
   std::vector<LayerWeights> layers_;
 };
 
 // Expected tensor names and shapes for a config, in HF naming.
-std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensor_shapes(const ModelConfig& config);
-
-// RoPE inverse frequencies with the config's scaling, as transformers computes them.
-at::Tensor rope_inverse_frequencies(const ModelConfig& config);
+TensorShapes expected_tensor_shapes(const ModelConfig& config);
 
 }  // namespace r1

@@ -127,6 +127,12 @@ Result<ModelConfig> PretrainToyConfig::model_config() const {
   if (intermediate_size > 0) m.intermediate_size = intermediate_size;
   if (num_attention_heads > 0) m.num_attention_heads = num_attention_heads;
   if (num_key_value_heads > 0) m.num_key_value_heads = num_key_value_heads;
+  if (m.is_mla()) {  // DeepSeek: every head reads the shared latent; head_dim is the preset's rope width
+    if (num_key_value_heads > 0 && num_key_value_heads != m.num_attention_heads)
+      return Status::error("key 'num_key_value_heads' must equal 'num_attention_heads' for " + arch);
+    m.num_key_value_heads = m.num_attention_heads;
+    return m;
+  }
   if (m.hidden_size % m.num_attention_heads != 0)
     return Status::error("key 'hidden_size' (" + std::to_string(m.hidden_size) +
                          ") must be a multiple of 'num_attention_heads' (" + std::to_string(m.num_attention_heads) + ")");

@@ -16,8 +16,10 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
+// No decay for biases and norms, nor for DeepSeek's e_score_correction_bias:
+// a routing offset that takes no gradient, which decay alone would shrink.
 bool decays_weight(const std::string& name) {
-  return !ends_with(name, ".bias") && name.find("norm") == std::string::npos;
+  return !ends_with(name, "bias") && name.find("norm") == std::string::npos;
 }
 
 AdamW::AdamW(const Transformer& model, AdamWOptions options) : options_(options) {

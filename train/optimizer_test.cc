@@ -39,6 +39,8 @@ TEST(AdamW, WeightDecaySkipsNormsAndBiases) {
   EXPECT_FALSE(decays_weight("model.layers.0.input_layernorm.weight"));
   EXPECT_FALSE(decays_weight("model.layers.0.self_attn.q_norm.weight"));
   EXPECT_FALSE(decays_weight("model.norm.weight"));
+  EXPECT_FALSE(decays_weight("model.layers.3.mlp.gate.e_score_correction_bias"));  // DeepSeek's routing offset
+  EXPECT_TRUE(decays_weight("model.layers.3.mlp.gate.weight"));
 }
 
 TEST(AdamW, FirstStepMatchesTheFormula) {

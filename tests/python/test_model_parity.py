@@ -10,10 +10,11 @@ import zlib
 
 import pytest
 import torch
-from safetensors.torch import load_file
 from transformers import (AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM,
                           Qwen3Config, Qwen3ForCausalLM)
 
+from logit_parity import (check_greedy_generation, check_logprob_rows, max_logit_error, our_logits, random_sequences,
+                          reference_logits)
 from r1_cli import r1
 
 ROOT = os.environ.get("R1_ROOT", ".")
@@ -55,36 +56,6 @@ def make_reference(name, folder):
     return model
 
 
-def random_sequences(lengths, vocab, seed):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randint(0, vocab, (n,), generator=g).tolist() for n in lengths]
-
-
-def our_logits(model_dir, sequences, tmp_path):
-    rows = tmp_path / "rows.jsonl"
-    rows.write_text("".join(json.dumps({"prompt_ids": s[:1], "completion_ids": s[1:]}) + "\n" for s in sequences))
-    dump = tmp_path / "logits.safetensors"
-    out = tmp_path / "logprobs.jsonl"
-    r1("logprobs", "--model", str(model_dir), "--input", str(rows), "--output", str(out), "--dump-logits", str(dump))
-    return load_file(str(dump))["logits"], [json.loads(l) for l in out.read_text().splitlines()]
-
-
-def reference_logits(model, sequences):
-    """Right-padded batch with an attention mask, as our scorer pads."""
-    L = max(len(s) for s in sequences)
-    ids = torch.zeros(len(sequences), L, dtype=torch.long)
-    mask = torch.zeros(len(sequences), L, dtype=torch.long)
-    for i, s in enumerate(sequences):
-        ids[i, :len(s)] = torch.tensor(s)
-        mask[i, :len(s)] = 1
-    with torch.no_grad():
-        return model(input_ids=ids, attention_mask=mask).logits
-
-
-def max_logit_error(ours, theirs, sequences):
-    return max((ours[i, :len(s)] - theirs[i, :len(s)]).abs().max().item() for i, s in enumerate(sequences))
-
-
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_logits_match_transformers_on_padded_batch(name, tmp_path):
     model = make_reference(name, tmp_path / "model")
@@ -94,30 +65,14 @@ def test_logits_match_transformers_on_padded_batch(name, tmp_path):
     err = max_logit_error(ours, theirs, sequences)
     print(f"{name}: max |logit diff| = {err:.2e}")
     assert err < LOGIT_TOL
-    # The per-token log-probs we report are those of the same logits.
-    for i, s in enumerate(sequences):
-        ref = torch.log_softmax(theirs[i, :len(s) - 1].double(), -1).gather(-1, torch.tensor(s[1:])[:, None])[:, 0]
-        assert torch.allclose(torch.tensor(rows[i]["logprobs"], dtype=torch.double), ref, atol=1e-4)
+    check_logprob_rows(rows, theirs, sequences)
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_greedy_generation_is_token_identical(name, tmp_path):
     model = make_reference(name, tmp_path / "model")
     prompts = random_sequences([4, 9, 15], COMMON["vocab_size"], seed=11)
-    prompts_file = tmp_path / "prompts.jsonl"
-    prompts_file.write_text("".join(json.dumps({"prompt_ids": p}) + "\n" for p in prompts))
-    out = tmp_path / "out.jsonl"
-    r1("generate", "--model", str(tmp_path / "model"), "--prompts", str(prompts_file), "--output", str(out),
-       "--temperature", "0", "--max-new-tokens", "24", "--quiet")
-    ours = [json.loads(l) for l in out.read_text().splitlines()]
-    for p, row in zip(prompts, ours):
-        with torch.no_grad():
-            ref = model.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long),
-                                 do_sample=False, max_new_tokens=24, eos_token_id=COMMON["eos_token_id"],
-                                 pad_token_id=0)
-        expected = ref[0, len(p):].tolist()
-        assert row["token_ids"] == expected
-        assert row["finish_reason"] == ("stop" if expected[-1] == COMMON["eos_token_id"] else "length")
+    check_greedy_generation(model, tmp_path / "model", prompts, COMMON["eos_token_id"], tmp_path)
 
 
 @pytest.mark.parametrize("arch", ["qwen2", "llama", "qwen3"])
