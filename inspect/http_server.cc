@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "rollout/wire_endpoint.h"
+#include "rollout/wire_listener.h"
 
 namespace r1 {
 
@@ -26,10 +26,6 @@ constexpr size_t kMaxHeaderBytes = 16 * 1024;
 
 std::chrono::steady_clock::duration seconds(double s) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
-}
-
-std::string endpoint_text(const tcp::endpoint& e) {
-  return HostPort{.host = e.address().to_string(), .port = e.port()}.str();
 }
 
 // The host part of a Host header: "localhost:8765" -> "localhost", "[::1]:80" -> "[::1]".
@@ -147,21 +143,11 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() = default;
 
 Result<std::unique_ptr<HttpServer>> HttpServer::bind(HttpServerOptions options, HttpHandler handler) {
-  std::string where = "--listen " + options.listen;
-  R1_ASSIGN_OR_RETURN(HostPort hp, parse_host_port(options.listen, "--listen"));
+  std::string listen = options.listen;
   auto impl = std::make_unique<Impl>(std::move(options), std::move(handler));
+  R1_RETURN_IF_ERROR(listen_on(impl->acceptor, listen));
   error_code ec;
-  tcp::resolver resolver(impl->io);
-  auto endpoints = resolver.resolve(hp.host, std::to_string(hp.port), tcp::resolver::numeric_service, ec);
-  if (ec || endpoints.empty()) return Status::error(where + ": cannot resolve '" + hp.host + "': " + ec.message());
-  tcp::endpoint endpoint = endpoints.begin()->endpoint();
-  tcp::acceptor& a = impl->acceptor;
-  a.open(endpoint.protocol(), ec);
-  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) a.bind(endpoint, ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::error(where + ": cannot listen on " + endpoint_text(endpoint) + ": " + ec.message());
-  impl->shared.loopback_only = endpoint.address().is_loopback();
+  impl->shared.loopback_only = impl->acceptor.local_endpoint(ec).address().is_loopback();
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 

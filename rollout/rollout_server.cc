@@ -13,7 +13,7 @@
 
 #include "rollout/wire_auth.h"
 #include "rollout/wire_deadline.h"
-#include "rollout/wire_endpoint.h"
+#include "rollout/wire_listener.h"
 #include "rollout/wire_frame.h"
 #include "rollout/wire_mac.h"
 #include "util/json.h"
@@ -33,10 +33,6 @@ void log_line(std::string line) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   std::fprintf(stderr, "r1 rollout serve: %s\n", line.c_str());
   std::fflush(stderr);
-}
-
-std::string endpoint_text(const tcp::endpoint& e) {
-  return HostPort{.host = e.address().to_string(), .port = e.port()}.str();
 }
 
 std::string result_header(const RolloutResult& result) {
@@ -389,20 +385,9 @@ RolloutServer::RolloutServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 RolloutServer::~RolloutServer() = default;
 
 Result<std::unique_ptr<RolloutServer>> RolloutServer::bind(RolloutServerOptions options) {
-  std::string where = "--listen " + options.listen;
-  R1_ASSIGN_OR_RETURN(HostPort hp, parse_host_port(options.listen, "--listen"));
+  std::string listen = options.listen;
   auto impl = std::make_unique<Impl>(std::move(options));
-  error_code ec;
-  tcp::resolver resolver(impl->io);
-  auto endpoints = resolver.resolve(hp.host, std::to_string(hp.port), tcp::resolver::numeric_service, ec);
-  if (ec || endpoints.empty()) return Status::error(where + ": cannot resolve '" + hp.host + "': " + ec.message());
-  tcp::endpoint endpoint = endpoints.begin()->endpoint();
-  tcp::acceptor& a = impl->acceptor;
-  a.open(endpoint.protocol(), ec);
-  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) a.bind(endpoint, ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::error(where + ": cannot listen on " + endpoint_text(endpoint) + ": " + ec.message());
+  R1_RETURN_IF_ERROR(listen_on(impl->acceptor, listen));
   return std::unique_ptr<RolloutServer>(new RolloutServer(std::move(impl)));
 }
 
