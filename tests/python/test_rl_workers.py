@@ -30,6 +30,22 @@ def workers(base):
         proc.wait(timeout=60)
 
 
+def wait_for_worker_line(log, text, run, what):
+    """Waits (at most 120 s) until the worker's log holds `text`, while the run `run` is still going."""
+    deadline = time.time() + 120
+    while text not in log.read_text():
+        assert run.poll() is None, run.stderr.read()
+        assert time.time() < deadline, f"{what} never logged {text!r}"
+        time.sleep(0.005)
+
+
+def assert_same_run(run, reference):
+    """The same rollouts.db rows and bit-identical final weights."""
+    assert rows(run) == rows(reference)
+    assert ((run / "model" / "model.safetensors").read_bytes() ==
+            (reference / "model" / "model.safetensors").read_bytes())
+
+
 def rows(run):
     with sqlite3.connect(run / "rollouts.db") as con:
         return con.execute("SELECT step, policy_version, group_index, sample_index, prompt_index, completion, "
@@ -63,19 +79,12 @@ def test_a_worker_killed_mid_run_loses_nothing(base, workers):
                           rollout_auth_key_file=str(key))
     run = subprocess.Popen([R1, "rl", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            text=True)
-    log = base / "worker0.log"
-    deadline = time.time() + 120
-    while "answered step 2 " not in log.read_text():
-        assert run.poll() is None, run.stderr.read()
-        assert time.time() < deadline, "worker 0 never answered step 2"
-        time.sleep(0.005)
+    wait_for_worker_line(base / "worker0.log", "answered step 2 ", run, "worker 0")
     procs[0].send_signal(signal.SIGKILL)
     _, stderr = run.communicate(timeout=300)
     assert run.returncode == 0, stderr
     assert f"dropped a rollout worker: rollout worker {addresses[0]}: " in stderr
-    assert rows(base / "rl_killed") == rows(base / "rl_local8")
-    assert ((base / "rl_killed" / "model" / "model.safetensors").read_bytes() ==
-            (base / "rl_local8" / "model" / "model.safetensors").read_bytes())
+    assert_same_run(base / "rl_killed", base / "rl_local8")
 
 
 def test_async_rl_on_two_workers_matches_async_in_process(base, workers):

@@ -18,13 +18,12 @@ them; the fixture removes them. It needs root (`ip netns`), as CI runs.
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
 
 from r1_cli import R1, r1, write_auth_key
 from test_rl_cli import base, write_config  # noqa: F401 (the tiny model fixture)
-from test_rl_workers import rows
+from test_rl_workers import assert_same_run, wait_for_worker_line
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"),
                                 reason="network namespaces need root and iproute2")
@@ -88,9 +87,7 @@ def test_rl_across_hosts_equals_rl_in_process(base, hosts, workers):
     run = in_namespace(hosts["L"], R1, "rl", "--config", config, timeout=600)
     assert run.returncode == 0, run.stderr
     assert "dropped" not in run.stderr
-    assert rows(base / "netns_workers") == rows(base / "netns_local")
-    assert ((base / "netns_workers" / "model" / "model.safetensors").read_bytes() ==
-            (base / "netns_local" / "model" / "model.safetensors").read_bytes())
+    assert_same_run(base / "netns_workers", base / "netns_local")
     for host in ("A", "B"):
         assert (base / f"netns_{host}.log").read_text().count("answered step") >= 4
 
@@ -112,17 +109,10 @@ def test_a_partitioned_worker_is_dropped_and_nothing_is_lost(base, hosts, worker
                           rollout_auth_key_file=str(key), rollout_timeout=5)
     run = subprocess.Popen(["ip", "netns", "exec", hosts["L"], R1, "rl", "--config", str(config)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    log = base / "netns_A.log"
-    deadline = time.time() + 120
-    while "answered step 2 " not in log.read_text():
-        assert run.poll() is None, run.stderr.read()
-        assert time.time() < deadline, "worker A never answered step 2"
-        time.sleep(0.005)
+    wait_for_worker_line(base / "netns_A.log", "answered step 2 ", run, "worker A")
     tag = hosts["A"][3:]
     ip("-n", hosts["A"], "link", "set", f"r1{tag}A", "down")
     _, stderr = run.communicate(timeout=300)
     assert run.returncode == 0, stderr
     assert f"dropped a rollout worker: rollout worker {addresses[0]}: " in stderr
-    assert rows(base / "netns_cut") == rows(base / "netns_local8")
-    assert ((base / "netns_cut" / "model" / "model.safetensors").read_bytes() ==
-            (base / "netns_local8" / "model" / "model.safetensors").read_bytes())
+    assert_same_run(base / "netns_cut", base / "netns_local8")
