@@ -126,10 +126,11 @@ struct MicroBatchResult {
 std::vector<size_t> fully_masked(const at::Tensor& weights, const at::Tensor& mask, const std::vector<size_t>& rows) {
   at::Tensor kept = (weights.expand_as(mask) * mask != 0).any(-1);
   at::Tensor has_tokens = (mask != 0).any(-1);
-  at::Tensor masked = (has_tokens & ~kept).to(at::kCPU);
+  at::Tensor masked = (has_tokens & ~kept).to(at::kCPU).contiguous();
+  const bool* flags = masked.data_ptr<bool>();
   std::vector<size_t> out;
   for (size_t r = 0; r < rows.size(); ++r)
-    if (masked[static_cast<int64_t>(r)].item<bool>()) out.push_back(rows[r]);
+    if (flags[r]) out.push_back(rows[r]);
   return out;
 }
 
