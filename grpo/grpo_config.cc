@@ -129,7 +129,22 @@ Status check_batching(const GRPOConfig& c) {
 // Off-policy samples need a trust region: an unclipped importance-weighted
 // loss diverged at staleness 3 in a published ablation (tinker-cookbook #822).
 Status check_async(const GRPOConfig& c) {
-  if (!c.async_generation) return {};
+  if (!c.async_generation) {
+    // These keys act only on generations sampled ahead; set without async
+    // they would change nothing, so they are refused.
+    GRPOConfig d;
+    const char* idle = c.max_staleness != d.max_staleness ? "max_staleness"
+                       : c.importance_sampling_correction != d.importance_sampling_correction
+                           ? "importance_sampling_correction"
+                       : c.importance_sampling_mode != d.importance_sampling_mode ? "importance_sampling_mode"
+                       : c.importance_sampling_clip_min != d.importance_sampling_clip_min
+                           ? "importance_sampling_clip_min"
+                       : c.importance_sampling_clip_max != d.importance_sampling_clip_max
+                           ? "importance_sampling_clip_max"
+                           : nullptr;
+    if (idle) return field_error(idle, "takes effect only with async_generation: true; set that too, or leave it out");
+    return {};
+  }
   double eh = c.epsilon_high.value_or(c.epsilon);
   if (!(c.epsilon > 0 && c.epsilon <= 1) || !(eh > 0 && eh <= 1))
     return field_error("async_generation", "needs a clipped loss: epsilon and epsilon_high in (0, 1], got " +
