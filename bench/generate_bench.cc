@@ -3,6 +3,7 @@
 //
 //   generate_bench --model DIR [--batch 16] [--prompt-len 64] [--new-tokens 128]
 //                  [--threads 2] [--repeats 3] [--num-samples 1] [--dtype float32|bfloat16]
+//                  [--decode-streams 0]
 //
 // Prints the best-of-repeats prefill and decode tokens/s as JSON, with the
 // KV cache's bytes per token (all layers; for DeepSeek's latent attention the
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
   r1::keep_freed_memory_for_reuse();
   std::string model_dir;
   int64_t batch = 16, prompt_len = 64, new_tokens = 128, num_samples = 1;
-  int threads = 2, repeats = 3;
+  int threads = 2, repeats = 3, decode_streams = 0;
   std::string dtype = "float32";
   CLI::App app{"r1 generation benchmark"};
   app.add_option("--model", model_dir, "HF model folder")->required();
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   app.add_option("--new-tokens", new_tokens, "Tokens generated per row");
   app.add_option("--num-samples", num_samples, "Samples per prompt (GRPO's G)");
   app.add_option("--threads", threads, "CPU threads");
+  app.add_option("--decode-streams", decode_streams, "Concurrent decode streams (0 = the default)");
   app.add_option("--repeats", repeats, "Timed runs after one warm-up; the best is reported");
   app.add_option("--dtype", dtype, "Compute dtype")->check(CLI::IsMember({"float32", "bfloat16"}));
   CLI11_PARSE(app, argc, argv);
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
   r1::GenerationOptions options;
   options.max_new_tokens = new_tokens;
   options.num_samples = num_samples;
+  options.decode_streams = decode_streams;
   options.stop_token_ids = {};
   double best_prefill = 0, best_decode = 0;
   for (int run = 0; run <= repeats; ++run) {

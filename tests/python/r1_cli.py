@@ -9,10 +9,12 @@ from pathlib import Path
 R1 = os.environ.get("R1_BIN", "build/r1")
 
 
-def r1(*args, check=True):
+def r1(*args, check=True, threads=None):
     """Runs `r1 ARGS...` (arguments converted to str) and returns the CompletedProcess;
-    with check, a non-zero exit fails the test and shows r1's stderr."""
-    result = subprocess.run([R1, *map(str, args)], capture_output=True, text=True)
+    with check, a non-zero exit fails the test and shows r1's stderr. `threads` sets
+    OMP_NUM_THREADS for this run (the tests' default is 1)."""
+    env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    result = subprocess.run([R1, *map(str, args)], capture_output=True, text=True, env=env)
     if check:
         assert result.returncode == 0, f"r1 {' '.join(map(str, args))} failed:\n{result.stderr}"
     return result

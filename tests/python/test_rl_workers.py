@@ -94,20 +94,16 @@ def test_async_rl_on_two_workers_matches_async_in_process(base, workers):
     float32 rounding, because the workers' sampling log-probs (which the
     importance weights read) depend on how the prompts were batched in their
     last bits."""
-    from safetensors.torch import load_file
-
     key, addresses, _ = workers
     settings = dict(max_steps=4, save_steps=100, async_generation=True, max_staleness=1)
-    r1("rl", "--config", str(write_config(base, "async_local", **settings)))
+    r1("rl", "--config", str(write_config(base, "async_local", **settings)), threads=2)
     r1("rl", "--config", str(write_config(base, "async_workers", rollout_workers=addresses,
                                           rollout_auth_key_file=str(key), **settings)))
     local_rows, remote_rows = rows(base / "async_local"), rows(base / "async_workers")
     assert len(local_rows) == 4 * 8 and remote_rows == local_rows
     assert sorted({(r[0], r[1]) for r in remote_rows}) == [(1, 0), (2, 0), (3, 1), (4, 2)]
-    local = load_file(str(base / "async_local" / "model" / "model.safetensors"))
-    remote = load_file(str(base / "async_workers" / "model" / "model.safetensors"))
-    for name, tensor in local.items():
-        assert (remote[name] - tensor).abs().max().item() <= 1e-5, name
+    assert (base / "async_workers" / "model" / "model.safetensors").read_bytes() == \
+        (base / "async_local" / "model" / "model.safetensors").read_bytes()
     for run in ("async_local", "async_workers"):
         last = json.loads((base / run / "metrics.jsonl").read_text().splitlines()[-1])
         assert last["staleness/max"] == 1 and last["mismatch_kl"] >= 0
