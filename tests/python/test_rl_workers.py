@@ -87,13 +87,13 @@ def test_a_worker_killed_mid_run_loses_nothing(base, workers):
     assert_same_run(base / "rl_killed", base / "rl_local8")
 
 
-def test_async_rl_on_two_workers_matches_async_in_process(base, workers):
+def test_async_rl_on_two_workers_equals_async_in_process(base, workers):
     """async_generation with max_staleness 1: each worker is pushed the weights
     generation g trained from and samples generation g + 1 while the learner
-    trains. The rows equal the in-process async run's; the weights agree to
-    float32 rounding, because the workers' sampling log-probs (which the
-    importance weights read) depend on how the prompts were batched in their
-    last bits."""
+    trains. The workers' sampling log-probs feed the importance weights, so
+    they must be bit-identical too: two one-thread workers decode the batches
+    of the two-thread in-process run's two decode streams. The rows and the
+    final weights equal the in-process async run's bit for bit."""
     key, addresses, _ = workers
     settings = dict(max_steps=4, save_steps=100, async_generation=True, max_staleness=1)
     r1("rl", "--config", str(write_config(base, "async_local", **settings)), threads=2)
