@@ -19,7 +19,7 @@ struct SampleCliOptions {
 };
 
 void run_cli(const SampleCliOptions& o) {
-  throw_if_error(process_info_from_env().status());
+  throw_if_error(one_process_only(value_or_throw(process_info_from_env()), "r1 sample"));
   SampleConfig config = value_or_throw(load_sample_config(o.config, o.overrides));
   SampleReport report = value_or_throw(run_sample(config, o.quiet ? nullptr : stderr));
   std::printf("%s\n", report.to_json().c_str());

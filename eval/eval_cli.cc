@@ -74,7 +74,7 @@ void print_table(const EvalSummary& s) {
 }
 
 void run_cli(const EvalCliOptions& o) {
-  throw_if_error(process_info_from_env().status());
+  throw_if_error(one_process_only(value_or_throw(process_info_from_env()), "r1 eval"));
   EvalConfig config = load_config(o);
   EvalSummary summary = value_or_throw(run_eval(config, o.quiet ? nullptr : stderr));
   print_table(summary);

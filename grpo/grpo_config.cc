@@ -72,6 +72,7 @@ Status check_ranges(const GRPOConfig& c) {
       {c.adam_beta2 >= 0 && c.adam_beta2 < 1, "adam_beta2", "in [0, 1)", c.adam_beta2},
       {c.adam_epsilon > 0, "adam_epsilon", "> 0", c.adam_epsilon},
       {c.max_grad_norm >= 0, "max_grad_norm", ">= 0", c.max_grad_norm},
+      {c.ddp_timeout > 0, "ddp_timeout", "> 0 seconds", c.ddp_timeout},
       {c.per_device_train_batch_size >= 1, "per_device_train_batch_size", ">= 1",
        double(c.per_device_train_batch_size)},
       {c.gradient_accumulation_steps >= 1, "gradient_accumulation_steps", ">= 1",
@@ -224,6 +225,13 @@ const ConfigFields<GRPOConfig>& grpo_config_fields() {
                "[\"none\"]: metrics.jsonl only")
           .add("save_steps", &C::save_steps, "steps between checkpoints")
           .add("save_total_limit", &C::save_total_limit, "checkpoints kept; null = all")
+          // data parallelism
+          .add("ddp_timeout", &C::ddp_timeout,
+               "with several ranks: seconds a rank waits for the others at any collective before it fails naming "
+               "it (transformers' name, 1800)")
+          .add("ddp_check_weights", &C::ddp_check_weights,
+               "with several ranks: compare a digest of the weights across ranks after every optimizer step (a "
+               "debug mode; every checkpoint compares them)")
           // reference model
           .add("sync_ref_model", &C::sync_ref_model, "refresh the reference model from the policy (TRL false)")
           .add("ref_model_mixup_alpha", &C::ref_model_mixup_alpha,

@@ -73,6 +73,9 @@ struct GRPOConfig {
   int64_t logging_steps = 10;            // (TRL 10)
   std::vector<std::string> report_to;    // "tensorboard" adds event files in <output_dir>/runs (TRL's key)
   int64_t save_steps = 500;              // (500)
+  // --- data parallelism (several ranks: torchrun, srun or RANK/WORLD_SIZE) ---
+  double ddp_timeout = 1800;             // seconds a rank waits for the others at a collective (transformers 1800)
+  bool ddp_check_weights = false;        // compare the weights across ranks after every step (checkpoints always do)
   std::optional<int64_t> save_total_limit;  // checkpoints kept; null = all (None)
   // --- reference model ---
   bool sync_ref_model = false;           // refresh π_ref from π_θ periodically (TRL False)

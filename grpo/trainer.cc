@@ -17,10 +17,13 @@
 #include "grpo/rl_job.h"
 #include "grpo/rl_metrics.h"
 #include "model/device.h"
+#include "rollout/rank_sharded_worker.h"
 #include "rollout/rollout_store.h"
 #include "rollout/rollout_worker_pool.h"
 #include "rollout/sample_and_score.h"
+#include "rollout/weight_sync.h"
 #include "train/lr_schedule.h"
+#include "train/process_group.h"
 #include "train/run_log.h"
 #include "train/train_state.h"
 #include "util/counter_rng.h"
@@ -66,6 +69,7 @@ struct Run {
   std::unique_ptr<RolloutStore> store;
   std::optional<MetricsLog> metrics;
   ProcessInfo process;  // only the run-folder writer opens store and metrics, and saves
+  std::unique_ptr<ProcessGroup> group;  // several ranks: they split each step's sampling and micro-batches
   // Generations sampled ahead that a resumed run samples again first: the
   // weights each was sampled with (read from the checkpoint), in order.
   std::vector<std::pair<int64_t, std::shared_ptr<const Transformer>>> resumed_in_flight;
@@ -88,6 +92,7 @@ std::string cursor_json(const Run& run, const std::deque<PendingGeneration>& in_
   JsonWriter w;
   w.begin_object().key("sampler").raw(run.trained_cursor);
   w.key("generation").value(run.generation).key("num_tokens").value(run.num_tokens);
+  w.key("world_size").value(run.process.world_size);
   w.key("in_flight").begin_array();
   for (const PendingGeneration& p : in_flight)
     w.begin_object().key("generation").value(p.index).key("policy_version").value(p.policy_version).end_object();
@@ -118,6 +123,12 @@ Status restore_cursor(Run& run, const std::string& dir) {
   if (!doc.IsObject() || !doc.HasMember("sampler")) return Status::error(where + ": data_cursor lacks 'sampler'");
   R1_ASSIGN_OR_RETURN(run.generation, json_int(doc, "generation", where + " data_cursor"));
   R1_ASSIGN_OR_RETURN(run.num_tokens, json_int(doc, "num_tokens", where + " data_cursor"));
+  // Checkpoints from before data parallelism hold no world size: one process wrote them.
+  int64_t world_size = doc.HasMember("world_size") && doc["world_size"].IsInt64() ? doc["world_size"].GetInt64() : 1;
+  if (world_size != run.process.world_size)
+    return Status::error(dir + " was written by a run of " + std::to_string(world_size) + " rank(s); this run has " +
+                         std::to_string(run.process.world_size) + ": resume it with " + std::to_string(world_size) +
+                         " rank(s)");
   run.trained_cursor = json_to_string(doc["sampler"]);
   R1_ASSIGN_OR_RETURN(BatchSampler sampler,
                       BatchSampler::from_state_json(run.trained_cursor, run.job.dataset.examples.size(),
@@ -302,6 +313,15 @@ Status choose_old_policy(Run& run, RLGeneration& gen, LearnerOptions& lo) {
   return fill_old_logprobs(run.policy, rows, lo);
 }
 
+// Several ranks: every rank must hold the same weights after each step (a
+// rank that diverged would silently train another model).
+Status check_same_weights(const Run& run) {
+  if (!run.group) return Status();
+  R1_ASSIGN_OR_RETURN(std::vector<TensorDigest> digests, tensor_digests(run.policy.tensors()));
+  return run.group->check_same("the weights after step " + std::to_string(run.state.global_step),
+                               version_digest(digests));
+}
+
 // Optimizer steps between each sample's weights and this update.
 void add_staleness_metrics(std::map<std::string, double>& m, const std::vector<Sample>& batch, int64_t step) {
   double sum = 0, max = 0;
@@ -330,6 +350,7 @@ Status train_on(Run& run, RLGeneration& gen, std::map<std::string, double> gen_m
   lo.temperature = g.temperature;
   lo.micro_batch_size = g.per_device_train_batch_size;
   lo.max_grad_norm = g.max_grad_norm;
+  lo.group = run.group.get();
   R1_RETURN_IF_ERROR(choose_old_policy(run, gen, lo));
   run.state.epoch = gen.epoch_after;
   for (int64_t pass = 0; pass < g.num_iterations; ++pass) {
@@ -347,6 +368,7 @@ Status train_on(Run& run, RLGeneration& gen, std::map<std::string, double> gen_m
       ++run.state.global_step;
       if (run.reference && g.sync_ref_model && run.state.global_step % g.ref_model_sync_steps == 0)
         sync_reference(run);
+      if (g.ddp_check_weights) R1_RETURN_IF_ERROR(check_same_weights(run));
       add_update_metrics(m, stats, lo.learning_rate, seconds_since(t_update));
       m["step_time"] = seconds_since(t0);  // a generation's first step carries its sampling time (or wait)
       t0 = Clock::now();
@@ -434,8 +456,19 @@ Status open_run_folder(Run& run, bool resumed) {
   return Status();
 }
 
-Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE* log) {
-  R1_ASSIGN_OR_RETURN(ProcessInfo process, process_info_from_env());
+// Several ranks: what they do not support yet is refused before they meet.
+Status check_data_parallel(const RLConfig& c, const ProcessInfo& process) {
+  if (process.world_size == 1) return Status();
+  std::string ranks = "WORLD_SIZE=" + std::to_string(process.world_size) + " (" + process.launcher + "): ";
+  if (!c.rollout.workers.empty())
+    return Status::error(ranks + "rollout_workers with several ranks is not supported yet; drop one or the other");
+  if (c.grpo.async_generation)
+    return Status::error(ranks + "async_generation with several ranks is not supported yet; drop one or the other");
+  return Status();
+}
+
+Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE* log, const ProcessInfo& process) {
+  R1_RETURN_IF_ERROR(check_data_parallel(c, process));
   R1_ASSIGN_OR_RETURN(std::string last, find_last_checkpoint(c.output_dir));
   if (!resume && !last.empty())
     return Status::error(c.output_dir + " already holds checkpoints (" + last +
@@ -448,6 +481,11 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
   R1_ASSIGN_OR_RETURN(Transformer policy, Transformer::load(last.empty() ? c.model_name_or_path : last, load));
   auto run = std::make_unique<Run>(c, log, std::move(tok), std::move(job), std::move(policy));
   run->process = process;
+  if (process.world_size > 1) {
+    R1_ASSIGN_OR_RETURN(run->group, ProcessGroup::join(process, c.grpo.ddp_timeout));
+    // A rank that sees other files (no shared output_dir) would train from elsewhere.
+    R1_RETURN_IF_ERROR(run->group->check_same("the checkpoint to start from ('" + last + "')", last));
+  }
   R1_RETURN_IF_ERROR(check_prompts(*run));
   run->optimizer = std::make_unique<AdamW>(
       run->policy, AdamWOptions{c.grpo.adam_beta1, c.grpo.adam_beta2, c.grpo.adam_epsilon, c.grpo.weight_decay});
@@ -480,6 +518,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
 // With the generations sampled ahead (async): the weights each is sampled
 // with, so that a resumed run samples exactly them again.
 Status save_checkpoint(Run& run, const std::deque<PendingGeneration>& in_flight) {
+  R1_RETURN_IF_ERROR(check_same_weights(run));
   if (!run.process.writes_run_folder()) return Status();
   const RLConfig& c = run.config;
   R1_RETURN_IF_ERROR(run.store->flush());  // the checkpoint never runs ahead of the rollouts it trained on
@@ -503,6 +542,7 @@ class GenerationSource {
       : run_(run), make_worker_(make_worker), remote_(std::move(remote)) {
     if (run.config.grpo.async_generation) executor_.emplace();
     if (!executor_ && !remote_) local_ = make_worker_(run_.policy, run_.tokenizer);
+    if (local_ && run.group) local_ = std::make_unique<RankShardedWorker>(std::move(local_), *run.group);
   }
   ~GenerationSource() { executor_.reset(); }  // waits for the generation being sampled
 
@@ -558,7 +598,9 @@ std::unique_ptr<RolloutWorker> local_rollout_worker(const Transformer& policy, c
 }
 
 Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log, const RolloutWorkerFactory& make_worker) {
-  R1_ASSIGN_OR_RETURN(std::unique_ptr<Run> run_ptr, start_run(c, resume, log));
+  R1_ASSIGN_OR_RETURN(ProcessInfo process, process_info_from_env());
+  if (!process.writes_run_folder()) log = nullptr;  // rank 0 reports for all; errors still reach the caller
+  R1_ASSIGN_OR_RETURN(std::unique_ptr<Run> run_ptr, start_run(c, resume, log, process));
   Run& run = *run_ptr;
   std::unique_ptr<RolloutWorker> remote;
   if (!c.rollout.workers.empty()) {

@@ -189,7 +189,8 @@ Status check_recipe(const Recipe& recipe, const std::string& run_dir, bool check
 }
 
 Result<PipelineReport> run_pipeline(const Recipe& recipe, const std::string& run_dir_in, std::FILE* log) {
-  R1_RETURN_IF_ERROR(process_info_from_env().status());  // one process for now; the stages check it too
+  R1_ASSIGN_OR_RETURN(ProcessInfo process, process_info_from_env());
+  R1_RETURN_IF_ERROR(one_process_only(process, "r1 pipeline run"));
   const std::string run_dir = normal_run_dir(run_dir_in);
   R1_RETURN_IF_ERROR(check_recipe(recipe, run_dir, /*check_inputs=*/true));
   std::vector<rapidjson::Document> configs;

@@ -63,12 +63,6 @@ Result<RolloutResult> call(const RemoteWorkerOptions& o, const RolloutRequest& r
 Result<RolloutResult> RemoteRolloutWorker::run(const RolloutRequest& request) {
   Result<RolloutResult> result = call(options_, request);
   if (!result.ok()) return result.status().with_context("rollout worker " + options_.address);
-  // The wire carries the step and version once per result (checked equal to
-  // the request's); each sample carries them here, as a local worker's do.
-  for (Sample& s : result->samples) {
-    s.step = request.step;
-    s.policy_version = request.policy_version;
-  }
   return result;
 }
 

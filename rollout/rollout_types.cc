@@ -106,7 +106,9 @@ Result<RolloutResult> rollout_result_from_json(const JsonValue& doc, const std::
   R1_ASSIGN_OR_RETURN(const JsonValue* samples, array_field(doc, "samples", where));
   for (const auto& s : samples->GetArray()) {
     std::string at = where + ": samples[]";
-    Sample sample;
+    // The JSON carries the step and version once per result; each sample
+    // carries them here, as a local worker's do.
+    Sample sample{.step = r.step, .policy_version = r.policy_version};
     R1_ASSIGN_OR_RETURN(sample.prompt_index, json_int(s, "prompt_index", at));
     R1_ASSIGN_OR_RETURN(sample.sample_index, json_int(s, "sample_index", at));
     R1_ASSIGN_OR_RETURN(sample.token_ids, json_int_array(s, "token_ids", at));

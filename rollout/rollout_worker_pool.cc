@@ -10,17 +10,12 @@
 
 namespace r1 {
 
-namespace {
-
-// `prompts` in `parts` contiguous runs of near-equal size, in order.
-std::vector<std::vector<RolloutPrompt>> split(const std::vector<RolloutPrompt>& prompts, size_t parts) {
+std::vector<std::vector<RolloutPrompt>> split_prompts(const std::vector<RolloutPrompt>& prompts, size_t parts) {
   std::vector<std::vector<RolloutPrompt>> out(parts);
   for (size_t k = 0; k < parts; ++k)
     out[k].assign(prompts.begin() + k * prompts.size() / parts, prompts.begin() + (k + 1) * prompts.size() / parts);
   return out;
 }
-
-}  // namespace
 
 RolloutWorkerPool::RolloutWorkerPool(std::vector<PoolMember> members, std::FILE* log)
     : members_(std::move(members)), failures_(members_.size()), log_(log) {}
@@ -69,7 +64,7 @@ Result<RolloutResult> RolloutWorkerPool::run(const RolloutRequest& request) {
     for (size_t m = 0; m < members_.size(); ++m)
       if (failures_[m].empty()) live.push_back(m);
     if (live.empty()) return none_left();
-    std::vector<std::vector<RolloutPrompt>> shards = split(pending, std::min(live.size(), pending.size()));
+    std::vector<std::vector<RolloutPrompt>> shards = split_prompts(pending, std::min(live.size(), pending.size()));
     std::vector<std::optional<Result<RolloutResult>>> answers(shards.size());
     std::vector<std::thread> threads;
     for (size_t k = 0; k < shards.size(); ++k)

@@ -19,6 +19,11 @@
 
 namespace r1 {
 
+// `prompts` in `parts` contiguous runs of near-equal size, in order: the cut
+// generate() makes into decode streams, so N one-thread workers given the
+// runs decode the batches one N-thread process decodes.
+std::vector<std::vector<RolloutPrompt>> split_prompts(const std::vector<RolloutPrompt>& prompts, size_t parts);
+
 struct PoolMember {
   std::string name;  // how logs and errors name it, e.g. its HOST:PORT
   std::unique_ptr<RolloutWorker> worker;

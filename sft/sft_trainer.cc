@@ -193,6 +193,7 @@ std::vector<SftBatch> step_batches(const Run& run, const std::vector<int64_t>& o
 
 Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
   R1_ASSIGN_OR_RETURN(ProcessInfo process, process_info_from_env());
+  R1_RETURN_IF_ERROR(one_process_only(process, "r1 sft"));
   R1_ASSIGN_OR_RETURN(std::string last, find_last_checkpoint(c.output_dir));
   if (resume && last.empty()) return Status::error(c.output_dir + ": no complete checkpoint to resume from");
   if (!resume && !last.empty())

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <algorithm>
 #include <map>
 
 namespace r1 {
@@ -121,6 +123,42 @@ Status ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
       impl_->gloo->broadcast(one, o)->wait();
     });
   });
+}
+
+Result<std::vector<std::string>> ProcessGroup::all_gather(const std::string& bytes) {
+  std::vector<std::string> out(static_cast<size_t>(world_size()));
+  Status status = run("all-gather", [&] {
+    // Gloo gathers equal shapes: the lengths first, then buffers padded to the longest.
+    auto gather = [&](const at::Tensor& mine) {
+      std::vector<std::vector<at::Tensor>> outputs(1);
+      for (int64_t r = 0; r < world_size(); ++r) outputs[0].push_back(at::empty_like(mine));
+      std::vector<at::Tensor> input = {mine};
+      c10d::AllgatherOptions o;
+      o.timeout = millis(timeout_s_);
+      impl_->gloo->allgather(outputs, input, o)->wait();
+      return outputs[0];
+    };
+    std::vector<at::Tensor> lengths = gather(at::tensor({static_cast<int64_t>(bytes.size())}, at::kLong));
+    int64_t longest = 0;
+    for (const at::Tensor& n : lengths) longest = std::max(longest, n.item<int64_t>());
+    at::Tensor mine = at::zeros({std::max<int64_t>(longest, 1)}, at::kByte);
+    std::memcpy(mine.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+    std::vector<at::Tensor> all = gather(mine);
+    for (int64_t r = 0; r < world_size(); ++r)
+      out[r].assign(reinterpret_cast<const char*>(all[r].data_ptr<uint8_t>()), lengths[r].item<int64_t>());
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+Status ProcessGroup::check_same(const std::string& what, const std::string& value) {
+  R1_ASSIGN_OR_RETURN(std::vector<std::string> all, all_gather(value));
+  std::string differ;
+  for (size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0]) differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+  if (differ.empty()) return Status();
+  return Status::error("rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " + what +
+                       " differs between rank 0 and rank(s) " + differ);
 }
 
 }  // namespace r1

@@ -34,6 +34,11 @@ class ProcessGroup {
   Status all_reduce(std::vector<at::Tensor>& tensors, bool mean);
   // In place: every rank ends with `root`'s tensors (any shapes).
   Status broadcast(std::vector<at::Tensor>& tensors, int64_t root);
+  // Every rank's `bytes` (of any lengths), indexed by rank, on every rank.
+  Result<std::vector<std::string>> all_gather(const std::string& bytes);
+  // OK on every rank when all ranks passed the same `value`; otherwise an
+  // error on every rank naming `what` and the ranks that differ from rank 0.
+  Status check_same(const std::string& what, const std::string& value);
 
  private:
   ProcessGroup(ProcessInfo process, double timeout_s);

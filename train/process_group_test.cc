@@ -37,6 +37,14 @@ TEST(ProcessGroupChild, Rank) {
     ASSERT_TRUE(s.ok()) << s.message();
     EXPECT_TRUE(at::equal(b[0], at::full({2}, 8.0f)));
     EXPECT_TRUE(at::equal(b[1], at::full({2, 3}, 1.0)));
+    // Byte strings of different lengths (one empty), with NULs kept.
+    std::string mine = p.rank == 0 ? std::string("") : std::string("a\0bc", 4);
+    Result<std::vector<std::string>> all = group->all_gather(mine);
+    ASSERT_TRUE(all.ok()) << all.status().message();
+    EXPECT_EQ(*all, (std::vector<std::string>{"", std::string("a\0bc", 4)}));
+    EXPECT_TRUE(group->check_same("the weights' digest", "same").ok());
+    EXPECT_EQ(group->check_same("the weights' digest", p.rank == 0 ? "x" : "y").message(),
+              "rank " + std::to_string(p.rank) + " of 2: the weights' digest differs between rank 0 and rank(s) 1");
     return;
   }
   // "peer_lost": rank 1 joins and then never takes part (the parent kills
@@ -53,7 +61,7 @@ TEST(ProcessGroupChild, Rank) {
   std::ofstream(rank_dir() / "error") << s.message();
 }
 
-TEST(ProcessGroup, TwoRanksOverLoopbackSumAverageAndBroadcast) {
+TEST(ProcessGroup, TwoRanksOverLoopbackSumAverageBroadcastAndGather) {
   fs::path dir = fresh_test_dir("pg_collectives");
   int port = free_loopback_port();
   pid_t r0 = start_rank(0, 2, port, "collectives", dir, kChild), r1 = start_rank(1, 2, port, "collectives", dir, kChild);

@@ -165,12 +165,13 @@ Result<ProcessInfo> read_process_info(const EnvLookup& env) {
 }
 
 Result<ProcessInfo> process_info_from_env() {
-  R1_ASSIGN_OR_RETURN(ProcessInfo p, read_process_info([](const char* name) { return std::getenv(name); }));
-  if (p.world_size != 1)
-    return Status::error("WORLD_SIZE=" + std::to_string(p.world_size) + " (" + p.launcher +
-                         "): r1 runs as one process for now (data-parallel training is not implemented yet); launch "
-                         "one process");
-  return p;
+  return read_process_info([](const char* name) { return std::getenv(name); });
+}
+
+Status one_process_only(const ProcessInfo& p, const std::string& command) {
+  if (p.world_size == 1) return Status();
+  return Status::error("WORLD_SIZE=" + std::to_string(p.world_size) + " (" + p.launcher + "): " + command +
+                       " runs as one process (only `r1 rl` runs as several ranks so far); launch one process");
 }
 
 std::string executable_dir() {

@@ -43,9 +43,12 @@ using EnvLookup = std::function<const char*(const char* name)>;
 // else one process. Errors name the variable and what it should hold.
 Result<ProcessInfo> read_process_info(const EnvLookup& env);
 
-// This process, from its environment: the one place that reads it. A world
-// size other than 1 is an error until data-parallel training lands.
+// This process, from its environment: the one place that reads it.
 Result<ProcessInfo> process_info_from_env();
+
+// An error naming `command` when the launcher started several ranks of a
+// command that runs as one process.
+Status one_process_only(const ProcessInfo& p, const std::string& command);
 
 // The host names of a Slurm node list, in order: "gpu[01-03,07],login1"
 // gives gpu01, gpu02, gpu03, gpu07, login1 (zero padding kept; several

@@ -120,17 +120,24 @@ TEST(Process, SlurmNodeLists) {
             "SLURM_JOB_NODELIST='n[0-999]x[0-999]': more than 100000 hosts");
 }
 
-TEST(Process, FromTheEnvironmentOneProcessForNow) {
-  ::setenv("RANK", "0", 1);
+TEST(Process, FromTheEnvironmentAndCommandsThatRunAsOneProcess) {
+  ::setenv("RANK", "1", 1);
   ::setenv("WORLD_SIZE", "2", 1);
-  ::setenv("LOCAL_RANK", "0", 1);
+  ::setenv("LOCAL_RANK", "1", 1);
   ::setenv("MASTER_ADDR", "127.0.0.1", 1);
   ::setenv("MASTER_PORT", "29500", 1);
-  EXPECT_EQ(process_info_from_env().status().message(),
-            "WORLD_SIZE=2 (env): r1 runs as one process for now (data-parallel training is not implemented yet); "
-            "launch one process");
+  Result<ProcessInfo> two = process_info_from_env();
+  ASSERT_TRUE(two.ok()) << two.status().message();
+  EXPECT_EQ(two->rank, 1);
+  EXPECT_EQ(two->world_size, 2);
+  EXPECT_FALSE(two->writes_run_folder());
+  EXPECT_EQ(one_process_only(*two, "r1 sft").message(),
+            "WORLD_SIZE=2 (env): r1 sft runs as one process (only `r1 rl` runs as several ranks so far); launch one "
+            "process");
   for (const char* v : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"}) ::unsetenv(v);
-  EXPECT_TRUE(process_info_from_env().ok());
+  Result<ProcessInfo> one = process_info_from_env();
+  ASSERT_TRUE(one.ok());
+  EXPECT_TRUE(one_process_only(*one, "r1 sft").ok());
 }
 
 TEST(Process, ResourceDirPrefersTheEnvironmentThenTheBinary) {
