@@ -29,29 +29,26 @@ DistillLossSums distill_loss_sums(const Transformer& student, const Transformer&
   return out;
 }
 
-DistillStepLoss accumulate_distill_gradients(const Transformer& student, const std::vector<SftBatch>& micro_batches,
-                                             const DistillOptions& d) {
+Result<DistillStepLoss> accumulate_distill_gradients(const Transformer& student,
+                                                     const std::vector<SftBatch>& micro_batches,
+                                                     const DistillOptions& d, const MicroBatchOptions& options) {
   int64_t tokens = 0;
   for (const auto& b : micro_batches) tokens += b.target_tokens;
   double denom = static_cast<double>(std::max<int64_t>(1, tokens));
   double kl_weight = d.alpha * d.temperature * d.temperature;
   // (loss, ce, kl) stay on the model's device until the step is done: one
   // host read per step, not three per micro-batch.
-  at::Tensor totals;
-  for (const auto& b : micro_batches) {
-    DistillLossSums sums = distill_loss_sums(student, *d.teacher, b, d.temperature);
+  auto run = [&](int64_t m) {
+    DistillLossSums sums = distill_loss_sums(student, *d.teacher, micro_batches[m], d.temperature);
     at::Tensor loss = ((1.0 - d.alpha) * sums.ce + kl_weight * sums.kl) / denom;
-    loss.backward();
-    at::Tensor row = at::stack({loss.detach(), sums.ce.detach() / denom, sums.kl.detach() / denom});
-    totals = totals.defined() ? totals + row : row;
-  }
-  DistillStepLoss out;
-  if (!totals.defined()) return out;
-  at::Tensor host = totals.to(at::kCPU, at::kDouble);
-  out.loss = host[0].item<double>();
-  out.ce = host[1].item<double>();
-  out.kl = host[2].item<double>();
-  return out;
+    return MicroBatchLoss{.loss = loss,
+                          .stats = at::stack({loss.detach(), sums.ce.detach() / denom, sums.kl.detach() / denom})};
+  };
+  R1_ASSIGN_OR_RETURN(at::Tensor totals, accumulate_micro_batches(student.parameters(),
+                                                                  static_cast<int64_t>(micro_batches.size()), 3, run,
+                                                                  options));
+  return DistillStepLoss{.loss = totals[0].item<double>(), .ce = totals[1].item<double>(),
+                         .kl = totals[2].item<double>()};
 }
 
 Status check_same_vocabulary(const Transformer& student, const Tokenizer& student_tok, const Transformer& teacher,

@@ -12,6 +12,7 @@
 #include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "sft/sft_data.h"
+#include "train/micro_batches.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -39,8 +40,11 @@ DistillLossSums distill_loss_sums(const Transformer& student, const Transformer&
 struct DistillStepLoss {
   double loss = 0.0, ce = 0.0, kl = 0.0;  // token means over the step
 };
-DistillStepLoss accumulate_distill_gradients(const Transformer& student, const std::vector<SftBatch>& micro_batches,
-                                             const DistillOptions& distill);
+// The micro-batches run over CPU streams and ranks as train/micro_batches.h says.
+Result<DistillStepLoss> accumulate_distill_gradients(const Transformer& student,
+                                                     const std::vector<SftBatch>& micro_batches,
+                                                     const DistillOptions& distill,
+                                                     const MicroBatchOptions& options = {});
 
 // An error unless the teacher can be distilled into the student: the same
 // vocab_size and the same token at every id.

@@ -79,13 +79,13 @@ TEST(DistillLoss, StepLossCombinesCeAndKlAndItsGradientReducesKl) {
     return kl;
   };
   for (const auto& [n, t] : student.tensors()) t.mutable_grad().reset();
-  DistillStepLoss half = accumulate_distill_gradients(student, batches, {&teacher, 0.5, T});
+  DistillStepLoss half = value_or_throw(accumulate_distill_gradients(student, batches, {&teacher, 0.5, T}));
   EXPECT_NEAR(half.loss, 0.5 * half.ce + 0.5 * T * T * half.kl, 1e-6);
   // alpha = 1 is pure KL: each small step down its gradient lowers the KL.
   double kl = kl_now();
   for (int step = 0; step < 3; ++step) {
     for (const auto& [n, t] : student.tensors()) t.mutable_grad().reset();
-    DistillStepLoss d = accumulate_distill_gradients(student, batches, {&teacher, 1.0, T});
+    DistillStepLoss d = value_or_throw(accumulate_distill_gradients(student, batches, {&teacher, 1.0, T}));
     EXPECT_NEAR(d.loss, T * T * d.kl, 1e-6);
     {
       at::NoGradGuard no_grad;

@@ -21,7 +21,6 @@
 #include "rollout/rollout_store.h"
 #include "rollout/rollout_worker_pool.h"
 #include "rollout/sample_and_score.h"
-#include "rollout/weight_sync.h"
 #include "train/lr_schedule.h"
 #include "train/process_group.h"
 #include "train/run_log.h"
@@ -125,10 +124,7 @@ Status restore_cursor(Run& run, const std::string& dir) {
   R1_ASSIGN_OR_RETURN(run.num_tokens, json_int(doc, "num_tokens", where + " data_cursor"));
   // Checkpoints from before data parallelism hold no world size: one process wrote them.
   int64_t world_size = doc.HasMember("world_size") && doc["world_size"].IsInt64() ? doc["world_size"].GetInt64() : 1;
-  if (world_size != run.process.world_size)
-    return Status::error(dir + " was written by a run of " + std::to_string(world_size) + " rank(s); this run has " +
-                         std::to_string(run.process.world_size) + ": resume it with " + std::to_string(world_size) +
-                         " rank(s)");
+  R1_RETURN_IF_ERROR(check_resume_world_size(world_size, run.process.world_size, dir));
   run.trained_cursor = json_to_string(doc["sampler"]);
   R1_ASSIGN_OR_RETURN(BatchSampler sampler,
                       BatchSampler::from_state_json(run.trained_cursor, run.job.dataset.examples.size(),
@@ -317,9 +313,8 @@ Status choose_old_policy(Run& run, RLGeneration& gen, LearnerOptions& lo) {
 // rank that diverged would silently train another model).
 Status check_same_weights(const Run& run) {
   if (!run.group) return Status();
-  R1_ASSIGN_OR_RETURN(std::vector<TensorDigest> digests, tensor_digests(run.policy.tensors()));
-  return run.group->check_same("the weights after step " + std::to_string(run.state.global_step),
-                               version_digest(digests));
+  return run.group->check_same_tensors("the weights after step " + std::to_string(run.state.global_step),
+                                       run.policy.parameters());
 }
 
 // Optimizer steps between each sample's weights and this update.

@@ -25,6 +25,7 @@ Status validate(SFTConfig& c) {
   R1_RETURN_IF_ERROR(need(c.min_lr_rate >= 0 && c.min_lr_rate <= 1, "key 'min_lr_rate' must be in [0, 1]"));
   R1_RETURN_IF_ERROR(need(c.logging_steps > 0, "key 'logging_steps' must be > 0"));
   R1_RETURN_IF_ERROR(check_report_to(c.report_to));
+  R1_RETURN_IF_ERROR(need(c.ddp_timeout > 0, "key 'ddp_timeout' must be > 0 seconds"));
   R1_RETURN_IF_ERROR(need(c.eval_steps >= 0 && c.save_steps >= 0 && c.save_total_limit >= 0,
                           "keys 'eval_steps', 'save_steps', 'save_total_limit' must be >= 0"));
   R1_RETURN_IF_ERROR(need(c.compute.dtype != "float16",
@@ -89,6 +90,9 @@ const ConfigFields<SFTConfig>& sft_config_fields() {
           .add("eval_steps", &C::eval_steps, "steps between held-out evaluations; 0 = only at the end")
           .add("save_steps", &C::save_steps, "steps between checkpoints; 0 = none in between")
           .add("save_total_limit", &C::save_total_limit, "checkpoints kept; 0 = all")
+          .add("ddp_timeout", &C::ddp_timeout,
+               "with several ranks: seconds a rank waits for the others at any collective before it fails naming "
+               "it (transformers' name, 1800)")
           .add("seed", &C::seed, "seed of the data order");
   return fields;
 }

@@ -64,6 +64,7 @@ struct SFTConfig {
   int64_t eval_steps = 0;          // 0: evaluate only at the end (when eval_file is set)
   int64_t save_steps = 500;        // 0: no intermediate checkpoints
   int64_t save_total_limit = 0;    // 0 keeps all
+  double ddp_timeout = 1800;       // several ranks: seconds a rank waits at a collective (transformers 1800)
   int64_t seed = 42;
 };
 

@@ -13,6 +13,7 @@
 #include "model/device.h"
 #include "sft/sft_loss.h"
 #include "train/lr_schedule.h"
+#include "train/process_group.h"
 #include "train/optimizer.h"
 #include "train/run_log.h"
 #include "train/train_state.h"
@@ -22,19 +23,21 @@
 
 namespace r1 {
 
-double accumulate_gradients(const Transformer& model, const std::vector<SftBatch>& micro_batches) {
+Result<double> accumulate_gradients(const Transformer& model, const std::vector<SftBatch>& micro_batches,
+                                    const MicroBatchOptions& options) {
   int64_t tokens = 0;
   for (const auto& b : micro_batches) tokens += b.target_tokens;
   double denom = static_cast<double>(std::max<int64_t>(1, tokens));
   // The loss stays on the model's device until the step is done: one host
   // read per step, not one per micro-batch.
-  at::Tensor total;
-  for (const auto& b : micro_batches) {
-    at::Tensor loss = sft_loss_sum(model, b) / denom;
-    loss.backward();
-    total = total.defined() ? total + loss.detach() : loss.detach();
-  }
-  return total.defined() ? total.item<double>() : 0.0;
+  auto run = [&](int64_t m) {
+    at::Tensor loss = sft_loss_sum(model, micro_batches[m]) / denom;
+    return MicroBatchLoss{.loss = loss, .stats = loss.detach().reshape({1})};
+  };
+  R1_ASSIGN_OR_RETURN(at::Tensor total, accumulate_micro_batches(model.parameters(),
+                                                                 static_cast<int64_t>(micro_batches.size()), 1, run,
+                                                                 options));
+  return total[0].item<double>();
 }
 
 EvalResult evaluate(const Transformer& model, const std::vector<SftRow>& rows, int64_t batch_size,
@@ -104,14 +107,16 @@ Result<LoadOptions> load_options(const SFTConfig& c, bool trainable) {
   return resolve_load_options(c.compute, at::kFloat, trainable);
 }
 
-// Where the run stands in its data: the optimizer step within the epoch.
+// Where the run stands in its data: the optimizer step within the epoch;
+// and the number of ranks the run has, which a resume must match.
 struct Cursor {
-  int64_t epoch = 0, step_in_epoch = 0;
+  int64_t epoch = 0, step_in_epoch = 0, world_size = 1;
 };
 
 std::string cursor_json(const Cursor& c) {
   JsonWriter w;
-  w.begin_object().key("epoch").value(c.epoch).key("step_in_epoch").value(c.step_in_epoch).end_object();
+  w.begin_object().key("epoch").value(c.epoch).key("step_in_epoch").value(c.step_in_epoch);
+  w.key("world_size").value(c.world_size).end_object();
   return w.str();
 }
 
@@ -120,6 +125,10 @@ Result<Cursor> parse_cursor(const std::string& json, const std::string& where) {
   Cursor c;
   R1_ASSIGN_OR_RETURN(c.epoch, json_int(doc, "epoch", where + " data_cursor"));
   R1_ASSIGN_OR_RETURN(c.step_in_epoch, json_int(doc, "step_in_epoch", where + " data_cursor"));
+  // Checkpoints from before data parallelism hold no world size: one process wrote them.
+  if (doc.HasMember("world_size")) {
+    R1_ASSIGN_OR_RETURN(c.world_size, json_int(doc, "world_size", where + " data_cursor"));
+  }
   return c;
 }
 
@@ -137,6 +146,7 @@ struct Run {
   std::optional<MetricsLog> metrics;   // opened only by the process that writes the run folder
   std::optional<Transformer> teacher;  // loaded only when distill_alpha > 0
   ProcessInfo process;
+  std::unique_ptr<ProcessGroup> group;  // several ranks: they split each step's micro-batches
 };
 
 DistillOptions distill_options(const Run& run) {
@@ -191,9 +201,7 @@ std::vector<SftBatch> step_batches(const Run& run, const std::vector<int64_t>& o
   return batches;
 }
 
-Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
-  R1_ASSIGN_OR_RETURN(ProcessInfo process, process_info_from_env());
-  R1_RETURN_IF_ERROR(one_process_only(process, "r1 sft"));
+Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log, const ProcessInfo& process) {
   R1_ASSIGN_OR_RETURN(std::string last, find_last_checkpoint(c.output_dir));
   if (resume && last.empty()) return Status::error(c.output_dir + ": no complete checkpoint to resume from");
   if (!resume && !last.empty())
@@ -202,7 +210,13 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
   std::string weights = resume ? last : c.model_name_or_path;
   R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true));
   R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(weights, load));
-  Run run{c, log, std::move(model), nullptr, {}, {}, {}, {}, {}, 1, {}, {}, process};
+  Run run{c, log, std::move(model), nullptr, {}, {}, {}, {}, {}, 1, {}, {}, process, nullptr};
+  run.cursor.world_size = process.world_size;
+  if (process.world_size > 1) {
+    R1_ASSIGN_OR_RETURN(run.group, ProcessGroup::join(process, c.ddp_timeout));
+    // A rank that sees other files (no shared output_dir) would train from elsewhere.
+    R1_RETURN_IF_ERROR(run.group->check_same("the checkpoint to start from ('" + last + "')", resume ? last : ""));
+  }
   AdamWOptions ao{c.adam_beta1, c.adam_beta2, c.adam_epsilon, c.weight_decay};
   run.optimizer = std::make_unique<AdamW>(run.model, ao);
   run.state.seed = static_cast<uint64_t>(c.seed);
@@ -210,6 +224,7 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
     R1_RETURN_IF_ERROR(load_optimizer_state(last, *run.optimizer));
     R1_ASSIGN_OR_RETURN(run.state, load_trainer_state(last));
     R1_ASSIGN_OR_RETURN(run.cursor, parse_cursor(run.state.data_cursor, last + "/trainer_state.json"));
+    R1_RETURN_IF_ERROR(check_resume_world_size(run.cursor.world_size, process.world_size, last));
     if (log) std::fprintf(log, "resuming from %s (step %lld)\n", last.c_str(), (long long)run.state.global_step);
   }
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(c.model_name_or_path));
@@ -246,7 +261,10 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log) {
 }  // namespace
 
 Result<SftRunResult> run_sft(const SFTConfig& c, bool resume, std::FILE* log) {
-  R1_ASSIGN_OR_RETURN(Run run, start_run(c, resume, log));
+  R1_ASSIGN_OR_RETURN(ProcessInfo process, process_info_from_env());
+  if (!process.writes_run_folder()) log = nullptr;  // rank 0 reports for all; errors still reach the caller
+  R1_ASSIGN_OR_RETURN(Run run, start_run(c, resume, log, process));
+  const MicroBatchOptions split{.group = run.group.get()};
   const int64_t total = run.schedule.total_steps;
   CheckpointOptions ckpt{c.output_dir, c.save_total_limit, c.model_name_or_path};
   std::vector<int64_t> order = epoch_order(run.train_rows.size(), c.seed, run.cursor.epoch);
@@ -256,18 +274,19 @@ Result<SftRunResult> run_sft(const SFTConfig& c, bool resume, std::FILE* log) {
   auto session_start = std::chrono::steady_clock::now(), window_start = session_start;
   while (run.state.global_step < total) {
     if (run.cursor.step_in_epoch >= run.steps_per_epoch) {
-      run.cursor = {run.cursor.epoch + 1, 0};
+      run.cursor = {run.cursor.epoch + 1, 0, run.cursor.world_size};
       order = epoch_order(run.train_rows.size(), c.seed, run.cursor.epoch);
     }
     std::vector<SftBatch> batches = step_batches(run, order);
     double loss = 0.0;
     if (run.teacher) {
-      DistillStepLoss d = accumulate_distill_gradients(run.model, batches, distill_options(run));
+      R1_ASSIGN_OR_RETURN(DistillStepLoss d,
+                          accumulate_distill_gradients(run.model, batches, distill_options(run), split));
       loss = d.loss;
       window_ce += d.ce;
       window_kl += d.kl;
     } else {
-      loss = accumulate_gradients(run.model, batches);
+      R1_ASSIGN_OR_RETURN(loss, accumulate_gradients(run.model, batches, split));
     }
     double grad_norm = run.optimizer->clip_grad_norm(c.max_grad_norm);
     double lr = lr_at(run.schedule, run.state.global_step);
@@ -308,7 +327,11 @@ Result<SftRunResult> run_sft(const SFTConfig& c, bool resume, std::FILE* log) {
     }
     if (!run.eval_rows.empty() && c.eval_steps > 0 && step % c.eval_steps == 0 && step != total)
       R1_RETURN_IF_ERROR(log_eval(run).status());
-    if (c.save_steps > 0 && step % c.save_steps == 0 && run.process.writes_run_folder()) {
+    bool save = c.save_steps > 0 && step % c.save_steps == 0;
+    if (save && run.group)
+      R1_RETURN_IF_ERROR(run.group->check_same_tensors("the weights after step " + std::to_string(step),
+                                                       run.model.parameters()));
+    if (save && run.process.writes_run_folder()) {
       R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(ckpt, run.model, *run.optimizer, run.state));
       if (log) std::fprintf(log, "saved %s\n", dir.c_str());
     }
@@ -319,6 +342,8 @@ Result<SftRunResult> run_sft(const SFTConfig& c, bool resume, std::FILE* log) {
   }
   result.global_step = run.state.global_step;
   result.model_dir = c.output_dir + "/model";
+  if (run.group)
+    R1_RETURN_IF_ERROR(run.group->check_same_tensors("the final weights", run.model.parameters()));
   if (!run.process.writes_run_folder()) return result;
   R1_RETURN_IF_ERROR(run.model.save(result.model_dir, c.model_name_or_path));
   if (log) std::fprintf(log, "saved final model to %s\n", result.model_dir.c_str());

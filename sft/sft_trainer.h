@@ -17,6 +17,7 @@
 #include "model/transformer.h"
 #include "sft/sft_config.h"
 #include "sft/sft_data.h"
+#include "train/micro_batches.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -24,8 +25,10 @@ namespace r1 {
 // Backpropagates one optimizer step's micro-batches, each micro-batch's loss
 // sum divided by the target tokens of the whole step, so any split into
 // micro-batches gives the gradient of one big batch. Returns that token-mean
-// loss.
-double accumulate_gradients(const Transformer& model, const std::vector<SftBatch>& micro_batches);
+// loss. The micro-batches run over CPU streams and ranks as
+// train/micro_batches.h says (every rank passes the whole step's batches).
+Result<double> accumulate_gradients(const Transformer& model, const std::vector<SftBatch>& micro_batches,
+                                    const MicroBatchOptions& options = {});
 
 struct EvalResult {
   double loss = 0.0;  // token mean over all rows (cross-entropy, also when distilling)

@@ -24,7 +24,7 @@ std::map<std::string, at::Tensor> grads_for_split(const Transformer& m, const st
     batches.push_back(collate(part));
   }
   for (const auto& [n, t] : m.tensors()) t.mutable_grad().reset();
-  accumulate_gradients(m, batches);
+  value_or_throw(accumulate_gradients(m, batches));
   std::map<std::string, at::Tensor> out;
   for (const auto& [n, t] : m.tensors()) out[n] = t.grad().clone();
   return out;

@@ -2,6 +2,7 @@
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <openssl/evp.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -149,6 +150,26 @@ Result<std::vector<std::string>> ProcessGroup::all_gather(const std::string& byt
   });
   if (!status.ok()) return status;
   return out;
+}
+
+Status ProcessGroup::check_same_tensors(const std::string& what, const std::vector<at::Tensor>& tensors) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr);
+  for (const at::Tensor& t : tensors) {
+    at::Tensor host = t.detach().to(at::kCPU).contiguous();
+    EVP_DigestUpdate(sha.get(), host.data_ptr(), host.nbytes());
+  }
+  std::string digest(EVP_MAX_MD_SIZE, '\0');
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(sha.get(), reinterpret_cast<unsigned char*>(digest.data()), &length);
+  digest.resize(length);
+  return check_same(what, digest);
+}
+
+Status check_resume_world_size(int64_t saved, int64_t world_size, const std::string& dir) {
+  if (saved == world_size) return Status();
+  return Status::error(dir + " was written by a run of " + std::to_string(saved) + " rank(s); this run has " +
+                       std::to_string(world_size) + ": resume it with " + std::to_string(saved) + " rank(s)");
 }
 
 Status ProcessGroup::check_same(const std::string& what, const std::string& value) {

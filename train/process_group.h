@@ -39,6 +39,9 @@ class ProcessGroup {
   // OK on every rank when all ranks passed the same `value`; otherwise an
   // error on every rank naming `what` and the ranks that differ from rank 0.
   Status check_same(const std::string& what, const std::string& value);
+  // check_same over a SHA-256 of the tensors' bytes (names in the error only
+  // through `what`): every rank must hold the same weights.
+  Status check_same_tensors(const std::string& what, const std::vector<at::Tensor>& tensors);
 
  private:
   ProcessGroup(ProcessInfo process, double timeout_s);
@@ -49,5 +52,9 @@ class ProcessGroup {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A checkpoint written by a run of `saved` ranks resumes only with as many:
+// an error naming `dir` otherwise.
+Status check_resume_world_size(int64_t saved, int64_t world_size, const std::string& dir);
 
 }  // namespace r1

@@ -131,13 +131,13 @@ TEST(Process, FromTheEnvironmentAndCommandsThatRunAsOneProcess) {
   EXPECT_EQ(two->rank, 1);
   EXPECT_EQ(two->world_size, 2);
   EXPECT_FALSE(two->writes_run_folder());
-  EXPECT_EQ(one_process_only(*two, "r1 sft").message(),
-            "WORLD_SIZE=2 (env): r1 sft runs as one process (only `r1 rl` runs as several ranks so far); launch one "
-            "process");
+  EXPECT_EQ(one_process_only(*two, "r1 eval").message(),
+            "WORLD_SIZE=2 (env): r1 eval runs as one process (only `r1 rl` and `r1 sft` run as several ranks so "
+            "far); launch one process");
   for (const char* v : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"}) ::unsetenv(v);
   Result<ProcessInfo> one = process_info_from_env();
   ASSERT_TRUE(one.ok());
-  EXPECT_TRUE(one_process_only(*one, "r1 sft").ok());
+  EXPECT_TRUE(one_process_only(*one, "r1 eval").ok());
 }
 
 TEST(Process, ResourceDirPrefersTheEnvironmentThenTheBinary) {

@@ -141,8 +141,9 @@ def test_two_ranks_killed_and_resumed_equal_the_uninterrupted_run(base):
 
 def test_commands_that_run_as_one_process_refuse_several_ranks(base):
     env = rank_env(0, "127.0.0.1", free_port())
-    result = subprocess.run([R1, "sft", "--config", "/nonexistent.json"], env=env, capture_output=True, text=True)
+    result = subprocess.run([R1, "sample", "--config", "/nonexistent.json"], env=env, capture_output=True, text=True)
     assert result.returncode != 0
+    assert "r1 sample runs as one process (only `r1 rl` and `r1 sft` run as several ranks so far)" in result.stderr
     config = write_config(base, "dp_async", async_generation=True, **DP)
     result = subprocess.run([R1, "rl", "--config", str(config)], env=env, capture_output=True, text=True)
     assert result.returncode != 0

@@ -1,0 +1,43 @@
+"""`r1 sft` as two data-parallel ranks (c10d over Gloo on the CPU).
+
+Rank r runs micro-batches r, r + 2, ... of each optimizer step and the
+gradients are all-reduced before clipping; rank 0 writes the run folder.
+With two micro-batches per step, two one-thread ranks add the same two
+gradients that one one-thread process adds, so the final weights are
+byte-identical: for plain SFT and for logit distillation from a teacher,
+across an epoch boundary whose last, short step leaves rank 1 without a
+micro-batch (it adds zeros). (A two-thread process would run that short
+step's one micro-batch on two threads, whose reductions round differently.)
+"""
+import json
+import subprocess
+
+from r1_cli import R1, r1
+from test_distill_kd import ALPHA, run_dir, write_config  # noqa: F401 (the student/teacher fixture)
+from test_rl_ranks import TORCHRUN, free_port
+
+# 5 rows, 2 micro-batches of 1 row per step: steps of rows (0, 1), (2, 3), (4), then the next epoch.
+SPLIT = dict(per_device_train_batch_size=1, gradient_accumulation_steps=2, max_steps=4, ddp_timeout=20)
+
+
+def final_weights(run_dir, name):
+    return (run_dir / name / "model" / "model.safetensors").read_bytes()
+
+
+def two_ranks(config):
+    result = subprocess.run([TORCHRUN, "--nproc-per-node", "2", "--master-port", str(free_port()), "--no-python", R1,
+                             "sft", "--config", str(config)], capture_output=True, text=True, timeout=600,
+                            env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_two_ranks_equal_one_process_for_sft_and_distillation(run_dir):
+    for alpha in (0.0, ALPHA):
+        one, two = f"sft1_{alpha}", f"sft2_{alpha}"
+        r1("sft", "--config", write_config(run_dir, one, distill_alpha=alpha, **SPLIT), threads=1)
+        result = two_ranks(write_config(run_dir, two, distill_alpha=alpha, **SPLIT))
+        assert final_weights(run_dir, two) == final_weights(run_dir, one), alpha
+        assert result.stderr.count("saved final model") == 1  # rank 0 reports and writes
+        logged = [json.loads(line) for line in (run_dir / two / "metrics.jsonl").read_text().splitlines()]
+        assert [m["step"] for m in logged if "loss" in m] == [1, 2, 3, 4]

@@ -1,0 +1,62 @@
+#include "train/micro_batches.h"
+
+#include <torch/csrc/autograd/autograd.h>
+
+#include <algorithm>
+
+#include "util/cpu_streams.h"
+
+namespace r1 {
+
+namespace {
+
+// `into` += `add`, element-wise; an undefined `into` becomes `add`.
+void add_to(at::Tensor& into, const at::Tensor& add) {
+  if (add.defined()) into = into.defined() ? into + add : add;
+}
+
+}  // namespace
+
+Result<at::Tensor> accumulate_micro_batches(std::vector<at::Tensor> params, int64_t n, int64_t num_stats,
+                                            const std::function<MicroBatchLoss(int64_t m)>& run,
+                                            const MicroBatchOptions& o) {
+  const int64_t rank = o.group ? o.group->rank() : 0, ranks = o.group ? o.group->world_size() : 1;
+  std::vector<int64_t> mine;
+  for (int64_t m = rank; m < n; m += ranks) mine.push_back(m);
+  bool on_cpu = params.empty() || params.front().is_cpu();
+  int streams = stream_count(o.streams, on_cpu, std::max<int64_t>(1, static_cast<int64_t>(mine.size())));
+  std::vector<std::vector<at::Tensor>> grads(streams);
+  std::vector<at::Tensor> stats(mine.size());
+  run_streams(streams, [&](int s) {
+    for (size_t i = s; i < mine.size(); i += streams) {
+      MicroBatchLoss out = run(mine[i]);
+      stats[i] = out.stats.detach().to(at::kDouble);
+      if (streams == 1) {
+        out.loss.backward();  // one stream: straight into .grad
+        continue;
+      }
+      auto g = torch::autograd::grad({out.loss}, params, {}, false, false, /*allow_unused=*/true);
+      grads[s].resize(g.size());
+      for (size_t p = 0; p < g.size(); ++p) add_to(grads[s][p], g[p]);
+    }
+  });
+  for (const auto& stream_grads : grads)
+    for (size_t p = 0; p < stream_grads.size(); ++p)
+      if (stream_grads[p].defined()) add_to(params[p].mutable_grad(), stream_grads[p]);
+  at::Tensor total = at::zeros({num_stats}, at::kDouble);  // a rank without micro-batches adds zeros
+  for (const at::Tensor& s : stats) total = total + s.to(at::kCPU);  // in micro-batch order
+  if (o.group) {
+    std::vector<at::Tensor> tensors;
+    for (at::Tensor& p : params) {
+      at::Tensor& g = p.mutable_grad();
+      if (!g.defined()) g = at::zeros_like(p);
+      tensors.push_back(g);
+    }
+    tensors.push_back(total);
+    R1_RETURN_IF_ERROR(o.group->all_reduce(tensors, /*mean=*/false));
+    total = tensors.back();
+  }
+  return total;
+}
+
+}  // namespace r1

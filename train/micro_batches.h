@@ -1,0 +1,40 @@
+// The micro-batches of one optimizer step, spread over this process's CPU
+// streams and, in a data-parallel run, over the ranks: rank r takes
+// micro-batches r, r + N, ...; stream s of a rank takes that rank's
+// s-th, (s + S)-th, ... Each stream sums its gradients apart and the sums
+// are added to .grad in stream order, then over ranks. So one process of S
+// streams and S ranks of one stream sum the same terms in the same order:
+// their gradients are bit for bit equal, whichever thread finishes first.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "train/process_group.h"
+#include "util/status.h"
+
+namespace r1 {
+
+struct MicroBatchLoss {
+  at::Tensor loss;   // scalar to differentiate: the micro-batch's share of the step's loss
+  at::Tensor stats;  // [K] statistics of the micro-batch (no grad), summed over the step
+};
+
+struct MicroBatchOptions {
+  int streams = 0;                // 0 = 2 on the CPU, 1 elsewhere (util/cpu_streams.h)
+  ProcessGroup* group = nullptr;  // nullptr: this process alone
+};
+
+// Runs `run(m)` for this rank's micro-batches m of [0, n), adds the
+// gradients of their losses to `params`' .grad and, over ranks, sums .grad
+// and the statistics. Returns the statistics summed over all n micro-batches
+// ([num_stats] double, on the CPU). A rank left without a micro-batch (the
+// last, short step of an epoch) adds zeros.
+Result<at::Tensor> accumulate_micro_batches(std::vector<at::Tensor> params, int64_t n, int64_t num_stats,
+                                            const std::function<MicroBatchLoss(int64_t m)>& run,
+                                            const MicroBatchOptions& options);
+
+}  // namespace r1
