@@ -123,9 +123,13 @@ def run_ours(args, model, tasks, beta, out_dir):
     with open(cfg_path, "w") as f:
         json.dump(cfg, f)
     metrics_path = os.path.join(out_dir, "metrics.jsonl")
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    proc = subprocess.Popen([args.r1, "rl", "--config", cfg_path], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, args.threads // args.ranks)))
+    cmd = [args.r1, "rl", "--config", cfg_path]
+    if args.ranks > 1:  # data-parallel ranks under the venv's torchrun, the threads shared between them
+        torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+        cmd = [torchrun, "--nproc-per-node", str(args.ranks), "--master-port", str(29400 + os.getpid() % 1000),
+               "--no-python", *cmd]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     samples, seen = [], 0  # (own CPU s, machine busy s, wall s) when a metrics line appears
     while proc.poll() is None:
         try:
@@ -146,7 +150,8 @@ def run_ours(args, model, tasks, beta, out_dir):
         rows = [json.loads(line) for line in f]
     # CPU seconds between consecutive metrics lines (none for the first step,
     # the dropped warm-up); a line missed by the poll leaves them out.
-    pairs = list(zip(samples, samples[1:])) if len(samples) == len(rows) else []
+    # (Under torchrun the CPU seconds would be the launcher's, not the ranks': left out.)
+    pairs = list(zip(samples, samples[1:])) if len(samples) == len(rows) and args.ranks == 1 else []
     db = sqlite3.connect(os.path.join(out_dir, "rollouts.db"))
     prompts = [r[0] for r in db.execute("SELECT prompt FROM prompts")]
     tokens = [r[0] for r in db.execute("SELECT SUM(completion_tokens) FROM rollouts GROUP BY step ORDER BY step")]
@@ -328,6 +333,8 @@ def main():
     ap.add_argument("--n", type=int, default=256, help="arithmetic problems")
     ap.add_argument("--repeats", type=int, default=1, help="runs per side and beta, alternating sides")
     ap.add_argument("--sides", default="ours,trl")
+    ap.add_argument("--ranks", type=int, default=1,
+                    help="ours as this many data-parallel ranks under torchrun, --threads shared between them")
     ap.add_argument("--max-foreign", type=float, default=1.0,
                     help="use only steps during which other processes kept at most this share of the cores busy")
     ap.add_argument("--json", action="store_true", help="also print the results as one JSON object")
