@@ -5,6 +5,9 @@
 #include <openssl/evp.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
@@ -31,21 +34,58 @@ std::shared_ptr<gloo::transport::Device> gloo_device(const ProcessInfo& p) {
 
 }  // namespace
 
+// Through the store, each rank keeps two counters that let a rank whose
+// collective failed name the culprits: r1/alive/<r>, bumped every second by a
+// heartbeat thread (a rank killed or stopped stops bumping it), and
+// r1/entered/<r>, the collectives rank r has entered (a rank alive but stuck
+// elsewhere is behind).
+constexpr auto kHeartbeat = std::chrono::seconds(1);
+constexpr auto kHeartbeatSilence = std::chrono::milliseconds(2500);
+
+std::string key(const char* what, int64_t rank) { return std::string("r1/") + what + "/" + std::to_string(rank); }
+
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+  int64_t entered = 0;  // collectives this rank has entered
+  std::thread heartbeat;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stop = false;
+
+  void beat(int64_t rank) {
+    while (true) {
+      try {
+        store->add(key("alive", rank), 1);
+      } catch (const std::exception&) {
+        return;  // the store is gone: the next collective reports it
+      }
+      std::unique_lock<std::mutex> lock(mutex);
+      if (wake.wait_for(lock, kHeartbeat, [&] { return stop; })) return;
+    }
+  }
 };
 
 ProcessGroup::ProcessGroup(ProcessInfo process, double timeout_s)
     : process_(std::move(process)), timeout_s_(timeout_s) {}
 
-ProcessGroup::~ProcessGroup() = default;
+// The heartbeat thread owns a share of Impl and is detached: a store that
+// hangs (its host stopped) must not hold up this process's exit.
+ProcessGroup::~ProcessGroup() {
+  if (!impl_ || !impl_->heartbeat.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->stop = true;
+  }
+  impl_->wake.notify_all();
+  impl_->heartbeat.detach();
+}
 
 Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, double timeout_s) {
   if (p.world_size < 2) return Status::error("a process group needs at least 2 processes, this run has 1");
   if (!(timeout_s > 0)) return Status::error("the process group's timeout must be > 0 seconds");
   std::unique_ptr<ProcessGroup> group(new ProcessGroup(p, timeout_s));
-  group->impl_ = std::make_unique<Impl>();
+  group->impl_ = std::make_shared<Impl>();
   const std::string where = "rank " + std::to_string(p.rank) + " of " + std::to_string(p.world_size) + ": ";
   try {
     c10d::TCPStoreOptions so;
@@ -59,6 +99,8 @@ Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, d
     opts->devices.push_back(gloo_device(p));
     group->impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(group->impl_->store, static_cast<int>(p.rank),
                                                                    static_cast<int>(p.world_size), opts);
+    std::shared_ptr<Impl> impl = group->impl_;
+    impl->heartbeat = std::thread([impl, rank = p.rank] { impl->beat(rank); });
   } catch (const std::exception& e) {
     return Status::error(where + "could not join the other ranks at " + p.master_addr + ":" +
                          std::to_string(p.master_port) + " within " + std::to_string(static_cast<int64_t>(timeout_s)) +
@@ -68,14 +110,43 @@ Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, d
 }
 
 Status ProcessGroup::run(const char* what, const std::function<void()>& collective) {
+  const int64_t number = ++impl_->entered;
   try {
+    impl_->store->add(key("entered", rank()), 1);
     collective();
     return Status();
   } catch (const std::exception& e) {
     // Gloo reports a closed peer at once and a silent one at the timeout.
     return Status::error("rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " + what +
                          " failed (a rank died or did not answer within " +
-                         std::to_string(static_cast<int64_t>(timeout_s_)) + " s): " + e.what());
+                         std::to_string(static_cast<int64_t>(timeout_s_)) + " s; " + culprits(number) +
+                         "): " + e.what());
+  }
+}
+
+std::string ProcessGroup::culprits(int64_t number) {
+  try {
+    std::vector<int64_t> before(world_size()), entered(world_size());
+    for (int64_t r = 0; r < world_size(); ++r) before[r] = impl_->store->add(key("alive", r), 0);
+    std::this_thread::sleep_for(kHeartbeatSilence);
+    std::string dead, behind;
+    for (int64_t r = 0; r < world_size(); ++r) {
+      if (r == rank()) continue;
+      if (impl_->store->add(key("alive", r), 0) == before[r]) {
+        dead += (dead.empty() ? "" : ", ") + std::to_string(r);
+      } else if (int64_t at = impl_->store->add(key("entered", r), 0); at < number) {
+        behind += (behind.empty() ? "" : ", ") + std::to_string(r) + " (at collective " + std::to_string(at) + ")";
+      }
+    }
+    std::string out;
+    if (!dead.empty()) out = "no heartbeat from rank(s) " + dead + ": died or stopped";
+    if (!behind.empty())
+      out += (out.empty() ? "" : "; ") + std::string("rank(s) ") + behind + " alive but never reached collective " +
+             std::to_string(number);
+    return out.empty() ? "every rank is alive and reached this collective" : out;
+  } catch (const std::exception&) {
+    return "the rendezvous store at " + process_.master_addr + ":" + std::to_string(process_.master_port) +
+           " does not answer: the process hosting it (rank 0, or torchrun) died";
   }
 }
 

@@ -2,7 +2,8 @@
 // the engine DDP and FSDP use): rendezvous through a TCPStore at the master
 // address, Gloo for CPU tensors. Every collective is bounded by the group's
 // timeout, so a rank that died or hangs makes the others fail with an error
-// rather than wait for ever. The data-parallel learner builds on this.
+// that names it rather than wait for ever. The data-parallel trainers build
+// on this.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -46,11 +47,14 @@ class ProcessGroup {
  private:
   ProcessGroup(ProcessInfo process, double timeout_s);
   Status run(const char* what, const std::function<void()>& collective);
+  // Which ranks made collective `number` fail, for its error: those whose
+  // heartbeat stopped, and those alive that never reached it.
+  std::string culprits(int64_t number);
 
   ProcessInfo process_;
   double timeout_s_;
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;
 };
 
 // A checkpoint written by a run of `saved` ranks resumes only with as many:

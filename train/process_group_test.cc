@@ -85,7 +85,12 @@ void expect_peer_loss_reported(bool kill_peer) {
   EXPECT_EQ(exit_code(r0), 0);
   std::ifstream in(dir / "error");
   std::string message((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(message.rfind("rank 0 of 2: all-reduce failed (a rank died or did not answer within 3 s): ", 0), 0u)
+  // The error names rank 1: dead (no heartbeat), or alive but never at the collective.
+  std::string culprit = kill_peer ? "no heartbeat from rank(s) 1: died or stopped"
+                                  : "rank(s) 1 (at collective 0) alive but never reached collective 1";
+  EXPECT_EQ(message.rfind("rank 0 of 2: all-reduce failed (a rank died or did not answer within 3 s; " + culprit + "): ",
+                          0),
+            0u)
       << message;
   if (!kill_peer) {
     ::kill(r1, SIGKILL);

@@ -14,7 +14,7 @@ with beta > 0 and num_iterations 2:
 - launched by hand (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT),
   and across two network namespaces joined by a veth pair;
 - a rank killed with SIGKILL makes the other fail within ddp_timeout,
-  naming the collective; a two-rank run killed after a checkpoint and
+  naming the collective and the rank whose heartbeat stopped; a two-rank run killed after a checkpoint and
   resumed equals the uninterrupted one; resuming with another world size
   is refused.
 """
@@ -114,7 +114,8 @@ def test_a_killed_rank_stops_the_other_within_the_timeout(base):
     _, err = procs[0].communicate(timeout=120)
     assert procs[0].returncode != 0
     assert time.time() - start < 60
-    assert "rank 0 of 2: " in err and "failed (a rank died or did not answer within 10 s)" in err, err
+    assert "rank 0 of 2: " in err and "failed (a rank died or did not answer within 10 s; " \
+        "no heartbeat from rank(s) 1: died or stopped)" in err, err
 
 
 def test_two_ranks_killed_and_resumed_equal_the_uninterrupted_run(base):
