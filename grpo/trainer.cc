@@ -377,8 +377,9 @@ Status train_on(Run& run, RLGeneration& gen, std::map<std::string, double> gen_m
 // ---------------------------------------------------------------- set-up
 
 // The `device` and `dtype` keys; "auto" dtype is bf16, as TRL's bf16=True.
-Result<LoadOptions> load_options(const RLConfig& c, bool trainable) {
-  return resolve_load_options(c.grpo.compute, at::kBFloat16, trainable);
+// Each rank takes the GPU of its local rank ("auto" and "cuda").
+Result<LoadOptions> load_options(const RLConfig& c, bool trainable, const ProcessInfo& process) {
+  return resolve_load_options(c.grpo.compute, at::kBFloat16, trainable, process.local_rank);
 }
 
 Status check_prompts(const Run& run) {
@@ -399,12 +400,12 @@ Status load_reference(Run& run, const std::string& checkpoint) {
   std::string moved = checkpoint.empty() ? "" : checkpoint + "/" + kRefModelFile;
   if (!moved.empty() && std::filesystem::exists(moved)) {
     R1_ASSIGN_OR_RETURN(SafetensorsFile file, load_safetensors(moved));
-    R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false));
+    R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false, run.process));
     R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::from_tensors(run.policy.config(), std::move(file.tensors), load));
     run.reference = std::move(ref);
     return Status();
   }
-  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false));
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false, run.process));
   R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::load(c.model_name_or_path, load));
   run.reference = std::move(ref);
   return Status();
@@ -472,7 +473,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
                                                   c.output_dir.c_str());
   R1_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(c.model_name_or_path));
   R1_ASSIGN_OR_RETURN(RLJob job, load_rl_job(c, tok));
-  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true));
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true, process));
   R1_ASSIGN_OR_RETURN(Transformer policy, Transformer::load(last.empty() ? c.model_name_or_path : last, load));
   auto run = std::make_unique<Run>(c, log, std::move(tok), std::move(job), std::move(policy));
   run->process = process;

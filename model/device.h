@@ -13,14 +13,16 @@
 
 namespace r1 {
 
-// "auto" is cuda:0 when a CUDA GPU is visible, else cpu. "cuda" or "cuda:N"
-// without such a GPU is an error naming the key 'device'.
-Result<at::Device> resolve_device(const std::string& device);
+// "auto" is the GPU of `local_rank` (util/process.h; 0 in a one-process run)
+// when a CUDA GPU is visible, else cpu; "cuda" is that GPU; "cuda:N" is GPU N.
+// A GPU that is not there is an error naming the key 'device'.
+Result<at::Device> resolve_device(const std::string& device, int64_t local_rank = 0);
 
 // "auto" is `auto_dtype` (at::ScalarType::Undefined: the checkpoint's own).
 Result<at::ScalarType> resolve_dtype(const std::string& dtype, at::ScalarType auto_dtype);
 
 // Both, as the options Transformer::load places and converts weights with.
-Result<LoadOptions> resolve_load_options(const ComputeOptions& options, at::ScalarType auto_dtype, bool trainable);
+Result<LoadOptions> resolve_load_options(const ComputeOptions& options, at::ScalarType auto_dtype, bool trainable,
+                                         int64_t local_rank = 0);
 
 }  // namespace r1

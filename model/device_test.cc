@@ -31,6 +31,20 @@ TEST(Device, AGpuThatIsNotThereIsAnErrorNamingTheKey) {
     EXPECT_FALSE(resolve_device("cuda").ok());
   }
   EXPECT_FALSE(resolve_device("cuda:99999999999999999999999").ok());
+  // A rank's "cuda" and "auto" are the GPU of its local rank; naming one keeps it.
+  std::string rank_gpu = "field 'device': 'cuda' takes the GPU of LOCAL_RANK " + std::to_string(visible) + ", but ";
+  EXPECT_EQ(resolve_device("cuda", static_cast<int64_t>(visible)).status().message().rfind(rank_gpu, 0),
+            visible == 0 ? std::string::npos : 0u);
+  if (visible == 0) {
+    EXPECT_EQ(*resolve_device("auto", 3), at::Device(at::kCPU));  // no GPU: the CPU, whatever the rank
+    EXPECT_EQ(resolve_device("cuda", 3).status().message().rfind(
+                  "field 'device': 'cuda' takes the GPU of LOCAL_RANK 3, but 0 CUDA GPUs are visible", 0),
+              0u);
+  } else {
+    EXPECT_EQ(*resolve_device("auto", static_cast<int64_t>(visible) - 1),
+              at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(visible - 1)));
+    EXPECT_EQ(*resolve_device("cuda:0", static_cast<int64_t>(visible) - 1), at::Device(at::kCUDA, 0));
+  }
 }
 
 TEST(Device, LoadPlacesAndConvertsTheWeights) {

@@ -103,8 +103,9 @@ Result<std::vector<SftRow>> load_rows(const SFTConfig& c, const std::string& fil
 }
 
 // The `device` and `dtype` keys; "auto" dtype is float32 for SFT.
-Result<LoadOptions> load_options(const SFTConfig& c, bool trainable) {
-  return resolve_load_options(c.compute, at::kFloat, trainable);
+// Each rank takes the GPU of its local rank ("auto" and "cuda").
+Result<LoadOptions> load_options(const SFTConfig& c, bool trainable, int64_t local_rank = 0) {
+  return resolve_load_options(c.compute, at::kFloat, trainable, local_rank);
 }
 
 // Where the run stands in its data: the optimizer step within the epoch;
@@ -160,6 +161,7 @@ Result<std::optional<Transformer>> maybe_load_teacher(const SFTConfig& c, const 
                                                       const Tokenizer& student_tok) {
   if (c.distill_alpha == 0) return std::optional<Transformer>();
   R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false));
+  load.device = student.device();  // beside the student (a rank's own GPU)
   R1_ASSIGN_OR_RETURN(Transformer teacher, load_teacher(c.teacher_model_name_or_path, load, student, student_tok));
   return std::optional<Transformer>(std::move(teacher));
 }
@@ -208,7 +210,7 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log, const Pro
     return Status::error(c.output_dir + " already holds checkpoints (" + last +
                          "); pass --resume to continue, or choose another output_dir");
   std::string weights = resume ? last : c.model_name_or_path;
-  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true));
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true, process.local_rank));
   R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(weights, load));
   Run run{c, log, std::move(model), nullptr, {}, {}, {}, {}, {}, 1, {}, {}, process, nullptr};
   run.cursor.world_size = process.world_size;
