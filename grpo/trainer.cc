@@ -17,7 +17,6 @@
 #include "grpo/rl_job.h"
 #include "grpo/rl_metrics.h"
 #include "model/device.h"
-#include "rollout/rank_sharded_worker.h"
 #include "rollout/rollout_store.h"
 #include "rollout/rollout_worker_pool.h"
 #include "rollout/sample_and_score.h"
@@ -166,7 +165,8 @@ double overlong_penalty(const GRPOConfig& g, int64_t length) {
 Result<std::vector<Sample>> sample_round(Run& run, RolloutWorker& worker, const RolloutRequest& request,
                                          RLGenerationStats& stats) {
   R1_ASSIGN_OR_RETURN(ScoredRollout scored, sample_and_score(worker, request, run.job.prompts, *run.job.reward,
-                                                             static_cast<int>(run.config.reward_workers)));
+                                                             static_cast<int>(run.config.reward_workers),
+                                                             run.group.get()));
   stats.generate_seconds += scored.sample_seconds;
   stats.reward_seconds += scored.reward_seconds;
   stats.completion_tokens += scored.result.completion_tokens;
@@ -538,7 +538,6 @@ class GenerationSource {
       : run_(run), make_worker_(make_worker), remote_(std::move(remote)) {
     if (run.config.grpo.async_generation) executor_.emplace();
     if (!executor_ && !remote_) local_ = make_worker_(run_.policy, run_.tokenizer);
-    if (local_ && run.group) local_ = std::make_unique<RankShardedWorker>(std::move(local_), *run.group);
   }
   ~GenerationSource() { executor_.reset(); }  // waits for the generation being sampled
 

@@ -61,7 +61,15 @@ std::string to_json(const RolloutResult& r) {
     w.key("token_ids").array(s.token_ids);
     w.key("logprobs").array(std::vector<double>(s.logprobs.begin(), s.logprobs.end()));
     w.key("finish_reason").value(s.finish_reason).key("completion").value(s.completion);
-    w.key("generation_ms").value(s.generation_ms).end_object();
+    w.key("generation_ms").value(s.generation_ms);
+    if (!s.reward.components.empty()) {  // scored (the ranks of a data-parallel run exchange scored samples)
+      w.key("reward").begin_object().key("total").value(s.reward.total).key("components").begin_array();
+      for (const ComponentScore& c : s.reward.components)
+        w.begin_object().key("name").value(c.name).key("weight").value(c.weight).key("score").value(c.score)
+            .key("details").value(c.details).end_object();
+      w.end_array().end_object();
+    }
+    w.end_object();
   }
   w.end_array().end_object();
   return w.str();
@@ -122,6 +130,21 @@ Result<RolloutResult> rollout_result_from_json(const JsonValue& doc, const std::
     }
     if (sample.logprobs.size() != sample.token_ids.size())
       return Status::error(at + ": 'logprobs' and 'token_ids' differ in length");
+    if (s.HasMember("reward")) {
+      const JsonValue& reward = s["reward"];
+      if (!reward.IsObject()) return Status::error(at + ": field 'reward' must be an object");
+      R1_ASSIGN_OR_RETURN(sample.reward.total, json_double(reward, "total", at + ".reward"));
+      R1_ASSIGN_OR_RETURN(const JsonValue* components, array_field(reward, "components", at + ".reward"));
+      for (const auto& c : components->GetArray()) {
+        std::string cat = at + ".reward.components[]";
+        ComponentScore score;
+        R1_ASSIGN_OR_RETURN(score.name, json_string(c, "name", cat));
+        R1_ASSIGN_OR_RETURN(score.weight, json_double(c, "weight", cat));
+        R1_ASSIGN_OR_RETURN(score.score, json_double(c, "score", cat));
+        R1_ASSIGN_OR_RETURN(score.details, json_string(c, "details", cat));
+        sample.reward.components.push_back(std::move(score));
+      }
+    }
     r.samples.push_back(std::move(sample));
   }
   return r;

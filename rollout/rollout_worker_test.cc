@@ -44,6 +44,21 @@ TEST(RolloutTypes, RequestAndResultRoundTripThroughJson) {
   auto result_back = rollout_result_from_json(to_json(result), "res");
   ASSERT_TRUE(result_back.ok()) << result_back.status().message();
   EXPECT_EQ(to_json(*result_back), to_json(result));
+  EXPECT_EQ(result_back->samples[0].step, 3);  // each sample carries the result's step and version
+  EXPECT_EQ(result_back->samples[0].policy_version, 2);
+  // A scored sample (as data-parallel ranks exchange them) keeps its reward whole.
+  result.samples[0].reward = {.components = {{.name = "accuracy", .weight = 1.0, .score = 1.0, .details = R"({"x":1})"},
+                                             {.name = "format", .weight = 0.5, .score = 0.25, .details = "{}"}},
+                              .total = 1.125};
+  auto scored = rollout_result_from_json(to_json(result), "res");
+  ASSERT_TRUE(scored.ok()) << scored.status().message();
+  const RewardResult& reward = scored->samples[0].reward;
+  ASSERT_EQ(reward.components.size(), 2u);
+  EXPECT_EQ(reward.total, 1.125);
+  EXPECT_EQ(reward.components[0].details, R"({"x":1})");
+  EXPECT_EQ(reward.components[1].name, "format");
+  EXPECT_EQ(reward.components[1].weight, 0.5);
+  EXPECT_EQ(reward.components[1].score, 0.25);
 }
 
 TEST(RolloutTypes, MalformedMessagesNameTheField) {
@@ -55,6 +70,12 @@ TEST(RolloutTypes, MalformedMessagesNameTheField) {
       R"("finish_reason":"stop","completion":"","generation_ms":0}]})",
       "res");
   EXPECT_EQ(s.status().message(), "res: samples[]: 'logprobs' and 'token_ids' differ in length");
+  auto bad_reward = rollout_result_from_json(
+      R"({"step":1,"policy_version":0,"prefill_tokens":0,"completion_tokens":0,"prefill_seconds":0,)"
+      R"("decode_seconds":0,"samples":[{"prompt_index":0,"sample_index":0,"token_ids":[1],"logprobs":[0.0],)"
+      R"("finish_reason":"stop","completion":"","generation_ms":0,"reward":{"total":1,"components":[{"name":"a"}]}}]})",
+      "res");
+  EXPECT_EQ(bad_reward.status().message(), "res: samples[].reward.components[]: field 'weight' is missing");
 }
 
 TEST(LocalRolloutWorker, SamplesWhatGenerateSamplesAndKeepsDatasetIndices) {

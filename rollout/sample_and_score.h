@@ -8,6 +8,7 @@
 #include "data/prompt_set.h"
 #include "reward/reward_spec.h"
 #include "rollout/rollout_worker.h"
+#include "train/process_group.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -26,7 +27,17 @@ struct ScoredRollout {
 // Samples `request` with `worker` and scores every sample with `reward` on
 // `reward_workers` threads (<= 0: one per core). Errors name the example
 // (file and line) and the sample.
+//
+// With `group` (the ranks of a data-parallel run, each calling with the
+// same request), rank r samples and scores the r-th contiguous run of the
+// request's prompts (whole groups; the cut generate() makes into decode
+// streams) on its own worker, and every rank gets every rank's scored
+// samples, in request order. Rows draw from their own random streams, so
+// the ranks together sample what one process samples; N one-thread ranks
+// decode the batches of one N-thread process, log-probs bit for bit. Token
+// counts are summed over ranks; the seconds are this rank's.
 Result<ScoredRollout> sample_and_score(RolloutWorker& worker, const RolloutRequest& request, const PromptSet& prompts,
-                                       const RewardFunction& reward, int reward_workers);
+                                       const RewardFunction& reward, int reward_workers,
+                                       ProcessGroup* group = nullptr);
 
 }  // namespace r1

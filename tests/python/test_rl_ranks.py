@@ -22,6 +22,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -77,6 +78,15 @@ def finish(procs, timeout=600):
     return outs
 
 
+def scores(run):
+    """Every reward component of every rollout, and its sampling log-probs' summary."""
+    with sqlite3.connect(run / "rollouts.db") as con:
+        return (con.execute("SELECT r.step, r.group_index, r.sample_index, c.name, c.value FROM reward_components c "
+                            "JOIN rollouts r ON r.id = c.rollout_id ORDER BY 1, 2, 3, 4").fetchall(),
+                con.execute("SELECT logprob_sum, logprob_mean, logprob_min, generation_ms > 0 FROM rollouts "
+                            "ORDER BY step, group_index, sample_index").fetchall())
+
+
 def assert_same_weights(run, reference):
     assert (run / "model" / "model.safetensors").read_bytes() == \
         (reference / "model" / "model.safetensors").read_bytes()
@@ -88,6 +98,8 @@ def test_two_ranks_under_torchrun_equal_one_process(base, loss_type):
     result = torchrun(base, f"dp2_{loss_type}", loss_type=loss_type, **DP)
     assert_same_weights(base / f"dp2_{loss_type}", base / f"dp1_{loss_type}")
     assert rows(base / f"dp2_{loss_type}") == rows(base / f"dp1_{loss_type}")
+    # Scored on each rank and gathered; the sampling log-probs bit for bit.
+    assert scores(base / f"dp2_{loss_type}") == scores(base / f"dp1_{loss_type}")
     assert len(rows(base / f"dp2_{loss_type}")) == 2 * 8  # 3 steps of num_iterations 2: two generations
     assert result.stderr.count("saved final model") == 1  # rank 0 writes the run folder, and reports
 
