@@ -1,5 +1,7 @@
 #include "model/scoring.h"
 
+#include "model/chunked_logprobs.h"
+
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
@@ -37,33 +39,16 @@ at::Tensor batch_hidden(const Transformer& model, const TokenBatch& batch) {
 
 namespace {
 
-// fp32 logits computed at once, in elements: rows are taken in chunks of
-// about this many logits (64 MB), so a large vocabulary's temporaries stay
-// bounded while a small one runs as a single batch of ops.
-constexpr int64_t kLogitsPerChunk = int64_t{1} << 24;
-
 // log p(targets) under softmax(lm_head(hidden) / temperature) for hidden
 // [B, T, hidden] and targets [B, T]; entropy [B, T] when asked (no grad).
+// Chunked: the [B, T, vocab] logits are never all built, nor kept for the backward.
 at::Tensor target_logprobs(const Transformer& model, const at::Tensor& hidden, const at::Tensor& targets,
                            double temperature, at::Tensor* entropy) {
-  int64_t B = hidden.size(0), T = hidden.size(1), V = model.config().vocab_size;
-  int64_t rows_per_chunk = std::max<int64_t>(1, kLogitsPerChunk / std::max<int64_t>(1, T * V));
-  std::vector<at::Tensor> chunks, entropies;
-  for (int64_t b = 0; b < B; b += rows_per_chunk) {
-    int64_t n = std::min(rows_per_chunk, B - b);
-    at::Tensor logits = model.lm_head(hidden.narrow(0, b, n)).to(at::kFloat);
-    if (temperature != 1.0) logits = logits / temperature;
-    at::Tensor picked = logits.gather(-1, targets.narrow(0, b, n).unsqueeze(-1)).squeeze(-1);
-    at::Tensor normalizer = logits.logsumexp(-1);
-    chunks.push_back(picked - normalizer);
-    if (entropy) {
-      at::NoGradGuard no_grad;
-      // H = log Z - E_p[logit]
-      entropies.push_back(normalizer - (at::softmax(logits, -1) * logits).sum(-1));
-    }
-  }
-  if (entropy) *entropy = at::cat(entropies);
-  return at::cat(chunks);
+  int64_t B = hidden.size(0), T = hidden.size(1);
+  at::Tensor logprobs = chunked_target_logprobs(hidden.reshape({B * T, hidden.size(2)}), model.lm_head_weight(),
+                                                targets.reshape({B * T}), temperature, entropy);
+  if (entropy) *entropy = entropy->view({B, T});
+  return logprobs.view({B, T});
 }
 
 }  // namespace

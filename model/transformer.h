@@ -60,6 +60,9 @@ class Transformer {
 
   // hidden [..., hidden] -> logits [..., vocab] in the compute dtype.
   at::Tensor lm_head(const at::Tensor& hidden) const;
+  // Its weight [vocab, hidden] (the embedding when tied), for scoring that
+  // never builds all the logits (model/chunked_logprobs.h).
+  const at::Tensor& lm_head_weight() const { return lm_head_; }
 
   KVCache new_cache(int64_t batch, int64_t capacity) const;
 
