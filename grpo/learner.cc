@@ -1,12 +1,12 @@
 #include "grpo/learner.h"
 
 #include <ATen/core/grad_mode.h>
-#include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
 
+#include "train/micro_batches.h"
 #include "util/cpu_streams.h"
 #include "model/scoring.h"
 
@@ -168,11 +168,7 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
   R1_ASSIGN_OR_RETURN(LossOutput out, grpo_policy_loss(inputs, o.loss));
   out.metrics.merge(correction_metrics);
   if (grads) {
-    std::vector<at::Tensor> params = policy.parameters();
-    auto g = torch::autograd::grad({out.loss}, params, {}, false, false, /*allow_unused=*/true);
-    if (grads->empty()) grads->resize(params.size());
-    for (size_t i = 0; i < g.size(); ++i)
-      if (g[i].defined()) (*grads)[i] = (*grads)[i].defined() ? (*grads)[i] + g[i] : g[i];
+    add_gradients(out.loss, policy.parameters(), *grads);
   } else {
     out.loss.backward();
   }
@@ -191,9 +187,11 @@ Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& polic
                                                         const LearnerOptions& o, const LossNormalizer& normalizer,
                                                         int streams) {
   std::vector<Result<MicroBatchResult>> results(micro_batches.size(), Status::error("not run"));
+  std::vector<at::Tensor> params = policy.parameters();
+  const bool in_place = streams == 1 && grads_accumulate_in_place(params);  // one stream of fp32: into .grad
   std::vector<std::vector<at::Tensor>> grads(streams);
   run_streams(streams, [&](int s) {
-    std::vector<at::Tensor>* own_grads = streams > 1 ? &grads[s] : nullptr;  // one stream: straight into .grad
+    std::vector<at::Tensor>* own_grads = in_place ? nullptr : &grads[s];
     for (size_t m = s; m < micro_batches.size(); m += streams) {
       results[m] = run_micro_batch(policy, reference, batch, micro_batches[m], o, normalizer, own_grads);
       if (!results[m].ok()) return;
@@ -204,13 +202,7 @@ Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& polic
     R1_RETURN_IF_ERROR(r.status());
     out.push_back(*r);
   }
-  std::vector<at::Tensor> params = policy.parameters();
-  for (const auto& stream_grads : grads)
-    for (size_t i = 0; i < stream_grads.size(); ++i) {
-      if (!stream_grads[i].defined()) continue;
-      at::Tensor& g = params[i].mutable_grad();
-      g = g.defined() ? g + stream_grads[i] : stream_grads[i];
-    }
+  for (const auto& stream_grads : grads) add_to_grads(params, stream_grads);
   return out;
 }
 

@@ -18,6 +18,17 @@
 
 namespace r1 {
 
+// Gradient sums kept apart from .grad (one per parameter), in fp32 for
+// parameters that are not: a bf16 model's micro-batches then accumulate in
+// fp32, as TRL's autocast (fp32 weights and grads) does, not in bf16.
+// Adds d loss / d params to `sums`.
+void add_gradients(const at::Tensor& loss, const std::vector<at::Tensor>& params, std::vector<at::Tensor>& sums);
+// Adds `sums` to the parameters' .grad in order (a bf16 parameter's .grad
+// becomes fp32; AdamW's fp32 masters take it as it is).
+void add_to_grads(std::vector<at::Tensor>& params, const std::vector<at::Tensor>& sums);
+// Whether backward may go straight into .grad: every parameter is fp32.
+bool grads_accumulate_in_place(const std::vector<at::Tensor>& params);
+
 struct MicroBatchLoss {
   at::Tensor loss;   // scalar to differentiate: the micro-batch's share of the step's loss
   at::Tensor stats;  // [K] statistics of the micro-batch (no grad), summed over the step
