@@ -9,9 +9,23 @@ namespace at::native {
 TORCH_API void mkldnn_matmul(const Tensor& mat1, const Tensor& mat2, const Tensor& result, float beta, float alpha);
 }  // namespace at::native
 
+// MKL's packed GEMM, exported by libtorch_cpu (its MKL is LP64: 32-bit ints).
+extern "C" {
+size_t cblas_sgemm_pack_get_size(int identifier, int m, int n, int k);
+void cblas_sgemm_pack(int layout, int identifier, int trans, int m, int n, int k, float alpha, const float* src,
+                      int ld, float* dest);
+void cblas_sgemm_compute(int layout, int transa, int transb, int m, int n, int k, const float* a, int lda,
+                         const float* b, int ldb, float beta, float* c, int ldc);
+}
+
 namespace r1::gemm {
 
 namespace {
+
+// CBLAS enum values (mkl_cblas.h).
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112, kPacked = 151, kBMatrix = 162;
+// The row count the packing is tuned for (the layout is valid for any).
+constexpr int kPackRows = 32;
 
 // a [M, K] @ b [K, N], or batched over a leading dim; a and b contiguous
 // or transposed (last two dims) views of contiguous tensors.
@@ -93,6 +107,36 @@ at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
                       : t.reshape({-1, rows, cols}).contiguous();
   };
   return OneDnnBatchedMatmul::apply(fold(a, M, K), fold(b, K, N)).view(out_shape);
+}
+
+PackedWeight pack(const at::Tensor& w) {
+  PackedWeight p;
+  if (!AT_MKL_ENABLED() || !w.is_cpu() || w.scalar_type() != at::kFloat || w.dim() != 2 || onednn_applies(w))
+    return p;
+  at::Tensor src = w.detach().contiguous();
+  p.out = w.size(0), p.in = w.size(1);
+  const int n = static_cast<int>(p.out), k = static_cast<int>(p.in);
+  size_t bytes = cblas_sgemm_pack_get_size(kBMatrix, kPackRows, n, k);
+  p.buffer = at::empty({static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float))}, src.options());
+  // B = w^T, w stored [out, in] row-major: B transposed, leading dimension in.
+  cblas_sgemm_pack(kRowMajor, kBMatrix, kTrans, kPackRows, n, k, 1.0f, src.data_ptr<float>(), k,
+                   p.buffer.data_ptr<float>());
+  return p;
+}
+
+at::Tensor linear(const at::Tensor& x, const PackedWeight& w, const at::Tensor& b) {
+  TORCH_CHECK(w.buffer.defined() && !at::GradMode::is_enabled(), "packed linear: inference with a packed weight only");
+  at::Tensor a = x.reshape({-1, w.in}).contiguous();
+  const int m = static_cast<int>(a.size(0));
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = w.out;
+  at::Tensor y = at::empty({a.size(0), w.out}, a.options());
+  if (m > 0)
+    cblas_sgemm_compute(kRowMajor, kNoTrans, kPacked, m, static_cast<int>(w.out), static_cast<int>(w.in),
+                        a.data_ptr<float>(), static_cast<int>(w.in), w.buffer.data_ptr<float>(),
+                        static_cast<int>(w.out), 0.0f, y.data_ptr<float>(), static_cast<int>(w.out));
+  y = y.view(shape);
+  return b.defined() ? y.add_(b) : y;
 }
 
 }  // namespace r1::gemm

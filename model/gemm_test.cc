@@ -52,5 +52,27 @@ TEST(Gemm, OneDnnTakesCpuFp32Only) {
   EXPECT_FALSE(onednn_applies(at::zeros({2}, at::kDouble)));
 }
 
+TEST(Gemm, PackedLinearMatchesAtLinear) {
+  at::manual_seed(3);
+  at::Tensor w = at::randn({96, 40}), b = at::randn({96});
+  PackedWeight p = pack(w);
+  if (!p.buffer.defined()) GTEST_SKIP() << "no MKL fp32 path here (oneDNN's AVX-512 path, or LibTorch without MKL)";
+  c10::InferenceMode inference;
+  for (int64_t rows : {1, 7, 32, 100}) {
+    at::Tensor x = at::randn({rows, 2, 40});  // [..., in]: leading dims kept
+    at::Tensor want = at::linear(x, w, b), got = linear(x, p, b);
+    ASSERT_EQ(got.sizes(), want.sizes());
+    EXPECT_LE((got - want).abs().max().item<double>(), 1e-5 * want.abs().max().item<double>()) << rows << " rows";
+    EXPECT_LE((linear(x, p) - at::linear(x, w)).abs().max().item<double>(), 1e-5 * want.abs().max().item<double>());
+  }
+  EXPECT_FALSE(pack(w.to(at::kBFloat16)).buffer.defined());  // bf16 goes to oneDNN through ATen
+}
+
+TEST(Gemm, PackedLinearRefusesGradMode) {
+  PackedWeight p = pack(at::randn({8, 4}));
+  if (!p.buffer.defined()) GTEST_SKIP() << "no MKL fp32 path here";
+  EXPECT_THROW(linear(at::randn({2, 4}), p), c10::Error);  // it would silently cut the graph
+}
+
 }  // namespace
 }  // namespace r1::gemm

@@ -1,5 +1,7 @@
 #include "model/transformer.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +18,13 @@ namespace r1 {
 namespace {
 
 std::string layer_prefix(int64_t i) { return "model.layers." + std::to_string(i) + "."; }
+
+// x w^T + b, with the weight's MKL packing when it has one and nothing
+// needs the graph (the generation copy's decode steps).
+at::Tensor project(const at::Tensor& x, const at::Tensor& w, const gemm::PackedWeight& packed, const at::Tensor& b) {
+  if (packed.buffer.defined() && !at::GradMode::is_enabled()) return gemm::linear(x, packed, b);
+  return gemm::linear(x, w, b);
+}
 
 // The attention mask in the layout grouped_attention reads, built once per
 // forward rather than per layer: allowed [B, L, S] -> [B, 1, G * L, S]
@@ -257,7 +266,15 @@ Transformer Transformer::with_fused_projections() const {
     }
     w.gate_up_proj = at::cat({w.gate_proj, w.up_proj});
     w.gate_up_bias = concat_rows({w.gate_bias, w.up_bias});
+    w.gate_up_packed = gemm::pack(w.gate_up_proj);
+    w.down_packed = gemm::pack(w.down_proj);
   }
+  for (LayerWeights& w : fused.layers_) {
+    if (config_.is_mla()) continue;
+    w.qkv_packed = gemm::pack(w.qkv_proj);
+    w.o_packed = gemm::pack(w.o_proj);
+  }
+  fused.lm_head_packed_ = gemm::pack(lm_head_);
   return fused;
 }
 
@@ -293,7 +310,7 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
   int64_t Q = c.num_attention_heads * D, KVD = c.num_key_value_heads * D;
   at::Tensor q, k, v;  // [B, L, heads * D]
   if (w.qkv_proj.defined()) {
-    at::Tensor qkv = gemm::linear(x, w.qkv_proj, w.qkv_bias);
+    at::Tensor qkv = project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias);
     q = qkv.narrow(-1, 0, Q), k = qkv.narrow(-1, Q, KVD), v = qkv.narrow(-1, Q + KVD, KVD);
   } else {
     q = gemm::linear(x, w.q_proj, w.q_bias);
@@ -312,7 +329,7 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
   std::tie(k, v) = layer_keys(kv, i, apply_rope(k, cos, sin), v, mask.size(3));
   at::Tensor out = grouped_attention(q, k, v, mask);  // [B, H, L, D]
   out = out.transpose(1, 2).reshape({B, L, c.num_attention_heads * D});
-  return gemm::linear(out, w.o_proj, w.o_bias);
+  return project(out, w.o_proj, w.o_packed, w.o_bias);
 }
 
 at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x) const {
@@ -320,13 +337,13 @@ at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x) const {
   if (config_.moe.moe_layer(i)) return moe_block(w.moe, config_.moe, x);
   at::Tensor gate, up;
   if (w.gate_up_proj.defined()) {
-    at::Tensor gate_up = gemm::linear(x, w.gate_up_proj, w.gate_up_bias);
+    at::Tensor gate_up = project(x, w.gate_up_proj, w.gate_up_packed, w.gate_up_bias);
     int64_t F = config_.intermediate_size;
     gate = gate_up.narrow(-1, 0, F), up = gate_up.narrow(-1, F, F);
   } else {
     gate = gemm::linear(x, w.gate_proj, w.gate_bias), up = gemm::linear(x, w.up_proj, w.up_bias);
   }
-  return gemm::linear(at::silu(gate) * up, w.down_proj, w.down_bias);
+  return project(at::silu(gate) * up, w.down_proj, w.down_packed, w.down_bias);
 }
 
 at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& allowed,
@@ -350,7 +367,9 @@ at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positio
   return rms_norm(h, final_norm_, config_.rms_norm_eps);
 }
 
-at::Tensor Transformer::lm_head(const at::Tensor& hidden) const { return gemm::linear(hidden, lm_head_); }
+at::Tensor Transformer::lm_head(const at::Tensor& hidden) const {
+  return project(hidden, lm_head_, lm_head_packed_, {});
+}
 
 Status Transformer::save(const std::string& dir, const std::string& tokenizer_from) const {
   ModelConfig config = config_;

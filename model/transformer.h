@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/gemm.h"
 #include "model/kv_cache.h"
 #include "model/mla_attention.h"
 #include "model/moe.h"
@@ -40,6 +41,9 @@ struct LayerWeights {
   // Set by with_fused_projections only: [q; k; v] and [gate; up] as one
   // matrix each, so a decode step runs 4 matrix products per layer, not 7.
   at::Tensor qkv_proj, qkv_bias, gate_up_proj, gate_up_bias;
+  // Also set by with_fused_projections, for products without autograd: those
+  // four matrices packed for MKL (model/gemm.h; empty where it does not apply).
+  gemm::PackedWeight qkv_packed, o_packed, gate_up_packed, down_packed;
   MlaWeights mla;  // DeepSeek: attention instead of q/k/v/o above
   MoeWeights moe;  // DeepSeek layers past first_k_dense_replace: the MLP instead of gate/up/down
 };
@@ -93,6 +97,7 @@ class Transformer {
   at::Tensor inv_freq_;  // [head_dim / 2] fp32, rope scaling applied
   double rope_factor_ = 1.0;  // YaRN's attention factor on cos/sin
   at::Tensor embed_, final_norm_, lm_head_;
+  gemm::PackedWeight lm_head_packed_;  // with_fused_projections only
   std::vector<LayerWeights> layers_;
 };
 
