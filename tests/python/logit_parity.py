@@ -63,3 +63,18 @@ def check_greedy_generation(model, model_dir, prompts, eos_token_id, tmp_path, m
         expected = ref[0, len(p):].tolist()
         assert row["token_ids"] == expected
         assert row["finish_reason"] == ("stop" if expected[-1] == eos_token_id else "length")
+
+
+def check_logits(name, model, folder, vocab_size, tol, work):
+    """Our logits of `folder` (the checkpoint `model` saved) over a right-padded batch equal `model`'s within
+    `tol` at every real position, and the logprob rows agree; returns the largest logit's size."""
+    sequences = random_sequences([5, 23, 12, 17], vocab_size, seed=3)
+    ours, rows = our_logits(folder, sequences, work)
+    theirs = reference_logits(model, sequences)
+    err = max_logit_error(ours, theirs, sequences)
+    scale = max(theirs[i, :len(s)].abs().max().item() for i, s in enumerate(sequences))
+    print(f"{name}: max |logit diff| = {err:.2e} (logits up to {scale:.1f})")
+    assert err < tol
+    check_logprob_rows(rows, theirs, sequences)
+    return scale
+
