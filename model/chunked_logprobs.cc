@@ -75,11 +75,8 @@ at::Tensor chunked_target_logprobs(const at::Tensor& hidden, const at::Tensor& w
                                    double temperature, at::Tensor* entropy, int64_t rows_per_chunk) {
   const int64_t V = weight.size(0);
   int64_t chunk = rows_per_chunk > 0 ? rows_per_chunk : std::max<int64_t>(1, kLogitsPerChunk / std::max<int64_t>(1, V));
-  at::Tensor h = hidden.contiguous();
-  at::Tensor t = targets.contiguous();
-  at::Tensor out = ChunkedLogprobs::apply(h, weight, t, temperature, chunk, entropy);
-  if (entropy) *entropy = entropy->detach();
-  return out;
+  at::Tensor h = hidden.contiguous(), t = targets.contiguous();
+  return ChunkedLogprobs::apply(h, weight, t, temperature, chunk, entropy);  // entropy: filled without grad
 }
 
 }  // namespace r1
