@@ -68,6 +68,7 @@ Status check_ranges(const GRPOConfig& c) {
       {c.warmup_steps >= 0 && (c.warmup_steps < 1 || std::trunc(c.warmup_steps) == c.warmup_steps), "warmup_steps",
        "a ratio in [0, 1) or a whole number of steps", c.warmup_steps},
       {c.weight_decay >= 0, "weight_decay", ">= 0", c.weight_decay},
+      {c.router_aux_loss_coef >= 0, "router_aux_loss_coef", ">= 0", c.router_aux_loss_coef},
       {c.adam_beta1 >= 0 && c.adam_beta1 < 1, "adam_beta1", "in [0, 1)", c.adam_beta1},
       {c.adam_beta2 >= 0 && c.adam_beta2 < 1, "adam_beta2", "in [0, 1)", c.adam_beta2},
       {c.adam_epsilon > 0, "adam_epsilon", "> 0", c.adam_epsilon},
@@ -173,6 +174,12 @@ const ConfigFields<GRPOConfig>& grpo_config_fields() {
           .add("num_iterations", &C::num_iterations, "mu: passes over each generation batch (TRL 1)")
           .add("mask_truncated_completions", &C::mask_truncated_completions,
                "drop truncated completions from the loss (TRL false)")
+          // mixture of experts
+          .add("routing_replay", &C::routing_replay,
+               "MoE policies: the learner's passes route each token to the experts the sampler chose (ours)")
+          .add("router_aux_loss_coef", &C::router_aux_loss_coef,
+               "MoE policies: weight of the router's load-balancing loss (TRL's name; DeepSeek configs declare none: "
+               "0)")
           // asynchronous generation
           .add("async_generation", &C::async_generation,
                "sample the next generations while the learner trains on earlier ones (ours)")

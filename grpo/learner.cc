@@ -8,6 +8,7 @@
 
 #include "train/micro_batches.h"
 #include "util/cpu_streams.h"
+#include "grpo/moe_routing.h"
 #include "model/scoring.h"
 
 namespace r1 {
@@ -35,6 +36,20 @@ Status validate(const std::vector<Sample>& b, const LearnerOptions& o, const Tra
   if (o.streams < 0) return Status::error("learner streams must be >= 0");
   if (o.loss.beta != 0 && !reference) return Status::error("beta != 0 needs a reference model");
   return Status();
+}
+
+bool is_moe(const Transformer& policy) { return policy.config().moe.n_routed_experts > 0; }
+
+Status check_moe_options(const Transformer& policy, const LearnerOptions& o) {
+  return check_moe_keys(policy.config(), o.routing_replay, o.router_aux_loss_coef);
+}
+
+// The routing of rows `rows` (tokens built from them), for MoE policies.
+Result<std::optional<LearnerRouting>> routing_of(const Transformer& policy, const std::vector<const Sample*>& rows,
+                                                 const PromptCompletionBatch& tokens, const LearnerOptions& o) {
+  if (!is_moe(policy)) return std::optional<LearnerRouting>();
+  R1_ASSIGN_OR_RETURN(LearnerRouting r, learner_routing(rows, tokens, policy.config(), o.routing_replay));
+  return std::optional<LearnerRouting>(std::move(r));
 }
 
 bool in_loss(const Sample& s, const LearnerOptions& o) {
@@ -119,6 +134,7 @@ struct MicroBatchResult {
   double ref_logprobs_seconds = 0;
   std::map<std::string, at::Tensor> metrics;
   std::vector<size_t> masked_rows;  // rows the correction masked entirely
+  at::Tensor routing_counts;        // MoE policies: RoutingTerms::counts
 };
 
 // Rows `rows` whose weights are 0 on every loss token (one host read, only
@@ -142,9 +158,13 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
                                          std::vector<at::Tensor>* grads) {
   MicroBatchResult result;
   MicroBatch mb = make_micro_batch(batch, rows, o, policy.device());
+  std::vector<const Sample*> samples;
+  for (size_t i : rows) samples.push_back(&batch[i]);
+  R1_ASSIGN_OR_RETURN(std::optional<LearnerRouting> routing, routing_of(policy, samples, mb.tokens, o));
   LossInputs inputs;
   at::Tensor entropy;
-  inputs.per_token_logps = completion_logprobs(policy, mb.tokens, o.temperature, &entropy) * mb.mask;
+  inputs.per_token_logps =
+      completion_logprobs(policy, mb.tokens, o.temperature, &entropy, routing ? &routing->forward : nullptr) * mb.mask;
   result.entropy_sum = (entropy * mb.mask).sum();
   inputs.old_per_token_logps = mb.old_logprobs;
   if (o.loss.beta != 0) {
@@ -167,6 +187,15 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
   }
   R1_ASSIGN_OR_RETURN(LossOutput out, grpo_policy_loss(inputs, o.loss));
   out.metrics.merge(correction_metrics);
+  if (routing) {
+    // The balancing loss keeps a graph only when it is trained.
+    at::AutoGradMode grad_mode(o.router_aux_loss_coef != 0 && at::GradMode::is_enabled());
+    RoutingTerms terms = routing_terms(*routing, policy.config().moe);
+    if (o.router_aux_loss_coef != 0)
+      out.loss = out.loss + o.router_aux_loss_coef * terms.aux_loss / static_cast<double>(normalizer.num_micro_batches);
+    out.metrics["moe/aux_loss"] = terms.aux_loss.detach();
+    result.routing_counts = terms.counts;
+  }
   if (grads) {
     add_gradients(out.loss, policy.parameters(), *grads);
   } else {
@@ -210,7 +239,7 @@ Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& polic
 // with no micro-batch adds zeros). Afterwards every rank holds the sums one
 // process running the whole step would hold.
 Status sum_over_ranks(ProcessGroup& group, const Transformer& policy, at::Tensor& loss, at::Tensor& entropy_sum,
-                      std::map<std::string, at::Tensor>& metric_sums) {
+                      std::map<std::string, at::Tensor>& metric_sums, at::Tensor& routing_counts) {
   std::vector<at::Tensor> params = policy.parameters();
   std::vector<at::Tensor> tensors;
   for (at::Tensor& p : params) {
@@ -224,6 +253,7 @@ Status sum_over_ranks(ProcessGroup& group, const Transformer& policy, at::Tensor
   zero(loss);
   zero(entropy_sum);
   for (auto& [name, sum] : metric_sums) zero(sum);
+  if (routing_counts.defined()) tensors.push_back(routing_counts);  // every rank has micro-batches: defined on all
   R1_RETURN_IF_ERROR(group.all_reduce(tensors, /*mean=*/false));
   return Status();
 }
@@ -233,6 +263,7 @@ Status sum_over_ranks(ProcessGroup& group, const Transformer& policy, at::Tensor
 Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, const Transformer* reference,
                                                      const std::vector<Sample>& batch, const LearnerOptions& o) {
   R1_RETURN_IF_ERROR(validate(batch, o, reference));
+  R1_RETURN_IF_ERROR(check_moe_options(policy, o));
   LearnerStepStats stats;
   size_t n = batch.size();
   for (const Sample& s : batch)
@@ -259,17 +290,19 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
                       run_micro_batches(policy, reference, batch, micro_batches, o, normalizer, streams));
   // Summed in double, in micro-batch order (the same sums however they
   // ran), and read from the device once per statistic.
-  at::Tensor loss, entropy_sum;
+  at::Tensor loss, entropy_sum, routing_counts;
   std::map<std::string, at::Tensor> metric_sums;
   auto add = [](at::Tensor& sum, const at::Tensor& x) { sum = sum.defined() ? sum + x.to(at::kDouble) : x.to(at::kDouble); };
   for (const MicroBatchResult& r : results) {
     add(loss, r.loss);
     add(entropy_sum, r.entropy_sum);
+    if (r.routing_counts.defined()) add(routing_counts, r.routing_counts);
     stats.ref_logprobs_seconds += r.ref_logprobs_seconds;
     for (const auto& [name, value] : r.metrics) add(metric_sums[name], value);
     stats.masked_rows.insert(stats.masked_rows.end(), r.masked_rows.begin(), r.masked_rows.end());
   }
-  if (o.group) R1_RETURN_IF_ERROR(sum_over_ranks(*o.group, policy, loss, entropy_sum, metric_sums));
+  if (o.group) R1_RETURN_IF_ERROR(sum_over_ranks(*o.group, policy, loss, entropy_sum, metric_sums, routing_counts));
+  if (routing_counts.defined()) add_routing_metrics(routing_counts, stats.metrics);
   stats.loss = loss.item<double>();
   for (const auto& [name, sum] : metric_sums)
     stats.metrics[name] = sum.item<double>() / static_cast<double>(normalizer.num_micro_batches);
@@ -281,6 +314,7 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
 
 Status fill_old_logprobs(const Transformer& policy, std::vector<Sample*>& samples, const LearnerOptions& o) {
   if (o.micro_batch_size < 1) return Status::error("micro_batch_size must be >= 1");
+  R1_RETURN_IF_ERROR(check_moe_options(policy, o));
   at::NoGradGuard no_grad;
   for (size_t begin = 0; begin < samples.size(); begin += o.micro_batch_size) {
     size_t end = std::min(samples.size(), begin + static_cast<size_t>(o.micro_batch_size));
@@ -290,7 +324,11 @@ Status fill_old_logprobs(const Transformer& policy, std::vector<Sample*>& sample
       completions.push_back(samples[i]->token_ids);
     }
     PromptCompletionBatch batch = make_prompt_completion_batch(prompts, completions, policy.device());
-    at::Tensor logps = completion_logprobs(policy, batch, o.temperature).to(at::kCPU, at::kFloat).contiguous();
+    R1_ASSIGN_OR_RETURN(std::optional<LearnerRouting> routing,
+                        routing_of(policy, {samples.begin() + begin, samples.begin() + end}, batch, o));
+    at::Tensor logps = completion_logprobs(policy, batch, o.temperature, nullptr, routing ? &routing->forward : nullptr)
+                           .to(at::kCPU, at::kFloat)
+                           .contiguous();
     const int64_t T = logps.size(1);
     for (size_t i = begin; i < end; ++i) {
       const float* row = logps.data_ptr<float>() + static_cast<int64_t>(i - begin) * T;

@@ -23,7 +23,8 @@ namespace r1 {
 // The learner reads, of each Sample of a step: prompt_ids, token_ids,
 // logprobs (when use_sampling_logprobs or sampling_correction),
 // old_logprobs (when sampling_correction; empty = the current policy's),
-// finish_reason (when mask_truncated_completions) and advantage.
+// finish_reason (when mask_truncated_completions), advantage and, for MoE
+// policies, routed_experts (when the sampler recorded them).
 struct LearnerOptions {
   LossOptions loss;
   // Off-policy updates compare with the log-probs the sampler recorded;
@@ -39,6 +40,13 @@ struct LearnerOptions {
   bool mask_truncated_completions = false;
   double temperature = 1.0;      // logits are divided by it, as when sampling
   int64_t micro_batch_size = 4;  // sequences per forward/backward
+  // DeepSeekMoE policies (grpo/moe_routing.h). With routing_replay, the
+  // policy's passes route each token as the sampler did (every Sample needs
+  // routed_experts); the reference model routes by itself.
+  bool routing_replay = false;
+  // Weight of the router's load-balancing loss (TRL's router_aux_loss_coef),
+  // added per micro-batch divided by the step's micro-batches, as TRL does.
+  double router_aux_loss_coef = 0.0;
   double max_grad_norm = 1.0;    // <= 0: measure only
   double learning_rate = 1e-6;
   // Micro-batches run concurrently, each stream with its share of the
@@ -62,7 +70,9 @@ struct LearnerStepStats {
   // summed over micro-batches and divided by the number of concurrent streams.
   double ref_logprobs_seconds = 0;
   // Loss metrics averaged over micro-batches (TRL names), plus "entropy":
-  // the mean entropy of the policy's token distributions over loss tokens.
+  // the mean entropy of the policy's token distributions over loss tokens,
+  // and for MoE policies "moe/aux_loss" and the routing metrics of
+  // grpo/moe_routing.h.
   std::map<std::string, double> metrics;
   // With sampling_correction: rows of the batch whose importance weight is 0
   // on every loss token (masked out by the correction), in batch order; this

@@ -15,6 +15,7 @@
 #include "grpo/discard_reasons.h"
 #include "grpo/learner.h"
 #include "grpo/rl_job.h"
+#include "grpo/moe_routing.h"
 #include "grpo/rl_metrics.h"
 #include "model/device.h"
 #include "rollout/rollout_store.h"
@@ -147,7 +148,9 @@ RolloutRequest make_request(const Run& run, const std::vector<int64_t>& examples
                            .min_p = g.min_p.value_or(0.0),
                            .stop_token_ids = {},
                            .stop_strings = {},
-                           .seed = seed};
+                           .seed = seed,
+                           // MoE: the learner replays the routes or reports how far its own differ
+                           .record_routes = run.policy.config().moe.n_routed_experts > 0};
   return make_rollout_request(run.job.prompts, examples, sampling, step, policy_version);
 }
 
@@ -342,6 +345,8 @@ Status train_on(Run& run, RLGeneration& gen, std::map<std::string, double> gen_m
   LearnerOptions lo;
   lo.loss = loss_options_from_config(g);
   lo.mask_truncated_completions = g.mask_truncated_completions;
+  lo.routing_replay = g.routing_replay;
+  lo.router_aux_loss_coef = g.router_aux_loss_coef;
   lo.temperature = g.temperature;
   lo.micro_batch_size = g.per_device_train_batch_size;
   lo.max_grad_norm = g.max_grad_norm;
@@ -475,6 +480,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
   R1_ASSIGN_OR_RETURN(RLJob job, load_rl_job(c, tok));
   R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true, process));
   R1_ASSIGN_OR_RETURN(Transformer policy, Transformer::load(last.empty() ? c.model_name_or_path : last, load));
+  R1_RETURN_IF_ERROR(check_moe_keys(policy.config(), c.grpo.routing_replay, c.grpo.router_aux_loss_coef));
   auto run = std::make_unique<Run>(c, log, std::move(tok), std::move(job), std::move(policy));
   run->process = process;
   if (process.world_size > 1) {

@@ -5,6 +5,7 @@
 // (model/config_deepseek.cc reads their fields).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -67,6 +68,10 @@ struct MoeConfig {
   int64_t topk_group = 1;
 
   bool moe_layer(int64_t layer) const { return n_routed_experts > 0 && layer >= first_k_dense_replace; }
+  // Experts one token is routed to across a model of `layers` layers (0 when dense).
+  int64_t routes_per_token(int64_t layers) const {
+    return n_routed_experts > 0 ? std::max<int64_t>(0, layers - first_k_dense_replace) * num_experts_per_tok : 0;
+  }
 };
 
 struct ModelConfig {

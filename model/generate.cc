@@ -91,6 +91,7 @@ class Decoder {
       }
     }
     capacity_ = std::min(longest + o.max_new_tokens, model.config().max_position_embeddings);
+    if (o.record_routes) routes_per_token_ = model.config().moe.routes_per_token(model.config().num_hidden_layers);
     slots_ = at::arange(capacity_, index_options()).unsqueeze(0);
   }
 
@@ -130,15 +131,29 @@ class Decoder {
     int64_t n = tokens.ids.size(0), L = tokens.ids.size(1);
     KVCache staging = model_.new_cache(n, L);
     at::Tensor positions = at::arange(L, index_options()).unsqueeze(0).expand({n, L});
+    MoeRouting routing;
+    routing.record = true;
     at::Tensor hidden = model_.forward(tokens.ids, positions, causal_padding_mask(tokens.lengths, L),
-                                       AttentionKV::into_cache(&staging, positions));
+                                       AttentionKV::into_cache(&staging, positions), routing_or_null(routing));
     at::Tensor last = model_.lm_head(hidden.index({at::arange(n, index_options()), tokens.lengths - 1}));  // [n, V]
+    at::Tensor routes = host_routes(routing, 2);  // [n, L, layers, k]
     for (int64_t i = 0; i < n; ++i) {
-      int64_t p = batch[i];
-      cache_.copy_prefix_into(staging, i, static_cast<int64_t>(prompts[p].prompt_ids.size()),
-                              at::arange(p * G, (p + 1) * G, index_options()));
+      int64_t p = batch[i], len = static_cast<int64_t>(prompts[p].prompt_ids.size());
+      cache_.copy_prefix_into(staging, i, len, at::arange(p * G, (p + 1) * G, index_options()));
       logits[p] = last[i].unsqueeze(0).expand({G, -1});
+      if (!routes.defined()) continue;
+      const int16_t* first = routes[i].data_ptr<int16_t>();
+      for (int64_t g = 0; g < G; ++g) rows_[p * G + g].out.routed_experts.assign(first, first + len * routes_per_token_);
     }
+  }
+
+  // `routing` when routes are recorded, else nullptr.
+  MoeRouting* routing_or_null(MoeRouting& routing) const { return routes_per_token_ ? &routing : nullptr; }
+
+  // The recorded routes on the host, int16, layers stacked at `dim`; undefined when not recording.
+  at::Tensor host_routes(const MoeRouting& routing, int64_t dim) const {
+    if (!routes_per_token_) return {};
+    return at::stack(routing.chosen, dim).to(at::kCPU, at::kShort).contiguous();
   }
 
   // Samples one token for every cache row and appends it to the live rows.
@@ -215,8 +230,17 @@ class Decoder {
     // every step and layer, and a new shape (new GEMM set-up) every step.
     at::Tensor positions = at::tensor(pos, at::kLong).to(model_.device()).unsqueeze(1);  // [C, 1]
     at::Tensor allowed = (slots_ <= positions).unsqueeze(1);  // [C, 1, capacity]
+    MoeRouting routing;
+    routing.record = true;
     at::Tensor hidden = model_.forward(at::tensor(last, at::kLong).to(model_.device()).unsqueeze(1), positions, allowed,
-                                       AttentionKV::into_cache(&cache_, positions));
+                                       AttentionKV::into_cache(&cache_, positions), routing_or_null(routing));
+    at::Tensor routes = host_routes(routing, 1);  // [C, 1 (the new token), layers, k]
+    for (int64_t i = 0; routes.defined() && i < C; ++i) {
+      Row& row = rows_[cache_rows_[i]];
+      if (row.done) continue;
+      const int16_t* token = routes[i].data_ptr<int16_t>();
+      row.out.routed_experts.insert(row.out.routed_experts.end(), token, token + routes_per_token_);
+    }
     return model_.lm_head(hidden.select(1, 0));
   }
 
@@ -227,6 +251,7 @@ class Decoder {
   std::set<int64_t> stop_ids_;
   int64_t max_stop_bytes_ = 0;
   int64_t capacity_ = 0;
+  int64_t routes_per_token_ = 0;  // MoE layers x k when recording routes, else 0
   at::Tensor slots_;  // [1, capacity]: 0, 1, ..., capacity - 1
   std::vector<Row> rows_;
   KVCache cache_;

@@ -35,6 +35,9 @@ struct GenerationOptions {
   // other core waiting: decode 1.1-1.3x tokens/s on 2 cores), 1 on a GPU.
   // Samples do not depend on it.
   int decode_streams = 0;
+  // DeepSeekMoE: fill each Sample's routed_experts (routing replay, and the
+  // learner's sampler-vs-learner route mismatch). One host read per step.
+  bool record_routes = false;
   // Text of a token sequence, for stop strings; unset when there are none.
   std::function<std::string(const std::vector<int64_t>&)> decode;
 };
@@ -48,7 +51,7 @@ struct GenerationStats {
 
 // Samples come back in prompt order, then by sample_index, with
 // prompt_index, sample_index, token_ids, logprobs and finish_reason set
-// (the text is the rollout worker's). This call's counts and wall seconds
+// (the text is the rollout worker's), and routed_experts with record_routes. This call's counts and wall seconds
 // are added to *stats.
 Result<std::vector<Sample>> generate(const Transformer& model, const std::vector<RolloutPrompt>& prompts,
                                      const GenerationOptions& options, GenerationStats* stats = nullptr);

@@ -27,7 +27,7 @@ at::Tensor limit_to_best_groups(const at::Tensor& scores, const MoeConfig& c, bo
 
 }  // namespace
 
-ExpertChoice route_tokens(const MoeWeights& w, const MoeConfig& c, const at::Tensor& x) {
+ExpertChoice route_tokens(const MoeWeights& w, const MoeConfig& c, const at::Tensor& x, const at::Tensor& replay) {
   bool v3 = c.scoring_func == "sigmoid";
   // at::linear, as transformers: a near tie must fall the same way.
   at::Tensor logits = at::linear(x.to(at::kFloat), w.router.to(at::kFloat));  // [T, E]
@@ -38,10 +38,11 @@ ExpertChoice route_tokens(const MoeWeights& w, const MoeConfig& c, const at::Ten
     choice = v3 ? scores + w.score_bias : scores;
     if (c.topk_group < c.n_group) choice = limit_to_best_groups(choice, c, v3);
   }
-  at::Tensor experts = std::get<1>(choice.topk(c.num_experts_per_tok, -1, /*largest=*/true, /*sorted=*/false));
+  at::Tensor own = std::get<1>(choice.topk(c.num_experts_per_tok, -1, /*largest=*/true, /*sorted=*/false));
+  at::Tensor experts = replay.defined() ? at::where(replay >= 0, replay, own) : own;
   at::Tensor weights = scores.gather(1, experts);
   if (c.norm_topk_prob) weights = weights / (weights.sum(-1, /*keepdim=*/true) + 1e-20);
-  return {experts, weights * c.routed_scaling_factor};
+  return {experts, weights * c.routed_scaling_factor, own, logits};
 }
 
 namespace {
@@ -101,11 +102,29 @@ void stack_experts(MoeWeights& w) {
   w.stacked_down = at::stack(w.down_proj);
 }
 
-at::Tensor moe_block(const MoeWeights& w, const MoeConfig& c, const at::Tensor& x) {
+at::Tensor moe_block(const MoeWeights& w, const MoeConfig& c, const at::Tensor& x, const at::Tensor& replay,
+                     ExpertChoice* choice) {
   at::Tensor flat = x.reshape({-1, x.size(-1)});
-  at::Tensor out = routed_experts(w, flat, route_tokens(w, c, flat));
+  ExpertChoice route = route_tokens(w, c, flat, replay.defined() ? replay.reshape({-1, c.num_experts_per_tok}) : replay);
+  at::Tensor out = routed_experts(w, flat, route);
   if (w.shared_gate.defined()) out = out + swiglu(flat, w.shared_gate, w.shared_up, w.shared_down);
+  if (choice) *choice = std::move(route);
   return out.view(x.sizes());
+}
+
+at::Tensor load_balancing_loss(const std::vector<at::Tensor>& logits, int64_t top_k, const at::Tensor& token_weight) {
+  int64_t E = logits.at(0).size(-1);
+  at::Tensor weight = token_weight.to(at::kFloat).reshape({-1});
+  at::Tensor slots = at::zeros({E}, weight.options()), probability = at::zeros({E}, weight.options());
+  for (const at::Tensor& layer : logits) {
+    at::Tensor p = layer.reshape({-1, E}).to(at::kFloat).softmax(-1);  // [T, E]
+    at::Tensor chosen = std::get<1>(p.topk(top_k, -1));                // [T, k]
+    at::Tensor counted = weight.unsqueeze(1).expand({weight.size(0), top_k});
+    slots = slots.scatter_add(0, chosen.reshape({-1}), counted.reshape({-1}));
+    probability = probability + (p * weight.unsqueeze(1)).sum(0);
+  }
+  at::Tensor rows = weight.sum() * static_cast<double>(logits.size());
+  return (slots / rows * (probability / rows)).sum() * static_cast<double>(E);
 }
 
 void moe_tensor_shapes(const ModelConfig& c, const std::string& p, TensorShapes& out) {

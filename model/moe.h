@@ -38,14 +38,20 @@ void stack_experts(MoeWeights& w);
 
 // Each token's routed experts and their weights (routed_scaling_factor applied).
 struct ExpertChoice {
-  at::Tensor experts;  // [T, k] int64
+  at::Tensor experts;  // [T, k] int64: the experts used (the replayed ones where replayed)
   at::Tensor weights;  // [T, k] fp32, differentiable in the router weight
+  at::Tensor own;      // [T, k] int64: the router's own choice (= experts without replay)
+  at::Tensor logits;   // [T, E] fp32 router logits, differentiable (the balancing loss reads them)
 };
 
 // x [T, hidden]. Scores in fp32; V3: sigmoid, chosen by score + bias within
 // the best topk_group groups (a group's score: its two best); V2: softmax,
 // greedy or within the best groups (a group's score: its best).
-ExpertChoice route_tokens(const MoeWeights& w, const MoeConfig& c, const at::Tensor& x);
+// replay [T, k] int64 (optional): routing replay, the experts to use instead
+// of the router's choice; a token whose entries are -1 keeps the router's.
+// The weights are the router's scores of the experts used, so replayed
+// routes still train the router.
+ExpertChoice route_tokens(const MoeWeights& w, const MoeConfig& c, const at::Tensor& x, const at::Tensor& replay = {});
 
 // sum_j weights[t, j] * expert_{experts[t, j]}(x[t]) for x [T, hidden], grouped by expert:
 // one product per expert over its contiguous rows, or, with stacked experts
@@ -53,8 +59,31 @@ ExpertChoice route_tokens(const MoeWeights& w, const MoeConfig& c, const at::Ten
 // products over the groups padded to the largest.
 at::Tensor routed_experts(const MoeWeights& w, const at::Tensor& x, const ExpertChoice& choice);
 
-// The whole MoE MLP: x [..., hidden] -> [..., hidden].
-at::Tensor moe_block(const MoeWeights& w, const MoeConfig& c, const at::Tensor& x);
+// What one forward call does with its MoE layers' routes (Transformer::forward).
+// Vectors hold one entry per MoE layer, in layer order.
+struct MoeRouting {
+  // In: routes to replay, [B, L, k] int64 per MoE layer (-1: the router's own); empty = none.
+  std::vector<at::Tensor> replay;
+  // In: fill `chosen` and `router_logits` below.
+  bool record = false;
+  // Out: the router's own choice [B, L, k] int64, before any replay.
+  std::vector<at::Tensor> chosen;
+  // Out: the router logits [B, L, E] fp32, differentiable.
+  std::vector<at::Tensor> router_logits;
+};
+
+// The whole MoE MLP: x [..., hidden] -> [..., hidden]; replay [..., k] as
+// route_tokens takes it. `choice`, when given, receives the routing.
+at::Tensor moe_block(const MoeWeights& w, const MoeConfig& c, const at::Tensor& x, const at::Tensor& replay = {},
+                     ExpertChoice* choice = nullptr);
+
+// transformers' load_balancing_loss_func (Switch Transformer), the loss
+// TRL's router_aux_loss_coef weighs: E * sum_e f_e * P_e, with f_e the
+// fraction of top-k slots given to expert e by softmax(logits) and P_e its
+// mean softmax probability, both over all layers' tokens. `logits`: per MoE
+// layer [T, E]; token_weight [T]: how often each token counts (0 = padding;
+// a prompt shared by G completions counts G times, as in TRL's batch).
+at::Tensor load_balancing_loss(const std::vector<at::Tensor>& logits, int64_t top_k, const at::Tensor& token_weight);
 
 // The MoE MLP's tensors of one layer under HF names (prefix "model.layers.i.").
 void moe_tensor_shapes(const ModelConfig& c, const std::string& prefix, TensorShapes& out);

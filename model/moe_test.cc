@@ -145,5 +145,57 @@ TEST(Moe, V2SoftmaxGroupLimitedGreedyUsesEachGroupsBestExpert) {
   EXPECT_NEAR(w[1].item<double>(), p[0].item<double>(), 1e-6);
 }
 
+TEST(Moe, ReplayRoutesTokensToTheGivenExpertsWithTheRoutersWeights) {
+  MoeConfig c = v3_routing(8, 2, 4, 2);
+  MoeWeights w = random_weights(c, 16, 4);
+  at::Tensor x = at::normal(0.0, 1.0, {3, 16}, at::detail::createCPUGenerator(8));
+  ExpertChoice own = route_tokens(w, c, x);
+  // Token 0 and 2 replay experts the router did not choose; token 1 keeps its own (-1).
+  at::Tensor replay = at::tensor({5, 6, -1, -1, 0, 7}, at::kLong).view({3, 2});
+  for (int64_t t : {0, 2}) ASSERT_FALSE(at::equal(std::get<0>(own.experts[t].sort()), std::get<0>(replay[t].sort())));
+  ExpertChoice replayed = route_tokens(w, c, x, replay);
+  EXPECT_TRUE(at::equal(replayed.experts[0], replay[0]));
+  EXPECT_TRUE(at::equal(replayed.experts[1], own.experts[1]));
+  EXPECT_TRUE(at::equal(replayed.experts[2], replay[2]));
+  EXPECT_TRUE(at::equal(replayed.own, own.experts));  // the router's own choice stays visible
+  // The weights: the router's sigmoid scores of the replayed experts, normalised and scaled.
+  at::Tensor scores = at::linear(x, w.router).sigmoid();
+  for (int64_t t = 0; t < 3; ++t) {
+    at::Tensor s = scores[t].index_select(0, replayed.experts[t]);
+    EXPECT_LT(max_diff(replayed.weights[t], 2.5 * s / s.sum()), 1e-6) << t;
+  }
+  replayed.weights.sum().backward();
+  EXPECT_GT(w.router.grad().abs().sum().item<double>(), 0.0);
+}
+
+// transformers' load_balancing_loss_func written out token by token.
+double switch_loss_reference(const std::vector<at::Tensor>& logits, int64_t k) {
+  int64_t E = logits[0].size(1);
+  std::vector<double> slots(E, 0.0), probability(E, 0.0);
+  double rows = 0;
+  for (const at::Tensor& layer : logits)
+    for (int64_t t = 0; t < layer.size(0); ++t, ++rows) {
+      at::Tensor p = layer[t].to(at::kDouble).softmax(0);
+      at::Tensor top = std::get<1>(p.topk(k));
+      for (int64_t j = 0; j < k; ++j) slots[top[j].item<int64_t>()] += 1;
+      for (int64_t e = 0; e < E; ++e) probability[e] += p[e].item<double>();
+    }
+  double loss = 0;
+  for (int64_t e = 0; e < E; ++e) loss += slots[e] / rows * probability[e] / rows;
+  return loss * E;
+}
+
+TEST(Moe, LoadBalancingLossIsTheSwitchTransformerLossAndWeightsCountTokens) {
+  at::Generator gen = at::detail::createCPUGenerator(11);
+  std::vector<at::Tensor> logits = {at::normal(0.0, 1.0, {5, 6}, gen), at::normal(0.0, 1.0, {5, 6}, gen)};
+  at::Tensor ones = at::ones({5});
+  EXPECT_NEAR(load_balancing_loss(logits, 2, ones).item<double>(), switch_loss_reference(logits, 2), 1e-6);
+  // Weight 0 drops a token (padding); weight 2 counts it twice (a prompt two completions share).
+  at::Tensor weight = at::tensor({1.0f, 0.0f, 2.0f, 1.0f, 1.0f});
+  std::vector<at::Tensor> expanded;
+  for (const at::Tensor& l : logits) expanded.push_back(at::cat({l.narrow(0, 0, 1), l[2].unsqueeze(0), l.narrow(0, 2, 3)}));
+  EXPECT_NEAR(load_balancing_loss(logits, 2, weight).item<double>(), switch_loss_reference(expanded, 2), 1e-6);
+}
+
 }  // namespace
 }  // namespace r1

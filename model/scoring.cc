@@ -79,7 +79,7 @@ PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector
 }
 
 at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionBatch& batch, double temperature,
-                               at::Tensor* entropy) {
+                               at::Tensor* entropy, PromptCompletionRouting* routing) {
   const at::Tensor& lengths = batch.prompts.lengths;
   int64_t K = batch.prompts.ids.size(0), P = batch.prompts.ids.size(1);
   int64_t N = batch.completions.ids.size(0), C = batch.completions.ids.size(1);
@@ -87,7 +87,7 @@ at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionB
   KVCache prefix;
   at::Tensor prompt_positions = at::arange(P, lengths.options()).unsqueeze(0).expand({K, P});
   at::Tensor prompt_hidden = model.forward(batch.prompts.ids, prompt_positions, causal_padding_mask(lengths, P),
-                                           AttentionKV::collect(&prefix));
+                                           AttentionKV::collect(&prefix), routing ? &routing->prompts : nullptr);
   at::Tensor last_prompt_hidden = prompt_hidden.index({at::arange(K, lengths.options()), lengths - 1});  // [K, H]
   // The completions, each reading its prompt's keys first: [N, C, P + C].
   at::Tensor prompt_length = lengths.index_select(0, batch.prompt_of);  // [N]
@@ -96,7 +96,8 @@ at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionB
   at::Tensor allowed = at::cat(
       {prompt_keys.unsqueeze(1).expand({N, C, P}), causal_padding_mask(batch.completions.lengths, C)}, 2);
   at::Tensor hidden =
-      model.forward(batch.completions.ids, positions, allowed, AttentionKV::after_prefix(&prefix, batch.prompt_of));
+      model.forward(batch.completions.ids, positions, allowed, AttentionKV::after_prefix(&prefix, batch.prompt_of),
+                    routing ? &routing->completions : nullptr);
   // Token t is predicted from the state before it: the prompt's last for t = 0.
   at::Tensor predicting =
       at::cat({last_prompt_hidden.index_select(0, batch.prompt_of).unsqueeze(1), hidden.narrow(1, 0, C - 1)}, 1);

@@ -46,6 +46,13 @@ PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector
                                                    const std::vector<std::vector<int64_t>>& completions,
                                                    at::Device device = at::kCPU);
 
+// The MoE routing of the two forwards completion_logprobs runs (model/moe.h):
+// the distinct prompts [K, P, ...] and the completions [N, C, ...].
+struct PromptCompletionRouting {
+  MoeRouting prompts;
+  MoeRouting completions;
+};
+
 // entry [n, t] = log p(completion n token t | its prompt, completion tokens
 // before t) under softmax(logits / temperature); [N, C], zero past each
 // completion's length. Differentiable. Each distinct prompt is run once and
@@ -53,7 +60,8 @@ PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector
 // backward too), and logits are computed for completion tokens only: with G
 // samples per prompt, the prompt's cost is paid once instead of G times.
 // With `entropy`, also fills it [N, C] (no grad, zero past each length).
+// `routing` replays and/or records a DeepSeekMoE policy's routes.
 at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionBatch& batch, double temperature = 1.0,
-                               at::Tensor* entropy = nullptr);
+                               at::Tensor* entropy = nullptr, PromptCompletionRouting* routing = nullptr);
 
 }  // namespace r1

@@ -7,12 +7,13 @@
 
 namespace r1 {
 
-// The qwen2 `tiny` preset with a small vocabulary and N(0, initializer_range)
-// weights (a wider range than the default makes distributions peaked enough
-// to tell apart); `trainable` sets requires_grad on every weight.
+// A family's `tiny` preset (qwen2 unless told) with a small vocabulary and
+// N(0, initializer_range) weights (a wider range than the default makes
+// distributions peaked enough to tell apart); `trainable` sets
+// requires_grad on every weight.
 inline Transformer tiny_random_model(int64_t vocab_size, double initializer_range, uint64_t seed,
-                                     bool trainable = false) {
-  ModelConfig c = value_or_throw(preset_config(ModelFamily::qwen2, "tiny"));
+                                     bool trainable = false, ModelFamily family = ModelFamily::qwen2) {
+  ModelConfig c = value_or_throw(preset_config(family, "tiny"));
   c.vocab_size = vocab_size;
   c.initializer_range = initializer_range;
   Transformer m = Transformer::random(c, seed);

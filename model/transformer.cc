@@ -332,9 +332,23 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
   return project(out, w.o_proj, w.o_packed, w.o_bias);
 }
 
-at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x) const {
+at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x, MoeRouting* routing) const {
   const LayerWeights& w = layers_[i];
-  if (config_.moe.moe_layer(i)) return moe_block(w.moe, config_.moe, x);
+  if (config_.moe.moe_layer(i)) {
+    if (!routing) return moe_block(w.moe, config_.moe, x);
+    size_t m = static_cast<size_t>(i - config_.moe.first_k_dense_replace);  // the MoE layer's index
+    ExpertChoice choice;
+    at::Tensor out = moe_block(w.moe, config_.moe, x, m < routing->replay.size() ? routing->replay[m] : at::Tensor(),
+                               &choice);
+    if (routing->record) {
+      std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end() - 1);
+      shape.push_back(config_.moe.num_experts_per_tok);
+      routing->chosen.push_back(choice.own.view(shape));
+      shape.back() = config_.moe.n_routed_experts;
+      routing->router_logits.push_back(choice.logits.view(shape));
+    }
+    return out;
+  }
   at::Tensor gate, up;
   if (w.gate_up_proj.defined()) {
     at::Tensor gate_up = project(x, w.gate_up_proj, w.gate_up_packed, w.gate_up_bias);
@@ -347,7 +361,7 @@ at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x) const {
 }
 
 at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& allowed,
-                                const AttentionKV& kv) const {
+                                const AttentionKV& kv, MoeRouting* routing) const {
   at::Tensor h = at::embedding(embed_, ids);
   // cos/sin [B, 1, L, D] in fp32 as transformers computes them, then cast.
   at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_.to(positions.device());
@@ -362,7 +376,7 @@ at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positio
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     const LayerWeights& w = layers_[i];
     h = h + attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), cos, sin, mask, kv);
-    h = h + mlp_block(i, rms_norm(h, w.post_attention_norm, config_.rms_norm_eps));
+    h = h + mlp_block(i, rms_norm(h, w.post_attention_norm, config_.rms_norm_eps), routing);
   }
   return rms_norm(h, final_norm_, config_.rms_norm_eps);
 }

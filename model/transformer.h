@@ -59,8 +59,9 @@ class Transformer {
   // ids, positions: [B, L] int64. allowed: [B, L, S] bool, true where query
   // i of row b may attend to key j: S = L for a plain call, otherwise as
   // AttentionKV describes. Returns the final-normed hidden states [B, L, hidden].
+  // `routing` (DeepSeekMoE only) replays and/or records the experts' routes.
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& allowed,
-                     const AttentionKV& kv = {}) const;
+                     const AttentionKV& kv = {}, MoeRouting* routing = nullptr) const;
 
   // hidden [..., hidden] -> logits [..., vocab] in the compute dtype.
   at::Tensor lm_head(const at::Tensor& hidden) const;
@@ -89,7 +90,7 @@ class Transformer {
   Status bind_layers();
   at::Tensor attention_block(int64_t layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                              const at::Tensor& mask, const AttentionKV& kv) const;
-  at::Tensor mlp_block(int64_t layer, const at::Tensor& x) const;
+  at::Tensor mlp_block(int64_t layer, const at::Tensor& x, MoeRouting* routing) const;
 
   ModelConfig config_;
   TensorMap tensors_;

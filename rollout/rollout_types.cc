@@ -12,6 +12,7 @@ void write_sampling(JsonWriter& w, const RolloutSampling& s) {
   w.key("temperature").value(s.temperature).key("top_k").value(s.top_k).key("top_p").value(s.top_p);
   w.key("min_p").value(s.min_p).key("stop_token_ids").array(s.stop_token_ids);
   w.key("stop_strings").array(s.stop_strings).key("seed").value(static_cast<int64_t>(s.seed));
+  w.key("record_routes").value(s.record_routes);
   w.end_object();
 }
 
@@ -27,6 +28,7 @@ Result<RolloutSampling> read_sampling(const JsonValue& v, const std::string& whe
   R1_ASSIGN_OR_RETURN(s.stop_strings, json_string_array(v, "stop_strings", where));
   R1_ASSIGN_OR_RETURN(int64_t seed, json_int(v, "seed", where));
   s.seed = static_cast<uint64_t>(seed);
+  R1_ASSIGN_OR_RETURN(s.record_routes, json_bool_or(v, "record_routes", false, where));
   return s;
 }
 
@@ -62,6 +64,8 @@ std::string to_json(const RolloutResult& r) {
     w.key("logprobs").array(std::vector<double>(s.logprobs.begin(), s.logprobs.end()));
     w.key("finish_reason").value(s.finish_reason).key("completion").value(s.completion);
     w.key("generation_ms").value(s.generation_ms);
+    if (!s.routed_experts.empty())
+      w.key("routed_experts").array(std::vector<int64_t>(s.routed_experts.begin(), s.routed_experts.end()));
     if (!s.reward.components.empty()) {  // scored (the ranks of a data-parallel run exchange scored samples)
       w.key("reward").begin_object().key("total").value(s.reward.total).key("components").begin_array();
       for (const ComponentScore& c : s.reward.components)
@@ -130,6 +134,14 @@ Result<RolloutResult> rollout_result_from_json(const JsonValue& doc, const std::
     }
     if (sample.logprobs.size() != sample.token_ids.size())
       return Status::error(at + ": 'logprobs' and 'token_ids' differ in length");
+    if (s.HasMember("routed_experts")) {
+      R1_ASSIGN_OR_RETURN(std::vector<int64_t> routes, json_int_array(s, "routed_experts", at));
+      for (int64_t e : routes)
+        if (e < 0 || e > INT16_MAX)
+          return Status::error(at + ": field 'routed_experts' holds " + std::to_string(e) +
+                               "; expected expert indices in [0, 32767]");
+      sample.routed_experts.assign(routes.begin(), routes.end());
+    }
     if (s.HasMember("reward")) {
       const JsonValue& reward = s["reward"];
       if (!reward.IsObject()) return Status::error(at + ": field 'reward' must be an object");

@@ -28,6 +28,8 @@ struct RolloutSampling {
   // (util/counter_rng.h): a row's completion does not depend on which other
   // prompts share its request, batch, stream or worker.
   uint64_t seed = 0;
+  // DeepSeekMoE policies: return each sample's routed_experts (rollout/sample.h).
+  bool record_routes = false;
 };
 
 struct RolloutRequest {

@@ -23,6 +23,7 @@ GenerationOptions generation_options(const RolloutSampling& s) {
   o.stop_token_ids = s.stop_token_ids;
   o.stop_strings = s.stop_strings;
   o.seed = s.seed;
+  o.record_routes = s.record_routes;
   return o;
 }
 

@@ -19,6 +19,7 @@ RolloutRequest sample_request() {
   r.sampling.top_p = 0.95;
   r.sampling.stop_token_ids = {4};
   r.sampling.seed = 11;
+  r.sampling.record_routes = true;
   r.prompts = {{40, {1, 2, 3}}, {17, {5, 6}}};
   return r;
 }
@@ -36,7 +37,8 @@ TEST(RolloutTypes, RequestAndResultRoundTripThroughJson) {
                                     .logprobs = {-0.5f, -1.25f},
                                     .finish_reason = "length",
                                     .completion = "ab",
-                                    .generation_ms = 1.5}},
+                                    .generation_ms = 1.5,
+                                    .routed_experts = {3, 0, 255, 7, 1, 2}}},
                        .prefill_tokens = 3,
                        .completion_tokens = 2,
                        .prefill_seconds = 0.1,
@@ -46,6 +48,8 @@ TEST(RolloutTypes, RequestAndResultRoundTripThroughJson) {
   EXPECT_EQ(to_json(*result_back), to_json(result));
   EXPECT_EQ(result_back->samples[0].step, 3);  // each sample carries the result's step and version
   EXPECT_EQ(result_back->samples[0].policy_version, 2);
+  EXPECT_EQ(result_back->samples[0].routed_experts, result.samples[0].routed_experts);
+  EXPECT_TRUE(back->sampling.record_routes);
   // A scored sample (as data-parallel ranks exchange them) keeps its reward whole.
   result.samples[0].reward = {.components = {{.name = "accuracy", .weight = 1.0, .score = 1.0, .details = R"({"x":1})"},
                                              {.name = "format", .weight = 0.5, .score = 0.25, .details = "{}"}},
@@ -76,6 +80,13 @@ TEST(RolloutTypes, MalformedMessagesNameTheField) {
       R"("finish_reason":"stop","completion":"","generation_ms":0,"reward":{"total":1,"components":[{"name":"a"}]}}]})",
       "res");
   EXPECT_EQ(bad_reward.status().message(), "res: samples[].reward.components[]: field 'weight' is missing");
+  auto bad_route = rollout_result_from_json(
+      R"({"step":1,"policy_version":0,"prefill_tokens":0,"completion_tokens":0,"prefill_seconds":0,)"
+      R"("decode_seconds":0,"samples":[{"prompt_index":0,"sample_index":0,"token_ids":[1],"logprobs":[0.0],)"
+      R"("finish_reason":"stop","completion":"","generation_ms":0,"routed_experts":[1,-2]}]})",
+      "res");
+  EXPECT_EQ(bad_route.status().message(),
+            "res: samples[]: field 'routed_experts' holds -2; expected expert indices in [0, 32767]");
 }
 
 TEST(LocalRolloutWorker, SamplesWhatGenerateSamplesAndKeepsDatasetIndices) {

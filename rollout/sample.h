@@ -4,7 +4,7 @@
 // with designated initialisers. Fields are filled in that order:
 //
 //   worker      prompt_index, sample_index, token_ids, logprobs,
-//               finish_reason, completion, generation_ms
+//               finish_reason, completion, generation_ms, routed_experts
 //   requester   step, policy_version, group_index, prompt, prompt_ids,
 //               reference_answer
 //   scoring     reward
@@ -40,6 +40,11 @@ struct Sample {
   // the text the rewards read, the store keeps and SFT trains on.
   std::string completion;
   double generation_ms = 0.0;  // this sample's share of its batch's sampling time
+  // DeepSeekMoE policies, when the job records routes (routing_replay): the
+  // experts the sampler routed each token to, for every token it ran through
+  // the model (the prompt, then the completion but its last token), each
+  // token's [MoE layers x k] in layer order; empty otherwise.
+  std::vector<int16_t> routed_experts;
 
   RewardResult reward;    // components in spec order (+ shaping terms); total
   double advantage = 0.0;
