@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 TORCH_CMAKE = $(CURDIR)/.venv/lib/python3.11/site-packages/torch/share/cmake
 
-.PHONY: setup build demo test bench clean
+.PHONY: setup build demo demo-moe test bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +15,10 @@ build: setup
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)
+
+# The same job on DeepSeek's architecture (MLA + DeepSeekMoE, routing replay).
+demo-moe: build
+	@bash scripts/demo.sh $(BUILD) r1-zero-moe-tiny
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE slow

@@ -8,13 +8,20 @@
 #   eval       held-out accuracy after RL
 # Every rollout lands in $RUN/rl/rollouts.db. Re-running finishes an
 # interrupted run and skips finished stages; R1_DEMO_FRESH=1 starts over.
+# A second argument names another built-in recipe of the same four stages:
+# `make demo-moe` runs r1-zero-moe-tiny (a tiny deepseek_v3 base: MLA and
+# DeepSeekMoE, GRPO with routing replay) into runs/demo-moe.
 set -euo pipefail
 BUILD=${1:-build}
+RECIPE=${2:-r1-zero-tiny}
 R1="$BUILD/r1"
-RUN=${R1_DEMO_DIR:-runs/demo}
+DEFAULT_RUN=runs/demo
+[ "$RECIPE" = r1-zero-tiny ] || DEFAULT_RUN=runs/demo-${RECIPE#r1-zero-}
+DEFAULT_RUN=${DEFAULT_RUN%-tiny}
+RUN=${R1_DEMO_DIR:-$DEFAULT_RUN}
 [ "${R1_DEMO_FRESH:-0}" = 1 ] && rm -rf "$RUN"
 start=$(date +%s)
-"$R1" pipeline run r1-zero-tiny --out "$RUN"
+"$R1" pipeline run "$RECIPE" --out "$RUN"
 
 .venv/bin/python - "$RUN" "$start" <<'PY'
 import json, sys, time

@@ -6,6 +6,8 @@
   metrics.jsonl lines up to the checkpoint as they were, and its rollouts.db
   holds exactly the uninterrupted run's rollouts: none lost, none duplicated.
 - Bad input is rejected before training, naming the key, file and line.
+- A DeepSeekMoE policy trains with routing replay and the balancing loss, and
+  logs the routing metrics.
 """
 import json
 import pathlib
@@ -99,6 +101,9 @@ def test_rollouts_cli_reads_the_run(base):
     ({"dataset": {"task": "arithmetic", "n": 1}}, "fewer than one generation batch"),
     ({"loss_type": "ppo"}, "loss_type"),
     ({"model_name_or_path": "/nonexistent"}, "/nonexistent"),
+    ({"routing_replay": True}, "routing_replay is set but the policy has no routed experts (not MoE)"),
+    ({"router_aux_loss_coef": 0.01}, "router_aux_loss_coef is 0.01 but the policy has no routed experts"),
+    ({"router_aux_loss_coef": -1}, "router_aux_loss_coef"),
 ])
 def test_bad_config_is_rejected_before_training(base, overrides, message):
     name = "bad_" + "_".join(overrides)
@@ -114,3 +119,21 @@ def test_bad_jsonl_row_names_file_and_line(base):
     result = r1("rl", "--config", str(write_config(base, "bad_rows", dataset=str(rows))), check=False)
     assert result.returncode == 1
     assert f"{rows}:2" in result.stderr
+
+
+def test_moe_policy_with_routing_replay_logs_the_routing(base):
+    corpus = base / "corpus.jsonl"
+    r1("model", "init", "--arch", "deepseek_v3", "--preset", "tiny", "--out", str(base / "moe"), "--corpus",
+       str(corpus), "--tokenizer-vocab", "300", "--seed", "5")
+    config = write_config(base, "moe_run", model_name_or_path=str(base / "moe"), max_steps=2, save_steps=2,
+                          num_iterations=2, routing_replay=True, router_aux_loss_coef=0.01)
+    r1("rl", "--config", str(config))
+    rows = [json.loads(line) for line in (base / "moe_run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2
+    for row in rows:
+        shares = [row[f"moe/expert_load/{e}"] for e in range(8)]  # the tiny preset's 8 routed experts
+        assert abs(sum(shares) - 1) < 1e-9 and row["moe/expert_load/max"] >= 1
+        assert row["moe/aux_loss"] > 0
+        assert 0 <= row["moe/route_mismatch"] < 1
+    # The first update's policy is the sampler's: its routes are the sampler's.
+    assert rows[0]["moe/route_mismatch"] == 0

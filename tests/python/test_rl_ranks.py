@@ -18,6 +18,7 @@ with beta > 0 and num_iterations 2:
   resumed equals the uninterrupted one; resuming with another world size
   is refused.
 """
+import json
 import os
 import shutil
 import signal
@@ -102,6 +103,22 @@ def test_two_ranks_under_torchrun_equal_one_process(base, loss_type):
     assert scores(base / f"dp2_{loss_type}") == scores(base / f"dp1_{loss_type}")
     assert len(rows(base / f"dp2_{loss_type}")) == 2 * 8  # 3 steps of num_iterations 2: two generations
     assert result.stderr.count("saved final model") == 1  # rank 0 writes the run folder, and reports
+
+
+def test_moe_policy_with_routing_replay_on_two_ranks_equals_one_process(base):
+    """The routes travel with the gathered samples; the routing metrics are summed over the ranks."""
+    if not (base / "moe").exists():
+        r1("model", "init", "--arch", "deepseek_v3", "--preset", "tiny", "--out", str(base / "moe"), "--corpus",
+           str(base / "corpus.jsonl"), "--tokenizer-vocab", "300", "--seed", "5")
+    moe = dict(DP, model_name_or_path=str(base / "moe"), routing_replay=True, router_aux_loss_coef=0.01)
+    one_process(base, "dp1_moe", **moe)
+    torchrun(base, "dp2_moe", **moe)
+    assert_same_weights(base / "dp2_moe", base / "dp1_moe")
+    metrics = [(base / run / "metrics.jsonl").read_text().splitlines() for run in ("dp1_moe", "dp2_moe")]
+    strip = lambda lines: [{k: v for k, v in json.loads(l).items() if "time" not in k and "per_second" not in k}
+                           for l in lines]
+    assert strip(metrics[0]) == strip(metrics[1])
+    assert all("moe/route_mismatch" in m for m in strip(metrics[1]))
 
 
 def test_two_ranks_by_hand_with_weight_checks_equal_one_process(base):
