@@ -68,7 +68,7 @@ struct GRPOConfig {
   // Keys `device` and `dtype` ("auto" = bfloat16 here: bf16 weights with an
   // fp32 master copy, as TRL's bf16=True); TRL's `bf16` key is an alias of dtype.
   ComputeOptions compute;
-  bool gradient_checkpointing = false;   // TRL True; not implemented yet, so true is refused
+  bool gradient_checkpointing = false;   // recompute each layer in the backward (TRL True: see docs/grpo.md)
   // --- run control ---
   int64_t seed = 42;                     // (42)
   int64_t max_steps = -1;                // optimizer steps; -1 ⇒ num_train_epochs (-1)

@@ -49,7 +49,6 @@ TEST(RLConfig, ErrorsNameTheKey) {
   EXPECT_NE(error_of(kBase + R"(, "preset": "r2")").find("unknown GRPO preset 'r2'"), std::string::npos);
   EXPECT_NE(error_of(kBase, {"temperature=hot"}).find("temperature"), std::string::npos);
   EXPECT_NE(error_of(kBase + R"(, "chat_template": "jinja")").find("chat_template"), std::string::npos);
-  EXPECT_NE(error_of(kBase + R"(, "gradient_checkpointing": true)").find("activation checkpointing comes with the GPU work"), std::string::npos);
 }
 
 TEST(RLConfig, DeviceDtypeAndTheBf16Alias) {

@@ -481,6 +481,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
   R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true, process));
   R1_ASSIGN_OR_RETURN(Transformer policy, Transformer::load(last.empty() ? c.model_name_or_path : last, load));
   R1_RETURN_IF_ERROR(check_moe_keys(policy.config(), c.grpo.routing_replay, c.grpo.router_aux_loss_coef));
+  policy.set_gradient_checkpointing(c.grpo.gradient_checkpointing);
   auto run = std::make_unique<Run>(c, log, std::move(tok), std::move(job), std::move(policy));
   run->process = process;
   if (process.world_size > 1) {

@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 
+#include "model/activation_checkpoint.h"
 #include "model/checkpoint.h"
 #include "model/gemm.h"
 #include "model/layer_ops.h"
@@ -373,12 +374,66 @@ at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positio
   int64_t group = config_.is_mla() ? config_.num_attention_heads
                                    : config_.num_attention_heads / config_.num_key_value_heads;
   at::Tensor mask = grouped_attention_mask(allowed, group, dtype_);
-  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
-    const LayerWeights& w = layers_[i];
-    h = h + attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), cos, sin, mask, kv);
-    h = h + mlp_block(i, rms_norm(h, w.post_attention_norm, config_.rms_norm_eps), routing);
-  }
+  const bool checkpoint = checkpoint_layers_ && at::GradMode::is_enabled() && !kv.cache;
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i)
+    h = checkpoint ? checkpointed_layer(i, h, cos, sin, mask, kv, routing) : layer(i, h, cos, sin, mask, kv, routing);
   return rms_norm(h, final_norm_, config_.rms_norm_eps);
+}
+
+at::Tensor Transformer::layer(int64_t i, const at::Tensor& h, const at::Tensor& cos, const at::Tensor& sin,
+                              const at::Tensor& mask, const AttentionKV& kv, MoeRouting* routing) const {
+  const LayerWeights& w = layers_[i];
+  at::Tensor x = h + attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), cos, sin, mask, kv);
+  return x + mlp_block(i, rms_norm(x, w.post_attention_norm, config_.rms_norm_eps), routing);
+}
+
+// The layer as a checkpointed function of its input and, after a shared
+// prefix, the prefix's keys/values of this layer; its outputs add the keys/values
+// it collects and the MoE routing it records, so that they reach the caller
+// with their gradients. Each run collects and records into its own locals.
+at::Tensor Transformer::checkpointed_layer(int64_t i, const at::Tensor& h, const at::Tensor& cos, const at::Tensor& sin,
+                                           const at::Tensor& mask, const AttentionKV& kv, MoeRouting* routing) const {
+  const bool prefix = kv.prefix != nullptr, collect = kv.keys_out != nullptr;
+  const bool moe = routing && config_.moe.moe_layer(i);
+  const size_t m = moe ? static_cast<size_t>(i - config_.moe.first_k_dense_replace) : 0;
+  const at::Tensor replay = moe && m < routing->replay.size() ? routing->replay[m] : at::Tensor();
+  const bool record = moe && routing->record;
+  const int64_t layers = config_.num_hidden_layers;
+  const at::Tensor prefix_rows = kv.prefix_rows;
+  auto fn = [this, i, cos, sin, mask, prefix, collect, prefix_rows, m, replay, record,
+             layers](const std::vector<at::Tensor>& a) {
+    KVCache read, written;
+    AttentionKV layer_kv;
+    if (prefix) {
+      read.k.resize(layers), read.v.resize(layers);
+      read.k[i] = a[1], read.v[i] = a[2];
+      layer_kv = AttentionKV::after_prefix(&read, prefix_rows);
+    }
+    if (collect) layer_kv.keys_out = &written;
+    MoeRouting layer_routing;
+    layer_routing.record = record;
+    if (replay.defined()) layer_routing.replay.resize(m + 1), layer_routing.replay[m] = replay;
+    bool routed = record || replay.defined();
+    std::vector<at::Tensor> out = {layer(i, a[0], cos, sin, mask, layer_kv, routed ? &layer_routing : nullptr)};
+    if (collect) out.insert(out.end(), {written.k[0], written.v[0]});
+    if (record) out.insert(out.end(), {layer_routing.router_logits[0], layer_routing.chosen[0]});
+    return out;
+  };
+  std::vector<at::Tensor> activations = {h};
+  if (prefix) activations.insert(activations.end(), {kv.prefix->k[i], kv.prefix->v[i]});
+  std::vector<at::Tensor> out = checkpointed(fn, activations, layer_tensors(i));
+  size_t j = 1;
+  if (collect) kv.keys_out->k.push_back(out[j]), kv.keys_out->v.push_back(out[j + 1]), j += 2;
+  if (record) routing->router_logits.push_back(out[j]), routing->chosen.push_back(out[j + 1]);
+  return out[0];
+}
+
+std::vector<at::Tensor> Transformer::layer_tensors(int64_t i) const {
+  std::vector<at::Tensor> out;
+  const std::string p = layer_prefix(i);
+  for (const auto& [name, t] : tensors_)
+    if (name.compare(0, p.size(), p) == 0 && t.requires_grad()) out.push_back(t);
+  return out;
 }
 
 at::Tensor Transformer::lm_head(const at::Tensor& hidden) const {

@@ -76,6 +76,13 @@ class Transformer {
   // do not follow later updates of the weights: build one per generation.
   Transformer with_fused_projections() const;
 
+  // Per-layer activation checkpointing (transformers' gradient_checkpointing)
+  // for forward calls under grad: each layer keeps only its input, and the
+  // backward recomputes the layer (model/activation_checkpoint.h). The same
+  // gradients, one more forward, and one layer's activations at a time.
+  void set_gradient_checkpointing(bool on) { checkpoint_layers_ = on; }
+  bool gradient_checkpointing() const { return checkpoint_layers_; }
+
   const ModelConfig& config() const { return config_; }
   at::ScalarType dtype() const { return dtype_; }
   at::Device device() const { return embed_.device(); }
@@ -91,6 +98,12 @@ class Transformer {
   at::Tensor attention_block(int64_t layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                              const at::Tensor& mask, const AttentionKV& kv) const;
   at::Tensor mlp_block(int64_t layer, const at::Tensor& x, MoeRouting* routing) const;
+  // One decoder layer: h + attention, then + MLP.
+  at::Tensor layer(int64_t i, const at::Tensor& h, const at::Tensor& cos, const at::Tensor& sin,
+                   const at::Tensor& mask, const AttentionKV& kv, MoeRouting* routing) const;
+  at::Tensor checkpointed_layer(int64_t i, const at::Tensor& h, const at::Tensor& cos, const at::Tensor& sin,
+                                const at::Tensor& mask, const AttentionKV& kv, MoeRouting* routing) const;
+  std::vector<at::Tensor> layer_tensors(int64_t i) const;
 
   ModelConfig config_;
   TensorMap tensors_;
@@ -100,6 +113,7 @@ class Transformer {
   at::Tensor embed_, final_norm_, lm_head_;
   gemm::PackedWeight lm_head_packed_;  // with_fused_projections only
   std::vector<LayerWeights> layers_;
+  bool checkpoint_layers_ = false;
 };
 
 // Expected tensor names and shapes for a config, in HF naming.

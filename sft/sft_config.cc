@@ -71,6 +71,9 @@ const ConfigFields<SFTConfig>& sft_config_fields() {
           .add("adam_beta2", &C::adam_beta2, "AdamW beta2")
           .add("adam_epsilon", &C::adam_epsilon, "AdamW epsilon")
           .add("max_grad_norm", &C::max_grad_norm, "gradient clipping norm; <= 0 = none")
+          .add("gradient_checkpointing", &C::gradient_checkpointing,
+               "keep only each layer's input and recompute the layer in the backward: the same gradients, less "
+               "memory, one more forward (transformers false)")
           // sequences and loss
           .add("max_length", &C::max_length, "tokens per sample (truncated on the right) and per packed row")
           .add("packing", &C::packing, "pack samples into rows of max_length tokens")

@@ -43,6 +43,7 @@ struct SFTConfig {
   double adam_beta2 = 0.999;
   double adam_epsilon = 1e-8;
   double max_grad_norm = 1.0;      // <= 0: no clipping
+  bool gradient_checkpointing = false;  // recompute each layer in the backward (transformers' False)
 
   // Sequences and loss.
   int64_t max_length = 1024;       // tokens per sample (truncated on the right), and per packed row

@@ -212,6 +212,7 @@ Result<Run> start_run(const SFTConfig& c, bool resume, std::FILE* log, const Pro
   std::string weights = resume ? last : c.model_name_or_path;
   R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, true, process.local_rank));
   R1_ASSIGN_OR_RETURN(Transformer model, Transformer::load(weights, load));
+  model.set_gradient_checkpointing(c.gradient_checkpointing);
   Run run{c, log, std::move(model), nullptr, {}, {}, {}, {}, {}, 1, {}, {}, process, nullptr};
   run.cursor.world_size = process.world_size;
   if (process.world_size > 1) {

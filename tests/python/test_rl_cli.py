@@ -8,6 +8,8 @@
 - Bad input is rejected before training, naming the key, file and line.
 - A DeepSeekMoE policy trains with routing replay and the balancing loss, and
   logs the routing metrics.
+- gradient_checkpointing (each layer recomputed in the backward) gives the
+  same weights byte for byte, for a dense and an MoE policy.
 """
 import json
 import pathlib
@@ -137,3 +139,19 @@ def test_moe_policy_with_routing_replay_logs_the_routing(base):
         assert 0 <= row["moe/route_mismatch"] < 1
     # The first update's policy is the sampler's: its routes are the sampler's.
     assert rows[0]["moe/route_mismatch"] == 0
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "deepseek_v3"])
+def test_gradient_checkpointing_gives_the_same_weights(base, arch):
+    model = base / "model"
+    if arch != "qwen2":
+        model = base / "moe_ck"
+        r1("model", "init", "--arch", arch, "--preset", "tiny", "--out", str(model), "--corpus",
+           str(base / "corpus.jsonl"), "--tokenizer-vocab", "300", "--seed", "6")
+    weights = []
+    for checkpointing in (False, True):
+        name = f"ck_{arch}_{checkpointing}"
+        r1("rl", "--config", str(write_config(base, name, model_name_or_path=str(model), max_steps=3, save_steps=3,
+                                              num_iterations=2, gradient_checkpointing=checkpointing)))
+        weights.append((base / name / "model" / "model.safetensors").read_bytes())
+    assert weights[0] == weights[1]

@@ -41,3 +41,12 @@ def test_two_ranks_equal_one_process_for_sft_and_distillation(run_dir):
         assert result.stderr.count("saved final model") == 1  # rank 0 reports and writes
         logged = [json.loads(line) for line in (run_dir / two / "metrics.jsonl").read_text().splitlines()]
         assert [m["step"] for m in logged if "loss" in m] == [1, 2, 3, 4]
+
+
+def test_gradient_checkpointing_gives_the_same_weights(run_dir):
+    """Recomputing each layer in the backward changes memory and time, not the result."""
+    for alpha in (0.0, ALPHA):
+        for checkpointing in (False, True):
+            r1("sft", "--config", write_config(run_dir, f"ck{checkpointing}_{alpha}", distill_alpha=alpha,
+                                               gradient_checkpointing=checkpointing, **SPLIT), threads=1)
+        assert final_weights(run_dir, f"ckTrue_{alpha}") == final_weights(run_dir, f"ckFalse_{alpha}"), alpha
