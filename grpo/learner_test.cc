@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
+#include <torch/optim/adamw.h>
 
 #include "model/test_models.h"
 #include "model/scoring.h"
@@ -107,6 +108,76 @@ TEST(Learner, StepsRaiseRewardedAndLowerPenalisedCompletions) {
   }
   EXPECT_GT(sequence_logprob(m, b, 0), up);
   EXPECT_LT(sequence_logprob(m, b, 1), down);
+}
+
+// `dtype` copy of `m`'s weights, trainable.
+Transformer converted(const Transformer& m, at::ScalarType dtype) {
+  TensorMap t;
+  for (const auto& [n, w] : m.tensors()) t[n] = w.detach().to(dtype);
+  return value_or_throw(Transformer::from_tensors(m.config(), t, {.dtype = dtype, .trainable = true}));
+}
+
+// Mixed precision (TRL under autocast): a bf16 policy's step is an fp32 AdamW
+// step on fp32 master weights, from gradients accumulated in fp32 over the
+// micro-batches; the bf16 weights are the masters rounded. So the masters
+// keep updates smaller than a bf16 step, and the run tracks an fp32 one.
+TEST(Learner, Bf16StepIsAnFp32MasterStepOnFp32AccumulatedGradients) {
+  Transformer m16 = converted(trainable_tiny(5), at::kBFloat16);
+  Transformer m32 = converted(m16, at::kFloat);  // the same values, in fp32
+  std::vector<std::string> names;
+  std::vector<at::Tensor> masters;  // the reference: fp32 copies stepped by torch::optim::AdamW
+  for (const auto& [n, w] : m16.tensors()) {
+    names.push_back(n);
+    masters.push_back(w.detach().to(at::kFloat).requires_grad_());
+  }
+  std::vector<at::Tensor> start;
+  for (const auto& m : masters) start.push_back(m.detach().clone());
+  const double lr = 1e-4;
+  torch::optim::AdamW reference(masters, torch::optim::AdamWOptions(lr).weight_decay(0.0));
+  AdamW opt16(m16, AdamWOptions{}), opt32(m32, AdamWOptions{});
+  LearnerOptions o = off_policy();
+  o.learning_rate = lr;
+  o.micro_batch_size = 2;  // 3 micro-batches per step
+  o.streams = 1;
+  Batch b = sample_batch();
+  for (int step = 0; step < 3; ++step) {
+    // The step's gradients as the learner accumulates them: fp32 sums of bf16 micro-batch gradients.
+    for (auto& t : m16.parameters()) t.mutable_grad() = at::Tensor();
+    ASSERT_TRUE(accumulate_policy_gradients(m16, nullptr, b, o).ok());
+    std::vector<at::Tensor> grads;
+    for (const auto& n : names) grads.push_back(m16.tensors().at(n).grad().clone());
+    ASSERT_EQ(grads[0].scalar_type(), at::kFloat);
+    double norm = at::stack(at::_foreach_norm(grads, 2)).norm(2).item<double>();
+    double coef = std::min(1.0, o.max_grad_norm / (norm + 1e-6));  // torch's clip_grad_norm_
+    for (size_t i = 0; i < masters.size(); ++i) masters[i].mutable_grad() = grads[i] * coef;
+    reference.step();
+    opt16.zero_grad();
+    auto stats = learner_step(m16, nullptr, opt16, b, o);
+    ASSERT_TRUE(stats.ok()) << stats.status().message();
+    EXPECT_NEAR(stats->grad_norm, norm, 1e-6 * norm);
+    ASSERT_TRUE(learner_step(m32, nullptr, opt32, b, o).ok());
+  }
+  TensorMap state = opt16.state_tensors();
+  int64_t kept_only_by_master = 0;
+  double diff_sq = 0, rounded_sq = 0, update_sq = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const at::Tensor& master = state.at(names[i] + ".master");
+    at::Tensor w16 = m16.tensors().at(names[i]).detach();
+    EXPECT_TRUE(at::allclose(master, masters[i].detach(), 1e-6, 1e-9)) << names[i];
+    EXPECT_TRUE(at::equal(w16, master.to(at::kBFloat16))) << names[i];
+    kept_only_by_master += (master.ne(start[i]) & w16.eq(start[i].to(at::kBFloat16))).sum().item<int64_t>();
+    at::Tensor u32 = m32.tensors().at(names[i]).detach() - start[i];
+    diff_sq += (master - start[i] - u32).pow(2).sum().item<double>();
+    rounded_sq += (w16.to(at::kFloat) - start[i] - u32).pow(2).sum().item<double>();
+    update_sq += u32.pow(2).sum().item<double>();
+  }
+  // Updates of lr 1e-4 are below bf16's resolution for most weights: only the masters hold them.
+  EXPECT_GT(kept_only_by_master, 1000);
+  // The masters' update is the fp32 run's up to bf16 rounding of the
+  // forward and backward; the bf16 weights alone are much further off.
+  double master_error = std::sqrt(diff_sq / update_sq), weight_error = std::sqrt(rounded_sq / update_sq);
+  EXPECT_LT(master_error, 0.3) << master_error;
+  EXPECT_GT(weight_error, 2 * master_error) << weight_error << " vs " << master_error;
 }
 
 TEST(Learner, InconsistentBatchesAreErrors) {

@@ -61,9 +61,9 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
       at::Tensor probs = chunk_logits(hidden, weight, b, n, temperature).sub_(lse.narrow(0, b, n).unsqueeze(-1)).exp_();
       at::Tensor d_logits = probs.mul_(-g).scatter_add_(-1, targets.narrow(0, b, n).unsqueeze(-1), g);
       if (temperature != 1.0) d_logits.div_(temperature);
-      d_logits = d_logits.to(hidden.scalar_type());
-      grad_hidden.narrow(0, b, n).copy_(at::mm(d_logits, weight));
-      grad_weight.add_(at::mm(d_logits.t(), hidden.narrow(0, b, n)));
+      // Accumulated in place: a [vocab, hidden] product per chunk would double the peak.
+      grad_weight.addmm_(d_logits.t(), hidden.narrow(0, b, n).to(at::kFloat));
+      grad_hidden.narrow(0, b, n).copy_(at::mm(d_logits.to(hidden.scalar_type()), weight));
     }
     return {grad_hidden, grad_weight.to(weight.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
