@@ -142,4 +142,19 @@ Result<ChatTemplate> detect_chat_template(const Tokenizer& tokenizer) {
                        "<|start_header_id|>/<|end_header_id|>/<|eot_id|>); choose a template by name, e.g. r1_zero");
 }
 
+Result<std::vector<ChatMessage>> parse_chat_messages(const JsonValue& v, const std::string& where, const char* key) {
+  if (!v.IsArray()) return Status::error(where + ": field '" + key + "' must be a list of {role, content} messages");
+  std::vector<ChatMessage> out;
+  for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+    std::string at = where + ": " + key + "[" + std::to_string(i) + "]";
+    if (!v[i].IsObject()) return Status::error(at + " must be an object {role, content}");
+    ChatMessage m;
+    R1_ASSIGN_OR_RETURN(m.role, json_string(v[i], "role", at));
+    R1_ASSIGN_OR_RETURN(m.content, json_string(v[i], "content", at));
+    out.push_back(std::move(m));
+  }
+  if (out.empty()) return Status::error(where + ": field '" + key + "' has no messages");
+  return out;
+}
+
 }  // namespace r1

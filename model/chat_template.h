@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/tokenizer.h"
+#include "util/json.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -37,6 +38,12 @@ extern const char* const kR1ZeroSuffix;
 // always ends with "Assistant:".
 Result<std::string> render_chat(const ChatTemplate& tmpl, const std::vector<ChatMessage>& messages,
                                 bool add_generation_prompt);
+
+// Field `key` of a JSONL row read as a list of {role, content} messages;
+// errors name `where`, the field and the entry ("rows.jsonl:3: messages[1]
+// ..."). An empty list is an error.
+Result<std::vector<ChatMessage>> parse_chat_messages(const JsonValue& value, const std::string& where,
+                                                     const char* key);
 
 // "chatml", "llama3" or "r1_zero".
 Result<ChatTemplate> parse_chat_template(const std::string& name);

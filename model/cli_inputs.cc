@@ -9,23 +9,6 @@
 
 namespace r1 {
 
-namespace {
-
-Result<std::vector<ChatMessage>> parse_messages(const JsonValue& row, const std::string& where) {
-  const JsonValue& list = row["messages"];
-  if (!list.IsArray()) return Status::error(where + ": field 'messages' must be an array of {role, content}");
-  std::vector<ChatMessage> messages;
-  for (const auto& m : list.GetArray()) {
-    ChatMessage msg;
-    R1_ASSIGN_OR_RETURN(msg.role, json_string(m, "role", where + ": messages[]"));
-    R1_ASSIGN_OR_RETURN(msg.content, json_string(m, "content", where + ": messages[]"));
-    messages.push_back(std::move(msg));
-  }
-  return messages;
-}
-
-}  // namespace
-
 void add_model_options(CLI::App* cmd, ModelOptions& o) {
   cmd->add_option("--model", o.model, "HF model folder")->required();
   cmd->add_option("--device", o.compute.device, "cpu | cuda | cuda:N | auto (cuda when a GPU is visible)")
@@ -64,7 +47,7 @@ PromptText read_prompt(const JsonValue& row, const std::string& where, const std
   const Tokenizer& t = need_tokenizer(tok, where);
   std::vector<ChatMessage> messages;
   if (json_has(row, "messages")) {
-    messages = value_or_throw(parse_messages(row, where));
+    messages = value_or_throw(parse_chat_messages(row["messages"], where, "messages"));
   } else {
     std::string prompt = value_or_throw(json_string(row, "prompt", where));
     if (template_name == "none") {

@@ -130,17 +130,8 @@ struct ChatCommandOptions {
 };
 
 Result<std::vector<ChatMessage>> read_messages(const rapidjson::Document& doc, const std::string& where) {
-  auto it = doc.FindMember("messages");
-  if (it == doc.MemberEnd() || !it->value.IsArray())
-    return Status::error(where + ": field 'messages' must be an array of {role, content}");
-  std::vector<ChatMessage> messages;
-  for (rapidjson::SizeType i = 0; i < it->value.Size(); ++i) {
-    std::string w = where + ": messages[" + std::to_string(i) + "]";
-    R1_ASSIGN_OR_RETURN(std::string role, json_string(it->value[i], "role", w));
-    R1_ASSIGN_OR_RETURN(std::string content, json_string(it->value[i], "content", w));
-    messages.push_back({std::move(role), std::move(content)});
-  }
-  return messages;
+  if (!json_has(doc, "messages")) return Status::error(where + ": field 'messages' is missing");
+  return parse_chat_messages(doc["messages"], where, "messages");
 }
 
 void run_chat(const ChatCommandOptions& o) {

@@ -9,27 +9,13 @@ namespace r1 {
 
 namespace {
 
-Result<std::vector<ChatMessage>> parse_messages(const JsonValue& v, const std::string& where, const char* key) {
-  if (!v.IsArray()) return Status::error(where + ": field '" + key + "' must be a string or a list of messages");
-  std::vector<ChatMessage> out;
-  for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
-    std::string at = where + ": " + key + "[" + std::to_string(i) + "]";
-    if (!v[i].IsObject()) return Status::error(at + " must be an object {role, content}");
-    ChatMessage m;
-    R1_ASSIGN_OR_RETURN(m.role, json_string(v[i], "role", at));
-    R1_ASSIGN_OR_RETURN(m.content, json_string(v[i], "content", at));
-    out.push_back(std::move(m));
-  }
-  if (out.empty()) return Status::error(where + ": field '" + key + "' has no messages");
-  return out;
-}
-
 // A string field is one message with `role`; a list is taken as is.
 Result<std::vector<ChatMessage>> field_messages(const JsonValue& row, const char* key, const char* role,
                                                 const std::string& where) {
   const JsonValue& v = row[key];
   if (v.IsString()) return std::vector<ChatMessage>{{role, std::string(v.GetString(), v.GetStringLength())}};
-  return parse_messages(v, where, key);
+  if (!v.IsArray()) return Status::error(where + ": field '" + key + "' must be a string or a list of messages");
+  return parse_chat_messages(v, where, key);
 }
 
 std::string concat_contents(const std::vector<ChatMessage>& messages) {
@@ -62,7 +48,7 @@ Result<SftSample> parse_row(const Tokenizer& tok, const JsonValue& row, const Sf
                             const std::string& where) {
   std::vector<ChatMessage> prompt, completion;
   if (json_has(row, "messages")) {
-    R1_ASSIGN_OR_RETURN(prompt, parse_messages(row["messages"], where, "messages"));
+    R1_ASSIGN_OR_RETURN(prompt, parse_chat_messages(row["messages"], where, "messages"));
     if (prompt.back().role != "assistant")
       return Status::error(where + ": the last message must have role 'assistant' (it is the completion)");
     completion = {prompt.back()};
