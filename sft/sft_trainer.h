@@ -1,8 +1,8 @@
-// The SFT loop: token-mean next-token loss over each optimizer step's target
-// tokens (sft/sft_loss.h), or logit distillation from a teacher
-// (distill/distill_loss.h), gradient accumulation, AdamW with an LR
-// schedule, held-out loss, checkpoints and exact resume. Logs one line per
-// logging step.
+// SFT: token-mean next-token loss over each optimizer step's target tokens
+// (sft/sft_loss.h), or logit distillation from a teacher
+// (distill/distill_loss.h), run by the shared trainer loop
+// (train/trainer_loop.h: accumulation, AdamW with an LR schedule, held-out
+// loss, checkpoints and exact resume).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -18,6 +18,7 @@
 #include "sft/sft_config.h"
 #include "sft/sft_data.h"
 #include "train/micro_batches.h"
+#include "train/trainer_loop.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -37,10 +38,6 @@ struct EvalResult {
 };
 EvalResult evaluate(const Transformer& model, const std::vector<SftRow>& rows, int64_t batch_size,
                     const DistillOptions& distill = {});
-
-// The order rows are visited in epoch `epoch`: a Fisher-Yates shuffle driven
-// by mt19937_64(seed + epoch), the same on every platform.
-std::vector<int64_t> epoch_order(int64_t num_rows, int64_t seed, int64_t epoch);
 
 struct SftRunResult {
   int64_t global_step = 0;

@@ -22,6 +22,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -148,6 +149,22 @@ class ConfigFields {
       };
       Writer write = nullptr;
       if (f.write) write = [write = f.write, member](const C& c, JsonWriter& w) { write(c.*member, w); };
+      push({f.info, std::move(set), std::move(write)});
+    }
+    return *this;
+  }
+
+  // Every field of `sub`, read into and written from C's base class B (a
+  // trainer config deriving from TrainingArguments).
+  template <typename B>
+  ConfigFields& include_base(const ConfigFields<B>& sub) {
+    static_assert(std::is_base_of_v<B, C>);
+    for (const auto& f : sub.fields()) {
+      Setter set = [set = f.set](C& c, const JsonValue& v, const std::string& where) {
+        return set(static_cast<B&>(c), v, where);
+      };
+      Writer write = nullptr;
+      if (f.write) write = [write = f.write](const C& c, JsonWriter& w) { write(static_cast<const B&>(c), w); };
       push({f.info, std::move(set), std::move(write)});
     }
     return *this;
