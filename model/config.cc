@@ -76,6 +76,35 @@ Status parse_rope(const JsonValue& json, const std::string& where, ModelConfig& 
   return Status();
 }
 
+// `architectures` names the head: *ForCausalLM (or none) or
+// *ForSequenceClassification, whose label count is id2label's size (what
+// transformers writes; `num_labels` is read too), else transformers' 2.
+Status parse_head(const JsonValue& json, const std::string& where, ModelConfig& c) {
+  std::vector<std::string> architectures;
+  if (json_has(json, "architectures")) {
+    R1_ASSIGN_OR_RETURN(architectures, json_string_array(json, "architectures", where));
+  }
+  auto ends_with = [](const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  for (const std::string& a : architectures) {
+    if (ends_with(a, "ForSequenceClassification")) {
+      c.head = ModelHead::sequence_classification;
+    } else if (a.find("For") != std::string::npos && !ends_with(a, "ForCausalLM")) {
+      return Status::error(where + ": architecture '" + a +
+                           "' is not supported (*ForCausalLM, *ForSequenceClassification)");
+    }
+  }
+  if (c.head != ModelHead::sequence_classification) return Status();
+  if (json_has(json, "num_labels")) {
+    R1_ASSIGN_OR_RETURN(c.num_labels, json_int(json, "num_labels", where));
+  } else if (json_has(json, "id2label")) {
+    if (!json["id2label"].IsObject()) return Status::error(where + ": field 'id2label' must be an object");
+    c.num_labels = json["id2label"].MemberCount();
+  }
+  return check_positive(c.num_labels, "num_labels", where);
+}
+
 }  // namespace
 
 Result<ModelFamily> parse_model_family(const std::string& model_type) {
@@ -106,6 +135,7 @@ Result<ModelConfig> ModelConfig::from_json(const JsonValue& json, const std::str
   auto family = parse_model_family(model_type);
   if (!family.ok()) return family.status().with_context(where);
   c.family = *family;
+  R1_RETURN_IF_ERROR(parse_head(json, where, c));
   R1_ASSIGN_OR_RETURN(c.vocab_size, json_int(json, "vocab_size", where));
   R1_ASSIGN_OR_RETURN(c.hidden_size, json_int(json, "hidden_size", where));
   R1_ASSIGN_OR_RETURN(c.intermediate_size, json_int(json, "intermediate_size", where));
@@ -185,10 +215,29 @@ std::string ModelConfig::to_json() const {
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
   auto key = [&](const char* k) { w.Key(k); };
   w.StartObject();
+  bool classifier = head == ModelHead::sequence_classification;
+  std::string architecture = kArchitectures[static_cast<int>(family)];
+  if (classifier) architecture.replace(architecture.find("ForCausalLM"), 11, "ForSequenceClassification");
   key("architectures");
   w.StartArray();
-  w.String(kArchitectures[static_cast<int>(family)]);
+  w.String(architecture.c_str());
   w.EndArray();
+  if (classifier) {  // transformers reads num_labels from these
+    key("id2label");
+    w.StartObject();
+    for (int64_t i = 0; i < num_labels; ++i) {
+      key(std::to_string(i).c_str());
+      w.String(("LABEL_" + std::to_string(i)).c_str());
+    }
+    w.EndObject();
+    key("label2id");
+    w.StartObject();
+    for (int64_t i = 0; i < num_labels; ++i) {
+      key(("LABEL_" + std::to_string(i)).c_str());
+      w.Int64(i);
+    }
+    w.EndObject();
+  }
   key("model_type"); w.String(model_family_name(family));
   key("vocab_size"); w.Int64(vocab_size);
   key("hidden_size"); w.Int64(hidden_size);

@@ -74,8 +74,15 @@ struct MoeConfig {
   }
 };
 
+// What sits on the decoder: the LM head (*ForCausalLM) or a score head
+// (*ForSequenceClassification, as reward models are: `score.weight`
+// [num_labels, hidden] read at each sequence's last token).
+enum class ModelHead { causal_lm, sequence_classification };
+
 struct ModelConfig {
   ModelFamily family = ModelFamily::qwen2;
+  ModelHead head = ModelHead::causal_lm;  // from `architectures`
+  int64_t num_labels = 2;  // sequence_classification: id2label's size, else transformers' default 2
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;
@@ -106,7 +113,8 @@ struct ModelConfig {
   static Result<ModelConfig> from_json(const JsonValue& json, const std::string& where);
   static Result<ModelConfig> load(const std::string& dir);
 
-  // config.json text that transformers loads into the matching *ForCausalLM.
+  // config.json text that transformers loads into the matching *ForCausalLM
+  // (or *ForSequenceClassification).
   std::string to_json() const;
 
   int64_t num_parameters() const;

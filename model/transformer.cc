@@ -119,7 +119,10 @@ TensorShapes expected_tensor_shapes(const ModelConfig& c) {
     dense_mlp_shapes(c, p, out);
   }
   out.push_back({"model.norm.weight", {h}});
-  if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, h}});
+  if (c.head == ModelHead::sequence_classification)
+    out.push_back({"score.weight", {c.num_labels, h}});
+  else if (!c.tie_word_embeddings)
+    out.push_back({"lm_head.weight", {c.vocab_size, h}});
   return out;
 }
 
@@ -212,7 +215,10 @@ Status Transformer::bind_layers() {
   };
   embed_ = get("model.embed_tokens.weight");
   final_norm_ = get("model.norm.weight");
-  lm_head_ = config_.tie_word_embeddings ? embed_ : get("lm_head.weight");
+  if (config_.head == ModelHead::sequence_classification)
+    score_ = get("score.weight");
+  else
+    lm_head_ = config_.tie_word_embeddings ? embed_ : get("lm_head.weight");
   layers_.clear();
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     std::string p = layer_prefix(i);
@@ -275,7 +281,7 @@ Transformer Transformer::with_fused_projections() const {
     w.qkv_packed = gemm::pack(w.qkv_proj);
     w.o_packed = gemm::pack(w.o_proj);
   }
-  fused.lm_head_packed_ = gemm::pack(lm_head_);
+  if (lm_head_.defined()) fused.lm_head_packed_ = gemm::pack(lm_head_);
   return fused;
 }
 
@@ -437,7 +443,14 @@ std::vector<at::Tensor> Transformer::layer_tensors(int64_t i) const {
 }
 
 at::Tensor Transformer::lm_head(const at::Tensor& hidden) const {
+  if (!lm_head_.defined())
+    throw Error("this model is a sequence classifier (a reward model): it has a score head, no LM head");
   return project(hidden, lm_head_, lm_head_packed_, {});
+}
+
+at::Tensor Transformer::score(const at::Tensor& hidden) const {
+  if (!score_.defined()) throw Error("this model is a causal LM: it has no score head (*ForSequenceClassification)");
+  return at::matmul(hidden, score_.t());
 }
 
 Status Transformer::save(const std::string& dir, const std::string& tokenizer_from) const {

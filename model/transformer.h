@@ -64,7 +64,11 @@ class Transformer {
                      const AttentionKV& kv = {}, MoeRouting* routing = nullptr) const;
 
   // hidden [..., hidden] -> logits [..., vocab] in the compute dtype.
+  // Throws for a sequence-classification model, which has no LM head.
   at::Tensor lm_head(const at::Tensor& hidden) const;
+  // hidden [..., hidden] -> [..., num_labels]: the score head of a
+  // sequence-classification model (throws for a causal LM).
+  at::Tensor score(const at::Tensor& hidden) const;
   // Its weight [vocab, hidden] (the embedding when tied), for scoring that
   // never builds all the logits (model/chunked_logprobs.h).
   const at::Tensor& lm_head_weight() const { return lm_head_; }
@@ -110,7 +114,7 @@ class Transformer {
   at::ScalarType dtype_;
   at::Tensor inv_freq_;  // [head_dim / 2] fp32, rope scaling applied
   double rope_factor_ = 1.0;  // YaRN's attention factor on cos/sin
-  at::Tensor embed_, final_norm_, lm_head_;
+  at::Tensor embed_, final_norm_, lm_head_, score_;  // lm_head_ or score_ by config_.head
   gemm::PackedWeight lm_head_packed_;  // with_fused_projections only
   std::vector<LayerWeights> layers_;
   bool checkpoint_layers_ = false;

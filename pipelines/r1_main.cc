@@ -15,6 +15,7 @@
 #include "reward/code_cli.h"
 #include "reward/math_cli.h"
 #include "reward/reward_cli.h"
+#include "reward/reward_model_cli.h"
 #include "rollout/generate_cli.h"
 #include "rollout/rollout_serve_cli.h"
 #include "rollout/rollouts_cli.h"
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   r1::add_code_commands(app);
   r1::add_math_commands(app);
   r1::add_reward_commands(app);
+  r1::add_reward_model_commands(app);
   r1::add_rollouts_commands(app);
   r1::add_sft_commands(app);
   r1::add_data_commands(app);

@@ -1,0 +1,130 @@
+"""`r1 rm train` end to end: a tiny causal LM (r1 model init) becomes a reward
+model that learns to score a concise answer above a repetitive one, its
+checkpoint loads in transformers as *ForSequenceClassification with the same
+scores, and TRL's RewardTrainer evaluates it to the same held-out loss and
+accuracy. Bad configs are errors naming the key."""
+import json
+import random
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from r1_cli import r1
+
+
+def pairs(seed, n):
+    """Chosen: 'a + b = c'. Rejected: the same answer repeated 2-4 times."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        a, b = rng.randint(10, 99), rng.randint(10, 99)
+        answer = f"{a} + {b} = {a + b}"
+        rows.append({"chosen": answer, "rejected": answer + f" {a + b}" * rng.randint(2, 4)})
+    return rows
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rm")
+    r1("model", "init", "--arch", "qwen2", "--preset", "tiny", "--out", tmp / "lm", "--seed", "3")
+    config = {
+        "model_name_or_path": str(tmp / "lm"),
+        "train_file": str(write_jsonl(tmp / "train.jsonl", pairs(1, 256))),
+        "eval_file": str(write_jsonl(tmp / "eval.jsonl", pairs(2, 48))),
+        "output_dir": str(tmp / "out"),
+        "learning_rate": 1e-3,
+        "max_steps": 60,
+        "per_device_train_batch_size": 8,
+        "logging_steps": 10,
+        "save_steps": 30,
+        "center_rewards_coefficient": 0.01,
+        "seed": 5,
+    }
+    (tmp / "rm.json").write_text(json.dumps(config))
+    result = r1("rm", "train", "--config", tmp / "rm.json", threads=2)
+    return tmp, json.loads(result.stdout), result.stderr
+
+
+def test_the_reward_model_learns_the_preference(trained):
+    tmp, summary, log = trained
+    print(log)
+    assert summary["global_step"] == 60
+    assert summary["eval_pairs"] == 48
+    assert summary["eval_accuracy"] >= 0.95, summary
+    lines = [json.loads(l) for l in (tmp / "out" / "metrics.jsonl").read_text().splitlines()]
+    steps = [l for l in lines if "loss" in l]
+    assert [l["step"] for l in steps] == [10, 20, 30, 40, 50, 60]
+    assert steps[-1]["loss"] < steps[0]["loss"]
+    assert {"accuracy", "margin", "mean_reward", "learning_rate", "grad_norm"} <= set(steps[0])
+    assert "256 preference pairs, 0 left out" in log
+
+
+def test_saved_reward_model_loads_in_transformers_with_our_scores(trained, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    tmp, summary, _ = trained
+    model = AutoModelForSequenceClassification.from_pretrained(summary["model"]).eval()
+    assert type(model).__name__ == "Qwen2ForSequenceClassification" and model.config.num_labels == 1
+    rows = [[5, 9, 14, 30], [7, 8], [40, 41, 42, 43, 44, 45, 46]]
+    write_jsonl(tmp_path / "rows.jsonl", [{"ids": r} for r in rows])
+    r1("rm", "score", "--model", summary["model"], "--input", tmp_path / "rows.jsonl", "--output",
+       tmp_path / "scores.jsonl")
+    ours = torch.tensor([json.loads(l)["score"] for l in (tmp_path / "scores.jsonl").read_text().splitlines()])
+    pad = model.config.pad_token_id
+    length = max(map(len, rows))
+    ids = torch.tensor([r + [pad] * (length - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (length - len(r)) for r in rows])
+    with torch.no_grad():
+        theirs = model(input_ids=ids, attention_mask=mask).logits.squeeze(-1)
+    assert (ours - theirs).abs().max().item() < 1e-4, (ours, theirs)
+
+
+def test_trl_reward_trainer_evaluates_our_checkpoint_the_same(trained):
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer
+
+    tmp, summary, _ = trained
+    args = RewardConfig(output_dir=str(tmp / "trl"), report_to="none", use_cpu=True, bf16=False,
+                        per_device_eval_batch_size=8, center_rewards_coefficient=0.01)
+    trainer = RewardTrainer(model=summary["model"], args=args, train_dataset=Dataset.from_list(pairs(1, 8)),
+                            eval_dataset=Dataset.from_list(pairs(2, 48)))
+    metrics = trainer.evaluate()
+    print(metrics, summary)
+    assert abs(metrics["eval_loss"] - summary["eval_loss"]) < 1e-4
+    assert abs(metrics["eval_accuracy"] - summary["eval_accuracy"]) < 1e-6
+    assert abs(metrics["eval_margin"] - summary["eval_margin"]) < 1e-3
+
+
+def test_resume_ends_where_an_uninterrupted_run_ends(trained, tmp_path):
+    """The run's step-30 checkpoint, resumed in a fresh folder, ends at the same weights."""
+    tmp, summary, _ = trained
+    shutil.copytree(tmp / "out" / "checkpoint-30", tmp_path / "resumed" / "checkpoint-30")
+    config = json.loads((tmp / "rm.json").read_text())
+    config["output_dir"] = str(tmp_path / "resumed")
+    (tmp_path / "rm.json").write_text(json.dumps(config))
+    result = r1("rm", "train", "--config", tmp_path / "rm.json", "--resume", threads=2)
+    resumed = json.loads(result.stdout)
+    assert resumed["global_step"] == 60
+    ours = load_file(tmp_path / "resumed" / "model" / "model.safetensors")
+    straight = load_file(tmp / "out" / "model" / "model.safetensors")
+    for name, t in straight.items():
+        assert torch.equal(ours[name], t), name
+
+
+def test_bad_configs_name_the_key(tmp_path):
+    (tmp_path / "rm.json").write_text(json.dumps({"model_name_or_path": "m", "train_file": "t", "output_dir": "o",
+                                                  "center_rewards_coefficient": -1}))
+    result = r1("rm", "train", "--config", tmp_path / "rm.json", check=False)
+    assert result.returncode == 1
+    assert "key 'center_rewards_coefficient' must be >= 0 or null" in result.stderr
+    result = r1("rm", "train", "--config", tmp_path / "rm.json", "--set", "packing=true", check=False)
+    assert result.returncode == 1 and "unknown key 'packing'" in result.stderr
+    help_text = r1("rm", "train", "--help-config").stdout
+    assert "center_rewards_coefficient" in help_text and "learning_rate" in help_text
