@@ -307,6 +307,8 @@ const std::vector<StageTypeInfo>& stage_types() {
       {"sft", "supervised fine-tuning (r1 sft)", {{"model", "model"}, {"metrics", "metrics.jsonl"}, {"output_dir", ""}}},
       {"distill", "SFT with logit distillation from a teacher (r1 sft with distill_alpha > 0)",
        {{"model", "model"}, {"metrics", "metrics.jsonl"}, {"output_dir", ""}}},
+      {"rm", "reward-model training on preference pairs (r1 rm train)",
+       {{"model", "model"}, {"metrics", "metrics.jsonl"}, {"output_dir", ""}}},
       {"rl", "GRPO reinforcement learning (r1 rl)",
        {{"model", "model"}, {"metrics", "metrics.jsonl"}, {"rollouts", "rollouts.db"}, {"output_dir", ""}}},
       {"sample", "rejection sampling (r1 sample)",

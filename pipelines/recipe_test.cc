@@ -51,7 +51,7 @@ TEST(Recipe, ParsesStagesReferencesAndInputs) {
 
 TEST(Recipe, UnknownStageTypeNamesTheKey) {
   EXPECT_EQ(error_of(edit("\"type\": \"rl\"", "\"type\": \"ppo\"")),
-            "recipe.json: stages[1].type: unknown stage type 'ppo' (known: pretrain-toy, sft, distill, rl, sample, "
+            "recipe.json: stages[1].type: unknown stage type 'ppo' (known: pretrain-toy, sft, distill, rm, rl, sample, "
             "eval)");
 }
 

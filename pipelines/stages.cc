@@ -17,6 +17,8 @@
 #include "grpo/trainer.h"
 #include "model/device.h"
 #include "pipelines/pretrain_toy.h"
+#include "reward/reward_config.h"
+#include "reward/reward_trainer.h"
 #include "sft/sft_config.h"
 #include "sft/sft_trainer.h"
 #include "train/train_state.h"
@@ -100,6 +102,19 @@ Result<std::string> run_sft_stage(const std::string& type, const rapidjson::Valu
   JsonWriter w;
   w.begin_object();
   training_metrics(w, c.output_dir);
+  w.end_object();
+  return w.str();
+}
+
+Result<std::string> run_rm_stage(const rapidjson::Value& config, const std::string& where, std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(RewardConfig c, reward_config_fields().parse(config, where));
+  R1_ASSIGN_OR_RETURN(std::string last, find_last_checkpoint(c.output_dir));
+  R1_ASSIGN_OR_RETURN(TrainerLoopResult r, run_reward_training(c, !last.empty(), log));
+  JsonWriter w;
+  w.begin_object();
+  training_metrics(w, c.output_dir);
+  for (const auto& [name, value] : r.eval)
+    if (name == "eval_accuracy" || name == "eval_margin") w.key(name).value(value);
   w.end_object();
   return w.str();
 }
@@ -203,6 +218,15 @@ Status sft_inputs(const std::string& type, const StageInputs& in) {
   return Status();
 }
 
+Status rm_inputs(const StageInputs& in) {
+  R1_ASSIGN_OR_RETURN(RewardConfig c, reward_config_fields().parse(in.config, in.where));
+  R1_RETURN_IF_ERROR(in.device(c.compute));
+  R1_RETURN_IF_ERROR(in.model("model_name_or_path"));
+  for (const char* key : {"train_file", "eval_file"})
+    if (in.external(key)) R1_RETURN_IF_ERROR(need_file(string_at(in.config, key), in.where, key));
+  return Status();
+}
+
 Status rl_inputs(const StageInputs& in) {
   R1_ASSIGN_OR_RETURN(RLConfig c, parse_rl_config(json_to_string(in.config), in.where));
   R1_RETURN_IF_ERROR(in.device(c.grpo.compute));
@@ -249,6 +273,9 @@ const Registry<StageKind>& stage_kinds() {
         pretrain_inputs, run_pretrain_stage, [](std::ostream& out) { pretrain_toy_config_fields().print_help(out); }}},
       {"sft", sft_kind("sft")},
       {"distill", sft_kind("distill")},
+      {"rm",
+       {[](const JsonValue& c, const std::string& w) { return reward_config_fields().parse(c, w).status(); },
+        rm_inputs, run_rm_stage, [](std::ostream& out) { reward_config_fields().print_help(out); }}},
       {"rl",
        {[](const JsonValue& c, const std::string& w) { return parse_rl_config(json_to_string(c), w).status(); },
         rl_inputs, run_rl_stage, [](std::ostream& out) { rl_config_fields().print_help(out); }}},
@@ -307,12 +334,13 @@ std::string format_stage_metrics(const std::string& type, const rapidjson::Value
   auto count = [&](const char* key) { return std::to_string(static_cast<long long>(num(key))); };
   std::string out;
   auto add = [&](const std::string& part) { out += (out.empty() ? "" : ", ") + part; };
-  if (type == "pretrain-toy" || type == "sft" || type == "distill") {
+  if (type == "pretrain-toy" || type == "sft" || type == "distill" || type == "rm") {
     if (has("parameters")) add(fixed(num("parameters") / 1e6, 2) + "M params");
     if (has("steps")) add("steps " + count("steps"));
     if (has("loss")) add("loss " + fixed(num("loss"), 4));
     if (has("kl")) add("kl " + fixed(num("kl"), 4));
     if (has("eval_loss")) add("eval_loss " + fixed(num("eval_loss"), 4));
+    if (has("eval_accuracy")) add("eval_accuracy " + fixed(num("eval_accuracy"), 4));
   } else if (type == "rl") {
     if (has("steps")) add("steps " + count("steps"));
     if (has("reward")) add("reward " + fixed(num("reward_first"), 3) + " -> " + fixed(num("reward"), 3));

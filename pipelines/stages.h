@@ -3,6 +3,7 @@
 // command (docs/pipelines.md has the table):
 //   pretrain-toy  pipelines/pretrain_toy.h        (corpus + init + short SFT)
 //   sft, distill  sft/sft_trainer.h run_sft        (distill: distill_alpha > 0)
+//   rm            reward/reward_trainer.h run_reward_training
 //   rl            grpo/trainer.h run_rl
 //   sample        distill/rejection_sampling.h run_sample
 //   eval          eval/eval_runner.h run_eval
@@ -30,7 +31,7 @@ Status check_stage_config(const std::string& type, const rapidjson::Value& confi
 Status check_stage_inputs(const std::string& type, const rapidjson::Value& config, const std::string& where,
                           const std::set<std::string>& from_stages);
 
-// Runs the stage, resuming where its type can: pretrain-toy, sft and distill
+// Runs the stage, resuming where its type can: pretrain-toy, sft, distill and rm
 // continue from their last checkpoint, rl from its last checkpoint (or the
 // start), sample and eval run again (their outputs are written atomically).
 // Returns the stage's summary metrics as a JSON object (for .done and the

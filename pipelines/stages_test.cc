@@ -32,10 +32,12 @@ TEST(Stages, FormatsEachTypesMetrics) {
   EXPECT_EQ(format("pretrain-toy", R"({"parameters": 120000, "steps": 300, "loss": 0.14})"),
             "0.12M params, steps 300, loss 0.1400");
   EXPECT_EQ(format("distill", R"({"steps": 60, "loss": 1.0, "kl": 0.9})"), "steps 60, loss 1.0000, kl 0.9000");
+  EXPECT_EQ(format("rm", R"({"steps": 60, "loss": 0.01, "eval_loss": 0.02, "eval_accuracy": 0.95})"),
+            "steps 60, loss 0.0100, eval_loss 0.0200, eval_accuracy 0.9500");
 }
 
 TEST(Stages, NothingForAStageNotDone) {
-  for (const char* type : {"pretrain-toy", "sft", "distill", "rl", "sample", "eval"}) EXPECT_EQ(format(type, "{}"), "");
+  for (const char* type : {"pretrain-toy", "sft", "distill", "rm", "rl", "sample", "eval"}) EXPECT_EQ(format(type, "{}"), "");
 }
 
 // A model folder whose embedding has fewer rows than its tokenizer has

@@ -128,3 +128,47 @@ def test_bad_configs_name_the_key(tmp_path):
     assert result.returncode == 1 and "unknown key 'packing'" in result.stderr
     help_text = r1("rm", "train", "--help-config").stdout
     assert "center_rewards_coefficient" in help_text and "learning_rate" in help_text
+
+
+def test_two_ranks_equal_one_process(tmp_path):
+    """torchrun with two one-thread ranks (Gloo): each runs one of a step's two micro-batches; the weights equal
+    one one-thread process's, byte for byte, and rank 0 alone writes the run folder."""
+    import os
+    import subprocess
+
+    from r1_cli import R1
+    from test_rl_ranks import TORCHRUN, free_port
+
+    r1("model", "init", "--arch", "qwen2", "--preset", "tiny", "--out", tmp_path / "lm", "--seed", "4")
+    base = {"model_name_or_path": str(tmp_path / "lm"),
+            "train_file": str(write_jsonl(tmp_path / "train.jsonl", pairs(3, 20))),
+            "learning_rate": 1e-3, "max_steps": 3, "per_device_train_batch_size": 4,
+            "gradient_accumulation_steps": 2, "center_rewards_coefficient": 0.01, "ddp_timeout": 30}
+    for name in ("one", "two"):
+        (tmp_path / f"{name}.json").write_text(json.dumps({**base, "output_dir": str(tmp_path / name)}))
+    r1("rm", "train", "--config", tmp_path / "one.json", threads=1)
+    result = subprocess.run([TORCHRUN, "--nproc-per-node", "2", "--master-port", str(free_port()), "--no-python", R1,
+                             "rm", "train", "--config", str(tmp_path / "two.json")], capture_output=True, text=True,
+                            timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.count("saved final model") == 1
+    one = (tmp_path / "one" / "model" / "model.safetensors").read_bytes()
+    assert (tmp_path / "two" / "model" / "model.safetensors").read_bytes() == one
+
+
+def test_an_rm_stage_in_a_recipe(tmp_path):
+    """A recipe stage of type rm trains a reward model whose folder later stages can name."""
+    r1("model", "init", "--arch", "qwen2", "--preset", "tiny", "--out", tmp_path / "lm", "--seed", "4")
+    recipe = {"name": "rm-only", "stages": [{"name": "rm", "type": "rm", "config": {
+        "model_name_or_path": str(tmp_path / "lm"),
+        "train_file": str(write_jsonl(tmp_path / "train.jsonl", pairs(5, 32))),
+        "eval_file": str(write_jsonl(tmp_path / "eval.jsonl", pairs(6, 16))),
+        "learning_rate": 1e-3, "max_steps": 8, "per_device_train_batch_size": 8, "logging_steps": 4}}]}
+    (tmp_path / "recipe.json").write_text(json.dumps(recipe))
+    r1("pipeline", "run", tmp_path / "recipe.json", "--out", tmp_path / "run", threads=2)
+    done = json.loads((tmp_path / "run" / "rm" / ".done").read_text())
+    metrics = done.get("metrics", done)
+    assert metrics["steps"] == 8 and 0 <= metrics["eval_accuracy"] <= 1, done
+    assert (tmp_path / "run" / "rm" / "model" / "config.json").exists()
+    config = json.loads((tmp_path / "run" / "rm" / "model" / "config.json").read_text())
+    assert config["architectures"] == ["Qwen2ForSequenceClassification"]
