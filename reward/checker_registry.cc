@@ -34,7 +34,24 @@ CheckerRegistry build_builtin() {
   return r;
 }
 
+CheckerRegistry::ModelCheckerFactory& model_factory() {
+  static CheckerRegistry::ModelCheckerFactory factory;
+  return factory;
+}
+
 }  // namespace
+
+void CheckerRegistry::install_model_factory(ModelCheckerFactory factory) { model_factory() = std::move(factory); }
+
+Result<std::unique_ptr<RewardChecker>> CheckerRegistry::make_model(const std::string& dir, const JsonValue* params,
+                                                                   const std::string& where) const {
+  if (!model_factory())
+    return Status::error(where + ": reward-model entries need a program built with reward models (the r1 binary)");
+  if (params != nullptr && !params->IsNull() && !params->IsObject())
+    return Status::error(where + ": field 'params' must be an object");
+  CheckerParams reader(params, where + " (model " + dir + "): params");
+  return model_factory()(dir, reader);
+}
 
 const CheckerRegistry& CheckerRegistry::builtin() {
   static const CheckerRegistry kBuiltin = build_builtin();

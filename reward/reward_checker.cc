@@ -11,4 +11,13 @@ Result<const JsonValue*> reference_field(const RewardInput& input, const char* k
   return &it->value;
 }
 
+Result<std::vector<RewardScore>> RewardChecker::score_many(const std::vector<const RewardInput*>& inputs) const {
+  std::vector<RewardScore> out;
+  for (const RewardInput* in : inputs) {
+    R1_ASSIGN_OR_RETURN(RewardScore s, score(*in));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 }  // namespace r1

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/json.h"
 #include "util/status.h"
@@ -20,6 +21,11 @@ struct RewardInput {
   std::optional<std::string> finish_reason;  // "stop", "length", ... if known
   const JsonValue* reference = nullptr;
   std::string where = "row";  // names the row in errors, e.g. "rows.jsonl:3"
+  // The user message and system message the completion answers, before any
+  // chat template (reward models score the whole conversation); empty when
+  // unknown.
+  std::string prompt;
+  std::string system;
 };
 
 // A checker's score and a JSON object text with what it saw ("{}" if nothing).
@@ -33,6 +39,12 @@ class RewardChecker {
   virtual ~RewardChecker() = default;
   // Must be safe to call from several threads at once.
   virtual Result<RewardScore> score(const RewardInput& input) const = 0;
+  // Checkers that score best many rows at a time (a reward model's batched
+  // forward) say so; batch scoring then calls score_many once over all the
+  // rows they apply to, instead of score per row on threads.
+  virtual bool batched() const { return false; }
+  // One score per input, in order. The default calls score() on each.
+  virtual Result<std::vector<RewardScore>> score_many(const std::vector<const RewardInput*>& inputs) const;
 };
 
 // Reads reference field `key` of the input's row; a missing row or field is an

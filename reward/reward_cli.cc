@@ -4,7 +4,6 @@
 #include <memory>
 #include <vector>
 
-#include "reward/batch_scorer.h"
 #include "reward/reward_spec.h"
 #include "util/json.h"
 #include "util/jsonl.h"
@@ -36,6 +35,10 @@ Result<RewardInput> row_input(const rapidjson::Document& doc, const std::string&
   if (json_has(doc, "finish_reason")) {
     R1_ASSIGN_OR_RETURN(in.finish_reason, json_string(doc, "finish_reason", where));
   }
+  for (auto [key, field] : {std::pair{"prompt", &in.prompt}, {"system", &in.system}})
+    if (json_has(doc, key)) {
+      R1_ASSIGN_OR_RETURN(*field, json_string(doc, key, where));
+    }
   in.reference = &doc;
   in.where = where;
   return in;
@@ -62,7 +65,7 @@ Result<Rows> read_rows(const std::string& path) {
 void run_score(const ScoreOptions& o) {
   RewardFunction fn = value_or_throw(RewardFunction::from_file(o.spec));
   Rows rows = value_or_throw(read_rows(o.input));
-  std::vector<RewardResult> results = value_or_throw(score_batch(fn, rows.inputs, o.workers));
+  std::vector<RewardResult> results = value_or_throw(fn.score_all(rows.inputs, o.workers));
   // Opened only after every row scored, so a bad row leaves no output at all.
   JsonlWriter writer = value_or_throw(JsonlWriter::open(o.output));
   double sum = 0.0;

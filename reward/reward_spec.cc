@@ -1,6 +1,10 @@
 #include "reward/reward_spec.h"
 
+#include <algorithm>
+#include <atomic>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "util/utf8.h"
 
@@ -9,12 +13,23 @@ namespace r1 {
 namespace {
 
 Status check_entry_keys(const JsonValue& entry, const std::string& where) {
-  static const std::set<std::string> kKeys = {"checker", "weight", "params", "name"};
+  static const std::set<std::string> kKeys = {"checker", "model", "weight", "params", "name", "when"};
   for (auto it = entry.MemberBegin(); it != entry.MemberEnd(); ++it) {
     std::string key(it->name.GetString(), it->name.GetStringLength());
-    if (!kKeys.count(key)) return Status::error(where + ": unknown key '" + key + "' (known: checker, name, params, weight)");
+    if (!kKeys.count(key))
+      return Status::error(where + ": unknown key '" + key + "' (known: checker, model, name, params, weight, when)");
   }
+  if (json_has(entry, "checker") == json_has(entry, "model"))
+    return Status::error(where + ": give one of 'checker' (a rule) or 'model' (a reward model folder)");
   return Status();
+}
+
+// Python rewards see decoded text with U+FFFD for broken bytes; do the same
+// so regexes behave alike.
+RewardInput repaired(const RewardInput& input) {
+  RewardInput out = input;
+  if (!utf8_valid(out.completion)) out.completion = utf8_lossy(out.completion);
+  return out;
 }
 
 }  // namespace
@@ -33,14 +48,27 @@ Result<RewardFunction::Component> RewardFunction::parse_entry(const JsonValue& e
                                                               const CheckerRegistry& registry) {
   if (!entry.IsObject()) return Status::error(where + " must be an object");
   R1_RETURN_IF_ERROR(check_entry_keys(entry, where));
-  R1_ASSIGN_OR_RETURN(std::string checker, json_string(entry, "checker", where));
+  bool model = json_has(entry, "model");
+  R1_ASSIGN_OR_RETURN(std::string source, json_string(entry, model ? "model" : "checker", where));
   Component c;
-  R1_ASSIGN_OR_RETURN(c.name, json_string_or(entry, "name", checker, where));
+  R1_ASSIGN_OR_RETURN(c.name, json_string_or(entry, "name", model ? "reward_model" : source, where));
   R1_ASSIGN_OR_RETURN(c.weight, json_double_or(entry, "weight", 1.0, where));
   if (c.name.empty()) return Status::error(where + ": field 'name' must not be empty");
+  if (json_has(entry, "when")) {
+    const JsonValue& when = entry["when"];
+    if (!when.IsObject() || when.MemberCount() != 2 || !when.HasMember("field") || !when.HasMember("equals"))
+      return Status::error(where + ": field 'when' must be {\"field\": NAME, \"equals\": VALUE}");
+    R1_ASSIGN_OR_RETURN(c.when_field, json_string(when, "field", where + ": when"));
+    c.when_equals_json = json_to_string(when["equals"]);
+  }
   auto params = entry.FindMember("params");
-  R1_ASSIGN_OR_RETURN(std::unique_ptr<RewardChecker> made,
-                      registry.make(checker, params == entry.MemberEnd() ? nullptr : &params->value, where));
+  const JsonValue* p = params == entry.MemberEnd() ? nullptr : &params->value;
+  std::unique_ptr<RewardChecker> made;
+  if (model) {
+    R1_ASSIGN_OR_RETURN(made, registry.make_model(source, p, where));
+  } else {
+    R1_ASSIGN_OR_RETURN(made, registry.make(source, p, where));
+  }
   c.checker = std::move(made);
   return c;
 }
@@ -81,23 +109,84 @@ Result<RewardFunction> RewardFunction::from_text(const std::string& text, const 
   return from_json(doc, where);
 }
 
-Result<RewardResult> RewardFunction::score(const RewardInput& input) const {
-  // Python rewards see decoded text with U+FFFD for broken bytes; do the same
-  // so regexes behave alike (a copy only when the text is broken).
-  RewardInput repaired;
-  const RewardInput* in = &input;
-  if (!utf8_valid(input.completion)) {
-    repaired = input;
-    repaired.completion = utf8_lossy(input.completion);
-    in = &repaired;
-  }
+Result<bool> RewardFunction::applies(const Component& c, const RewardInput& input) {
+  if (c.when_field.empty()) return true;
+  R1_ASSIGN_OR_RETURN(const JsonValue* value, reference_field(input, c.when_field.c_str()));
+  return json_to_string(*value) == c.when_equals_json;
+}
+
+Result<RewardResult> RewardFunction::score_row(const RewardInput& input,
+                                               const std::vector<std::vector<RewardScore>>* batched,
+                                               size_t row) const {
   RewardResult result;
-  for (const Component& c : components_) {
-    R1_ASSIGN_OR_RETURN(RewardScore s, c.checker->score(*in));
+  for (size_t k = 0; k < components_.size(); ++k) {
+    const Component& c = components_[k];
+    R1_ASSIGN_OR_RETURN(bool on, applies(c, input));
+    RewardScore s;
+    if (!on) {
+      s.details = R"({"skipped":"when"})";
+    } else if (batched && c.checker->batched()) {
+      s = (*batched)[k][row];
+    } else {
+      R1_ASSIGN_OR_RETURN(s, c.checker->score(input));
+    }
     result.components.push_back({c.name, c.weight, s.score, s.details});
     result.total += c.weight * s.score;
   }
   return result;
+}
+
+Result<RewardResult> RewardFunction::score(const RewardInput& input) const {
+  return score_row(repaired(input), nullptr, 0);
+}
+
+Result<std::vector<RewardResult>> RewardFunction::score_all(const std::vector<RewardInput>& raw, int workers) const {
+  const size_t n = raw.size();
+  std::vector<RewardInput> inputs;
+  inputs.reserve(n);
+  for (const RewardInput& in : raw) inputs.push_back(repaired(in));
+  // Batched checkers: one call over the rows each applies to.
+  std::vector<std::vector<RewardScore>> batched(components_.size());
+  for (size_t k = 0; k < components_.size(); ++k) {
+    const Component& c = components_[k];
+    if (!c.checker->batched()) continue;
+    std::vector<const RewardInput*> rows;
+    std::vector<size_t> at;
+    for (size_t i = 0; i < n; ++i) {
+      R1_ASSIGN_OR_RETURN(bool on, applies(c, inputs[i]));
+      if (!on) continue;
+      rows.push_back(&inputs[i]);
+      at.push_back(i);
+    }
+    batched[k].resize(n);
+    if (rows.empty()) continue;
+    R1_ASSIGN_OR_RETURN(std::vector<RewardScore> scores, c.checker->score_many(rows));
+    for (size_t j = 0; j < at.size(); ++j) batched[k][at[j]] = std::move(scores[j]);
+  }
+  // The rest, per row on threads.
+  size_t threads = workers > 0 ? static_cast<size_t>(workers) : std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min(threads, std::max<size_t>(n, 1));
+  std::vector<std::optional<Result<RewardResult>>> slots(n);
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> first_error{n};  // lowest failing index so far; rows above it need not be scored
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < n && i < first_error.load(); i = next.fetch_add(1)) {
+      slots[i] = score_row(inputs[i], &batched, i);
+      if (slots[i]->ok()) continue;
+      size_t seen = first_error.load();
+      while (i < seen && !first_error.compare_exchange_weak(seen, i)) {
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (first_error.load() < n) return slots[first_error.load()]->status();
+  std::vector<RewardResult> out;
+  out.reserve(n);
+  for (auto& s : slots) out.push_back(std::move(s->value()));
+  return out;
 }
 
 std::vector<std::string> RewardFunction::component_names() const {

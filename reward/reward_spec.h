@@ -2,9 +2,14 @@
 // scores are kept per component and summed into a total.
 //
 //   {"rewards": [{"checker": "format", "weight": 0.5},
-//                {"checker": "countdown", "name": "acc", "params": {...}}]}
+//                {"checker": "countdown", "name": "acc", "params": {...}},
+//                {"model": "runs/rm/model", "name": "helpful",
+//                 "when": {"field": "kind", "equals": "general"}}]}
 //
-// A bare list of entries is accepted too. See docs/rewards.md.
+// An entry names a rule checker, or a reward model folder ({"model": DIR},
+// reward/reward_model_checker.h). "when" routes it: it scores only rows
+// whose reference field equals the value, and adds 0 elsewhere. A bare list
+// of entries is accepted too. See docs/rewards.md.
 #pragma once
 
 #include <memory>
@@ -28,6 +33,12 @@ class RewardFunction {
 
   // Thread-safe: checkers are immutable once built.
   Result<RewardResult> score(const RewardInput& input) const;
+  // Every input's result, in input order and equal to score() row by row:
+  // batched checkers (reward models) score all the rows they apply to at
+  // once, the others run per row on up to `workers` threads (<= 0: one per
+  // core). Errors: a batched checker's first, else the lowest-indexed
+  // failing row's, so the outcome does not depend on thread timing.
+  Result<std::vector<RewardResult>> score_all(const std::vector<RewardInput>& inputs, int workers) const;
   std::vector<std::string> component_names() const;
 
  private:
@@ -35,9 +46,16 @@ class RewardFunction {
     std::string name;
     double weight;
     std::shared_ptr<const RewardChecker> checker;
+    std::string when_field;        // "" = every row
+    std::string when_equals_json;  // the value, as compact JSON
   };
   static Result<Component> parse_entry(const JsonValue& entry, const std::string& where,
                                        const CheckerRegistry& registry);
+  static Result<bool> applies(const Component& c, const RewardInput& input);
+  // One row's result; `batched` (when given) holds, per component, the
+  // scores its batched checker already gave each row.
+  Result<RewardResult> score_row(const RewardInput& input,
+                                 const std::vector<std::vector<RewardScore>>* batched, size_t row) const;
   std::vector<Component> components_;
 };
 

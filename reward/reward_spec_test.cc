@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "reward/batch_scorer.h"
 #include "reward/shaping_rewards.h"
 
 namespace r1 {
@@ -32,6 +31,44 @@ TEST(RewardSpec, ComposesWeightedComponents) {
   EXPECT_EQ(r->to_json(),
             R"({"components":{"format_lenient":1.0,"acc":1.0,"tag_count":0.5},"total":2.5,)"
             R"("details":{"format_lenient":{},"acc":{"equation":"3 + 4","numbers_ok":true,"value":7.0},"tag_count":{}}})");
+}
+
+// "when" routes an entry by a reference field: rows of the other kind add
+// 0 and are never scored by it (they need not have its fields).
+TEST(RewardSpec, WhenRoutesAnEntryByAField) {
+  auto fn = from_text(R"([{"checker": "countdown", "when": {"field": "kind", "equals": "task"}},
+                          {"checker": "tag_count", "when": {"field": "kind", "equals": "general"}}])");
+  ASSERT_TRUE(fn.ok()) << fn.status().message();
+  rapidjson::Document task, general, unlabeled;
+  task.Parse(R"({"kind": "task", "numbers": [3, 4], "target": 7})");
+  general.Parse(R"({"kind": "general"})");
+  unlabeled.Parse(R"({"numbers": [1]})");
+  std::vector<RewardInput> inputs(2);
+  for (auto& in : inputs) in.completion = "<think>\nadd\n</think>\n<answer>3 + 4</answer>";
+  inputs[0].reference = &task;
+  inputs[1].reference = &general;
+  for (int workers : {1, 2}) {
+    auto r = fn->score_all(inputs, workers);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ((*r)[0].to_json(), R"({"components":{"countdown":1.0,"tag_count":0.0},"total":1.0,"details":)"
+                                 R"({"countdown":{"equation":"3 + 4","numbers_ok":true,"value":7.0},)"
+                                 R"("tag_count":{"skipped":"when"}}})");
+    EXPECT_EQ((*r)[1].components[0].details, R"({"skipped":"when"})");
+    EXPECT_EQ((*r)[1].total, 0.5);
+  }
+  inputs[1].reference = &unlabeled;
+  inputs[1].where = "rows.jsonl:2";
+  EXPECT_EQ(fn->score_all(inputs, 1).status().message(), "rows.jsonl:2: field 'kind' is missing");
+}
+
+TEST(RewardSpec, EntryErrorsNameTheEntry) {
+  EXPECT_EQ(from_text(R"([{"checker": "format", "model": "m"}])").status().message(),
+            "spec.json: rewards[0]: give one of 'checker' (a rule) or 'model' (a reward model folder)");
+  EXPECT_EQ(from_text(R"([{"checker": "format", "when": {"field": "kind"}}])").status().message(),
+            "spec.json: rewards[0]: field 'when' must be {\"field\": NAME, \"equals\": VALUE}");
+  // This test program installs no reward-model factory (the r1 binary does).
+  EXPECT_EQ(from_text(R"([{"model": "runs/rm/model"}])").status().message(),
+            "spec.json: rewards[0]: reward-model entries need a program built with reward models (the r1 binary)");
 }
 
 TEST(RewardSpec, BareListAndCosineWithNestedChecker) {
@@ -71,7 +108,8 @@ TEST(RewardSpec, ErrorsNameTheKeyAndIndex) {
       {R"({"rewards": [{"checker": "overlong", "params": {"max_completion_length": 1.5, "overlong_buffer": 1}}]})",
        "spec.json: rewards[0] (overlong): params: field 'max_completion_length' must be an integer"},
       {R"({"rewards": [{"checker": "format", "wieght": 1}]})", "spec.json: rewards[0]: unknown key 'wieght'"},
-      {R"({"rewards": [{"weight": 1}]})", "spec.json: rewards[0]: field 'checker' is missing"},
+      {R"({"rewards": [{"weight": 1}]})",
+       "spec.json: rewards[0]: give one of 'checker' (a rule) or 'model' (a reward model folder)"},
       {R"({"rewards": [{"checker": "format"}, {"checker": "format"}]})",
        "spec.json: rewards[1]: component name 'format' is used twice"},
       {R"({"rewards": [{"checker": "format", "params": [1]}]})",
@@ -131,10 +169,10 @@ TEST(BatchScorer, ParallelEqualsSequential) {
     inputs[i].completion = "<think>\n" + think + "\n</think>\n<answer>" + std::to_string(a) + " + " +
                            std::to_string(b) + "</answer>";
   }
-  auto sequential = score_batch(*fn, inputs, 1);
+  auto sequential = fn->score_all(inputs, 1);
   ASSERT_TRUE(sequential.ok());
   for (int workers : {2, 3, 8}) {
-    auto parallel = score_batch(*fn, inputs, workers);
+    auto parallel = fn->score_all(inputs, workers);
     ASSERT_TRUE(parallel.ok());
     ASSERT_EQ(parallel->size(), inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -159,11 +197,11 @@ TEST(BatchScorer, ReportsTheFirstFailingRow) {
     inputs[i].where = "rows:" + std::to_string(i + 1);
   }
   for (int workers : {1, 4}) {
-    auto r = score_batch(*fn, inputs, workers);
+    auto r = fn->score_all(inputs, workers);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().message(), "rows:41: field 'target' is missing");
   }
-  EXPECT_TRUE(score_batch(*fn, {}, 4).ok());
+  EXPECT_TRUE(fn->score_all({}, 4).ok());
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "reward/batch_scorer.h"
+#include "reward/reward_spec.h"
 #include "rollout/rollout_worker_pool.h"
 
 namespace r1 {
@@ -47,10 +47,12 @@ Result<ScoredRollout> sample_and_score_here(RolloutWorker& worker, const Rollout
                       .num_tokens = static_cast<int64_t>(s.token_ids.size()),
                       .finish_reason = s.finish_reason,
                       .reference = &prompts.references[s.prompt_index],
-                      .where = prompts.examples[s.prompt_index].where + " sample " + std::to_string(s.sample_index)});
+                      .where = prompts.examples[s.prompt_index].where + " sample " + std::to_string(s.sample_index),
+                      .prompt = prompts.examples[s.prompt_index].prompt,
+                      .system = prompts.examples[s.prompt_index].system});
   }
   start = Clock::now();
-  R1_ASSIGN_OR_RETURN(std::vector<RewardResult> rewards, score_batch(reward, inputs, reward_workers));
+  R1_ASSIGN_OR_RETURN(std::vector<RewardResult> rewards, reward.score_all(inputs, reward_workers));
   out.reward_seconds = seconds_since(start);
   for (size_t i = 0; i < samples.size(); ++i) samples[i].reward = std::move(rewards[i]);
   return out;

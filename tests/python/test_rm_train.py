@@ -4,6 +4,7 @@ checkpoint loads in transformers as *ForSequenceClassification with the same
 scores, and TRL's RewardTrainer evaluates it to the same held-out loss and
 accuracy. Bad configs are errors naming the key."""
 import json
+import math
 import random
 import shutil
 
@@ -172,3 +173,65 @@ def test_an_rm_stage_in_a_recipe(tmp_path):
     assert (tmp_path / "run" / "rm" / "model" / "config.json").exists()
     config = json.loads((tmp_path / "run" / "rm" / "model" / "config.json").read_text())
     assert config["architectures"] == ["Qwen2ForSequenceClassification"]
+
+
+def test_a_reward_spec_entry_scores_with_the_model_and_routes_by_field(trained, tmp_path):
+    """{"model": DIR} in a reward spec: each general row's conversation (user prompt, assistant completion,
+    rendered by the model's chat template) scored as transformers scores it, sigmoid-normalised; "when" routes
+    the task rows to a rule instead."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    _, summary, _ = trained
+    spec = {"rewards": [
+        {"model": summary["model"], "name": "rm", "params": {"normalize": "sigmoid", "batch_size": 2},
+         "when": {"field": "kind", "equals": "general"}},
+        {"checker": "tag_count", "when": {"field": "kind", "equals": "task"}}]}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    rows = [{"kind": "general", "prompt": "What is 12 + 5?", "completion": "12 + 5 = 17"},
+            {"kind": "task", "prompt": "x", "completion": "<think>\nno\n</think>\n"},
+            {"kind": "general", "prompt": "What is 12 + 5?", "completion": "12 + 5 = 17 17 17 17"},
+            {"kind": "general", "prompt": "Add 40 and 2.", "completion": "40 + 2 = 42", "system": "Be brief."}]
+    write_jsonl(tmp_path / "rows.jsonl", rows)
+    r1("reward", "score", "--spec", tmp_path / "spec.json", "--input", tmp_path / "rows.jsonl", "--output",
+       tmp_path / "out.jsonl")
+    out = [json.loads(l) for l in (tmp_path / "out.jsonl").read_text().splitlines()]
+    model = AutoModelForSequenceClassification.from_pretrained(summary["model"]).eval()
+    tok = AutoTokenizer.from_pretrained(summary["model"])
+    for row, got in zip(rows, out):
+        if row["kind"] == "task":
+            assert got["details"]["rm"] == {"skipped": "when"} and got["components"]["rm"] == 0.0
+            assert got["components"]["tag_count"] == 0.5
+            continue
+        messages = ([{"role": "system", "content": row["system"]}] if "system" in row else []) + [
+            {"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["completion"]}]
+        ids = tok.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
+        with torch.no_grad():
+            raw = model(input_ids=torch.tensor([ids])).logits[0, 0].item()
+        assert got["details"]["rm"]["tokens"] == len(ids)
+        assert abs(got["details"]["rm"]["raw"] - raw) < 1e-4, (got, raw)
+        assert abs(got["components"]["rm"] - 1 / (1 + math.exp(-raw))) < 1e-6
+    # The concise answer beats the repetitive one, as trained.
+    assert out[0]["components"]["rm"] > out[2]["components"]["rm"]
+
+
+def test_grpo_with_a_reward_model(trained):
+    """r1 rl with the trained reward model as its reward (sigmoid-normalised): every rollout's reward is its rm
+    component, in (0, 1), and the metrics carry it."""
+    import sqlite3
+
+    tmp, summary, _ = trained
+    config = {"model_name_or_path": str(tmp / "lm"), "output_dir": str(tmp / "rl"),
+              "dataset": {"task": "arithmetic", "n": 16, "max_digits": 2},
+              "reward": {"rewards": [{"model": summary["model"], "name": "rm", "params": {"normalize": "sigmoid"}}]},
+              "num_generations": 4, "per_device_train_batch_size": 8, "max_completion_length": 8,
+              "learning_rate": 1e-4, "bf16": False, "max_steps": 2, "logging_steps": 1, "save_steps": 10, "seed": 3}
+    (tmp / "rl.json").write_text(json.dumps(config))
+    r1("rl", "--config", tmp / "rl.json", threads=2)
+    logged = [json.loads(l) for l in (tmp / "rl" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in logged if "rewards/rm/mean" in m] == [1, 2]
+    with sqlite3.connect(tmp / "rl" / "rollouts.db") as con:
+        rows = con.execute("SELECT c.value, r.total_reward FROM reward_components c JOIN rollouts r "
+                           "ON r.id = c.rollout_id WHERE c.name = 'rm'").fetchall()
+    assert len(rows) == 16
+    assert all(0 < value < 1 and value == total for value, total in rows)
+    assert len({round(v, 6) for v, _ in rows}) > 1
