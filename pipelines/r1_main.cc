@@ -15,7 +15,7 @@
 #include "reward/code_cli.h"
 #include "reward/math_cli.h"
 #include "reward/reward_cli.h"
-#include "reward/reward_model_checker.h"
+#include "reward/model_checkers.h"
 #include "reward/reward_model_cli.h"
 #include "rollout/generate_cli.h"
 #include "rollout/rollout_serve_cli.h"
@@ -27,7 +27,7 @@
 
 int main(int argc, char** argv) {
   r1::keep_freed_memory_for_reuse();
-  r1::install_reward_model_checker();  // {"model": DIR} entries in reward specs
+  r1::install_model_checkers();  // {"model": DIR} and {"judge": DIR} entries in reward specs
   CLI::App app{"r1: DeepSeek-R1-style reasoning post-training (GRPO, SFT, distillation)"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");

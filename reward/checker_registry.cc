@@ -43,14 +43,15 @@ CheckerRegistry::ModelCheckerFactory& model_factory() {
 
 void CheckerRegistry::install_model_factory(ModelCheckerFactory factory) { model_factory() = std::move(factory); }
 
-Result<std::unique_ptr<RewardChecker>> CheckerRegistry::make_model(const std::string& dir, const JsonValue* params,
+Result<std::unique_ptr<RewardChecker>> CheckerRegistry::make_model(const std::string& kind, const JsonValue& entry,
                                                                    const std::string& where) const {
   if (!model_factory())
-    return Status::error(where + ": reward-model entries need a program built with reward models (the r1 binary)");
-  if (params != nullptr && !params->IsNull() && !params->IsObject())
-    return Status::error(where + ": field 'params' must be an object");
-  CheckerParams reader(params, where + " (model " + dir + "): params");
-  return model_factory()(dir, reader);
+    return Status::error(where + ": " + kind + " entries need a program built with reward models (the r1 binary)");
+  auto params = entry.FindMember("params");
+  const JsonValue* p = params == entry.MemberEnd() ? nullptr : &params->value;
+  if (p != nullptr && !p->IsNull() && !p->IsObject()) return Status::error(where + ": field 'params' must be an object");
+  CheckerParams reader(p, where + " (" + kind + "): params");
+  return model_factory()(kind, entry, reader);
 }
 
 const CheckerRegistry& CheckerRegistry::builtin() {

@@ -30,14 +30,16 @@ class CheckerRegistry {
   Result<std::unique_ptr<RewardChecker>> make_nested(const JsonValue& entry, const std::string& where) const;
   std::vector<std::string> names() const;
 
-  // Builds the checker of a reward-model entry ({"model": DIR, "params"}).
-  // Reward models need LibTorch, which this library does not link: the
-  // program installs their factory once at start (the r1 binary does, with
-  // reward/reward_model_checker.h); without it the entry is an error.
-  Result<std::unique_ptr<RewardChecker>> make_model(const std::string& dir, const JsonValue* params,
+  // Builds the checker of a model-backed entry: `kind` "model" ({"model":
+  // DIR}, a reward model) or "judge" ({"judge": DIR, "template": T}, an LLM
+  // judge); `entry` is the whole spec entry, its "params" read by `params`.
+  // They need LibTorch, which this library does not link: the program
+  // installs their factory once at start (the r1 binary does, with
+  // reward/reward_model_checker.h); without it such an entry is an error.
+  using ModelCheckerFactory = std::function<Result<std::unique_ptr<RewardChecker>>(
+      const std::string& kind, const JsonValue& entry, CheckerParams& params)>;
+  Result<std::unique_ptr<RewardChecker>> make_model(const std::string& kind, const JsonValue& entry,
                                                     const std::string& where) const;
-  using ModelCheckerFactory = std::function<Result<std::unique_ptr<RewardChecker>>(const std::string& dir,
-                                                                                    CheckerParams& params)>;
   static void install_model_factory(ModelCheckerFactory factory);
 
  private:

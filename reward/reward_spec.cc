@@ -12,16 +12,27 @@ namespace r1 {
 
 namespace {
 
-Status check_entry_keys(const JsonValue& entry, const std::string& where) {
-  static const std::set<std::string> kKeys = {"checker", "model", "weight", "params", "name", "when"};
+// The entry's kind: "checker" (a rule), "model" (a reward model) or "judge"
+// (an LLM judge); exactly one of those keys is given.
+Result<std::string> entry_kind(const JsonValue& entry, const std::string& where) {
+  static const std::set<std::string> kKeys = {"checker", "model", "judge", "template", "weight",
+                                              "params",  "name",  "when"};
   for (auto it = entry.MemberBegin(); it != entry.MemberEnd(); ++it) {
     std::string key(it->name.GetString(), it->name.GetStringLength());
     if (!kKeys.count(key))
-      return Status::error(where + ": unknown key '" + key + "' (known: checker, model, name, params, weight, when)");
+      return Status::error(where + ": unknown key '" + key +
+                           "' (known: checker, judge, model, name, params, template, weight, when)");
   }
-  if (json_has(entry, "checker") == json_has(entry, "model"))
-    return Status::error(where + ": give one of 'checker' (a rule) or 'model' (a reward model folder)");
-  return Status();
+  std::string kind;
+  for (const char* k : {"checker", "model", "judge"})
+    if (json_has(entry, k)) kind += kind.empty() ? k : "+";
+  if (kind.empty() || kind.find('+') != std::string::npos)
+    return Status::error(where + ": give one of 'checker' (a rule), 'model' (a reward model folder) or 'judge' "
+                                 "(an LLM judge's folder)");
+  if (json_has(entry, "template") != (kind == "judge"))
+    return Status::error(where + (kind == "judge" ? ": a judge needs 'template' (its rubric prompt)"
+                                                  : ": 'template' belongs to judge entries"));
+  return kind;
 }
 
 // Python rewards see decoded text with U+FFFD for broken bytes; do the same
@@ -47,11 +58,11 @@ std::string RewardResult::to_json() const {
 Result<RewardFunction::Component> RewardFunction::parse_entry(const JsonValue& entry, const std::string& where,
                                                               const CheckerRegistry& registry) {
   if (!entry.IsObject()) return Status::error(where + " must be an object");
-  R1_RETURN_IF_ERROR(check_entry_keys(entry, where));
-  bool model = json_has(entry, "model");
-  R1_ASSIGN_OR_RETURN(std::string source, json_string(entry, model ? "model" : "checker", where));
+  R1_ASSIGN_OR_RETURN(std::string kind, entry_kind(entry, where));
+  R1_ASSIGN_OR_RETURN(std::string source, json_string(entry, kind.c_str(), where));
   Component c;
-  R1_ASSIGN_OR_RETURN(c.name, json_string_or(entry, "name", model ? "reward_model" : source, where));
+  std::string default_name = kind == "checker" ? source : kind == "model" ? "reward_model" : "judge";
+  R1_ASSIGN_OR_RETURN(c.name, json_string_or(entry, "name", default_name, where));
   R1_ASSIGN_OR_RETURN(c.weight, json_double_or(entry, "weight", 1.0, where));
   if (c.name.empty()) return Status::error(where + ": field 'name' must not be empty");
   if (json_has(entry, "when")) {
@@ -61,13 +72,12 @@ Result<RewardFunction::Component> RewardFunction::parse_entry(const JsonValue& e
     R1_ASSIGN_OR_RETURN(c.when_field, json_string(when, "field", where + ": when"));
     c.when_equals_json = json_to_string(when["equals"]);
   }
-  auto params = entry.FindMember("params");
-  const JsonValue* p = params == entry.MemberEnd() ? nullptr : &params->value;
   std::unique_ptr<RewardChecker> made;
-  if (model) {
-    R1_ASSIGN_OR_RETURN(made, registry.make_model(source, p, where));
+  if (kind == "checker") {
+    auto params = entry.FindMember("params");
+    R1_ASSIGN_OR_RETURN(made, registry.make(source, params == entry.MemberEnd() ? nullptr : &params->value, where));
   } else {
-    R1_ASSIGN_OR_RETURN(made, registry.make(source, p, where));
+    R1_ASSIGN_OR_RETURN(made, registry.make_model(kind, entry, where));
   }
   c.checker = std::move(made);
   return c;

@@ -63,12 +63,17 @@ TEST(RewardSpec, WhenRoutesAnEntryByAField) {
 
 TEST(RewardSpec, EntryErrorsNameTheEntry) {
   EXPECT_EQ(from_text(R"([{"checker": "format", "model": "m"}])").status().message(),
-            "spec.json: rewards[0]: give one of 'checker' (a rule) or 'model' (a reward model folder)");
+            "spec.json: rewards[0]: give one of 'checker' (a rule), 'model' (a reward model folder) or 'judge' (an "
+            "LLM judge's folder)");
   EXPECT_EQ(from_text(R"([{"checker": "format", "when": {"field": "kind"}}])").status().message(),
             "spec.json: rewards[0]: field 'when' must be {\"field\": NAME, \"equals\": VALUE}");
   // This test program installs no reward-model factory (the r1 binary does).
   EXPECT_EQ(from_text(R"([{"model": "runs/rm/model"}])").status().message(),
-            "spec.json: rewards[0]: reward-model entries need a program built with reward models (the r1 binary)");
+            "spec.json: rewards[0]: model entries need a program built with reward models (the r1 binary)");
+  EXPECT_EQ(from_text(R"([{"judge": "runs/judge"}])").status().message(),
+            "spec.json: rewards[0]: a judge needs 'template' (its rubric prompt)");
+  EXPECT_EQ(from_text(R"([{"checker": "format", "template": "x"}])").status().message(),
+            "spec.json: rewards[0]: 'template' belongs to judge entries");
 }
 
 TEST(RewardSpec, BareListAndCosineWithNestedChecker) {
@@ -109,7 +114,8 @@ TEST(RewardSpec, ErrorsNameTheKeyAndIndex) {
        "spec.json: rewards[0] (overlong): params: field 'max_completion_length' must be an integer"},
       {R"({"rewards": [{"checker": "format", "wieght": 1}]})", "spec.json: rewards[0]: unknown key 'wieght'"},
       {R"({"rewards": [{"weight": 1}]})",
-       "spec.json: rewards[0]: give one of 'checker' (a rule) or 'model' (a reward model folder)"},
+       "spec.json: rewards[0]: give one of 'checker' (a rule), 'model' (a reward model folder) or 'judge' (an LLM "
+       "judge's folder)"},
       {R"({"rewards": [{"checker": "format"}, {"checker": "format"}]})",
        "spec.json: rewards[1]: component name 'format' is used twice"},
       {R"({"rewards": [{"checker": "format", "params": [1]}]})",

@@ -235,3 +235,40 @@ def test_grpo_with_a_reward_model(trained):
     assert len(rows) == 16
     assert all(0 < value < 1 and value == total for value, total in rows)
     assert len({round(v, 6) for v, _ in rows}) > 1
+
+
+JUDGE_TEMPLATE = "Question: {prompt}\nAnswer: {completion}\nIs the answer right? Reply [[YES]] or [[NO]]."
+
+
+def judge_rows():
+    return [{"prompt": f"What is {a} + {b}?", "completion": f"{a} + {b} = {a + b}"} for a, b in [(12, 5), (40, 2)]]
+
+
+def score_with_judge(judge_dir, tmp_path, name):
+    spec = {"rewards": [{"judge": str(judge_dir), "name": "judge", "template": JUDGE_TEMPLATE,
+                         "params": {"max_new_tokens": 32, "batch_size": 1}}]}
+    (tmp_path / f"{name}.json").write_text(json.dumps(spec))
+    write_jsonl(tmp_path / "rows.jsonl", judge_rows())
+    r1("reward", "score", "--spec", tmp_path / f"{name}.json", "--input", tmp_path / "rows.jsonl", "--output",
+       tmp_path / f"{name}.jsonl")
+    return [json.loads(l) for l in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+
+
+def test_an_llm_judge_gives_its_verdict_and_a_status_when_it_has_none(trained, tmp_path):
+    """A judge fine-tuned here to answer "[[YES]]" scores 1 with status ok; the untrained base writes no verdict:
+    reward 0 and status no_verdict per row, not an error. Greedy, so the same outputs every run."""
+    tmp, _, _ = trained
+    train = [{"messages": [{"role": "user", "content": JUDGE_TEMPLATE.format(**row)},
+                           {"role": "assistant", "content": "Checked. [[YES]]"}]} for row in judge_rows() * 16]
+    config = {"model_name_or_path": str(tmp / "lm"), "train_file": str(write_jsonl(tmp_path / "judge.jsonl", train)),
+              "output_dir": str(tmp_path / "judge"), "chat_template": "chatml", "learning_rate": 3e-3,
+              "max_steps": 60, "per_device_train_batch_size": 8, "save_steps": 0, "logging_steps": 20}
+    (tmp_path / "sft.json").write_text(json.dumps(config))
+    r1("sft", "--config", tmp_path / "sft.json", threads=2)
+    for got in score_with_judge(tmp_path / "judge" / "model", tmp_path, "trained"):
+        assert got["details"]["judge"]["status"] == "ok", got
+        assert got["total"] == 1.0 and "[[YES]]" in got["details"]["judge"]["output"]
+    base = score_with_judge(tmp / "lm", tmp_path, "base")
+    assert base == score_with_judge(tmp / "lm", tmp_path, "again")
+    for got in base:
+        assert got["details"]["judge"]["status"] == "no_verdict" and got["total"] == 0.0, got
