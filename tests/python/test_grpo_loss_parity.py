@@ -20,6 +20,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from word_tokenizer import save_word_tokenizer
+
 TOL = 1e-9  # loss and gradient are float64 on both sides: any formula difference shows far above this
 METRIC_TOL = 1e-6  # TRL computes the clip fractions in float32 (`.float()`)
 METRICS = ["clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean", "clip_ratio/low_min",
@@ -38,15 +40,11 @@ def oracle_path():
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A random tiny Qwen2 and a word-level tokenizer, saved where TRL can load them by path."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny_qwen2")
-    vocab = {"<pad>": 0, "<eos>": 1, **{f"w{i}": i + 2 for i in range(30)}}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<pad>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>").save_pretrained(folder)
+    save_word_tokenizer(folder)
     config = Qwen2Config(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                          num_attention_heads=2, num_key_value_heads=1)
     Qwen2ForCausalLM(config).save_pretrained(folder)

@@ -16,6 +16,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from word_tokenizer import save_word_tokenizer
+
 TOL = 1e-12
 
 
@@ -26,15 +28,11 @@ def oracle_path():
 @pytest.fixture(scope="module")
 def trainer_factory(tmp_path_factory):
     from datasets import Dataset
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForSequenceClassification
+    from transformers import Qwen2Config, Qwen2ForSequenceClassification
     from trl import RewardConfig, RewardTrainer
 
     folder = tmp_path_factory.mktemp("tiny_rm")
-    vocab = {"<pad>": 0, "<eos>": 1, **{f"w{i}": i + 2 for i in range(30)}}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<pad>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>").save_pretrained(folder)
+    save_word_tokenizer(folder)
     config = Qwen2Config(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                          num_attention_heads=2, num_key_value_heads=1, num_labels=1, pad_token_id=0)
     Qwen2ForSequenceClassification(config).save_pretrained(folder)
