@@ -154,6 +154,18 @@ Status check_async(const GRPOConfig& c) {
   return {};
 }
 
+// The reverse-KL estimate needs samples from the current student and no
+// other objective beside it.
+Status check_distillation(const GRPOConfig& c) {
+  if (c.teacher_model_name_or_path.empty()) return {};
+  const char* conflict = c.beta != 0 ? "beta" : c.async_generation ? "async_generation"
+                         : c.num_iterations != 1 ? "num_iterations" : nullptr;
+  if (conflict)
+    return field_error(conflict, "must be left at its default with teacher_model_name_or_path: on-policy distillation "
+                                 "trains on the current student's samples against the teacher alone");
+  return {};
+}
+
 }  // namespace
 
 const ConfigFields<GRPOConfig>& grpo_config_fields() {
@@ -174,6 +186,10 @@ const ConfigFields<GRPOConfig>& grpo_config_fields() {
           .add("num_iterations", &C::num_iterations, "mu: passes over each generation batch (TRL 1)")
           .add("mask_truncated_completions", &C::mask_truncated_completions,
                "drop truncated completions from the loss (TRL false)")
+          // on-policy distillation
+          .add("teacher_model_name_or_path", &C::teacher_model_name_or_path,
+               "on-policy distillation: the loss is the reverse KL to this teacher (same vocabulary) on the policy's "
+               "own samples, in place of GRPO's; rewards are still scored and logged (TRL's name; \"\" = GRPO)")
           // mixture of experts
           .add("routing_replay", &C::routing_replay,
                "MoE policies: the learner's passes route each token to the experts the sampler chose (ours)")
@@ -263,6 +279,7 @@ Status GRPOConfig::validate() const {
   R1_RETURN_IF_ERROR(check_ranges(*this));
   R1_RETURN_IF_ERROR(check_choices(*this));
   R1_RETURN_IF_ERROR(check_async(*this));
+  R1_RETURN_IF_ERROR(check_distillation(*this));
   return check_batching(*this);
 }
 

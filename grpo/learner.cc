@@ -6,10 +6,11 @@
 #include <chrono>
 #include <map>
 
-#include "train/micro_batches.h"
-#include "util/cpu_streams.h"
+#include "distill/on_policy_loss.h"
 #include "grpo/moe_routing.h"
 #include "model/scoring.h"
+#include "train/micro_batches.h"
+#include "util/cpu_streams.h"
 
 namespace r1 {
 
@@ -150,6 +151,35 @@ std::vector<size_t> fully_masked(const at::Tensor& weights, const at::Tensor& ma
   return out;
 }
 
+// On-policy distillation's micro-batch: the reverse KL to the teacher at
+// every completion position (distill/on_policy_loss.h) in place of the
+// policy loss. Full [tokens x vocab] logits of both models for the
+// micro-batch (not chunked yet).
+MicroBatchResult distill_micro_batch(const Transformer& policy, const Transformer& teacher, const MicroBatch& mb,
+                                     PromptCompletionRouting* routing, const LearnerOptions& o,
+                                     const LossNormalizer& normalizer, std::vector<at::Tensor>* grads) {
+  MicroBatchResult result;
+  at::Tensor teacher_logits;
+  {
+    at::NoGradGuard no_grad;
+    teacher_logits = teacher.lm_head(completion_hidden(teacher, mb.tokens));
+  }
+  at::Tensor student_logits = policy.lm_head(completion_hidden(policy, mb.tokens, routing));
+  at::Tensor loss = reverse_kl_loss(student_logits, teacher_logits, mb.mask, normalizer.num_tokens, o.temperature);
+  {
+    at::NoGradGuard no_grad;
+    at::Tensor log_p = (student_logits.to(at::kFloat) / o.temperature).log_softmax(-1);
+    result.entropy_sum = (-(log_p.exp() * log_p).sum(-1) * mb.mask).sum();
+  }
+  if (grads) {
+    add_gradients(loss, policy.parameters(), *grads);
+  } else {
+    loss.backward();
+  }
+  result.loss = loss.detach();
+  return result;
+}
+
 // Forward and backward of rows `rows`. The gradient goes into the policy's
 // .grad, or is added to `grads` (one per parameter) when that is given.
 Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transformer* reference,
@@ -161,6 +191,8 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
   std::vector<const Sample*> samples;
   for (size_t i : rows) samples.push_back(&batch[i]);
   R1_ASSIGN_OR_RETURN(std::optional<LearnerRouting> routing, routing_of(policy, samples, mb.tokens, o));
+  if (o.teacher) return distill_micro_batch(policy, *o.teacher, mb, routing ? &routing->forward : nullptr, o,
+                                           normalizer, grads);
   LossInputs inputs;
   at::Tensor entropy;
   inputs.per_token_logps =

@@ -47,6 +47,11 @@ struct LearnerOptions {
   // Weight of the router's load-balancing loss (TRL's router_aux_loss_coef),
   // added per micro-batch divided by the step's micro-batches, as TRL does.
   double router_aux_loss_coef = 0.0;
+  // On-policy distillation (a run with teacher_model_name_or_path): the
+  // loss is the reverse KL to this teacher on the policy's own samples
+  // (distill/on_policy_loss.h), in place of the clipped surrogate; the
+  // advantages are not read. nullptr: GRPO.
+  const Transformer* teacher = nullptr;
   double max_grad_norm = 1.0;    // <= 0: measure only
   double learning_rate = 1e-6;
   // Micro-batches run concurrently, each stream with its share of the

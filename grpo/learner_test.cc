@@ -180,6 +180,52 @@ TEST(Learner, Bf16StepIsAnFp32MasterStepOnFp32AccumulatedGradients) {
   EXPECT_GT(weight_error, 2 * master_error) << weight_error << " vs " << master_error;
 }
 
+// On-policy distillation: the step's loss is the mean over completion
+// positions of KL(student || teacher) between the next-token distributions,
+// with its gradient; computed here directly, one sequence at a time.
+TEST(Learner, OnPolicyDistillationIsTheReverseKl) {
+  Transformer student = trainable_tiny(6);
+  Transformer teacher = tiny_random_model(32, 0.2, 7);
+  Batch b = sample_batch();
+  LearnerOptions o;
+  o.teacher = &teacher;
+  o.micro_batch_size = 2;
+  o.temperature = 0.8;
+  for (auto& t : student.parameters()) t.mutable_grad() = at::Tensor();
+  LearnerStepStats stats = value_or_throw(accumulate_policy_gradients(student, nullptr, b, o));
+  std::vector<at::Tensor> grads;
+  for (const auto& t : student.parameters()) grads.push_back(t.grad().clone());
+
+  for (auto& t : student.parameters()) t.mutable_grad() = at::Tensor();
+  double tokens = 0;
+  at::Tensor kl_sum = at::zeros({});
+  for (const Sample& s : b) {
+    std::vector<int64_t> seq = s.prompt_ids;
+    seq.insert(seq.end(), s.token_ids.begin(), s.token_ids.end());
+    int64_t p = static_cast<int64_t>(s.prompt_ids.size()), n = static_cast<int64_t>(s.token_ids.size());
+    TokenBatch one = make_token_batch({seq});
+    // Positions p-1 .. p+n-2 predict the completion's tokens.
+    at::Tensor log_s = (student.lm_head(batch_hidden(student, one))[0].narrow(0, p - 1, n) / 0.8).log_softmax(-1);
+    at::Tensor log_t;
+    {
+      at::NoGradGuard no_grad;
+      log_t = (teacher.lm_head(batch_hidden(teacher, one))[0].narrow(0, p - 1, n) / 0.8).log_softmax(-1);
+    }
+    kl_sum = kl_sum + (log_s.exp() * (log_s - log_t)).sum();
+    tokens += static_cast<double>(n);
+  }
+  at::Tensor loss = kl_sum / tokens;
+  loss.backward();
+  EXPECT_NEAR(stats.loss, loss.item<double>(), 1e-5 * loss.item<double>());
+  EXPECT_GT(stats.loss, 0.01);
+  std::vector<at::Tensor> params = student.parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    at::Tensor want = params[i].grad();
+    EXPECT_LE((grads[i] - want).abs().max().item<double>(), 1e-5 * want.abs().max().item<double>() + 1e-9)
+        << "tensor " << i;
+  }
+}
+
 TEST(Learner, InconsistentBatchesAreErrors) {
   Transformer m = trainable_tiny(3);
   Batch b = sample_batch();

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "data/batch_sampler.h"
+#include "distill/distill_loss.h"
 #include "grpo/advantages.h"
 #include "grpo/discard_reasons.h"
 #include "grpo/learner.h"
@@ -58,6 +59,7 @@ struct Run {
   RLJob job;
   Transformer policy;
   std::optional<Transformer> reference;
+  std::optional<Transformer> teacher;  // on-policy distillation only
   std::unique_ptr<AdamW> optimizer;
   std::optional<BatchSampler> sampler;  // drawn from by the sampling side only
   std::string trained_cursor;           // the sampler's state after the last trained generation
@@ -351,6 +353,7 @@ Status train_on(Run& run, RLGeneration& gen, std::map<std::string, double> gen_m
   lo.micro_batch_size = g.per_device_train_batch_size;
   lo.max_grad_norm = g.max_grad_norm;
   lo.group = run.group.get();
+  lo.teacher = run.teacher ? &*run.teacher : nullptr;
   R1_RETURN_IF_ERROR(choose_old_policy(run, gen, lo));
   run.state.epoch = gen.epoch_after;
   for (int64_t pass = 0; pass < g.num_iterations; ++pass) {
@@ -413,6 +416,18 @@ Status load_reference(Run& run, const std::string& checkpoint) {
   R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(c, false, run.process));
   R1_ASSIGN_OR_RETURN(Transformer ref, Transformer::load(c.model_name_or_path, load));
   run.reference = std::move(ref);
+  return Status();
+}
+
+// On-policy distillation's teacher, beside the policy, with its vocabulary.
+Status load_teacher(Run& run) {
+  const std::string& dir = run.config.grpo.teacher_model_name_or_path;
+  if (dir.empty()) return Status();
+  R1_ASSIGN_OR_RETURN(LoadOptions load, load_options(run.config, false, run.process));
+  R1_ASSIGN_OR_RETURN(Transformer teacher, Transformer::load(dir, load));
+  R1_ASSIGN_OR_RETURN(Tokenizer teacher_tok, Tokenizer::load(dir));
+  R1_RETURN_IF_ERROR(check_same_vocabulary(run.policy, run.tokenizer, teacher, teacher_tok, dir));
+  run.teacher = std::move(teacher);
   return Status();
 }
 
@@ -504,6 +519,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
     if (log) std::fprintf(log, "resuming from %s (step %lld)\n", last.c_str(), (long long)run->state.global_step);
   }
   R1_RETURN_IF_ERROR(load_reference(*run, last));
+  R1_RETURN_IF_ERROR(load_teacher(*run));
   const RLPlan& plan = run->job.plan;
   R1_ASSIGN_OR_RETURN(run->schedule.type, parse_lr_scheduler_type(c.grpo.lr_scheduler_type));
   run->schedule.learning_rate = c.grpo.learning_rate;

@@ -78,8 +78,8 @@ PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector
           at::tensor(prompt_of, at::kLong).to(device)};
 }
 
-at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionBatch& batch, double temperature,
-                               at::Tensor* entropy, PromptCompletionRouting* routing) {
+at::Tensor completion_hidden(const Transformer& model, const PromptCompletionBatch& batch,
+                             PromptCompletionRouting* routing) {
   const at::Tensor& lengths = batch.prompts.lengths;
   int64_t K = batch.prompts.ids.size(0), P = batch.prompts.ids.size(1);
   int64_t N = batch.completions.ids.size(0), C = batch.completions.ids.size(1);
@@ -99,10 +99,16 @@ at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionB
       model.forward(batch.completions.ids, positions, allowed, AttentionKV::after_prefix(&prefix, batch.prompt_of),
                     routing ? &routing->completions : nullptr);
   // Token t is predicted from the state before it: the prompt's last for t = 0.
-  at::Tensor predicting =
-      at::cat({last_prompt_hidden.index_select(0, batch.prompt_of).unsqueeze(1), hidden.narrow(1, 0, C - 1)}, 1);
+  return at::cat({last_prompt_hidden.index_select(0, batch.prompt_of).unsqueeze(1), hidden.narrow(1, 0, C - 1)}, 1);
+}
+
+at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionBatch& batch, double temperature,
+                               at::Tensor* entropy, PromptCompletionRouting* routing) {
+  at::Tensor predicting = completion_hidden(model, batch, routing);
   at::Tensor logprobs = target_logprobs(model, predicting, batch.completions.ids, temperature, entropy);
-  at::Tensor valid = at::arange(C, lengths.options()).unsqueeze(0) < batch.completions.lengths.unsqueeze(1);
+  int64_t C = batch.completions.ids.size(1);
+  const at::Tensor& lengths = batch.completions.lengths;
+  at::Tensor valid = at::arange(C, lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
   if (entropy) *entropy = *entropy * valid;
   return logprobs * valid;
 }

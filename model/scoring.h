@@ -64,4 +64,11 @@ struct PromptCompletionRouting {
 at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionBatch& batch, double temperature = 1.0,
                                at::Tensor* entropy = nullptr, PromptCompletionRouting* routing = nullptr);
 
+// The hidden states completion_logprobs predicts from: entry [n, t] is the
+// final-normed state before completion n's token t (its prompt's last for
+// t = 0); [N, C, hidden], differentiable, zero rows past each length are
+// not masked (mask with the completions' lengths).
+at::Tensor completion_hidden(const Transformer& model, const PromptCompletionBatch& batch,
+                             PromptCompletionRouting* routing = nullptr);
+
 }  // namespace r1

@@ -42,6 +42,15 @@ Result<SFTConfig> parse_sft_stage(const std::string& type, const rapidjson::Valu
   return c;
 }
 
+// An on-policy-distill stage is rl with a teacher: the student samples and
+// learns the teacher's distributions on its samples.
+Result<RLConfig> parse_rl_stage(const std::string& type, const rapidjson::Value& config, const std::string& where) {
+  R1_ASSIGN_OR_RETURN(RLConfig c, parse_rl_config(json_to_string(config), where));
+  if (type == "on-policy-distill" && c.grpo.teacher_model_name_or_path.empty())
+    return Status::error(where + ": an on-policy-distill stage needs 'teacher_model_name_or_path'");
+  return c;
+}
+
 Status need_model_folder(const std::string& dir, const std::string& where, const std::string& key) {
   if (fs::exists(fs::path(dir) / "config.json")) return Status();
   return Status::error(where + "." + key + ": '" + dir + "' is not a model folder (no config.json)");
@@ -130,8 +139,9 @@ Result<std::string> run_pretrain_stage(const rapidjson::Value& config, const std
   return w.str();
 }
 
-Result<std::string> run_rl_stage(const rapidjson::Value& config, const std::string& where, std::FILE* log) {
-  R1_ASSIGN_OR_RETURN(RLConfig c, parse_rl_config(json_to_string(config), where));
+Result<std::string> run_rl_stage(const std::string& type, const rapidjson::Value& config, const std::string& where,
+                                 std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(RLConfig c, parse_rl_stage(type, config, where));
   // With no checkpoint, resume starts from the beginning (and clears what a
   // run killed before its first checkpoint left in rollouts.db).
   R1_RETURN_IF_ERROR(run_rl(c, /*resume=*/true, log).status());
@@ -227,10 +237,11 @@ Status rm_inputs(const StageInputs& in) {
   return Status();
 }
 
-Status rl_inputs(const StageInputs& in) {
-  R1_ASSIGN_OR_RETURN(RLConfig c, parse_rl_config(json_to_string(in.config), in.where));
+Status rl_inputs(const std::string& type, const StageInputs& in) {
+  R1_ASSIGN_OR_RETURN(RLConfig c, parse_rl_stage(type, in.config, in.where));
   R1_RETURN_IF_ERROR(in.device(c.grpo.compute));
   R1_RETURN_IF_ERROR(in.model("model_name_or_path"));
+  if (!c.grpo.teacher_model_name_or_path.empty()) R1_RETURN_IF_ERROR(in.model("teacher_model_name_or_path"));
   return in.dataset(c.dataset);
 }
 
@@ -267,6 +278,13 @@ const Registry<StageKind>& stage_kinds() {
         [type](const JsonValue& c, const std::string& w, std::FILE* log) { return run_sft_stage(type, c, w, log); },
         [](std::ostream& out) { sft_config_fields().print_help(out); }};
   };
+  auto rl_kind = [](const char* type) {
+    return StageKind{
+        [type](const JsonValue& c, const std::string& w) { return parse_rl_stage(type, c, w).status(); },
+        [type](const StageInputs& in) { return rl_inputs(type, in); },
+        [type](const JsonValue& c, const std::string& w, std::FILE* log) { return run_rl_stage(type, c, w, log); },
+        [](std::ostream& out) { rl_config_fields().print_help(out); }};
+  };
   static const Registry<StageKind> kinds = {
       {"pretrain-toy",
        {[](const JsonValue& c, const std::string& w) { return parse_pretrain_toy_config(c, w).status(); },
@@ -276,9 +294,8 @@ const Registry<StageKind>& stage_kinds() {
       {"rm",
        {[](const JsonValue& c, const std::string& w) { return reward_config_fields().parse(c, w).status(); },
         rm_inputs, run_rm_stage, [](std::ostream& out) { reward_config_fields().print_help(out); }}},
-      {"rl",
-       {[](const JsonValue& c, const std::string& w) { return parse_rl_config(json_to_string(c), w).status(); },
-        rl_inputs, run_rl_stage, [](std::ostream& out) { rl_config_fields().print_help(out); }}},
+      {"rl", rl_kind("rl")},
+      {"on-policy-distill", rl_kind("on-policy-distill")},
       {"sample",
        {[](const JsonValue& c, const std::string& w) { return parse_sample_config(c, w).status(); }, sample_inputs,
         run_sample_stage, [](std::ostream& out) { sample_config_fields().print_help(out); }}},
@@ -341,7 +358,7 @@ std::string format_stage_metrics(const std::string& type, const rapidjson::Value
     if (has("kl")) add("kl " + fixed(num("kl"), 4));
     if (has("eval_loss")) add("eval_loss " + fixed(num("eval_loss"), 4));
     if (has("eval_accuracy")) add("eval_accuracy " + fixed(num("eval_accuracy"), 4));
-  } else if (type == "rl") {
+  } else if (type == "rl" || type == "on-policy-distill") {
     if (has("steps")) add("steps " + count("steps"));
     if (has("reward")) add("reward " + fixed(num("reward_first"), 3) + " -> " + fixed(num("reward"), 3));
     if (has("accuracy")) add("accuracy " + fixed(num("accuracy_first"), 3) + " -> " + fixed(num("accuracy"), 3));

@@ -12,6 +12,7 @@
   same weights byte for byte, for a dense and an MoE policy.
 """
 import json
+import math
 import pathlib
 import signal
 import sqlite3
@@ -106,6 +107,7 @@ def test_rollouts_cli_reads_the_run(base):
     ({"routing_replay": True}, "routing_replay is set but the policy has no routed experts (not MoE)"),
     ({"router_aux_loss_coef": 0.01}, "router_aux_loss_coef is 0.01 but the policy has no routed experts"),
     ({"router_aux_loss_coef": -1}, "router_aux_loss_coef"),
+    ({"teacher_model_name_or_path": "/nonexistent", "beta": 0.0}, "/nonexistent"),
 ])
 def test_bad_config_is_rejected_before_training(base, overrides, message):
     name = "bad_" + "_".join(overrides)
@@ -155,3 +157,27 @@ def test_gradient_checkpointing_gives_the_same_weights(base, arch):
                                               num_iterations=2, gradient_checkpointing=checkpointing)))
         weights.append((base / name / "model" / "model.safetensors").read_bytes())
     assert weights[0] == weights[1]
+
+
+def test_on_policy_distillation_lowers_the_reverse_kl(base):
+    """teacher_model_name_or_path: the student samples, and its loss is the reverse KL to the teacher at every
+    position of those samples (grpo/learner_test.cc checks loss and gradient against a direct computation). It
+    falls as the student trains; beta != 0 beside a teacher is refused."""
+    # The teacher: the same tokenizer, briefly trained on the task's texts, so it is far from the random student.
+    sft = {"model_name_or_path": str(base / "model"), "train_file": str(base / "corpus.jsonl"),
+           "output_dir": str(base / "teacher"), "learning_rate": 3e-3, "max_steps": 40, "save_steps": 0,
+           "per_device_train_batch_size": 16, "completion_only_loss": False, "logging_steps": 20}
+    (base / "teacher.json").write_text(json.dumps(sft))
+    r1("sft", "--config", base / "teacher.json", threads=2)
+    teacher = str(base / "teacher" / "model")
+    config = write_config(base, "opd", teacher_model_name_or_path=teacher, beta=0.0, max_steps=12, save_steps=12,
+                          learning_rate=3e-3, lr_scheduler_type="constant")
+    r1("rl", "--config", str(config), threads=2)
+    losses = [m["loss"] for m in metrics(base / "opd") if "loss" in m]
+    print(losses)
+    assert len(losses) == 12 and all(math.isfinite(x) and x > 0 for x in losses)
+    assert sum(losses[-3:]) < 0.7 * sum(losses[:3]), losses
+    assert (base / "opd" / "model" / "model.safetensors").read_bytes() != (base / "model" / "model.safetensors").read_bytes()
+    bad = write_config(base, "opd_beta", teacher_model_name_or_path=teacher, beta=0.04)
+    result = r1("rl", "--config", str(bad), check=False)
+    assert result.returncode == 1 and "beta" in result.stderr and "teacher_model_name_or_path" in result.stderr
