@@ -22,11 +22,13 @@ DistillLossSums distill_loss_sums(const Transformer& student, const Transformer&
   out.ce = at::cross_entropy_loss(s_logits, labels.index_select(0, keep), {}, at::Reduction::Sum);
   at::Tensor log_ps = at::log_softmax(s_logits / temperature, -1);
   at::Tensor log_pt = at::log_softmax(t_logits / temperature, -1);
-  at::Tensor pt = log_pt.exp();
-  // Tokens the teacher gives probability 0 add nothing (0 * log 0 = 0).
-  at::Tensor terms = at::where(pt > 0, pt * (log_pt - log_ps), at::zeros_like(pt));
-  out.kl = terms.sum();
+  out.kl = kl_divergence(log_pt, log_ps).sum();
   return out;
+}
+
+at::Tensor kl_divergence(const at::Tensor& log_p, const at::Tensor& log_q) {
+  at::Tensor p = log_p.exp();
+  return at::where(p > 0, p * (log_p - log_q), at::zeros_like(p)).sum(-1);
 }
 
 Result<DistillStepLoss> accumulate_distill_gradients(const Transformer& student,

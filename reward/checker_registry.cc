@@ -34,6 +34,13 @@ CheckerRegistry build_builtin() {
   return r;
 }
 
+// The entry's "params" (null or absent: none) as a reader whose errors name the checker.
+Result<CheckerParams> params_reader(const JsonValue* params, const std::string& where, const std::string& what) {
+  if (params != nullptr && !params->IsNull() && !params->IsObject())
+    return Status::error(where + ": field 'params' must be an object");
+  return CheckerParams(params, where + " (" + what + "): params");
+}
+
 CheckerRegistry::ModelCheckerFactory& model_factory() {
   static CheckerRegistry::ModelCheckerFactory factory;
   return factory;
@@ -48,9 +55,8 @@ Result<std::unique_ptr<RewardChecker>> CheckerRegistry::make_model(const std::st
   if (!model_factory())
     return Status::error(where + ": " + kind + " entries need a program built with reward models (the r1 binary)");
   auto params = entry.FindMember("params");
-  const JsonValue* p = params == entry.MemberEnd() ? nullptr : &params->value;
-  if (p != nullptr && !p->IsNull() && !p->IsObject()) return Status::error(where + ": field 'params' must be an object");
-  CheckerParams reader(p, where + " (" + kind + "): params");
+  R1_ASSIGN_OR_RETURN(CheckerParams reader,
+                      params_reader(params == entry.MemberEnd() ? nullptr : &params->value, where, kind));
   return model_factory()(kind, entry, reader);
 }
 
@@ -67,9 +73,7 @@ Result<std::unique_ptr<RewardChecker>> CheckerRegistry::make(const std::string& 
                                                              const std::string& where) const {
   Result<CheckerFactory> factory = registry_lookup(factories_, name, "checker");
   if (!factory.ok()) return factory.status().with_context(where);
-  if (params != nullptr && !params->IsNull() && !params->IsObject())
-    return Status::error(where + ": field 'params' must be an object");
-  CheckerParams reader(params, where + " (" + name + "): params");
+  R1_ASSIGN_OR_RETURN(CheckerParams reader, params_reader(params, where, name));
   return (*factory)(reader);
 }
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include "data/prompt_set.h"
 #include "model/chat_template.h"
 #include "model/device.h"
 #include "model/tokenizer.h"
@@ -49,19 +50,12 @@ Result<Normalize> parse_normalize(CheckerParams& p) {
   return p.error("'normalize' must be \"none\", \"sigmoid\" or {\"mean\": m, \"std\": s > 0}");
 }
 
-class RewardModelChecker : public RewardChecker {
+class RewardModelChecker : public BatchedRewardChecker {
  public:
   RewardModelChecker(Transformer model, Tokenizer tok, std::optional<ChatTemplate> tmpl, Normalize normalize,
                      int64_t batch_size)
       : model_(std::move(model)), tok_(std::move(tok)), template_(tmpl), normalize_(normalize),
         batch_size_(batch_size) {}
-
-  bool batched() const override { return true; }
-
-  Result<RewardScore> score(const RewardInput& input) const override {
-    R1_ASSIGN_OR_RETURN(std::vector<RewardScore> one, score_many({&input}));
-    return one.front();
-  }
 
   Result<std::vector<RewardScore>> score_many(const std::vector<const RewardInput*>& inputs) const override {
     std::vector<std::vector<int64_t>> sequences;
@@ -87,22 +81,14 @@ class RewardModelChecker : public RewardChecker {
   }
 
  private:
+  // The conversation the completion ends, tokenized as TRL's RewardTrainer does (reward/reward_model.h).
   Result<std::vector<int64_t>> conversation_ids(const RewardInput& in) const {
-    if (!template_) {
-      std::vector<int64_t> ids = tok_.encode_with_special_tokens(in.prompt + in.completion);
-      const auto& eos = model_.config().eos_token_ids;
-      if (!eos.empty() && (ids.empty() || ids.back() != eos.front())) ids.push_back(eos.front());
-      return ids;
-    }
+    if (!template_) return plain_text_ids(tok_, in.prompt + in.completion, eos_id(model_.config()));
     std::vector<ChatMessage> messages;
     if (!in.system.empty()) messages.push_back({"system", in.system});
     messages.push_back({"user", in.prompt});
     messages.push_back({"assistant", in.completion});
-    auto text = render_chat(*template_, messages, /*add_generation_prompt=*/false);
-    if (!text.ok()) return text.status().with_context(in.where);
-    std::vector<int64_t> ids = tok_.encode(*text);
-    if (ids.empty()) return Status::error(in.where + ": nothing to score (empty conversation)");
-    return ids;
+    return chat_ids(tok_, *template_, messages, in.where);
   }
 
   Transformer model_;
@@ -130,19 +116,10 @@ Result<LoadedModel> load_for_checker(const std::string& dir, CheckerParams& p) {
   if (!model.ok()) return model.status().with_context(p.where());
   auto tok = Tokenizer::load(dir);
   if (!tok.ok()) return tok.status().with_context(p.where());
-  std::optional<ChatTemplate> tmpl;
-  if (template_name == "auto") {
-    auto detected = detect_chat_template(*tok);
-    if (!detected.ok())
-      return p.error("the model's tokenizer has no chat template to detect (" + detected.status().message() +
-                     "); set 'chat_template' to chatml, llama3 or none");
-    tmpl = *detected;
-  } else if (template_name != "none") {
-    auto parsed = parse_chat_template(template_name);
-    if (!parsed.ok()) return p.error(parsed.status().message());
-    tmpl = *parsed;
-  }
-  return LoadedModel{std::move(*model), std::move(*tok), tmpl};
+  auto tmpl = resolve_chat_template(template_name, *tok);
+  if (!tmpl.ok())
+    return p.error(tmpl.status().message() + " (param 'chat_template': auto, chatml, llama3, r1_zero or none)");
+  return LoadedModel{std::move(*model), std::move(*tok), *tmpl};
 }
 
 Result<std::unique_ptr<RewardChecker>> make_reward_model_checker(const std::string& dir, CheckerParams& p) {
@@ -182,19 +159,12 @@ Result<std::string> fill_template(const std::string& tmpl, const RewardInput& in
   return out;
 }
 
-class JudgeChecker : public RewardChecker {
+class JudgeChecker : public BatchedRewardChecker {
  public:
   JudgeChecker(LoadedModel m, std::string tmpl, VerdictKind kind, double max_score, int64_t max_new_tokens,
                int64_t batch_size)
       : m_(std::move(m)), template_(std::move(tmpl)), kind_(kind), max_score_(max_score),
         max_new_tokens_(max_new_tokens), batch_size_(batch_size) {}
-
-  bool batched() const override { return true; }
-
-  Result<RewardScore> score(const RewardInput& input) const override {
-    R1_ASSIGN_OR_RETURN(std::vector<RewardScore> one, score_many({&input}));
-    return one.front();
-  }
 
   Result<std::vector<RewardScore>> score_many(const std::vector<const RewardInput*>& inputs) const override {
     std::vector<RewardScore> out;

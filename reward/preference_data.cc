@@ -1,5 +1,8 @@
 #include "reward/preference_data.h"
 
+#include <algorithm>
+
+#include "reward/reward_model.h"
 #include "util/json.h"
 #include "util/jsonl.h"
 
@@ -27,18 +30,14 @@ Result<std::vector<int64_t>> side_ids(const JsonValue& row, const char* key, con
     }
     R1_ASSIGN_OR_RETURN(std::vector<ChatMessage> side, parse_chat_messages(row[key], where, key));
     messages.insert(messages.end(), side.begin(), side.end());
-    auto text = render_chat(*o.chat_template, messages, /*add_generation_prompt=*/false);
-    if (!text.ok()) return text.status().with_context(where);
-    return tok.encode(*text);
+    return chat_ids(tok, *o.chat_template, messages, where);
   }
   std::string text;
   if (has_prompt) {
     R1_ASSIGN_OR_RETURN(text, json_string(row, "prompt", where));
   }
   R1_ASSIGN_OR_RETURN(std::string side, json_string(row, key, where));
-  std::vector<int64_t> ids = tok.encode_with_special_tokens(text + side);
-  if (o.eos_id && (ids.empty() || ids.back() != *o.eos_id)) ids.push_back(*o.eos_id);
-  return ids;
+  return plain_text_ids(tok, text + side, o.eos_id);
 }
 
 Status check_ids(const std::vector<int64_t>& ids, const char* key, const PreferenceDataOptions& o,

@@ -11,6 +11,11 @@ Result<const JsonValue*> reference_field(const RewardInput& input, const char* k
   return &it->value;
 }
 
+Result<RewardScore> BatchedRewardChecker::score(const RewardInput& input) const {
+  R1_ASSIGN_OR_RETURN(std::vector<RewardScore> one, score_many({&input}));
+  return std::move(one.front());
+}
+
 Result<std::vector<RewardScore>> RewardChecker::score_many(const std::vector<const RewardInput*>& inputs) const {
   std::vector<RewardScore> out;
   for (const RewardInput* in : inputs) {

@@ -47,6 +47,14 @@ class RewardChecker {
   virtual Result<std::vector<RewardScore>> score_many(const std::vector<const RewardInput*>& inputs) const;
 };
 
+// A checker that scores whole batches (score_many); one row is a batch of one.
+class BatchedRewardChecker : public RewardChecker {
+ public:
+  bool batched() const final { return true; }
+  Result<RewardScore> score(const RewardInput& input) const final;
+  Result<std::vector<RewardScore>> score_many(const std::vector<const RewardInput*>& inputs) const override = 0;
+};
+
 // Reads reference field `key` of the input's row; a missing row or field is an
 // error naming the field, so a checker never silently scores 0.
 Result<const JsonValue*> reference_field(const RewardInput& input, const char* key);

@@ -32,6 +32,26 @@ at::Tensor reward_model_scores(const Transformer& model, const TokenBatch& batch
   return model.score(pooled).squeeze(-1).to(at::kFloat);
 }
 
+std::vector<int64_t> plain_text_ids(const Tokenizer& tok, const std::string& text, std::optional<int64_t> eos) {
+  std::vector<int64_t> ids = tok.encode_with_special_tokens(text);
+  if (eos && (ids.empty() || ids.back() != *eos)) ids.push_back(*eos);
+  return ids;
+}
+
+Result<std::vector<int64_t>> chat_ids(const Tokenizer& tok, const ChatTemplate& tmpl,
+                                      const std::vector<ChatMessage>& messages, const std::string& where) {
+  auto text = render_chat(tmpl, messages, /*add_generation_prompt=*/false);
+  if (!text.ok()) return text.status().with_context(where);
+  std::vector<int64_t> ids = tok.encode(*text);
+  if (ids.empty()) return Status::error(where + ": nothing to score (empty conversation)");
+  return ids;
+}
+
+std::optional<int64_t> eos_id(const ModelConfig& config) {
+  if (config.eos_token_ids.empty()) return std::nullopt;
+  return config.eos_token_ids.front();
+}
+
 at::Tensor score_sequences(const Transformer& model, const std::vector<std::vector<int64_t>>& sequences,
                            int64_t batch_size) {
   at::NoGradGuard no_grad;

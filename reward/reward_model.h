@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "model/chat_template.h"
 #include "model/scoring.h"
+#include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "util/status.h"
 
@@ -27,6 +29,16 @@ at::Tensor pooled_positions(const TokenBatch& batch, std::optional<int64_t> pad_
 // [B] fp32 scores of a right-padded batch; differentiable when the weights
 // require grad.
 at::Tensor reward_model_scores(const Transformer& model, const TokenBatch& batch);
+
+// How TRL's RewardTrainer tokenizes reward-model text, for training pairs and
+// for scoring alike. Plain text: with the tokenizer's special tokens, and
+// `eos` appended unless the text already ends with it.
+std::vector<int64_t> plain_text_ids(const Tokenizer& tok, const std::string& text, std::optional<int64_t> eos);
+// A whole conversation rendered by `tmpl` (no generation prompt); errors name `where`.
+Result<std::vector<int64_t>> chat_ids(const Tokenizer& tok, const ChatTemplate& tmpl,
+                                      const std::vector<ChatMessage>& messages, const std::string& where);
+// The model's first eos id, if its config has one.
+std::optional<int64_t> eos_id(const ModelConfig& config);
 
 // Scores many sequences in batches of `batch_size` without gradients: [N] fp32.
 at::Tensor score_sequences(const Transformer& model, const std::vector<std::vector<int64_t>>& sequences,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "data/prompt_set.h"
 #include "reward/reward_model.h"
 
 namespace r1 {
@@ -59,13 +60,15 @@ class RewardObjective : public TrainingObjective {
     PreferenceDataOptions data;
     data.max_length = c.max_length;
     data.vocab_size = model.config().vocab_size;
-    if (c.chat_template == "auto") {
-      auto detected = detect_chat_template(tok);  // plain-text pairs need none
-      if (detected.ok()) data.chat_template = *detected;
-    } else {
-      R1_ASSIGN_OR_RETURN(data.chat_template, parse_chat_template(c.chat_template));
+    // Plain-text pairs need no template: a tokenizer without one is an error
+    // only when a conversational row asks for it.
+    auto tmpl = resolve_chat_template(c.chat_template, tok);
+    if (tmpl.ok()) {
+      data.chat_template = *tmpl;
+    } else if (c.chat_template != "auto") {
+      return tmpl.status();
     }
-    if (!model.config().eos_token_ids.empty()) data.eos_id = model.config().eos_token_ids.front();
+    data.eos_id = eos_id(model.config());
     R1_ASSIGN_OR_RETURN(o->train_, load(c.train_file, tok, data, log));
     if (!c.eval_file.empty()) {
       R1_ASSIGN_OR_RETURN(o->eval_, load(c.eval_file, tok, data, log));

@@ -194,17 +194,10 @@ Status log_step(Run& run, Window& w, double lr, double grad_norm, double session
   double tokens_per_second = w.tokens / std::max(window_s, 1e-9);
   Metrics means = w.metrics;
   for (auto& m : means) m.second /= w.steps;
-  if (run.log) {
-    std::string extra;
-    char buf[96];
-    for (const auto& [name, value] : means) {
-      std::snprintf(buf, sizeof buf, " | %s %.4f", name.c_str(), value);
-      extra += buf;
-    }
+  if (run.log)
     std::fprintf(run.log, "step %lld/%lld | loss %.4f%s | lr %.3e | grad_norm %.4f | %.0f tok/s | ETA %s\n",
-                 (long long)step, (long long)total, w.loss / w.steps, extra.c_str(), lr, grad_norm,
+                 (long long)step, (long long)total, w.loss / w.steps, format_metrics(means).c_str(), lr, grad_norm,
                  tokens_per_second, format_duration(session_s / session_steps * (total - step)).c_str());
-  }
   JsonWriter j;
   j.begin_object().key("step").value(step).key("epoch").value(run.state.epoch);
   j.key("loss").value(w.loss / w.steps);
