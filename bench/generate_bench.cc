@@ -3,18 +3,22 @@
 //
 //   generate_bench --model DIR [--batch 16] [--prompt-len 64] [--new-tokens 128]
 //                  [--threads 2] [--repeats 3] [--num-samples 1] [--dtype float32|bfloat16]
-//                  [--decode-streams 0]
+//                  [--decode-streams 0] [--device cpu|cuda|cuda:N] [--bandwidth-gbs 0]
 //
 // Prints the best-of-repeats prefill and decode tokens/s as JSON, with the
 // KV cache's bytes per token (all layers; for DeepSeek's latent attention the
 // compressed cache) and the parameters a token runs through (MoE: the routed
-// experts it is not sent to left out).
+// experts it is not sent to left out). With --bandwidth-gbs (the memory's
+// measured bytes/s, in GB/s), also the decode roofline: each step reads every
+// weight it uses once and each row's filled cache, so
+// tokens/s <= rows x bandwidth / bytes read per step, at the mean context.
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdio>
 
+#include "model/device.h"
 #include "model/generate.h"
 #include "util/malloc_tuning.h"
 
@@ -23,7 +27,8 @@ int main(int argc, char** argv) {
   std::string model_dir;
   int64_t batch = 16, prompt_len = 64, new_tokens = 128, num_samples = 1;
   int threads = 2, repeats = 3, decode_streams = 0;
-  std::string dtype = "float32";
+  std::string dtype = "float32", device = "cpu";
+  double bandwidth_gbs = 0;
   CLI::App app{"r1 generation benchmark"};
   app.add_option("--model", model_dir, "HF model folder")->required();
   app.add_option("--batch", batch, "Distinct prompts");
@@ -34,9 +39,12 @@ int main(int argc, char** argv) {
   app.add_option("--decode-streams", decode_streams, "Concurrent decode streams (0 = the default)");
   app.add_option("--repeats", repeats, "Timed runs after one warm-up; the best is reported");
   app.add_option("--dtype", dtype, "Compute dtype")->check(CLI::IsMember({"float32", "bfloat16"}));
+  app.add_option("--device", device, "cpu | cuda | cuda:N");
+  app.add_option("--bandwidth-gbs", bandwidth_gbs, "Memory bandwidth for the decode roofline (0: not reported)");
   CLI11_PARSE(app, argc, argv);
   at::set_num_threads(threads);
   r1::LoadOptions load;
+  load.device = r1::value_or_throw(r1::resolve_device(device));
   load.dtype = dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
   r1::Transformer model = r1::value_or_throw(r1::Transformer::load(model_dir, load));
 
@@ -67,9 +75,20 @@ int main(int argc, char** argv) {
   for (int64_t i = 0; i < c.num_hidden_layers; ++i)
     if (c.moe.moe_layer(i)) idle_experts += c.moe.n_routed_experts - c.moe.num_experts_per_tok;
   int64_t active = c.num_parameters() - idle_experts * 3 * c.hidden_size * c.moe.moe_intermediate_size;
-  std::printf("{\"prefill_tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f, \"kv_bytes_per_token\": %lld, "
-              "\"parameters\": %lld, \"active_parameters\": %lld}\n",
-              best_prefill, best_decode, static_cast<long long>(kv_bytes), static_cast<long long>(c.num_parameters()),
+  // A step reads the weights a token runs through (the untied embedding only
+  // by the rows it looks up) and each row's cache up to its position.
+  double element = static_cast<double>(c10::elementSize(load.dtype));
+  double weight_bytes = element * (active - (c.tie_word_embeddings ? 0 : c.vocab_size * c.hidden_size));
+  double rows = static_cast<double>(batch * num_samples), context = prompt_len + new_tokens / 2.0;
+  double roofline = rows * bandwidth_gbs * 1e9 / (weight_bytes + rows * context * kv_bytes);
+  std::printf("{\"device\": \"%s\", \"dtype\": \"%s\", \"rows\": %lld, \"prefill_tokens_per_s\": %.1f, "
+              "\"decode_tokens_per_s\": %.1f, \"kv_bytes_per_token\": %lld, \"parameters\": %lld, "
+              "\"active_parameters\": %lld",
+              load.device.str().c_str(), dtype.c_str(), static_cast<long long>(rows), best_prefill, best_decode,
+              static_cast<long long>(kv_bytes), static_cast<long long>(c.num_parameters()),
               static_cast<long long>(active));
+  if (bandwidth_gbs > 0)
+    std::printf(", \"roofline_tokens_per_s\": %.1f, \"of_roofline\": %.3f", roofline, best_decode / roofline);
+  std::printf("}\n");
   return 0;
 }

@@ -59,7 +59,10 @@ at::Tensor explicit_attention(const at::Tensor& q, const at::Tensor& k, const at
 at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
   int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), KV = k.size(1);
   at::Tensor qg = q.reshape({B, KV, (H / KV) * L, D});
-  bool small = B * H * L * k.size(2) <= kMaxMaterializedScores;
+  // On a GPU every size goes to SDPA: its memory-efficient kernel takes the
+  // additive mask (padded prefill, decode against the whole cache) and never
+  // materialises the scores.
+  bool small = q.is_cpu() && B * H * L * k.size(2) <= kMaxMaterializedScores;
   at::Tensor out = small ? explicit_attention(qg, k, v, mask) : at::scaled_dot_product_attention(qg, k, v, mask);
   return out.view({B, H, L, D});
 }

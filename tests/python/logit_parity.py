@@ -13,13 +13,15 @@ def random_sequences(lengths, vocab, seed):
     return [torch.randint(0, vocab, (n,), generator=g).tolist() for n in lengths]
 
 
-def our_logits(model_dir, sequences, tmp_path):
-    """`r1 logprobs --dump-logits` over the sequences: (logits [rows, L, V], the output rows)."""
+def our_logits(model_dir, sequences, tmp_path, *flags):
+    """`r1 logprobs --dump-logits` over the sequences (more `flags` passed on): (logits [rows, L, V], the output
+    rows)."""
     rows = tmp_path / "rows.jsonl"
     rows.write_text("".join(json.dumps({"prompt_ids": s[:1], "completion_ids": s[1:]}) + "\n" for s in sequences))
     dump = tmp_path / "logits.safetensors"
     out = tmp_path / "logprobs.jsonl"
-    r1("logprobs", "--model", str(model_dir), "--input", str(rows), "--output", str(out), "--dump-logits", str(dump))
+    r1("logprobs", "--model", str(model_dir), "--input", str(rows), "--output", str(out), "--dump-logits", str(dump),
+       *flags)
     return load_file(str(dump))["logits"], [json.loads(l) for l in out.read_text().splitlines()]
 
 
@@ -32,7 +34,7 @@ def reference_logits(model, sequences):
         ids[i, :len(s)] = torch.tensor(s)
         mask[i, :len(s)] = 1
     with torch.no_grad():
-        return model(input_ids=ids, attention_mask=mask).logits
+        return model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
 
 
 def max_logit_error(ours, theirs, sequences):
