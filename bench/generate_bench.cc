@@ -4,6 +4,7 @@
 //   generate_bench --model DIR [--batch 16] [--prompt-len 64] [--new-tokens 128]
 //                  [--threads 2] [--repeats 3] [--num-samples 1] [--dtype float32|bfloat16]
 //                  [--decode-streams 0] [--device cpu|cuda|cuda:N] [--bandwidth-gbs 0]
+//                  [--cuda-graphs 1]
 //
 // Prints the best-of-repeats prefill and decode tokens/s as JSON, with the
 // KV cache's bytes per token (all layers; for DeepSeek's latent attention the
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   int threads = 2, repeats = 3, decode_streams = 0;
   std::string dtype = "float32", device = "cpu";
   double bandwidth_gbs = 0;
+  bool cuda_graphs = true;
   CLI::App app{"r1 generation benchmark"};
   app.add_option("--model", model_dir, "HF model folder")->required();
   app.add_option("--batch", batch, "Distinct prompts");
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
   app.add_option("--repeats", repeats, "Timed runs after one warm-up; the best is reported");
   app.add_option("--dtype", dtype, "Compute dtype")->check(CLI::IsMember({"float32", "bfloat16"}));
   app.add_option("--device", device, "cpu | cuda | cuda:N");
+  app.add_option("--cuda-graphs", cuda_graphs, "Decode steps as CUDA graphs on a GPU (1) or eager (0)");
   app.add_option("--bandwidth-gbs", bandwidth_gbs, "Memory bandwidth for the decode roofline (0: not reported)");
   CLI11_PARSE(app, argc, argv);
   at::set_num_threads(threads);
@@ -57,13 +60,16 @@ int main(int argc, char** argv) {
   options.max_new_tokens = new_tokens;
   options.num_samples = num_samples;
   options.decode_streams = decode_streams;
+  options.cuda_graphs = cuda_graphs;
   options.stop_token_ids = {};
   double best_prefill = 0, best_decode = 0;
+  int64_t graph_steps = 0;
   for (int run = 0; run <= repeats; ++run) {
     r1::GenerationStats stats;
     options.seed = static_cast<uint64_t>(run);
     r1::value_or_throw(r1::generate(model, prompts, options, &stats));
     if (run == 0) continue;  // warm-up
+    graph_steps = stats.graph_steps;
     best_prefill = std::max(best_prefill, stats.prefill_tokens / stats.prefill_seconds);
     best_decode = std::max(best_decode, stats.decode_tokens / stats.decode_seconds);
   }
@@ -81,10 +87,12 @@ int main(int argc, char** argv) {
   double weight_bytes = element * (active - (c.tie_word_embeddings ? 0 : c.vocab_size * c.hidden_size));
   double rows = static_cast<double>(batch * num_samples), context = prompt_len + new_tokens / 2.0;
   double roofline = rows * bandwidth_gbs * 1e9 / (weight_bytes + rows * context * kv_bytes);
-  std::printf("{\"device\": \"%s\", \"dtype\": \"%s\", \"rows\": %lld, \"prefill_tokens_per_s\": %.1f, "
+  std::printf("{\"device\": \"%s\", \"dtype\": \"%s\", \"rows\": %lld, \"graph_steps\": %lld, "
+              "\"prefill_tokens_per_s\": %.1f, "
               "\"decode_tokens_per_s\": %.1f, \"kv_bytes_per_token\": %lld, \"parameters\": %lld, "
               "\"active_parameters\": %lld",
-              load.device.str().c_str(), dtype.c_str(), static_cast<long long>(rows), best_prefill, best_decode,
+              load.device.str().c_str(), dtype.c_str(), static_cast<long long>(rows),
+              static_cast<long long>(graph_steps), best_prefill, best_decode,
               static_cast<long long>(kv_bytes), static_cast<long long>(c.num_parameters()),
               static_cast<long long>(active));
   if (bandwidth_gbs > 0)

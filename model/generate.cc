@@ -1,10 +1,17 @@
 #include "model/generate.h"
 
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAGraph.h>
 #include <c10/core/InferenceMode.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
+#include <memory>
 #include <numeric>
+#include <optional>
 #include <set>
 
 #include "util/cpu_streams.h"
@@ -92,6 +99,11 @@ class Decoder {
     }
     capacity_ = std::min(longest + o.max_new_tokens, model.config().max_position_embeddings);
     if (o.record_routes) routes_per_token_ = model.config().moe.routes_per_token(model.config().num_hidden_layers);
+    // MoE layers group tokens by expert in shapes the host reads: no graph.
+    const ModelConfig& c = model.config();
+    bool moe = false;
+    for (int64_t i = 0; i < c.num_hidden_layers; ++i) moe = moe || c.moe.moe_layer(i);
+    use_graphs_ = o.cuda_graphs && model.device().is_cuda() && !moe;
     slots_ = at::arange(capacity_, index_options()).unsqueeze(0);
   }
 
@@ -106,12 +118,22 @@ class Decoder {
     stats.prefill_seconds += seconds_since(start);
 
     start = Clock::now();
-    at::Tensor next_logits = at::cat(logits);
-    while (true) {
-      stats.decode_tokens += append_sampled(next_logits);
-      if (std::all_of(rows_.begin(), rows_.end(), [](const Row& r) { return r.done; })) break;
-      compact_if_sparse();
-      next_logits = step();
+    stats.decode_tokens += append_sampled(at::cat(logits));
+    // Graphs are captured and replayed on a side stream; the prefill's work is done first.
+    std::optional<c10::cuda::CUDAStreamGuard> side;
+    if (use_graphs_) {
+      c10::cuda::device_synchronize();
+      side.emplace(at::cuda::getStreamFromPool(false, model_.device().index()));
+    }
+    while (!std::all_of(rows_.begin(), rows_.end(), [](const Row& r) { return r.done; })) {
+      if (compact_if_sparse()) graph_.reset();  // the graph wrote into the old cache
+      if (use_graphs_) {
+        int64_t steps = 0;
+        stats.decode_tokens += graph_window(steps);
+        stats.graph_steps += steps;
+      } else {
+        stats.decode_tokens += append_sampled(step());
+      }
     }
     stats.decode_seconds += seconds_since(start);
     std::vector<Sample> out;
@@ -203,16 +225,113 @@ class Decoder {
   }
 
   // Finished rows keep costing compute until removed; removing copies the
-  // cache, so it is done only once a quarter of the rows are finished.
-  void compact_if_sparse() {
+  // cache (and frees the finished rows' memory), so it is done only once a
+  // quarter of the rows are finished. True when it was.
+  bool compact_if_sparse() {
     std::vector<int64_t> keep;
     for (size_t i = 0; i < cache_rows_.size(); ++i)
       if (!rows_[cache_rows_[i]].done) keep.push_back(static_cast<int64_t>(i));
-    if (keep.size() * 4 > cache_rows_.size() * 3) return;
+    if (keep.size() * 4 > cache_rows_.size() * 3) return false;
     cache_ = cache_.select_rows(at::tensor(keep, at::kLong).to(model_.device()));
     std::vector<int64_t> rows;
     for (int64_t i : keep) rows.push_back(cache_rows_[i]);
     cache_rows_ = std::move(rows);
+    return true;
+  }
+
+  // A decode step's fixed buffers and its CUDA graph. Each step samples with
+  // its window step's row of `uniforms`, records the tokens in row `step`
+  // of `tokens`/`logprobs`, and feeds them back: live rows take the token
+  // and advance a position; finished ones stay as they are.
+  struct StepGraph {
+    at::cuda::CUDAGraph graph;
+    at::Tensor ids, positions, live;  // [C, 1] int64, int64, bool
+    at::Tensor uniforms;              // [kDecodeGraphWindow, C] fp32
+    at::Tensor step;                  // [1] int64: the window's step
+    at::Tensor tokens, logprobs;      // [kDecodeGraphWindow, C] int64, fp32
+  };
+
+  void graph_step(StepGraph& g) {
+    at::Tensor allowed = (slots_ <= g.positions).unsqueeze(1);  // [C, 1, capacity]
+    at::Tensor hidden = model_.forward(g.ids, g.positions, allowed, AttentionKV::into_cache(&cache_, g.positions));
+    at::Tensor u = g.uniforms.index_select(0, g.step).squeeze(0);
+    SampledTokens sampled = sample_tokens(model_.lm_head(hidden.select(1, 0)), o_.sampling, u);
+    g.tokens.index_copy_(0, g.step, sampled.tokens.unsqueeze(0));
+    g.logprobs.index_copy_(0, g.step, sampled.logprobs.to(at::kFloat).unsqueeze(0));
+    g.ids.copy_(at::where(g.live, sampled.tokens.unsqueeze(1), g.ids));
+    g.positions.add_(g.live.to(at::kLong));
+    g.step.add_(1);
+  }
+
+  // Up to kDecodeGraphWindow steps of every cache row, then one host read of
+  // their tokens, appended as append_sampled would have, step by step. A
+  // window never runs a live row past the cache or its token limit; rows
+  // that finish inside it run on, and those tokens are dropped.
+  int64_t graph_window(int64_t& steps) {
+    const int64_t C = static_cast<int64_t>(cache_rows_.size()), W = kDecodeGraphWindow;
+    std::vector<int64_t> ids(C), pos(C);
+    std::vector<uint8_t> live(C);
+    std::vector<float> uniforms(W * C, 0.0f);
+    steps = W;
+    for (int64_t i = 0; i < C; ++i) {
+      const Row& row = rows_[cache_rows_[i]];
+      const int64_t n = static_cast<int64_t>(row.out.token_ids.size());
+      ids[i] = row.out.token_ids.back();
+      pos[i] = row.prompt_len + n - 1;
+      live[i] = !row.done;
+      if (row.done) continue;
+      steps = std::min({steps, capacity_ - pos[i], o_.max_new_tokens - n});
+      for (int64_t j = 0; j < W; ++j) uniforms[j * C + i] = uniform24(row.stream, static_cast<uint64_t>(n + j));
+    }
+    auto load = [&](StepGraph& g) {
+      g.ids.copy_(at::tensor(ids, at::kLong).view({C, 1}));
+      g.positions.copy_(at::tensor(pos, at::kLong).view({C, 1}));
+      g.live.copy_(at::tensor(live, at::kByte).view({C, 1}));
+      g.uniforms.copy_(at::tensor(uniforms, at::kFloat).view({W, C}));
+      g.step.zero_();
+    };
+    if (!graph_) graph_ = capture(C, load);
+    load(*graph_);
+    for (int64_t j = 0; j < steps; ++j) graph_->graph.replay();
+    at::Tensor tokens = graph_->tokens.narrow(0, 0, steps).to(at::kCPU).contiguous();
+    at::Tensor logprobs = graph_->logprobs.narrow(0, 0, steps).to(at::kCPU).contiguous();
+    const int64_t* tok = tokens.data_ptr<int64_t>();
+    const float* lp = logprobs.data_ptr<float>();
+    int64_t appended = 0;
+    for (int64_t j = 0; j < steps; ++j) {
+      for (int64_t i = 0; i < C; ++i) {
+        Row& row = rows_[cache_rows_[i]];
+        if (row.done) continue;
+        row.out.token_ids.push_back(tok[j * C + i]);
+        row.out.logprobs.push_back(lp[j * C + i]);
+        ++appended;
+        finish_if_done(row);
+      }
+    }
+    return appended;
+  }
+
+  // One eager step first (it sets up the libraries' per-stream state, which
+  // a capture may not), from the window's inputs: it writes the same cache
+  // slots the first replay writes again.
+  std::unique_ptr<StepGraph> capture(int64_t C, const std::function<void(StepGraph&)>& load) {
+    auto g = std::make_unique<StepGraph>();
+    at::TensorOptions index = index_options();
+    g->ids = at::zeros({C, 1}, index);
+    g->positions = at::zeros({C, 1}, index);
+    g->live = at::zeros({C, 1}, index.dtype(at::kBool));
+    g->uniforms = at::zeros({kDecodeGraphWindow, C}, index.dtype(at::kFloat));
+    g->step = at::zeros({1}, index);
+    g->tokens = at::zeros({kDecodeGraphWindow, C}, index);
+    g->logprobs = at::zeros({kDecodeGraphWindow, C}, index.dtype(at::kFloat));
+    load(*g);
+    graph_step(*g);
+    load(*g);
+    c10::cuda::device_synchronize();
+    g->graph.capture_begin();
+    graph_step(*g);
+    g->graph.capture_end();
+    return g;
   }
 
   // One decode step over all cache rows; finished rows recompute their last
@@ -256,6 +375,8 @@ class Decoder {
   std::vector<Row> rows_;
   KVCache cache_;
   std::vector<int64_t> cache_rows_;  // cache row i holds rows_[cache_rows_[i]]
+  bool use_graphs_ = false;
+  std::unique_ptr<StepGraph> graph_;  // captured for the current cache
 };
 
 }  // namespace
@@ -287,6 +408,7 @@ Result<std::vector<Sample>> generate(const Transformer& model, const std::vector
     for (Sample& c : parts[s]) out.push_back(std::move(c));
     total.prefill_tokens += part_stats[s].prefill_tokens;
     total.decode_tokens += part_stats[s].decode_tokens;
+    total.graph_steps += part_stats[s].graph_steps;
     prefill_seconds = std::max(prefill_seconds, part_stats[s].prefill_seconds);
     decode_seconds = std::max(decode_seconds, part_stats[s].decode_seconds);
   }

@@ -20,6 +20,10 @@
 
 namespace r1 {
 
+// Decode steps a CUDA graph runs between two host reads; the tokens of rows
+// that finish inside a window are computed and dropped.
+inline constexpr int64_t kDecodeGraphWindow = 8;
+
 struct GenerationOptions {
   int64_t max_new_tokens = 256;
   int64_t num_samples = 1;  // completions per prompt (GRPO's G)
@@ -35,6 +39,11 @@ struct GenerationOptions {
   // other core waiting: decode 1.1-1.3x tokens/s on 2 cores), 1 on a GPU.
   // Samples do not depend on it.
   int decode_streams = 0;
+  // On a GPU, decode steps replay as CUDA graphs (dense models, routes not
+  // recorded): one launch per step instead of every kernel's host-side
+  // dispatch, and the host reads sampled tokens once per window of up to
+  // kDecodeGraphWindow steps. The same samples as eager steps.
+  bool cuda_graphs = true;
   // DeepSeekMoE: fill each Sample's routed_experts (routing replay, and the
   // learner's sampler-vs-learner route mismatch). One host read per step.
   bool record_routes = false;
@@ -47,6 +56,7 @@ struct GenerationStats {
   int64_t decode_tokens = 0;  // tokens sampled, all rows
   double prefill_seconds = 0;
   double decode_seconds = 0;
+  int64_t graph_steps = 0;  // decode steps replayed as CUDA graphs
 };
 
 // Samples come back in prompt order, then by sample_index, with

@@ -64,7 +64,7 @@ at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at:
   // materialises the scores.
   bool small = q.is_cpu() && B * H * L * k.size(2) <= kMaxMaterializedScores;
   at::Tensor out = small ? explicit_attention(qg, k, v, mask) : at::scaled_dot_product_attention(qg, k, v, mask);
-  return out.view({B, H, L, D});
+  return out.reshape({B, H, L, D});  // SDPA's CUDA kernels may return another memory layout
 }
 
 void dense_mlp_shapes(const ModelConfig& c, const std::string& p, TensorShapes& out) {
@@ -217,6 +217,7 @@ Status Transformer::bind_layers() {
     return it == tensors_.end() ? at::Tensor() : it->second;
   };
   embed_ = get("model.embed_tokens.weight");
+  inv_freq_ = inv_freq_.to(embed_.device());  // read by every forward: no copy per call
   final_norm_ = get("model.norm.weight");
   if (config_.head == ModelHead::sequence_classification)
     score_ = get("score.weight");

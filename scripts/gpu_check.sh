@@ -111,10 +111,15 @@ print(f"{2 * x.numel() * 10 / (start.elapsed_time(end) / 1e3) / 1e9:.0f}")
 EOF
 )
 echo "{\"copy_bandwidth_gbs\": $GBS}"
-"$R1" model init --arch qwen2 --preset qwen2.5-0.5b --out "$WORK/qwen05" --seed 1 >/dev/null
+"$R1" model init --arch qwen2 --preset qwen2.5-0.5b --vocab-size 151936 --out "$WORK/qwen05" --seed 1 >/dev/null
 for batch in 1 32 128 256; do
   "$GENERATE_BENCH" --model "$WORK/qwen05" --device cuda --dtype bfloat16 --batch "$batch" --prompt-len 64 \
     --new-tokens 128 --repeats 2 --bandwidth-gbs "$GBS"
+done
+# The same without CUDA graphs: what the graphs buy.
+for batch in 1 128; do
+  "$GENERATE_BENCH" --model "$WORK/qwen05" --device cuda --dtype bfloat16 --batch "$batch" --prompt-len 64 \
+    --new-tokens 128 --repeats 1 --bandwidth-gbs "$GBS" --cuda-graphs 0
 done
 # One GRPO update: 8 prompts x 8 completions of up to 1,024 tokens, bf16,
 # against the H100/H200 datasheet's dense bf16 peak (989 TFLOP/s).

@@ -127,6 +127,37 @@ TEST(Backend, GeneratedCompletions) {
   }
 }
 
+// On a GPU, decode steps replay as CUDA graphs by default: the same samples as
+// eager steps, through rows finishing mid-window and cache compactions.
+TEST(Backend, GraphDecodingEqualsEagerDecoding) {
+  R1_REQUIRE_TEST_DEVICE(device);
+  if (!device.is_cuda()) GTEST_SKIP() << "CUDA graphs need a GPU";
+  Transformer gpu = on(tiny_random_model(64, 0.2, 5), device, at::kFloat);
+  std::vector<RolloutPrompt> prompts;
+  for (size_t i = 0; i < kSequences.size(); ++i) prompts.push_back({static_cast<int64_t>(i), kSequences[i]});
+  for (double temperature : {1.0, 0.0}) {
+    GenerationOptions o;
+    o.max_new_tokens = 30;
+    o.num_samples = 8;
+    o.seed = 3;
+    o.sampling.temperature = temperature;
+    o.stop_token_ids = {2, 9};
+    GenerationStats graphed, eager;
+    auto want = value_or_throw(generate(gpu, prompts, o, &graphed));
+    o.cuda_graphs = false;
+    auto got = value_or_throw(generate(gpu, prompts, o, &eager));
+    EXPECT_GT(graphed.graph_steps, 0);
+    EXPECT_EQ(eager.graph_steps, 0);
+    EXPECT_EQ(graphed.decode_tokens, eager.decode_tokens);
+    ASSERT_EQ(want.size(), got.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(want[i].token_ids, got[i].token_ids) << "temperature " << temperature << " sample " << i;
+      EXPECT_EQ(want[i].finish_reason, got[i].finish_reason);
+      EXPECT_LT(relative_error(at::tensor(want[i].logprobs), at::tensor(got[i].logprobs)), kFp32Tolerance);
+    }
+  }
+}
+
 // Log-probs and entropies of completions after shared prompts, and the
 // gradients of a weighted sum of the log-probs with respect to every weight.
 TEST(Backend, CompletionLogprobsAndGradients) {
@@ -203,7 +234,8 @@ TEST(Backend, AdamWSteps) {
       opt_gpu.step(1e-3);
     }
     TensorMap want = opt_cpu.state_tensors(), got = opt_gpu.state_tensors();
-    for (const auto& [name, t] : want) EXPECT_LT(relative_error(t, got.at(name)), 1e-5) << name;
+    // exp_avg_sq differs by ~1.5e-5 relative: the fused kernels of the two backends round (1 - beta2) g^2 apart.
+    for (const auto& [name, t] : want) EXPECT_LT(relative_error(t, got.at(name)), kFp32Tolerance) << name;
     for (const auto& [name, w] : cpu.tensors())
       EXPECT_LT(relative_error(w, gpu.tensors().at(name)), tolerance(dtype)) << name << " " << c10::toString(dtype);
   }
