@@ -125,4 +125,7 @@ done
 # against the H100/H200 datasheet's dense bf16 peak (989 TFLOP/s).
 "$LEARNER_BENCH" --model "$WORK/qwen05" --device cuda --dtype bfloat16 --prompts 8 --g 8 --prompt-len 128 \
   --completion-len 1024 --micro-batch 8 --repeats 3 --peak-tflops 989
+# Twice the rows per forward/backward: how much of the update is per-op overhead.
+"$LEARNER_BENCH" --model "$WORK/qwen05" --device cuda --dtype bfloat16 --prompts 8 --g 8 --prompt-len 128 \
+  --completion-len 1024 --micro-batch 16 --repeats 2 --peak-tflops 989
 exit "$FAILED"

@@ -9,7 +9,9 @@
 //   fp32 1e-4: the backends sum in different orders (cuBLAS splits K, SDPA
 //     tiles the softmax), nothing else differs;
 //   bf16 3e-2: a bf16 rounding (8-bit mantissa, 2^-8 = 4e-3 relative) of the
-//     activations at every layer, each backend rounding different sums.
+//     activations at every layer, each backend rounding different sums;
+//     6e-2 for gradients, which the backward rounds again (measured on an
+//     H200: 3.2e-2).
 // Sampled tokens must be equal: both backends draw with the same
 // counter-based uniform numbers, and a token flips only when a number falls
 // within ~1e-6 of a cumulative-probability boundary.
@@ -34,6 +36,7 @@ namespace {
 
 constexpr double kFp32Tolerance = 1e-4;
 constexpr double kBf16Tolerance = 3e-2;
+constexpr double kBf16GradientTolerance = 6e-2;
 
 // The device R1_TEST_DEVICE names, or nullopt (the test then skips).
 std::optional<at::Device> test_device() {
@@ -176,8 +179,9 @@ TEST(Backend, CompletionLogprobsAndGradients) {
     at::Tensor weights = at::linspace(-1, 1, want.numel()).view(want.sizes());
     (want.to(at::kFloat) * weights).sum().backward();
     (got.to(at::kFloat) * weights.to(device)).sum().backward();
+    double gradient_tolerance = dtype == at::kBFloat16 ? kBf16GradientTolerance : kFp32Tolerance;
     for (const auto& [name, w] : cpu.tensors())
-      EXPECT_LT(relative_error(w.grad(), gpu.tensors().at(name).grad()), tolerance(dtype))
+      EXPECT_LT(relative_error(w.grad(), gpu.tensors().at(name).grad()), gradient_tolerance)
           << name << " " << c10::toString(dtype);
   }
 }
@@ -210,8 +214,12 @@ TEST(Backend, LearnerSteps) {
     for (const auto& [name, value] : want.metrics)
       EXPECT_NEAR(got.metrics.at(name), value, kFp32Tolerance * std::max(1.0, std::abs(value))) << name;
   }
+  // Not k_proj.bias: adding it to every key leaves each softmax unchanged, so
+  // its exact gradient is 0 and AdamW's normalised step turns each backend's
+  // rounding noise into full-size steps of either sign.
   for (const auto& [name, w] : cpu.tensors())
-    EXPECT_LT(relative_error(w, gpu.tensors().at(name)), kFp32Tolerance) << name;
+    if (name.find("k_proj.bias") == std::string::npos)
+      EXPECT_LT(relative_error(w, gpu.tensors().at(name)), kFp32Tolerance) << name;
 }
 
 // Three AdamW steps on the same gradients; a bf16 model steps its fp32 masters.
