@@ -182,7 +182,8 @@ TaskProblem arithmetic_problem(const TaskOptions& o, Rng& rng) {
   p.canonical = "arithmetic:" + (commutative ? std::to_string(std::min(a, b)) + " " + op + " " +
                                                    std::to_string(std::max(a, b))
                                              : text);
-  p.prompt = "Compute " + text;
+  // General asks first, so the problem ends the prompt as in reasoning rows.
+  p.prompt = (o.kind == "general" ? "Briefly: Compute " : "Compute ") + text;
   p.answer = std::to_string(r);
   std::string think = op == '*' ? multiplication_steps(a, b) : place_steps(a, op, b);
   p.solution = "<think>" + think + "</think> <answer>" + p.answer + "</answer>";
@@ -207,6 +208,10 @@ Status validate_task_options(const TaskOptions& o) {
   if (o.n < 1) return Status::error("task options: n must be >= 1, got " + std::to_string(o.n));
   if (o.heldout_percent < 1 || o.heldout_percent > 99)
     return Status::error("task options: heldout_percent must be in 1..99, got " + std::to_string(o.heldout_percent));
+  if (o.kind != "reasoning" && o.kind != "general")
+    return Status::error("task options: unknown kind '" + o.kind + "' (expected reasoning or general)");
+  if (o.kind == "general" && o.task != "arithmetic")
+    return Status::error("task options: kind general needs task arithmetic, got '" + o.task + "'");
   R1_RETURN_IF_ERROR(check_range("min_numbers", o.min_numbers, "max_numbers", o.max_numbers, 2, 6));
   R1_RETURN_IF_ERROR(check_range("min_number", o.min_number, "max_number", o.max_number, 1, 9999));
   if (o.max_target < 1) return Status::error("task options: max_target must be >= 1");
@@ -232,7 +237,8 @@ Result<std::vector<TaskProblem>> generate_tasks(const TaskOptions& o) {
         o.task == "countdown" ? countdown_problem(o, rng) : std::optional<TaskProblem>(arithmetic_problem(o, rng));
     if (!p || is_heldout(p->canonical, o.heldout_percent) != want_heldout) continue;
     if (o.unique && !seen.insert(p->canonical).second) continue;
-    p->id = o.task + "-" + hex16(hash_text(p->canonical));
+    p->id = o.task + (o.kind == "general" ? "-general-" : "-") + hex16(hash_text(p->canonical));
+    p->kind = o.kind;
     out.push_back(std::move(*p));
   }
   if (static_cast<int64_t>(out.size()) < o.n)
@@ -244,7 +250,7 @@ Result<std::vector<TaskProblem>> generate_tasks(const TaskOptions& o) {
 
 std::string task_row_json(const std::string& task, const TaskProblem& p) {
   JsonWriter w;
-  w.begin_object().key("id").value(p.id).key("prompt").value(p.prompt);
+  w.begin_object().key("id").value(p.id).key("prompt").value(p.prompt).key("kind").value(p.kind);
   if (task == "countdown") {
     w.key("numbers").array(p.numbers).key("target").value(p.target);
   } else {
@@ -265,7 +271,7 @@ std::vector<Example> task_examples(const std::string& task, const std::vector<Ta
     e.prompt = p.prompt;
     e.where = task + "[" + std::to_string(i) + "]";
     JsonWriter w;
-    w.begin_object();
+    w.begin_object().key("kind").value(p.kind);
     if (task == "countdown") {
       w.key("numbers").array(p.numbers).key("target").value(p.target);
     } else {
@@ -277,6 +283,67 @@ std::vector<Example> task_examples(const std::string& task, const std::vector<Ta
     out.push_back(std::move(e));
   }
   return out;
+}
+
+namespace {
+
+// "<think>steps</think> <answer>result</answer>" -> (steps, result).
+std::pair<std::string, std::string> solution_parts(const std::string& solution) {
+  size_t open = solution.find("<think>") + 7, close = solution.find("</think>");
+  size_t answer = solution.find("<answer>") + 8, answer_end = solution.find("</answer>");
+  return {solution.substr(open, close - open), solution.substr(answer, answer_end - answer)};
+}
+
+std::string solution_of(const std::string& steps, const std::string& result) {
+  return "<think>" + steps + "</think> <answer>" + result + "</answer>";
+}
+
+// The rejected side of problem `i`'s pair, in turn: a wrong result (off by 1
+// or 10, or of the wrong sign, in the steps' last line and the answer);
+// rambling steps; and a terse guess, the steps skipped and the result's last
+// digit dropped (what a policy trained on the first two alone learned to
+// write: shorter than any chosen answer, and wrong).
+std::string rejected_solution(const TaskProblem& p, size_t i) {
+  auto [steps, result] = solution_parts(p.solution);
+  if (i % 3 == 1) return solution_of(steps + " " + steps + " " + steps, result);
+  const int64_t value = std::stoll(result);
+  if (i % 3 == 2) {
+    std::string guess = std::to_string(value / 10 != 0 ? value / 10 : value + 1);
+    return solution_of(steps.substr(0, steps.find(" = ")) + " = " + guess, guess);
+  }
+  const int64_t offsets[] = {1, -1, 10, -10};
+  const uint64_t pick = hash_text(p.canonical) % 6;
+  std::string wrong = std::to_string(pick >= 4 && value != 0 ? -value : value + offsets[pick % 4]);
+  steps.replace(steps.rfind(result), result.size(), wrong);
+  return solution_of(steps, wrong);
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> task_rows_json(const TaskOptions& options, const std::string& form) {
+  if (form != "rows" && form != "sft" && form != "preferences")
+    return Status::error("task form '" + form + "' is not one of rows, sft, preferences");
+  if (form == "preferences" && options.task != "arithmetic")
+    return Status::error("task form preferences needs task arithmetic, got '" + options.task + "'");
+  R1_ASSIGN_OR_RETURN(std::vector<TaskProblem> problems, generate_tasks(options));
+  std::vector<std::string> rows;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const TaskProblem& p = problems[i];
+    if (form == "rows") {
+      rows.push_back(task_row_json(options.task, p));
+      continue;
+    }
+    JsonWriter w;
+    w.begin_object().key("id").value(p.id).key("prompt").value(p.prompt);
+    // As the model continues an r1_zero prompt ("... Assistant:"): after a space.
+    if (form == "sft")
+      w.key("completion").value(" " + p.solution);
+    else
+      w.key("chosen").value(" " + p.solution).key("rejected").value(" " + rejected_solution(p, i));
+    w.key("kind").value(p.kind).end_object();
+    rows.push_back(w.str());
+  }
+  return rows;
 }
 
 Result<std::vector<std::string>> task_pretraining_corpus(const TaskOptions& options,

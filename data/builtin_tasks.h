@@ -22,6 +22,11 @@ struct TaskOptions {
   uint64_t seed = 0;
   bool unique = true;              // no canonical problem twice in one output
   int heldout_percent = 10;        // share of the problem space held out, 1..99
+  // "reasoning", or "general" (arithmetic only): the same problems asked for
+  // a brief answer, standing in for prompts no rule grades (the r1-tiny
+  // recipe scores them with a reward model). Rows carry it as "kind", so a
+  // reward spec can route on it; the split does not depend on it.
+  std::string kind = "reasoning";
 
   // Countdown: how many numbers, their range, and the largest target.
   int min_numbers = 3;
@@ -37,10 +42,11 @@ struct TaskOptions {
 };
 
 struct TaskProblem {
-  std::string id;         // "<task>-<16 hex digits of the canonical hash>"
+  std::string id;         // "<task>[-general]-<16 hex digits of the canonical hash>"
   std::string canonical;  // the problem up to operand order; the split key
   std::string prompt;
   std::string answer;     // arithmetic: the result; countdown: the reference equation
+  std::string kind;       // TaskOptions::kind
   std::vector<int64_t> numbers;  // countdown only
   int64_t target = 0;            // countdown only
   // A worked solution in the R1 format on one line, so that the countdown
@@ -59,9 +65,22 @@ Result<std::vector<TaskProblem>> generate_tasks(const TaskOptions& options);
 // True when the canonical problem belongs to the held-out split.
 bool is_heldout(const std::string& canonical, int heldout_percent);
 
-// The JSONL row of a problem: id, prompt, solution and the reference fields
-// (countdown: numbers, target; arithmetic: answer).
+// The JSONL row of a problem: id, prompt, kind, solution and the reference
+// fields (countdown: numbers, target; arithmetic: answer).
 std::string task_row_json(const std::string& task, const TaskProblem& problem);
+
+// The problems as JSONL rows of one form:
+//   "rows"         task_row_json (prompts with references: rl, eval, sample)
+// Completions start with a space, as a model continues an r1_zero prompt
+// ("... Assistant:") and as the pretraining corpus joins them.
+//   "sft"          {"id", "prompt", "completion": the worked solution, "kind"}
+//   "preferences"  {"id", "prompt", "chosen", "rejected", "kind"} (arithmetic):
+//                  the worked solution beats, in turn, the same solution
+//                  with a wrong result (off by 1 or 10, or of the wrong
+//                  sign), one whose steps ramble (said three times over)
+//                  and a terse wrong guess (steps skipped, the result's
+//                  last digit dropped): concise, worked and correct wins
+Result<std::vector<std::string>> task_rows_json(const TaskOptions& options, const std::string& form);
 
 // Examples (reference_json holds the checker's fields) for the trainer.
 std::vector<Example> task_examples(const std::string& task, const std::vector<TaskProblem>& problems);

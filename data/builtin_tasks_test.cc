@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "data/jsonl_dataset.h"
+#include "util/json.h"
 
 namespace r1 {
 namespace {
@@ -204,6 +205,79 @@ TEST(Tasks, ExamplesCarryTheCheckerFields) {
   Example e = task_examples("arithmetic", ar)[1];
   EXPECT_EQ(e.answer, ar[1].answer);
   EXPECT_EQ(std::string(value_or_throw(reference_document(e))["answer"].GetString()), ar[1].answer);
+}
+
+// General rows: the same problems (the same split), asked for a brief
+// answer, with their own ids and "kind" in the row and the references.
+TEST(Tasks, GeneralRowsAreTheSameProblemsMarkedGeneral) {
+  TaskOptions general = opts("arithmetic", "heldout", 20, 3);
+  general.kind = "general";
+  auto g = value_or_throw(generate_tasks(general));
+  auto r = value_or_throw(generate_tasks(opts("arithmetic", "heldout", 20, 3)));
+  for (size_t i = 0; i < g.size(); ++i) {
+    EXPECT_EQ(g[i].canonical, r[i].canonical);
+    EXPECT_EQ(g[i].prompt, "Briefly: " + r[i].prompt);
+    EXPECT_EQ(g[i].id, "arithmetic-general-" + r[i].id.substr(11));
+    EXPECT_EQ(r[i].kind, "reasoning");
+  }
+  rapidjson::Document row = value_or_throw(parse_json(task_row_json("arithmetic", g[0]), "row"));
+  EXPECT_EQ(std::string(row["kind"].GetString()), "general");
+  Example e = task_examples("arithmetic", g)[0];
+  EXPECT_EQ(std::string(value_or_throw(reference_document(e))["kind"].GetString()), "general");
+  TaskOptions bad = opts("countdown", "train", 5, 1);
+  bad.kind = "general";
+  EXPECT_NE(validate_task_options(bad).message().find("kind general needs task arithmetic"), std::string::npos);
+  bad.task = "arithmetic";
+  bad.kind = "chat";
+  EXPECT_NE(validate_task_options(bad).message().find("unknown kind 'chat'"), std::string::npos);
+}
+
+TEST(Tasks, SftRowsContinueTheR1ZeroPrompt) {
+  TaskOptions o = opts("arithmetic", "train", 6, 4);
+  auto problems = value_or_throw(generate_tasks(o));
+  auto rows = value_or_throw(task_rows_json(o, "sft"));
+  ASSERT_EQ(rows.size(), problems.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rapidjson::Document row = value_or_throw(parse_json(rows[i], "row"));
+    EXPECT_EQ(std::string(row["prompt"].GetString()), problems[i].prompt);
+    EXPECT_EQ(std::string(row["completion"].GetString()), " " + problems[i].solution);
+  }
+  EXPECT_EQ(value_or_throw(task_rows_json(o, "rows"))[0], task_row_json("arithmetic", problems[0]));
+  EXPECT_NE(task_rows_json(o, "pairs").status().message().find("not one of rows, sft, preferences"),
+            std::string::npos);
+  EXPECT_FALSE(task_rows_json(opts("countdown", "train", 2, 1), "preferences").ok());
+}
+
+// chosen: the worked solution; rejected: in turn the same steps ending in a
+// wrong result (in the last step and the answer), the steps said three
+// times, and a terse wrong guess.
+TEST(Tasks, PreferencePairsPreferConciseCorrectAnswers) {
+  TaskOptions o = opts("arithmetic", "train", 40, 5);
+  o.kind = "general";
+  auto problems = value_or_throw(generate_tasks(o));
+  auto rows = value_or_throw(task_rows_json(o, "preferences"));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rapidjson::Document row = value_or_throw(parse_json(rows[i], "row"));
+    std::string chosen = row["chosen"].GetString(), rejected = row["rejected"].GetString();
+    const TaskProblem& p = problems[i];
+    EXPECT_EQ(chosen, " " + p.solution);
+    EXPECT_EQ(std::string(row["kind"].GetString()), "general");
+    if (i % 3 == 1) {
+      EXPECT_GT(rejected.size(), 2 * chosen.size()) << rejected;
+      EXPECT_NE(rejected.find("<answer>" + p.answer + "</answer>"), std::string::npos);
+      continue;
+    }
+    if (i % 3 == 2) {
+      EXPECT_LT(rejected.size(), chosen.size()) << rejected;
+      EXPECT_EQ(rejected.find("<answer>" + p.answer + "</answer>"), std::string::npos) << rejected;
+      continue;
+    }
+    int64_t wrong = std::stoll(rejected.substr(rejected.find("<answer>") + 8));
+    int64_t off = wrong - std::stoll(p.answer);
+    EXPECT_TRUE(off == 1 || off == -1 || off == 10 || off == -10 || wrong == -std::stoll(p.answer)) << rejected;
+    EXPECT_NE(wrong, std::stoll(p.answer));
+    EXPECT_NE(rejected.find("= " + std::to_string(wrong) + "</think>"), std::string::npos) << rejected;
+  }
 }
 
 TEST(Corpus, PromptPlusSolutionFromTrainOnly) {

@@ -34,14 +34,16 @@ void add_task_flags(CLI::App* cmd, TaskOptions& t) {
   cmd->add_option("--min-digits", t.min_digits, "arithmetic: fewest operand digits");
   cmd->add_option("--max-digits", t.max_digits, "arithmetic: most operand digits");
   cmd->add_option("--ops", t.ops, "arithmetic: operators to draw from, a subset of \"+-*\"");
+  cmd->add_option("--kind", t.kind, "reasoning, or general (arithmetic asked for a brief answer)");
 }
 
-void run_tasks(const TaskOptions& t, const std::string& out) {
-  std::vector<TaskProblem> problems = value_or_throw(generate_tasks(t));
+void run_tasks(const TaskOptions& t, const std::string& form, const std::string& out) {
+  std::vector<std::string> rows = value_or_throw(task_rows_json(t, form));
   JsonlWriter writer = value_or_throw(JsonlWriter::open(out));
-  for (const TaskProblem& p : problems) throw_if_error(writer.write(task_row_json(t.task, p)));
+  for (const std::string& row : rows) throw_if_error(writer.write(row));
   throw_if_error(writer.commit());
-  std::cerr << "r1 data tasks: " << problems.size() << " " << t.task << " " << t.split << " problems\n";
+  std::cerr << "r1 data tasks: " << rows.size() << " " << t.task << " " << t.split << " problems as " << form
+            << " rows\n";
 }
 
 void run_corpus(const TaskOptions& t, const std::string& template_name, const std::string& out) {
@@ -114,8 +116,12 @@ void add_tasks(CLI::App* group) {
   CLI::App* cmd = group->add_subcommand("tasks", "Generate Countdown or arithmetic problems as JSONL rows");
   add_task_flags(cmd, *t);
   cmd->add_option("--split", t->split, "train or heldout (disjoint by problem)");
+  auto form = std::make_shared<std::string>("rows");
+  cmd->add_option("--form", *form, "rows (prompts with references), sft (prompt + worked solution) or preferences "
+                                   "(prompt, chosen, rejected)")
+      ->capture_default_str();
   cmd->add_option("--out", *out, "output .jsonl ('-' for stdout)")->required();
-  cmd->callback([t, out] { run_tasks(*t, *out); });
+  cmd->callback([t, form, out] { run_tasks(*t, *form, *out); });
 }
 
 void add_corpus(CLI::App* group) {

@@ -54,9 +54,9 @@ Result<TaskOptions> parse_task_options(const JsonValue& o, const std::string& wh
     std::string key = it->name.GetString();
     const JsonValue& v = it->value;
     auto bad = [&](const char* what) { return Status::error(where + ": field '" + key + "' must be " + what); };
-    if (key == "task" || key == "split" || key == "ops") {
+    if (key == "task" || key == "split" || key == "ops" || key == "kind") {
       if (!v.IsString()) return bad("a string");
-      (key == "task" ? t.task : key == "split" ? t.split : t.ops) = v.GetString();
+      (key == "task" ? t.task : key == "split" ? t.split : key == "ops" ? t.ops : t.kind) = v.GetString();
     } else if (key == "n" || key == "max_target") {
       if (!v.IsInt64()) return bad("an integer");
       (key == "n" ? t.n : t.max_target) = v.GetInt64();
@@ -71,8 +71,8 @@ Result<TaskOptions> parse_task_options(const JsonValue& o, const std::string& wh
       t.*(f->second) = v.GetInt();
     } else {
       return Status::error(where + ": unknown task key '" + key +
-                           "' (known: task, split, n, seed, unique, heldout_percent, min_numbers, max_numbers, "
-                           "min_number, max_number, max_target, min_digits, max_digits, ops)");
+                           "' (known: task, kind, split, n, seed, unique, heldout_percent, min_numbers, "
+                           "max_numbers, min_number, max_number, max_target, min_digits, max_digits, ops)");
     }
   }
   R1_RETURN_IF_ERROR(validate_task_options(t).with_context(where));
@@ -81,7 +81,7 @@ Result<TaskOptions> parse_task_options(const JsonValue& o, const std::string& wh
 
 std::string task_options_json(const TaskOptions& t) {
   JsonWriter w;
-  w.begin_object().key("task").value(t.task).key("split").value(t.split).key("n").value(t.n);
+  w.begin_object().key("task").value(t.task).key("kind").value(t.kind).key("split").value(t.split).key("n").value(t.n);
   w.key("seed").value(t.seed).key("unique").value(t.unique);
   w.key("heldout_percent").value(t.heldout_percent).key("min_numbers").value(t.min_numbers);
   w.key("max_numbers").value(t.max_numbers).key("min_number").value(t.min_number);

@@ -34,7 +34,7 @@ Status check_reward(const std::string& text) {
   if (doc.IsString()) return Status();  // a spec file, read by run_sample
   if (!doc.IsObject() && !doc.IsArray())
     return Status::error("key 'reward' must be a reward spec (object or list) or a spec file path");
-  return RewardFunction::from_json(doc, "reward").status();
+  return RewardFunction::check_json(doc, "reward");
 }
 
 Status validate(SampleConfig& c) {

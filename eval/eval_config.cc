@@ -77,10 +77,7 @@ Status validate_eval_config(const EvalConfig& c) {
   R1_RETURN_IF_ERROR(one_of("template", c.template_name, {"", "auto", "chatml", "llama3", "r1_zero", "none"}));
   if (c.stop)
     for (const auto& s : *c.stop) R1_RETURN_IF_ERROR(need(!s.empty(), "key 'stop' must not hold an empty string"));
-  if (!c.reward.empty()) {
-    Result<RewardFunction> fn = RewardFunction::from_text(c.reward, "key 'reward'");
-    if (!fn.ok()) return fn.status();
-  }
+  if (!c.reward.empty()) R1_RETURN_IF_ERROR(RewardFunction::check_text(c.reward, "key 'reward'"));
   return Status();
 }
 

@@ -313,6 +313,8 @@ const std::vector<StageTypeInfo>& stage_types() {
        {{"model", "model"}, {"metrics", "metrics.jsonl"}, {"rollouts", "rollouts.db"}, {"output_dir", ""}}},
       {"on-policy-distill", "on-policy distillation: r1 rl with teacher_model_name_or_path",
        {{"model", "model"}, {"metrics", "metrics.jsonl"}, {"rollouts", "rollouts.db"}, {"output_dir", ""}}},
+      {"data", "one JSONL file from parts: files and rows generated from a built-in task (data/data_mix.h)",
+       {{"file", "data.jsonl"}, {"output_dir", ""}}},
       {"sample", "rejection sampling (r1 sample)",
        {{"samples", "samples.jsonl"}, {"report", "report.json"}, {"output_dir", ""}}},
       {"eval", "evaluation: pass@1, maj@k, pass@k (r1 eval)",

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 
+#include "data/data_mix.h"
 #include "data/dataset_source.h"
 #include "distill/rejection_sampling.h"
 #include "distill/sample_config.h"
@@ -183,7 +184,11 @@ Result<std::string> run_eval_stage(const rapidjson::Value& config, const std::st
   w.key("samples").value(s.metrics.k).key("pass@1").value(s.metrics.pass_at_1).key("pass@k").value(s.metrics.pass_at_k);
   if (s.metrics.maj_at_k) w.key("maj@k").value(*s.metrics.maj_at_k);
   w.key("mean_completion_tokens").value(s.mean_completion_tokens);
-  w.key("truncated_fraction").value(s.truncated_fraction).end_object();
+  w.key("truncated_fraction").value(s.truncated_fraction).key("reward_mean").value(s.reward_mean);
+  // Each reward component's mean (a reward model's mean score, say), beside pass@1.
+  w.key("components").begin_object();
+  for (const auto& [name, mean] : s.component_means) w.key(name).value(mean);
+  w.end_object().end_object();
   return w.str();
 }
 
@@ -260,6 +265,21 @@ Status eval_inputs(const StageInputs& in) {
   return load_eval_dataset(c).status().with_context(in.where + ".dataset");
 }
 
+Status data_inputs(const StageInputs& in) {
+  R1_ASSIGN_OR_RETURN(DataMixConfig c, data_mix_config_fields().parse(in.config, in.where));
+  return check_data_mix_inputs(c, !in.from_stages.count("parts")).with_context(in.where);
+}
+
+Result<std::string> run_data_stage(const JsonValue& config, const std::string& where, std::FILE* log) {
+  R1_ASSIGN_OR_RETURN(DataMixConfig c, data_mix_config_fields().parse(config, where));
+  Result<DataMixSummary> s = run_data_mix(c);
+  if (!s.ok()) return s.status().with_context(where);
+  std::fprintf(log, "%s: %lld rows -> %s\n", where.c_str(), static_cast<long long>(s->rows), s->file.c_str());
+  JsonWriter w;
+  w.begin_object().key("rows").value(s->rows).key("part_rows").array(s->part_rows).end_object();
+  return w.str();
+}
+
 // What a stage type does: its config's parser, its input checks, its run,
 // and its keys for --help-config.
 struct StageKind {
@@ -296,6 +316,9 @@ const Registry<StageKind>& stage_kinds() {
         rm_inputs, run_rm_stage, [](std::ostream& out) { reward_config_fields().print_help(out); }}},
       {"rl", rl_kind("rl")},
       {"on-policy-distill", rl_kind("on-policy-distill")},
+      {"data",
+       {[](const JsonValue& c, const std::string& w) { return data_mix_config_fields().parse(c, w).status(); },
+        data_inputs, run_data_stage, [](std::ostream& out) { data_mix_config_fields().print_help(out); }}},
       {"sample",
        {[](const JsonValue& c, const std::string& w) { return parse_sample_config(c, w).status(); }, sample_inputs,
         run_sample_stage, [](std::ostream& out) { sample_config_fields().print_help(out); }}},
@@ -362,12 +385,19 @@ std::string format_stage_metrics(const std::string& type, const rapidjson::Value
     if (has("steps")) add("steps " + count("steps"));
     if (has("reward")) add("reward " + fixed(num("reward_first"), 3) + " -> " + fixed(num("reward"), 3));
     if (has("accuracy")) add("accuracy " + fixed(num("accuracy_first"), 3) + " -> " + fixed(num("accuracy"), 3));
+  } else if (type == "data") {
+    add(count("rows") + " rows");
   } else if (type == "sample") {
     add("kept " + count("kept") + " of " + count("generated") + " (" + fixed(100 * num("kept_fraction"), 1) + "%)");
     add(count("prompts_with_kept") + " of " + count("prompts") + " prompts");
   } else if (type == "eval") {
     std::string dataset = m.HasMember("dataset") && m["dataset"].IsString() ? m["dataset"].GetString() : "?";
     add("pass@1 " + fixed(num("pass@1"), 4) + " on " + dataset + " (" + count("examples") + ")");
+    // Components other than accuracy: what a reward model or judge gave.
+    if (m.HasMember("components") && m["components"].IsObject())
+      for (auto it = m["components"].MemberBegin(); it != m["components"].MemberEnd(); ++it)
+        if (std::string(it->name.GetString()) != "accuracy" && it->value.IsNumber())
+          add("mean " + std::string(it->name.GetString()) + " " + fixed(it->value.GetDouble(), 4));
     if (num("samples") > 1) {
       if (has("maj@k")) add("maj@" + count("samples") + " " + fixed(num("maj@k"), 4));
       add("pass@" + count("samples") + " " + fixed(num("pass@k"), 4));

@@ -56,7 +56,7 @@ std::string RewardResult::to_json() const {
 }
 
 Result<RewardFunction::Component> RewardFunction::parse_entry(const JsonValue& entry, const std::string& where,
-                                                              const CheckerRegistry& registry) {
+                                                              const CheckerRegistry& registry, bool load) {
   if (!entry.IsObject()) return Status::error(where + " must be an object");
   R1_ASSIGN_OR_RETURN(std::string kind, entry_kind(entry, where));
   R1_ASSIGN_OR_RETURN(std::string source, json_string(entry, kind.c_str(), where));
@@ -76,7 +76,7 @@ Result<RewardFunction::Component> RewardFunction::parse_entry(const JsonValue& e
   if (kind == "checker") {
     auto params = entry.FindMember("params");
     R1_ASSIGN_OR_RETURN(made, registry.make(source, params == entry.MemberEnd() ? nullptr : &params->value, where));
-  } else {
+  } else if (load) {
     R1_ASSIGN_OR_RETURN(made, registry.make_model(kind, entry, where));
   }
   c.checker = std::move(made);
@@ -85,6 +85,20 @@ Result<RewardFunction::Component> RewardFunction::parse_entry(const JsonValue& e
 
 Result<RewardFunction> RewardFunction::from_json(const JsonValue& spec, const std::string& where,
                                                  const CheckerRegistry& registry) {
+  return parse(spec, where, registry, /*load=*/true);
+}
+
+Status RewardFunction::check_json(const JsonValue& spec, const std::string& where, const CheckerRegistry& registry) {
+  return parse(spec, where, registry, /*load=*/false).status();
+}
+
+Status RewardFunction::check_text(const std::string& text, const std::string& where) {
+  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(text, where));
+  return check_json(doc, where);
+}
+
+Result<RewardFunction> RewardFunction::parse(const JsonValue& spec, const std::string& where,
+                                             const CheckerRegistry& registry, bool load) {
   const JsonValue* list = &spec;
   if (spec.IsObject()) {
     for (auto it = spec.MemberBegin(); it != spec.MemberEnd(); ++it)
@@ -100,7 +114,7 @@ Result<RewardFunction> RewardFunction::from_json(const JsonValue& spec, const st
   std::set<std::string> names;
   for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
     std::string entry_where = where + ": rewards[" + std::to_string(i) + "]";
-    R1_ASSIGN_OR_RETURN(Component c, parse_entry((*list)[i], entry_where, registry));
+    R1_ASSIGN_OR_RETURN(Component c, parse_entry((*list)[i], entry_where, registry, load));
     if (!names.insert(c.name).second)
       return Status::error(entry_where + ": component name '" + c.name +
                            "' is used twice; give one entry a distinct \"name\"");

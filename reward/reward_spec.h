@@ -30,6 +30,12 @@ class RewardFunction {
   static Result<RewardFunction> from_file(const std::string& path);
   // Parses spec JSON text; `where` names it in errors.
   static Result<RewardFunction> from_text(const std::string& text, const std::string& where);
+  // The checks of from_json that read no file: every entry's structure and
+  // the rule checkers' params; reward model and judge folders are not
+  // loaded (config validation; in a recipe an earlier stage may train them).
+  static Status check_json(const JsonValue& spec, const std::string& where,
+                           const CheckerRegistry& registry = CheckerRegistry::builtin());
+  static Status check_text(const std::string& text, const std::string& where);
 
   // Thread-safe: checkers are immutable once built.
   Result<RewardResult> score(const RewardInput& input) const;
@@ -49,8 +55,11 @@ class RewardFunction {
     std::string when_field;        // "" = every row
     std::string when_equals_json;  // the value, as compact JSON
   };
+  // With `load` false, model and judge entries get no checker (check_json).
   static Result<Component> parse_entry(const JsonValue& entry, const std::string& where,
-                                       const CheckerRegistry& registry);
+                                       const CheckerRegistry& registry, bool load);
+  static Result<RewardFunction> parse(const JsonValue& spec, const std::string& where,
+                                      const CheckerRegistry& registry, bool load);
   static Result<bool> applies(const Component& c, const RewardInput& input);
   // One row's result; `batched` (when given) holds, per component, the
   // scores its batched checker already gave each row.

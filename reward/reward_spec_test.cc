@@ -76,6 +76,17 @@ TEST(RewardSpec, EntryErrorsNameTheEntry) {
             "spec.json: rewards[0]: 'template' belongs to judge entries");
 }
 
+// Config checks read no file: a reward model or judge an earlier recipe
+// stage trains need not exist yet; the entries' structure is still checked.
+TEST(RewardSpec, CheckTextLoadsNoModel) {
+  EXPECT_TRUE(RewardFunction::check_text(R"([{"model": "runs/not-yet/model", "when": {"field": "kind",
+      "equals": "general"}}, {"checker": "format"}])", "spec.json").ok());
+  EXPECT_EQ(RewardFunction::check_text(R"([{"model": "m", "when": {"field": "kind"}}])", "spec.json").message(),
+            "spec.json: rewards[0]: field 'when' must be {\"field\": NAME, \"equals\": VALUE}");
+  EXPECT_EQ(RewardFunction::check_text(R"([{"checker": "no_such"}])", "spec.json").message(),
+            from_text(R"([{"checker": "no_such"}])").status().message());
+}
+
 TEST(RewardSpec, BareListAndCosineWithNestedChecker) {
   auto fn = from_text(R"([{"checker": "cosine", "params": {"correctness": "gsm8k", "max_len": 100}},
                           {"checker": "cosine", "name": "cos_tok",

@@ -272,3 +272,53 @@ def test_an_llm_judge_gives_its_verdict_and_a_status_when_it_has_none(trained, t
     assert base == score_with_judge(tmp / "lm", tmp_path, "again")
     for got in base:
         assert got["details"]["judge"]["status"] == "no_verdict" and got["total"] == 0.0, got
+
+
+def test_stage_four_routes_reasoning_prompts_to_rules_and_general_ones_to_a_reward_model_trained_before_it(
+        tmp_path):
+    """R1's stage 4 as a recipe: generated preference pairs (a `data` stage) train a reward model (an `rm`
+    stage); a `data` stage mixes reasoning and general prompts; RL scores reasoning rows with the math rule and
+    general rows with that reward model ("when" on the rows' "kind"); an eval reports the model's mean score.
+    The run is checked before its first stage although the reward model does not exist yet."""
+    import sqlite3
+
+    r1("model", "init", "--arch", "qwen2", "--preset", "tiny", "--out", tmp_path / "lm", "--seed", "6")
+    task = {"task": "arithmetic", "min_digits": 2, "max_digits": 2, "ops": "+-"}
+    rm_entry = {"model": "${stages.rm.model}", "name": "rm", "params": {"normalize": "sigmoid",
+                                                                          "chat_template": "none"}}
+    recipe = {"name": "stage-four", "stages": [
+        {"name": "pairs", "type": "data", "config": {"parts": [dict(task, kind="general", n=64, form="preferences")]}},
+        {"name": "rm", "type": "rm", "config": {
+            "model_name_or_path": str(tmp_path / "lm"), "train_file": "${stages.pairs.file}",
+            "learning_rate": 1e-3, "max_steps": 4, "per_device_train_batch_size": 8, "logging_steps": 2}},
+        {"name": "prompts", "type": "data", "config": {"parts": [
+            dict(task, n=8, seed=1, form="rows"), dict(task, kind="general", n=8, seed=2, form="rows")]}},
+        {"name": "rl", "type": "rl", "config": {
+            "model_name_or_path": str(tmp_path / "lm"), "dataset": "${stages.prompts.file}",
+            "reward": {"rewards": [
+                {"checker": "math", "name": "accuracy", "when": {"field": "kind", "equals": "reasoning"}},
+                dict(rm_entry, when={"field": "kind", "equals": "general"})]},
+            "num_generations": 4, "per_device_train_batch_size": 16, "max_completion_length": 8,
+            "learning_rate": 1e-4, "bf16": False, "max_steps": 2, "logging_steps": 1, "save_steps": 10,
+            "seed": 3}},
+        {"name": "eval_general", "type": "eval", "config": {
+            "model": "${stages.rl.model}", "dataset": dict(task, kind="general", split="heldout", n=8),
+            "reward": {"rewards": [{"checker": "math", "name": "accuracy"}, rm_entry]},
+            "max_new_tokens": 8}}]}
+    (tmp_path / "recipe.json").write_text(json.dumps(recipe))
+    assert "ok" in r1("pipeline", "validate", tmp_path / "recipe.json").stdout
+    result = r1("pipeline", "run", tmp_path / "recipe.json", "--out", tmp_path / "run", threads=2)
+    assert "16 rows" in result.stdout + result.stderr
+    with sqlite3.connect(tmp_path / "run" / "rl" / "rollouts.db") as con:
+        rows = con.execute("SELECT p.prompt, c.name, c.value FROM reward_components c JOIN rollouts r "
+                           "ON r.id = c.rollout_id JOIN prompts p USING (prompt_index)").fetchall()
+    general = [(name, value) for prompt, name, value in rows if "Briefly: Compute" in prompt]
+    reasoning = [(name, value) for prompt, name, value in rows if "Briefly" not in prompt]
+    assert general and reasoning
+    # A component that does not apply to a row adds 0; the reward model's sigmoid score is in (0, 1).
+    assert all(0 < v < 1 for name, v in general if name == "rm")
+    assert all(v == 0 for name, v in general if name == "accuracy")
+    assert all(v == 0 for name, v in reasoning if name == "rm")
+    done = json.loads((tmp_path / "run" / "eval_general" / ".done").read_text())
+    metrics = done.get("metrics", done)
+    assert 0 < metrics["components"]["rm"] < 1, metrics

@@ -1,0 +1,75 @@
+#include "data/data_mix.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "util/json.h"
+#include "util/jsonl.h"
+
+namespace r1 {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("r1_data_mix_" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+DataMixConfig config(const std::string& parts, const fs::path& out) {
+  rapidjson::Document doc = value_or_throw(parse_json(
+      R"({"parts": )" + parts + R"(, "output_dir": ")" + out.string() + R"("})", "test config"));
+  return value_or_throw(data_mix_config_fields().parse(doc, "test config"));
+}
+
+std::vector<std::string> lines(const fs::path& file) {
+  std::ifstream in(file);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+TEST(DataMix, FileRowsThenTaskRowsInPartOrder) {
+  fs::path dir = fresh_dir("order");
+  std::ofstream(dir / "a.jsonl") << "{\"prompt\": \"p1\", \"completion\": \" c1\"}\n\n{\"prompt\":\"p2\",\"completion\":\" c2\"}\n";
+  DataMixConfig c = config(R"([")" + (dir / "a.jsonl").string() +
+                               R"(", {"task": "arithmetic", "kind": "general", "n": 3, "seed": 1, "form": "sft"}])",
+                           dir / "out");
+  DataMixSummary s = value_or_throw(run_data_mix(c));
+  EXPECT_EQ(s.part_rows, (std::vector<int64_t>{2, 3}));
+  std::vector<std::string> rows = lines(s.file);
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[0], R"({"prompt":"p1","completion":" c1"})");
+  rapidjson::Document last = value_or_throw(parse_json(rows[4], "row"));
+  EXPECT_EQ(std::string(last["kind"].GetString()), "general");
+  EXPECT_TRUE(last.HasMember("completion"));
+}
+
+TEST(DataMix, BadPartsNameThePartAndWriteNothing) {
+  fs::path dir = fresh_dir("bad");
+  std::ofstream(dir / "broken.jsonl") << "{\"prompt\": \"ok\"}\n[1, 2]\n";
+  DataMixConfig c = config(R"([{"task": "arithmetic", "n": 2, "form": "rows"}, ")" + (dir / "broken.jsonl").string() +
+                               R"("])",
+                           dir / "out");
+  Result<DataMixSummary> s = run_data_mix(c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("parts[1]"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("broken.jsonl:2"), std::string::npos) << s.status().message();
+  EXPECT_FALSE(fs::exists(dir / "out" / "data.jsonl"));
+
+  EXPECT_NE(check_data_mix_inputs(config(R"(["/nonexistent/x.jsonl"])", dir), true).message().find("no such file"),
+            std::string::npos);
+  EXPECT_TRUE(check_data_mix_inputs(config(R"(["/nonexistent/x.jsonl"])", dir), false).ok());
+  Status form = check_data_mix_inputs(config(R"([{"task": "arithmetic", "n": 2, "form": "pairs"}])", dir), true);
+  EXPECT_NE(form.message().find("parts[0]: task form 'pairs'"), std::string::npos) << form.message();
+  rapidjson::Document empty = value_or_throw(parse_json(R"({"parts": [], "output_dir": "x"})", "c"));
+  EXPECT_NE(data_mix_config_fields().parse(empty, "c").status().message().find("at least one part"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace r1
