@@ -263,12 +263,12 @@ TEST(Tasks, PreferencePairsPreferConciseCorrectAnswers) {
     EXPECT_EQ(chosen, " " + p.solution);
     EXPECT_EQ(std::string(row["kind"].GetString()), "general");
     if (i % 3 == 1) {
-      EXPECT_GT(rejected.size(), 2 * chosen.size()) << rejected;
+      EXPECT_GT(rejected.size(), chosen.size() + 10) << rejected;
       EXPECT_NE(rejected.find("<answer>" + p.answer + "</answer>"), std::string::npos);
       continue;
     }
     if (i % 3 == 2) {
-      EXPECT_LT(rejected.size(), chosen.size()) << rejected;
+      EXPECT_LE(rejected.size(), chosen.size()) << rejected;
       EXPECT_EQ(rejected.find("<answer>" + p.answer + "</answer>"), std::string::npos) << rejected;
       continue;
     }

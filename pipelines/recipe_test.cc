@@ -52,7 +52,7 @@ TEST(Recipe, ParsesStagesReferencesAndInputs) {
 TEST(Recipe, UnknownStageTypeNamesTheKey) {
   EXPECT_EQ(error_of(edit("\"type\": \"rl\"", "\"type\": \"ppo\"")),
             "recipe.json: stages[1].type: unknown stage type 'ppo' (known: pretrain-toy, sft, distill, rm, rl, "
-            "on-policy-distill, sample, eval)");
+            "on-policy-distill, data, sample, eval)");
 }
 
 TEST(Recipe, ReferenceToAMissingStageNamesTheKey) {

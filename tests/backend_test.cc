@@ -107,11 +107,26 @@ TEST(Backend, SampledTokensAndTheirLogprobs) {
   }
 }
 
+std::vector<RolloutPrompt> rollout_prompts() {
+  std::vector<RolloutPrompt> prompts;
+  for (size_t i = 0; i < kSequences.size(); ++i) prompts.push_back({static_cast<int64_t>(i), kSequences[i]});
+  return prompts;
+}
+
+// The same tokens and finish reasons, log-probs within the fp32 tolerance.
+void expect_same_samples(const std::vector<Sample>& want, const std::vector<Sample>& got, const std::string& what) {
+  ASSERT_EQ(want.size(), got.size()) << what;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(want[i].token_ids, got[i].token_ids) << what << ", sample " << i;
+    EXPECT_EQ(want[i].finish_reason, got[i].finish_reason) << what << ", sample " << i;
+    EXPECT_LT(relative_error(at::tensor(want[i].logprobs), at::tensor(got[i].logprobs)), kFp32Tolerance) << what;
+  }
+}
+
 TEST(Backend, GeneratedCompletions) {
   R1_REQUIRE_TEST_DEVICE(device);
   Transformer cpu = tiny_random_model(64, 0.2, 4), gpu = on(cpu, device, at::kFloat);
-  std::vector<RolloutPrompt> prompts;
-  for (size_t i = 0; i < kSequences.size(); ++i) prompts.push_back({static_cast<int64_t>(i), kSequences[i]});
+  std::vector<RolloutPrompt> prompts = rollout_prompts();
   for (double temperature : {1.0, 0.0}) {
     GenerationOptions o;
     o.max_new_tokens = 16;
@@ -121,12 +136,7 @@ TEST(Backend, GeneratedCompletions) {
     o.stop_token_ids = {2};
     auto want = value_or_throw(generate(cpu, prompts, o));
     auto got = value_or_throw(generate(gpu, prompts, o));
-    ASSERT_EQ(want.size(), got.size());
-    for (size_t i = 0; i < want.size(); ++i) {
-      EXPECT_EQ(want[i].token_ids, got[i].token_ids) << "temperature " << temperature << " sample " << i;
-      EXPECT_EQ(want[i].finish_reason, got[i].finish_reason);
-      EXPECT_LT(relative_error(at::tensor(want[i].logprobs), at::tensor(got[i].logprobs)), kFp32Tolerance);
-    }
+    expect_same_samples(want, got, "temperature " + std::to_string(temperature));
   }
 }
 
@@ -136,8 +146,7 @@ TEST(Backend, GraphDecodingEqualsEagerDecoding) {
   R1_REQUIRE_TEST_DEVICE(device);
   if (!device.is_cuda()) GTEST_SKIP() << "CUDA graphs need a GPU";
   Transformer gpu = on(tiny_random_model(64, 0.2, 5), device, at::kFloat);
-  std::vector<RolloutPrompt> prompts;
-  for (size_t i = 0; i < kSequences.size(); ++i) prompts.push_back({static_cast<int64_t>(i), kSequences[i]});
+  std::vector<RolloutPrompt> prompts = rollout_prompts();
   for (double temperature : {1.0, 0.0}) {
     GenerationOptions o;
     o.max_new_tokens = 30;
@@ -152,12 +161,7 @@ TEST(Backend, GraphDecodingEqualsEagerDecoding) {
     EXPECT_GT(graphed.graph_steps, 0);
     EXPECT_EQ(eager.graph_steps, 0);
     EXPECT_EQ(graphed.decode_tokens, eager.decode_tokens);
-    ASSERT_EQ(want.size(), got.size());
-    for (size_t i = 0; i < want.size(); ++i) {
-      EXPECT_EQ(want[i].token_ids, got[i].token_ids) << "temperature " << temperature << " sample " << i;
-      EXPECT_EQ(want[i].finish_reason, got[i].finish_reason);
-      EXPECT_LT(relative_error(at::tensor(want[i].logprobs), at::tensor(got[i].logprobs)), kFp32Tolerance);
-    }
+    expect_same_samples(want, got, "temperature " + std::to_string(temperature));
   }
 }
 

@@ -107,3 +107,26 @@ def test_async_rl_on_two_workers_equals_async_in_process(base, workers):
     for run in ("async_local", "async_workers"):
         last = json.loads((base / run / "metrics.jsonl").read_text().splitlines()[-1])
         assert last["staleness/max"] == 1 and last["mismatch_kl"] >= 0
+
+
+def test_a_reward_model_scores_the_same_when_workers_sample(base, workers):
+    """A reward-model entry scores where the learner gathers the samples, so a run whose samples come from
+    workers gets the same rewards, advantages and weights as one that samples in process."""
+    key, addresses, _ = workers
+    pairs = base / "pairs.jsonl"
+    r1("data", "tasks", "--task", "arithmetic", "--kind", "general", "--form", "preferences", "--n", "32",
+       "--max-digits", "1", "--out", pairs)
+    (base / "rm.json").write_text(json.dumps({
+        "model_name_or_path": str(base / "model"), "train_file": str(pairs), "output_dir": str(base / "rm"),
+        "learning_rate": 1e-3, "max_steps": 3, "per_device_train_batch_size": 8, "logging_steps": 1}))
+    r1("rm", "train", "--config", base / "rm.json")
+    reward = {"rewards": [{"checker": "math", "name": "accuracy"},
+                          {"model": str(base / "rm" / "model"), "name": "rm",
+                           "params": {"normalize": "sigmoid", "chat_template": "none"}}]}
+    r1("rl", "--config", str(write_config(base, "rm_local", max_steps=2, save_steps=100, reward=reward)))
+    r1("rl", "--config", str(write_config(base, "rm_workers", max_steps=2, save_steps=100, reward=reward,
+                                          rollout_workers=addresses, rollout_auth_key_file=str(key))))
+    assert_same_run(base / "rm_workers", base / "rm_local")
+    with sqlite3.connect(base / "rm_workers" / "rollouts.db") as con:
+        scores = [v for (v,) in con.execute("SELECT value FROM reward_components WHERE name = 'rm'")]
+    assert len(scores) == 2 * 8 and all(0 < v < 1 for v in scores)
