@@ -4,7 +4,7 @@
 //   generate_bench --model DIR [--batch 16] [--prompt-len 64] [--new-tokens 128]
 //                  [--threads 2] [--repeats 3] [--num-samples 1] [--dtype float32|bfloat16]
 //                  [--decode-streams 0] [--device cpu|cuda|cuda:N] [--bandwidth-gbs 0]
-//                  [--cuda-graphs 1]
+//                  [--cuda-graphs 1] [--profile 0] [--trace F]
 //
 // Prints the best-of-repeats prefill and decode tokens/s as JSON, with the
 // KV cache's bytes per token (all layers; for DeepSeek's latent attention the
@@ -13,12 +13,15 @@
 // measured bytes/s, in GB/s), also the decode roofline: each step reads every
 // weight it uses once and each row's filled cache, so
 // tokens/s <= rows x bandwidth / bytes read per step, at the mean context.
+// --profile N runs one more generation under the profiler and prints its N
+// costliest kernels (bench/kernel_profile.h).
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdio>
 
+#include "bench/kernel_profile.h"
 #include "model/device.h"
 #include "model/generate.h"
 #include "util/malloc_tuning.h"
@@ -31,6 +34,8 @@ int main(int argc, char** argv) {
   std::string dtype = "float32", device = "cpu";
   double bandwidth_gbs = 0;
   bool cuda_graphs = true;
+  int profile = 0;
+  std::string trace;
   CLI::App app{"r1 generation benchmark"};
   app.add_option("--model", model_dir, "HF model folder")->required();
   app.add_option("--batch", batch, "Distinct prompts");
@@ -43,6 +48,8 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype, "Compute dtype")->check(CLI::IsMember({"float32", "bfloat16"}));
   app.add_option("--device", device, "cpu | cuda | cuda:N");
   app.add_option("--cuda-graphs", cuda_graphs, "Decode steps as CUDA graphs on a GPU (1) or eager (0)");
+  app.add_option("--profile", profile, "Profile one more generation and print its N costliest kernels (0: off)");
+  app.add_option("--trace", trace, "With --profile: also write the Chrome trace here");
   app.add_option("--bandwidth-gbs", bandwidth_gbs, "Memory bandwidth for the decode roofline (0: not reported)");
   CLI11_PARSE(app, argc, argv);
   at::set_num_threads(threads);
@@ -98,5 +105,10 @@ int main(int argc, char** argv) {
   if (bandwidth_gbs > 0)
     std::printf(", \"roofline_tokens_per_s\": %.1f, \"of_roofline\": %.3f", roofline, best_decode / roofline);
   std::printf("}\n");
+  if (profile > 0) {
+    r1::start_kernel_profile(load.device.is_cuda());
+    r1::value_or_throw(r1::generate(model, prompts, options));
+    r1::stop_kernel_profile(load.device.is_cuda(), profile, trace);
+  }
   return 0;
 }

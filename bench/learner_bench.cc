@@ -6,7 +6,7 @@
 //   learner_bench --model DIR [--prompts 8] [--g 8] [--prompt-len 96]
 //                 [--completion-len 64] [--micro-batch 8] [--beta 0]
 //                 [--threads 2] [--streams 0] [--repeats 10] [--dtype float32|bfloat16]
-//                 [--device cpu|cuda|cuda:N] [--peak-tflops 0]
+//                 [--device cpu|cuda|cuda:N] [--peak-tflops 0] [--profile 0] [--trace F]
 //
 // Completion lengths are drawn between half and all of --completion-len.
 // Prints the best and median seconds per update as JSON; on a GPU also the
@@ -14,7 +14,9 @@
 // --peak-tflops the update's model FLOPs utilisation (MFU): the matrix
 // products of forward and backward, 6 FLOPs per weight per token (each
 // distinct prompt runs once; the LM head only over completions) plus
-// attention's, over the best time, against that peak.
+// attention's, over the best time, against that peak. --profile N runs one
+// more update under the profiler and prints its N costliest kernels
+// (bench/kernel_profile.h).
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -26,6 +28,7 @@
 #include <random>
 #include <set>
 
+#include "bench/kernel_profile.h"
 #include "grpo/learner.h"
 #include "model/device.h"
 #include "util/malloc_tuning.h"
@@ -57,6 +60,8 @@ int main(int argc, char** argv) {
   r1::keep_freed_memory_for_reuse();
   std::string model_dir, dtype = "float32", device = "cpu";
   double peak_tflops = 0;
+  int profile = 0;
+  std::string trace;
   int64_t prompts = 8, g = 8, prompt_len = 96, completion_len = 64, micro_batch = 8;
   double beta = 0;
   int threads = 2, repeats = 10, streams = 0;
@@ -74,6 +79,8 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype, "Compute dtype")->check(CLI::IsMember({"float32", "bfloat16"}));
   app.add_option("--device", device, "cpu | cuda | cuda:N");
   app.add_option("--peak-tflops", peak_tflops, "The device's dense peak in the compute dtype, for MFU (0: not reported)");
+  app.add_option("--profile", profile, "Profile one more update and print its N costliest kernels (0: off)");
+  app.add_option("--trace", trace, "With --profile: also write the Chrome trace here");
   CLI11_PARSE(app, argc, argv);
   at::set_num_threads(threads);
   r1::LoadOptions load;
@@ -126,5 +133,11 @@ int main(int argc, char** argv) {
                 flops / seconds.front() / (peak_tflops * 1e12));
   }
   std::printf("}\n");
+  if (profile > 0) {
+    r1::start_kernel_profile(gpu);
+    r1::value_or_throw(r1::learner_step(policy, beta != 0 ? &reference : nullptr, optimizer, batch, options));
+    if (gpu) torch::cuda::synchronize();
+    r1::stop_kernel_profile(gpu, profile, trace);
+  }
   return 0;
 }

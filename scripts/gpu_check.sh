@@ -10,7 +10,8 @@
 #      r1 rl, sft, generate and eval end to end with device cuda;
 #   3. benchmarks: copy bandwidth, decode tokens/s of a Qwen2.5-0.5B-shaped
 #      model in bf16 at batch 1, 32, 128 and 256 against the roofline, and one
-#      GRPO update on it (MFU, peak memory).
+#      GRPO update on it (MFU, peak memory); then the costliest kernels of a
+#      decode and of an update, under LibTorch's profiler.
 # Prints what it measured as JSON lines; the numbers go to docs/benchmarks.md.
 # --device cpu runs steps 1 and 2 on the CPU (a check of this script itself).
 #   scripts/gpu_check.sh [--prebuilt DIR] [--build DIR] [--device cuda] [--skip-bench]
@@ -128,4 +129,10 @@ done
 # Twice the rows per forward/backward: how much of the update is per-op overhead.
 "$LEARNER_BENCH" --model "$WORK/qwen05" --device cuda --dtype bfloat16 --prompts 8 --g 8 --prompt-len 128 \
   --completion-len 1024 --micro-batch 16 --repeats 2 --peak-tflops 989
+
+section "where the GPU time goes (bench/kernel_profile.h)"
+"$GENERATE_BENCH" --model "$WORK/qwen05" --device cuda --dtype bfloat16 --batch 128 --prompt-len 64 \
+  --new-tokens 128 --repeats 1 --profile 15
+"$LEARNER_BENCH" --model "$WORK/qwen05" --device cuda --dtype bfloat16 --prompts 8 --g 8 --prompt-len 128 \
+  --completion-len 1024 --micro-batch 8 --repeats 1 --profile 20
 exit "$FAILED"
