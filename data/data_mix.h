@@ -7,9 +7,13 @@
 //   {"parts": ["runs/r1-tiny/rejection_sampling/samples.jsonl",
 //              {"task": "arithmetic", "kind": "general", "n": 400, "form": "sft"}]}
 //
-// A part is a JSONL file, copied row by row (each must be a JSON object), or
-// a task object: TaskOptions keys plus "form" (rows, sft or preferences:
-// task_rows_json). Rows keep the order of the parts; trainers shuffle.
+// A part is a JSONL file, copied row by row (each must be a JSON object); a
+// task object: TaskOptions keys plus "form" (rows, sft or preferences:
+// task_rows_json); or a dataset object {"dataset": SOURCE, "fields": {...}}:
+// any dataset source's examples as rows (id, prompt, system, the reference
+// fields with the extracted answer) with `fields` set on each, e.g.
+// {"dataset": "gsm8k", "fields": {"kind": "reasoning"}} for a reward spec to
+// route on. Rows keep the order of the parts; trainers shuffle.
 #pragma once
 
 #include <string>

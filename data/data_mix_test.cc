@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "data/dataset_source.h"
+#include "data/jsonl_dataset.h"
 #include "util/json.h"
 #include "util/jsonl.h"
 
@@ -47,6 +49,41 @@ TEST(DataMix, FileRowsThenTaskRowsInPartOrder) {
   rapidjson::Document last = value_or_throw(parse_json(rows[4], "row"));
   EXPECT_EQ(std::string(last["kind"].GetString()), "general");
   EXPECT_TRUE(last.HasMember("completion"));
+}
+
+// A dataset part: examples of any source as rows that load back (id and
+// answer fields named) to the same ids, prompts and answers, with `fields`
+// set on each. With the default mapping the reference fields, "answer"
+// among them, are all there too.
+TEST(DataMix, DatasetPartsLoadBackWithTheirFields) {
+  fs::path dir = fresh_dir("dataset");
+  std::ofstream(dir / "qa.jsonl") << "{\"question\": \"2 + 2?\", \"solution\": \"so #### 4\"}\n";
+  std::string spec = R"({"path": ")" + (dir / "qa.jsonl").string() +
+                     R"(", "prompt_field": "question", "answer_field": "solution", "answer_extractor": "gsm8k"})";
+  DataMixConfig c = config(R"([{"dataset": {"task": "arithmetic", "n": 3, "seed": 2}, "fields": {"kind": "x"}},
+                                {"dataset": )" + spec + R"(, "fields": {"kind": "reasoning", "source": 7}}])",
+                           dir / "out");
+  DataMixSummary s = value_or_throw(run_data_mix(c));
+  EXPECT_EQ(s.part_rows, (std::vector<int64_t>{3, 1}));
+  rapidjson::Document mixed = value_or_throw(
+      parse_json(R"({"path": ")" + s.file + R"(", "id_field": "id", "answer_field": "answer"})", "spec"));
+  Dataset loaded = value_or_throw(load_dataset_source(mixed, "mixed"));
+  rapidjson::Document task = value_or_throw(parse_json(R"({"task": "arithmetic", "n": 3, "seed": 2})", "task"));
+  Dataset original = value_or_throw(load_dataset_source(task, "task"));
+  ASSERT_EQ(loaded.examples.size(), 4u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(loaded.examples[i].prompt, original.examples[i].prompt);
+    EXPECT_EQ(loaded.examples[i].id, original.examples[i].id);
+    EXPECT_EQ(loaded.examples[i].answer, original.examples[i].answer);
+    rapidjson::Document ref = value_or_throw(reference_document(loaded.examples[i]));
+    EXPECT_EQ(std::string(ref["kind"].GetString()), "x");  // `fields` override the task's own "kind"
+  }
+  EXPECT_EQ(loaded.examples[3].prompt, "2 + 2?");
+  EXPECT_EQ(loaded.examples[3].answer, "4");
+  rapidjson::Document ref = value_or_throw(reference_document(loaded.examples[3]));
+  EXPECT_EQ(ref["source"].GetInt(), 7);
+  Status unknown = check_data_mix_inputs(config(R"([{"dataset": "gsm8k", "field": {}}])", dir), true);
+  EXPECT_NE(unknown.message().find("unknown key 'field' in a dataset part"), std::string::npos) << unknown.message();
 }
 
 TEST(DataMix, BadPartsNameThePartAndWriteNothing) {

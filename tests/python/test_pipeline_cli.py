@@ -223,3 +223,26 @@ def test_builtin_recipes_list_and_validate():
     result = r1("pipeline", "validate", "r1-zero", check=False)
     assert result.returncode == 1
     assert "--set vars.base_model=" in result.stderr
+
+
+def test_the_r1_recipe_checks_its_stage_three_and_four_data(tmp_path):
+    """The real-model r1 recipe takes non-reasoning SFT rows, general RL prompts and preference pairs as vars;
+    validating it loads the general prompts it will tag for routing, so a missing file fails before any stage."""
+    import os
+
+    model = os.path.join(os.environ.get("R1_ROOT", "."), ".cache", "smollm2")
+    if not os.path.exists(os.path.join(model, "config.json")):
+        pytest.skip("SmolLM2 was not converted by scripts/setup.sh")
+    (tmp_path / "sft.jsonl").write_text('{"prompt": "Hi", "completion": "Hello!"}\n')
+    (tmp_path / "prompts.jsonl").write_text('{"prompt": "Write a haiku about rain."}\n')
+    (tmp_path / "pairs.jsonl").write_text('{"prompt": "Hi", "chosen": " Hello!", "rejected": " Go away."}\n')
+    sets = ["--set", f"vars.base_model={model}", "--set", f"vars.cold_start_data={tmp_path / 'sft.jsonl'}",
+            "--set", f"vars.general_sft_data={tmp_path / 'sft.jsonl'}",
+            "--set", f"vars.preference_data={tmp_path / 'pairs.jsonl'}"]
+    out = r1("pipeline", "validate", "r1", *sets, "--set", f"vars.general_prompts={tmp_path / 'prompts.jsonl'}")
+    assert "ok" in out.stdout.splitlines()[0]
+    for stage in ("sft_data", "rm", "rl_prompts", "rl_all"):
+        assert stage in out.stdout
+    missing = r1("pipeline", "validate", "r1", *sets, "--set", f"vars.general_prompts={tmp_path / 'none.jsonl'}",
+                 check=False)
+    assert missing.returncode == 1 and "none.jsonl" in missing.stderr
