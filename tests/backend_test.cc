@@ -123,17 +123,23 @@ void expect_same_samples(const std::vector<Sample>& want, const std::vector<Samp
   }
 }
 
+GenerationOptions generation(double temperature, int64_t num_samples, int64_t max_new_tokens, uint64_t seed,
+                             std::vector<int64_t> stop_token_ids) {
+  GenerationOptions o;
+  o.sampling.temperature = temperature;
+  o.num_samples = num_samples;
+  o.max_new_tokens = max_new_tokens;
+  o.seed = seed;
+  o.stop_token_ids = std::move(stop_token_ids);
+  return o;
+}
+
 TEST(Backend, GeneratedCompletions) {
   R1_REQUIRE_TEST_DEVICE(device);
   Transformer cpu = tiny_random_model(64, 0.2, 4), gpu = on(cpu, device, at::kFloat);
   std::vector<RolloutPrompt> prompts = rollout_prompts();
   for (double temperature : {1.0, 0.0}) {
-    GenerationOptions o;
-    o.max_new_tokens = 16;
-    o.num_samples = 3;
-    o.seed = 11;
-    o.sampling.temperature = temperature;
-    o.stop_token_ids = {2};
+    GenerationOptions o = generation(temperature, /*num_samples=*/3, /*max_new_tokens=*/16, /*seed=*/11, {2});
     auto want = value_or_throw(generate(cpu, prompts, o));
     auto got = value_or_throw(generate(gpu, prompts, o));
     expect_same_samples(want, got, "temperature " + std::to_string(temperature));
@@ -148,12 +154,7 @@ TEST(Backend, GraphDecodingEqualsEagerDecoding) {
   Transformer gpu = on(tiny_random_model(64, 0.2, 5), device, at::kFloat);
   std::vector<RolloutPrompt> prompts = rollout_prompts();
   for (double temperature : {1.0, 0.0}) {
-    GenerationOptions o;
-    o.max_new_tokens = 30;
-    o.num_samples = 8;
-    o.seed = 3;
-    o.sampling.temperature = temperature;
-    o.stop_token_ids = {2, 9};
+    GenerationOptions o = generation(temperature, /*num_samples=*/8, /*max_new_tokens=*/30, /*seed=*/3, {2, 9});
     GenerationStats graphed, eager;
     auto want = value_or_throw(generate(gpu, prompts, o, &graphed));
     o.cuda_graphs = false;
