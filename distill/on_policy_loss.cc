@@ -4,11 +4,9 @@
 
 namespace r1 {
 
-at::Tensor reverse_kl_loss(const at::Tensor& student_logits, const at::Tensor& teacher_logits, const at::Tensor& mask,
-                           const at::Tensor& num_tokens, double temperature) {
-  at::Tensor log_s = (student_logits.to(at::kFloat) / temperature).log_softmax(-1);  // [B,T,V]
-  at::Tensor log_t = (teacher_logits.to(at::kFloat) / temperature).log_softmax(-1).detach();
-  at::Tensor kl = kl_divergence(log_s, log_t);  // [B,T]
+at::Tensor reverse_kl_loss(const at::Tensor& log_student, const at::Tensor& log_teacher, const at::Tensor& mask,
+                           const at::Tensor& num_tokens) {
+  at::Tensor kl = kl_divergence(log_student, log_teacher.detach());  // [B,T]
   return (kl * mask.to(kl.scalar_type())).sum() / num_tokens.clamp_min(1);
 }
 

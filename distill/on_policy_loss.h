@@ -11,12 +11,13 @@
 
 namespace r1 {
 
-// student_logits: [B,T,V] (requires grad); teacher_logits: [B,T,V] (same
-// vocabulary); both divided by `temperature` first. mask: [B,T] 1 on loss
-// positions; num_tokens: 0-dim, the loss positions of the whole step (so
-// micro-batches add up to the step's mean). Returns
+// log_student: [B,T,V] fp32 log-softmax of the student's logits / temperature
+// (requires grad; the caller keeps it for the entropy metric);
+// log_teacher: the same of the teacher's (same vocabulary; detached here).
+// mask: [B,T] 1 on loss positions; num_tokens: 0-dim, the loss positions of
+// the whole step (so micro-batches add up to the step's mean). Returns
 // sum_{b,t} mask * sum_v p_s(v) (log p_s(v) - log p_t(v)) / num_tokens.
-at::Tensor reverse_kl_loss(const at::Tensor& student_logits, const at::Tensor& teacher_logits, const at::Tensor& mask,
-                           const at::Tensor& num_tokens, double temperature = 1.0);
+at::Tensor reverse_kl_loss(const at::Tensor& log_student, const at::Tensor& log_teacher, const at::Tensor& mask,
+                           const at::Tensor& num_tokens);
 
 }  // namespace r1

@@ -159,16 +159,17 @@ MicroBatchResult distill_micro_batch(const Transformer& policy, const Transforme
                                      PromptCompletionRouting* routing, const LearnerOptions& o,
                                      const LossNormalizer& normalizer, std::vector<at::Tensor>* grads) {
   MicroBatchResult result;
-  at::Tensor teacher_logits;
+  auto log_probs = [&](const at::Tensor& logits) { return (logits.to(at::kFloat) / o.temperature).log_softmax(-1); };
+  at::Tensor log_teacher;
   {
     at::NoGradGuard no_grad;
-    teacher_logits = teacher.lm_head(completion_hidden(teacher, mb.tokens));
+    log_teacher = log_probs(teacher.lm_head(completion_hidden(teacher, mb.tokens)));
   }
-  at::Tensor student_logits = policy.lm_head(completion_hidden(policy, mb.tokens, routing));
-  at::Tensor loss = reverse_kl_loss(student_logits, teacher_logits, mb.mask, normalizer.num_tokens, o.temperature);
+  at::Tensor log_student = log_probs(policy.lm_head(completion_hidden(policy, mb.tokens, routing)));
+  at::Tensor loss = reverse_kl_loss(log_student, log_teacher, mb.mask, normalizer.num_tokens);
   {
     at::NoGradGuard no_grad;
-    at::Tensor log_p = (student_logits.to(at::kFloat) / o.temperature).log_softmax(-1);
+    at::Tensor log_p = log_student.detach();
     result.entropy_sum = (-(log_p.exp() * log_p).sum(-1) * mb.mask).sum();
   }
   if (grads) {

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <iostream>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -100,9 +99,7 @@ class Decoder {
     capacity_ = std::min(longest + o.max_new_tokens, model.config().max_position_embeddings);
     if (o.record_routes) routes_per_token_ = model.config().moe.routes_per_token(model.config().num_hidden_layers);
     // MoE layers group tokens by expert in shapes the host reads: no graph.
-    const ModelConfig& c = model.config();
-    bool moe = false;
-    for (int64_t i = 0; i < c.num_hidden_layers; ++i) moe = moe || c.moe.moe_layer(i);
+    const bool moe = model.config().moe.routes_per_token(model.config().num_hidden_layers) > 0;
     use_graphs_ = o.cuda_graphs && model.device().is_cuda() && !moe;
     slots_ = at::arange(capacity_, index_options()).unsqueeze(0);
   }
@@ -127,13 +124,10 @@ class Decoder {
     }
     while (!std::all_of(rows_.begin(), rows_.end(), [](const Row& r) { return r.done; })) {
       if (compact_if_sparse()) graph_.reset();  // the graph wrote into the old cache
-      if (use_graphs_) {
-        int64_t steps = 0;
-        stats.decode_tokens += graph_window(steps);
-        stats.graph_steps += steps;
-      } else {
+      if (use_graphs_)
+        graph_window(stats);
+      else
         stats.decode_tokens += append_sampled(step());
-      }
     }
     stats.decode_seconds += seconds_since(start);
     std::vector<Sample> out;
@@ -186,17 +180,28 @@ class Decoder {
       uniforms[i] = uniform24(row.stream, row.out.token_ids.size());
     }
     SampledTokens sampled = sample_tokens(logits, o_.sampling, at::tensor(uniforms).to(model_.device()));
-    at::Tensor tokens = sampled.tokens.to(at::kCPU), logprobs = sampled.logprobs.to(at::kCPU);
-    const int64_t* tok = tokens.data_ptr<int64_t>();
-    const float* lp = logprobs.data_ptr<float>();
+    return append_tokens(sampled.tokens.unsqueeze(0), sampled.logprobs.unsqueeze(0));
+  }
+
+  // Appends tokens [S, C] and their log-probs (steps x cache rows) to the
+  // live rows, step by step; a row that finishes takes none of its later
+  // tokens. Returns how many were appended.
+  int64_t append_tokens(const at::Tensor& tokens, const at::Tensor& logprobs) {
+    at::Tensor tok_host = tokens.to(at::kCPU, at::kLong).contiguous();
+    at::Tensor lp_host = logprobs.to(at::kCPU, at::kFloat).contiguous();
+    const int64_t* tok = tok_host.data_ptr<int64_t>();
+    const float* lp = lp_host.data_ptr<float>();
+    const int64_t C = static_cast<int64_t>(cache_rows_.size());
     int64_t appended = 0;
-    for (size_t i = 0; i < cache_rows_.size(); ++i) {
-      Row& row = rows_[cache_rows_[i]];
-      if (row.done) continue;
-      row.out.token_ids.push_back(tok[i]);
-      row.out.logprobs.push_back(lp[i]);
-      ++appended;
-      finish_if_done(row);
+    for (int64_t j = 0; j < tok_host.size(0); ++j) {
+      for (int64_t i = 0; i < C; ++i) {
+        Row& row = rows_[cache_rows_[i]];
+        if (row.done) continue;
+        row.out.token_ids.push_back(tok[j * C + i]);
+        row.out.logprobs.push_back(lp[j * C + i]);
+        ++appended;
+        finish_if_done(row);
+      }
     }
     return appended;
   }
@@ -266,13 +271,14 @@ class Decoder {
   // Up to kDecodeGraphWindow steps of every cache row, then one host read of
   // their tokens, appended as append_sampled would have, step by step. A
   // window never runs a live row past the cache or its token limit; rows
-  // that finish inside it run on, and those tokens are dropped.
-  int64_t graph_window(int64_t& steps) {
+  // that finish inside it run on, and those tokens are dropped. Adds the
+  // tokens and steps to `stats`.
+  void graph_window(GenerationStats& stats) {
     const int64_t C = static_cast<int64_t>(cache_rows_.size()), W = kDecodeGraphWindow;
     std::vector<int64_t> ids(C), pos(C);
     std::vector<uint8_t> live(C);
     std::vector<float> uniforms(W * C, 0.0f);
-    steps = W;
+    int64_t steps = W;
     for (int64_t i = 0; i < C; ++i) {
       const Row& row = rows_[cache_rows_[i]];
       const int64_t n = static_cast<int64_t>(row.out.token_ids.size());
@@ -293,22 +299,8 @@ class Decoder {
     if (!graph_) graph_ = capture(C, load);
     load(*graph_);
     for (int64_t j = 0; j < steps; ++j) graph_->graph.replay();
-    at::Tensor tokens = graph_->tokens.narrow(0, 0, steps).to(at::kCPU).contiguous();
-    at::Tensor logprobs = graph_->logprobs.narrow(0, 0, steps).to(at::kCPU).contiguous();
-    const int64_t* tok = tokens.data_ptr<int64_t>();
-    const float* lp = logprobs.data_ptr<float>();
-    int64_t appended = 0;
-    for (int64_t j = 0; j < steps; ++j) {
-      for (int64_t i = 0; i < C; ++i) {
-        Row& row = rows_[cache_rows_[i]];
-        if (row.done) continue;
-        row.out.token_ids.push_back(tok[j * C + i]);
-        row.out.logprobs.push_back(lp[j * C + i]);
-        ++appended;
-        finish_if_done(row);
-      }
-    }
-    return appended;
+    stats.decode_tokens += append_tokens(graph_->tokens.narrow(0, 0, steps), graph_->logprobs.narrow(0, 0, steps));
+    stats.graph_steps += steps;
   }
 
   // One eager step first (it sets up the libraries' per-stream state, which

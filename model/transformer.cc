@@ -131,7 +131,6 @@ TensorShapes expected_tensor_shapes(const ModelConfig& c) {
 
 Transformer::Transformer(ModelConfig config, TensorMap tensors, at::ScalarType dtype)
     : config_(std::move(config)), tensors_(std::move(tensors)), dtype_(dtype) {
-  inv_freq_ = rope_inverse_frequencies(config_);
   rope_factor_ = rope_attention_factor(config_);
 }
 
@@ -217,7 +216,7 @@ Status Transformer::bind_layers() {
     return it == tensors_.end() ? at::Tensor() : it->second;
   };
   embed_ = get("model.embed_tokens.weight");
-  inv_freq_ = inv_freq_.to(embed_.device());  // read by every forward: no copy per call
+  inv_freq_ = rope_inverse_frequencies(config_).to(embed_.device());  // beside the weights: no copy per forward
   final_norm_ = get("model.norm.weight");
   if (config_.head == ModelHead::sequence_classification)
     score_ = get("score.weight");
@@ -375,7 +374,7 @@ at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positio
                                 const AttentionKV& kv, MoeRouting* routing) const {
   at::Tensor h = at::embedding(embed_, ids);
   // cos/sin [B, 1, L, D] in fp32 as transformers computes them, then cast.
-  at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_.to(positions.device());
+  at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;
   at::Tensor emb = at::cat({freqs, freqs}, -1).unsqueeze(1);
   at::Tensor cos = emb.cos(), sin = emb.sin();
   if (rope_factor_ != 1.0) cos = cos * rope_factor_, sin = sin * rope_factor_;  // YaRN

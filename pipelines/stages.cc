@@ -291,19 +291,19 @@ struct StageKind {
 
 // One entry per stage type: the one place a type name is looked up.
 const Registry<StageKind>& stage_kinds() {
-  auto sft_kind = [](const char* type) {
+  // Types that share a job and tell it their name (sft/distill, rl/on-policy-distill).
+  auto named_kind = [](const char* type, auto parse, auto inputs, auto run, const auto& fields) {
     return StageKind{
-        [type](const JsonValue& c, const std::string& w) { return parse_sft_stage(type, c, w).status(); },
-        [type](const StageInputs& in) { return sft_inputs(type, in); },
-        [type](const JsonValue& c, const std::string& w, std::FILE* log) { return run_sft_stage(type, c, w, log); },
-        [](std::ostream& out) { sft_config_fields().print_help(out); }};
+        [type, parse](const JsonValue& c, const std::string& w) { return parse(type, c, w).status(); },
+        [type, inputs](const StageInputs& in) { return inputs(type, in); },
+        [type, run](const JsonValue& c, const std::string& w, std::FILE* log) { return run(type, c, w, log); },
+        [&fields](std::ostream& out) { fields.print_help(out); }};
   };
-  auto rl_kind = [](const char* type) {
-    return StageKind{
-        [type](const JsonValue& c, const std::string& w) { return parse_rl_stage(type, c, w).status(); },
-        [type](const StageInputs& in) { return rl_inputs(type, in); },
-        [type](const JsonValue& c, const std::string& w, std::FILE* log) { return run_rl_stage(type, c, w, log); },
-        [](std::ostream& out) { rl_config_fields().print_help(out); }};
+  auto sft_kind = [&](const char* type) {
+    return named_kind(type, parse_sft_stage, sft_inputs, run_sft_stage, sft_config_fields());
+  };
+  auto rl_kind = [&](const char* type) {
+    return named_kind(type, parse_rl_stage, rl_inputs, run_rl_stage, rl_config_fields());
   };
   static const Registry<StageKind> kinds = {
       {"pretrain-toy",

@@ -322,3 +322,30 @@ def test_stage_four_routes_reasoning_prompts_to_rules_and_general_ones_to_a_rewa
     done = json.loads((tmp_path / "run" / "eval_general" / ".done").read_text())
     metrics = done.get("metrics", done)
     assert 0 < metrics["components"]["rm"] < 1, metrics
+
+
+def test_a_real_instruct_model_as_judge_gets_a_status_per_row(tmp_path):
+    """SmolLM2-135M-Instruct (real weights) as the judge: what a real model writes, not our hand-written
+    outputs. Every row gets a status; a row without a verdict scores 0 and keeps the judge's words."""
+    import os
+
+    model = os.path.join(os.environ.get("R1_ROOT", "."), ".cache", "smollm2")
+    if not os.path.exists(os.path.join(model, "config.json")):
+        pytest.skip("SmolLM2 was not converted by scripts/setup.sh")
+    rows = [{"prompt": "What is 12 + 5?", "completion": c, "answer": "17"} for c in ("12 + 5 = 17", "12 + 5 = 19")]
+    rows += [{"prompt": "What is the capital of France?", "completion": c, "answer": "Paris"} for c in ("Paris", "Rome")]
+    write_jsonl(tmp_path / "rows.jsonl", rows)
+    spec = {"rewards": [{"judge": model, "name": "judge", "template": "Question: {prompt}\nReference answer: {answer}\n"
+                         "Student answer: {completion}\nIs the student answer correct? Reply with [[YES]] or [[NO]].",
+                         "params": {"max_new_tokens": 32}}]}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    r1("reward", "score", "--spec", tmp_path / "spec.json", "--input", tmp_path / "rows.jsonl", "--output",
+       tmp_path / "out.jsonl", threads=2)
+    out = [json.loads(l) for l in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(out) == len(rows)
+    for row in out:
+        details = row["details"]["judge"]
+        assert details["status"] in ("ok", "no_verdict", "out_of_range"), details
+        assert details["output"].strip(), details
+        if details["status"] != "ok":
+            assert row["components"]["judge"] == 0.0 and "verdict" not in details
