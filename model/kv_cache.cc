@@ -28,11 +28,9 @@ std::pair<at::Tensor, at::Tensor> layer_keys(const AttentionKV& kv, int64_t i, a
     kv.keys_out->v.push_back(v);
   }
   if (kv.cache) {
-    int64_t B = k.size(0), L = k.size(2);
-    at::Tensor rows = at::arange(B, kv.cache_slots.options()).unsqueeze(1).expand({B, L});
     // Advanced indices on dims 0 and 2 put the indexed dims first: values are [B, L, KV, D].
-    kv.cache->k[i].index_put_({rows, at::indexing::Slice(), kv.cache_slots}, k.transpose(1, 2));
-    kv.cache->v[i].index_put_({rows, at::indexing::Slice(), kv.cache_slots}, v.transpose(1, 2));
+    kv.cache->k[i].index_put_({kv.cache_rows, at::indexing::Slice(), kv.cache_slots}, k.transpose(1, 2));
+    kv.cache->v[i].index_put_({kv.cache_rows, at::indexing::Slice(), kv.cache_slots}, v.transpose(1, 2));
     k = kv.cache->k[i].narrow(2, 0, S);
     v = kv.cache->v[i].narrow(2, 0, S);
   }

@@ -32,6 +32,7 @@ struct AttentionKV {
   // [B, L] and attention reads the first S slots of the cache.
   KVCache* cache = nullptr;
   at::Tensor cache_slots;
+  at::Tensor cache_rows;  // [B, L]: each slot's row, made once per call, not per layer
   // Teacher forcing after a shared prefix (differentiable): row b first
   // attends to row prefix_rows[b] ([B] int64) of `prefix`, whose per-layer
   // keys/values are [K, kv_heads, P, head_dim]; `allowed` is then
@@ -45,6 +46,7 @@ struct AttentionKV {
     AttentionKV kv;
     kv.cache = cache;
     kv.cache_slots = slots;
+    kv.cache_rows = at::arange(slots.size(0), slots.options()).unsqueeze(1).expand(slots.sizes());
     return kv;
   }
   static AttentionKV collect(KVCache* keys_out) {

@@ -5,13 +5,22 @@
 
 #include <ATen/ATen.h>
 
+#include <utility>
+
 namespace r1 {
 
 // RMSNorm as transformers computes it: in fp32, cast back, then scale.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
-// RoPE on x [..., D] with cos/sin broadcastable to it: x cos + rotate_half(x) sin.
-at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+// RoPE's cos and sin tables [..., D] in `dtype` for angles [..., D/2] (fp32,
+// as transformers computes them), times `factor` (YaRN's; else 1). The sin
+// table's first half is negated: the form apply_rope takes.
+std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& angles, double factor, at::ScalarType dtype);
+
+// RoPE on x [..., D] with tables from rope_tables, broadcastable to it:
+// x cos + rotate_half(x) sin, computed as x cos + swap_halves(x) signed_sin
+// (the same numbers, one copy instead of a negation and a concatenation).
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& signed_sin);
 
 // silu(x gate^T) * (x up^T), then down: the SwiGLU MLP without biases.
 at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down);

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <tuple>
 
+#include "model/layer_ops.h"
 #include "model/model_presets.h"
 #include "model/scoring.h"
 #include "model/transformer.h"
@@ -56,8 +58,7 @@ MlaLayer mla_layer(bool q_lora_and_yarn) {
   int64_t B = 2, L = 7, H = c.num_attention_heads;
   l.x = at::normal(0.0, 1.0, {B, L, c.hidden_size}, at::detail::createCPUGenerator(4)).requires_grad_(true);
   at::Tensor freqs = at::arange(L, at::kFloat).view({1, 1, L, 1}) * rope_inverse_frequencies(c);
-  at::Tensor emb = at::cat({freqs, freqs}, -1).expand({B, 1, L, c.head_dim}) * rope_attention_factor(c);
-  l.cos = emb.cos(), l.sin = emb.sin();
+  std::tie(l.cos, l.sin) = rope_tables(freqs.expand({B, 1, L, c.head_dim / 2}), rope_attention_factor(c), at::kFloat);
   at::Tensor blocked = causal(L).logical_not().repeat({1, H, 1}).unsqueeze(1).expand({B, 1, H * L, L});
   l.mask = at::zeros(blocked.sizes()).masked_fill(blocked, -std::numeric_limits<float>::infinity());
   return l;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "util/counter_rng.h"
@@ -46,6 +48,36 @@ TEST(Sampler, TruncatedTokensAreNeverDrawn) {
   // The last uniform lands on the last token with mass, not past it.
   at::Tensor masked = at::tensor(std::vector<float>{1.0f, -std::numeric_limits<float>::infinity()}).view({1, 2});
   EXPECT_EQ(tokens_for(masked, {}, {last})[0].item<int64_t>(), 0);
+}
+
+// Across many vocabulary blocks (the draw sums blocks, then scans one) the
+// token is the first whose cumulative mass, computed sequentially in double,
+// exceeds u * total, wherever u is not within rounding of a boundary; and a
+// token outside the top-k is never drawn, even at u's extremes.
+TEST(Sampler, BlockwiseDrawEqualsASequentialSearch) {
+  const int64_t V = 1000, rows = 66, k = 300;  // 4 blocks, the last one padded
+  at::Tensor logits = at::normal(0.0, 3.0, {1, V}, at::detail::createCPUGenerator(5)).expand({rows, V}).contiguous();
+  std::vector<float> u(rows);
+  for (int64_t r = 0; r < rows; ++r) u[r] = static_cast<float>(r) / (rows - 2);
+  u[rows - 2] = 0.0f, u[rows - 1] = 1.0f - 1.0f / 16777216.0f;
+  SamplingOptions top_k{.temperature = 1.0, .top_k = k, .top_p = 1.0, .min_p = 0.0};
+  at::Tensor tokens = tokens_for(logits, top_k, u);
+  at::Tensor kept = logits[0] >= std::get<0>(logits[0].topk(k))[k - 1];
+  at::Tensor probs = logits[0].to(at::kDouble).masked_fill(kept.logical_not(), -INFINITY).softmax(-1);
+  std::vector<double> cdf(V);
+  for (int64_t v = 0; v < V; ++v) cdf[v] = (v ? cdf[v - 1] : 0.0) + probs[v].item<double>();
+  int compared = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t token = tokens[r].item<int64_t>();
+    EXPECT_TRUE(kept[token].item<bool>()) << "u = " << u[r] << " drew truncated token " << token;
+    double target = u[r] * cdf[V - 1];
+    int64_t want = std::upper_bound(cdf.begin(), cdf.end(), target) - cdf.begin();
+    bool near_boundary = std::abs(cdf[std::min(want, V - 1)] - target) < 1e-5 || (want > 0 && target - cdf[want - 1] < 1e-5);
+    if (near_boundary) continue;
+    EXPECT_EQ(token, want) << "u = " << u[r];
+    ++compared;
+  }
+  EXPECT_GT(compared, rows / 2);
 }
 
 // The log-prob reported is the untruncated temperature-scaled one: what the

@@ -316,29 +316,35 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
   const LayerWeights& w = layers_[i];
   const ModelConfig& c = config_;
   if (c.is_mla()) return mla_attention(w.mla, c, i, x, cos, sin, mask, kv);
-  int64_t B = x.size(0), L = x.size(1), D = c.head_dim;
-  int64_t Q = c.num_attention_heads * D, KVD = c.num_key_value_heads * D;
-  at::Tensor q, k, v;  // [B, L, heads * D]
-  if (w.qkv_proj.defined()) {
-    at::Tensor qkv = project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias);
-    q = qkv.narrow(-1, 0, Q), k = qkv.narrow(-1, Q, KVD), v = qkv.narrow(-1, Q + KVD, KVD);
+  int64_t B = x.size(0), L = x.size(1), D = c.head_dim, H = c.num_attention_heads, KV = c.num_key_value_heads;
+  at::Tensor q, k, v;  // -> [B, heads, L, D]
+  if (w.qkv_proj.defined() && !c.qk_norm) {
+    // The fused projection's queries and keys side by side: one RoPE for both.
+    at::Tensor qkv = project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias).view({B, L, H + 2 * KV, D});
+    at::Tensor qk = apply_rope(qkv.narrow(2, 0, H + KV), cos.transpose(1, 2), sin.transpose(1, 2));
+    q = qk.narrow(2, 0, H).transpose(1, 2), k = qk.narrow(2, H, KV).transpose(1, 2);
+    v = qkv.narrow(2, H + KV, KV).transpose(1, 2);
   } else {
-    q = gemm::linear(x, w.q_proj, w.q_bias);
-    k = gemm::linear(x, w.k_proj, w.k_bias);
-    v = gemm::linear(x, w.v_proj, w.v_bias);
+    if (w.qkv_proj.defined()) {
+      at::Tensor qkv = project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias);
+      q = qkv.narrow(-1, 0, H * D), k = qkv.narrow(-1, H * D, KV * D), v = qkv.narrow(-1, (H + KV) * D, KV * D);
+    } else {
+      q = gemm::linear(x, w.q_proj, w.q_bias);
+      k = gemm::linear(x, w.k_proj, w.k_bias);
+      v = gemm::linear(x, w.v_proj, w.v_bias);
+    }
+    q = q.view({B, L, H, D}).transpose(1, 2);
+    k = k.view({B, L, KV, D}).transpose(1, 2);
+    v = v.view({B, L, KV, D}).transpose(1, 2);
+    if (c.qk_norm) {
+      q = rms_norm(q, w.q_norm, c.rms_norm_eps);
+      k = rms_norm(k, w.k_norm, c.rms_norm_eps);
+    }
+    q = apply_rope(q, cos, sin), k = apply_rope(k, cos, sin);
   }
-  // -> [B, heads, L, D]
-  q = q.view({B, L, c.num_attention_heads, D}).transpose(1, 2);
-  k = k.view({B, L, c.num_key_value_heads, D}).transpose(1, 2);
-  v = v.view({B, L, c.num_key_value_heads, D}).transpose(1, 2);
-  if (c.qk_norm) {
-    q = rms_norm(q, w.q_norm, c.rms_norm_eps);
-    k = rms_norm(k, w.k_norm, c.rms_norm_eps);
-  }
-  q = apply_rope(q, cos, sin);
-  std::tie(k, v) = layer_keys(kv, i, apply_rope(k, cos, sin), v, mask.size(3));
+  std::tie(k, v) = layer_keys(kv, i, k, v, mask.size(3));
   at::Tensor out = grouped_attention(q, k, v, mask);  // [B, H, L, D]
-  out = out.transpose(1, 2).reshape({B, L, c.num_attention_heads * D});
+  out = out.transpose(1, 2).reshape({B, L, H * D});
   return project(out, w.o_proj, w.o_packed, w.o_bias);
 }
 
@@ -374,11 +380,8 @@ at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positio
                                 const AttentionKV& kv, MoeRouting* routing) const {
   at::Tensor h = at::embedding(embed_, ids);
   // cos/sin [B, 1, L, D] in fp32 as transformers computes them, then cast.
-  at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;
-  at::Tensor emb = at::cat({freqs, freqs}, -1).unsqueeze(1);
-  at::Tensor cos = emb.cos(), sin = emb.sin();
-  if (rope_factor_ != 1.0) cos = cos * rope_factor_, sin = sin * rope_factor_;  // YaRN
-  cos = cos.to(dtype_), sin = sin.to(dtype_);
+  at::Tensor angles = (positions.to(at::kFloat).unsqueeze(-1) * inv_freq_).unsqueeze(1);
+  auto [cos, sin] = rope_tables(angles, rope_factor_, dtype_);
   // MLA: every head reads the one shared latent, like a single KV head.
   int64_t group = config_.is_mla() ? config_.num_attention_heads
                                    : config_.num_attention_heads / config_.num_key_value_heads;

@@ -131,8 +131,10 @@ done
   --completion-len 1024 --micro-batch 16 --repeats 2 --peak-tflops 989
 
 section "where the GPU time goes (bench/kernel_profile.h)"
-"$GENERATE_BENCH" --model "$WORK/qwen05" --device cuda --dtype bfloat16 --batch 128 --prompt-len 64 \
-  --new-tokens 128 --repeats 1 --profile 15
+for batch in 1 128; do
+  "$GENERATE_BENCH" --model "$WORK/qwen05" --device cuda --dtype bfloat16 --batch "$batch" --prompt-len 64 \
+    --new-tokens 128 --repeats 1 --profile 25
+done
 "$LEARNER_BENCH" --model "$WORK/qwen05" --device cuda --dtype bfloat16 --prompts 8 --g 8 --prompt-len 128 \
-  --completion-len 1024 --micro-batch 8 --repeats 1 --profile 20
+  --completion-len 1024 --micro-batch 8 --repeats 1 --profile 30
 exit "$FAILED"
