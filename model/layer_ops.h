@@ -9,8 +9,19 @@
 
 namespace r1 {
 
+// Whether x's op may run as one of model/cuda_kernels.h's fused kernels: a
+// CUDA tensor, those kernels built, and no gradient to record.
+bool use_fused_kernels(const at::Tensor& x);
+
 // RMSNorm as transformers computes it: in fp32, cast back, then scale.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+// {x + delta, rms_norm(x + delta)}: a residual add and the norm after it.
+std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
+                                               double eps);
+
+// silu(gate) * up from a fused projection's output [..., 2F] = [gate | up].
+at::Tensor silu_mul(const at::Tensor& gate_up);
 
 // RoPE's cos and sin tables [..., D] in `dtype` for angles [..., D/2] (fp32,
 // as transformers computes them), times `factor` (YaRN's; else 1). The sin

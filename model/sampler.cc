@@ -30,8 +30,10 @@ void truncate_logits(at::Tensor& logits, const SamplingOptions& o) {
   }
 }
 
-// Vocabulary blocks of the two-level inverse CDF.
-constexpr int64_t kBlock = 256;
+// Vocabulary blocks of the two-level inverse CDF: 128 divides the common
+// vocabularies (Qwen2.5's and Qwen3's 151,936, Llama 3's 128,256, DeepSeek's
+// 129,280, SmolLM2's 49,152), which then need no padded copy.
+constexpr int64_t kBlock = 128;
 
 // The first token whose cumulative mass exceeds uniforms * total mass, per
 // row of probs [B, V] >= 0 -> [B, 1] int64. Two levels, block sums and then
@@ -43,7 +45,7 @@ constexpr int64_t kBlock = 256;
 // nonzero mass is.
 at::Tensor inverse_cdf(const at::Tensor& probs, const at::Tensor& uniforms) {
   int64_t B = probs.size(0), V = probs.size(1), blocks = (V + kBlock - 1) / kBlock;
-  at::Tensor padded = at::constant_pad_nd(probs, {0, blocks * kBlock - V}).view({B, blocks, kBlock});
+  at::Tensor padded = (V % kBlock ? at::constant_pad_nd(probs, {0, blocks * kBlock - V}) : probs).view({B, blocks, kBlock});
   at::Tensor block_cdf = padded.sum(-1).cumsum(-1);                                    // [B, blocks]
   at::Tensor target = uniforms.unsqueeze(-1) * block_cdf.narrow(-1, blocks - 1, 1);     // [B, 1]
   at::Tensor block = (block_cdf <= target).sum(-1, /*keepdim=*/true).clamp_max_(blocks - 1);  // [B, 1]
@@ -54,9 +56,9 @@ at::Tensor inverse_cdf(const at::Tensor& probs, const at::Tensor& uniforms) {
   return block * kBlock + at::minimum(offset, last_nonzero);
 }
 
-// log-softmax(logits)[token] per row, without writing the [B, V] log-softmax.
+// log-softmax(logits)[token] per row.
 at::Tensor logprob_of(const at::Tensor& logits, const at::Tensor& tokens) {
-  return logits.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1);
+  return logits.log_softmax(-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
 }
 
 }  // namespace
@@ -70,20 +72,26 @@ Status SamplingOptions::validate() const {
 }
 
 SampledTokens sample_tokens(const at::Tensor& logits, const SamplingOptions& o, const at::Tensor& uniforms) {
-  at::Tensor scaled = logits.to(at::kFloat);
   if (o.greedy()) {
-    at::Tensor tokens = scaled.argmax(-1);
-    return {tokens, logprob_of(scaled, tokens)};
-  }
-  if (o.temperature != 1.0) scaled = scaled / o.temperature;
-  at::Tensor truncated = scaled;  // copied only when something is masked
-  if (o.top_k > 0 || o.top_p < 1.0 || o.min_p > 0.0) {
-    truncated = scaled.clone();
-    truncate_logits(truncated, o);
+    at::Tensor tokens = logits.argmax(-1);
+    return {tokens, logprob_of(logits.to(at::kFloat), tokens)};
   }
   // With u <= 1 - 2^-24 exactly representable, u * total rounds below the
   // total, so some token's cumulative mass always exceeds it.
-  at::Tensor tokens = inverse_cdf(truncated.softmax(-1), uniforms).squeeze(-1);  // [B] int64
+  if (o.top_k == 0 && o.top_p == 1.0 && o.min_p == 0.0) {
+    // One fp32 softmax (converting as it reads, at temperature 1) serves the
+    // draw and the log-prob: a token is drawn with its probability, so one
+    // below fp32's smallest normal (1e-38), whose log would lose digits, is not.
+    at::Tensor probs = o.temperature != 1.0 ? (logits.to(at::kFloat) / o.temperature).softmax(-1)
+                                            : logits.softmax(-1, at::kFloat);
+    at::Tensor tokens = inverse_cdf(probs, uniforms).squeeze(-1);  // [B] int64
+    return {tokens, probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1).log()};
+  }
+  at::Tensor scaled = logits.to(at::kFloat);
+  if (o.temperature != 1.0) scaled = scaled / o.temperature;
+  at::Tensor truncated = scaled.clone();
+  truncate_logits(truncated, o);
+  at::Tensor tokens = inverse_cdf(truncated.softmax(-1), uniforms).squeeze(-1);
   return {tokens, logprob_of(scaled, tokens)};
 }
 

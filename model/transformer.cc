@@ -11,6 +11,7 @@
 
 #include "model/activation_checkpoint.h"
 #include "model/checkpoint.h"
+#include "model/cuda_kernels.h"
 #include "model/gemm.h"
 #include "model/layer_ops.h"
 
@@ -317,13 +318,26 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
   const ModelConfig& c = config_;
   if (c.is_mla()) return mla_attention(w.mla, c, i, x, cos, sin, mask, kv);
   int64_t B = x.size(0), L = x.size(1), D = c.head_dim, H = c.num_attention_heads, KV = c.num_key_value_heads;
+  const int64_t S = mask.size(3);
   at::Tensor q, k, v;  // -> [B, heads, L, D]
+  bool cached = false;  // keys and values already in kv.cache
   if (w.qkv_proj.defined() && !c.qk_norm) {
-    // The fused projection's queries and keys side by side: one RoPE for both.
-    at::Tensor qkv = project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias).view({B, L, H + 2 * KV, D});
-    at::Tensor qk = apply_rope(qkv.narrow(2, 0, H + KV), cos.transpose(1, 2), sin.transpose(1, 2));
-    q = qk.narrow(2, 0, H).transpose(1, 2), k = qk.narrow(2, H, KV).transpose(1, 2);
-    v = qkv.narrow(2, H + KV, KV).transpose(1, 2);
+    at::Tensor qkv = project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias);
+    if constexpr (cuda::kernels_built) {
+      if (kv.cache && !kv.prefix && !kv.keys_out && use_fused_kernels(qkv)) {
+        // One kernel: RoPE on queries and keys, keys and values into the cache.
+        q = cuda::rope_into_cache(qkv, cos, sin, H, kv.cache->k[i], kv.cache->v[i], kv.cache_slots);
+        k = kv.cache->k[i].narrow(2, 0, S), v = kv.cache->v[i].narrow(2, 0, S);
+        cached = true;
+      }
+    }
+    if (!cached) {
+      // The fused projection's queries and keys side by side: one RoPE for both.
+      qkv = qkv.view({B, L, H + 2 * KV, D});
+      at::Tensor qk = apply_rope(qkv.narrow(2, 0, H + KV), cos.transpose(1, 2), sin.transpose(1, 2));
+      q = qk.narrow(2, 0, H).transpose(1, 2), k = qk.narrow(2, H, KV).transpose(1, 2);
+      v = qkv.narrow(2, H + KV, KV).transpose(1, 2);
+    }
   } else {
     if (w.qkv_proj.defined()) {
       at::Tensor qkv = project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias);
@@ -342,7 +356,7 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
     }
     q = apply_rope(q, cos, sin), k = apply_rope(k, cos, sin);
   }
-  std::tie(k, v) = layer_keys(kv, i, k, v, mask.size(3));
+  if (!cached) std::tie(k, v) = layer_keys(kv, i, k, v, S);
   at::Tensor out = grouped_attention(q, k, v, mask);  // [B, H, L, D]
   out = out.transpose(1, 2).reshape({B, L, H * D});
   return project(out, w.o_proj, w.o_packed, w.o_bias);
@@ -365,15 +379,10 @@ at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x, MoeRouting* ro
     }
     return out;
   }
-  at::Tensor gate, up;
-  if (w.gate_up_proj.defined()) {
-    at::Tensor gate_up = project(x, w.gate_up_proj, w.gate_up_packed, w.gate_up_bias);
-    int64_t F = config_.intermediate_size;
-    gate = gate_up.narrow(-1, 0, F), up = gate_up.narrow(-1, F, F);
-  } else {
-    gate = gemm::linear(x, w.gate_proj, w.gate_bias), up = gemm::linear(x, w.up_proj, w.up_bias);
-  }
-  return project(at::silu(gate) * up, w.down_proj, w.down_packed, w.down_bias);
+  at::Tensor hidden = w.gate_up_proj.defined()
+                         ? silu_mul(project(x, w.gate_up_proj, w.gate_up_packed, w.gate_up_bias))
+                         : at::silu(gemm::linear(x, w.gate_proj, w.gate_bias)) * gemm::linear(x, w.up_proj, w.up_bias);
+  return project(hidden, w.down_proj, w.down_packed, w.down_bias);
 }
 
 at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& allowed,
@@ -395,8 +404,9 @@ at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positio
 at::Tensor Transformer::layer(int64_t i, const at::Tensor& h, const at::Tensor& cos, const at::Tensor& sin,
                               const at::Tensor& mask, const AttentionKV& kv, MoeRouting* routing) const {
   const LayerWeights& w = layers_[i];
-  at::Tensor x = h + attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), cos, sin, mask, kv);
-  return x + mlp_block(i, rms_norm(x, w.post_attention_norm, config_.rms_norm_eps), routing);
+  at::Tensor attention = attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), cos, sin, mask, kv);
+  auto [x, normed] = add_rms_norm(h, attention, w.post_attention_norm, config_.rms_norm_eps);
+  return x + mlp_block(i, normed, routing);
 }
 
 // The layer as a checkpointed function of its input and, after a shared

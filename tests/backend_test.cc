@@ -16,6 +16,7 @@
 // counter-based uniform numbers, and a token flips only when a number falls
 // within ~1e-6 of a cumulative-probability boundary.
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -23,8 +24,10 @@
 #include <string>
 
 #include "grpo/learner.h"
+#include "model/cuda_kernels.h"
 #include "model/device.h"
 #include "model/generate.h"
+#include "model/layer_ops.h"
 #include "model/sampler.h"
 #include "model/scoring.h"
 #include "model/test_models.h"
@@ -72,6 +75,59 @@ double tolerance(at::ScalarType dtype) { return dtype == at::kBFloat16 ? kBf16To
 
 const std::vector<std::vector<int64_t>> kSequences = {{1, 5, 9, 2, 7, 30, 11}, {3, 4, 8, 12, 40, 41, 2, 2, 9, 17, 6, 1},
                                                       {50, 2, 33}};
+
+// model/cuda_kernels.h against the ATen ops they replace, on the same GPU:
+// equal, but for the norms' sums of squares, which the two add in different
+// orders (then at most one rounding step of the dtype apart).
+TEST(Backend, FusedKernelsEqualTheAtenOps) {
+  R1_REQUIRE_TEST_DEVICE(device);
+  if (!device.is_cuda()) GTEST_SKIP() << "the fused kernels run on CUDA tensors only";
+  if (!cuda::kernels_built) GTEST_SKIP() << "this build has no CUDA kernels (no nvcc when it was configured)";
+  at::AutoGradMode no_grad(false);
+  at::Generator gen = at::detail::createCPUGenerator(21);
+  auto randn = [&](at::IntArrayRef shape, at::ScalarType dtype) {
+    return at::normal(0.0, 1.0, shape, gen).to(device, dtype);
+  };
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    const double step = dtype == at::kBFloat16 ? 1.0 / 128 : 1.0 / (1 << 22);  // one rounding step, relative
+    auto within_a_step = [&](const at::Tensor& got, const at::Tensor& want) {
+      at::Tensor g = got.to(at::kFloat), w = want.to(at::kFloat);
+      return ((g - w).abs() <= w.abs() * step + 1e-6).all().item<bool>();
+    };
+    // RMSNorm, and the residual add before it, as transformers computes them.
+    at::Tensor x = randn({5, 96}, dtype), delta = randn({5, 96}, dtype), weight = randn({96}, dtype);
+    auto reference = [&](const at::Tensor& h) {
+      at::Tensor f = h.to(at::kFloat);
+      return weight * (f * at::rsqrt(f.pow(2).mean(-1, true) + 1e-6)).to(dtype);
+    };
+    EXPECT_TRUE(within_a_step(cuda::rms_norm(x, weight, 1e-6), reference(x)));
+    auto [sum, normed] = cuda::add_rms_norm(x, delta, weight, 1e-6);
+    EXPECT_TRUE(at::equal(sum, x + delta));
+    EXPECT_TRUE(within_a_step(normed, reference(x + delta)));
+    // SiLU and multiply.
+    at::Tensor gate_up = randn({2, 3, 2 * 40}, dtype);
+    EXPECT_TRUE(at::equal(cuda::silu_mul(gate_up), at::silu(gate_up.narrow(-1, 0, 40)) * gate_up.narrow(-1, 40, 40)));
+    // RoPE on queries and keys, keys and values into the cache at each position's slot.
+    const int64_t B = 3, L = 2, H = 4, KV = 2, D = 16, T = 8;
+    at::Tensor qkv = randn({B, L, (H + 2 * KV) * D}, dtype);
+    at::Tensor angles = (at::arange(B * L, at::kFloat).view({B, 1, L, 1}) * 0.7 + 1) *
+                        at::arange(1, D / 2 + 1, at::kFloat) * 0.3;
+    auto [cos, sin] = rope_tables(angles.to(device), 1.0, dtype);
+    at::Tensor slots = at::tensor(std::vector<int64_t>{0, 1, 5, 6, 2, 3}).view({B, L}).to(device);
+    at::Tensor k_cache = at::zeros({B, KV, T, D}, qkv.options()), v_cache = at::zeros_like(k_cache);
+    at::Tensor q = cuda::rope_into_cache(qkv, cos, sin, H, k_cache, v_cache, slots);
+    at::Tensor heads = qkv.view({B, L, H + 2 * KV, D});
+    at::Tensor rotated = apply_rope(heads.narrow(2, 0, H + KV), cos.transpose(1, 2), sin.transpose(1, 2));
+    EXPECT_TRUE(at::equal(q, rotated.narrow(2, 0, H).transpose(1, 2)));
+    at::Tensor want_k = at::zeros_like(k_cache), want_v = at::zeros_like(v_cache);
+    at::Tensor rows = at::arange(B, slots.options()).unsqueeze(1).expand({B, L});
+    want_k.index_put_({rows, at::indexing::Slice(), slots}, rotated.narrow(2, H, KV));
+    want_v.index_put_({rows, at::indexing::Slice(), slots}, heads.narrow(2, H + KV, KV));
+    EXPECT_TRUE(at::equal(k_cache, want_k));
+    EXPECT_TRUE(at::equal(v_cache, want_v));
+  }
+}
 
 TEST(Backend, LogitsOfAPaddedBatch) {
   R1_REQUIRE_TEST_DEVICE(device);
