@@ -4,6 +4,8 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 
+#include <cmath>
+
 namespace r1::cuda {
 
 namespace {
@@ -46,7 +48,7 @@ __global__ void rms_norm_kernel(const T* x, const T* delta, const T* weight, T* 
     }
     squares += v * v;
   }
-  const float rstd = rsqrtf(block_sum(squares) * (1.0f / static_cast<float>(H)) + eps);
+  const float rstd = rsqrtf(__fadd_rn(__fmul_rn(block_sum(squares), 1.0f / static_cast<float>(H)), eps));
   for (int64_t i = threadIdx.x; i < H; i += blockDim.x) {
     float v = static_cast<float>(delta ? sum[row + i] : x[row + i]);
     out[row + i] = static_cast<T>(round_to<T>(v * rstd) * static_cast<float>(weight[i]));
@@ -54,14 +56,17 @@ __global__ void rms_norm_kernel(const T* x, const T* delta, const T* weight, T* 
 }
 
 // out[n, f] = round(round(silu(gate[n, f])) * up[n, f]) with gate_up [N, 2F].
+// Rows on the grid's y axis (striding past its 65,535): no 64-bit division
+// per element.
 template <typename T>
 __global__ void silu_mul_kernel(const T* gate_up, T* out, int64_t N, int64_t F) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= N * F) return;
-  const int64_t n = i / F, f = i % F;
-  const float g = static_cast<float>(gate_up[n * 2 * F + f]);
-  const float silu = round_to<T>(g / (1.0f + ::expf(-g)));
-  out[i] = static_cast<T>(silu * static_cast<float>(gate_up[n * 2 * F + F + f]));
+  const int64_t f = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (f >= F) return;
+  for (int64_t n = blockIdx.y; n < N; n += gridDim.y) {
+    const float g = static_cast<float>(gate_up[n * 2 * F + f]);
+    const float silu = round_to<T>(g / (1.0f + ::expf(-g)));
+    out[n * F + f] = static_cast<T>(silu * static_cast<float>(gate_up[n * 2 * F + F + f]));
+  }
 }
 
 struct CacheView {
@@ -86,9 +91,12 @@ __global__ void rope_into_cache_kernel(const T* qkv, const T* cos, const T* sin,
   if (head < H + KV) {  // queries and keys rotate
     const T* c = cos + bl * D;
     const T* s = sin + bl * D;
-    const float rlo = round_to<T>(lo * static_cast<float>(c[d])) + round_to<T>(hi * static_cast<float>(s[d]));
-    const float rhi =
-        round_to<T>(hi * static_cast<float>(c[d + half])) + round_to<T>(lo * static_cast<float>(s[d + half]));
+    // __fmul_rn/__fadd_rn: never contracted into an FMA, which in fp32 would
+    // skip the product's rounding that ATen's separate kernels make.
+    const float rlo = __fadd_rn(round_to<T>(__fmul_rn(lo, static_cast<float>(c[d]))),
+                                round_to<T>(__fmul_rn(hi, static_cast<float>(s[d]))));
+    const float rhi = __fadd_rn(round_to<T>(__fmul_rn(hi, static_cast<float>(c[d + half]))),
+                                round_to<T>(__fmul_rn(lo, static_cast<float>(s[d + half]))));
     lo = rlo, hi = rhi;
   }
   T* dst;
@@ -102,6 +110,71 @@ __global__ void rope_into_cache_kernel(const T* qkv, const T* cos, const T* sin,
   }
   dst[d] = static_cast<T>(lo);
   dst[d + half] = static_cast<T>(hi);
+}
+
+struct KeysView {
+  int64_t heads, batch_stride, head_stride, slot_stride;  // KV heads; strides in elements
+};
+
+__device__ __forceinline__ float warp_max(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+// Block (b, kv head), warp r: query row r. Keys go 32 at a time, one per
+// lane, each lane taking a whole dot product; then the chunk's weights are
+// broadcast and each lane accumulates its D/32 output dims.
+template <typename T, int D>
+__global__ void decode_attention_kernel(const T* q, const T* k, const T* v, KeysView view, const T* mask, T* out,
+                                        int R, int S, float scale) {
+  constexpr int kPerLane = D / 32;
+  const int r = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (r >= R) return;
+  const int64_t bh = blockIdx.x, b = bh / view.heads, h = bh % view.heads;
+  const T* q_row = q + (bh * R + r) * D;
+  float qf[D];
+#pragma unroll
+  for (int d = 0; d < D; ++d) qf[d] = static_cast<float>(q_row[d]);
+  const T* keys = k + b * view.batch_stride + h * view.head_stride;
+  const T* values = v + b * view.batch_stride + h * view.head_stride;
+  const T* mask_row = mask + (b * R + r) * S;
+  float m = -INFINITY, l = 0.0f, acc[kPerLane];
+#pragma unroll
+  for (int j = 0; j < kPerLane; ++j) acc[j] = 0.0f;
+  for (int base = 0; base < S; base += 32) {
+    const int s = base + lane;
+    float score = -INFINITY;
+    if (s < S && static_cast<float>(mask_row[s]) != -INFINITY) {
+      const T* key = keys + s * view.slot_stride;
+      float dot = 0.0f;
+#pragma unroll
+      for (int d = 0; d < D; ++d) dot += qf[d] * static_cast<float>(key[d]);
+      score = dot * scale + static_cast<float>(mask_row[s]);
+    }
+    const float chunk_max = warp_max(score);
+    if (chunk_max == -INFINITY) continue;  // the same in every lane
+    const float m_new = fmaxf(m, chunk_max), correction = expf(m - m_new), p = expf(score - m_new);
+    l = l * correction + warp_sum(p);
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) acc[j] *= correction;
+    const int n = min(32, S - base);
+    for (int i = 0; i < n; ++i) {
+      const float weight = __shfl_sync(0xffffffffu, p, i);
+      if (weight == 0.0f) continue;  // a masked key, in every lane
+      const T* value = values + (base + i) * view.slot_stride;
+#pragma unroll
+      for (int j = 0; j < kPerLane; ++j) acc[j] += weight * static_cast<float>(value[lane + 32 * j]);
+    }
+    m = m_new;
+  }
+  T* out_row = out + (bh * R + r) * D;
+#pragma unroll
+  for (int j = 0; j < kPerLane; ++j) out_row[lane + 32 * j] = static_cast<T>(l > 0.0f ? acc[j] / l : 0.0f);
 }
 
 constexpr int kThreads = 256;
@@ -153,7 +226,8 @@ at::Tensor silu_mul(const at::Tensor& gate_up) {
   if (N * F == 0) return out;
   c10::cuda::CUDAGuard guard(gate_up.device());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, gate_up.scalar_type(), "r1_silu_mul", [&] {
-    silu_mul_kernel<scalar_t><<<blocks_for(N * F), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
+    const dim3 grid(static_cast<unsigned>(blocks_for(F)), static_cast<unsigned>(std::min<int64_t>(N, 65535)));
+    silu_mul_kernel<scalar_t><<<grid, kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
         gate_up.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), N, F);
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -181,6 +255,39 @@ at::Tensor rope_into_cache(const at::Tensor& qkv, const at::Tensor& cos, const a
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return q;
+}
+
+bool decode_attention_fits(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
+  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4 || mask.dim() != 4) return false;
+  const int64_t D = q.size(3), R = q.size(2), S = k.size(2);
+  return q.is_cuda() && q.is_contiguous() && (D == 64 || D == 128) && R <= 32 && k.size(3) == D &&
+         k.sizes() == v.sizes() && k.strides() == v.strides() && k.stride(3) == 1 && k.size(0) == q.size(0) &&
+         k.size(1) == q.size(1) && k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type() &&
+         mask.scalar_type() == q.scalar_type() && mask.is_contiguous() &&
+         mask.sizes() == at::IntArrayRef({q.size(0), 1, R, S});
+}
+
+at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
+  TORCH_CHECK(decode_attention_fits(q, k, v, mask), "r1::cuda::decode_attention: shapes or layouts it does not take");
+  const int64_t B = q.size(0), KV = q.size(1), R = q.size(2), D = q.size(3), S = k.size(2);
+  at::Tensor out = at::empty_like(q);
+  if (B * KV * R == 0) return out;
+  c10::cuda::CUDAGuard guard(q.device());
+  KeysView view{KV, k.stride(0), k.stride(1), k.stride(2)};
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, q.scalar_type(), "r1_decode_attention", [&] {
+    auto launch = [&](auto kernel) {
+      kernel<<<static_cast<unsigned>(B * KV), static_cast<unsigned>(32 * R), 0, at::cuda::getCurrentCUDAStream()>>>(
+          q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(), view, mask.data_ptr<scalar_t>(),
+          out.data_ptr<scalar_t>(), static_cast<int>(R), static_cast<int>(S), scale);
+    };
+    if (D == 64)
+      launch(decode_attention_kernel<scalar_t, 64>);
+    else
+      launch(decode_attention_kernel<scalar_t, 128>);
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return out;
 }
 
 }  // namespace r1::cuda
