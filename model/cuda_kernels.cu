@@ -126,35 +126,46 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// Block (b, kv head), warp r: query row r. Keys go 32 at a time, one per
-// lane, each lane taking a whole dot product; then the chunk's weights are
-// broadcast and each lane accumulates its D/32 output dims.
+// Block (b, kv head), warp r: query row r. The block stages 32 keys and
+// values at a time in shared memory with coalesced loads (every warp reads
+// them); each lane then takes one key's whole dot product (rows padded by one
+// float: lanes reading one column hit different banks), and after the
+// chunk's online-softmax update each lane accumulates its D/32 output dims.
 template <typename T, int D>
 __global__ void decode_attention_kernel(const T* q, const T* k, const T* v, KeysView view, const T* mask, T* out,
                                         int R, int S, float scale) {
-  constexpr int kPerLane = D / 32;
+  constexpr int kChunk = 32, kPerLane = D / 32, kKeyStride = D + 1;
+  __shared__ float keys[kChunk * kKeyStride];
+  __shared__ float values[kChunk * D];
   const int r = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (r >= R) return;
+  const bool active = r < R;  // every thread still takes part in the staging
   const int64_t bh = blockIdx.x, b = bh / view.heads, h = bh % view.heads;
-  const T* q_row = q + (bh * R + r) * D;
+  const T* key_base = k + b * view.batch_stride + h * view.head_stride;
+  const T* value_base = v + b * view.batch_stride + h * view.head_stride;
   float qf[D];
 #pragma unroll
-  for (int d = 0; d < D; ++d) qf[d] = static_cast<float>(q_row[d]);
-  const T* keys = k + b * view.batch_stride + h * view.head_stride;
-  const T* values = v + b * view.batch_stride + h * view.head_stride;
-  const T* mask_row = mask + (b * R + r) * S;
+  for (int d = 0; d < D; ++d) qf[d] = active ? static_cast<float>(q[(bh * R + r) * D + d]) : 0.0f;
+  const T* mask_row = mask + (b * R + (active ? r : 0)) * S;
   float m = -INFINITY, l = 0.0f, acc[kPerLane];
 #pragma unroll
   for (int j = 0; j < kPerLane; ++j) acc[j] = 0.0f;
-  for (int base = 0; base < S; base += 32) {
-    const int s = base + lane;
+  for (int base = 0; base < S; base += kChunk) {
+    const int n = min(kChunk, S - base);
+    __syncthreads();  // the previous chunk is read
+    for (int e = threadIdx.x; e < kChunk * D; e += blockDim.x) {
+      const int i = e / D, d = e % D;
+      const int64_t at = (base + i) * view.slot_stride + d;
+      keys[i * kKeyStride + d] = i < n ? static_cast<float>(key_base[at]) : 0.0f;
+      values[i * D + d] = i < n ? static_cast<float>(value_base[at]) : 0.0f;
+    }
+    __syncthreads();
+    if (!active) continue;
     float score = -INFINITY;
-    if (s < S && static_cast<float>(mask_row[s]) != -INFINITY) {
-      const T* key = keys + s * view.slot_stride;
+    if (lane < n && static_cast<float>(mask_row[base + lane]) != -INFINITY) {
       float dot = 0.0f;
 #pragma unroll
-      for (int d = 0; d < D; ++d) dot += qf[d] * static_cast<float>(key[d]);
-      score = dot * scale + static_cast<float>(mask_row[s]);
+      for (int d = 0; d < D; ++d) dot += qf[d] * keys[lane * kKeyStride + d];
+      score = dot * scale + static_cast<float>(mask_row[base + lane]);
     }
     const float chunk_max = warp_max(score);
     if (chunk_max == -INFINITY) continue;  // the same in every lane
@@ -162,16 +173,14 @@ __global__ void decode_attention_kernel(const T* q, const T* k, const T* v, Keys
     l = l * correction + warp_sum(p);
 #pragma unroll
     for (int j = 0; j < kPerLane; ++j) acc[j] *= correction;
-    const int n = min(32, S - base);
     for (int i = 0; i < n; ++i) {
       const float weight = __shfl_sync(0xffffffffu, p, i);
-      if (weight == 0.0f) continue;  // a masked key, in every lane
-      const T* value = values + (base + i) * view.slot_stride;
 #pragma unroll
-      for (int j = 0; j < kPerLane; ++j) acc[j] += weight * static_cast<float>(value[lane + 32 * j]);
+      for (int j = 0; j < kPerLane; ++j) acc[j] += weight * values[i * D + lane + 32 * j];
     }
     m = m_new;
   }
+  if (!active) return;
   T* out_row = out + (bh * R + r) * D;
 #pragma unroll
   for (int j = 0; j < kPerLane; ++j) out_row[lane + 32 * j] = static_cast<T>(l > 0.0f ? acc[j] / l : 0.0f);

@@ -14,18 +14,19 @@
 #      decode and of an update, under LibTorch's profiler.
 # Prints what it measured as JSON lines; the numbers go to docs/benchmarks.md.
 # --device cpu runs steps 1 and 2 on the CPU (a check of this script itself).
-#   scripts/gpu_check.sh [--prebuilt DIR] [--build DIR] [--device cuda] [--skip-bench]
+#   scripts/gpu_check.sh [--prebuilt DIR] [--build DIR] [--device cuda] [--skip-bench] [--skip-profile]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PREBUILT="" BUILD="$ROOT/build-gpu" BENCH=1 DEVICE=cuda
+PREBUILT="" BUILD="$ROOT/build-gpu" BENCH=1 PROFILE=1 DEVICE=cuda
 while [ $# -gt 0 ]; do
   case "$1" in
     --prebuilt) PREBUILT=$(cd "$2" && pwd); shift 2 ;;
     --build) BUILD=$2; shift 2 ;;
     --device) DEVICE=$2; shift 2 ;;
     --skip-bench) BENCH=0; shift ;;
-    *) echo "usage: scripts/gpu_check.sh [--prebuilt DIR] [--build DIR] [--device cuda] [--skip-bench]" >&2; exit 2 ;;
+    --skip-profile) PROFILE=0; shift ;;
+    *) echo "usage: scripts/gpu_check.sh [--prebuilt DIR] [--build DIR] [--device cuda] [--skip-bench] [--skip-profile]" >&2; exit 2 ;;
   esac
 done
 PYTHON=${PYTHON:-python3}
@@ -130,6 +131,7 @@ done
 "$LEARNER_BENCH" --model "$WORK/qwen05" --device cuda --dtype bfloat16 --prompts 8 --g 8 --prompt-len 128 \
   --completion-len 1024 --micro-batch 16 --repeats 2 --peak-tflops 989
 
+[ "$PROFILE" = 1 ] || exit "$FAILED"
 section "where the GPU time goes (bench/kernel_profile.h)"
 for batch in 1 128; do
   "$GENERATE_BENCH" --model "$WORK/qwen05" --device cuda --dtype bfloat16 --batch "$batch" --prompt-len 64 \
