@@ -4,8 +4,6 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 
-#include <cmath>
-
 namespace r1::cuda {
 
 namespace {
@@ -112,80 +110,6 @@ __global__ void rope_into_cache_kernel(const T* qkv, const T* cos, const T* sin,
   dst[d + half] = static_cast<T>(hi);
 }
 
-struct KeysView {
-  int64_t heads, batch_stride, head_stride, slot_stride;  // KV heads; strides in elements
-};
-
-__device__ __forceinline__ float warp_max(float v) {
-  for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  return v;
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
-}
-
-// Block (b, kv head), warp r: query row r. The block stages 32 keys and
-// values at a time in shared memory with coalesced loads (every warp reads
-// them); each lane then takes one key's whole dot product (rows padded by one
-// float: lanes reading one column hit different banks), and after the
-// chunk's online-softmax update each lane accumulates its D/32 output dims.
-template <typename T, int D>
-__global__ void decode_attention_kernel(const T* q, const T* k, const T* v, KeysView view, const T* mask, T* out,
-                                        int R, int S, float scale) {
-  constexpr int kChunk = 32, kPerLane = D / 32, kKeyStride = D + 1;
-  __shared__ float keys[kChunk * kKeyStride];
-  __shared__ float values[kChunk * D];
-  const int r = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const bool active = r < R;  // every thread still takes part in the staging
-  const int64_t bh = blockIdx.x, b = bh / view.heads, h = bh % view.heads;
-  const T* key_base = k + b * view.batch_stride + h * view.head_stride;
-  const T* value_base = v + b * view.batch_stride + h * view.head_stride;
-  float qf[D];
-#pragma unroll
-  for (int d = 0; d < D; ++d) qf[d] = active ? static_cast<float>(q[(bh * R + r) * D + d]) : 0.0f;
-  const T* mask_row = mask + (b * R + (active ? r : 0)) * S;
-  float m = -INFINITY, l = 0.0f, acc[kPerLane];
-#pragma unroll
-  for (int j = 0; j < kPerLane; ++j) acc[j] = 0.0f;
-  for (int base = 0; base < S; base += kChunk) {
-    const int n = min(kChunk, S - base);
-    __syncthreads();  // the previous chunk is read
-    for (int e = threadIdx.x; e < kChunk * D; e += blockDim.x) {
-      const int i = e / D, d = e % D;
-      const int64_t at = (base + i) * view.slot_stride + d;
-      keys[i * kKeyStride + d] = i < n ? static_cast<float>(key_base[at]) : 0.0f;
-      values[i * D + d] = i < n ? static_cast<float>(value_base[at]) : 0.0f;
-    }
-    __syncthreads();
-    if (!active) continue;
-    float score = -INFINITY;
-    if (lane < n && static_cast<float>(mask_row[base + lane]) != -INFINITY) {
-      float dot = 0.0f;
-#pragma unroll
-      for (int d = 0; d < D; ++d) dot += qf[d] * keys[lane * kKeyStride + d];
-      score = dot * scale + static_cast<float>(mask_row[base + lane]);
-    }
-    const float chunk_max = warp_max(score);
-    if (chunk_max == -INFINITY) continue;  // the same in every lane
-    const float m_new = fmaxf(m, chunk_max), correction = expf(m - m_new), p = expf(score - m_new);
-    l = l * correction + warp_sum(p);
-#pragma unroll
-    for (int j = 0; j < kPerLane; ++j) acc[j] *= correction;
-    for (int i = 0; i < n; ++i) {
-      const float weight = __shfl_sync(0xffffffffu, p, i);
-#pragma unroll
-      for (int j = 0; j < kPerLane; ++j) acc[j] += weight * values[i * D + lane + 32 * j];
-    }
-    m = m_new;
-  }
-  if (!active) return;
-  T* out_row = out + (bh * R + r) * D;
-#pragma unroll
-  for (int j = 0; j < kPerLane; ++j) out_row[lane + 32 * j] = static_cast<T>(l > 0.0f ? acc[j] / l : 0.0f);
-}
-
 constexpr int kThreads = 256;
 
 int64_t blocks_for(int64_t n) { return (n + kThreads - 1) / kThreads; }
@@ -264,39 +188,6 @@ at::Tensor rope_into_cache(const at::Tensor& qkv, const at::Tensor& cos, const a
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return q;
-}
-
-bool decode_attention_fits(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
-  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4 || mask.dim() != 4) return false;
-  const int64_t D = q.size(3), R = q.size(2), S = k.size(2);
-  return q.is_cuda() && q.is_contiguous() && (D == 64 || D == 128) && R <= 32 && k.size(3) == D &&
-         k.sizes() == v.sizes() && k.strides() == v.strides() && k.stride(3) == 1 && k.size(0) == q.size(0) &&
-         k.size(1) == q.size(1) && k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type() &&
-         mask.scalar_type() == q.scalar_type() && mask.is_contiguous() &&
-         mask.sizes() == at::IntArrayRef({q.size(0), 1, R, S});
-}
-
-at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
-  TORCH_CHECK(decode_attention_fits(q, k, v, mask), "r1::cuda::decode_attention: shapes or layouts it does not take");
-  const int64_t B = q.size(0), KV = q.size(1), R = q.size(2), D = q.size(3), S = k.size(2);
-  at::Tensor out = at::empty_like(q);
-  if (B * KV * R == 0) return out;
-  c10::cuda::CUDAGuard guard(q.device());
-  KeysView view{KV, k.stride(0), k.stride(1), k.stride(2)};
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, q.scalar_type(), "r1_decode_attention", [&] {
-    auto launch = [&](auto kernel) {
-      kernel<<<static_cast<unsigned>(B * KV), static_cast<unsigned>(32 * R), 0, at::cuda::getCurrentCUDAStream()>>>(
-          q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(), view, mask.data_ptr<scalar_t>(),
-          out.data_ptr<scalar_t>(), static_cast<int>(R), static_cast<int>(S), scale);
-    };
-    if (D == 64)
-      launch(decode_attention_kernel<scalar_t, 64>);
-    else
-      launch(decode_attention_kernel<scalar_t, 128>);
-  });
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  return out;
 }
 
 }  // namespace r1::cuda

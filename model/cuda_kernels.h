@@ -41,16 +41,4 @@ at::Tensor silu_mul(const at::Tensor& gate_up);
 at::Tensor rope_into_cache(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& signed_sin, int64_t heads,
                            at::Tensor& k_cache, at::Tensor& v_cache, const at::Tensor& slots);
 
-// softmax(q k^T / sqrt(D) + mask) v for a few query rows per KV head, as a
-// decode step has them (SDPA's flash kernel took 14 us a layer there, most
-// of the step's attention time, for tiles built for long queries). q
-// [B, KV, R, D] contiguous (R = query heads per KV head x positions), k/v
-// [B, KV, S, D] with equal strides and a contiguous last dim (the cache's
-// first S slots), mask [B, 1, R, S] contiguous, additive (0 or -inf), in q's
-// dtype -> [B, KV, R, D]. One warp per query row, an online softmax in fp32;
-// a row with every key masked gives zeros. decode_attention_fits says when
-// the kernel takes the shapes (R <= 32, D 64 or 128).
-bool decode_attention_fits(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
-at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
-
 }  // namespace r1::cuda

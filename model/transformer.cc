@@ -60,9 +60,6 @@ at::Tensor explicit_attention(const at::Tensor& q, const at::Tensor& k, const at
 at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
   int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), KV = k.size(1);
   at::Tensor qg = q.reshape({B, KV, (H / KV) * L, D});
-  if constexpr (cuda::kernels_built)
-    if (use_fused_kernels(qg) && cuda::decode_attention_fits(qg, k, v, mask))
-      return cuda::decode_attention(qg, k, v, mask).reshape({B, H, L, D});
   // On a GPU every size goes to SDPA: its memory-efficient kernel takes the
   // additive mask (padded prefill, decode against the whole cache) and never
   // materialises the scores.
