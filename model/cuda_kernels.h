@@ -4,9 +4,8 @@
 // transformers' eager ops round it. A decode step's time on a GPU is mostly
 // the count of its small kernels (docs/benchmarks.md, "On a GPU"); these take
 // a layer from ~20 to ~10. model/layer_ops.cc and model/transformer.cc call
-// them for CUDA tensors
-// when nothing needs gradients; tests/backend_test.cc checks them against the
-// ATen composition on the same GPU.
+// them for CUDA tensors when nothing needs gradients; tests/backend_test.cc
+// checks them against the ATen composition on the same GPU.
 #pragma once
 
 #include <ATen/ATen.h>
