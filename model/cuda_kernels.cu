@@ -160,8 +160,8 @@ at::Tensor silu_mul(const at::Tensor& gate_up) {
   c10::cuda::CUDAGuard guard(gate_up.device());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, gate_up.scalar_type(), "r1_silu_mul", [&] {
     const dim3 grid(static_cast<unsigned>(blocks_for(F)), static_cast<unsigned>(std::min<int64_t>(N, 65535)));
-    silu_mul_kernel<scalar_t><<<grid, kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
-        gate_up.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), N, F);
+    silu_mul_kernel<scalar_t><<<grid, kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(gate_up.data_ptr<scalar_t>(),
+                                                                                       out.data_ptr<scalar_t>(), N, F);
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;
@@ -172,10 +172,12 @@ at::Tensor rope_into_cache(const at::Tensor& qkv, const at::Tensor& cos, const a
   check_input(qkv, "qkv");
   const int64_t B = qkv.size(0), L = qkv.size(1), KV = k_cache.size(1), D = k_cache.size(3);
   TORCH_CHECK(qkv.size(2) == (heads + 2 * KV) * D, "rope_into_cache: qkv's last dim is not (H + 2 KV) * D");
-  TORCH_CHECK(cos.numel() == B * L * D && signed_sin.numel() == B * L * D, "rope_into_cache: tables must be [B, 1, L, D]");
+  TORCH_CHECK(cos.numel() == B * L * D && signed_sin.numel() == B * L * D,
+              "rope_into_cache: tables must be [B, 1, L, D]");
   TORCH_CHECK(k_cache.strides() == v_cache.strides() && k_cache.stride(3) == 1, "rope_into_cache: cache layout");
   at::Tensor c = cos.contiguous(), s = signed_sin.contiguous(), slot = slots.contiguous();
-  TORCH_CHECK(c.scalar_type() == qkv.scalar_type() && k_cache.scalar_type() == qkv.scalar_type(), "rope_into_cache: dtypes");
+  TORCH_CHECK(c.scalar_type() == qkv.scalar_type() && k_cache.scalar_type() == qkv.scalar_type(),
+              "rope_into_cache: dtypes");
   at::Tensor q = at::empty({B, heads, L, D}, qkv.options());
   const int64_t n = B * L * (heads + 2 * KV) * (D / 2);
   if (n == 0) return q;

@@ -14,7 +14,8 @@ bool use_fused_kernels(const at::Tensor& x) {
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   if (x.is_cuda()) {
     if constexpr (cuda::kernels_built)
-      if (use_fused_kernels(x) && weight.scalar_type() == x.scalar_type()) return cuda::rms_norm(x.contiguous(), weight, eps);
+      if (use_fused_kernels(x) && weight.scalar_type() == x.scalar_type())
+        return cuda::rms_norm(x.contiguous(), weight, eps);
     // One kernel (and one in the backward) instead of seven: x rsqrt(mean(x^2)
     // + eps) in fp32, rounded once to x's dtype as transformers rounds it.
     return weight * std::get<0>(at::_fused_rms_norm(x, {x.size(-1)}, std::nullopt, eps));

@@ -45,11 +45,12 @@ constexpr int64_t kBlock = 128;
 // nonzero mass is.
 at::Tensor inverse_cdf(const at::Tensor& probs, const at::Tensor& uniforms) {
   int64_t B = probs.size(0), V = probs.size(1), blocks = (V + kBlock - 1) / kBlock;
-  at::Tensor padded = (V % kBlock ? at::constant_pad_nd(probs, {0, blocks * kBlock - V}) : probs).view({B, blocks, kBlock});
-  at::Tensor block_cdf = padded.sum(-1).cumsum(-1);                                    // [B, blocks]
-  at::Tensor target = uniforms.unsqueeze(-1) * block_cdf.narrow(-1, blocks - 1, 1);     // [B, 1]
+  at::Tensor padded =
+      (V % kBlock ? at::constant_pad_nd(probs, {0, blocks * kBlock - V}) : probs).view({B, blocks, kBlock});
+  at::Tensor block_cdf = padded.sum(-1).cumsum(-1);                                           // [B, blocks]
+  at::Tensor target = uniforms.unsqueeze(-1) * block_cdf.narrow(-1, blocks - 1, 1);           // [B, 1]
   at::Tensor block = (block_cdf <= target).sum(-1, /*keepdim=*/true).clamp_max_(blocks - 1);  // [B, 1]
-  at::Tensor before = at::constant_pad_nd(block_cdf, {1, 0}).gather(-1, block);        // mass of earlier blocks
+  at::Tensor before = at::constant_pad_nd(block_cdf, {1, 0}).gather(-1, block);               // mass of earlier blocks
   at::Tensor in_block = padded.gather(1, block.unsqueeze(-1).expand({B, 1, kBlock})).squeeze(1);  // [B, kBlock]
   at::Tensor offset = (before + in_block.cumsum(-1) <= target).sum(-1, /*keepdim=*/true);
   at::Tensor last_nonzero = ((in_block > 0) * at::arange(kBlock, block.options())).amax(-1, /*keepdim=*/true);
@@ -82,8 +83,8 @@ SampledTokens sample_tokens(const at::Tensor& logits, const SamplingOptions& o, 
     // One fp32 softmax (converting as it reads, at temperature 1) serves the
     // draw and the log-prob: a token is drawn with its probability, so one
     // below fp32's smallest normal (1e-38), whose log would lose digits, is not.
-    at::Tensor probs = o.temperature != 1.0 ? (logits.to(at::kFloat) / o.temperature).softmax(-1)
-                                            : logits.softmax(-1, at::kFloat);
+    at::Tensor probs =
+        o.temperature != 1.0 ? (logits.to(at::kFloat) / o.temperature).softmax(-1) : logits.softmax(-1, at::kFloat);
     at::Tensor tokens = inverse_cdf(probs, uniforms).squeeze(-1);  // [B] int64
     return {tokens, probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1).log()};
   }

@@ -55,7 +55,7 @@ TEST(Sampler, TruncatedTokensAreNeverDrawn) {
 // exceeds u * total, wherever u is not within rounding of a boundary; and a
 // token outside the top-k is never drawn, even at u's extremes.
 TEST(Sampler, BlockwiseDrawEqualsASequentialSearch) {
-  const int64_t V = 1000, rows = 66, k = 300;  // 4 blocks, the last one padded
+  const int64_t V = 1000, rows = 66, k = 300;  // 8 blocks of 128, the last one padded
   at::Tensor logits = at::normal(0.0, 3.0, {1, V}, at::detail::createCPUGenerator(5)).expand({rows, V}).contiguous();
   std::vector<float> u(rows);
   for (int64_t r = 0; r < rows; ++r) u[r] = static_cast<float>(r) / (rows - 2);
@@ -72,7 +72,8 @@ TEST(Sampler, BlockwiseDrawEqualsASequentialSearch) {
     EXPECT_TRUE(kept[token].item<bool>()) << "u = " << u[r] << " drew truncated token " << token;
     double target = u[r] * cdf[V - 1];
     int64_t want = std::upper_bound(cdf.begin(), cdf.end(), target) - cdf.begin();
-    bool near_boundary = std::abs(cdf[std::min(want, V - 1)] - target) < 1e-5 || (want > 0 && target - cdf[want - 1] < 1e-5);
+    bool near_boundary =
+        std::abs(cdf[std::min(want, V - 1)] - target) < 1e-5 || (want > 0 && target - cdf[want - 1] < 1e-5);
     if (near_boundary) continue;
     EXPECT_EQ(token, want) << "u = " << u[r];
     ++compared;

@@ -319,7 +319,7 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
   if (c.is_mla()) return mla_attention(w.mla, c, i, x, cos, sin, mask, kv);
   int64_t B = x.size(0), L = x.size(1), D = c.head_dim, H = c.num_attention_heads, KV = c.num_key_value_heads;
   const int64_t S = mask.size(3);
-  at::Tensor q, k, v;  // -> [B, heads, L, D]
+  at::Tensor q, k, v;   // -> [B, heads, L, D]
   bool cached = false;  // keys and values already in kv.cache
   if (w.qkv_proj.defined() && !c.qk_norm) {
     at::Tensor qkv = project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias);
@@ -380,8 +380,8 @@ at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x, MoeRouting* ro
     return out;
   }
   at::Tensor hidden = w.gate_up_proj.defined()
-                         ? silu_mul(project(x, w.gate_up_proj, w.gate_up_packed, w.gate_up_bias))
-                         : at::silu(gemm::linear(x, w.gate_proj, w.gate_bias)) * gemm::linear(x, w.up_proj, w.up_bias);
+                          ? silu_mul(project(x, w.gate_up_proj, w.gate_up_packed, w.gate_up_bias))
+                          : at::silu(gemm::linear(x, w.gate_proj, w.gate_bias)) * gemm::linear(x, w.up_proj, w.up_bias);
   return project(hidden, w.down_proj, w.down_packed, w.down_bias);
 }
 

@@ -111,8 +111,8 @@ TEST(Backend, FusedKernelsEqualTheAtenOps) {
     // RoPE on queries and keys, keys and values into the cache at each position's slot.
     const int64_t B = 3, L = 2, H = 4, KV = 2, D = 16, T = 8;
     at::Tensor qkv = randn({B, L, (H + 2 * KV) * D}, dtype);
-    at::Tensor angles = (at::arange(B * L, at::kFloat).view({B, 1, L, 1}) * 0.7 + 1) *
-                        at::arange(1, D / 2 + 1, at::kFloat) * 0.3;
+    at::Tensor angles =
+        (at::arange(B * L, at::kFloat).view({B, 1, L, 1}) * 0.7 + 1) * at::arange(1, D / 2 + 1, at::kFloat) * 0.3;
     auto [cos, sin] = rope_tables(angles.to(device), 1.0, dtype);
     at::Tensor slots = at::tensor(std::vector<int64_t>{0, 1, 5, 6, 2, 3}).view({B, L}).to(device);
     at::Tensor k_cache = at::zeros({B, KV, T, D}, qkv.options()), v_cache = at::zeros_like(k_cache);
