@@ -14,7 +14,7 @@ bool use_fused_kernels(const at::Tensor& x) {
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   if (x.is_cuda()) {
     if constexpr (cuda::kernels_built)
-      if (use_fused_kernels(x) && weight.scalar_type() == x.scalar_type())
+      if (use_fused_kernels(x) && use_fused_kernels(weight) && weight.scalar_type() == x.scalar_type())
         return cuda::rms_norm(x.contiguous(), weight, eps);
     // One kernel (and one in the backward) instead of seven: x rsqrt(mean(x^2)
     // + eps) in fp32, rounded once to x's dtype as transformers rounds it.
@@ -28,7 +28,7 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
                                                double eps) {
   if constexpr (cuda::kernels_built)
-    if (use_fused_kernels(x) && use_fused_kernels(delta) && x.sizes() == delta.sizes() &&
+    if (use_fused_kernels(x) && use_fused_kernels(delta) && use_fused_kernels(weight) && x.sizes() == delta.sizes() &&
         x.scalar_type() == delta.scalar_type() && weight.scalar_type() == x.scalar_type())
       return cuda::add_rms_norm(x.contiguous(), delta.contiguous(), weight, eps);
   at::Tensor sum = x + delta;

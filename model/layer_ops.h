@@ -9,8 +9,9 @@
 
 namespace r1 {
 
-// Whether x's op may run as one of model/cuda_kernels.h's fused kernels: a
-// CUDA tensor, those kernels built, and no gradient to record.
+// Whether an op may take x into one of model/cuda_kernels.h's fused kernels
+// (which record no autograd): a CUDA tensor, those kernels built, and no
+// gradient to record for x. Every input of the op must pass.
 bool use_fused_kernels(const at::Tensor& x);
 
 // RMSNorm as transformers computes it: in fp32, cast back, then scale.
