@@ -58,7 +58,7 @@ Result<RolloutResult> run_guarded(const ServedPolicy& policy, const RolloutReque
 // What every connection shares; outlives them (RolloutServer::Impl).
 struct Shared {
   RolloutServerOptions options;
-  RolloutWorkerFactory make_worker;  // set by run()
+  ServingWorkerFactory make_worker;  // set by run()
   std::atomic<int> live_connections{0};
   asio::thread_pool* model = nullptr;  // Impl::model
 
@@ -396,7 +396,7 @@ std::string RolloutServer::address() const {
   return endpoint_text(impl_->acceptor.local_endpoint(ec));
 }
 
-Status RolloutServer::run(Transformer policy, RolloutWorkerFactory make_worker) {
+Status RolloutServer::run(Transformer policy, ServingWorkerFactory make_worker) {
   R1_ASSIGN_OR_RETURN(std::shared_ptr<const ServedPolicy> served,
                       make_served_policy(std::move(policy), impl_->shared.options.policy_version, make_worker));
   impl_->shared.install(std::move(served));

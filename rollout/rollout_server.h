@@ -43,7 +43,7 @@ class RolloutServer {
   // version learners push (rollout/weight_receiver.h), sampling through the
   // worker `make_worker` makes for each, until stop() is called or SIGINT
   // or SIGTERM arrives. An error when the policy's tensors cannot be hashed.
-  Status run(Transformer policy, RolloutWorkerFactory make_worker);
+  Status run(Transformer policy, ServingWorkerFactory make_worker);
   void stop();
 
  private:

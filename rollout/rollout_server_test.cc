@@ -62,7 +62,7 @@ class Forward : public RolloutWorker {
   RolloutWorker& to_;
 };
 
-RolloutWorkerFactory local_workers() {
+ServingWorkerFactory local_workers() {
   return [](const Transformer& policy) { return std::make_unique<LocalRolloutWorker>(policy); };
 }
 
@@ -70,7 +70,7 @@ RolloutWorkerFactory local_workers() {
 // pushed to it) on its own thread until the end of the scope.
 class ServerThread {
  public:
-  explicit ServerThread(const Transformer& model, RolloutWorkerFactory make_worker = local_workers()) {
+  explicit ServerThread(const Transformer& model, ServingWorkerFactory make_worker = local_workers()) {
     server_ = value_or_throw(RolloutServer::bind({.listen = "127.0.0.1:0", .key = kKey}));
     thread_ = std::thread([this, model, make_worker] {
       Status served = server_->run(model, make_worker);

@@ -18,7 +18,7 @@ Result<std::string> digest_field(const Frame& frame) {
 }  // namespace
 
 Result<std::shared_ptr<const ServedPolicy>> make_served_policy(Transformer model, int64_t version,
-                                                               const RolloutWorkerFactory& make_worker) {
+                                                               const ServingWorkerFactory& make_worker) {
   auto policy = std::make_shared<ServedPolicy>();
   policy->version = version;
   R1_ASSIGN_OR_RETURN(policy->tensors, tensor_digests(model.tensors()));
@@ -135,7 +135,7 @@ Status WeightReceiver::put_piece(const std::string& name, int64_t offset, std::s
 }
 
 Result<std::shared_ptr<const ServedPolicy>> WeightReceiver::commit(const Frame& frame,
-                                                                   const RolloutWorkerFactory& make_worker) {
+                                                                   const ServingWorkerFactory& make_worker) {
   WeightReceiver push = std::move(*this);  // the push ends here, whatever the outcome
   *this = WeightReceiver();
   R1_RETURN_IF_ERROR(push.failed_);
@@ -149,7 +149,7 @@ Result<std::shared_ptr<const ServedPolicy>> WeightReceiver::commit(const Frame& 
   return push.assemble(make_worker);
 }
 
-Result<std::shared_ptr<const ServedPolicy>> WeightReceiver::assemble(const RolloutWorkerFactory& make_worker) {
+Result<std::shared_ptr<const ServedPolicy>> WeightReceiver::assemble(const ServingWorkerFactory& make_worker) {
   TensorMap tensors = current_->model->tensors();
   for (const TensorDigest& t : tensors_) {
     auto it = incoming_.find(t.name);

@@ -22,9 +22,11 @@
 
 namespace r1 {
 
-// Makes the worker that samples with `policy` (a LocalRolloutWorker, or a
-// test's wrapper of one); the policy outlives it.
-using RolloutWorkerFactory = std::function<std::unique_ptr<RolloutWorker>(const Transformer& policy)>;
+// Makes the worker a rollout server samples with over `policy` (a
+// LocalRolloutWorker, or a test's wrapper of one); the policy outlives it.
+// The server's tokenizer, if any, is the factory's own (a learner's
+// in-process worker takes the run's: grpo/trainer.h RolloutWorkerFactory).
+using ServingWorkerFactory = std::function<std::unique_ptr<RolloutWorker>(const Transformer& policy)>;
 
 // A version the worker serves, immutable once made.
 struct ServedPolicy {
@@ -37,7 +39,7 @@ struct ServedPolicy {
 
 // Hashes every tensor of `model` (the digests learners compare against).
 Result<std::shared_ptr<const ServedPolicy>> make_served_policy(Transformer model, int64_t version,
-                                                               const RolloutWorkerFactory& make_worker);
+                                                               const ServingWorkerFactory& make_worker);
 
 // {"type":"weights_held",...}: what the worker serves, for a learner's delta.
 std::string weights_held_header(const ServedPolicy& policy);
@@ -53,7 +55,7 @@ class WeightReceiver {
   // the learner hears of it at the commit: it does not read while it sends.
   void bucket(const Frame& frame);
   // The new version, verified; or why the push is refused. Ends the push.
-  Result<std::shared_ptr<const ServedPolicy>> commit(const Frame& frame, const RolloutWorkerFactory& make_worker);
+  Result<std::shared_ptr<const ServedPolicy>> commit(const Frame& frame, const ServingWorkerFactory& make_worker);
   int64_t version() const { return version_; }
 
  private:
@@ -65,7 +67,7 @@ class WeightReceiver {
   };
   Status put_bucket(const Frame& frame);
   Status put_piece(const std::string& name, int64_t offset, std::string_view bytes, int64_t bucket);
-  Result<std::shared_ptr<const ServedPolicy>> assemble(const RolloutWorkerFactory& make_worker);
+  Result<std::shared_ptr<const ServedPolicy>> assemble(const ServingWorkerFactory& make_worker);
   std::string where() const;
 
   std::shared_ptr<const ServedPolicy> current_;  // the version the push started from
