@@ -124,15 +124,17 @@ std::pair<at::Tensor, at::Tensor> norm(const at::Tensor& x, const at::Tensor* de
   check_input(weight, "weight");
   TORCH_CHECK(weight.scalar_type() == x.scalar_type(), "r1::cuda::rms_norm: weight dtype differs from x's");
   const int64_t H = x.size(-1), N = x.numel() / H;
+  if (delta) {
+    check_input(*delta, "delta");
+    TORCH_CHECK(delta->sizes() == x.sizes() && delta->scalar_type() == x.scalar_type(), "delta must match x");
+  }
   at::Tensor out = at::empty_like(x), sum = delta ? at::empty_like(x) : at::Tensor();
-  if (delta) TORCH_CHECK(delta->sizes() == x.sizes() && delta->scalar_type() == x.scalar_type(), "delta must match x");
-  at::Tensor d = delta ? delta->contiguous() : at::Tensor();
   if (N == 0) return {sum, out};
   c10::cuda::CUDAGuard guard(x.device());
   const int threads = static_cast<int>(std::min<int64_t>(1024, (H + 31) / 32 * 32));  // a multiple of 32
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "r1_rms_norm", [&] {
     rms_norm_kernel<scalar_t><<<N, threads, 0, at::cuda::getCurrentCUDAStream()>>>(
-        x.data_ptr<scalar_t>(), delta ? d.data_ptr<scalar_t>() : nullptr, weight.data_ptr<scalar_t>(),
+        x.data_ptr<scalar_t>(), delta ? delta->data_ptr<scalar_t>() : nullptr, weight.data_ptr<scalar_t>(),
         delta ? sum.data_ptr<scalar_t>() : nullptr, out.data_ptr<scalar_t>(), H, static_cast<float>(eps));
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();

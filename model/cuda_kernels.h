@@ -26,11 +26,14 @@ inline constexpr bool kernels_built = false;
 // contiguous), weight [H] in x's dtype.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
-// {x + delta, rms_norm(x + delta) * weight}: a residual add and the next norm.
+// {x + delta, rms_norm(x + delta) * weight}: a residual add and the next
+// norm; delta contiguous, of x's shape and dtype.
 std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
                                                double eps);
 
-// silu(gate) * up from the fused projection's output [..., 2F] = [gate | up].
+// silu(gate) * up from the fused projection's output [..., 2F] = [gate | up]
+// (contiguous). Every input of these kernels must be a contiguous CUDA
+// tensor; a wrong one is a c10::Error naming it.
 at::Tensor silu_mul(const at::Tensor& gate_up);
 
 // RoPE on the queries and keys of the fused projection's output qkv

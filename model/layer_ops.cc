@@ -2,20 +2,24 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
+
 #include "model/cuda_kernels.h"
 #include "model/gemm.h"
 
 namespace r1 {
 
-bool use_fused_kernels(const at::Tensor& x) {
-  return cuda::kernels_built && x.is_cuda() && !(at::GradMode::is_enabled() && x.requires_grad());
+bool use_fused_kernels(std::initializer_list<at::Tensor> inputs) {
+  if (!cuda::kernels_built) return false;
+  const bool recording = at::GradMode::is_enabled();
+  return std::all_of(inputs.begin(), inputs.end(),
+                     [&](const at::Tensor& t) { return t.is_cuda() && !(recording && t.requires_grad()); });
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   if (x.is_cuda()) {
     if constexpr (cuda::kernels_built)
-      if (use_fused_kernels(x) && use_fused_kernels(weight) && weight.scalar_type() == x.scalar_type())
-        return cuda::rms_norm(x.contiguous(), weight, eps);
+      if (use_fused_kernels({x, weight})) return cuda::rms_norm(x.contiguous(), weight, eps);
     // One kernel (and one in the backward) instead of seven: x rsqrt(mean(x^2)
     // + eps) in fp32, rounded once to x's dtype as transformers rounds it.
     return weight * std::get<0>(at::_fused_rms_norm(x, {x.size(-1)}, std::nullopt, eps));
@@ -28,8 +32,7 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
                                                double eps) {
   if constexpr (cuda::kernels_built)
-    if (use_fused_kernels(x) && use_fused_kernels(delta) && use_fused_kernels(weight) && x.sizes() == delta.sizes() &&
-        x.scalar_type() == delta.scalar_type() && weight.scalar_type() == x.scalar_type())
+    if (use_fused_kernels({x, delta, weight}))
       return cuda::add_rms_norm(x.contiguous(), delta.contiguous(), weight, eps);
   at::Tensor sum = x + delta;
   return {sum, rms_norm(sum, weight, eps)};
@@ -37,7 +40,7 @@ std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Te
 
 at::Tensor silu_mul(const at::Tensor& gate_up) {
   if constexpr (cuda::kernels_built)
-    if (use_fused_kernels(gate_up)) return cuda::silu_mul(gate_up.contiguous());
+    if (use_fused_kernels({gate_up})) return cuda::silu_mul(gate_up.contiguous());
   int64_t F = gate_up.size(-1) / 2;
   return at::silu(gate_up.narrow(-1, 0, F)) * gate_up.narrow(-1, F, F);
 }

@@ -5,14 +5,15 @@
 
 #include <ATen/ATen.h>
 
+#include <initializer_list>
 #include <utility>
 
 namespace r1 {
 
-// Whether an op may take x into one of model/cuda_kernels.h's fused kernels
-// (which record no autograd): a CUDA tensor, those kernels built, and no
-// gradient to record for x. Every input of the op must pass.
-bool use_fused_kernels(const at::Tensor& x);
+// Whether an op may run as one of model/cuda_kernels.h's fused kernels
+// (which record no autograd) on these inputs: CUDA tensors, those kernels
+// built, and no gradient to record for any of them.
+bool use_fused_kernels(std::initializer_list<at::Tensor> inputs);
 
 // RMSNorm as transformers computes it: in fp32, cast back, then scale.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);

@@ -319,27 +319,26 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
   if (c.is_mla()) return mla_attention(w.mla, c, i, x, cos, sin, mask, kv);
   int64_t B = x.size(0), L = x.size(1), D = c.head_dim, H = c.num_attention_heads, KV = c.num_key_value_heads;
   const int64_t S = mask.size(3);
-  at::Tensor q, k, v;   // -> [B, heads, L, D]
-  bool cached = false;  // keys and values already in kv.cache
+  // q [B, H, L, D] against k/v [B, KV, S, D], then the output projection.
+  auto attend = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+    at::Tensor out = grouped_attention(q, k, v, mask).transpose(1, 2).reshape({B, L, H * D});
+    return project(out, w.o_proj, w.o_packed, w.o_bias);
+  };
+  at::Tensor q, k, v;  // -> [B, heads, L, D]
   if (w.qkv_proj.defined() && !c.qk_norm) {
     at::Tensor qkv = project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias);
-    if constexpr (cuda::kernels_built) {
-      if (kv.cache && !kv.prefix && !kv.keys_out && use_fused_kernels(qkv)) {
+    if constexpr (cuda::kernels_built)
+      if (kv.cache && !kv.prefix && !kv.keys_out && use_fused_kernels({qkv}))
         // One kernel: RoPE on queries and keys, keys and values into the cache.
-        q = cuda::rope_into_cache(qkv, cos, sin, H, kv.cache->k[i], kv.cache->v[i], kv.cache_slots);
-        k = kv.cache->k[i].narrow(2, 0, S), v = kv.cache->v[i].narrow(2, 0, S);
-        cached = true;
-      }
-    }
-    if (!cached) {
-      // The fused projection's queries and keys side by side: one RoPE for both.
-      qkv = qkv.view({B, L, H + 2 * KV, D});
-      at::Tensor qk = apply_rope(qkv.narrow(2, 0, H + KV), cos.transpose(1, 2), sin.transpose(1, 2));
-      q = qk.narrow(2, 0, H).transpose(1, 2), k = qk.narrow(2, H, KV).transpose(1, 2);
-      v = qkv.narrow(2, H + KV, KV).transpose(1, 2);
-    }
+        return attend(cuda::rope_into_cache(qkv, cos, sin, H, kv.cache->k[i], kv.cache->v[i], kv.cache_slots),
+                      kv.cache->k[i].narrow(2, 0, S), kv.cache->v[i].narrow(2, 0, S));
+    // The fused projection's queries and keys side by side: one RoPE for both.
+    at::Tensor heads = qkv.view({B, L, H + 2 * KV, D});
+    at::Tensor qk = apply_rope(heads.narrow(2, 0, H + KV), cos.transpose(1, 2), sin.transpose(1, 2));
+    q = qk.narrow(2, 0, H).transpose(1, 2), k = qk.narrow(2, H, KV).transpose(1, 2);
+    v = heads.narrow(2, H + KV, KV).transpose(1, 2);
   } else {
-    if (w.qkv_proj.defined()) {
+    if (w.qkv_proj.defined()) {  // with q/k norms (Qwen3), which come before RoPE
       at::Tensor qkv = project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias);
       q = qkv.narrow(-1, 0, H * D), k = qkv.narrow(-1, H * D, KV * D), v = qkv.narrow(-1, (H + KV) * D, KV * D);
     } else {
@@ -356,10 +355,8 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
     }
     q = apply_rope(q, cos, sin), k = apply_rope(k, cos, sin);
   }
-  if (!cached) std::tie(k, v) = layer_keys(kv, i, k, v, S);
-  at::Tensor out = grouped_attention(q, k, v, mask);  // [B, H, L, D]
-  out = out.transpose(1, 2).reshape({B, L, H * D});
-  return project(out, w.o_proj, w.o_packed, w.o_bias);
+  std::tie(k, v) = layer_keys(kv, i, k, v, S);
+  return attend(q, k, v);
 }
 
 at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x, MoeRouting* routing) const {
