@@ -77,20 +77,23 @@ TEST(Generate, TopKOneIsGreedy) {
 }
 
 // The learner recomputes sampling log-probs by teacher forcing; both must agree.
+// Truncated by top_p or not (then the draw's own softmax gives the log-prob).
 TEST(Generate, LogprobsEqualTeacherForcedScoring) {
   Transformer m = tiny_model();
-  GenerationOptions o;
-  o.num_samples = 2;
-  o.max_new_tokens = 9;
-  o.sampling.temperature = 0.7;
-  o.sampling.top_p = 0.9;
-  for (const Sample& c : run(m, o)) {
-    std::vector<int64_t> seq = kPrompts[c.prompt_index];
-    int64_t p = static_cast<int64_t>(seq.size());
-    seq.insert(seq.end(), c.token_ids.begin(), c.token_ids.end());
-    at::Tensor lp = next_token_logprobs(m, make_token_batch({seq}), 0.7)[0].narrow(0, p - 1, c.token_ids.size());
-    at::Tensor sampled = at::tensor(std::vector<float>(c.logprobs.begin(), c.logprobs.end()));
-    EXPECT_TRUE(at::allclose(lp, sampled, 1e-4, 1e-5)) << lp << sampled;
+  for (double top_p : {0.9, 1.0}) {
+    GenerationOptions o;
+    o.num_samples = 2;
+    o.max_new_tokens = 9;
+    o.sampling.temperature = 0.7;
+    o.sampling.top_p = top_p;
+    for (const Sample& c : run(m, o)) {
+      std::vector<int64_t> seq = kPrompts[c.prompt_index];
+      int64_t p = static_cast<int64_t>(seq.size());
+      seq.insert(seq.end(), c.token_ids.begin(), c.token_ids.end());
+      at::Tensor lp = next_token_logprobs(m, make_token_batch({seq}), 0.7)[0].narrow(0, p - 1, c.token_ids.size());
+      at::Tensor sampled = at::tensor(std::vector<float>(c.logprobs.begin(), c.logprobs.end()));
+      EXPECT_TRUE(at::allclose(lp, sampled, 1e-4, 1e-5)) << "top_p " << top_p << lp << sampled;
+    }
   }
 }
 

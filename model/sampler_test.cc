@@ -2,10 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <ATen/core/grad_mode.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
+#include "model/scoring.h"
+#include "model/tokenizer.h"
+#include "model/transformer.h"
 #include "util/counter_rng.h"
 
 namespace r1 {
@@ -83,13 +89,65 @@ TEST(Sampler, BlockwiseDrawEqualsASequentialSearch) {
 
 // The log-prob reported is the untruncated temperature-scaled one: what the
 // learner recomputes by teacher forcing.
+// A real model's next-token distributions (SmolLM2-135M-Instruct, 49,152
+// tokens, when scripts/setup.sh converted it), at every position of a real
+// prompt, plain and truncated: the blockwise draw takes the token a
+// sequential search in double takes, away from rounding boundaries.
+TEST(Sampler, BlockwiseDrawOnARealModelsDistributions) {
+  const std::string dir = ".cache/smollm2";  // tests run in the checkout
+  if (!std::filesystem::exists(dir + "/config.json")) GTEST_SKIP() << "SmolLM2 was not converted by scripts/setup.sh";
+  Transformer model = value_or_throw(Transformer::load(dir));
+  Tokenizer tokenizer = value_or_throw(Tokenizer::load(dir));
+  std::vector<int64_t> ids = tokenizer.encode(
+      "Question: Natalia sold clips to 48 of her friends in April, and then "
+      "she sold half as many clips in May. How many clips did she sell?");
+  at::Tensor logits;
+  {
+    at::AutoGradMode no_grad(false);
+    logits = model.lm_head(batch_hidden(model, make_token_batch({ids})))[0].to(at::kFloat);  // [L, V]
+  }
+  const int64_t rows = logits.size(0), V = logits.size(1);
+  std::vector<float> u(rows);
+  for (int64_t r = 0; r < rows; ++r) u[r] = static_cast<float>((r * 7919) % 1000) / 1000.0f;
+  int compared = 0;
+  for (SamplingOptions o : {SamplingOptions{}, SamplingOptions{.temperature = 0.7, .top_k = 50}}) {
+    at::Tensor tokens = tokens_for(logits, o, u);
+    at::Tensor scaled = logits.to(at::kDouble) / o.temperature;
+    if (o.top_k > 0)
+      scaled.masked_fill_(scaled < std::get<0>(scaled.topk(o.top_k, -1)).narrow(-1, o.top_k - 1, 1), -INFINITY);
+    at::Tensor probs = scaled.softmax(-1);
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<double> cdf(V);
+      const double* p = probs[r].contiguous().data_ptr<double>();
+      for (int64_t v = 0; v < V; ++v) cdf[v] = (v ? cdf[v - 1] : 0.0) + p[v];
+      const double target = u[r] * cdf[V - 1];
+      const int64_t want = std::upper_bound(cdf.begin(), cdf.end(), target) - cdf.begin();
+      const int64_t got = tokens[r].item<int64_t>();
+      EXPECT_GT(p[got], 0.0) << "row " << r << " drew a token of zero mass";
+      if (std::abs(cdf[std::min(want, V - 1)] - target) < 1e-5 || (want > 0 && target - cdf[want - 1] < 1e-5)) continue;
+      EXPECT_EQ(got, want) << "row " << r << ", temperature " << o.temperature;
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, rows);  // most of both passes' rows
+}
+
+// Truncated or not (untruncated, it comes from the draw's own softmax), at
+// temperature 1 or not, in fp32 or bf16 logits.
 TEST(Sampler, LogprobIsTheTemperatureScaledLogSoftmax) {
-  at::Tensor logits = at::tensor(std::vector<float>{1.0f, 2.0f, 0.5f, -1.0f}).view({1, 4});
-  SamplingOptions o{.temperature = 0.8, .top_k = 2, .top_p = 1.0, .min_p = 0.0};
-  SampledTokens s = sample_tokens(logits, o, at::tensor(std::vector<float>{0.3f}));
-  int64_t t = s.tokens[0].item<int64_t>();
-  double want = (logits[0] / 0.8).log_softmax(-1)[t].item<double>();
-  EXPECT_NEAR(s.logprobs[0].item<double>(), want, 1e-6);
+  at::Tensor logits = at::tensor(std::vector<float>{1.0f, 2.0f, 0.5f, -1.0f, -9.0f}).view({1, 5});
+  for (double temperature : {0.8, 1.0})
+    for (int64_t top_k : {2, 0})
+      for (at::ScalarType dtype : {at::kFloat, at::kBFloat16})
+        for (float u : {0.05f, 0.3f, 0.99f}) {
+          SamplingOptions o{.temperature = temperature, .top_k = top_k, .top_p = 1.0, .min_p = 0.0};
+          at::Tensor typed = logits.to(dtype);
+          SampledTokens s = sample_tokens(typed, o, at::tensor(std::vector<float>{u}));
+          int64_t t = s.tokens[0].item<int64_t>();
+          double want = (typed[0].to(at::kFloat) / temperature).log_softmax(-1)[t].item<double>();
+          EXPECT_NEAR(s.logprobs[0].item<double>(), want, 1e-6)
+              << "temperature " << temperature << ", top_k " << top_k << ", u " << u;
+        }
 }
 
 // Counter-based numbers: a pure function of (key, counter), in [0, 1 - 2^-24],
