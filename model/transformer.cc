@@ -11,6 +11,7 @@
 
 #include "model/activation_checkpoint.h"
 #include "model/checkpoint.h"
+#include "model/cpu_decode_attention.h"
 #include "model/cuda_kernels.h"
 #include "model/gemm.h"
 #include "model/layer_ops.h"
@@ -64,7 +65,9 @@ at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at:
   // additive mask (padded prefill, decode against the whole cache) and never
   // materialises the scores.
   bool small = q.is_cpu() && B * H * L * k.size(2) <= kMaxMaterializedScores;
-  at::Tensor out = small ? explicit_attention(qg, k, v, mask) : at::scaled_dot_product_attention(qg, k, v, mask);
+  at::Tensor out = cpu_decode_attention_applies(qg, k, v, mask) ? cpu_decode_attention(qg, k, v, mask)
+                   : small ? explicit_attention(qg, k, v, mask)
+                           : at::scaled_dot_product_attention(qg, k, v, mask);
   return out.reshape({B, H, L, D});  // SDPA's CUDA kernels may return another memory layout
 }
 

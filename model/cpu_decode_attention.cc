@@ -1,0 +1,138 @@
+#include "model/cpu_decode_attention.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
+#include <immintrin.h>
+
+#include <cmath>
+#include <limits>
+
+namespace r1 {
+
+namespace {
+
+#define R1_AVX2 __attribute__((target("avx2,fma")))
+
+bool cpu_has_avx2_fma() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+// The eight sums of acc[0..7]'s lanes, as one vector.
+R1_AVX2 __m256 horizontal_sums(const __m256 (&acc)[8]) {
+  __m256 s0123 = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+  __m256 s4567 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
+  // Each 128-bit half holds partial sums of four accumulators: add the halves.
+  return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20), _mm256_permute2f128_ps(s0123, s4567, 0x31));
+}
+
+// q . k for D floats (D a multiple of 8).
+R1_AVX2 float dot(const float* q, const float* k, int64_t D) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t d = 0; d < D; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), acc);
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  s = _mm_hadd_ps(s, s);
+  return _mm_cvtss_f32(_mm_hadd_ps(s, s));
+}
+
+// Strides of a [B, heads, rows, D] tensor (unit stride in D).
+struct View {
+  const float* data;
+  int64_t b, h, row;
+  explicit View(const at::Tensor& t)
+      : data(t.const_data_ptr<float>()), b(t.stride(0)), h(t.stride(1)), row(t.stride(2)) {}
+  const float* at(int64_t bi, int64_t hi, int64_t r) const { return data + bi * b + hi * h + r * row; }
+};
+
+// scores[m, s] = q[m] . k[s] * scale + mask[m, s] for one (batch row, KV
+// head); keys in blocks of eight, and blocks the mask hides entirely skipped.
+R1_AVX2 void scores_one_head(const View& q, const View& k, const View& mask, int64_t b, int64_t h, int64_t M,
+                             int64_t S, int64_t D, float scale, float* out) {
+  const __m256 hidden = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256 scale8 = _mm256_set1_ps(scale);
+  for (int64_t m = 0; m < M; ++m) {
+    const float* qm = q.at(b, h, m);
+    const float* mm = mask.at(b, 0, m);
+    float* row = out + m * S;
+    int64_t s = 0;
+    for (; s + 8 <= S; s += 8) {
+      __m256 add = _mm256_loadu_ps(mm + s);
+      if (_mm256_movemask_ps(_mm256_cmp_ps(add, hidden, _CMP_EQ_OQ)) == 0xFF) {
+        _mm256_storeu_ps(row + s, hidden);
+        continue;
+      }
+      __m256 acc[8];
+      for (auto& a : acc) a = _mm256_setzero_ps();
+      for (int64_t d = 0; d < D; d += 8) {
+        __m256 qv = _mm256_loadu_ps(qm + d);
+        for (int j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k.at(b, h, s + j) + d), acc[j]);
+      }
+      _mm256_storeu_ps(row + s, _mm256_fmadd_ps(horizontal_sums(acc), scale8, add));
+    }
+    for (; s < S; ++s) row[s] = std::isinf(mm[s]) && mm[s] < 0 ? mm[s] : dot(qm, k.at(b, h, s), D) * scale + mm[s];
+  }
+}
+
+// out[m] = sum_s p[m, s] v[s] for one (batch row, KV head); zero
+// probabilities (hidden keys) are skipped. Four vectors of D per pass.
+R1_AVX2 void weighted_values_one_head(const float* p, const View& v, int64_t b, int64_t h, int64_t M, int64_t S,
+                                      int64_t D, float* out) {
+  constexpr int64_t kVectors = 4;
+  for (int64_t m = 0; m < M; ++m) {
+    const float* pm = p + m * S;
+    for (int64_t d0 = 0; d0 < D; d0 += 8 * kVectors) {
+      const int64_t n = std::min<int64_t>(kVectors, (D - d0) / 8);
+      __m256 acc[kVectors] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+      for (int64_t s = 0; s < S; ++s) {
+        if (pm[s] == 0.0f) continue;
+        __m256 weight = _mm256_set1_ps(pm[s]);
+        const float* vs = v.at(b, h, s) + d0;
+        for (int64_t i = 0; i < n; ++i) acc[i] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(vs + 8 * i), acc[i]);
+      }
+      for (int64_t i = 0; i < n; ++i) _mm256_storeu_ps(out + m * D + d0 + 8 * i, acc[i]);
+    }
+  }
+}
+
+bool float_unit_stride(const at::Tensor& t) {
+  return t.is_cpu() && t.scalar_type() == at::kFloat && t.dim() == 4 && t.stride(3) == 1;
+}
+
+}  // namespace
+
+bool cpu_decode_attention_applies(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                  const at::Tensor& mask) {
+  if (!float_unit_stride(q) || !float_unit_stride(k) || !float_unit_stride(v) || !float_unit_stride(mask)) return false;
+  if (at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad())) return false;
+  return q.size(2) <= kCpuDecodeQueryRows && q.size(3) % 8 == 0 && mask.size(1) == 1 && cpu_has_avx2_fma();
+}
+
+at::Tensor cpu_decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                const at::Tensor& mask) {
+  TORCH_CHECK(cpu_decode_attention_applies(q, k, v, mask), "cpu_decode_attention: inputs it does not take");
+  const int64_t B = q.size(0), KV = q.size(1), M = q.size(2), D = q.size(3), S = k.size(2);
+  TORCH_CHECK(k.size(0) == B && k.size(1) == KV && k.size(3) == D && v.sizes() == k.sizes(),
+              "cpu_decode_attention: k ", k.sizes(), " and v ", v.sizes(), " do not match q ", q.sizes());
+  TORCH_CHECK(mask.size(0) == B && mask.size(2) == M && mask.size(3) == S, "cpu_decode_attention: mask ",
+              mask.sizes(), " for q ", q.sizes(), " and k ", k.sizes());
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+  View qv(q), kv(k), vv(v), maskv(mask);
+  at::Tensor scores = at::empty({B, KV, M, S}, q.options());
+  float* sp = scores.data_ptr<float>();
+  // Each pair is ~M * S * D * 4 FLOPs: a few per task keep threads busy.
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, M * S * D));
+  at::parallel_for(0, B * KV, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) scores_one_head(qv, kv, maskv, i / KV, i % KV, M, S, D, scale, sp + i * M * S);
+  });
+  at::Tensor probs = at::softmax(scores, -1);
+  const float* pp = probs.const_data_ptr<float>();
+  at::Tensor out = at::empty({B, KV, M, D}, q.options());
+  float* op = out.data_ptr<float>();
+  at::parallel_for(0, B * KV, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      weighted_values_one_head(pp + i * M * S, vv, i / KV, i % KV, M, S, D, op + i * M * D);
+  });
+  return out;
+}
+
+}  // namespace r1

@@ -1,0 +1,29 @@
+// Attention for a few query rows against a KV cache on the CPU (decode
+// steps): softmax(q k^T / sqrt(D) + mask) v in fp32 with AVX2/FMA kernels.
+//
+// Why: ATen sends each (row, KV head) pair's [G x D] x [D x S] product to
+// MKL separately, which repacks the keys on every call; at decode shapes
+// (4 query heads per KV head, head_dim 32, ~130 cached tokens) MKL spent as
+// long packing as multiplying. These kernels read each key and value once
+// per pair and skip the keys the mask hides (the cache's unwritten tail).
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace r1 {
+
+// True when cpu_decode_attention takes these inputs: CPU fp32 tensors, no
+// autograd, at most kCpuDecodeQueryRows query rows, head_dim a multiple of
+// 8, unit stride in the last dimension, and a CPU with AVX2 and FMA.
+inline constexpr int64_t kCpuDecodeQueryRows = 16;
+bool cpu_decode_attention_applies(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                  const at::Tensor& mask);
+
+// q [B, KV, M, D], k/v [B, KV, S, D], mask [B, 1, M, S] additive (0 or
+// -inf; every row keeps at least one key) -> [B, KV, M, D], contiguous.
+// Equals the explicit matmul-softmax-matmul within fp32 rounding (the dot
+// products add in another order).
+at::Tensor cpu_decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                const at::Tensor& mask);
+
+}  // namespace r1
