@@ -46,10 +46,13 @@ struct View {
 
 // scores[m, s] = q[m] . k[s] * scale + mask[m, s] for one (batch row, KV
 // head); keys in blocks of eight, and blocks the mask hides entirely skipped.
+// (The loops over the eight accumulators are unrolled so that they stay in
+// registers.)
 R1_AVX2 void scores_one_head(const View& q, const View& k, const View& mask, int64_t b, int64_t h, int64_t M,
                              int64_t S, int64_t D, float scale, float* out) {
   const __m256 hidden = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   const __m256 scale8 = _mm256_set1_ps(scale);
+  const float* keys = k.at(b, h, 0);
   for (int64_t m = 0; m < M; ++m) {
     const float* qm = q.at(b, h, m);
     const float* mm = mask.at(b, 0, m);
@@ -61,35 +64,71 @@ R1_AVX2 void scores_one_head(const View& q, const View& k, const View& mask, int
         _mm256_storeu_ps(row + s, hidden);
         continue;
       }
+      const float* block = keys + s * k.row;
       __m256 acc[8];
-      for (auto& a : acc) a = _mm256_setzero_ps();
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
       for (int64_t d = 0; d < D; d += 8) {
         __m256 qv = _mm256_loadu_ps(qm + d);
-        for (int j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k.at(b, h, s + j) + d), acc[j]);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(block + j * k.row + d), acc[j]);
       }
       _mm256_storeu_ps(row + s, _mm256_fmadd_ps(horizontal_sums(acc), scale8, add));
     }
-    for (; s < S; ++s) row[s] = std::isinf(mm[s]) && mm[s] < 0 ? mm[s] : dot(qm, k.at(b, h, s), D) * scale + mm[s];
+    for (; s < S; ++s) row[s] = std::isinf(mm[s]) && mm[s] < 0 ? mm[s] : dot(qm, keys + s * k.row, D) * scale + mm[s];
   }
 }
 
-// out[m] = sum_s p[m, s] v[s] for one (batch row, KV head); zero
-// probabilities (hidden keys) are skipped. Four vectors of D per pass.
+// out[r] = sum_s p[r, s] v[s, 0 : 8N] for R query rows at once (R x N
+// accumulators in registers); zero probabilities (hidden keys) are skipped.
+template <int R, int N>
+R1_AVX2 void weighted_values_block(const float* p, int64_t S, const float* values, int64_t row, int64_t D,
+                                   float* out) {
+  __m256 acc[R][N];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) acc[r][i] = _mm256_setzero_ps();
+  for (int64_t s = 0; s < S; ++s) {
+    bool any = false;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) any |= p[r * S + s] != 0.0f;
+    if (!any) continue;
+    __m256 v[N];
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) v[i] = _mm256_loadu_ps(values + s * row + 8 * i);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      __m256 weight = _mm256_set1_ps(p[r * S + s]);
+#pragma GCC unroll 8
+      for (int i = 0; i < N; ++i) acc[r][i] = _mm256_fmadd_ps(weight, v[i], acc[r][i]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) _mm256_storeu_ps(out + r * D + 8 * i, acc[r][i]);
+}
+
+// out[m] = sum_s p[m, s] v[s] for one (batch row, KV head): query rows in
+// pairs, head_dim in slices of 32 (then 8).
 R1_AVX2 void weighted_values_one_head(const float* p, const View& v, int64_t b, int64_t h, int64_t M, int64_t S,
                                       int64_t D, float* out) {
-  constexpr int64_t kVectors = 4;
-  for (int64_t m = 0; m < M; ++m) {
-    const float* pm = p + m * S;
-    for (int64_t d0 = 0; d0 < D; d0 += 8 * kVectors) {
-      const int64_t n = std::min<int64_t>(kVectors, (D - d0) / 8);
-      __m256 acc[kVectors] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-      for (int64_t s = 0; s < S; ++s) {
-        if (pm[s] == 0.0f) continue;
-        __m256 weight = _mm256_set1_ps(pm[s]);
-        const float* vs = v.at(b, h, s) + d0;
-        for (int64_t i = 0; i < n; ++i) acc[i] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(vs + 8 * i), acc[i]);
+  const float* values = v.at(b, h, 0);
+  for (int64_t m = 0; m < M; m += 2) {
+    const bool pair = m + 1 < M;
+    for (int64_t d = 0; d < D;) {
+      const float* pm = p + m * S;
+      float* om = out + m * D + d;
+      if (D - d >= 32) {
+        pair ? weighted_values_block<2, 4>(pm, S, values + d, v.row, D, om)
+             : weighted_values_block<1, 4>(pm, S, values + d, v.row, D, om);
+        d += 32;
+      } else {
+        pair ? weighted_values_block<2, 1>(pm, S, values + d, v.row, D, om)
+             : weighted_values_block<1, 1>(pm, S, values + d, v.row, D, om);
+        d += 8;
       }
-      for (int64_t i = 0; i < n; ++i) _mm256_storeu_ps(out + m * D + d0 + 8 * i, acc[i]);
     }
   }
 }
