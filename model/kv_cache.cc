@@ -1,6 +1,45 @@
 #include "model/kv_cache.h"
 
+#include <ATen/core/grad_mode.h>
+
+#include <cstring>
+
 namespace r1 {
+
+namespace {
+
+// cache[rows[b, l], :, slots[b, l]] = values[b, :, l] for values [B, KV, L, D],
+// where rows[b, l] = b (AttentionKV::into_cache makes them so). On the
+// CPU a copy per (row, head, position): index_put_'s advanced indexing took
+// ~30 us a call at decode sizes, two calls per layer and step.
+void write_slots(at::Tensor& cache, const at::Tensor& rows, const at::Tensor& slots, const at::Tensor& values) {
+  const bool plain_copy = cache.is_cpu() && cache.is_contiguous() && values.scalar_type() == cache.scalar_type() &&
+                          !(at::GradMode::is_enabled() && values.requires_grad());
+  if (!plain_copy) {
+    // Advanced indices on dims 0 and 2 put the indexed dims first: values are [B, L, KV, D].
+    cache.index_put_({rows, at::indexing::Slice(), slots}, values.transpose(1, 2));
+    return;
+  }
+  at::Tensor src = values.contiguous();
+  at::Tensor where = slots.to(at::kLong).contiguous();
+  const int64_t B = src.size(0), KV = src.size(1), L = src.size(2), D = src.size(3), capacity = cache.size(2);
+  TORCH_CHECK(cache.size(0) >= B && cache.size(1) == KV && cache.size(3) == D, "KV cache ", cache.sizes(),
+              " cannot take keys/values ", src.sizes());
+  const size_t row_bytes = static_cast<size_t>(D) * src.element_size();
+  const int64_t* slot = where.data_ptr<int64_t>();
+  char* out = static_cast<char*>(cache.data_ptr());
+  const char* in = static_cast<const char*>(src.data_ptr());
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t l = 0; l < L; ++l) {
+      const int64_t s = slot[b * L + l];
+      TORCH_CHECK(s >= 0 && s < capacity, "KV cache slot ", s, " outside its ", capacity, " slots");
+      for (int64_t h = 0; h < KV; ++h)
+        std::memcpy(out + ((b * KV + h) * capacity + s) * row_bytes, in + ((b * KV + h) * L + l) * row_bytes,
+                    row_bytes);
+    }
+}
+
+}  // namespace
 
 KVCache KVCache::select_rows(const at::Tensor& rows) const {
   KVCache out;
@@ -28,9 +67,8 @@ std::pair<at::Tensor, at::Tensor> layer_keys(const AttentionKV& kv, int64_t i, a
     kv.keys_out->v.push_back(v);
   }
   if (kv.cache) {
-    // Advanced indices on dims 0 and 2 put the indexed dims first: values are [B, L, KV, D].
-    kv.cache->k[i].index_put_({kv.cache_rows, at::indexing::Slice(), kv.cache_slots}, k.transpose(1, 2));
-    kv.cache->v[i].index_put_({kv.cache_rows, at::indexing::Slice(), kv.cache_slots}, v.transpose(1, 2));
+    write_slots(kv.cache->k[i], kv.cache_rows, kv.cache_slots, k);
+    write_slots(kv.cache->v[i], kv.cache_rows, kv.cache_slots, v);
     k = kv.cache->k[i].narrow(2, 0, S);
     v = kv.cache->v[i].narrow(2, 0, S);
   }

@@ -58,14 +58,18 @@ at::Tensor explicit_attention(const at::Tensor& q, const at::Tensor& k, const at
 // Grouped-query attention without copying K/V per query head: the G query
 // heads that share a KV head are folded into the query-length dimension.
 // q [B, H, L, D], k/v [B, KV, S, D], mask from grouped_attention_mask -> [B, H, L, D].
-at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
+// `from_cache`: k/v are a KV cache's (generation), where the CPU decode
+// kernels may run. Elsewhere the same ATen ops run with or without autograd,
+// so a checkpointed layer's recomputation equals its first pass bit for bit.
+at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
+                             bool from_cache) {
   int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), KV = k.size(1);
   at::Tensor qg = q.reshape({B, KV, (H / KV) * L, D});
   // On a GPU every size goes to SDPA: its memory-efficient kernel takes the
   // additive mask (padded prefill, decode against the whole cache) and never
   // materialises the scores.
   bool small = q.is_cpu() && B * H * L * k.size(2) <= kMaxMaterializedScores;
-  at::Tensor out = cpu_decode_attention_applies(qg, k, v, mask) ? cpu_decode_attention(qg, k, v, mask)
+  at::Tensor out = from_cache && cpu_decode_attention_applies(qg, k, v, mask) ? cpu_decode_attention(qg, k, v, mask)
                    : small ? explicit_attention(qg, k, v, mask)
                            : at::scaled_dot_product_attention(qg, k, v, mask);
   return out.reshape({B, H, L, D});  // SDPA's CUDA kernels may return another memory layout
@@ -324,7 +328,7 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
   const int64_t S = mask.size(3);
   // q [B, H, L, D] against k/v [B, KV, S, D], then the output projection.
   auto attend = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-    at::Tensor out = grouped_attention(q, k, v, mask).transpose(1, 2).reshape({B, L, H * D});
+    at::Tensor out = grouped_attention(q, k, v, mask, kv.cache != nullptr).transpose(1, 2).reshape({B, L, H * D});
     return project(out, w.o_proj, w.o_packed, w.o_bias);
   };
   at::Tensor q, k, v;  // -> [B, heads, L, D]
