@@ -71,6 +71,51 @@ struct OneDnnBatchedMatmul : torch::autograd::Function<OneDnnBatchedMatmul> {
   }
 };
 
+// bf16/fp16 products computed as fp32 products of the upcast operands, the
+// fp32 sums ATen's reduced-precision CPU GEMM takes (in another order), on
+// MKL's sgemm. The output stays fp32 for the caller to add a bias and round
+// once, as ATen does. Saves the reduced-precision operands and upcasts them
+// again in the backward, so saved activations stay half-size.
+at::Tensor upcast(const at::Tensor& t) { return t.to(at::kFloat); }
+
+struct UpcastLinear : torch::autograd::Function<UpcastLinear> {
+  // x [M, in], w [out, in] -> [M, out] fp32
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w) {
+    ctx->save_for_backward({x, w});
+    return at::mm(upcast(x), upcast(w).t());
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &w = saved[1];
+    at::Tensor grad = upcast(grads[0]);  // [M, out]
+    at::Tensor grad_x = ctx->needs_input_grad(0) ? at::mm(grad, upcast(w)).to(x.scalar_type()) : at::Tensor();
+    at::Tensor grad_w = ctx->needs_input_grad(1) ? at::mm(grad.t(), upcast(x)).to(w.scalar_type()) : at::Tensor();
+    return {grad_x, grad_w};
+  }
+};
+
+struct UpcastMatmul : torch::autograd::Function<UpcastMatmul> {
+  // a [..., M, K], b [..., K, N] -> [..., M, N] fp32
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    return at::matmul(upcast(a), upcast(b));
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &a = saved[0], &b = saved[1];
+    at::Tensor grad = upcast(grads[0]);
+    at::Tensor grad_a =
+        ctx->needs_input_grad(0) ? at::matmul(grad, upcast(b).transpose(-1, -2)).to(a.scalar_type()) : at::Tensor();
+    at::Tensor grad_b =
+        ctx->needs_input_grad(1) ? at::matmul(upcast(a).transpose(-1, -2), grad).to(b.scalar_type()) : at::Tensor();
+    return {grad_a, grad_b};
+  }
+};
+
 }  // namespace
 
 // ATen's mkldnn_matmul refuses CPUs without these (its check names the bf16
@@ -86,7 +131,19 @@ bool onednn_applies(const at::Tensor& x) {
   return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat && cpu_has_avx512();
 }
 
+bool upcast_applies(const at::Tensor& a, const at::Tensor& b) {
+  const at::ScalarType t = a.scalar_type();
+  return a.is_cpu() && (t == at::kBFloat16 || t == at::kHalf) && b.scalar_type() == t && !cpu_has_avx512();
+}
+
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  if (upcast_applies(x, w) && (!b.defined() || b.scalar_type() == x.scalar_type())) {
+    std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
+    out_shape.back() = w.size(0);
+    at::Tensor y = UpcastLinear::apply(x.reshape({-1, x.size(-1)}), w);
+    if (b.defined()) y = y + upcast(b);
+    return y.to(x.scalar_type()).view(out_shape);
+  }
   if (!onednn_applies(x)) return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
   std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
   out_shape.back() = w.size(0);
@@ -95,6 +152,7 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
 }
 
 at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
+  if (upcast_applies(a, b)) return UpcastMatmul::apply(a, b).to(a.scalar_type());
   if (!onednn_applies(a)) return at::matmul(a, b);
   int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
   std::vector<int64_t> out_shape(a.sizes().begin(), a.sizes().end());

@@ -7,6 +7,11 @@
 // (e.g. [512 x 256] x [256 x 704]: 903 us MKL, 408 us oneDNN), and MKL spent
 // most of a decode step's small attention products ([4 x 32] @ [32 x S])
 // packing operands. ATen already sends bf16/fp16 products to oneDNN.
+//
+// On CPUs without AVX-512, where ATen's bf16/fp16 products fall back to a
+// dot-product loop (7-10x slower than MKL's sgemm at the model's shapes),
+// they run as fp32 products of the upcast operands, rounded once to the
+// operands' dtype: the fp32 sums ATen's fallback takes, in another order.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -18,6 +23,10 @@ namespace r1::gemm {
 // True when x's products take the oneDNN path: a CPU fp32 tensor, ATen
 // built with oneDNN and a CPU with AVX-512 (BW, VL, DQ).
 bool onednn_applies(const at::Tensor& x);
+
+// True when a and b's product is computed in fp32 and rounded back: CPU
+// bf16 or fp16 operands of one dtype, on a CPU without AVX-512.
+bool upcast_applies(const at::Tensor& a, const at::Tensor& b);
 
 // x [..., in] w [out, in]^T + b -> [..., out]; differentiable in x and w
 // (and b). Same arithmetic as at::linear up to fp32 summation order.

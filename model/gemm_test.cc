@@ -74,5 +74,34 @@ TEST(Gemm, PackedLinearRefusesGradMode) {
   EXPECT_THROW(linear(at::randn({2, 4}), p), c10::Error);  // it would silently cut the graph
 }
 
+// bf16/fp16 on a CPU without AVX-512: fp32 products rounded once, against
+// ATen's own reduced-precision products (fp32 sums in another order), values
+// and gradients, within a rounding step of the dtype.
+TEST(Gemm, ReducedPrecisionProductsEqualAtensWithinARounding) {
+  if (!upcast_applies(at::zeros({1}, at::kBFloat16), at::zeros({1}, at::kBFloat16)))
+    GTEST_SKIP() << "this CPU has AVX-512: ATen sends bf16/fp16 products to oneDNN";
+  at::manual_seed(4);
+  for (at::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
+    auto in = [&](std::vector<int64_t> shape) { return at::randn(shape).to(dtype); };
+    double tol = dtype == at::kBFloat16 ? 1.0 / 64 : 1.0 / 512;
+    expect_same_function([](const auto& t) { return gemm::linear(t[0], t[1], t[2]); },
+                         [](const auto& t) { return at::linear(t[0], t[1], t[2]); },
+                         {in({3, 5, 48}), in({33, 48}), in({33})}, tol);
+    expect_same_function([](const auto& t) { return gemm::linear(t[0], t[1]); },
+                         [](const auto& t) { return at::linear(t[0], t[1]); }, {in({7, 48}), in({16, 48})}, tol);
+    expect_same_function(
+        [](const auto& t) { return gemm::matmul(gemm::matmul(t[0], t[1].transpose(-1, -2)), t[2]); },
+        [](const auto& t) { return at::matmul(at::matmul(t[0], t[1].transpose(-1, -2)), t[2]); },
+        {in({2, 3, 5, 8}), in({2, 3, 7, 8}), in({2, 3, 7, 4})}, tol);
+  }
+  at::Tensor x = at::randn({4, 8}).to(at::kBFloat16).requires_grad_(), w = at::randn({3, 8}).to(at::kBFloat16);
+  at::Tensor y = gemm::linear(x, w);
+  EXPECT_EQ(y.scalar_type(), at::kBFloat16);
+  y.sum().backward();
+  EXPECT_EQ(x.grad().scalar_type(), at::kBFloat16);
+  EXPECT_FALSE(upcast_applies(at::zeros({1}), at::zeros({1})));                       // fp32: MKL or oneDNN
+  EXPECT_FALSE(upcast_applies(at::zeros({1}, at::kBFloat16), at::zeros({1})));        // mixed dtypes: ATen decides
+}
+
 }  // namespace
 }  // namespace r1::gemm
