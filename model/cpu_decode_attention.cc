@@ -175,3 +175,5 @@ at::Tensor cpu_decode_attention(const at::Tensor& q, const at::Tensor& k, const 
 }
 
 }  // namespace r1
+
+#undef R1_AVX2
