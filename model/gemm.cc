@@ -169,10 +169,11 @@ at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
 
 PackedWeight pack(const at::Tensor& w) {
   PackedWeight p;
-  if (!AT_MKL_ENABLED() || !w.is_cpu() || w.scalar_type() != at::kFloat || w.dim() != 2 || onednn_applies(w))
-    return p;
-  at::Tensor src = w.detach().contiguous();
+  const bool fp32 = w.scalar_type() == at::kFloat && !onednn_applies(w);
+  if (!AT_MKL_ENABLED() || !w.is_cpu() || w.dim() != 2 || !(fp32 || upcast_applies(w, w))) return p;
+  at::Tensor src = upcast(w.detach()).contiguous();
   p.out = w.size(0), p.in = w.size(1);
+  p.dtype = w.scalar_type();
   const int n = static_cast<int>(p.out), k = static_cast<int>(p.in);
   size_t bytes = cblas_sgemm_pack_get_size(kBMatrix, kPackRows, n, k);
   p.buffer = at::empty({static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float))}, src.options());
@@ -184,7 +185,8 @@ PackedWeight pack(const at::Tensor& w) {
 
 at::Tensor linear(const at::Tensor& x, const PackedWeight& w, const at::Tensor& b) {
   TORCH_CHECK(w.buffer.defined() && !at::GradMode::is_enabled(), "packed linear: inference with a packed weight only");
-  at::Tensor a = x.reshape({-1, w.in}).contiguous();
+  TORCH_CHECK(x.scalar_type() == w.dtype, "packed linear: input ", x.scalar_type(), " for a ", w.dtype, " weight");
+  at::Tensor a = upcast(x.reshape({-1, w.in})).contiguous();
   const int m = static_cast<int>(a.size(0));
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = w.out;
@@ -194,7 +196,8 @@ at::Tensor linear(const at::Tensor& x, const PackedWeight& w, const at::Tensor& 
                         a.data_ptr<float>(), static_cast<int>(w.in), w.buffer.data_ptr<float>(),
                         static_cast<int>(w.out), 0.0f, y.data_ptr<float>(), static_cast<int>(w.out));
   y = y.view(shape);
-  return b.defined() ? y.add_(b) : y;
+  if (b.defined()) y.add_(upcast(b));
+  return y.to(w.dtype);  // one rounding for a bf16/fp16 weight, as the unpacked product
 }
 
 }  // namespace r1::gemm

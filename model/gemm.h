@@ -40,11 +40,14 @@ at::Tensor matmul(const at::Tensor& a, const at::Tensor& b);
 // (cblas_sgemm_pack), for products that run many times with few rows: a
 // decode step packs its operand anew on every call otherwise, which took
 // half of MKL's time at 32 rows (the decode-shaped products ran 16% faster
-// packed, bitwise equal). Empty where MKL's fp32 path does not run (bf16,
-// GPU, or oneDNN's AVX-512 path); weights that change need a new packing.
+// packed, bitwise equal). bf16/fp16 weights where upcast_applies are
+// packed as fp32 (the product's dtype stays theirs). Empty where MKL does
+// not run the product (GPU, oneDNN's AVX-512 path); weights that change need
+// a new packing.
 struct PackedWeight {
-  at::Tensor buffer;  // MKL's packed bytes; undefined: not packed
+  at::Tensor buffer;  // MKL's packed bytes (fp32); undefined: not packed
   int64_t out = 0, in = 0;
+  at::ScalarType dtype = at::kFloat;  // the weight's: inputs and outputs take it
 };
 PackedWeight pack(const at::Tensor& w);
 

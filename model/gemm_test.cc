@@ -65,7 +65,19 @@ TEST(Gemm, PackedLinearMatchesAtLinear) {
     EXPECT_LE((got - want).abs().max().item<double>(), 1e-5 * want.abs().max().item<double>()) << rows << " rows";
     EXPECT_LE((linear(x, p) - at::linear(x, w)).abs().max().item<double>(), 1e-5 * want.abs().max().item<double>());
   }
-  EXPECT_FALSE(pack(w.to(at::kBFloat16)).buffer.defined());  // bf16 goes to oneDNN through ATen
+  at::Tensor w16 = w.to(at::kBFloat16), b16 = b.to(at::kBFloat16);
+  PackedWeight p16 = pack(w16);
+  // bf16 is packed as fp32 where its products run on MKL (upcast_applies),
+  // and left to ATen (oneDNN) elsewhere.
+  ASSERT_EQ(p16.buffer.defined(), upcast_applies(w16, w16));
+  if (!p16.buffer.defined()) return;
+  for (int64_t rows : {1, 32}) {
+    at::Tensor x = at::randn({rows, 40}).to(at::kBFloat16);
+    at::Tensor want = at::linear(x, w16, b16), got = linear(x, p16, b16);
+    EXPECT_EQ(got.scalar_type(), at::kBFloat16);
+    EXPECT_TRUE(at::allclose(got.to(at::kFloat), want.to(at::kFloat), 1.0 / 64, 1.0 / 64)) << rows << " rows";
+  }
+  EXPECT_THROW(linear(at::randn({2, 40}), p16), c10::Error);  // an fp32 input for a bf16 weight
 }
 
 TEST(Gemm, PackedLinearRefusesGradMode) {
