@@ -37,81 +37,52 @@ at::Tensor matmul_2d(const at::Tensor& a, const at::Tensor& b) {
   return out;
 }
 
-struct OneDnnLinear : torch::autograd::Function<OneDnnLinear> {
+// bf16/fp16 products as fp32 products of the upcast operands: the fp32 sums
+// ATen's reduced-precision CPU GEMM takes (in another order), on MKL's
+// sgemm. The result stays fp32 for the caller to add a bias and round once,
+// as ATen does.
+at::Tensor upcast(const at::Tensor& t) { return t.to(at::kFloat); }
+at::Tensor fp32_product(const at::Tensor& a, const at::Tensor& b) { return at::matmul(upcast(a), upcast(b)); }
+
+// a @ b computed by `product` (matmul_2d or fp32_product), forward and
+// backward. The inputs are saved as they came (bf16 stays half-size) and
+// each gradient is cast to its input's dtype.
+using Product = at::Tensor (*)(const at::Tensor&, const at::Tensor&);
+
+template <Product product>
+struct Linear : torch::autograd::Function<Linear<product>> {
   // x [M, in], w [out, in] -> [M, out]
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w) {
     ctx->save_for_backward({x, w});
-    return matmul_2d(x, w.t());
-  }
-
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grads) {
-    auto saved = ctx->get_saved_variables();
-    at::Tensor grad = grads[0].contiguous();  // [M, out]
-    at::Tensor grad_x = ctx->needs_input_grad(0) ? matmul_2d(grad, saved[1]) : at::Tensor();      // [M, in]
-    at::Tensor grad_w = ctx->needs_input_grad(1) ? matmul_2d(grad.t(), saved[0]) : at::Tensor();  // [out, in]
-    return {grad_x, grad_w};
-  }
-};
-
-struct OneDnnBatchedMatmul : torch::autograd::Function<OneDnnBatchedMatmul> {
-  // a [n, M, K], b [n, K, N] -> [n, M, N]
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b) {
-    ctx->save_for_backward({a, b});
-    return matmul_2d(a, b);
-  }
-
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grads) {
-    auto saved = ctx->get_saved_variables();
-    at::Tensor grad = grads[0].contiguous();  // [n, M, N]
-    at::Tensor grad_a = ctx->needs_input_grad(0) ? matmul_2d(grad, saved[1].transpose(1, 2)) : at::Tensor();
-    at::Tensor grad_b = ctx->needs_input_grad(1) ? matmul_2d(saved[0].transpose(1, 2), grad) : at::Tensor();
-    return {grad_a, grad_b};
-  }
-};
-
-// bf16/fp16 products computed as fp32 products of the upcast operands, the
-// fp32 sums ATen's reduced-precision CPU GEMM takes (in another order), on
-// MKL's sgemm. The output stays fp32 for the caller to add a bias and round
-// once, as ATen does. Saves the reduced-precision operands and upcasts them
-// again in the backward, so saved activations stay half-size.
-at::Tensor upcast(const at::Tensor& t) { return t.to(at::kFloat); }
-
-struct UpcastLinear : torch::autograd::Function<UpcastLinear> {
-  // x [M, in], w [out, in] -> [M, out] fp32
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w) {
-    ctx->save_for_backward({x, w});
-    return at::mm(upcast(x), upcast(w).t());
+    return product(x, w.t());
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &w = saved[1];
-    at::Tensor grad = upcast(grads[0]);  // [M, out]
-    at::Tensor grad_x = ctx->needs_input_grad(0) ? at::mm(grad, upcast(w)).to(x.scalar_type()) : at::Tensor();
-    at::Tensor grad_w = ctx->needs_input_grad(1) ? at::mm(grad.t(), upcast(x)).to(w.scalar_type()) : at::Tensor();
+    at::Tensor grad = grads[0].contiguous();  // [M, out]
+    at::Tensor grad_x = ctx->needs_input_grad(0) ? product(grad, w).to(x.scalar_type()) : at::Tensor();
+    at::Tensor grad_w = ctx->needs_input_grad(1) ? product(grad.t(), x).to(w.scalar_type()) : at::Tensor();
     return {grad_x, grad_w};
   }
 };
 
-struct UpcastMatmul : torch::autograd::Function<UpcastMatmul> {
-  // a [..., M, K], b [..., K, N] -> [..., M, N] fp32
+template <Product product>
+struct Matmul : torch::autograd::Function<Matmul<product>> {
+  // a [..., M, K], b [..., K, N] (the same leading dims) -> [..., M, N]
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b) {
     ctx->save_for_backward({a, b});
-    return at::matmul(upcast(a), upcast(b));
+    return product(a, b);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &a = saved[0], &b = saved[1];
-    at::Tensor grad = upcast(grads[0]);
-    at::Tensor grad_a =
-        ctx->needs_input_grad(0) ? at::matmul(grad, upcast(b).transpose(-1, -2)).to(a.scalar_type()) : at::Tensor();
-    at::Tensor grad_b =
-        ctx->needs_input_grad(1) ? at::matmul(upcast(a).transpose(-1, -2), grad).to(b.scalar_type()) : at::Tensor();
+    at::Tensor grad = grads[0].contiguous();  // [..., M, N]
+    at::Tensor grad_a = ctx->needs_input_grad(0) ? product(grad, b.transpose(-1, -2)).to(a.scalar_type()) : at::Tensor();
+    at::Tensor grad_b = ctx->needs_input_grad(1) ? product(a.transpose(-1, -2), grad).to(b.scalar_type()) : at::Tensor();
     return {grad_a, grad_b};
   }
 };
@@ -140,19 +111,19 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   if (upcast_applies(x, w) && (!b.defined() || b.scalar_type() == x.scalar_type())) {
     std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
     out_shape.back() = w.size(0);
-    at::Tensor y = UpcastLinear::apply(x.reshape({-1, x.size(-1)}), w);
+    at::Tensor y = Linear<fp32_product>::apply(x.reshape({-1, x.size(-1)}), w);
     if (b.defined()) y = y + upcast(b);
     return y.to(x.scalar_type()).view(out_shape);
   }
   if (!onednn_applies(x)) return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
   std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
   out_shape.back() = w.size(0);
-  at::Tensor y = OneDnnLinear::apply(x.reshape({-1, x.size(-1)}).contiguous(), w).view(out_shape);
+  at::Tensor y = Linear<matmul_2d>::apply(x.reshape({-1, x.size(-1)}).contiguous(), w).view(out_shape);
   return b.defined() ? y + b : y;
 }
 
 at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
-  if (upcast_applies(a, b)) return UpcastMatmul::apply(a, b).to(a.scalar_type());
+  if (upcast_applies(a, b)) return Matmul<fp32_product>::apply(a, b).to(a.scalar_type());
   if (!onednn_applies(a)) return at::matmul(a, b);
   int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
   std::vector<int64_t> out_shape(a.sizes().begin(), a.sizes().end());
@@ -164,7 +135,7 @@ at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
     return transposed ? t.transpose(-1, -2).reshape({-1, cols, rows}).transpose(1, 2)
                       : t.reshape({-1, rows, cols}).contiguous();
   };
-  return OneDnnBatchedMatmul::apply(fold(a, M, K), fold(b, K, N)).view(out_shape);
+  return Matmul<matmul_2d>::apply(fold(a, M, K), fold(b, K, N)).view(out_shape);
 }
 
 PackedWeight pack(const at::Tensor& w) {
