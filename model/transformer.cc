@@ -68,10 +68,13 @@ at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at:
   // On a GPU every size goes to SDPA: its memory-efficient kernel takes the
   // additive mask (padded prefill, decode against the whole cache) and never
   // materialises the scores.
-  bool small = q.is_cpu() && B * H * L * k.size(2) <= kMaxMaterializedScores;
-  at::Tensor out = from_cache && cpu_decode_attention_applies(qg, k, v, mask) ? cpu_decode_attention(qg, k, v, mask)
-                   : small ? explicit_attention(qg, k, v, mask)
-                           : at::scaled_dot_product_attention(qg, k, v, mask);
+  at::Tensor out;
+  if (from_cache && cpu_decode_attention_applies(qg, k, v, mask))
+    out = cpu_decode_attention(qg, k, v, mask);
+  else if (q.is_cpu() && B * H * L * k.size(2) <= kMaxMaterializedScores)
+    out = explicit_attention(qg, k, v, mask);
+  else
+    out = at::scaled_dot_product_attention(qg, k, v, mask);
   return out.reshape({B, H, L, D});  // SDPA's CUDA kernels may return another memory layout
 }
 
