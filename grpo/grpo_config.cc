@@ -74,6 +74,7 @@ Status check_ranges(const GRPOConfig& c) {
       {c.adam_epsilon > 0, "adam_epsilon", "> 0", c.adam_epsilon},
       {c.max_grad_norm >= 0, "max_grad_norm", ">= 0", c.max_grad_norm},
       {c.ddp_timeout > 0, "ddp_timeout", "> 0 seconds", c.ddp_timeout},
+      {c.ddp_bucket_cap_mb > 0, "ddp_bucket_cap_mb", "> 0", c.ddp_bucket_cap_mb},
       {c.per_device_train_batch_size >= 1, "per_device_train_batch_size", ">= 1",
        double(c.per_device_train_batch_size)},
       {c.gradient_accumulation_steps >= 1, "gradient_accumulation_steps", ">= 1",
@@ -105,6 +106,7 @@ Status check_choices(const GRPOConfig& c) {
   R1_RETURN_IF_ERROR(one_of("loss_type", c.loss_type, {"bnpo", "dapo", "dr_grpo", "grpo"}));
   R1_RETURN_IF_ERROR(one_of("scale_rewards", c.scale_rewards, {"group", "batch", "none"}));
   R1_RETURN_IF_ERROR(one_of("advantage_estimator", c.advantage_estimator, {"grpo", "rloo"}));
+  R1_RETURN_IF_ERROR(one_of("ddp_backend", c.ddp_backend, {"auto", "gloo", "nccl"}));  // train/process_group.h
   R1_RETURN_IF_ERROR(one_of("importance_sampling_level", c.importance_sampling_level, {"token", "sequence"}));
   R1_RETURN_IF_ERROR(one_of("importance_sampling_mode", c.importance_sampling_mode,
                             {"token_truncate", "token_mask", "sequence_truncate", "sequence_mask"}));
@@ -253,6 +255,11 @@ const ConfigFields<GRPOConfig>& grpo_config_fields() {
           .add("ddp_timeout", &C::ddp_timeout,
                "with several ranks: seconds a rank waits for the others at any collective before it fails naming "
                "it (transformers' name, 1800)")
+          .add("ddp_backend", &C::ddp_backend,
+               "with several ranks on GPUs: how CUDA tensors travel; auto = nccl when every rank has a GPU of its own, "
+               "else gloo; nccl (an error when it cannot run); gloo (CPU tensors always go through gloo)")
+          .add("ddp_bucket_cap_mb", &C::ddp_bucket_cap_mb,
+               "with several ranks: gradients are all-reduced in buckets of at most this many MB (DDP's 25)")
           .add("ddp_check_weights", &C::ddp_check_weights,
                "with several ranks: compare a digest of the weights across ranks after every optimizer step (a "
                "debug mode; every checkpoint compares them)")

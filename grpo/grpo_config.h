@@ -80,6 +80,8 @@ struct GRPOConfig {
   int64_t save_steps = 500;              // (500)
   // --- data parallelism (several ranks: torchrun, srun or RANK/WORLD_SIZE) ---
   double ddp_timeout = 1800;             // seconds a rank waits for the others at a collective (transformers 1800)
+  std::string ddp_backend = "auto";      // CUDA tensors' backend: auto | nccl | gloo (train/process_group.h)
+  double ddp_bucket_cap_mb = 25;         // MB per all-reduce bucket (transformers' name; DDP's 25)
   bool ddp_check_weights = false;        // compare the weights across ranks after every step (checkpoints always do)
   std::optional<int64_t> save_total_limit;  // checkpoints kept; null = all (None)
   // --- reference model ---

@@ -83,7 +83,7 @@ at::Tensor load(const fs::path& path, int64_t n) {
 TEST(LearnerRanksChild, Rank) {
   if (!rank_role()) GTEST_SKIP() << "a rank started by the test below";
   ProcessInfo p = value_or_throw(read_process_info([](const char* n) { return std::getenv(n); }));
-  auto group = value_or_throw(ProcessGroup::join(p, 60));
+  auto group = value_or_throw(ProcessGroup::join(p, {60}));
   at::set_num_threads(1);  // as one stream of the two-stream process
   save(train(rank_role(), group.get(), 1), rank_dir() / ("weights" + std::to_string(p.rank)));
   // One micro-batch cannot be split over two ranks: refused on each rank

@@ -1,8 +1,13 @@
 #include "train/process_group.h"
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef R1_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -12,6 +17,7 @@
 #include <cstring>
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace r1 {
 
@@ -47,6 +53,7 @@ std::string key(const char* what, int64_t rank) { return std::string("r1/") + wh
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+  c10::intrusive_ptr<c10d::Backend> nccl;  // CUDA tensors, when cuda_backend_ is "nccl"
   int64_t entered = 0;  // collectives this rank has entered
   std::thread heartbeat;
   std::mutex mutex;
@@ -66,8 +73,44 @@ struct ProcessGroup::Impl {
   }
 };
 
-ProcessGroup::ProcessGroup(ProcessInfo process, double timeout_s)
-    : process_(std::move(process)), timeout_s_(timeout_s) {}
+ProcessGroup::ProcessGroup(ProcessInfo process, ProcessGroupOptions options)
+    : process_(std::move(process)), options_(std::move(options)), timeout_s_(options_.timeout_s) {}
+
+bool nccl_built() {
+#ifdef R1_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+Status check_ddp_backend(const std::string& backend, const std::string& key) {
+  if (backend == "auto" || backend == "gloo" || backend == "nccl") return Status();
+  return Status::error("key '" + key + "' must be auto, gloo or nccl, got '" + backend + "'");
+}
+
+Result<std::string> cuda_tensor_backend(const std::string& requested, const std::vector<std::string>& rank_devices,
+                                        bool nccl_built) {
+  R1_RETURN_IF_ERROR(check_ddp_backend(requested));
+  if (requested == "gloo") return std::string("gloo");
+  const bool need = requested == "nccl";
+  auto refuse = [&](const std::string& why) -> Result<std::string> {
+    if (need) return Status::error("ddp_backend nccl: " + why + " (ddp_backend gloo works there)");
+    return std::string("gloo");
+  };
+  if (!nccl_built) return refuse("this build of r1 has no NCCL (LibTorch without it, or nccl.h not found)");
+  std::string on_cpu;
+  std::map<std::string, int64_t> first_rank;
+  for (size_t r = 0; r < rank_devices.size(); ++r) {
+    const std::string& d = rank_devices[r];
+    if (d.find(" cuda") == std::string::npos) on_cpu += (on_cpu.empty() ? "" : ", ") + std::to_string(r);
+    else if (auto [it, fresh] = first_rank.emplace(d, static_cast<int64_t>(r)); !fresh)
+      return refuse("NCCL needs a GPU per rank, and ranks " + std::to_string(it->second) + " and " +
+                    std::to_string(r) + " share one (" + d + ")");
+  }
+  if (!on_cpu.empty()) return refuse("rank(s) " + on_cpu + " run on the CPU; NCCL moves CUDA tensors only");
+  return std::string("nccl");
+}
 
 // The heartbeat thread owns a share of Impl and is detached: a store that
 // hangs (its host stopped) must not hold up this process's exit.
@@ -81,10 +124,13 @@ ProcessGroup::~ProcessGroup() {
   impl_->heartbeat.detach();
 }
 
-Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, double timeout_s) {
+Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, const ProcessGroupOptions& options) {
   if (p.world_size < 2) return Status::error("a process group needs at least 2 processes, this run has 1");
+  const double timeout_s = options.timeout_s;
   if (!(timeout_s > 0)) return Status::error("the process group's timeout must be > 0 seconds");
-  std::unique_ptr<ProcessGroup> group(new ProcessGroup(p, timeout_s));
+  if (!(options.bucket_cap_mb > 0)) return Status::error("key 'ddp_bucket_cap_mb' must be > 0");
+  R1_RETURN_IF_ERROR(check_ddp_backend(options.backend));
+  std::unique_ptr<ProcessGroup> group(new ProcessGroup(p, options));
   group->impl_ = std::make_shared<Impl>();
   const std::string where = "rank " + std::to_string(p.rank) + " of " + std::to_string(p.world_size) + ": ";
   try {
@@ -106,7 +152,42 @@ Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, d
                          std::to_string(p.master_port) + " within " + std::to_string(static_cast<int64_t>(timeout_s)) +
                          " s: " + e.what());
   }
+  R1_RETURN_IF_ERROR(group->join_cuda_backend());
   return group;
+}
+
+// Every rank's "<host> <device>" over Gloo decides the backend of CUDA
+// tensors on every rank alike; NCCL's communicator is then made by one
+// one-element all-reduce, so a GPU that cannot join fails here.
+Status ProcessGroup::join_cuda_backend() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  R1_ASSIGN_OR_RETURN(std::vector<std::string> devices,
+                      all_gather(std::string(host) + " " + options_.device.str()));
+  Result<std::string> backend = cuda_tensor_backend(options_.backend, devices, nccl_built());
+  if (!backend.ok())
+    return Status::error("rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " +
+                         backend.status().message());
+  cuda_backend_ = *backend;
+  if (cuda_backend_ != "nccl") return Status();
+#ifdef R1_NCCL
+  try {
+    auto opts = c10d::ProcessGroupNCCL::Options::create();
+    // NCCL's watchdog aborts the process at its timeout; ours (a blocking
+    // wait, see per_bucket) fires first and names the culprits.
+    opts->timeout = millis(timeout_s_ + 60);
+    auto store = c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store);
+    impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, static_cast<int>(rank()),
+                                                             static_cast<int>(world_size()), opts);
+  } catch (const std::exception& e) {
+    return Status::error("rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) +
+                         ": could not create the NCCL process group on " + options_.device.str() + ": " + e.what());
+  }
+  std::vector<at::Tensor> one = {at::ones({1}, at::TensorOptions(at::kFloat).device(options_.device))};
+  return all_reduce(one, /*mean=*/false);
+#else
+  return Status::error("ddp_backend nccl: this build of r1 has no NCCL");
+#endif
 }
 
 Status ProcessGroup::run(const char* what, const std::function<void()>& collective) {
@@ -150,36 +231,48 @@ std::string ProcessGroup::culprits(int64_t number) {
   }
 }
 
-namespace {
-
-// One flat buffer per dtype, one collective each: Gloo's collectives take a
-// list of same-shaped tensors (one per device), not a list of different ones.
-void per_dtype_buffer(std::vector<at::Tensor>& tensors, const std::function<void(at::Tensor&)>& collective) {
-  std::map<at::ScalarType, std::vector<at::Tensor*>> by_dtype;
-  for (at::Tensor& t : tensors) by_dtype[t.scalar_type()].push_back(&t);
-  for (auto& [dtype, group] : by_dtype) {
-    std::vector<at::Tensor> parts;
-    for (at::Tensor* t : group) parts.push_back(t->reshape({-1}));
-    at::Tensor flat = at::cat(parts);
-    collective(flat);
-    int64_t offset = 0;
-    for (at::Tensor* t : group) {
-      t->copy_(flat.narrow(0, offset, t->numel()).view(t->sizes()));
-      offset += t->numel();
-    }
+// Buckets of tensors of one device and dtype, each at most `cap_bytes`
+// (a larger tensor alone), each copied into one flat buffer for one
+// collective: Gloo's and NCCL's collectives take a list of same-shaped
+// tensors (one per device), not a list of different ones.
+void ProcessGroup::per_bucket(std::vector<at::Tensor>& tensors,
+                              const std::function<void(at::Tensor&, c10d::Backend&)>& collective) {
+  const int64_t cap_bytes = static_cast<int64_t>(options_.bucket_cap_mb * 1024 * 1024);
+  std::map<std::pair<std::string, at::ScalarType>, std::vector<std::vector<at::Tensor*>>> buckets;
+  std::map<std::pair<std::string, at::ScalarType>, int64_t> filled;
+  for (at::Tensor& t : tensors) {
+    auto k = std::make_pair(t.device().str(), t.scalar_type());
+    auto& list = buckets[k];
+    int64_t bytes = t.numel() * static_cast<int64_t>(t.element_size());
+    if (list.empty() || filled[k] + bytes > cap_bytes) list.emplace_back(), filled[k] = 0;
+    list.back().push_back(&t);
+    filled[k] += bytes;
   }
+  for (auto& [k, list] : buckets)
+    for (auto& bucket : list) {
+      std::vector<at::Tensor> parts;
+      for (at::Tensor* t : bucket) parts.push_back(t->reshape({-1}));
+      at::Tensor flat = at::cat(parts);
+      c10d::Backend& backend = flat.is_cuda() && impl_->nccl ? *impl_->nccl : *impl_->gloo;
+      collective(flat, backend);
+      int64_t offset = 0;
+      for (at::Tensor* t : bucket) {
+        t->copy_(flat.narrow(0, offset, t->numel()).view(t->sizes()));
+        offset += t->numel();
+      }
+    }
 }
-
-}  // namespace
 
 Status ProcessGroup::all_reduce(std::vector<at::Tensor>& tensors, bool mean) {
   return run("all-reduce", [&] {
-    per_dtype_buffer(tensors, [&](at::Tensor& flat) {
+    per_bucket(tensors, [&](at::Tensor& flat, c10d::Backend& backend) {
       std::vector<at::Tensor> one = {flat};
       c10d::AllreduceOptions o;
       o.reduceOp = c10d::ReduceOp::SUM;
       o.timeout = millis(timeout_s_);
-      impl_->gloo->allreduce(one, o)->wait();
+      // A timed wait blocks the host until the collective is done on the
+      // device too, or throws at the timeout (NCCL's plain wait would not).
+      backend.allreduce(one, o)->wait(millis(timeout_s_));
       if (mean) flat.div_(static_cast<double>(world_size()));
     });
   });
@@ -187,12 +280,12 @@ Status ProcessGroup::all_reduce(std::vector<at::Tensor>& tensors, bool mean) {
 
 Status ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
   return run("broadcast", [&] {
-    per_dtype_buffer(tensors, [&](at::Tensor& flat) {
+    per_bucket(tensors, [&](at::Tensor& flat, c10d::Backend& backend) {
       std::vector<at::Tensor> one = {flat};
       c10d::BroadcastOptions o;
       o.rootRank = root;
       o.timeout = millis(timeout_s_);
-      impl_->gloo->broadcast(one, o)->wait();
+      backend.broadcast(one, o)->wait(millis(timeout_s_));
     });
   });
 }
@@ -207,7 +300,7 @@ Result<std::vector<std::string>> ProcessGroup::all_gather(const std::string& byt
       std::vector<at::Tensor> input = {mine};
       c10d::AllgatherOptions o;
       o.timeout = millis(timeout_s_);
-      impl_->gloo->allgather(outputs, input, o)->wait();
+      impl_->gloo->allgather(outputs, input, o)->wait(millis(timeout_s_));
       return outputs[0];
     };
     std::vector<at::Tensor> lengths = gather(at::tensor({static_cast<int64_t>(bytes.size())}, at::kLong));

@@ -1,9 +1,10 @@
-// The ranks of a data-parallel run as one c10d process group (LibTorch's,
-// the engine DDP and FSDP use): rendezvous through a TCPStore at the master
-// address, Gloo for CPU tensors. Every collective is bounded by the group's
-// timeout, so a rank that died or hangs makes the others fail with an error
-// that names it rather than wait for ever. The data-parallel trainers build
-// on this.
+// The ranks of a data-parallel run as c10d process groups (LibTorch's, the
+// engine DDP and FSDP use): rendezvous through a TCPStore at the master
+// address, Gloo for CPU tensors and NCCL for CUDA tensors when every rank has
+// a GPU of its own. Every collective is bounded by the group's timeout, so a
+// rank that died or hangs makes the others fail with an error that names it
+// rather than wait for ever (NCCL's own broadcast has no timeout: its waits
+// here block the host with one). The data-parallel trainers build on this.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -13,25 +14,65 @@
 #include <vector>
 
 #include "util/process.h"
+
+namespace c10d {
+class Backend;
+}
 #include "util/status.h"
 
 namespace r1 {
+
+// How the ranks talk: the `ddp_*` keys of the rl and sft configs
+// (transformers' TrainingArguments names).
+struct ProcessGroupOptions {
+  // Seconds a rank waits for the others to arrive, and at each collective.
+  double timeout_s = 1800;
+  // This rank's device: CUDA tensors on it travel by `backend`.
+  at::Device device = at::kCPU;
+  // "auto": NCCL when every rank is on a GPU of its own (no two ranks of a
+  // host on one GPU, which NCCL refuses) and this build has NCCL, else
+  // Gloo; "nccl": NCCL or an error saying why not; "gloo": Gloo for all
+  // tensors (it stages CUDA tensors through host memory).
+  std::string backend = "auto";
+  // All-reduces and broadcasts go in buckets of at most this many MB per
+  // device and dtype (a larger tensor goes alone), so the flat copies they
+  // travel in cost at most that much memory (DDP's 25).
+  double bucket_cap_mb = 25;
+};
+
+// "auto", "gloo" or "nccl"; otherwise an error naming `key`.
+Status check_ddp_backend(const std::string& backend, const std::string& key = "ddp_backend");
+
+// The backend for CUDA tensors, from the requested one and every rank's
+// "<host> <device>" (indexed by rank): "nccl" or "gloo", or an error naming
+// the ranks that stand in NCCL's way.
+Result<std::string> cuda_tensor_backend(const std::string& requested, const std::vector<std::string>& rank_devices,
+                                        bool nccl_built);
+
+// True when this build can create NCCL process groups (LibTorch built with
+// NCCL and nccl.h found at build time).
+bool nccl_built();
 
 class ProcessGroup {
  public:
   // Joins the run `process` describes (util/process.h read_process_info):
   // rank 0 hosts the store unless the launcher does (torchrun); every rank
-  // waits at most `timeout_s` for the others to arrive, and each collective
-  // as long. Gloo binds the interface GLOO_SOCKET_IFNAME names, else
-  // loopback when the master is on this host, else the host's own address.
-  static Result<std::unique_ptr<ProcessGroup>> join(const ProcessInfo& process, double timeout_s);
+  // waits at most `options.timeout_s` for the others to arrive, and each
+  // collective as long. Gloo binds the interface GLOO_SOCKET_IFNAME names,
+  // else loopback when the master is on this host, else the host's own
+  // address. With NCCL, the ranks' communicator is set up here (one small
+  // all-reduce), so a rank whose GPU cannot join fails at the start.
+  static Result<std::unique_ptr<ProcessGroup>> join(const ProcessInfo& process, const ProcessGroupOptions& options);
   ~ProcessGroup();
 
   int64_t rank() const { return process_.rank; }
   int64_t world_size() const { return process_.world_size; }
+  // "gloo" or "nccl": what CUDA tensors travel by (CPU tensors: Gloo).
+  const std::string& cuda_backend() const { return cuda_backend_; }
 
   // In place on every rank: the element-wise sum, or mean, over ranks.
-  // Tensors of any shapes; those of one dtype travel as one buffer.
+  // Tensors of any shapes and devices; those of one device and dtype travel
+  // in buckets of at most options.bucket_cap_mb.
   Status all_reduce(std::vector<at::Tensor>& tensors, bool mean);
   // In place: every rank ends with `root`'s tensors (any shapes).
   Status broadcast(std::vector<at::Tensor>& tensors, int64_t root);
@@ -45,14 +86,20 @@ class ProcessGroup {
   Status check_same_tensors(const std::string& what, const std::vector<at::Tensor>& tensors);
 
  private:
-  ProcessGroup(ProcessInfo process, double timeout_s);
+  ProcessGroup(ProcessInfo process, ProcessGroupOptions options);
   Status run(const char* what, const std::function<void()>& collective);
+  // After Gloo's group: agree on cuda_backend_ and, for NCCL, create it.
+  Status join_cuda_backend();
+  // all_reduce / broadcast: each bucket through `collective(flat, backend)`.
+  void per_bucket(std::vector<at::Tensor>& tensors, const std::function<void(at::Tensor&, c10d::Backend&)>& collective);
   // Which ranks made collective `number` fail, for its error: those whose
   // heartbeat stopped, and those alive that never reached it.
   std::string culprits(int64_t number);
 
   ProcessInfo process_;
+  ProcessGroupOptions options_;
   double timeout_s_;
+  std::string cuda_backend_ = "gloo";
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

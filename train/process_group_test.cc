@@ -1,5 +1,6 @@
 #include "train/process_group.h"
 
+#include <ATen/cuda/CUDAContext.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -7,6 +8,7 @@
 #include <thread>
 
 #include "train/train_test_util.h"
+#include "util/file.h"
 
 namespace r1 {
 namespace {
@@ -15,28 +17,52 @@ namespace fs = std::filesystem;
 
 constexpr const char* kChild = "ProcessGroupChild.Rank";
 
+// What a rank wrote to `file`; empty when it wrote nothing.
+std::string text_of(const fs::path& file) {
+  Result<std::string> text = read_file(file.string());
+  return text.ok() ? *text : "";
+}
+
 // A rank started by the tests below (train/train_test_util.h start_rank).
 TEST(ProcessGroupChild, Rank) {
   if (!rank_role()) GTEST_SKIP() << "a rank started by the tests below";
   ProcessInfo p = value_or_throw(read_process_info([](const char* n) { return std::getenv(n); }));
   std::string r = rank_role();
+  if (r == "nccl_on_cpu") {
+    Result<std::unique_ptr<ProcessGroup>> refused = ProcessGroup::join(p, {60, at::kCPU, "nccl", 25});
+    ASSERT_FALSE(refused.ok());
+    std::ofstream(rank_dir() / ("error" + std::to_string(p.rank))) << refused.status().message();
+    return;
+  }
+  // The collectives run on R1_TEST_DEVICE (scripts/gpu_check.sh sets cuda):
+  // rank r on GPU r, or both on GPU 0 when there is one (then through Gloo).
+  at::Device device = at::kCPU;
+  if (const char* d = std::getenv("R1_TEST_DEVICE"); d && std::string(d) == "cuda")
+    device = at::Device(at::kCUDA, static_cast<int8_t>(p.rank % at::cuda::device_count()));
+  auto on = at::TensorOptions().device(device);
   double timeout = r == "collectives" ? 60 : 3;
-  auto group = value_or_throw(ProcessGroup::join(p, timeout));
+  // A 64-byte bucket cap: the tensors below span several buckets.
+  auto group = value_or_throw(ProcessGroup::join(p, {timeout, device, "auto", 64.0 / (1024 * 1024)}));
   if (r == "collectives") {
-    std::vector<at::Tensor> t = {at::full({3}, static_cast<double>(p.rank + 1)), at::arange(4, at::kDouble) * p.rank};
+    std::ofstream(rank_dir() / ("backend" + std::to_string(p.rank))) << group->cuda_backend();
+    std::vector<at::Tensor> t = {at::full({3}, static_cast<double>(p.rank + 1), on.dtype(at::kDouble)),
+                                 at::arange(20, on.dtype(at::kDouble)) * p.rank,
+                                 at::full({5}, static_cast<float>(p.rank), on.dtype(at::kFloat))};
     Status s = group->all_reduce(t, /*mean=*/false);
     ASSERT_TRUE(s.ok()) << s.message();
-    EXPECT_TRUE(at::equal(t[0], at::full({3}, 3.0)));
-    EXPECT_TRUE(at::equal(t[1], at::arange(4, at::kDouble)));
-    std::vector<at::Tensor> m = {at::full({2}, static_cast<float>(p.rank))};
+    EXPECT_TRUE(at::equal(t[0].cpu(), at::full({3}, 3.0)));
+    EXPECT_TRUE(at::equal(t[1].cpu(), at::arange(20, at::kDouble)));
+    EXPECT_TRUE(at::equal(t[2].cpu(), at::full({5}, 1.0f)));
+    std::vector<at::Tensor> m = {at::full({2}, static_cast<float>(p.rank), on)};
     s = group->all_reduce(m, /*mean=*/true);
     ASSERT_TRUE(s.ok()) << s.message();
-    EXPECT_TRUE(at::equal(m[0], at::full({2}, 0.5f)));
-    std::vector<at::Tensor> b = {at::full({2}, static_cast<float>(p.rank + 7)), at::full({2, 3}, p.rank * 1.0)};
+    EXPECT_TRUE(at::equal(m[0].cpu(), at::full({2}, 0.5f)));
+    std::vector<at::Tensor> b = {at::full({2}, static_cast<float>(p.rank + 7), on),
+                                 at::full({2, 30}, p.rank * 1.0, on.dtype(at::kDouble))};
     s = group->broadcast(b, 1);
     ASSERT_TRUE(s.ok()) << s.message();
-    EXPECT_TRUE(at::equal(b[0], at::full({2}, 8.0f)));
-    EXPECT_TRUE(at::equal(b[1], at::full({2, 3}, 1.0)));
+    EXPECT_TRUE(at::equal(b[0].cpu(), at::full({2}, 8.0f)));
+    EXPECT_TRUE(at::equal(b[1].cpu(), at::full({2, 30}, 1.0)));
     // Byte strings of different lengths (one empty), with NULs kept.
     std::string mine = p.rank == 0 ? std::string("") : std::string("a\0bc", 4);
     Result<std::vector<std::string>> all = group->all_gather(mine);
@@ -67,6 +93,44 @@ TEST(ProcessGroup, TwoRanksOverLoopbackSumAverageBroadcastAndGather) {
   pid_t r0 = start_rank(0, 2, port, "collectives", dir, kChild), r1 = start_rank(1, 2, port, "collectives", dir, kChild);
   EXPECT_EQ(exit_code(r0), 0);
   EXPECT_EQ(exit_code(r1), 0);
+  // CPU ranks, or two on one GPU: Gloo; two GPUs: NCCL (this build has it).
+  const char* device = std::getenv("R1_TEST_DEVICE");
+  bool own_gpus = device && std::string(device) == "cuda" && at::cuda::device_count() >= 2 && nccl_built();
+  for (int r : {0, 1}) EXPECT_EQ(text_of(dir / ("backend" + std::to_string(r))), own_gpus ? "nccl" : "gloo");
+}
+
+// ddp_backend nccl with CPU ranks: both ranks refuse at the join, saying why.
+TEST(ProcessGroup, NcclOnCpuRanksIsRefusedOnEveryRank) {
+  fs::path dir = fresh_test_dir("pg_nccl_cpu");
+  int port = free_loopback_port();
+  pid_t r0 = start_rank(0, 2, port, "nccl_on_cpu", dir, kChild), r1 = start_rank(1, 2, port, "nccl_on_cpu", dir, kChild);
+  EXPECT_EQ(exit_code(r0), 0);
+  EXPECT_EQ(exit_code(r1), 0);
+  std::string why = nccl_built() ? "rank(s) 0, 1 run on the CPU; NCCL moves CUDA tensors only"
+                                 : "this build of r1 has no NCCL (LibTorch without it, or nccl.h not found)";
+  for (int r : {0, 1})
+    EXPECT_EQ(text_of(dir / ("error" + std::to_string(r))),
+              "rank " + std::to_string(r) + " of 2: ddp_backend nccl: " + why + " (ddp_backend gloo works there)");
+}
+
+TEST(ProcessGroup, CudaTensorBackendFollowsTheRanksDevices) {
+  const std::vector<std::string> own = {"a cuda:0", "a cuda:1", "b cuda:0"};
+  EXPECT_EQ(*cuda_tensor_backend("auto", own, true), "nccl");
+  EXPECT_EQ(*cuda_tensor_backend("nccl", own, true), "nccl");
+  EXPECT_EQ(*cuda_tensor_backend("gloo", own, true), "gloo");
+  EXPECT_EQ(*cuda_tensor_backend("auto", own, false), "gloo");
+  const std::vector<std::string> shared = {"a cuda:0", "b cuda:0", "a cuda:0"};
+  EXPECT_EQ(*cuda_tensor_backend("auto", shared, true), "gloo");
+  EXPECT_EQ(cuda_tensor_backend("nccl", shared, true).status().message(),
+            "ddp_backend nccl: NCCL needs a GPU per rank, and ranks 0 and 2 share one (a cuda:0) (ddp_backend gloo "
+            "works there)");
+  const std::vector<std::string> mixed = {"a cuda:0", "a cpu", "b cpu"};
+  EXPECT_EQ(*cuda_tensor_backend("auto", mixed, true), "gloo");
+  EXPECT_EQ(cuda_tensor_backend("nccl", mixed, true).status().message(),
+            "ddp_backend nccl: rank(s) 1, 2 run on the CPU; NCCL moves CUDA tensors only (ddp_backend gloo works "
+            "there)");
+  EXPECT_EQ(cuda_tensor_backend("mpi", own, true).status().message(),
+            "key 'ddp_backend' must be auto, gloo or nccl, got 'mpi'");
 }
 
 // A rank killed with SIGKILL, or one that stops answering: the other's
@@ -85,9 +149,10 @@ void expect_peer_loss_reported(bool kill_peer) {
   EXPECT_EQ(exit_code(r0), 0);
   std::ifstream in(dir / "error");
   std::string message((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // The error names rank 1: dead (no heartbeat), or alive but never at the collective.
+  // The error names rank 1: dead (no heartbeat), or alive but never at the
+  // collective (the join's exchange of devices was collective 1).
   std::string culprit = kill_peer ? "no heartbeat from rank(s) 1: died or stopped"
-                                  : "rank(s) 1 (at collective 0) alive but never reached collective 1";
+                                  : "rank(s) 1 (at collective 1) alive but never reached collective 2";
   EXPECT_EQ(message.rfind("rank 0 of 2: all-reduce failed (a rank died or did not answer within 3 s; " + culprit + "): ",
                           0),
             0u)
@@ -102,11 +167,15 @@ TEST(ProcessGroup, AKilledRankIsAnErrorNotAHang) { expect_peer_loss_reported(tru
 TEST(ProcessGroup, ASilentRankIsAnErrorAtTheTimeout) { expect_peer_loss_reported(false); }
 
 TEST(ProcessGroup, OneProcessOrABadTimeoutIsRefused) {
-  EXPECT_EQ(ProcessGroup::join(ProcessInfo{}, 10).status().message(),
+  EXPECT_EQ(ProcessGroup::join(ProcessInfo{}, {10}).status().message(),
             "a process group needs at least 2 processes, this run has 1");
   ProcessInfo two;
   two.world_size = 2;
-  EXPECT_EQ(ProcessGroup::join(two, 0).status().message(), "the process group's timeout must be > 0 seconds");
+  EXPECT_EQ(ProcessGroup::join(two, {0}).status().message(), "the process group's timeout must be > 0 seconds");
+  EXPECT_EQ(ProcessGroup::join(two, {10, at::kCPU, "auto", 0}).status().message(),
+            "key 'ddp_bucket_cap_mb' must be > 0");
+  EXPECT_EQ(ProcessGroup::join(two, {10, at::kCPU, "mpi"}).status().message(),
+            "key 'ddp_backend' must be auto, gloo or nccl, got 'mpi'");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "train/training_arguments.h"
 
 #include "train/lr_schedule.h"
+#include "train/process_group.h"
 #include "train/report_to.h"
 
 namespace r1 {
@@ -45,6 +46,11 @@ const ConfigFields<TrainingArguments>& training_arguments_fields() {
           .add("ddp_timeout", &C::ddp_timeout,
                "with several ranks: seconds a rank waits for the others at any collective before it fails naming "
                "it (transformers' name, 1800)")
+          .add("ddp_backend", &C::ddp_backend,
+               "with several ranks on GPUs: how CUDA tensors travel; auto = nccl when every rank has a GPU of its own, "
+               "else gloo; nccl (an error when it cannot run); gloo (CPU tensors always go through gloo)")
+          .add("ddp_bucket_cap_mb", &C::ddp_bucket_cap_mb,
+               "with several ranks: gradients are all-reduced in buckets of at most this many MB (DDP's 25)")
           .add("seed", &C::seed, "seed of the data order");
   return fields;
 }
@@ -66,6 +72,8 @@ Status check_training_arguments(const TrainingArguments& c) {
   R1_RETURN_IF_ERROR(need(c.logging_steps > 0, "key 'logging_steps' must be > 0"));
   R1_RETURN_IF_ERROR(check_report_to(c.report_to));
   R1_RETURN_IF_ERROR(need(c.ddp_timeout > 0, "key 'ddp_timeout' must be > 0 seconds"));
+  R1_RETURN_IF_ERROR(check_ddp_backend(c.ddp_backend));
+  R1_RETURN_IF_ERROR(need(c.ddp_bucket_cap_mb > 0, "key 'ddp_bucket_cap_mb' must be > 0"));
   R1_RETURN_IF_ERROR(need(c.eval_steps >= 0 && c.save_steps >= 0 && c.save_total_limit >= 0,
                           "keys 'eval_steps', 'save_steps', 'save_total_limit' must be >= 0"));
   R1_RETURN_IF_ERROR(need(c.compute.dtype != "float16",

@@ -49,6 +49,8 @@ struct TrainingArguments {
   int64_t save_steps = 500;        // 0: no intermediate checkpoints
   int64_t save_total_limit = 0;    // 0 keeps all
   double ddp_timeout = 1800;       // several ranks: seconds a rank waits at a collective (transformers 1800)
+  std::string ddp_backend = "auto";  // CUDA tensors' backend: auto | nccl | gloo (train/process_group.h)
+  double ddp_bucket_cap_mb = 25;   // MB per all-reduce bucket (transformers' name; DDP's 25)
   int64_t seed = 42;
 };
 
