@@ -7,7 +7,8 @@
 #      project's Debian packages);
 #   2. tests with R1_TEST_DEVICE=cuda: GPU against CPU (tests/backend_test.cc),
 #      transformers' logits on the GPU (tests/python/test_cuda_parity.py), and
-#      r1 rl, sft, generate and eval end to end with device cuda;
+#      r1 rl, sft, generate and eval end to end with device cuda, and two
+#      data-parallel ranks of r1 rl against one (NCCL on two GPUs, Gloo on one);
 #   3. benchmarks: copy bandwidth, decode tokens/s of a Qwen2.5-0.5B-shaped
 #      model in bf16 at batch 1, 32, 128 and 256 against the roofline, and one
 #      GRPO update on it (MFU, peak memory); then the costliest kernels of a
@@ -51,12 +52,14 @@ if [ -n "$PREBUILT" ]; then
   export LD_LIBRARY_PATH="$SITE/torch/lib:$NVIDIA_LIBS/tmp/r1-libs:${LD_LIBRARY_PATH:-}"
   BIN="$PREBUILT/bin"
   R1="$BIN/r1" BACKEND_TEST="$BIN/backend_test" GENERATE_BENCH="$BIN/generate_bench" LEARNER_BENCH="$BIN/learner_bench"
+  PROCESS_GROUP_TEST="$BIN/process_group_test"
 else
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')" >/dev/null
-  ninja -C "$BUILD" r1 backend_test generate_bench learner_bench
+  ninja -C "$BUILD" r1 backend_test generate_bench learner_bench process_group_test
   R1="$BUILD/r1" BACKEND_TEST="$BUILD/tests/backend_test"
   GENERATE_BENCH="$BUILD/model/generate_bench" LEARNER_BENCH="$BUILD/grpo/learner_bench"
+  PROCESS_GROUP_TEST="$BUILD/train/process_group_test"
 fi
 
 section "2. tests with R1_TEST_DEVICE=$DEVICE"
@@ -97,6 +100,49 @@ EOF
 }
 section "r1 rl, sft, generate, eval with device $DEVICE"
 end_to_end || FAILED=1
+
+# Data parallelism on the device: the process group's collectives on CUDA
+# tensors (train/process_group_test.cc), and two ranks of r1 rl (fp32, 3
+# steps, weights compared across ranks after every step) against one rank.
+# Two GPUs: a rank on each, over NCCL; one GPU: both ranks on it, over Gloo
+# (NCCL refuses two ranks on one GPU).
+two_ranks() {
+  local ngpu dev port
+  ngpu=$([ "$DEVICE" = cpu ] && echo 0 || "$PYTHON" -c 'import torch; print(torch.cuda.device_count())')
+  dev=$DEVICE; [ "$DEVICE" = cpu ] || [ "$ngpu" -ge 2 ] || dev=cuda:0
+  "$PROCESS_GROUP_TEST" --gtest_filter='ProcessGroup.TwoRanks*' || return 1
+  for n in 1 2; do
+    cat >"$WORK/dp$n.json" <<EOF
+{"model_name_or_path": "$WORK/model", "output_dir": "$WORK/dp$n", "device": "$dev", "dtype": "float32",
+ "dataset": {"task": "arithmetic", "n": 40, "max_digits": 1},
+ "reward": {"rewards": [{"checker": "math", "name": "accuracy"}]},
+ "num_generations": 4, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 2,
+ "max_completion_length": 12, "beta": 0.02, "learning_rate": 5e-4, "max_steps": 3, "save_steps": 100,
+ "logging_steps": 1, "seed": 11, "ddp_timeout": 120, "ddp_check_weights": true}
+EOF
+  done
+  "$R1" rl --config "$WORK/dp1.json" >"$WORK/dp1.log" 2>&1 || { cat "$WORK/dp1.log"; return 1; }
+  port=$((20000 + RANDOM % 20000))
+  for r in 0 1; do
+    RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+      "$R1" rl --config "$WORK/dp2.json" >"$WORK/dp2_$r.log" 2>&1 &
+  done
+  local failed=0
+  for job in $(jobs -p); do wait "$job" || failed=1; done
+  [ "$failed" = 0 ] || { cat "$WORK"/dp2_*.log; return 1; }
+  grep "collectives over" "$WORK/dp2_0.log"
+  "$PYTHON" - "$WORK/dp1/model" "$WORK/dp2/model" <<'EOF'
+import json, sys
+from safetensors.torch import load_file
+one, two = (load_file(f"{d}/model.safetensors") for d in sys.argv[1:])
+# Per tensor ||two - one|| / ||one||: ranks sum micro-batches in another order than one process.
+worst = max(((two[k].double() - one[k].double()).norm() / one[k].double().norm().clamp_min(1e-30)).item() for k in one)
+print(json.dumps({"data_parallel_ranks": 2, "max_relative_weight_difference": worst}))
+sys.exit(0 if worst < 1e-3 else 1)
+EOF
+}
+section "two data-parallel ranks with device $DEVICE"
+two_ranks || FAILED=1
 [ "$BENCH" = 1 ] && [ "$DEVICE" != cpu ] || exit "$FAILED"
 
 section "3. benchmarks"

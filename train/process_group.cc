@@ -156,6 +156,11 @@ Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, c
   return group;
 }
 
+std::string ProcessGroup::describe() const {
+  std::string backend = options_.device.is_cuda() ? cuda_backend_ : "gloo";
+  return std::to_string(world_size()) + " ranks (" + process_.launcher + "), collectives over " + backend;
+}
+
 // Every rank's "<host> <device>" over Gloo decides the backend of CUDA
 // tensors on every rank alike; NCCL's communicator is then made by one
 // one-element all-reduce, so a GPU that cannot join fails here.

@@ -69,6 +69,9 @@ class ProcessGroup {
   int64_t world_size() const { return process_.world_size; }
   // "gloo" or "nccl": what CUDA tensors travel by (CPU tensors: Gloo).
   const std::string& cuda_backend() const { return cuda_backend_; }
+  // For the run's log: "2 ranks (torchrun), collectives over gloo" (nccl
+  // when this rank's tensors are CUDA tensors that NCCL moves).
+  std::string describe() const;
 
   // In place on every rank: the element-wise sum, or mean, over ranks.
   // Tensors of any shapes and devices; those of one device and dtype travel
