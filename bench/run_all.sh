@@ -18,7 +18,7 @@ for arg in "$@"; do
   esac
 done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-for tool in r1 model/generate_bench grpo/learner_bench train/adamw_bench rollout/rollout_store_bench inspect/inspect_bench \
+for tool in r1 model/generate_bench grpo/learner_bench train/adamw_bench train/allreduce_bench rollout/rollout_store_bench inspect/inspect_bench \
             reward/math_bench; do
   [ -x "$BUILD/$tool" ] || { echo "bench/run_all.sh: $BUILD/$tool is missing; run make build" >&2; exit 1; }
 done
@@ -46,6 +46,10 @@ section "one GRPO policy update: seconds (bench/learner_bench.cc, 4 prompts x G 
 
 section "AdamW: fused vs torch::optim (bench/adamw_bench.cc)"
 "$BUILD/train/adamw_bench" --preset small --steps 5
+
+section "all-reduce GB/s: two ranks over loopback (bench/allreduce_bench.cc)"
+OMP_NUM_THREADS=1 "$ROOT/.venv/bin/torchrun" --nproc-per-node 2 --no-python "$BUILD/train/allreduce_bench" \
+  --sizes-mb 1,16,64
 
 section "rollout store: rows/s through the writer thread (bench/rollout_store_bench.cc)"
 "$BUILD/rollout/rollout_store_bench" --db "$SCRATCH/rollouts.db" --steps 20 --groups 16 --g 8 --chars 1000

@@ -71,6 +71,7 @@ struct Run {
   std::optional<MetricsLog> metrics;
   ProcessInfo process;  // only the run-folder writer opens store and metrics, and saves
   std::unique_ptr<ProcessGroup> group;  // several ranks: they split each step's sampling and micro-batches
+  CollectiveBytes logged_bytes;         // group->bytes() at the last logged step
   // Generations sampled ahead that a resumed run samples again first: the
   // weights each was sampled with (read from the checkpoint), in order.
   std::vector<std::pair<int64_t, std::shared_ptr<const Transformer>>> resumed_in_flight;
@@ -373,6 +374,7 @@ Status train_on(Run& run, RLGeneration& gen, std::map<std::string, double> gen_m
         sync_reference(run);
       if (g.ddp_check_weights) R1_RETURN_IF_ERROR(check_same_weights(run));
       add_update_metrics(m, stats, lo.learning_rate, seconds_since(t_update));
+      if (run.group) add_collective_metrics(m, run.group->bytes(), run.logged_bytes);
       m["step_time"] = seconds_since(t0);  // a generation's first step carries its sampling time (or wait)
       t0 = Clock::now();
       R1_RETURN_IF_ERROR(log_step(run, m));

@@ -52,14 +52,14 @@ if [ -n "$PREBUILT" ]; then
   export LD_LIBRARY_PATH="$SITE/torch/lib:$NVIDIA_LIBS/tmp/r1-libs:${LD_LIBRARY_PATH:-}"
   BIN="$PREBUILT/bin"
   R1="$BIN/r1" BACKEND_TEST="$BIN/backend_test" GENERATE_BENCH="$BIN/generate_bench" LEARNER_BENCH="$BIN/learner_bench"
-  PROCESS_GROUP_TEST="$BIN/process_group_test"
+  PROCESS_GROUP_TEST="$BIN/process_group_test" ALLREDUCE_BENCH="$BIN/allreduce_bench"
 else
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')" >/dev/null
-  ninja -C "$BUILD" r1 backend_test generate_bench learner_bench process_group_test
+  ninja -C "$BUILD" r1 backend_test generate_bench learner_bench process_group_test allreduce_bench
   R1="$BUILD/r1" BACKEND_TEST="$BUILD/tests/backend_test"
   GENERATE_BENCH="$BUILD/model/generate_bench" LEARNER_BENCH="$BUILD/grpo/learner_bench"
-  PROCESS_GROUP_TEST="$BUILD/train/process_group_test"
+  PROCESS_GROUP_TEST="$BUILD/train/process_group_test" ALLREDUCE_BENCH="$BUILD/train/allreduce_bench"
 fi
 
 section "2. tests with R1_TEST_DEVICE=$DEVICE"
@@ -131,6 +131,14 @@ EOF
   for job in $(jobs -p); do wait "$job" || failed=1; done
   [ "$failed" = 0 ] || { cat "$WORK"/dp2_*.log; return 1; }
   grep "collectives over" "$WORK/dp2_0.log"
+  # All-reduce bandwidth on the GPU(s): NCCL with a GPU per rank, else Gloo.
+  for r in 0 1; do
+    RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$((port + 1)) \
+      "$ALLREDUCE_BENCH" --device "$dev" --sizes-mb 16,256,1024 >"$WORK/ar_$r.log" 2>&1 &
+  done
+  for job in $(jobs -p); do wait "$job" || failed=1; done
+  [ "$failed" = 0 ] || { cat "$WORK"/ar_*.log; return 1; }
+  cat "$WORK/ar_0.log"
   "$PYTHON" - "$WORK/dp1/model" "$WORK/dp2/model" <<'EOF'
 import json, sys
 from safetensors.torch import load_file

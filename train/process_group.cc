@@ -268,7 +268,18 @@ void ProcessGroup::per_bucket(std::vector<at::Tensor>& tensors,
     }
 }
 
+namespace {
+
+int64_t payload_bytes(const std::vector<at::Tensor>& tensors) {
+  int64_t n = 0;
+  for (const at::Tensor& t : tensors) n += t.numel() * static_cast<int64_t>(t.element_size());
+  return n;
+}
+
+}  // namespace
+
 Status ProcessGroup::all_reduce(std::vector<at::Tensor>& tensors, bool mean) {
+  bytes_.all_reduce += payload_bytes(tensors);
   return run("all-reduce", [&] {
     per_bucket(tensors, [&](at::Tensor& flat, c10d::Backend& backend) {
       std::vector<at::Tensor> one = {flat};
@@ -284,6 +295,7 @@ Status ProcessGroup::all_reduce(std::vector<at::Tensor>& tensors, bool mean) {
 }
 
 Status ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
+  bytes_.broadcast += payload_bytes(tensors);
   return run("broadcast", [&] {
     per_bucket(tensors, [&](at::Tensor& flat, c10d::Backend& backend) {
       std::vector<at::Tensor> one = {flat};
@@ -297,6 +309,7 @@ Status ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
 
 Result<std::vector<std::string>> ProcessGroup::all_gather(const std::string& bytes) {
   std::vector<std::string> out(static_cast<size_t>(world_size()));
+  bytes_.all_gather += static_cast<int64_t>(bytes.size());
   Status status = run("all-gather", [&] {
     // Gloo gathers equal shapes: the lengths first, then buffers padded to the longest.
     auto gather = [&](const at::Tensor& mine) {

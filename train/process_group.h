@@ -53,6 +53,14 @@ Result<std::string> cuda_tensor_backend(const std::string& requested, const std:
 // NCCL and nccl.h found at build time).
 bool nccl_built();
 
+// Payload bytes this rank has passed into each kind of collective since the
+// join (its own tensors' bytes, whatever the backend then moves): what a
+// step costs the network, for metrics and for the scaling estimates of
+// docs/distributed.md.
+struct CollectiveBytes {
+  int64_t all_reduce = 0, broadcast = 0, all_gather = 0;
+};
+
 class ProcessGroup {
  public:
   // Joins the run `process` describes (util/process.h read_process_info):
@@ -72,6 +80,7 @@ class ProcessGroup {
   // For the run's log: "2 ranks (torchrun), collectives over gloo" (nccl
   // when this rank's tensors are CUDA tensors that NCCL moves).
   std::string describe() const;
+  const CollectiveBytes& bytes() const { return bytes_; }
 
   // In place on every rank: the element-wise sum, or mean, over ranks.
   // Tensors of any shapes and devices; those of one device and dtype travel
@@ -103,6 +112,7 @@ class ProcessGroup {
   ProcessGroupOptions options_;
   double timeout_s_;
   std::string cuda_backend_ = "gloo";
+  CollectiveBytes bytes_;
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

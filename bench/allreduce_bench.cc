@@ -1,0 +1,59 @@
+// All-reduce bandwidth through train/process_group.h, the path the
+// data-parallel trainers' gradients take. Run as the ranks of a run:
+//   torchrun --nproc-per-node 2 --no-python build/train/allreduce_bench
+// (or RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT by hand, or srun). Rank 0
+// prints one JSON line per size: seconds per all-reduce, algbw = bytes / s
+// and busbw = algbw * 2 (n - 1) / n, nccl-tests' convention, which a ring
+// all-reduce keeps constant in n so one figure compares across world sizes.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "model/device.h"
+#include "train/process_group.h"
+
+namespace {
+
+std::vector<double> parse_sizes(const std::string& list) {
+  std::vector<double> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(std::stod(item));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"all-reduce bandwidth over the run's process group"};
+  std::string sizes = "1,4,16,64,256", device = "cpu", backend = "auto";
+  int repeats = 5;
+  double bucket_cap_mb = 25;
+  app.add_option("--sizes-mb", sizes, "Comma-separated fp32 buffer sizes in MB")->capture_default_str();
+  app.add_option("--device", device, "cpu | cuda | cuda:N (cuda: the GPU of LOCAL_RANK)")->capture_default_str();
+  app.add_option("--backend", backend, "ddp_backend: auto | nccl | gloo")->capture_default_str();
+  app.add_option("--bucket-cap-mb", bucket_cap_mb, "ddp_bucket_cap_mb")->capture_default_str();
+  app.add_option("--repeats", repeats, "Timed all-reduces per size, after one warm-up")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  r1::ProcessInfo p = r1::value_or_throw(r1::process_info_from_env());
+  at::Device dev = r1::value_or_throw(r1::resolve_device(device, p.local_rank));
+  auto group = r1::value_or_throw(r1::ProcessGroup::join(p, {120, dev, backend, bucket_cap_mb}));
+  const double n = static_cast<double>(p.world_size);
+  for (double mb : parse_sizes(sizes)) {
+    const int64_t elements = static_cast<int64_t>(mb * 1e6 / sizeof(float));
+    std::vector<at::Tensor> buffer = {at::ones({elements}, at::TensorOptions(at::kFloat).device(dev))};
+    r1::throw_if_error(group->all_reduce(buffer, /*mean=*/false));  // warm-up: connections, allocations
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < repeats; ++i) r1::throw_if_error(group->all_reduce(buffer, /*mean=*/false));
+    if (dev.is_cuda()) buffer[0].cpu();  // the host waits for the device's last collective
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+    double algbw = elements * sizeof(float) / s / 1e9;
+    if (p.rank == 0)
+      std::printf("{\"ranks\": %lld, \"device\": \"%s\", \"backend\": \"%s\", \"mb\": %g, \"seconds\": %.6f, "
+                  "\"algbw_gbs\": %.3f, \"busbw_gbs\": %.3f}\n",
+                  static_cast<long long>(p.world_size), dev.str().c_str(),
+                  dev.is_cuda() ? group->cuda_backend().c_str() : "gloo", mb, s, algbw, algbw * 2 * (n - 1) / n);
+  }
+  return 0;
+}
