@@ -78,10 +78,4 @@ void add_update_metrics(std::map<std::string, double>& m, const LearnerStepStats
   for (const auto& [name, value] : stats.metrics) m[name] = value;
 }
 
-void add_collective_metrics(std::map<std::string, double>& m, const CollectiveBytes& now, CollectiveBytes& before) {
-  m["ddp/all_reduce_mb"] = static_cast<double>(now.all_reduce - before.all_reduce) / 1e6;
-  m["ddp/all_gather_mb"] = static_cast<double>(now.all_gather - before.all_gather) / 1e6;
-  before = now;
-}
-
 }  // namespace r1

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "grpo/learner.h"
-#include "train/process_group.h"
 #include "rollout/sample.h"
 
 namespace r1 {
@@ -42,11 +41,5 @@ std::map<std::string, double> generation_metrics(const RLGeneration& gen, const 
 // entropy, clip ratios, time/update.
 void add_update_metrics(std::map<std::string, double>& metrics, const LearnerStepStats& stats, double learning_rate,
                         double update_seconds);
-
-// With several ranks: the MB this rank all-reduced (gradients, statistics)
-// and all-gathered (samples) since `before`, as ddp/all_reduce_mb and
-// ddp/all_gather_mb; then `before` = `now`.
-void add_collective_metrics(std::map<std::string, double>& metrics, const CollectiveBytes& now,
-                            CollectiveBytes& before);
 
 }  // namespace r1

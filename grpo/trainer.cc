@@ -374,7 +374,7 @@ Status train_on(Run& run, RLGeneration& gen, std::map<std::string, double> gen_m
         sync_reference(run);
       if (g.ddp_check_weights) R1_RETURN_IF_ERROR(check_same_weights(run));
       add_update_metrics(m, stats, lo.learning_rate, seconds_since(t_update));
-      if (run.group) add_collective_metrics(m, run.group->bytes(), run.logged_bytes);
+      if (run.group) m.merge(collective_metrics(run.group->bytes(), run.logged_bytes));
       m["step_time"] = seconds_since(t0);  // a generation's first step carries its sampling time (or wait)
       t0 = Clock::now();
       R1_RETURN_IF_ERROR(log_step(run, m));
@@ -507,6 +507,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
     if (log) std::fprintf(log, "%s\n", run->group->describe().c_str());
     // A rank that sees other files (no shared output_dir) would train from elsewhere.
     R1_RETURN_IF_ERROR(run->group->check_same("the checkpoint to start from ('" + last + "')", last));
+    run->logged_bytes = run->group->bytes();  // the steps' traffic from here on
   }
   R1_RETURN_IF_ERROR(check_prompts(*run));
   run->optimizer = std::make_unique<AdamW>(

@@ -156,6 +156,15 @@ Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, c
   return group;
 }
 
+std::map<std::string, double> collective_metrics(const CollectiveBytes& now, CollectiveBytes& before, int64_t steps) {
+  const double per_step = 1e6 * static_cast<double>(std::max<int64_t>(steps, 1));
+  std::map<std::string, double> m = {
+      {"ddp/all_reduce_mb", static_cast<double>(now.all_reduce - before.all_reduce) / per_step},
+      {"ddp/all_gather_mb", static_cast<double>(now.all_gather - before.all_gather) / per_step}};
+  before = now;
+  return m;
+}
+
 std::string ProcessGroup::describe() const {
   std::string backend = options_.device.is_cuda() ? cuda_backend_ : "gloo";
   return std::to_string(world_size()) + " ranks (" + process_.launcher + "), collectives over " + backend;

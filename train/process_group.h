@@ -10,6 +10,7 @@
 #include <ATen/ATen.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -60,6 +61,12 @@ bool nccl_built();
 struct CollectiveBytes {
   int64_t all_reduce = 0, broadcast = 0, all_gather = 0;
 };
+
+// The trainers' per-step metrics of it: ddp/all_reduce_mb (gradients,
+// statistics) and ddp/all_gather_mb (GRPO's samples), MB per step over the
+// `steps` steps since `before`; then `before` = `now`.
+std::map<std::string, double> collective_metrics(const CollectiveBytes& now, CollectiveBytes& before,
+                                                 int64_t steps = 1);
 
 class ProcessGroup {
  public:

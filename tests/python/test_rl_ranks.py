@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import pytest
+from safetensors.torch import load_file
 
 from r1_cli import R1, r1
 from test_rl_cli import base, write_config  # noqa: F401 (the tiny model fixture)
@@ -115,10 +116,20 @@ def test_moe_policy_with_routing_replay_on_two_ranks_equals_one_process(base):
     torchrun(base, "dp2_moe", **moe)
     assert_same_weights(base / "dp2_moe", base / "dp1_moe")
     metrics = [(base / run / "metrics.jsonl").read_text().splitlines() for run in ("dp1_moe", "dp2_moe")]
-    strip = lambda lines: [{k: v for k, v in json.loads(l).items() if "time" not in k and "per_second" not in k}
-                           for l in lines]
+    # The same metrics but for timings and what only ranks log: the MB each
+    # step all-reduced (4 bytes per parameter: fp32 gradients, and a few
+    # statistics) and all-gathered (the samples, once per generation: with
+    # num_iterations 2 every other step gathers nothing).
+    strip = lambda lines: [{k: v for k, v in json.loads(l).items()
+                            if "time" not in k and "per_second" not in k and not k.startswith("ddp/")} for l in lines]
     assert strip(metrics[0]) == strip(metrics[1])
     assert all("moe/route_mismatch" in m for m in strip(metrics[1]))
+    parameters = sum(t.numel() for t in load_file(str(base / "moe" / "model.safetensors")).values())
+    for line in metrics[1]:
+        m = json.loads(line)
+        assert 4 * parameters / 1e6 <= m["ddp/all_reduce_mb"] < 4 * parameters / 1e6 + 0.01, m
+        assert m["ddp/all_gather_mb"] > 0 if m["step"] % 2 == 1 else m["ddp/all_gather_mb"] == 0, m
+    assert not any("ddp/all_reduce_mb" in json.loads(l) for l in metrics[0])
 
 
 def test_two_ranks_by_hand_with_weight_checks_equal_one_process(base):

@@ -12,6 +12,8 @@ step's one micro-batch on two threads, whose reductions round differently.)
 import json
 import subprocess
 
+from safetensors.torch import load_file
+
 from r1_cli import R1, r1
 from test_distill_kd import ALPHA, run_dir, write_config  # noqa: F401 (the student/teacher fixture)
 from test_rl_ranks import TORCHRUN, free_port
@@ -41,6 +43,12 @@ def test_two_ranks_equal_one_process_for_sft_and_distillation(run_dir):
         assert result.stderr.count("saved final model") == 1  # rank 0 reports and writes
         logged = [json.loads(line) for line in (run_dir / two / "metrics.jsonl").read_text().splitlines()]
         assert [m["step"] for m in logged if "loss" in m] == [1, 2, 3, 4]
+        # Each rank all-reduces its fp32 gradients (4 bytes per parameter) and
+        # the loss sums every step; SFT gathers nothing.
+        parameters = sum(t.numel() for t in load_file(str(run_dir / two / "model" / "model.safetensors")).values())
+        for m in (m for m in logged if "loss" in m):
+            assert 4 * parameters / 1e6 <= m["ddp/all_reduce_mb"] < 4 * parameters / 1e6 + 0.01, m
+            assert m["ddp/all_gather_mb"] == 0, m
 
 
 def test_gradient_checkpointing_gives_the_same_weights(run_dir):
