@@ -87,12 +87,18 @@ TEST(ProcessGroupChild, Rank) {
   std::ofstream(rank_dir() / "error") << s.message();
 }
 
-TEST(ProcessGroup, TwoRanksOverLoopbackSumAverageBroadcastAndGather) {
-  fs::path dir = fresh_test_dir("pg_collectives");
+// Two ranks in `role` over loopback, both to a clean exit; their folder.
+fs::path run_two_ranks(const std::string& role) {
+  fs::path dir = fresh_test_dir("pg_" + role);
   int port = free_loopback_port();
-  pid_t r0 = start_rank(0, 2, port, "collectives", dir, kChild), r1 = start_rank(1, 2, port, "collectives", dir, kChild);
+  pid_t r0 = start_rank(0, 2, port, role, dir, kChild), r1 = start_rank(1, 2, port, role, dir, kChild);
   EXPECT_EQ(exit_code(r0), 0);
   EXPECT_EQ(exit_code(r1), 0);
+  return dir;
+}
+
+TEST(ProcessGroup, TwoRanksOverLoopbackSumAverageBroadcastAndGather) {
+  fs::path dir = run_two_ranks("collectives");
   // CPU ranks, or two on one GPU: Gloo; two GPUs: NCCL (this build has it).
   const char* device = std::getenv("R1_TEST_DEVICE");
   bool own_gpus = device && std::string(device) == "cuda" && at::cuda::device_count() >= 2 && nccl_built();
@@ -101,11 +107,7 @@ TEST(ProcessGroup, TwoRanksOverLoopbackSumAverageBroadcastAndGather) {
 
 // ddp_backend nccl with CPU ranks: both ranks refuse at the join, saying why.
 TEST(ProcessGroup, NcclOnCpuRanksIsRefusedOnEveryRank) {
-  fs::path dir = fresh_test_dir("pg_nccl_cpu");
-  int port = free_loopback_port();
-  pid_t r0 = start_rank(0, 2, port, "nccl_on_cpu", dir, kChild), r1 = start_rank(1, 2, port, "nccl_on_cpu", dir, kChild);
-  EXPECT_EQ(exit_code(r0), 0);
-  EXPECT_EQ(exit_code(r1), 0);
+  fs::path dir = run_two_ranks("nccl_on_cpu");
   std::string why = nccl_built() ? "rank(s) 0, 1 run on the CPU; NCCL moves CUDA tensors only"
                                  : "this build of r1 has no NCCL (LibTorch without it, or nccl.h not found)";
   for (int r : {0, 1})
