@@ -4,6 +4,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef R1_NCCL
+#include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 #include <openssl/evp.h>
@@ -186,6 +187,8 @@ Status ProcessGroup::join_cuda_backend() {
   if (cuda_backend_ != "nccl") return Status();
 #ifdef R1_NCCL
   try {
+    // NCCL's own work that names no tensor (its barrier) runs on the current device.
+    if (options_.device.has_index()) c10::cuda::set_device(options_.device.index());
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     // NCCL's watchdog aborts the process at its timeout; ours (a blocking
     // wait, see per_bucket) fires first and names the culprits.
