@@ -29,11 +29,14 @@ int main(int argc, char** argv) {
   CLI::App app{"all-reduce bandwidth over the run's process group"};
   std::string sizes = "1,4,16,64,256", device = "cpu", backend = "auto";
   int repeats = 5;
+  int tensors = 1;
   double bucket_cap_mb = 25;
   app.add_option("--sizes-mb", sizes, "Comma-separated fp32 buffer sizes in MB")->capture_default_str();
   app.add_option("--device", device, "cpu | cuda | cuda:N (cuda: the GPU of LOCAL_RANK)")->capture_default_str();
   app.add_option("--backend", backend, "ddp_backend: auto | nccl | gloo")->capture_default_str();
   app.add_option("--bucket-cap-mb", bucket_cap_mb, "ddp_bucket_cap_mb")->capture_default_str();
+  app.add_option("--tensors", tensors, "Split each size into this many equal tensors (as gradients come)")
+      ->capture_default_str();
   app.add_option("--repeats", repeats, "Timed all-reduces per size, after one warm-up")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   r1::ProcessInfo p = r1::value_or_throw(r1::process_info_from_env());
@@ -41,19 +44,21 @@ int main(int argc, char** argv) {
   auto group = r1::value_or_throw(r1::ProcessGroup::join(p, {120, dev, backend, bucket_cap_mb}));
   const double n = static_cast<double>(p.world_size);
   for (double mb : parse_sizes(sizes)) {
-    const int64_t elements = static_cast<int64_t>(mb * 1e6 / sizeof(float));
-    std::vector<at::Tensor> buffer = {at::ones({elements}, at::TensorOptions(at::kFloat).device(dev))};
+    const int64_t each = static_cast<int64_t>(mb * 1e6 / sizeof(float) / tensors), elements = each * tensors;
+    std::vector<at::Tensor> buffer;
+    for (int i = 0; i < tensors; ++i) buffer.push_back(at::ones({each}, at::TensorOptions(at::kFloat).device(dev)));
     r1::throw_if_error(group->all_reduce(buffer, /*mean=*/false));  // warm-up: connections, allocations
     auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < repeats; ++i) r1::throw_if_error(group->all_reduce(buffer, /*mean=*/false));
-    if (dev.is_cuda()) buffer[0].cpu();  // the host waits for the device's last collective
+    if (dev.is_cuda()) buffer.back().cpu();  // the host waits for the device's last collective
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
     double algbw = elements * sizeof(float) / s / 1e9;
     if (p.rank == 0)
       std::printf("{\"ranks\": %lld, \"device\": \"%s\", \"backend\": \"%s\", \"mb\": %g, \"seconds\": %.6f, "
-                  "\"algbw_gbs\": %.3f, \"busbw_gbs\": %.3f}\n",
+                  "\"tensors\": %d, \"algbw_gbs\": %.3f, \"busbw_gbs\": %.3f}\n",
                   static_cast<long long>(p.world_size), dev.str().c_str(),
-                  dev.is_cuda() ? group->cuda_backend().c_str() : "gloo", mb, s, algbw, algbw * 2 * (n - 1) / n);
+                  dev.is_cuda() ? group->cuda_backend().c_str() : "gloo", mb, s, tensors, algbw,
+                  algbw * 2 * (n - 1) / n);
   }
   return 0;
 }

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace r1 {
@@ -248,12 +249,14 @@ std::string ProcessGroup::culprits(int64_t number) {
   }
 }
 
-// Buckets of tensors of one device and dtype, each at most `cap_bytes`
-// (a larger tensor alone), each copied into one flat buffer for one
-// collective: Gloo's and NCCL's collectives take a list of same-shaped
-// tensors (one per device), not a list of different ones.
-void ProcessGroup::per_bucket(std::vector<at::Tensor>& tensors,
-                              const std::function<void(at::Tensor&, c10d::Backend&)>& collective) {
+// Buckets of tensors of one device and dtype, each at most
+// options_.bucket_cap_mb (a larger tensor alone), each copied into one flat
+// buffer for one collective: Gloo's and NCCL's collectives take a list of
+// same-shaped tensors (one per device), not a list of different ones. Two
+// buckets are in flight at a time, so one bucket's copies overlap the
+// other's transfer (Gloo's worker threads, NCCL's stream) while at most two
+// buckets' copies exist.
+void ProcessGroup::per_bucket(std::vector<at::Tensor>& tensors, double divide_by, const IssueCollective& issue) {
   const int64_t cap_bytes = static_cast<int64_t>(options_.bucket_cap_mb * 1024 * 1024);
   std::map<std::pair<std::string, at::ScalarType>, std::vector<std::vector<at::Tensor*>>> buckets;
   std::map<std::pair<std::string, at::ScalarType>, int64_t> filled;
@@ -265,19 +268,33 @@ void ProcessGroup::per_bucket(std::vector<at::Tensor>& tensors,
     list.back().push_back(&t);
     filled[k] += bytes;
   }
+  struct InFlight {
+    std::vector<at::Tensor*> bucket;
+    at::Tensor flat;
+    c10::intrusive_ptr<c10d::Work> work;
+  };
+  // A timed wait blocks the host until the collective is done on the device
+  // too, or throws at the timeout (NCCL's plain wait would not).
+  auto finish = [&](InFlight& f) {
+    f.work->wait(millis(timeout_s_));
+    if (divide_by != 1) f.flat.div_(divide_by);
+    int64_t offset = 0;
+    for (at::Tensor* t : f.bucket) {
+      t->copy_(f.flat.narrow(0, offset, t->numel()).view(t->sizes()));
+      offset += t->numel();
+    }
+  };
+  std::optional<InFlight> previous;
   for (auto& [k, list] : buckets)
     for (auto& bucket : list) {
       std::vector<at::Tensor> parts;
       for (at::Tensor* t : bucket) parts.push_back(t->reshape({-1}));
-      at::Tensor flat = at::cat(parts);
-      c10d::Backend& backend = flat.is_cuda() && impl_->nccl ? *impl_->nccl : *impl_->gloo;
-      collective(flat, backend);
-      int64_t offset = 0;
-      for (at::Tensor* t : bucket) {
-        t->copy_(flat.narrow(0, offset, t->numel()).view(t->sizes()));
-        offset += t->numel();
-      }
+      InFlight next{bucket, at::cat(parts), {}};
+      next.work = issue(next.flat, next.flat.is_cuda() && impl_->nccl ? *impl_->nccl : *impl_->gloo);
+      if (previous) finish(*previous);
+      previous = std::move(next);
     }
+  if (previous) finish(*previous);
 }
 
 namespace {
@@ -293,15 +310,12 @@ int64_t payload_bytes(const std::vector<at::Tensor>& tensors) {
 Status ProcessGroup::all_reduce(std::vector<at::Tensor>& tensors, bool mean) {
   bytes_.all_reduce += payload_bytes(tensors);
   return run("all-reduce", [&] {
-    per_bucket(tensors, [&](at::Tensor& flat, c10d::Backend& backend) {
+    per_bucket(tensors, mean ? static_cast<double>(world_size()) : 1.0, [&](at::Tensor& flat, c10d::Backend& backend) {
       std::vector<at::Tensor> one = {flat};
       c10d::AllreduceOptions o;
       o.reduceOp = c10d::ReduceOp::SUM;
       o.timeout = millis(timeout_s_);
-      // A timed wait blocks the host until the collective is done on the
-      // device too, or throws at the timeout (NCCL's plain wait would not).
-      backend.allreduce(one, o)->wait(millis(timeout_s_));
-      if (mean) flat.div_(static_cast<double>(world_size()));
+      return backend.allreduce(one, o);
     });
   });
 }
@@ -309,12 +323,12 @@ Status ProcessGroup::all_reduce(std::vector<at::Tensor>& tensors, bool mean) {
 Status ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
   bytes_.broadcast += payload_bytes(tensors);
   return run("broadcast", [&] {
-    per_bucket(tensors, [&](at::Tensor& flat, c10d::Backend& backend) {
+    per_bucket(tensors, 1.0, [&](at::Tensor& flat, c10d::Backend& backend) {
       std::vector<at::Tensor> one = {flat};
       c10d::BroadcastOptions o;
       o.rootRank = root;
       o.timeout = millis(timeout_s_);
-      backend.broadcast(one, o)->wait(millis(timeout_s_));
+      return backend.broadcast(one, o);
     });
   });
 }

@@ -18,6 +18,7 @@
 
 namespace c10d {
 class Backend;
+class Work;
 }
 #include "util/status.h"
 
@@ -109,8 +110,10 @@ class ProcessGroup {
   Status run(const char* what, const std::function<void()>& collective);
   // After Gloo's group: agree on cuda_backend_ and, for NCCL, create it.
   Status join_cuda_backend();
-  // all_reduce / broadcast: each bucket through `collective(flat, backend)`.
-  void per_bucket(std::vector<at::Tensor>& tensors, const std::function<void(at::Tensor&, c10d::Backend&)>& collective);
+  // all_reduce / broadcast: each bucket's flat copy through `issue`, which
+  // starts the collective and returns its work; results divided by `divide_by`.
+  using IssueCollective = std::function<c10::intrusive_ptr<c10d::Work>(at::Tensor& flat, c10d::Backend& backend)>;
+  void per_bucket(std::vector<at::Tensor>& tensors, double divide_by, const IssueCollective& issue);
   // Which ranks made collective `number` fail, for its error: those whose
   // heartbeat stopped, and those alive that never reached it.
   std::string culprits(int64_t number);
