@@ -7,6 +7,7 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
+#include <ATen/cuda/CUDAContext.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <thread>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -172,14 +174,33 @@ std::string ProcessGroup::describe() const {
   return std::to_string(world_size()) + " ranks (" + process_.launcher + "), collectives over " + backend;
 }
 
-// Every rank's "<host> <device>" over Gloo decides the backend of CUDA
-// tensors on every rank alike; NCCL's communicator is then made by one
-// one-element all-reduce, so a GPU that cannot join fails here.
-Status ProcessGroup::join_cuda_backend() {
+namespace {
+
+// This rank's device as the backend rule compares them: the machine (host
+// name and boot id, which containers on one machine share) and, for a GPU,
+// its PCI address, which unlike the device index does not depend on
+// CUDA_VISIBLE_DEVICES (srun --gpus-per-task shows every rank its GPU as
+// cuda:0).
+std::string device_identity(const at::Device& device) {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
-  R1_ASSIGN_OR_RETURN(std::vector<std::string> devices,
-                      all_gather(std::string(host) + " " + options_.device.str()));
+  std::string boot_id;
+  std::ifstream("/proc/sys/kernel/random/boot_id") >> boot_id;
+  std::string machine = std::string(host) + "/" + boot_id.substr(0, 8);
+  if (!device.is_cuda()) return machine + " cpu";
+  const cudaDeviceProp* p = at::cuda::getDeviceProperties(device.index());
+  char pci[32];
+  std::snprintf(pci, sizeof(pci), "%04x:%02x:%02x", p->pciDomainID, p->pciBusID, p->pciDeviceID);
+  return machine + " cuda " + pci;
+}
+
+}  // namespace
+
+// Every rank's device identity over Gloo decides the backend of CUDA tensors
+// on every rank alike; NCCL's communicator is then made by one one-element
+// all-reduce, so a GPU that cannot join fails here.
+Status ProcessGroup::join_cuda_backend() {
+  R1_ASSIGN_OR_RETURN(std::vector<std::string> devices, all_gather(device_identity(options_.device)));
   Result<std::string> backend = cuda_tensor_backend(options_.backend, devices, nccl_built());
   if (!backend.ok())
     return Status::error("rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " +

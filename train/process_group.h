@@ -46,8 +46,10 @@ struct ProcessGroupOptions {
 Status check_ddp_backend(const std::string& backend, const std::string& key = "ddp_backend");
 
 // The backend for CUDA tensors, from the requested one and every rank's
-// "<host> <device>" (indexed by rank): "nccl" or "gloo", or an error naming
-// the ranks that stand in NCCL's way.
+// device identity (indexed by rank): "<machine> cpu", or "<machine> cuda
+// <PCI address>" for a GPU, so that equal strings are one GPU whatever index
+// each rank sees it under. "nccl" or "gloo", or an error naming the ranks
+// that stand in NCCL's way.
 Result<std::string> cuda_tensor_backend(const std::string& requested, const std::vector<std::string>& rank_devices,
                                         bool nccl_built);
 

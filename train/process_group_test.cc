@@ -115,18 +115,23 @@ TEST(ProcessGroup, NcclOnCpuRanksIsRefusedOnEveryRank) {
               "rank " + std::to_string(r) + " of 2: ddp_backend nccl: " + why + " (ddp_backend gloo works there)");
 }
 
+// Identities as device_identity makes them: machine (host/boot id), then
+// the GPU's PCI address, so two ranks that each see their GPU as cuda:0
+// (CUDA_VISIBLE_DEVICES per rank) are told apart.
 TEST(ProcessGroup, CudaTensorBackendFollowsTheRanksDevices) {
-  const std::vector<std::string> own = {"a cuda:0", "a cuda:1", "b cuda:0"};
+  const std::vector<std::string> own = {"a/1f2e3d4c cuda 0000:1b:00", "a/1f2e3d4c cuda 0000:43:00",
+                                        "b/9a8b7c6d cuda 0000:1b:00"};
   EXPECT_EQ(*cuda_tensor_backend("auto", own, true), "nccl");
   EXPECT_EQ(*cuda_tensor_backend("nccl", own, true), "nccl");
   EXPECT_EQ(*cuda_tensor_backend("gloo", own, true), "gloo");
   EXPECT_EQ(*cuda_tensor_backend("auto", own, false), "gloo");
-  const std::vector<std::string> shared = {"a cuda:0", "b cuda:0", "a cuda:0"};
+  const std::vector<std::string> shared = {"a/1f2e3d4c cuda 0000:1b:00", "b/9a8b7c6d cuda 0000:1b:00",
+                                           "a/1f2e3d4c cuda 0000:1b:00"};
   EXPECT_EQ(*cuda_tensor_backend("auto", shared, true), "gloo");
   EXPECT_EQ(cuda_tensor_backend("nccl", shared, true).status().message(),
-            "ddp_backend nccl: NCCL needs a GPU per rank, and ranks 0 and 2 share one (a cuda:0) (ddp_backend gloo "
-            "works there)");
-  const std::vector<std::string> mixed = {"a cuda:0", "a cpu", "b cpu"};
+            "ddp_backend nccl: NCCL needs a GPU per rank, and ranks 0 and 2 share one (a/1f2e3d4c cuda 0000:1b:00) "
+            "(ddp_backend gloo works there)");
+  const std::vector<std::string> mixed = {"a/1f2e3d4c cuda 0000:1b:00", "a/1f2e3d4c cpu", "b/9a8b7c6d cpu"};
   EXPECT_EQ(*cuda_tensor_backend("auto", mixed, true), "gloo");
   EXPECT_EQ(cuda_tensor_backend("nccl", mixed, true).status().message(),
             "ddp_backend nccl: rank(s) 1, 2 run on the CPU; NCCL moves CUDA tensors only (ddp_backend gloo works "
