@@ -108,16 +108,15 @@ bool upcast_applies(const at::Tensor& a, const at::Tensor& b) {
 }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-  if (upcast_applies(x, w) && (!b.defined() || b.scalar_type() == x.scalar_type())) {
-    std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
-    out_shape.back() = w.size(0);
+  const bool upcast_product = upcast_applies(x, w) && (!b.defined() || b.scalar_type() == x.scalar_type());
+  if (!upcast_product && !onednn_applies(x)) return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+  std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
+  out_shape.back() = w.size(0);
+  if (upcast_product) {
     at::Tensor y = Linear<fp32_product>::apply(x.reshape({-1, x.size(-1)}), w);
     if (b.defined()) y = y + upcast(b);
     return y.to(x.scalar_type()).view(out_shape);
   }
-  if (!onednn_applies(x)) return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
-  std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
-  out_shape.back() = w.size(0);
   at::Tensor y = Linear<matmul_2d>::apply(x.reshape({-1, x.size(-1)}).contiguous(), w).view(out_shape);
   return b.defined() ? y + b : y;
 }

@@ -342,7 +342,6 @@ Status ProcessGroup::all_reduce(std::vector<at::Tensor>& tensors, bool mean) {
 }
 
 Status ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
-  bytes_.broadcast += payload_bytes(tensors);
   return run("broadcast", [&] {
     per_bucket(tensors, 1.0, [&](at::Tensor& flat, c10d::Backend& backend) {
       std::vector<at::Tensor> one = {flat};

@@ -57,12 +57,12 @@ Result<std::string> cuda_tensor_backend(const std::string& requested, const std:
 // NCCL and nccl.h found at build time).
 bool nccl_built();
 
-// Payload bytes this rank has passed into each kind of collective since the
-// join (its own tensors' bytes, whatever the backend then moves): what a
+// Payload bytes this rank has passed into the trainers' collectives since
+// the join (its own tensors' bytes, whatever the backend then moves): what a
 // step costs the network, for metrics and for the scaling estimates of
 // docs/distributed.md.
 struct CollectiveBytes {
-  int64_t all_reduce = 0, broadcast = 0, all_gather = 0;
+  int64_t all_reduce = 0, all_gather = 0;
 };
 
 // The trainers' per-step metrics of it: ddp/all_reduce_mb (gradients,
