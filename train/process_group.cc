@@ -289,16 +289,19 @@ void ProcessGroup::per_bucket(std::vector<at::Tensor>& tensors, double divide_by
     list.back().push_back(&t);
     filled[k] += bytes;
   }
+  // A bucket of one contiguous tensor travels as a view of it: no copies.
   struct InFlight {
     std::vector<at::Tensor*> bucket;
     at::Tensor flat;
     c10::intrusive_ptr<c10d::Work> work;
+    bool view = false;
   };
   // A timed wait blocks the host until the collective is done on the device
   // too, or throws at the timeout (NCCL's plain wait would not).
   auto finish = [&](InFlight& f) {
     f.work->wait(millis(timeout_s_));
     if (divide_by != 1) f.flat.div_(divide_by);
+    if (f.view) return;
     int64_t offset = 0;
     for (at::Tensor* t : f.bucket) {
       t->copy_(f.flat.narrow(0, offset, t->numel()).view(t->sizes()));
@@ -308,9 +311,14 @@ void ProcessGroup::per_bucket(std::vector<at::Tensor>& tensors, double divide_by
   std::optional<InFlight> previous;
   for (auto& [k, list] : buckets)
     for (auto& bucket : list) {
-      std::vector<at::Tensor> parts;
-      for (at::Tensor* t : bucket) parts.push_back(t->reshape({-1}));
-      InFlight next{bucket, at::cat(parts), {}};
+      InFlight next{bucket, {}, {}, bucket.size() == 1 && bucket[0]->is_contiguous()};
+      if (next.view) {
+        next.flat = bucket[0]->view({-1});
+      } else {
+        std::vector<at::Tensor> parts;
+        for (at::Tensor* t : bucket) parts.push_back(t->reshape({-1}));
+        next.flat = at::cat(parts);
+      }
       next.work = issue(next.flat, next.flat.is_cuda() && impl_->nccl ? *impl_->nccl : *impl_->gloo);
       if (previous) finish(*previous);
       previous = std::move(next);
