@@ -31,7 +31,7 @@ bool has_checkpoint(const at::Tensor& t) {
 
 // The gradient of every weight of a loss that weighs each token differently.
 // Prompt-shared scoring (prompt keys/values reused by the completions) plus
-// plain scoring of whole sequences, and for MoE the router's balancing loss
+// plain scoring of whole sequences, padding-free scoring, and for MoE the router's balancing loss
 // from recorded logits, with half the completions' routes replayed.
 std::vector<at::Tensor> gradients(const Transformer& m, bool* checkpointed) {
   for (auto& t : m.parameters()) t.mutable_grad() = at::Tensor();
@@ -47,8 +47,10 @@ std::vector<at::Tensor> gradients(const Transformer& m, bool* checkpointed) {
   }
   at::Tensor shared = completion_logprobs(m, batch, 0.8, nullptr, &routing);
   at::Tensor plain = next_token_logprobs(m, make_token_batch(kCompletions));
+  at::Tensor padding_free = completion_logprobs(m, batch, 1.0);  // no routing: packed
   at::Tensor loss = (shared * at::linspace(-1.0, 2.0, shared.numel()).view(shared.sizes())).sum() +
-                    (plain * at::linspace(0.5, -1.5, plain.numel()).view(plain.sizes())).sum();
+                    (plain * at::linspace(0.5, -1.5, plain.numel()).view(plain.sizes())).sum() +
+                    (padding_free * at::linspace(1.0, -0.5, padding_free.numel()).view(padding_free.sizes())).sum();
   if (moe.n_routed_experts > 0)
     loss = loss + 3.0 * load_balancing_loss(routing.completions.router_logits, moe.num_experts_per_tok,
                                             at::ones({4 * 5}));

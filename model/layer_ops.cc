@@ -55,6 +55,14 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
   return x * cos + swapped * signed_sin;
 }
 
+at::Tensor pack_tokens(const at::Tensor& x, const at::Tensor& packed) {
+  return x.reshape({-1, x.size(-1)}).index_select(0, packed);
+}
+
+at::Tensor unpack_tokens(const at::Tensor& x, const at::Tensor& packed, int64_t B, int64_t L) {
+  return at::zeros({B * L, x.size(-1)}, x.options()).index_copy(0, packed, x).view({B, L, x.size(-1)});
+}
+
 at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down) {
   return gemm::linear(at::silu(gemm::linear(x, gate)) * gemm::linear(x, up), down);
 }

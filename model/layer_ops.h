@@ -35,6 +35,12 @@ std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& angles, double f
 // (the same numbers, one copy instead of a negation and a concatenation).
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& signed_sin);
 
+// Padding-free layouts (Transformer::forward's `packed` [T]: indices of the
+// real tokens in a flattened [B, L]): rows `packed` of x [B, L, F] -> [T, F],
+// and back into zero-padded rows [B, L, F]. Both differentiable.
+at::Tensor pack_tokens(const at::Tensor& x, const at::Tensor& packed);
+at::Tensor unpack_tokens(const at::Tensor& x, const at::Tensor& packed, int64_t B, int64_t L);
+
 // silu(x gate^T) * (x up^T), then down: the SwiGLU MLP without biases.
 at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down);
 

@@ -1,6 +1,7 @@
 #include "model/scoring.h"
 
 #include "model/chunked_logprobs.h"
+#include "model/layer_ops.h"
 
 #include <ATen/core/grad_mode.h>
 
@@ -65,7 +66,7 @@ at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch
 
 PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector<int64_t>>& prompts,
                                                    const std::vector<std::vector<int64_t>>& completions,
-                                                   at::Device device) {
+                                                   at::Device device, bool padding_free) {
   std::map<std::vector<int64_t>, int64_t> index;
   std::vector<std::vector<int64_t>> distinct;
   std::vector<int64_t> prompt_of;
@@ -74,21 +75,59 @@ PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector
     if (added) distinct.push_back(p);
     prompt_of.push_back(it->second);
   }
-  return {make_token_batch(distinct, device), make_token_batch(completions, device),
-          at::tensor(prompt_of, at::kLong).to(device)};
+  PromptCompletionBatch batch;
+  batch.prompts = make_token_batch(distinct, device);
+  batch.completions = make_token_batch(completions, device);
+  batch.prompt_of = at::tensor(prompt_of, at::kLong).to(device);
+  if (!padding_free) return batch;
+  const int64_t P = batch.prompts.ids.size(1), C = batch.completions.ids.size(1);
+  const int64_t N = static_cast<int64_t>(completions.size());
+  std::vector<int64_t> prompt_tokens, completion_tokens, predicted_from;
+  for (size_t k = 0; k < distinct.size(); ++k)
+    for (size_t t = 0; t < distinct[k].size(); ++t) prompt_tokens.push_back(static_cast<int64_t>(k) * P + t);
+  for (int64_t n = 0; n < N; ++n)
+    for (size_t t = 0; t < completions[n].size(); ++t) {
+      predicted_from.push_back(t == 0 ? n : N + static_cast<int64_t>(completion_tokens.size()) - 1);
+      completion_tokens.push_back(n * C + t);
+    }
+  auto on_device = [&](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong).to(device); };
+  if (static_cast<int64_t>(prompt_tokens.size()) < batch.prompts.ids.numel())
+    batch.prompt_tokens = on_device(prompt_tokens);
+  if (static_cast<int64_t>(completion_tokens.size()) < N * C) {
+    batch.completion_tokens = on_device(completion_tokens);
+    batch.predicted_from = on_device(predicted_from);
+  }
+  return batch;
 }
 
-at::Tensor completion_hidden(const Transformer& model, const PromptCompletionBatch& batch,
-                             PromptCompletionRouting* routing) {
+namespace {
+
+// The two passes of completion scoring. last_prompt [N, hidden]: the last
+// state of each completion's prompt; hidden: the completions' states,
+// [Tc, hidden] packed or [N, C, hidden].
+struct CompletionStates {
+  at::Tensor last_prompt, hidden;
+  bool packed = false;
+};
+
+CompletionStates completion_states(const Transformer& model, const PromptCompletionBatch& batch,
+                                   PromptCompletionRouting* routing) {
   const at::Tensor& lengths = batch.prompts.lengths;
   int64_t K = batch.prompts.ids.size(0), P = batch.prompts.ids.size(1);
   int64_t N = batch.completions.ids.size(0), C = batch.completions.ids.size(1);
+  // Routes are recorded and replayed per padded position.
+  const at::Tensor prompt_tokens = routing ? at::Tensor() : batch.prompt_tokens;
+  const at::Tensor completion_tokens = routing ? at::Tensor() : batch.completion_tokens;
   // The distinct prompts, keeping their keys/values in the graph.
   KVCache prefix;
   at::Tensor prompt_positions = at::arange(P, lengths.options()).unsqueeze(0).expand({K, P});
   at::Tensor prompt_hidden = model.forward(batch.prompts.ids, prompt_positions, causal_padding_mask(lengths, P),
-                                           AttentionKV::collect(&prefix), routing ? &routing->prompts : nullptr);
-  at::Tensor last_prompt_hidden = prompt_hidden.index({at::arange(K, lengths.options()), lengths - 1});  // [K, H]
+                                           AttentionKV::collect(&prefix), routing ? &routing->prompts : nullptr,
+                                           prompt_tokens);
+  // Each prompt's last token, as a row of the packed or the flattened padded states.
+  at::Tensor last = prompt_tokens.defined() ? at::cumsum(lengths, 0) - 1
+                                            : at::arange(K, lengths.options()) * P + lengths - 1;
+  at::Tensor last_prompt = prompt_hidden.reshape({-1, prompt_hidden.size(-1)}).index_select(0, last);  // [K, H]
   // The completions, each reading its prompt's keys first: [N, C, P + C].
   at::Tensor prompt_length = lengths.index_select(0, batch.prompt_of);  // [N]
   at::Tensor positions = prompt_length.unsqueeze(1) + at::arange(C, lengths.options()).unsqueeze(0);
@@ -97,16 +136,38 @@ at::Tensor completion_hidden(const Transformer& model, const PromptCompletionBat
       {prompt_keys.unsqueeze(1).expand({N, C, P}), causal_padding_mask(batch.completions.lengths, C)}, 2);
   at::Tensor hidden =
       model.forward(batch.completions.ids, positions, allowed, AttentionKV::after_prefix(&prefix, batch.prompt_of),
-                    routing ? &routing->completions : nullptr);
+                    routing ? &routing->completions : nullptr, completion_tokens);
+  return {last_prompt.index_select(0, batch.prompt_of), hidden, completion_tokens.defined()};
+}
+
+}  // namespace
+
+at::Tensor completion_hidden(const Transformer& model, const PromptCompletionBatch& batch,
+                             PromptCompletionRouting* routing) {
+  int64_t N = batch.completions.ids.size(0), C = batch.completions.ids.size(1);
+  CompletionStates s = completion_states(model, batch, routing);
+  at::Tensor hidden = s.packed ? unpack_tokens(s.hidden, batch.completion_tokens, N, C) : s.hidden;
   // Token t is predicted from the state before it: the prompt's last for t = 0.
-  return at::cat({last_prompt_hidden.index_select(0, batch.prompt_of).unsqueeze(1), hidden.narrow(1, 0, C - 1)}, 1);
+  return at::cat({s.last_prompt.unsqueeze(1), hidden.narrow(1, 0, C - 1)}, 1);
 }
 
 at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionBatch& batch, double temperature,
                                at::Tensor* entropy, PromptCompletionRouting* routing) {
-  at::Tensor predicting = completion_hidden(model, batch, routing);
+  int64_t N = batch.completions.ids.size(0), C = batch.completions.ids.size(1);
+  CompletionStates s = completion_states(model, batch, routing);
+  if (s.packed) {  // scored at the real tokens only, then spread into [N, C]
+    at::Tensor predicting = at::cat({s.last_prompt, s.hidden}).index_select(0, batch.predicted_from);  // [Tc, H]
+    at::Tensor targets = batch.completions.ids.reshape({-1}).index_select(0, batch.completion_tokens);
+    at::Tensor logprobs =
+        chunked_target_logprobs(predicting, model.lm_head_weight(), targets, temperature, entropy);
+    auto spread = [&](const at::Tensor& t) {
+      return unpack_tokens(t.unsqueeze(1), batch.completion_tokens, N, C).view({N, C});
+    };
+    if (entropy) *entropy = spread(*entropy);
+    return spread(logprobs);
+  }
+  at::Tensor predicting = at::cat({s.last_prompt.unsqueeze(1), s.hidden.narrow(1, 0, C - 1)}, 1);
   at::Tensor logprobs = target_logprobs(model, predicting, batch.completions.ids, temperature, entropy);
-  int64_t C = batch.completions.ids.size(1);
   const at::Tensor& lengths = batch.completions.lengths;
   at::Tensor valid = at::arange(C, lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
   if (entropy) *entropy = *entropy * valid;

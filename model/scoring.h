@@ -39,12 +39,24 @@ struct PromptCompletionBatch {
   TokenBatch prompts;      // [K, P] distinct prompts, right-padded
   TokenBatch completions;  // [N, C] right-padded
   at::Tensor prompt_of;    // [N] int64 rows of `prompts`
+  // Padding-free scoring (Transformer::forward's `packed`): the indices of
+  // the real tokens in [K * P] and [N * C], row by row; undefined where a
+  // side has no padding or packing was not asked for.
+  at::Tensor prompt_tokens;      // [Tp]
+  at::Tensor completion_tokens;  // [Tc]
+  // With completion_tokens: the state each packed completion token is
+  // predicted from, as a row of [the N completions' last prompt states;
+  // the Tc packed completion states]: row n for a first token, else the
+  // previous token's.
+  at::Tensor predicted_from;  // [Tc]
 };
 
-// Groups identical prompts (in order of first appearance); prompts must be non-empty.
+// Groups identical prompts (in order of first appearance); prompts must be
+// non-empty. `padding_free`: fill the packed indices (scoring then computes
+// no padded token; the same values up to fp32 rounding).
 PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector<int64_t>>& prompts,
                                                    const std::vector<std::vector<int64_t>>& completions,
-                                                   at::Device device = at::kCPU);
+                                                   at::Device device = at::kCPU, bool padding_free = true);
 
 // The MoE routing of the two forwards completion_logprobs runs (model/moe.h):
 // the distinct prompts [K, P, ...] and the completions [N, C, ...].
@@ -59,6 +71,8 @@ struct PromptCompletionRouting {
 // its keys/values are shared by the completions that follow it (in the
 // backward too), and logits are computed for completion tokens only: with G
 // samples per prompt, the prompt's cost is paid once instead of G times.
+// Padded tokens are not computed when the batch is padding-free and no
+// routing is asked for.
 // With `entropy`, also fills it [N, C] (no grad, zero past each length).
 // `routing` replays and/or records a DeepSeekMoE policy's routes.
 at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionBatch& batch, double temperature = 1.0,

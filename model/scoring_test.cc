@@ -34,7 +34,8 @@ std::vector<at::Tensor> gradients_of(const Transformer& m, const at::Tensor& log
   // A weighting that differs per token, so every position's gradient counts.
   (logprobs * at::linspace(-1.0, 2.0, logprobs.numel()).view(logprobs.sizes())).sum().backward();
   std::vector<at::Tensor> grads;
-  for (const auto& t : m.parameters()) grads.push_back(t.grad().clone());
+  // (An MoE expert that no token chose has no gradient.)
+  for (const auto& t : m.parameters()) grads.push_back(t.grad().defined() ? t.grad().clone() : at::zeros_like(t));
   return grads;
 }
 
@@ -61,6 +62,71 @@ TEST(Scoring, SharedPromptScoringEqualsPlainSequencesInValuesAndGradients) {
     EXPECT_LE((shared_grads[i] - plain_grads[i]).abs().max().item<double>(),
               1e-5 * plain_grads[i].abs().max().item<double>() + 1e-9)
         << "tensor " << i;
+}
+
+TEST(Scoring, PaddingFreeBatchIndexesTheRealTokensRowByRow) {
+  PromptCompletionBatch b = make_prompt_completion_batch(kPrompts, kCompletions);
+  // Prompts [3, 4]: lengths 4, 2, 1; completions [6, 5]: lengths 3, 1, 5, 2, 3, 1.
+  EXPECT_TRUE(at::equal(b.prompt_tokens, at::tensor(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 8})));
+  EXPECT_TRUE(at::equal(b.completion_tokens, at::tensor(std::vector<int64_t>{0, 1, 2, 5, 10, 11, 12, 13, 14, 15, 16,
+                                                                             20, 21, 22, 25})));
+  // Row n's first token from prompt state n, any other token j from packed token j - 1 (row 6 + j - 1).
+  EXPECT_TRUE(at::equal(b.predicted_from, at::tensor(std::vector<int64_t>{0, 6, 7, 1, 2, 10, 11, 12, 13, 3, 15, 4,
+                                                                          17, 18, 5})));
+  // Nothing to pack: no indices.
+  PromptCompletionBatch even = make_prompt_completion_batch({{1, 2}, {3, 4}}, {{5}, {6}});
+  EXPECT_FALSE(even.prompt_tokens.defined());
+  EXPECT_FALSE(even.completion_tokens.defined());
+  EXPECT_FALSE(make_prompt_completion_batch(kPrompts, kCompletions, at::kCPU, false).completion_tokens.defined());
+}
+
+class PaddingFree : public ::testing::TestWithParam<ModelFamily> {};
+
+// Computing only the real tokens (verl's remove-padding) changes nothing but
+// fp32 rounding, in log-probs, entropies and gradients, for every attention
+// and MLP kind (Qwen3's q/k norms, DeepSeek's MLA and MoE).
+TEST_P(PaddingFree, ScoringEqualsPaddedInValuesAndGradients) {
+  Transformer m = tiny_random_model(40, 0.2, 5, /*trainable=*/true, GetParam());
+  PromptCompletionBatch padded = make_prompt_completion_batch(kPrompts, kCompletions, at::kCPU, false);
+  PromptCompletionBatch packed = make_prompt_completion_batch(kPrompts, kCompletions);
+  ASSERT_TRUE(packed.prompt_tokens.defined() && packed.completion_tokens.defined());
+  at::Tensor padded_entropy, packed_entropy;
+  at::Tensor want = completion_logprobs(m, padded, 0.8, &padded_entropy);
+  at::Tensor got = completion_logprobs(m, packed, 0.8, &packed_entropy);
+  ASSERT_EQ(got.sizes(), want.sizes());
+  EXPECT_LE((got - want).abs().max().item<double>(), 1e-5);
+  EXPECT_LE((packed_entropy - padded_entropy).abs().max().item<double>(), 1e-5);
+  EXPECT_EQ(got.eq(0).sum().item<int64_t>(), 6 * 5 - 15);  // zero exactly past each completion
+  EXPECT_EQ(packed_entropy.eq(0).sum().item<int64_t>(), 6 * 5 - 15);
+  auto want_grads = gradients_of(m, completion_logprobs(m, padded, 0.8));
+  auto got_grads = gradients_of(m, completion_logprobs(m, packed, 0.8));
+  size_t nonzero = 0;
+  for (size_t i = 0; i < want_grads.size(); ++i) {
+    EXPECT_LE((got_grads[i] - want_grads[i]).abs().max().item<double>(),
+              1e-5 * want_grads[i].abs().max().item<double>() + 1e-9)
+        << "tensor " << i;
+    nonzero += want_grads[i].abs().sum().item<double>() > 0;
+  }
+  EXPECT_GT(nonzero, want_grads.size() / 2);
+  // The padded-layout states (on-policy distillation's input) are the same too, at the real tokens.
+  at::Tensor valid = (at::arange(5).unsqueeze(0) < padded.completions.lengths.unsqueeze(1)).unsqueeze(2);
+  at::Tensor h_padded = completion_hidden(m, padded) * valid, h_packed = completion_hidden(m, packed) * valid;
+  EXPECT_LE((h_packed - h_padded).abs().max().item<double>(), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, PaddingFree,
+                         ::testing::Values(ModelFamily::qwen2, ModelFamily::llama, ModelFamily::qwen3,
+                                           ModelFamily::deepseek_v3),
+                         [](const auto& info) { return std::string(model_family_name(info.param)); });
+
+TEST(PaddingFree, RefusesACacheOrRouting) {
+  Transformer m = tiny_random_model(40, 0.2, 5);
+  at::Tensor ids = at::tensor(std::vector<int64_t>{1, 2, 3}).view({1, 3});
+  at::Tensor positions = at::arange(3).view({1, 3});
+  MoeRouting routing;
+  EXPECT_THROW(m.forward(ids, positions, causal_padding_mask(at::tensor(std::vector<int64_t>{3}), 3), {}, &routing,
+                         at::tensor(std::vector<int64_t>{0, 1})),
+               Error);
 }
 
 }  // namespace

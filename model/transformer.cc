@@ -322,21 +322,28 @@ KVCache Transformer::new_cache(int64_t batch, int64_t capacity) const {
   return cache;
 }
 
-at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                        const at::Tensor& mask, const AttentionKV& kv) const {
+at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const LayerInputs& in,
+                                        const AttentionKV& kv) const {
   const LayerWeights& w = layers_[i];
   const ModelConfig& c = config_;
-  if (c.is_mla()) return mla_attention(w.mla, c, i, x, cos, sin, mask, kv);
-  int64_t B = x.size(0), L = x.size(1), D = c.head_dim, H = c.num_attention_heads, KV = c.num_key_value_heads;
+  const at::Tensor &cos = in.cos, &sin = in.sin, &mask = in.mask;
+  // [B, L] from cos/sin: x is [T, hidden] when packed.
+  int64_t B = cos.size(0), L = cos.size(2), D = c.head_dim, H = c.num_attention_heads, KV = c.num_key_value_heads;
+  const bool packed = in.packed.defined();
+  auto padded = [&](const at::Tensor& t) { return packed ? unpack_tokens(t, in.packed, B, L) : t; };
+  if (c.is_mla()) {
+    at::Tensor out = mla_attention(w.mla, c, i, padded(x), cos, sin, mask, kv);
+    return packed ? pack_tokens(out, in.packed) : out;
+  }
   const int64_t S = mask.size(3);
   // q [B, H, L, D] against k/v [B, KV, S, D], then the output projection.
   auto attend = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
     at::Tensor out = grouped_attention(q, k, v, mask, kv.cache != nullptr).transpose(1, 2).reshape({B, L, H * D});
-    return project(out, w.o_proj, w.o_packed, w.o_bias);
+    return project(packed ? pack_tokens(out, in.packed) : out, w.o_proj, w.o_packed, w.o_bias);
   };
   at::Tensor q, k, v;  // -> [B, heads, L, D]
   if (w.qkv_proj.defined() && !c.qk_norm) {
-    at::Tensor qkv = project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias);
+    at::Tensor qkv = padded(project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias));
     if constexpr (cuda::kernels_built)
       if (kv.cache && !kv.prefix && !kv.keys_out && use_fused_kernels({qkv}))
         // One kernel: RoPE on queries and keys, keys and values into the cache.
@@ -349,12 +356,12 @@ at::Tensor Transformer::attention_block(int64_t i, const at::Tensor& x, const at
     v = heads.narrow(2, H + KV, KV).transpose(1, 2);
   } else {
     if (w.qkv_proj.defined()) {  // with q/k norms (Qwen3), which come before RoPE
-      at::Tensor qkv = project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias);
+      at::Tensor qkv = padded(project(x, w.qkv_proj, w.qkv_packed, w.qkv_bias));
       q = qkv.narrow(-1, 0, H * D), k = qkv.narrow(-1, H * D, KV * D), v = qkv.narrow(-1, (H + KV) * D, KV * D);
     } else {
-      q = gemm::linear(x, w.q_proj, w.q_bias);
-      k = gemm::linear(x, w.k_proj, w.k_bias);
-      v = gemm::linear(x, w.v_proj, w.v_bias);
+      q = padded(gemm::linear(x, w.q_proj, w.q_bias));
+      k = padded(gemm::linear(x, w.k_proj, w.k_bias));
+      v = padded(gemm::linear(x, w.v_proj, w.v_bias));
     }
     q = q.view({B, L, H, D}).transpose(1, 2);
     k = k.view({B, L, KV, D}).transpose(1, 2);
@@ -393,25 +400,27 @@ at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x, MoeRouting* ro
 }
 
 at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& allowed,
-                                const AttentionKV& kv, MoeRouting* routing) const {
-  at::Tensor h = at::embedding(embed_, ids);
+                                const AttentionKV& kv, MoeRouting* routing, const at::Tensor& packed) const {
+  if (packed.defined() && (kv.cache || routing))
+    throw Error("a padding-free forward takes neither a KV cache nor MoE routing");
+  at::Tensor h = at::embedding(embed_, packed.defined() ? ids.reshape({-1}).index_select(0, packed) : ids);
   // cos/sin [B, 1, L, D] in fp32 as transformers computes them, then cast.
   at::Tensor angles = (positions.to(at::kFloat).unsqueeze(-1) * inv_freq_).unsqueeze(1);
   auto [cos, sin] = rope_tables(angles, rope_factor_, dtype_);
   // MLA: every head reads the one shared latent, like a single KV head.
   int64_t group = config_.is_mla() ? config_.num_attention_heads
                                    : config_.num_attention_heads / config_.num_key_value_heads;
-  at::Tensor mask = grouped_attention_mask(allowed, group, dtype_);
+  const LayerInputs in{cos, sin, grouped_attention_mask(allowed, group, dtype_), packed};
   const bool checkpoint = checkpoint_layers_ && at::GradMode::is_enabled() && !kv.cache;
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i)
-    h = checkpoint ? checkpointed_layer(i, h, cos, sin, mask, kv, routing) : layer(i, h, cos, sin, mask, kv, routing);
+    h = checkpoint ? checkpointed_layer(i, h, in, kv, routing) : layer(i, h, in, kv, routing);
   return rms_norm(h, final_norm_, config_.rms_norm_eps);
 }
 
-at::Tensor Transformer::layer(int64_t i, const at::Tensor& h, const at::Tensor& cos, const at::Tensor& sin,
-                              const at::Tensor& mask, const AttentionKV& kv, MoeRouting* routing) const {
+at::Tensor Transformer::layer(int64_t i, const at::Tensor& h, const LayerInputs& in, const AttentionKV& kv,
+                              MoeRouting* routing) const {
   const LayerWeights& w = layers_[i];
-  at::Tensor attention = attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), cos, sin, mask, kv);
+  at::Tensor attention = attention_block(i, rms_norm(h, w.input_norm, config_.rms_norm_eps), in, kv);
   auto [x, normed] = add_rms_norm(h, attention, w.post_attention_norm, config_.rms_norm_eps);
   return x + mlp_block(i, normed, routing);
 }
@@ -420,8 +429,8 @@ at::Tensor Transformer::layer(int64_t i, const at::Tensor& h, const at::Tensor& 
 // prefix, the prefix's keys/values of this layer; its outputs add the keys/values
 // it collects and the MoE routing it records, so that they reach the caller
 // with their gradients. Each run collects and records into its own locals.
-at::Tensor Transformer::checkpointed_layer(int64_t i, const at::Tensor& h, const at::Tensor& cos, const at::Tensor& sin,
-                                           const at::Tensor& mask, const AttentionKV& kv, MoeRouting* routing) const {
+at::Tensor Transformer::checkpointed_layer(int64_t i, const at::Tensor& h, const LayerInputs& in, const AttentionKV& kv,
+                                           MoeRouting* routing) const {
   const bool prefix = kv.prefix != nullptr, collect = kv.keys_out != nullptr;
   const bool moe = routing && config_.moe.moe_layer(i);
   const size_t m = moe ? static_cast<size_t>(i - config_.moe.first_k_dense_replace) : 0;
@@ -429,8 +438,7 @@ at::Tensor Transformer::checkpointed_layer(int64_t i, const at::Tensor& h, const
   const bool record = moe && routing->record;
   const int64_t layers = config_.num_hidden_layers;
   const at::Tensor prefix_rows = kv.prefix_rows;
-  auto fn = [this, i, cos, sin, mask, prefix, collect, prefix_rows, m, replay, record,
-             layers](const std::vector<at::Tensor>& a) {
+  auto fn = [this, i, in, prefix, collect, prefix_rows, m, replay, record, layers](const std::vector<at::Tensor>& a) {
     KVCache read, written;
     AttentionKV layer_kv;
     if (prefix) {
@@ -443,7 +451,7 @@ at::Tensor Transformer::checkpointed_layer(int64_t i, const at::Tensor& h, const
     layer_routing.record = record;
     if (replay.defined()) layer_routing.replay.resize(m + 1), layer_routing.replay[m] = replay;
     bool routed = record || replay.defined();
-    std::vector<at::Tensor> out = {layer(i, a[0], cos, sin, mask, layer_kv, routed ? &layer_routing : nullptr)};
+    std::vector<at::Tensor> out = {layer(i, a[0], in, layer_kv, routed ? &layer_routing : nullptr)};
     if (collect) out.insert(out.end(), {written.k[0], written.v[0]});
     if (record) out.insert(out.end(), {layer_routing.router_logits[0], layer_routing.chosen[0]});
     return out;

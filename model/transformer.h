@@ -60,8 +60,13 @@ class Transformer {
   // i of row b may attend to key j: S = L for a plain call, otherwise as
   // AttentionKV describes. Returns the final-normed hidden states [B, L, hidden].
   // `routing` (DeepSeekMoE only) replays and/or records the experts' routes.
+  // Padding-free (verl's remove-padding): with `packed` [T] int64, the indices
+  // in [B * L] of the tokens that count, the token-wise work (embedding,
+  // projections, norms, MLPs) runs on those T tokens only and attention on
+  // the zero-padded rows; returns [T, hidden]. Not with a cache or routing.
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& allowed,
-                     const AttentionKV& kv = {}, MoeRouting* routing = nullptr) const;
+                     const AttentionKV& kv = {}, MoeRouting* routing = nullptr,
+                     const at::Tensor& packed = {}) const;
 
   // hidden [..., hidden] -> logits [..., vocab] in the compute dtype.
   // Throws for a sequence-classification model, which has no LM head.
@@ -97,16 +102,21 @@ class Transformer {
   Status save(const std::string& dir, const std::string& tokenizer_from = "") const;
 
  private:
+  // What every layer of one forward call reads besides its input: cos/sin
+  // [B, 1, L, D], the additive mask [B, 1, G * L, S], and `packed` as forward takes it.
+  struct LayerInputs {
+    at::Tensor cos, sin, mask, packed;
+  };
+
   Transformer(ModelConfig config, TensorMap tensors, at::ScalarType dtype);
   Status bind_layers();
-  at::Tensor attention_block(int64_t layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                             const at::Tensor& mask, const AttentionKV& kv) const;
+  at::Tensor attention_block(int64_t layer, const at::Tensor& x, const LayerInputs& in, const AttentionKV& kv) const;
   at::Tensor mlp_block(int64_t layer, const at::Tensor& x, MoeRouting* routing) const;
   // One decoder layer: h + attention, then + MLP.
-  at::Tensor layer(int64_t i, const at::Tensor& h, const at::Tensor& cos, const at::Tensor& sin,
-                   const at::Tensor& mask, const AttentionKV& kv, MoeRouting* routing) const;
-  at::Tensor checkpointed_layer(int64_t i, const at::Tensor& h, const at::Tensor& cos, const at::Tensor& sin,
-                                const at::Tensor& mask, const AttentionKV& kv, MoeRouting* routing) const;
+  at::Tensor layer(int64_t i, const at::Tensor& h, const LayerInputs& in, const AttentionKV& kv,
+                   MoeRouting* routing) const;
+  at::Tensor checkpointed_layer(int64_t i, const at::Tensor& h, const LayerInputs& in, const AttentionKV& kv,
+                                MoeRouting* routing) const;
   std::vector<at::Tensor> layer_tensors(int64_t i) const;
 
   ModelConfig config_;
