@@ -21,7 +21,8 @@ std::set<profiler::ActivityType> activities(bool cuda) {
   return out;
 }
 
-profiler::ProfilerConfig config() { return profiler::ProfilerConfig(profiler::ProfilerState::KINETO); }
+// With input shapes: a trace then tells which call of an op costs.
+profiler::ProfilerConfig config() { return profiler::ProfilerConfig(profiler::ProfilerState::KINETO, /*report_input_shapes=*/true); }
 
 }  // namespace
 
