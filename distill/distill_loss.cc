@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "distill/chunked_kl.h"
 #include "sft/sft_loss.h"
 
 namespace r1 {
@@ -12,18 +13,16 @@ DistillLossSums distill_loss_sums(const Transformer& student, const Transformer&
                                   double temperature) {
   at::Tensor labels = batch.labels.reshape({-1});
   at::Tensor keep = target_positions(labels);
-  at::Tensor s_logits = target_logits(student, batch, keep);
-  at::Tensor t_logits;
+  at::Tensor student_hidden = target_hidden(student, batch, keep);
+  at::Tensor teacher_hidden;
   {
     at::NoGradGuard no_grad;
-    t_logits = target_logits(teacher, batch, keep);
+    teacher_hidden = target_hidden(teacher, batch, keep);
   }
-  DistillLossSums out;
-  out.ce = at::cross_entropy_loss(s_logits, labels.index_select(0, keep), {}, at::Reduction::Sum);
-  at::Tensor log_ps = at::log_softmax(s_logits / temperature, -1);
-  at::Tensor log_pt = at::log_softmax(t_logits / temperature, -1);
-  out.kl = kl_divergence(log_pt, log_ps).sum();
-  return out;
+  DistillTerms terms = chunked_distill_terms(student_hidden, student.lm_head_weight(), teacher_hidden,
+                                             teacher.lm_head_weight(), KlDirection::forward, temperature,
+                                             labels.index_select(0, keep));
+  return {.ce = terms.ce.sum(), .kl = terms.kl.sum()};
 }
 
 at::Tensor kl_divergence(const at::Tensor& log_p, const at::Tensor& log_q) {

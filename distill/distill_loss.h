@@ -26,13 +26,15 @@ struct DistillOptions {
 
 // KL(p || q) = sum_v p_v (log p_v - log q_v) over the last dimension, from
 // log-probabilities [..., V] -> [...]; tokens p gives probability 0 add
-// nothing (0 log 0 = 0). Both distillation losses use it: logit
-// distillation KL(teacher || student), on-policy KL(student || teacher).
+// nothing (0 log 0 = 0). Both distillation losses use it chunk by chunk
+// (distill/chunked_kl.h): logit distillation KL(teacher || student),
+// on-policy KL(student || teacher).
 at::Tensor kl_divergence(const at::Tensor& log_p, const at::Tensor& log_q);
 
 // Sums over the batch's targets, in fp32: ce = -log p_s(label) and
 // kl = KL(p_t || p_s) with p = softmax(logits / T) (the teacher's logits carry
-// no gradient). Differentiable in the student.
+// no gradient). Differentiable in the student. Chunked: no [targets, vocab]
+// logits of either model are kept (distill/chunked_kl.h).
 struct DistillLossSums {
   at::Tensor ce, kl;
 };

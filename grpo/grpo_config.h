@@ -32,7 +32,7 @@ struct GRPOConfig {
   bool use_bias_correction_kl = true;    // KL term × importance ratio (TRL True)
   int64_t num_iterations = 1;            // μ passes over each generation batch (TRL 1)
   bool mask_truncated_completions = false;  // drop truncated completions from the loss (TRL False)
-  // --- on-policy distillation (distill/on_policy_loss.h) ---
+  // --- on-policy distillation (distill/chunked_kl.h, KlDirection::reverse) ---
   std::string teacher_model_name_or_path;  // "": GRPO; else the loss is the reverse KL to this teacher (TRL's name)
   // --- mixture of experts (DeepSeekMoE policies; grpo/moe_routing.h) ---
   bool routing_replay = false;           // the learner routes each token as the sampler did (ours)

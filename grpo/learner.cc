@@ -6,7 +6,7 @@
 #include <chrono>
 #include <map>
 
-#include "distill/on_policy_loss.h"
+#include "distill/chunked_kl.h"
 #include "grpo/moe_routing.h"
 #include "model/scoring.h"
 #include "train/micro_batches.h"
@@ -67,6 +67,7 @@ struct MicroBatch {
   at::Tensor old_logprobs;       // [b, T] or undefined
   at::Tensor sampling_logprobs;  // [b, T] or undefined
   at::Tensor advantages;         // [b] float
+  at::Tensor loss_positions;     // on-policy distillation: [loss tokens] flat indices into [b * T]
 };
 
 // The per-token values `field` of rows `rows`, right-padded with zeros to T.
@@ -102,6 +103,7 @@ MicroBatch make_micro_batch(const std::vector<Sample>& b, const std::vector<size
     advantages[r] = static_cast<float>(s.advantage);
   }
   mb.mask = mask_host.to(device);
+  if (o.teacher) mb.loss_positions = mask_host.reshape({-1}).nonzero().squeeze(1).to(device);  // no device sync
   mb.advantages = advantages_host.to(device);
   if (o.use_sampling_logprobs) mb.old_logprobs = padded_rows(b, rows, T, &Sample::logprobs).to(device);
   if (o.sampling_correction) {
@@ -151,27 +153,28 @@ std::vector<size_t> fully_masked(const at::Tensor& weights, const at::Tensor& ma
   return out;
 }
 
-// On-policy distillation's micro-batch: the reverse KL to the teacher at
-// every completion position (distill/on_policy_loss.h) in place of the
-// policy loss. Full [tokens x vocab] logits of both models for the
-// micro-batch (not chunked yet).
+// On-policy distillation's micro-batch: in place of the policy loss, the
+// reverse KL(p_policy || p_teacher) at every loss position, summed and
+// divided by the step's loss tokens (so micro-batches and ranks add up to
+// the step's mean). Chunked (distill/chunked_kl.h): neither model's
+// [tokens x vocab] logits are kept.
 MicroBatchResult distill_micro_batch(const Transformer& policy, const Transformer& teacher, const MicroBatch& mb,
                                      PromptCompletionRouting* routing, const LearnerOptions& o,
                                      const LossNormalizer& normalizer, std::vector<at::Tensor>* grads) {
   MicroBatchResult result;
-  auto log_probs = [&](const at::Tensor& logits) { return (logits.to(at::kFloat) / o.temperature).log_softmax(-1); };
-  at::Tensor log_teacher;
+  auto at_loss_positions = [&](const at::Tensor& h) {  // [b, T, hidden] -> [loss tokens, hidden]
+    return h.reshape({-1, h.size(-1)}).index_select(0, mb.loss_positions);
+  };
+  at::Tensor teacher_hidden;
   {
     at::NoGradGuard no_grad;
-    log_teacher = log_probs(teacher.lm_head(completion_hidden(teacher, mb.tokens)));
+    teacher_hidden = at_loss_positions(completion_hidden(teacher, mb.tokens));
   }
-  at::Tensor log_student = log_probs(policy.lm_head(completion_hidden(policy, mb.tokens, routing)));
-  at::Tensor loss = reverse_kl_loss(log_student, log_teacher, mb.mask, normalizer.num_tokens);
-  {
-    at::NoGradGuard no_grad;
-    at::Tensor log_p = log_student.detach();
-    result.entropy_sum = (-(log_p.exp() * log_p).sum(-1) * mb.mask).sum();
-  }
+  at::Tensor policy_hidden = at_loss_positions(completion_hidden(policy, mb.tokens, routing));
+  DistillTerms terms = chunked_distill_terms(policy_hidden, policy.lm_head_weight(), teacher_hidden,
+                                             teacher.lm_head_weight(), KlDirection::reverse, o.temperature);
+  at::Tensor loss = terms.kl.sum() / normalizer.num_tokens.clamp_min(1);
+  result.entropy_sum = terms.entropy.sum();
   if (grads) {
     add_gradients(loss, policy.parameters(), *grads);
   } else {

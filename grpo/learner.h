@@ -49,7 +49,7 @@ struct LearnerOptions {
   double router_aux_loss_coef = 0.0;
   // On-policy distillation (a run with teacher_model_name_or_path): the
   // loss is the reverse KL to this teacher on the policy's own samples
-  // (distill/on_policy_loss.h), in place of the clipped surrogate; the
+  // (distill/chunked_kl.h), in place of the clipped surrogate; the
   // advantages are not read. nullptr: GRPO.
   const Transformer* teacher = nullptr;
   double max_grad_norm = 1.0;    // <= 0: measure only

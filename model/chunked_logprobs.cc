@@ -25,12 +25,34 @@ bool tensor_core_product(const at::Tensor& hidden) {
   return hidden.is_cuda() && (hidden.scalar_type() == at::kBFloat16 || hidden.scalar_type() == at::kHalf);
 }
 
-// logits [n, V] fp32 of rows [begin, begin + n), divided by the temperature.
-at::Tensor chunk_logits(const at::Tensor& hidden, const at::Tensor& weight, int64_t begin, int64_t n,
-                        double temperature) {
+}  // namespace
+
+namespace logit_chunks {
+
+int64_t rows_per_chunk(const at::Tensor& hidden, int64_t vocab, int64_t rows_per_chunk) {
+  if (rows_per_chunk > 0) return rows_per_chunk;
+  return std::max<int64_t>(1, logits_per_chunk(hidden) / std::max<int64_t>(1, vocab));
+}
+
+at::Tensor logits(const at::Tensor& hidden, const at::Tensor& weight, int64_t begin, int64_t n, double temperature) {
   at::Tensor logits = gemm::linear(hidden.narrow(0, begin, n), weight).to(at::kFloat);
   return temperature != 1.0 ? logits.div_(temperature) : logits;
 }
+
+void add_gradients(const at::Tensor& d_logits, const at::Tensor& hidden, const at::Tensor& weight, int64_t begin,
+                   at::Tensor& grad_weight, at::Tensor& grad_hidden) {
+  const int64_t n = d_logits.size(0);
+  at::Tensor rows = hidden.narrow(0, begin, n), d_low = d_logits.to(hidden.scalar_type());
+  if (tensor_core_product(hidden))
+    grad_weight.add_(at::mm(d_low.t(), rows, at::kFloat));
+  else  // accumulated in place: a [vocab, hidden] product per chunk would double the CPU's peak
+    grad_weight.addmm_(d_logits.t(), rows.to(at::kFloat));
+  grad_hidden.narrow(0, begin, n).copy_(at::mm(d_low, weight));
+}
+
+}  // namespace logit_chunks
+
+namespace {
 
 struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
   // Saves the inputs and each row's log-normaliser, never the logits.
@@ -42,7 +64,7 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
     if (entropy) *entropy = at::empty({R}, logprobs.options());
     for (int64_t b = 0; b < R; b += chunk) {
       int64_t n = std::min(chunk, R - b);
-      at::Tensor logits = chunk_logits(hidden, weight, b, n, temperature);
+      at::Tensor logits = logit_chunks::logits(hidden, weight, b, n, temperature);
       at::Tensor normalizer = logits.logsumexp(-1);
       lse.narrow(0, b, n).copy_(normalizer);
       logprobs.narrow(0, b, n).copy_(logits.gather(-1, targets.narrow(0, b, n).unsqueeze(-1)).squeeze(-1) - normalizer);
@@ -68,15 +90,11 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
     for (int64_t b = 0; b < R; b += chunk) {
       int64_t n = std::min(chunk, R - b);
       at::Tensor g = grad.narrow(0, b, n).unsqueeze(-1);  // [n, 1]
-      at::Tensor probs = chunk_logits(hidden, weight, b, n, temperature).sub_(lse.narrow(0, b, n).unsqueeze(-1)).exp_();
+      at::Tensor probs = logit_chunks::logits(hidden, weight, b, n, temperature);
+      probs.sub_(lse.narrow(0, b, n).unsqueeze(-1)).exp_();
       at::Tensor d_logits = probs.mul_(-g).scatter_add_(-1, targets.narrow(0, b, n).unsqueeze(-1), g);
       if (temperature != 1.0) d_logits.div_(temperature);
-      at::Tensor rows = hidden.narrow(0, b, n), d_low = d_logits.to(hidden.scalar_type());
-      if (tensor_core_product(hidden))
-        grad_weight.add_(at::mm(d_low.t(), rows, at::kFloat));
-      else  // accumulated in place: a [vocab, hidden] product per chunk would double the CPU's peak
-        grad_weight.addmm_(d_logits.t(), rows.to(at::kFloat));
-      grad_hidden.narrow(0, b, n).copy_(at::mm(d_low, weight));
+      logit_chunks::add_gradients(d_logits, hidden, weight, b, grad_weight, grad_hidden);
     }
     return {grad_hidden, grad_weight.to(weight.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
@@ -86,9 +104,7 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
 
 at::Tensor chunked_target_logprobs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
                                    double temperature, at::Tensor* entropy, int64_t rows_per_chunk) {
-  const int64_t V = weight.size(0);
-  int64_t chunk =
-      rows_per_chunk > 0 ? rows_per_chunk : std::max<int64_t>(1, logits_per_chunk(hidden) / std::max<int64_t>(1, V));
+  int64_t chunk = logit_chunks::rows_per_chunk(hidden, weight.size(0), rows_per_chunk);
   at::Tensor h = hidden.contiguous(), t = targets.contiguous();
   return ChunkedLogprobs::apply(h, weight, t, temperature, chunk, entropy);  // entropy: filled without grad
 }

@@ -19,4 +19,22 @@ namespace r1 {
 at::Tensor chunked_target_logprobs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
                                    double temperature, at::Tensor* entropy = nullptr, int64_t rows_per_chunk = 0);
 
+// The pieces other chunked heads share (distill/chunked_kl.h).
+namespace logit_chunks {
+
+// Rows per chunk: rows_per_chunk when > 0, else about 2^24 fp32 logits of
+// `vocab` (2^27 on a GPU).
+int64_t rows_per_chunk(const at::Tensor& hidden, int64_t vocab, int64_t rows_per_chunk);
+
+// fp32 logits [n, V] of rows [begin, begin + n) of hidden [R, H], / temperature.
+at::Tensor logits(const at::Tensor& hidden, const at::Tensor& weight, int64_t begin, int64_t n, double temperature);
+
+// The backward's products for the chunk's fp32 logit gradient d_logits [n, V]:
+// grad_weight [V, H] fp32 += d_logits^T rows, and rows [begin, begin + n) of
+// grad_hidden = d_logits weight.
+void add_gradients(const at::Tensor& d_logits, const at::Tensor& hidden, const at::Tensor& weight, int64_t begin,
+                   at::Tensor& grad_weight, at::Tensor& grad_hidden);
+
+}  // namespace logit_chunks
+
 }  // namespace r1
