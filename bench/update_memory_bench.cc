@@ -1,16 +1,20 @@
 // Peak memory of one GRPO policy update above the weights, gradients and
 // optimizer state, on a Qwen2.5-0.5B-shaped model (random weights, its
 // 151,936-token vocabulary) in fp32: one prompt, G completions of
-// --completion-len tokens, one micro-batch.
+// --completion-len tokens, one micro-batch. With --teacher, an on-policy
+// distillation update instead, against a second random model of that shape
+// (whose weights count in the base).
 //
 //   update_memory_bench --mode full-logits|chunked|checkpointed
 //                       [--prompt-len 64] [--completion-len 1024] [--g 2]
-//                       [--layers 24] [--threads 2]
+//                       [--layers 24] [--threads 2] [--teacher]
 //
 // Modes:
 //   full-logits   what the learner did before chunked log-probs: the
 //                 completions' [tokens x vocab] fp32 logits and their
 //                 log-softmax, kept for the backward; no checkpointing
+//                 (with --teacher: both models' log-softmax and the reverse
+//                 KL over them, as before distill/chunked_kl.h)
 //   chunked       the learner (log-probs from hidden states in chunks)
 //   checkpointed  the learner with gradient_checkpointing
 //
@@ -24,6 +28,7 @@
 // base and peak-above-base GiB, and the update's seconds. Run each mode in
 // its own process: a freed heap stays resident.
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 #include <CLI/CLI.hpp>
 
 #include <malloc.h>
@@ -31,9 +36,11 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 
+#include "distill/distill_loss.h"
 #include "grpo/learner.h"
 #include "model/model_presets.h"
 #include "model/scoring.h"
@@ -49,10 +56,9 @@ double status_gib(const std::string& field) {
   return 0;
 }
 
-// The pre-chunking learner's loss: log-softmax over full fp32 logits, kept
-// for the backward (on-policy dapo: -A * log p over the tokens, the
-// gradient of the clipped surrogate at ratio 1).
-void full_logits_update(const r1::Transformer& policy, const std::vector<r1::Sample>& batch) {
+// fp32 log-softmax [G, C, vocab] of the completions' full logits, and the
+// completions' tokens [G, C].
+std::pair<at::Tensor, at::Tensor> full_log_softmax(const r1::Transformer& model, const std::vector<r1::Sample>& batch) {
   std::vector<std::vector<int64_t>> sequences;
   for (const r1::Sample& s : batch) {
     std::vector<int64_t> seq = s.prompt_ids;
@@ -61,9 +67,28 @@ void full_logits_update(const r1::Transformer& policy, const std::vector<r1::Sam
   }
   r1::TokenBatch tokens = r1::make_token_batch(sequences);
   int64_t P = static_cast<int64_t>(batch[0].prompt_ids.size()), C = static_cast<int64_t>(batch[0].token_ids.size());
-  at::Tensor hidden = r1::batch_hidden(policy, tokens).narrow(1, P - 1, C);
-  at::Tensor logp = policy.lm_head(hidden).to(at::kFloat).log_softmax(-1);
-  at::Tensor taken = logp.gather(-1, tokens.ids.narrow(1, P, C).unsqueeze(-1)).squeeze(-1);  // [G, C]
+  at::Tensor hidden = r1::batch_hidden(model, tokens).narrow(1, P - 1, C);
+  return {model.lm_head(hidden).to(at::kFloat).log_softmax(-1), tokens.ids.narrow(1, P, C)};
+}
+
+// The pre-chunking learner's loss: log-softmax over full fp32 logits, kept
+// for the backward (on-policy dapo: -A * log p over the tokens, the
+// gradient of the clipped surrogate at ratio 1; with a teacher, the reverse
+// KL over both models' full log-softmax).
+void full_logits_update(const r1::Transformer& policy, const r1::Transformer* teacher,
+                        const std::vector<r1::Sample>& batch) {
+  auto [logp, ids] = full_log_softmax(policy, batch);
+  if (teacher) {
+    at::Tensor log_teacher;
+    {
+      at::NoGradGuard no_grad;
+      log_teacher = full_log_softmax(*teacher, batch).first;
+    }
+    at::Tensor kl = r1::kl_divergence(logp, log_teacher);  // [G, C]
+    (kl.sum() / kl.numel()).backward();
+    return;
+  }
+  at::Tensor taken = logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1);  // [G, C]
   at::Tensor advantages = at::empty({static_cast<int64_t>(batch.size()), 1});
   for (size_t i = 0; i < batch.size(); ++i) advantages[i][0] = batch[i].advantage;
   (-(taken * advantages).sum() / taken.numel()).backward();
@@ -75,6 +100,7 @@ int main(int argc, char** argv) {
   std::string mode = "checkpointed";
   int64_t prompt_len = 64, completion_len = 1024, g = 2, layers = 24;
   int threads = 2;
+  bool with_teacher = false;
   CLI::App app{"peak memory of one GRPO update"};
   app.add_option("--mode", mode, "full-logits | chunked | checkpointed")
       ->check(CLI::IsMember({"full-logits", "chunked", "checkpointed"}));
@@ -83,6 +109,7 @@ int main(int argc, char** argv) {
   app.add_option("--g", g, "Completions of the prompt");
   app.add_option("--layers", layers, "Decoder layers (24 = Qwen2.5-0.5B)");
   app.add_option("--threads", threads, "CPU threads");
+  app.add_flag("--teacher", with_teacher, "An on-policy distillation update against a second random model");
   CLI11_PARSE(app, argc, argv);
   mallopt(M_MMAP_THRESHOLD, 256 << 10);
   at::set_num_threads(threads);
@@ -93,11 +120,14 @@ int main(int argc, char** argv) {
   r1::Transformer policy = r1::Transformer::random(config, 1);
   for (auto& t : policy.parameters()) t.set_requires_grad(true);
   policy.set_gradient_checkpointing(mode == "checkpointed");
+  std::optional<r1::Transformer> teacher;
+  if (with_teacher) teacher = r1::Transformer::random(config, 2);
   r1::AdamW optimizer(policy, {});
   r1::LearnerOptions options;
   options.streams = 1;  // gradients accumulate in .grad: no per-stream copies
   options.micro_batch_size = g;
   options.loss.max_completion_length = completion_len;
+  options.teacher = teacher ? &*teacher : nullptr;
   // AdamW's state, then every gradient: the base the update is counted above.
   r1::value_or_throw(r1::learner_step(policy, nullptr, optimizer, {{.prompt_ids = {5}, .token_ids = {6}, .advantage = 1}},
                                       options));
@@ -118,15 +148,15 @@ int main(int argc, char** argv) {
   std::ofstream("/proc/self/clear_refs") << "5";  // VmHWM := VmRSS
   auto start = std::chrono::steady_clock::now();
   if (mode == "full-logits") {
-    full_logits_update(policy, batch);
+    full_logits_update(policy, options.teacher, batch);
   } else {
     r1::value_or_throw(r1::accumulate_policy_gradients(policy, nullptr, batch, options));
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   double peak = status_gib("VmHWM");
-  std::printf("{\"mode\": \"%s\", \"layers\": %lld, \"tokens\": %lld, \"base_gib\": %.3f, \"peak_above_base_gib\": %.3f, "
+  std::printf("{\"mode\": \"%s\", \"teacher\": %s, \"layers\": %lld, \"tokens\": %lld, \"base_gib\": %.3f, \"peak_above_base_gib\": %.3f, "
               "\"seconds\": %.1f}\n",
-              mode.c_str(), static_cast<long long>(layers), static_cast<long long>(g * (prompt_len + completion_len)),
+              mode.c_str(), with_teacher ? "true" : "false", static_cast<long long>(layers), static_cast<long long>(g * (prompt_len + completion_len)),
               base, peak - base, seconds);
   return 0;
 }
