@@ -11,17 +11,15 @@ namespace r1 {
 
 DistillLossSums distill_loss_sums(const Transformer& student, const Transformer& teacher, const SftBatch& batch,
                                   double temperature) {
-  at::Tensor labels = batch.labels.reshape({-1});
-  at::Tensor keep = target_positions(labels);
-  at::Tensor student_hidden = target_hidden(student, batch, keep);
+  at::Tensor student_hidden = target_hidden(student, batch);
   at::Tensor teacher_hidden;
   {
     at::NoGradGuard no_grad;
-    teacher_hidden = target_hidden(teacher, batch, keep);
+    teacher_hidden = target_hidden(teacher, batch);
   }
   DistillTerms terms = chunked_distill_terms(student_hidden, student.lm_head_weight(), teacher_hidden,
                                              teacher.lm_head_weight(), KlDirection::forward, temperature,
-                                             labels.index_select(0, keep));
+                                             batch.target_labels);
   return {.ce = terms.ce.sum(), .kl = terms.kl.sum()};
 }
 

@@ -141,6 +141,9 @@ SftBatch collate(const std::vector<const SftRow*>& rows, at::Device device) {
   at::Tensor ids = at::zeros({B, L}, at::kLong), positions = at::zeros({B, L}, at::kLong);
   at::Tensor labels = at::full({B, L}, -100, at::kLong), segment = at::full({B, L}, -1, at::kLong);
   SftBatch batch;
+  for (const auto* r : rows) batch.input_tokens += static_cast<int64_t>(r->ids.size());
+  const bool padded = batch.input_tokens < B * L;
+  std::vector<int64_t> packed, targets, target_labels;
   for (int64_t b = 0; b < B; ++b) {
     const SftRow& r = *rows[b];
     int64_t n = static_cast<int64_t>(r.ids.size());
@@ -151,9 +154,19 @@ SftBatch collate(const std::vector<const SftRow*>& rows, at::Device device) {
     copy(r.positions, positions);
     copy(r.labels, labels);
     copy(r.segment, segment);
-    batch.input_tokens += n;
-    batch.target_tokens += row_target_tokens(r);
+    for (int64_t t = 0; t < n; ++t) {
+      if (r.labels[t] != -100) {
+        targets.push_back(padded ? static_cast<int64_t>(packed.size()) : b * L + t);
+        target_labels.push_back(r.labels[t]);
+      }
+      if (padded) packed.push_back(b * L + t);
+    }
   }
+  batch.target_tokens = static_cast<int64_t>(targets.size());
+  auto on_device = [&](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong).to(device); };
+  if (padded) batch.packed = on_device(packed);
+  batch.targets = on_device(targets);
+  batch.target_labels = on_device(target_labels);
   // Filled on the host, then moved once; the [B, L, L] mask is built where it is used.
   segment = segment.to(device);
   at::Tensor idx = at::arange(L, at::TensorOptions(at::kLong).device(device));

@@ -64,6 +64,12 @@ struct SftBatch {
   at::Tensor ids, positions;  // [B, L] int64, right-padded
   at::Tensor allowed;         // [B, L, L] bool: causal within a sample; pads attend to themselves
   at::Tensor labels;          // [B, L] int64, -100 where no loss
+  // Padding-free forward (Transformer::forward's `packed`): the indices of
+  // the real tokens in [B * L], row by row; undefined when no row is padded.
+  at::Tensor packed;  // [input_tokens]
+  // The target positions (labels != -100) as rows of the forward's output
+  // (packed, or the flattened [B * L]) and their labels, found on the host.
+  at::Tensor targets, target_labels;  // [target_tokens]
   int64_t target_tokens = 0;  // labels != -100
   int64_t input_tokens = 0;   // non-pad tokens
 };

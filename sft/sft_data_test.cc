@@ -99,6 +99,14 @@ TEST(SftRows, PackingRestartsPositionsAndKeepsLabelsInsideSamples) {
   SftBatch b = collate({&rows[0], &rows[1]});
   EXPECT_EQ(b.target_tokens, 5);
   EXPECT_EQ(b.input_tokens, 9);
+  // Padding-free: the 9 real tokens of [2, 5]; the targets as rows of those.
+  EXPECT_TRUE(at::equal(b.packed, at::tensor(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8})));
+  EXPECT_TRUE(at::equal(b.targets, at::tensor(std::vector<int64_t>{0, 1, 3, 6, 7})));
+  EXPECT_TRUE(at::equal(b.target_labels, at::tensor(std::vector<int64_t>{2, 3, 5, 8, 9})));
+  // No padding: no packing, the targets index the flattened [1, 5].
+  SftBatch full = collate({&rows[0]});
+  EXPECT_FALSE(full.packed.defined());
+  EXPECT_TRUE(at::equal(full.targets, at::tensor(std::vector<int64_t>{0, 1, 3})));
   // Query 3 (second sample's first token) sees only itself; query 4 sees 3 and 4.
   EXPECT_TRUE(at::equal(b.allowed[0][3], at::tensor({0, 0, 0, 1, 0}, at::kLong).to(at::kBool)));
   EXPECT_TRUE(at::equal(b.allowed[0][4], at::tensor({0, 0, 0, 1, 1}, at::kLong).to(at::kBool)));

@@ -9,12 +9,11 @@
 
 namespace r1 {
 
-// Flat indices [targets] of the batch's target positions (labels != -100).
-at::Tensor target_positions(const at::Tensor& flat_labels);
-
-// Final hidden states [targets, hidden] at `keep`: only those need the
-// [*, vocab] head, so prompts cost no logits.
-at::Tensor target_hidden(const Transformer& model, const SftBatch& batch, const at::Tensor& keep);
+// Final hidden states [targets, hidden] at the batch's target positions
+// (batch.targets; their labels are batch.target_labels): only those need
+// the [*, vocab] head, so prompts cost no logits. Padding-free: padded
+// positions cost no compute but attention's.
+at::Tensor target_hidden(const Transformer& model, const SftBatch& batch);
 
 // Sum over the batch's targets of -log p(label) in fp32. Differentiable.
 at::Tensor sft_loss_sum(const Transformer& model, const SftBatch& batch);

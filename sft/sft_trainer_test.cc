@@ -43,6 +43,31 @@ TEST(SftTrainer, AccumulationGivesTheFullBatchGradient) {
   ASSERT_NE(a.target_tokens, b.target_tokens);
 }
 
+// The loss over padded rows equals the padded computation's (every position
+// computed, targets taken from the flattened [B, L]) in value and gradient.
+TEST(SftTrainer, PaddingFreeLossEqualsThePaddedComputation) {
+  Transformer m = trainable_tiny(3);
+  auto rows = toy_rows(5, 50);
+  std::vector<const SftRow*> all;
+  for (const auto& r : rows) all.push_back(&r);
+  SftBatch packed = collate(all);
+  ASSERT_TRUE(packed.packed.defined());
+  SftBatch padded = packed;
+  padded.packed = at::Tensor();
+  padded.targets = (padded.labels.reshape({-1}) != -100).nonzero().squeeze(1);
+  auto loss_and_grads = [&](const SftBatch& b) {
+    for (const auto& [n, t] : m.tensors()) t.mutable_grad().reset();
+    at::Tensor loss = sft_loss_sum(m, b);
+    loss.backward();
+    std::vector<at::Tensor> out = {loss.detach()};
+    for (const auto& [n, t] : m.tensors()) out.push_back(t.grad().clone());
+    return out;
+  };
+  auto want = loss_and_grads(padded), got = loss_and_grads(packed);
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_LE((got[i] - want[i]).abs().max().item<double>(), 1e-5 * want[i].abs().max().item<double>() + 1e-9) << i;
+}
+
 TEST(SftTrainer, PackedRowLogitsEqualUnpackedOnes) {
   Transformer m = trainable_tiny(2);
   at::NoGradGuard no_grad;
