@@ -124,9 +124,9 @@ void run_logprobs(const LogprobsCommand& o) {
   for (size_t start = 0; start < sequences.size(); start += o.batch_size) {
     size_t end = std::min(sequences.size(), start + static_cast<size_t>(o.batch_size));
     TokenBatch batch = make_token_batch({sequences.begin() + start, sequences.begin() + end}, model.device());
-    at::Tensor logprobs = next_token_logprobs(model, batch, o.temperature).to(at::kCPU, at::kDouble);
-    if (!o.dump_logits.empty())
-      all_logits.push_back(model.lm_head(batch_hidden(model, batch)).to(at::kCPU, at::kFloat));
+    at::Tensor hidden = batch_hidden(model, batch);
+    at::Tensor logprobs = next_token_logprobs(model, batch, hidden, o.temperature).to(at::kCPU, at::kDouble);
+    if (!o.dump_logits.empty()) all_logits.push_back(model.lm_head(hidden).to(at::kCPU, at::kFloat));
     for (size_t i = start; i < end; ++i) {
       int64_t n = static_cast<int64_t>(sequences[i].size()), p = prompt_lengths[i];
       at::Tensor row = logprobs[i - start].narrow(0, p - 1, n - p).contiguous();
