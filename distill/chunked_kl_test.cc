@@ -1,5 +1,6 @@
 #include "distill/chunked_kl.h"
 
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,56 +27,61 @@ Inputs random_inputs(uint64_t seed, double peaked) {
   return in;
 }
 
+constexpr double kKlWeight = 0.7, kCeWeight = -0.4;
+
 // The full computation with autograd, in `dtype`: [R, V] logits of both models.
-DistillTerms full_terms(const Inputs& in, KlDirection direction, double T, at::ScalarType dtype) {
+DistillLoss full_loss(const Inputs& in, KlDirection direction, double T, bool with_ce, at::ScalarType dtype) {
   auto cast = [&](const at::Tensor& t) { return t.to(dtype); };
   at::Tensor raw = at::matmul(cast(in.student_hidden), cast(in.student_head).t());
   at::Tensor log_ps = at::log_softmax(raw / T, -1);
   at::Tensor log_pt = at::log_softmax(at::matmul(cast(in.teacher_hidden), cast(in.teacher_head).t()) / T, -1);
-  DistillTerms out;
+  DistillLoss out;
   out.kl = direction == KlDirection::forward ? kl_divergence(log_pt, log_ps) : kl_divergence(log_ps, log_pt);
-  out.ce = at::cross_entropy_loss(raw, in.labels, {}, at::Reduction::None);
+  out.ce = with_ce ? at::cross_entropy_loss(raw, in.labels, {}, at::Reduction::None) : at::zeros({11}, raw.options());
   out.entropy = -(log_ps.exp() * log_ps).sum(-1).detach();
+  out.loss = kKlWeight * out.kl.sum() + kCeWeight * out.ce.sum();
   return out;
 }
 
-// Values of kl, ce and entropy, and the gradients of a loss weighing every
-// position's terms differently.
-std::vector<at::Tensor> values_and_gradients(const Inputs& in, const DistillTerms& t, bool with_ce) {
+DistillLoss chunked(const Inputs& in, KlDirection direction, double T, bool with_ce, int64_t chunk) {
+  return chunked_distill_loss(in.student_hidden, in.student_head, in.teacher_hidden, in.teacher_head, direction, T,
+                              at::scalar_tensor(kKlWeight), with_ce ? in.labels : at::Tensor(),
+                              at::scalar_tensor(kCeWeight), chunk);
+}
+
+// The loss, the terms per position, and the gradients of 2.5 x the loss (a
+// backward scales the gradient by the incoming one), in fp64.
+std::vector<at::Tensor> values_and_gradients(const Inputs& in, const DistillLoss& d) {
   in.student_hidden.mutable_grad().reset();
   in.student_head.mutable_grad().reset();
-  at::Tensor loss = (t.kl * at::linspace(-1.0, 2.0, 11, t.kl.options())).sum();
-  if (with_ce) loss = loss + (t.ce * at::linspace(0.5, -0.7, 11, t.ce.options())).sum();
-  loss.backward();
-  return {t.kl.detach().to(at::kDouble), with_ce ? t.ce.detach().to(at::kDouble) : at::zeros({11}, at::kDouble),
-          t.entropy.to(at::kDouble), in.student_hidden.grad().to(at::kDouble), in.student_head.grad().to(at::kDouble)};
+  (2.5 * d.loss).backward();
+  auto f64 = [](const at::Tensor& t) { return t.detach().to(at::kDouble); };
+  return {f64(d.loss), f64(d.kl), f64(d.ce), f64(d.entropy), f64(in.student_hidden.grad()),
+          f64(in.student_head.grad())};
 }
 
 // Against the fp64 computation, the chunked one errs no more than the full
 // fp32 one does, up to a small margin. (With peaked distributions the
 // gradients are tiny differences of large log-probabilities, which fp32
 // resolves only to a few percent either way.)
-TEST(ChunkedDistillTerms, EqualTheFullComputationInValuesAndGradients) {
-  const char* names[] = {"kl", "ce", "entropy", "grad hidden", "grad head"};
+TEST(ChunkedDistillLoss, EqualsTheFullComputationInValuesAndGradients) {
+  const char* names[] = {"loss", "kl", "ce", "entropy", "grad hidden", "grad head"};
   for (KlDirection direction : {KlDirection::forward, KlDirection::reverse})
     for (double T : {1.0, 2.0, 0.7})
       for (double peaked : {1.0, 40.0})
         for (bool with_ce : {true, false})
           for (int64_t chunk : {4, 0}) {  // 4: chunks of 4, 4 and 3 rows; 0: one chunk
             Inputs in = random_inputs(17, peaked);
-            std::vector<at::Tensor> want = values_and_gradients(in, full_terms(in, direction, T, at::kDouble), with_ce);
-            std::vector<at::Tensor> fp32 = values_and_gradients(in, full_terms(in, direction, T, at::kFloat), with_ce);
-            DistillTerms got_terms =
-                chunked_distill_terms(in.student_hidden, in.student_head, in.teacher_hidden, in.teacher_head,
-                                      direction, T, with_ce ? in.labels : at::Tensor(), chunk);
-            std::vector<at::Tensor> got = values_and_gradients(in, got_terms, with_ce);
+            auto want = values_and_gradients(in, full_loss(in, direction, T, with_ce, at::kDouble));
+            auto fp32 = values_and_gradients(in, full_loss(in, direction, T, with_ce, at::kFloat));
+            auto got = values_and_gradients(in, chunked(in, direction, T, with_ce, chunk));
             for (size_t i = 0; i < want.size(); ++i) {
               ASSERT_TRUE(got[i].isfinite().all().item<bool>()) << names[i];
               double scale = want[i].abs().max().item<double>();
               double full_error = (fp32[i] - want[i]).abs().max().item<double>();
               EXPECT_LE((got[i] - want[i]).abs().max().item<double>(), std::max(2 * full_error, 1e-5 * (1 + scale)))
-                  << names[i] << " (full fp32 errs " << full_error << ") direction " << static_cast<int>(direction) << " T " << T << " peaked " << peaked
-                  << " ce " << with_ce << " chunk " << chunk;
+                  << names[i] << " (full fp32 errs " << full_error << ") direction " << static_cast<int>(direction)
+                  << " T " << T << " peaked " << peaked << " ce " << with_ce << " chunk " << chunk;
             }
             if (peaked > 1) {  // the 0 log 0 terms were there
               at::Tensor teacher = at::matmul(in.teacher_hidden, in.teacher_head.t()) / T;
@@ -84,18 +90,30 @@ TEST(ChunkedDistillTerms, EqualTheFullComputationInValuesAndGradients) {
           }
 }
 
-TEST(ChunkedDistillTerms, AModelAgainstItselfHasNoKl) {
+TEST(ChunkedDistillLoss, WithoutGradTheSameTermsAndNoGraph) {
   Inputs in = random_inputs(5, 1.0);
-  DistillTerms t = chunked_distill_terms(in.student_hidden, in.student_head, in.student_hidden.detach(),
-                                         in.student_head.detach(), KlDirection::reverse, 1.5);
-  EXPECT_LE(t.kl.abs().max().item<double>(), 1e-6);
-  EXPECT_TRUE(t.ce.eq(0).all().item<bool>());  // no labels: zeros
+  DistillLoss with_grad = chunked(in, KlDirection::reverse, 1.5, true, 4);
+  at::NoGradGuard no_grad;
+  DistillLoss without = chunked(in, KlDirection::reverse, 1.5, true, 4);
+  EXPECT_FALSE(without.loss.requires_grad());
+  EXPECT_TRUE(with_grad.loss.requires_grad());
+  EXPECT_TRUE(at::equal(without.kl, with_grad.kl));
+  EXPECT_TRUE(at::equal(without.ce, with_grad.ce));
+  EXPECT_TRUE(at::allclose(without.loss, with_grad.loss.detach()));
 }
 
-TEST(ChunkedDistillTerms, RefusesDifferentVocabularies) {
+TEST(ChunkedDistillLoss, AModelAgainstItselfHasNoKl) {
   Inputs in = random_inputs(5, 1.0);
-  EXPECT_THROW(chunked_distill_terms(in.student_hidden, in.student_head, in.teacher_hidden,
-                                     at::randn({12, 6}), KlDirection::forward, 1.0),
+  DistillLoss d = chunked_distill_loss(in.student_hidden, in.student_head, in.student_hidden.detach(),
+                                       in.student_head.detach(), KlDirection::reverse, 1.5, at::scalar_tensor(1.0));
+  EXPECT_LE(d.kl.abs().max().item<double>(), 1e-6);
+  EXPECT_TRUE(d.ce.eq(0).all().item<bool>());  // no labels: zeros
+}
+
+TEST(ChunkedDistillLoss, RefusesDifferentVocabularies) {
+  Inputs in = random_inputs(5, 1.0);
+  EXPECT_THROW(chunked_distill_loss(in.student_hidden, in.student_head, in.teacher_hidden, at::randn({12, 6}),
+                                    KlDirection::forward, 1.0, at::scalar_tensor(1.0)),
                c10::Error);
 }
 

@@ -10,17 +10,18 @@
 namespace r1 {
 
 DistillLossSums distill_loss_sums(const Transformer& student, const Transformer& teacher, const SftBatch& batch,
-                                  double temperature) {
+                                  double temperature, double kl_weight, double ce_weight) {
   at::Tensor student_hidden = target_hidden(student, batch);
   at::Tensor teacher_hidden;
   {
     at::NoGradGuard no_grad;
     teacher_hidden = target_hidden(teacher, batch);
   }
-  DistillTerms terms = chunked_distill_terms(student_hidden, student.lm_head_weight(), teacher_hidden,
-                                             teacher.lm_head_weight(), KlDirection::forward, temperature,
-                                             batch.target_labels);
-  return {.ce = terms.ce.sum(), .kl = terms.kl.sum()};
+  auto weight = [&](double w) { return at::scalar_tensor(w, student_hidden.options().dtype(at::kFloat)); };
+  DistillLoss d = chunked_distill_loss(student_hidden, student.lm_head_weight(), teacher_hidden,
+                                       teacher.lm_head_weight(), KlDirection::forward, temperature, weight(kl_weight),
+                                       batch.target_labels, weight(ce_weight));
+  return {.loss = d.loss, .ce = d.ce.sum(), .kl = d.kl.sum()};
 }
 
 at::Tensor kl_divergence(const at::Tensor& log_p, const at::Tensor& log_q) {
@@ -38,10 +39,10 @@ Result<DistillStepLoss> accumulate_distill_gradients(const Transformer& student,
   // (loss, ce, kl) stay on the model's device until the step is done: one
   // host read per step, not three per micro-batch.
   auto run = [&](int64_t m) {
-    DistillLossSums sums = distill_loss_sums(student, *d.teacher, micro_batches[m], d.temperature);
-    at::Tensor loss = ((1.0 - d.alpha) * sums.ce + kl_weight * sums.kl) / denom;
-    return MicroBatchLoss{.loss = loss,
-                          .stats = at::stack({loss.detach(), sums.ce.detach() / denom, sums.kl.detach() / denom})};
+    DistillLossSums sums =
+        distill_loss_sums(student, *d.teacher, micro_batches[m], d.temperature, kl_weight / denom, (1.0 - d.alpha) / denom);
+    return MicroBatchLoss{.loss = sums.loss,
+                          .stats = at::stack({sums.loss.detach(), sums.ce / denom, sums.kl / denom})};
   };
   R1_ASSIGN_OR_RETURN(at::Tensor totals, accumulate_micro_batches(student.parameters(),
                                                                   static_cast<int64_t>(micro_batches.size()), 3, run,

@@ -33,13 +33,15 @@ at::Tensor kl_divergence(const at::Tensor& log_p, const at::Tensor& log_q);
 
 // Sums over the batch's targets, in fp32: ce = -log p_s(label) and
 // kl = KL(p_t || p_s) with p = softmax(logits / T) (the teacher's logits carry
-// no gradient). Differentiable in the student. Chunked: no [targets, vocab]
-// logits of either model are kept (distill/chunked_kl.h).
+// no gradient), and loss = kl_weight * kl + ce_weight * ce, differentiable in
+// the student. Chunked: no [targets, vocab] logits of either model are kept
+// (distill/chunked_kl.h).
 struct DistillLossSums {
-  at::Tensor ce, kl;
+  at::Tensor loss;
+  at::Tensor ce, kl;  // no grad
 };
 DistillLossSums distill_loss_sums(const Transformer& student, const Transformer& teacher, const SftBatch& batch,
-                                  double temperature);
+                                  double temperature, double kl_weight = 1.0, double ce_weight = 1.0);
 
 // Backpropagates loss (1 - alpha) * CE + alpha * T^2 * KL per target token,
 // each term summed over the step's micro-batches and divided by the step's

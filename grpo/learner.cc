@@ -171,16 +171,16 @@ MicroBatchResult distill_micro_batch(const Transformer& policy, const Transforme
     teacher_hidden = at_loss_positions(completion_hidden(teacher, mb.tokens));
   }
   at::Tensor policy_hidden = at_loss_positions(completion_hidden(policy, mb.tokens, routing));
-  DistillTerms terms = chunked_distill_terms(policy_hidden, policy.lm_head_weight(), teacher_hidden,
-                                             teacher.lm_head_weight(), KlDirection::reverse, o.temperature);
-  at::Tensor loss = terms.kl.sum() / normalizer.num_tokens.clamp_min(1);
-  result.entropy_sum = terms.entropy.sum();
+  at::Tensor per_token = 1.0 / normalizer.num_tokens.clamp_min(1).to(at::kFloat);
+  DistillLoss d = chunked_distill_loss(policy_hidden, policy.lm_head_weight(), teacher_hidden,
+                                       teacher.lm_head_weight(), KlDirection::reverse, o.temperature, per_token);
+  result.entropy_sum = d.entropy.sum();
   if (grads) {
-    add_gradients(loss, policy.parameters(), *grads);
+    add_gradients(d.loss, policy.parameters(), *grads);
   } else {
-    loss.backward();
+    d.loss.backward();
   }
-  result.loss = loss.detach();
+  result.loss = d.loss.detach();
   return result;
 }
 
