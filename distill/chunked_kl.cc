@@ -54,7 +54,7 @@ at::Tensor chunk_logit_gradient(const ChunkLogprobs& c, const at::Tensor& kl, co
 
 struct ChunkedDistill : public torch::autograd::Function<ChunkedDistill> {
   // Computes the terms and, when `with_grad`, the loss's gradient; saves the
-  // gradient (for weight 1 of the loss), never the logits.
+  // gradient (for an incoming gradient of 1), never the logits.
   static variable_list forward(AutogradContext* ctx, const at::Tensor& student_hidden, const at::Tensor& student_head,
                                const at::Tensor& teacher_hidden, const at::Tensor& teacher_head,
                                const at::Tensor& labels, const at::Tensor& kl_weight, const at::Tensor& ce_weight,
