@@ -9,29 +9,21 @@
 
 #include <chrono>
 #include <cstdio>
-#include <sstream>
 
 #include "model/device.h"
 #include "train/process_group.h"
 
-namespace {
-
-std::vector<double> parse_sizes(const std::string& list) {
-  std::vector<double> out;
-  std::stringstream in(list);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(std::stod(item));
-  return out;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   CLI::App app{"all-reduce bandwidth over the run's process group"};
-  std::string sizes = "1,4,16,64,256", device = "cpu", backend = "auto";
+  std::vector<double> sizes = {1, 4, 16, 64, 256};
+  std::string device = "cpu", backend = "auto";
   int repeats = 5;
   int tensors = 1;
   double bucket_cap_mb = 25;
-  app.add_option("--sizes-mb", sizes, "Comma-separated fp32 buffer sizes in MB")->capture_default_str();
+  app.add_option("--sizes-mb", sizes, "Comma-separated fp32 buffer sizes in MB")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--device", device, "cpu | cuda | cuda:N (cuda: the GPU of LOCAL_RANK)")->capture_default_str();
   app.add_option("--backend", backend, "ddp_backend: auto | nccl | gloo")->capture_default_str();
   app.add_option("--bucket-cap-mb", bucket_cap_mb, "ddp_bucket_cap_mb")->capture_default_str();
@@ -43,7 +35,7 @@ int main(int argc, char** argv) {
   at::Device dev = r1::value_or_throw(r1::resolve_device(device, p.local_rank));
   auto group = r1::value_or_throw(r1::ProcessGroup::join(p, {120, dev, backend, bucket_cap_mb}));
   const double n = static_cast<double>(p.world_size);
-  for (double mb : parse_sizes(sizes)) {
+  for (double mb : sizes) {
     const int64_t each = static_cast<int64_t>(mb * 1e6 / sizeof(float) / tensors), elements = each * tensors;
     std::vector<at::Tensor> buffer;
     for (int i = 0; i < tensors; ++i) buffer.push_back(at::ones({each}, at::TensorOptions(at::kFloat).device(dev)));

@@ -63,6 +63,13 @@ at::Tensor unpack_tokens(const at::Tensor& x, const at::Tensor& packed, int64_t 
   return at::zeros({B * L, x.size(-1)}, x.options()).index_copy(0, packed, x).view({B, L, x.size(-1)});
 }
 
+std::vector<int64_t> packed_positions(const std::vector<int64_t>& lengths, int64_t L) {
+  std::vector<int64_t> out;
+  for (size_t b = 0; b < lengths.size(); ++b)
+    for (int64_t t = 0; t < lengths[b]; ++t) out.push_back(static_cast<int64_t>(b) * L + t);
+  return out;
+}
+
 at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down) {
   return gemm::linear(at::silu(gemm::linear(x, gate)) * gemm::linear(x, up), down);
 }

@@ -7,6 +7,7 @@
 
 #include <initializer_list>
 #include <utility>
+#include <vector>
 
 namespace r1 {
 
@@ -40,6 +41,9 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
 // and back into zero-padded rows [B, L, F]. Both differentiable.
 at::Tensor pack_tokens(const at::Tensor& x, const at::Tensor& packed);
 at::Tensor unpack_tokens(const at::Tensor& x, const at::Tensor& packed, int64_t B, int64_t L);
+// `packed` for rows of these lengths in a [B, L] layout (built on the host):
+// the first lengths[b] positions of each row b, row by row.
+std::vector<int64_t> packed_positions(const std::vector<int64_t>& lengths, int64_t L);
 
 // silu(x gate^T) * (x up^T), then down: the SwiGLU MLP without biases.
 at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down);

@@ -85,16 +85,19 @@ PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector
   batch.completions = make_token_batch(completions, device);
   batch.prompt_of = at::tensor(prompt_of, at::kLong).to(device);
   if (!padding_free) return batch;
-  const int64_t P = batch.prompts.ids.size(1), C = batch.completions.ids.size(1);
-  const int64_t N = static_cast<int64_t>(completions.size());
-  std::vector<int64_t> prompt_tokens, completion_tokens, predicted_from;
-  for (size_t k = 0; k < distinct.size(); ++k)
-    for (size_t t = 0; t < distinct[k].size(); ++t) prompt_tokens.push_back(static_cast<int64_t>(k) * P + t);
-  for (int64_t n = 0; n < N; ++n)
-    for (size_t t = 0; t < completions[n].size(); ++t) {
-      predicted_from.push_back(t == 0 ? n : N + static_cast<int64_t>(completion_tokens.size()) - 1);
-      completion_tokens.push_back(n * C + t);
-    }
+  auto lengths_of = [](const std::vector<std::vector<int64_t>>& rows) {
+    std::vector<int64_t> out;
+    for (const auto& r : rows) out.push_back(static_cast<int64_t>(r.size()));
+    return out;
+  };
+  const int64_t C = batch.completions.ids.size(1), N = static_cast<int64_t>(completions.size());
+  std::vector<int64_t> prompt_tokens = packed_positions(lengths_of(distinct), batch.prompts.ids.size(1));
+  std::vector<int64_t> completion_tokens = packed_positions(lengths_of(completions), C);
+  std::vector<int64_t> predicted_from;  // a first token: its row n; any other: the packed token before it
+  for (size_t j = 0; j < completion_tokens.size(); ++j) {
+    const int64_t n = completion_tokens[j] / C, t = completion_tokens[j] % C;
+    predicted_from.push_back(t == 0 ? n : N + static_cast<int64_t>(j) - 1);
+  }
   auto on_device = [&](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong).to(device); };
   if (static_cast<int64_t>(prompt_tokens.size()) < batch.prompts.ids.numel())
     batch.prompt_tokens = on_device(prompt_tokens);

@@ -123,10 +123,26 @@ TEST(PaddingFree, RefusesACacheOrRouting) {
   Transformer m = tiny_random_model(40, 0.2, 5);
   at::Tensor ids = at::tensor(std::vector<int64_t>{1, 2, 3}).view({1, 3});
   at::Tensor positions = at::arange(3).view({1, 3});
+  at::Tensor allowed = causal_padding_mask(at::tensor(std::vector<int64_t>{3}), 3);
+  at::Tensor packed = at::tensor(std::vector<int64_t>{0, 1});
   MoeRouting routing;
-  EXPECT_THROW(m.forward(ids, positions, causal_padding_mask(at::tensor(std::vector<int64_t>{3}), 3), {}, &routing,
-                         at::tensor(std::vector<int64_t>{0, 1})),
-               Error);
+  EXPECT_THROW(m.forward(ids, positions, allowed, {}, &routing, packed), Error);
+  KVCache cache = m.new_cache(1, 3);
+  EXPECT_THROW(m.forward(ids, positions, allowed, AttentionKV::into_cache(&cache, positions), nullptr, packed), Error);
+  EXPECT_NO_THROW(m.forward(ids, positions, allowed, {}, nullptr, packed));
+}
+
+// Empty completions (a masked or zero-length sample) pack to nothing, alone
+// or beside others, and score as the padded computation does: all zeros.
+TEST(PaddingFree, EmptyCompletionsScoreAsPadded) {
+  Transformer m = tiny_random_model(40, 0.2, 5);
+  for (const auto& completions : std::vector<std::vector<std::vector<int64_t>>>{{{8, 9}, {}, {10}}, {{}, {}}}) {
+    std::vector<std::vector<int64_t>> prompts(completions.size(), std::vector<int64_t>{1, 2, 3});
+    at::Tensor want = completion_logprobs(m, make_prompt_completion_batch(prompts, completions, at::kCPU, false));
+    at::Tensor got = completion_logprobs(m, make_prompt_completion_batch(prompts, completions));
+    ASSERT_EQ(got.sizes(), want.sizes());
+    EXPECT_LE((got - want).abs().max().item<double>(), 1e-5);
+  }
 }
 
 }  // namespace

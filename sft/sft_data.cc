@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "model/layer_ops.h"
 #include "util/json.h"
 #include "util/jsonl.h"
 
@@ -131,20 +132,19 @@ std::vector<SftRow> make_rows(const std::vector<SftSample>& samples, bool packin
   return rows;
 }
 
-int64_t row_target_tokens(const SftRow& row) {
-  return std::count_if(row.labels.begin(), row.labels.end(), [](int64_t l) { return l != -100; });
-}
-
 SftBatch collate(const std::vector<const SftRow*>& rows, at::Device device) {
   int64_t B = static_cast<int64_t>(rows.size()), L = 1;
   for (const auto* r : rows) L = std::max<int64_t>(L, r->ids.size());
   at::Tensor ids = at::zeros({B, L}, at::kLong), positions = at::zeros({B, L}, at::kLong);
   at::Tensor labels = at::full({B, L}, -100, at::kLong), segment = at::full({B, L}, -1, at::kLong);
   SftBatch batch;
-  for (const auto* r : rows) batch.input_tokens += static_cast<int64_t>(r->ids.size());
-  const bool padded = batch.input_tokens < B * L;
-  std::vector<int64_t> packed, targets, target_labels;
-  for (int64_t b = 0; b < B; ++b) {
+  std::vector<int64_t> lengths;
+  for (const auto* r : rows) lengths.push_back(static_cast<int64_t>(r->ids.size()));
+  const std::vector<int64_t> packed = packed_positions(lengths, L);
+  const bool padded = static_cast<int64_t>(packed.size()) < B * L;
+  batch.input_tokens = static_cast<int64_t>(packed.size());
+  std::vector<int64_t> targets, target_labels;  // targets: rows of the forward's output (packed or [B * L])
+  for (int64_t b = 0, offset = 0; b < B; offset += lengths[b], ++b) {
     const SftRow& r = *rows[b];
     int64_t n = static_cast<int64_t>(r.ids.size());
     auto copy = [&](const std::vector<int64_t>& src, at::Tensor& dst) {
@@ -154,13 +154,11 @@ SftBatch collate(const std::vector<const SftRow*>& rows, at::Device device) {
     copy(r.positions, positions);
     copy(r.labels, labels);
     copy(r.segment, segment);
-    for (int64_t t = 0; t < n; ++t) {
+    for (int64_t t = 0; t < n; ++t)
       if (r.labels[t] != -100) {
-        targets.push_back(padded ? static_cast<int64_t>(packed.size()) : b * L + t);
+        targets.push_back(padded ? offset + t : b * L + t);
         target_labels.push_back(r.labels[t]);
       }
-      if (padded) packed.push_back(b * L + t);
-    }
   }
   batch.target_tokens = static_cast<int64_t>(targets.size());
   auto on_device = [&](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong).to(device); };

@@ -77,7 +77,4 @@ struct SftBatch {
 // The tensors live on `device` (the model's).
 SftBatch collate(const std::vector<const SftRow*>& rows, at::Device device = at::kCPU);
 
-// Number of loss tokens in a row.
-int64_t row_target_tokens(const SftRow& row);
-
 }  // namespace r1
