@@ -123,13 +123,23 @@ void run_logprobs(const LogprobsCommand& o) {
   std::vector<at::Tensor> all_logits;
   for (size_t start = 0; start < sequences.size(); start += o.batch_size) {
     size_t end = std::min(sequences.size(), start + static_cast<size_t>(o.batch_size));
-    TokenBatch batch = make_token_batch({sequences.begin() + start, sequences.begin() + end}, model.device());
-    at::Tensor hidden = batch_hidden(model, batch);
-    at::Tensor logprobs = next_token_logprobs(model, batch, hidden, o.temperature).to(at::kCPU, at::kDouble);
-    if (!o.dump_logits.empty()) all_logits.push_back(model.lm_head(hidden).to(at::kCPU, at::kFloat));
+    // Scored as the GRPO learner scores completions (each distinct prompt
+    // once, padded tokens skipped), so the parity tests against transformers
+    // check the learner's path.
+    std::vector<std::vector<int64_t>> prompts, completions;
+    for (size_t i = start; i < end; ++i) {
+      prompts.emplace_back(sequences[i].begin(), sequences[i].begin() + prompt_lengths[i]);
+      completions.emplace_back(sequences[i].begin() + prompt_lengths[i], sequences[i].end());
+    }
+    PromptCompletionBatch batch = make_prompt_completion_batch(prompts, completions, model.device());
+    at::Tensor logprobs = completion_logprobs(model, batch, o.temperature).to(at::kCPU, at::kDouble);
+    if (!o.dump_logits.empty()) {  // every position's logits: one more forward, over the whole sequences
+      TokenBatch whole = make_token_batch({sequences.begin() + start, sequences.begin() + end}, model.device());
+      all_logits.push_back(model.lm_head(batch_hidden(model, whole)).to(at::kCPU, at::kFloat));
+    }
     for (size_t i = start; i < end; ++i) {
       int64_t n = static_cast<int64_t>(sequences[i].size()), p = prompt_lengths[i];
-      at::Tensor row = logprobs[i - start].narrow(0, p - 1, n - p).contiguous();
+      at::Tensor row = logprobs[i - start].narrow(0, 0, n - p).contiguous();
       std::vector<double> values(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
       JsonWriter w;
       w.begin_object().key("logprobs").array(values).key("sum").value(row.sum().item<double>()).end_object();

@@ -56,14 +56,9 @@ at::Tensor target_logprobs(const Transformer& model, const at::Tensor& hidden, c
 
 at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch, double temperature,
                                at::Tensor* entropy) {
-  return next_token_logprobs(model, batch, batch_hidden(model, batch), temperature, entropy);
-}
-
-at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch, const at::Tensor& hidden,
-                               double temperature, at::Tensor* entropy) {
   int64_t L = batch.ids.size(1);
-  at::Tensor logprobs =
-      target_logprobs(model, hidden.narrow(1, 0, L - 1), batch.ids.narrow(1, 1, L - 1), temperature, entropy);
+  at::Tensor hidden = batch_hidden(model, batch).narrow(1, 0, L - 1);
+  at::Tensor logprobs = target_logprobs(model, hidden, batch.ids.narrow(1, 1, L - 1), temperature, entropy);
   at::Tensor valid = at::arange(1, L, batch.ids.options()).unsqueeze(0) < batch.lengths.unsqueeze(1);
   if (entropy) *entropy = *entropy * valid;
   return logprobs * valid;

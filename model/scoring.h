@@ -32,10 +32,6 @@ at::Tensor batch_hidden(const Transformer& model, const TokenBatch& batch);
 // distribution [B, L-1] (no grad, zero past each row's length).
 at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch, double temperature = 1.0,
                                at::Tensor* entropy = nullptr);
-// The same from the batch's hidden states (batch_hidden), for a caller that
-// also needs them (`r1 logprobs --dump-logits`): one forward, not two.
-at::Tensor next_token_logprobs(const Transformer& model, const TokenBatch& batch, const at::Tensor& hidden,
-                               double temperature = 1.0, at::Tensor* entropy = nullptr);
 
 // Completions that continue prompts, each distinct prompt stored once:
 // completion n follows prompt prompt_of[n].

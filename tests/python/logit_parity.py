@@ -41,11 +41,17 @@ def max_logit_error(ours, theirs, sequences):
     return max((ours[i, :len(s)] - theirs[i, :len(s)]).abs().max().item() for i, s in enumerate(sequences))
 
 
-def check_logprob_rows(rows, theirs, sequences):
-    """The per-token log-probs `r1 logprobs` reports are those of the reference logits."""
+def check_logprob_rows(rows, theirs, sequences, prompt_lengths=None, atol=1e-4):
+    """The per-token log-probs `r1 logprobs` reports for the completions (after prompts of `prompt_lengths`
+    tokens, 1 by default) are those of the reference logits; returns the largest difference."""
+    worst = 0.0
     for i, s in enumerate(sequences):
-        ref = torch.log_softmax(theirs[i, :len(s) - 1].double(), -1).gather(-1, torch.tensor(s[1:])[:, None])[:, 0]
-        assert torch.allclose(torch.tensor(rows[i]["logprobs"], dtype=torch.double), ref, atol=1e-4)
+        p = prompt_lengths[i] if prompt_lengths else 1
+        ref = torch.log_softmax(theirs[i, p - 1:len(s) - 1].double(), -1).gather(-1, torch.tensor(s[p:])[:, None])[:, 0]
+        ours = torch.tensor(rows[i]["logprobs"], dtype=torch.double)
+        assert ours.shape == ref.shape and torch.allclose(ours, ref, atol=atol), (i, (ours - ref).abs().max())
+        worst = max(worst, (ours - ref).abs().max().item())
+    return worst
 
 
 def check_greedy_generation(model, model_dir, prompts, eos_token_id, tmp_path, max_new_tokens=24):

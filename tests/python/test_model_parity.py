@@ -13,8 +13,8 @@ import torch
 from transformers import (AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM,
                           Qwen3Config, Qwen3ForCausalLM)
 
-from logit_parity import (check_greedy_generation, check_logits, max_logit_error, our_logits, random_sequences,
-                          reference_logits)
+from logit_parity import (check_greedy_generation, check_logits, check_logprob_rows, max_logit_error, our_logits,
+                          random_sequences, reference_logits)
 from r1_cli import r1
 
 ROOT = os.environ.get("R1_ROOT", ".")
@@ -97,6 +97,18 @@ def test_real_smollm2_weights(tmp_path):
     err = max_logit_error(ours, reference_logits(model, sequences), sequences)
     print(f"SmolLM2-135M: max |logit diff| = {err:.2e}")
     assert err < 1e-3  # 30 layers of fp32 with a different op order
+    # Completions of real text scored as the GRPO learner scores them (one prompt shared by completions of
+    # different lengths: prompt sharing and padding-free), against transformers on each whole sequence.
+    prompt = tok("Question: what is the capital of France? Answer:")["input_ids"]
+    completions = [tok(t)["input_ids"] for t in
+                   [" Paris.", " The capital of France is Paris, a city on the Seine.", " I think it is Lyon"]]
+    rows_file = tmp_path / "completions.jsonl"
+    rows_file.write_text("".join(json.dumps({"prompt_ids": prompt, "completion_ids": c}) + "\n" for c in completions))
+    r1("logprobs", "--model", SMOLLM2, "--input", str(rows_file), "--output", str(tmp_path / "completions_out.jsonl"))
+    rows = [json.loads(l) for l in (tmp_path / "completions_out.jsonl").read_text().splitlines()]
+    whole = [prompt + c for c in completions]
+    worst = check_logprob_rows(rows, reference_logits(model, whole), whole, [len(prompt)] * len(whole), atol=1e-3)
+    print(f"SmolLM2-135M completion log-probs (shared prompt, padding-free): max |diff| = {worst:.2e}")
     prompt = tok.apply_chat_template([{"role": "user", "content": "What is 2+2?"}], add_generation_prompt=True,
                                      return_dict=True)["input_ids"]
     prompts_file = tmp_path / "prompts.jsonl"
