@@ -154,9 +154,10 @@ int main(int argc, char** argv) {
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   double peak = status_gib("VmHWM");
-  std::printf("{\"mode\": \"%s\", \"teacher\": %s, \"layers\": %lld, \"tokens\": %lld, \"base_gib\": %.3f, \"peak_above_base_gib\": %.3f, "
-              "\"seconds\": %.1f}\n",
-              mode.c_str(), with_teacher ? "true" : "false", static_cast<long long>(layers), static_cast<long long>(g * (prompt_len + completion_len)),
+  std::printf("{\"mode\": \"%s\", \"teacher\": %s, \"layers\": %lld, \"tokens\": %lld, \"base_gib\": %.3f, "
+              "\"peak_above_base_gib\": %.3f, \"seconds\": %.1f}\n",
+              mode.c_str(), with_teacher ? "true" : "false", static_cast<long long>(layers),
+              static_cast<long long>(g * (prompt_len + completion_len)),
               base, peak - base, seconds);
   return 0;
 }

@@ -39,8 +39,8 @@ Result<DistillStepLoss> accumulate_distill_gradients(const Transformer& student,
   // (loss, ce, kl) stay on the model's device until the step is done: one
   // host read per step, not three per micro-batch.
   auto run = [&](int64_t m) {
-    DistillLossSums sums =
-        distill_loss_sums(student, *d.teacher, micro_batches[m], d.temperature, kl_weight / denom, (1.0 - d.alpha) / denom);
+    DistillLossSums sums = distill_loss_sums(student, *d.teacher, micro_batches[m], d.temperature, kl_weight / denom,
+                                             (1.0 - d.alpha) / denom);
     return MicroBatchLoss{.loss = sums.loss,
                           .stats = at::stack({sums.loss.detach(), sums.ce / denom, sums.kl / denom})};
   };

@@ -8,6 +8,7 @@
 
 #include "distill/chunked_kl.h"
 #include "grpo/moe_routing.h"
+#include "model/layer_ops.h"
 #include "model/scoring.h"
 #include "train/micro_batches.h"
 #include "util/cpu_streams.h"
@@ -162,15 +163,12 @@ MicroBatchResult distill_micro_batch(const Transformer& policy, const Transforme
                                      PromptCompletionRouting* routing, const LearnerOptions& o,
                                      const LossNormalizer& normalizer, std::vector<at::Tensor>* grads) {
   MicroBatchResult result;
-  auto at_loss_positions = [&](const at::Tensor& h) {  // [b, T, hidden] -> [loss tokens, hidden]
-    return h.reshape({-1, h.size(-1)}).index_select(0, mb.loss_positions);
-  };
-  at::Tensor teacher_hidden;
+  at::Tensor teacher_hidden;  // [loss tokens, hidden]
   {
     at::NoGradGuard no_grad;
-    teacher_hidden = at_loss_positions(completion_hidden(teacher, mb.tokens));
+    teacher_hidden = pack_tokens(completion_hidden(teacher, mb.tokens), mb.loss_positions);
   }
-  at::Tensor policy_hidden = at_loss_positions(completion_hidden(policy, mb.tokens, routing));
+  at::Tensor policy_hidden = pack_tokens(completion_hidden(policy, mb.tokens, routing), mb.loss_positions);
   at::Tensor per_token = 1.0 / normalizer.num_tokens.clamp_min(1).to(at::kFloat);
   DistillLoss d = chunked_distill_loss(policy_hidden, policy.lm_head_weight(), teacher_hidden,
                                        teacher.lm_head_weight(), KlDirection::reverse, o.temperature, per_token);

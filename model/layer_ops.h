@@ -37,8 +37,9 @@ std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& angles, double f
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& signed_sin);
 
 // Padding-free layouts (Transformer::forward's `packed` [T]: indices of the
-// real tokens in a flattened [B, L]): rows `packed` of x [B, L, F] -> [T, F],
-// and back into zero-padded rows [B, L, F]. Both differentiable.
+// real tokens in a flattened [B, L]): rows `packed` of x [B, L, F] (or of any
+// x, flattened to rows of F) -> [T, F], and back into zero-padded rows
+// [B, L, F]. Both differentiable.
 at::Tensor pack_tokens(const at::Tensor& x, const at::Tensor& packed);
 at::Tensor unpack_tokens(const at::Tensor& x, const at::Tensor& packed, int64_t B, int64_t L);
 // `packed` for rows of these lengths in a [B, L] layout (built on the host):

@@ -130,7 +130,7 @@ CompletionStates completion_states(const Transformer& model, const PromptComplet
   // Each prompt's last token, as a row of the packed or the flattened padded states.
   at::Tensor last = prompt_tokens.defined() ? at::cumsum(lengths, 0) - 1
                                             : at::arange(K, lengths.options()) * P + lengths - 1;
-  at::Tensor last_prompt = prompt_hidden.reshape({-1, prompt_hidden.size(-1)}).index_select(0, last);  // [K, H]
+  at::Tensor last_prompt = pack_tokens(prompt_hidden, last);  // [K, H]
   // The completions, each reading its prompt's keys first: [N, C, P + C].
   at::Tensor prompt_length = lengths.index_select(0, batch.prompt_of);  // [N]
   at::Tensor positions = prompt_length.unsqueeze(1) + at::arange(C, lengths.options()).unsqueeze(0);

@@ -140,9 +140,8 @@ SftBatch collate(const std::vector<const SftRow*>& rows, at::Device device) {
   SftBatch batch;
   std::vector<int64_t> lengths;
   for (const auto* r : rows) lengths.push_back(static_cast<int64_t>(r->ids.size()));
-  const std::vector<int64_t> packed = packed_positions(lengths, L);
-  const bool padded = static_cast<int64_t>(packed.size()) < B * L;
-  batch.input_tokens = static_cast<int64_t>(packed.size());
+  for (int64_t n : lengths) batch.input_tokens += n;
+  const bool padded = batch.input_tokens < B * L;
   std::vector<int64_t> targets, target_labels;  // targets: rows of the forward's output (packed or [B * L])
   for (int64_t b = 0, offset = 0; b < B; offset += lengths[b], ++b) {
     const SftRow& r = *rows[b];
@@ -162,7 +161,7 @@ SftBatch collate(const std::vector<const SftRow*>& rows, at::Device device) {
   }
   batch.target_tokens = static_cast<int64_t>(targets.size());
   auto on_device = [&](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong).to(device); };
-  if (padded) batch.packed = on_device(packed);
+  if (padded) batch.packed = on_device(packed_positions(lengths, L));
   batch.targets = on_device(targets);
   batch.target_labels = on_device(target_labels);
   // Filled on the host, then moved once; the [B, L, L] mask is built where it is used.

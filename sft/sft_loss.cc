@@ -1,12 +1,12 @@
 #include "sft/sft_loss.h"
 
 #include "model/chunked_logprobs.h"
+#include "model/layer_ops.h"
 
 namespace r1 {
 
 at::Tensor target_hidden(const Transformer& model, const SftBatch& batch) {
-  at::Tensor hidden = model.forward(batch.ids, batch.positions, batch.allowed, {}, nullptr, batch.packed);
-  return hidden.reshape({-1, hidden.size(-1)}).index_select(0, batch.targets);
+  return pack_tokens(model.forward(batch.ids, batch.positions, batch.allowed, {}, nullptr, batch.packed), batch.targets);
 }
 
 // Chunked (model/chunked_logprobs.h): a large vocabulary's logits are never all built.
