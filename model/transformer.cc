@@ -39,12 +39,25 @@ at::Tensor grouped_attention_mask(const at::Tensor& allowed, int64_t group, at::
       .masked_fill_(expanded.logical_not(), -std::numeric_limits<float>::infinity());
 }
 
-// Up to this many attention scores (per forward call and layer) are
-// materialised: the explicit matmul-softmax-matmul path then beats the CPU
-// flash-attention kernel, whose per-block set-up dominates short queries
-// (decode steps: ~2x faster; a micro-batch's fwd+bwd in bf16: ~1.9x).
-// Longer problems use flash attention, whose memory stays linear.
+// Up to this many attention scores (per forward call and layer) may be
+// materialised; longer problems use flash attention, whose memory stays linear.
 constexpr int64_t kMaxMaterializedScores = int64_t{1} << 22;
+
+// Whether the explicit matmul-softmax-matmul path beats SDPA's CPU flash
+// kernel, measured at the learner's and generation's shapes (1 thread, AVX2):
+// - against a KV cache (generation): the flash kernel's per-block set-up
+//   dominates short queries (decode steps ~2x);
+// - bf16/fp16 under autograd: the flash kernel's reduced-precision backward is
+//   2.0-2.5x slower than the products in fp32 (gemm::matmul's upcast path).
+// Elsewhere SDPA wins: fp32 forward+backward 1.1-2.1x (a GRPO micro-batch's
+// completions, 8 x 64 queries against 160 keys: 8.7 -> 6.8 ms), and forward
+// only 1.1-3.3x in fp32 and 1.1-4.3x in bf16.
+bool materialize_scores(const at::Tensor& q, const at::Tensor& k, bool from_cache) {
+  if (!q.is_cpu() || q.size(0) * q.size(1) * q.size(2) * k.size(2) > kMaxMaterializedScores) return false;
+  if (from_cache) return true;
+  const bool reduced = q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf;
+  return reduced && at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad());
+}
 
 // softmax(q k^T / sqrt(D) + mask) v with scores and softmax in fp32 and the
 // probabilities cast to the compute dtype for the product with v, as the
@@ -71,7 +84,7 @@ at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at:
   at::Tensor out;
   if (from_cache && cpu_decode_attention_applies(qg, k, v, mask))
     out = cpu_decode_attention(qg, k, v, mask);
-  else if (q.is_cpu() && B * H * L * k.size(2) <= kMaxMaterializedScores)
+  else if (materialize_scores(qg, k, from_cache))
     out = explicit_attention(qg, k, v, mask);
   else
     out = at::scaled_dot_product_attention(qg, k, v, mask);
