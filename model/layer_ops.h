@@ -16,7 +16,8 @@ namespace r1 {
 // built, and no gradient to record for any of them.
 bool use_fused_kernels(std::initializer_list<at::Tensor> inputs);
 
-// RMSNorm as transformers computes it: in fp32, cast back, then scale.
+// RMSNorm as transformers computes it: in fp32, cast back, then scale (on
+// the CPU one fused kernel forward and one backward, model/cpu_kernels.h).
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
 // {x + delta, rms_norm(x + delta)}: a residual add and the norm after it.
@@ -25,6 +26,9 @@ std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Te
 
 // silu(gate) * up from a fused projection's output [..., 2F] = [gate | up].
 at::Tensor silu_mul(const at::Tensor& gate_up);
+
+// silu(gate) * up from the separate projections' outputs [..., F].
+at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up);
 
 // RoPE's cos and sin tables [..., D] in `dtype` for angles [..., D/2] (fp32,
 // as transformers computes them), times `factor` (YaRN's; else 1). The sin

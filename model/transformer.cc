@@ -408,7 +408,7 @@ at::Tensor Transformer::mlp_block(int64_t i, const at::Tensor& x, MoeRouting* ro
   }
   at::Tensor hidden = w.gate_up_proj.defined()
                           ? silu_mul(project(x, w.gate_up_proj, w.gate_up_packed, w.gate_up_bias))
-                          : at::silu(gemm::linear(x, w.gate_proj, w.gate_bias)) * gemm::linear(x, w.up_proj, w.up_bias);
+                          : silu_mul(gemm::linear(x, w.gate_proj, w.gate_bias), gemm::linear(x, w.up_proj, w.up_bias));
   return project(hidden, w.down_proj, w.down_packed, w.down_bias);
 }
 
