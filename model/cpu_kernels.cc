@@ -8,7 +8,7 @@
 #include <cmath>
 #include <vector>
 
-#define R1_AVX2 __attribute__((target("avx2,fma")))
+#define R1_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 // Exported by libtorch_cpu: the exp ATen's own AVX2 kernels (at::silu) call.
 extern "C" R1_AVX2 __m256 Sleef_expf8_u10avx2(__m256);
@@ -17,8 +17,9 @@ namespace r1::cpu {
 
 namespace {
 
-bool cpu_has_avx2_fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+bool cpu_has_avx2_fma_f16c() {
+  static const bool has =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return has;
 }
 
@@ -42,128 +43,151 @@ R1_AVX2 float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(_mm_hadd_ps(s, s));
 }
 
-// ---- RMSNorm, fp32 rows ----
+// ---- eight values of T as fp32, and back ----
 
-R1_AVX2 float sum_squares(const float* x, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(x + i), acc);
-  float s = horizontal_sum(acc);
-  for (; i < n; ++i) s += x[i] * x[i];
-  return s;
-}
-
-// y = w * (x * r)
-R1_AVX2 void rms_row(const float* x, const float* w, float r, float* y, int64_t n) {
-  const __m256 rv = _mm256_set1_ps(r);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(w + i), _mm256_mul_ps(_mm256_loadu_ps(x + i), rv)));
-  for (; i < n; ++i) y[i] = w[i] * (x[i] * r);
-}
-
-// With n = x r and dn = dy w: dx = r (dn - n mean(dn n)), dw += dy n.
-R1_AVX2 void rms_backward_row(const float* dy, const float* x, const float* w, float r, int64_t n, float* dx,
-                              float* dw) {
-  const __m256 rv = _mm256_set1_ps(r);
-  __m256 acc = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 dn = _mm256_mul_ps(_mm256_loadu_ps(dy + i), _mm256_loadu_ps(w + i));
-    acc = _mm256_fmadd_ps(dn, _mm256_mul_ps(_mm256_loadu_ps(x + i), rv), acc);
-  }
-  float dot = horizontal_sum(acc);
-  for (; i < n; ++i) dot += dy[i] * w[i] * (x[i] * r);
-  const float c = dot / static_cast<float>(n);
-  const __m256 cv = _mm256_set1_ps(c);
-  for (i = 0; i + 8 <= n; i += 8) {
-    __m256 dyv = _mm256_loadu_ps(dy + i), nv = _mm256_mul_ps(_mm256_loadu_ps(x + i), rv);
-    __m256 dn = _mm256_mul_ps(dyv, _mm256_loadu_ps(w + i));
-    if (dx) _mm256_storeu_ps(dx + i, _mm256_mul_ps(rv, _mm256_fnmadd_ps(nv, cv, dn)));
-    if (dw) _mm256_storeu_ps(dw + i, _mm256_fmadd_ps(dyv, nv, _mm256_loadu_ps(dw + i)));
-  }
-  for (; i < n; ++i) {
-    float nn = x[i] * r, dn = dy[i] * w[i];
-    if (dx) dx[i] = r * (dn - nn * c);
-    if (dw) dw[i] += dy[i] * nn;
-  }
-}
-
-// ---- silu(g) * u, fp32 rows ----
-
-// silu(g) = g / (1 + exp(-g)), as at::silu computes it.
-R1_AVX2 void silu_mul_row(const float* g, const float* u, float* y, int64_t n) {
-  const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 gv = _mm256_loadu_ps(g + i);
-    __m256 s = _mm256_div_ps(gv, _mm256_add_ps(one, Sleef_expf8_u10avx2(_mm256_xor_ps(gv, sign))));
-    _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
-  }
-  for (; i < n; ++i) y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-}
-
-// du = dy silu(g); dg = dy u sig (1 + g (1 - sig)), sig = 1 / (1 + exp(-g)).
-R1_AVX2 void silu_mul_backward_row(const float* dy, const float* g, const float* u, float* dg, float* du, int64_t n) {
-  const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 gv = _mm256_loadu_ps(g + i), dyv = _mm256_loadu_ps(dy + i);
-    __m256 denom = _mm256_add_ps(one, Sleef_expf8_u10avx2(_mm256_xor_ps(gv, sign)));
-    __m256 sig = _mm256_div_ps(one, denom);
-    if (du) _mm256_storeu_ps(du + i, _mm256_mul_ps(dyv, _mm256_div_ps(gv, denom)));
-    if (dg) {
-      __m256 slope = _mm256_mul_ps(sig, _mm256_fmadd_ps(gv, _mm256_sub_ps(one, sig), one));
-      _mm256_storeu_ps(dg + i, _mm256_mul_ps(_mm256_mul_ps(dyv, _mm256_loadu_ps(u + i)), slope));
-    }
-  }
-  for (; i < n; ++i) {
-    float denom = 1.0f + std::exp(-g[i]), sig = 1.0f / denom;
-    if (du) du[i] = dy[i] * (g[i] / denom);
-    if (dg) dg[i] = dy[i] * u[i] * (sig * (1.0f + g[i] * (1.0f - sig)));
-  }
-}
-
-// ---- rows of any dtype ----
-
-// A row of T as fp32: the row itself for float, else a converted copy.
 template <typename T>
-struct FloatRow {
-  std::vector<float> buffer;
-  const float* load(const T* src, int64_t n) {
-    if constexpr (std::is_same_v<T, float>) {
-      return src;
-    } else {
-      buffer.resize(n);
-      for (int64_t i = 0; i < n; ++i) buffer[i] = static_cast<float>(src[i]);
-      return buffer.data();
-    }
+R1_AVX2 __m256 load8(const T* p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return _mm256_loadu_ps(p);
+  } else if constexpr (std::is_same_v<T, c10::BFloat16>) {  // bf16 is fp32's upper half
+    __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+  } else {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
-};
+}
+
+// v rounded to nearest-even bf16, as fp32 bits in the upper half (NaN -> the quiet NaN c10 gives).
+R1_AVX2 __m256i bf16_bits(__m256 v) {
+  __m256i bits = _mm256_castps_si256(v);
+  __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+  __m256i rounded = _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF)));
+  __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  return _mm256_blendv_epi8(_mm256_and_si256(rounded, _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))),
+                            _mm256_set1_epi32(0x7FC00000), nan);
+}
+
+// v rounded to T and back to fp32: where transformers' ops round.
+template <typename T>
+R1_AVX2 __m256 round8(__m256 v) {
+  if constexpr (std::is_same_v<T, float>) {
+    return v;
+  } else if constexpr (std::is_same_v<T, c10::BFloat16>) {
+    return _mm256_castsi256_ps(bf16_bits(v));
+  } else {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+}
+
+template <typename T>
+R1_AVX2 void store8(T* p, __m256 v) {
+  if constexpr (std::is_same_v<T, float>) {
+    _mm256_storeu_ps(p, v);
+  } else if constexpr (std::is_same_v<T, c10::BFloat16>) {
+    __m256i high = _mm256_srli_epi32(bf16_bits(v), 16);  // 8 x 16 bits in 32-bit lanes
+    __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(high), _mm256_extracti128_si256(high, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), packed);
+  } else {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+}
 
 template <typename T>
 float round_to(float v) {
   return static_cast<float>(static_cast<T>(v));
 }
 
-// Where an fp32 result goes: straight into a float row, else a buffer that
-// `store` rounds into the T row.
+// ---- RMSNorm rows ----
+
 template <typename T>
-struct OutRow {
-  std::vector<float> buffer;
-  float* target(T* dst, int64_t n) {
-    if constexpr (std::is_same_v<T, float>) {
-      return dst;
-    } else {
-      buffer.resize(n);
-      return buffer.data();
+R1_AVX2 float sum_squares(const T* x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = load8(x + i);
+    acc = _mm256_fmadd_ps(v, v, acc);
+  }
+  float s = horizontal_sum(acc);
+  for (; i < n; ++i) s += static_cast<float>(x[i]) * static_cast<float>(x[i]);
+  return s;
+}
+
+// y = w * round(x * r)
+template <typename T>
+R1_AVX2 void rms_row(const T* x, const float* w, float r, T* y, int64_t n) {
+  const __m256 rv = _mm256_set1_ps(r);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    store8(y + i, _mm256_mul_ps(_mm256_loadu_ps(w + i), round8<T>(_mm256_mul_ps(load8(x + i), rv))));
+  for (; i < n; ++i) y[i] = static_cast<T>(w[i] * round_to<T>(static_cast<float>(x[i]) * r));
+}
+
+// With n = x r and dn = dy w: dx = r (dn - n mean(dn n)), dw += dy round(n).
+template <typename T>
+R1_AVX2 void rms_backward_row(const T* dy, const T* x, const float* w, float r, int64_t n, T* dx, float* dw) {
+  const __m256 rv = _mm256_set1_ps(r);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 dn = _mm256_mul_ps(load8(dy + i), _mm256_loadu_ps(w + i));
+    acc = _mm256_fmadd_ps(dn, _mm256_mul_ps(load8(x + i), rv), acc);
+  }
+  float dot = horizontal_sum(acc);
+  for (; i < n; ++i) dot += static_cast<float>(dy[i]) * w[i] * (static_cast<float>(x[i]) * r);
+  const float c = dot / static_cast<float>(n);
+  const __m256 cv = _mm256_set1_ps(c);
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256 dyv = load8(dy + i), nv = _mm256_mul_ps(load8(x + i), rv);
+    if (dx) store8(dx + i, _mm256_mul_ps(rv, _mm256_fnmadd_ps(nv, cv, _mm256_mul_ps(dyv, _mm256_loadu_ps(w + i)))));
+    if (dw) _mm256_storeu_ps(dw + i, _mm256_fmadd_ps(dyv, round8<T>(nv), _mm256_loadu_ps(dw + i)));
+  }
+  for (; i < n; ++i) {
+    float dyi = static_cast<float>(dy[i]), nn = static_cast<float>(x[i]) * r;
+    if (dx) dx[i] = static_cast<T>(r * (dyi * w[i] - nn * c));
+    if (dw) dw[i] += dyi * round_to<T>(nn);
+  }
+}
+
+// ---- silu(g) * u rows ----
+
+// silu(g) = g / (1 + exp(-g)), as at::silu computes it, rounded to T before the product.
+template <typename T>
+R1_AVX2 void silu_mul_row(const T* g, const T* u, T* y, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 gv = load8(g + i);
+    __m256 s = _mm256_div_ps(gv, _mm256_add_ps(one, Sleef_expf8_u10avx2(_mm256_xor_ps(gv, sign))));
+    store8(y + i, _mm256_mul_ps(round8<T>(s), load8(u + i)));
+  }
+  for (; i < n; ++i) {
+    float gi = static_cast<float>(g[i]);
+    y[i] = static_cast<T>(round_to<T>(gi / (1.0f + std::exp(-gi))) * static_cast<float>(u[i]));
+  }
+}
+
+// du = dy round(silu(g)); dg = dy u sig (1 + g (1 - sig)), sig = 1 / (1 + exp(-g)).
+template <typename T>
+R1_AVX2 void silu_mul_backward_row(const T* dy, const T* g, const T* u, T* dg, T* du, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 gv = load8(g + i), dyv = load8(dy + i);
+    __m256 denom = _mm256_add_ps(one, Sleef_expf8_u10avx2(_mm256_xor_ps(gv, sign)));
+    __m256 sig = _mm256_div_ps(one, denom);
+    if (du) store8(du + i, _mm256_mul_ps(dyv, round8<T>(_mm256_div_ps(gv, denom))));
+    if (dg) {
+      __m256 slope = _mm256_mul_ps(sig, _mm256_fmadd_ps(gv, _mm256_sub_ps(one, sig), one));
+      store8(dg + i, _mm256_mul_ps(_mm256_mul_ps(dyv, load8(u + i)), slope));
     }
   }
-  void store(T* dst, int64_t n) {
-    if constexpr (!std::is_same_v<T, float>)
-      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(buffer[i]);
+  for (; i < n; ++i) {
+    float gi = static_cast<float>(g[i]), dyi = static_cast<float>(dy[i]);
+    float denom = 1.0f + std::exp(-gi), sig = 1.0f / denom;
+    if (du) du[i] = static_cast<T>(dyi * round_to<T>(gi / denom));
+    if (dg) dg[i] = static_cast<T>(dyi * static_cast<float>(u[i]) * (sig * (1.0f + gi * (1.0f - sig))));
   }
-};
+}
 
 // x [N, H] contiguous -> {y [N, H], rstd [N] fp32}.
 std::pair<at::Tensor, at::Tensor> rms_forward(const at::Tensor& x, const at::Tensor& weight, double eps) {
@@ -177,18 +201,10 @@ std::pair<at::Tensor, at::Tensor> rms_forward(const at::Tensor& x, const at::Ten
     const scalar_t* xp = x.const_data_ptr<scalar_t>();
     scalar_t* yp = y.data_ptr<scalar_t>();
     at::parallel_for(0, N, grain_rows(H), [&](int64_t begin, int64_t end) {
-      FloatRow<scalar_t> in;
-      OutRow<scalar_t> out;
       for (int64_t row = begin; row < end; ++row) {
-        const float* xr = in.load(xp + row * H, H);
-        const float r = 1.0f / std::sqrt(sum_squares(xr, H) / static_cast<float>(H) + static_cast<float>(eps));
-        rp[row] = r;
-        if constexpr (std::is_same_v<scalar_t, float>) {
-          rms_row(xr, wp, r, yp + row * H, H);
-        } else {  // transformers rounds x r to the dtype before the weight
-          scalar_t* yr = yp + row * H;
-          for (int64_t i = 0; i < H; ++i) yr[i] = static_cast<scalar_t>(wp[i] * round_to<scalar_t>(xr[i] * r));
-        }
+        const scalar_t* xr = xp + row * H;
+        rp[row] = 1.0f / std::sqrt(sum_squares(xr, H) / static_cast<float>(H) + static_cast<float>(eps));
+        rms_row(xr, wp, rp[row], yp + row * H, H);
       }
     });
   });
@@ -214,21 +230,10 @@ std::pair<at::Tensor, at::Tensor> rms_backward(const at::Tensor& dy, const at::T
     scalar_t* dxp = need_dx ? dx.data_ptr<scalar_t>() : nullptr;
     float* pp = need_dw ? partial.data_ptr<float>() : nullptr;
     at::parallel_for(0, blocks, std::max<int64_t>(1, grain_rows(H) / kRowsPerBlock), [&](int64_t b0, int64_t b1) {
-      FloatRow<scalar_t> xin, dyin;
-      OutRow<scalar_t> dxout;
       for (int64_t b = b0; b < b1; ++b)
-        for (int64_t row = b * kRowsPerBlock; row < std::min(N, (b + 1) * kRowsPerBlock); ++row) {
-          const float *xr = xin.load(xp + row * H, H), *dyr = dyin.load(dyp + row * H, H);
-          float* dxr = dxp ? dxout.target(dxp + row * H, H) : nullptr;
-          if constexpr (std::is_same_v<scalar_t, float>) {
-            rms_backward_row(dyr, xr, wp, rp[row], H, dxr, pp ? pp + b * H : nullptr);
-          } else {  // the weight multiplied the rounded x r
-            rms_backward_row(dyr, xr, wp, rp[row], H, dxr, nullptr);
-            if (pp)
-              for (int64_t i = 0; i < H; ++i) pp[b * H + i] += dyr[i] * round_to<scalar_t>(xr[i] * rp[row]);
-          }
-          if (dxp) dxout.store(dxp + row * H, H);
-        }
+        for (int64_t row = b * kRowsPerBlock; row < std::min(N, (b + 1) * kRowsPerBlock); ++row)
+          rms_backward_row(dyp + row * H, xp + row * H, wp, rp[row], H, dxp ? dxp + row * H : nullptr,
+                           pp ? pp + b * H : nullptr);
     });
   });
   at::Tensor dw;
@@ -259,15 +264,7 @@ at::Tensor silu_mul_forward(const at::Tensor& g, const at::Tensor& u) {
     at::parallel_for(0, N, grain_rows(F), [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
         const scalar_t *gr = gp + row * sg, *ur = up + row * su;
-        if constexpr (std::is_same_v<scalar_t, float>) {
-          silu_mul_row(gr, ur, yp + row * F, F);
-        } else {  // silu(g) is rounded to the dtype before the product
-          for (int64_t i = 0; i < F; ++i) {
-            float gi = static_cast<float>(gr[i]);
-            yp[row * F + i] = static_cast<scalar_t>(round_to<scalar_t>(gi / (1.0f + std::exp(-gi))) *
-                                                    static_cast<float>(ur[i]));
-          }
-        }
+        silu_mul_row(gr, ur, yp + row * F, F);
       }
     });
   });
@@ -289,18 +286,7 @@ std::pair<at::Tensor, at::Tensor> silu_mul_backward(const at::Tensor& dy, const 
     at::parallel_for(0, N, grain_rows(F), [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
         const scalar_t *gr = gp + row * sg, *ur = up + row * su, *dyr = dyp + row * F;
-        if constexpr (std::is_same_v<scalar_t, float>) {
-          silu_mul_backward_row(dyr, gr, ur, dgp ? dgp + row * F : nullptr, dup ? dup + row * F : nullptr, F);
-        } else {
-          for (int64_t i = 0; i < F; ++i) {
-            float gi = static_cast<float>(gr[i]), dyi = static_cast<float>(dyr[i]);
-            float denom = 1.0f + std::exp(-gi), sig = 1.0f / denom;
-            if (dup) dup[row * F + i] = static_cast<scalar_t>(dyi * round_to<scalar_t>(gi / denom));
-            if (dgp)
-              dgp[row * F + i] =
-                  static_cast<scalar_t>(dyi * static_cast<float>(ur[i]) * (sig * (1.0f + gi * (1.0f - sig))));
-          }
-        }
+        silu_mul_backward_row(dyr, gr, ur, dgp ? dgp + row * F : nullptr, dup ? dup + row * F : nullptr, F);
       }
     });
   });
@@ -350,7 +336,7 @@ bool recording(std::initializer_list<at::Tensor> inputs) {
 
 bool kernels_apply(const at::Tensor& x) {
   const at::ScalarType t = x.scalar_type();
-  return x.is_cpu() && (t == at::kFloat || t == at::kBFloat16 || t == at::kHalf) && cpu_has_avx2_fma();
+  return x.is_cpu() && (t == at::kFloat || t == at::kBFloat16 || t == at::kHalf) && cpu_has_avx2_fma_f16c();
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {

@@ -17,7 +17,7 @@
 namespace r1::cpu {
 
 // Whether these kernels take x: a CPU tensor of fp32, bf16 or fp16 on a CPU
-// with AVX2 and FMA (elsewhere layer_ops runs the ATen composition).
+// with AVX2, FMA and F16C (elsewhere layer_ops runs the ATen composition).
 bool kernels_apply(const at::Tensor& x);
 
 // weight * x * rsqrt(mean(x^2, -1) + eps), x [..., H], weight [H] of x's

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 
 namespace r1::cpu {
 namespace {
@@ -89,11 +90,20 @@ TEST(CpuKernels, SiluMulMatchesTheCompositionInValuesAndGradients) {
   expect_close(silu_mul_ours, silu_mul_reference, {gate_up}, at::kFloat, 2e-6, [](const std::vector<at::Tensor>& t) {
     return std::vector<at::Tensor>{t[0].narrow(-1, 0, 37), t[0].narrow(-1, 37, 37)};
   });
+  // Rows of whole vectors take at::silu's own exp and roundings: the same bits.
+  for (auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+    at::Tensor g = (at::randn({5, 64}) * 4).to(dtype), u = at::randn({5, 64}).to(dtype);
+    EXPECT_TRUE(at::equal(silu_mul(g, u), at::silu(g) * u)) << dtype;
+  }
   // Large |gate|: exp overflows to inf for very negative gates, silu -> -0.
   at::Tensor g = at::tensor({-100.0f, -88.0f, -20.0f, 0.0f, 20.0f, 88.0f, 100.0f, 1e-30f, -1e-30f});
   at::Tensor y = silu_mul(g, at::ones_like(g));
   EXPECT_TRUE(at::allclose(y, at::silu(g), 1e-6, 1e-30)) << y;
   EXPECT_FALSE(y.isnan().any().item<bool>());
+  // NaN stays NaN through the bf16 rounding (not a large finite number or inf).
+  at::Tensor nan = at::full({16}, std::numeric_limits<float>::quiet_NaN()).to(at::kBFloat16);
+  EXPECT_TRUE(silu_mul(nan, nan).isnan().all().item<bool>());
+  EXPECT_TRUE(rms_norm(nan.view({2, 8}), at::ones({8}, at::kBFloat16), 1e-6).isnan().all().item<bool>());
 }
 
 // Activation checkpointing recomputes a layer with autograd on after a pass
