@@ -33,7 +33,8 @@ Result<DistillStepLoss> accumulate_distill_gradients(const Transformer& student,
                                                      const std::vector<SftBatch>& micro_batches,
                                                      const DistillOptions& d, const MicroBatchOptions& options) {
   int64_t tokens = 0;
-  for (const auto& b : micro_batches) tokens += b.target_tokens;
+  std::vector<int64_t> costs;
+  for (const auto& b : micro_batches) tokens += b.target_tokens, costs.push_back(b.input_tokens);
   double denom = static_cast<double>(std::max<int64_t>(1, tokens));
   double kl_weight = d.alpha * d.temperature * d.temperature;
   // (loss, ce, kl) stay on the model's device until the step is done: one
@@ -44,9 +45,7 @@ Result<DistillStepLoss> accumulate_distill_gradients(const Transformer& student,
     return MicroBatchLoss{.loss = sums.loss,
                           .stats = at::stack({sums.loss.detach(), sums.ce / denom, sums.kl / denom})};
   };
-  R1_ASSIGN_OR_RETURN(at::Tensor totals, accumulate_micro_batches(student.parameters(),
-                                                                  static_cast<int64_t>(micro_batches.size()), 3, run,
-                                                                  options));
+  R1_ASSIGN_OR_RETURN(at::Tensor totals, accumulate_micro_batches(student.parameters(), costs, 3, run, options));
   return DistillStepLoss{.loss = totals[0].item<double>(), .ce = totals[1].item<double>(),
                          .kl = totals[2].item<double>()};
 }

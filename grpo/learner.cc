@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 
 #include "distill/chunked_kl.h"
 #include "grpo/moe_routing.h"
@@ -129,6 +130,18 @@ std::vector<size_t> micro_batch_order(const std::vector<Sample>& b, const LossOp
   return order;
 }
 
+// The tokens a micro-batch runs through the model: its completions and each
+// distinct prompt once (prompt sharing). Its cost, for balancing.
+int64_t micro_batch_tokens(const std::vector<Sample>& batch, const std::vector<size_t>& rows) {
+  std::set<std::vector<int64_t>> prompts;
+  int64_t tokens = 0;
+  for (size_t r : rows) {
+    tokens += static_cast<int64_t>(batch[r].token_ids.size());
+    if (prompts.insert(batch[r].prompt_ids).second) tokens += static_cast<int64_t>(batch[r].prompt_ids.size());
+  }
+  return tokens;
+}
+
 // What one micro-batch adds to the step's statistics: 0-dim tensors on the
 // model's device, read once per step (a host read per micro-batch would
 // stall a GPU's queue).
@@ -240,22 +253,24 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
   return result;
 }
 
-// Runs the micro-batches over `streams` (stream s takes micro-batches s,
-// s + streams, ...). With more than one, each stream sums its gradients
+// Runs the micro-batches over `streams` (balanced by `costs`,
+// train/micro_batches.h). With more than one, each stream sums its gradients
 // apart and the sums are added to .grad in stream order: the result does not
 // depend on which thread finishes first. Results come back in micro-batch order.
 Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& policy, const Transformer* reference,
                                                         const std::vector<Sample>& batch,
                                                         const std::vector<std::vector<size_t>>& micro_batches,
-                                                        const LearnerOptions& o, const LossNormalizer& normalizer,
-                                                        int streams) {
+                                                        const std::vector<int64_t>& costs, const LearnerOptions& o,
+                                                        const LossNormalizer& normalizer, int streams) {
   std::vector<Result<MicroBatchResult>> results(micro_batches.size(), Status::error("not run"));
   std::vector<at::Tensor> params = policy.parameters();
   const bool in_place = streams == 1 && grads_accumulate_in_place(params);  // one stream of fp32: into .grad
   std::vector<std::vector<at::Tensor>> grads(streams);
+  const std::vector<int> stream_of = balanced_owners(costs, streams);
   run_streams(streams, [&](int s) {
     std::vector<at::Tensor>* own_grads = in_place ? nullptr : &grads[s];
-    for (size_t m = s; m < micro_batches.size(); m += streams) {
+    for (size_t m = 0; m < micro_batches.size(); ++m) {
+      if (stream_of[m] != s) continue;
       results[m] = run_micro_batch(policy, reference, batch, micro_batches[m], o, normalizer, own_grads);
       if (!results[m].ok()) return;
     }
@@ -315,13 +330,18 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
     return Status::error("the step's " + std::to_string(normalizer.num_micro_batches) +
                          " micro-batches cannot be split over " + std::to_string(ranks) +
                          " ranks: every rank needs at least one (lower per_device_train_batch_size)");
-  for (size_t begin = 0, m = 0; begin < n; begin += o.micro_batch_size, ++m)
-    if (static_cast<int64_t>(m) % ranks == rank)
-      micro_batches.emplace_back(order.begin() + begin,
-                                 order.begin() + std::min(n, begin + static_cast<size_t>(o.micro_batch_size)));
+  std::vector<std::vector<size_t>> all;
+  for (size_t begin = 0; begin < n; begin += o.micro_batch_size)
+    all.emplace_back(order.begin() + begin, order.begin() + std::min(n, begin + static_cast<size_t>(o.micro_batch_size)));
+  std::vector<int64_t> costs;
+  for (const auto& rows : all) costs.push_back(micro_batch_tokens(batch, rows));
+  const std::vector<int> rank_of = balanced_owners(costs, static_cast<int>(ranks));
+  std::vector<int64_t> my_costs;
+  for (size_t m = 0; m < all.size(); ++m)
+    if (rank_of[m] == rank) micro_batches.push_back(all[m]), my_costs.push_back(costs[m]);
   int streams = stream_count(o.streams, policy.device().is_cpu(), static_cast<int64_t>(micro_batches.size()));
   R1_ASSIGN_OR_RETURN(std::vector<MicroBatchResult> results,
-                      run_micro_batches(policy, reference, batch, micro_batches, o, normalizer, streams));
+                      run_micro_batches(policy, reference, batch, micro_batches, my_costs, o, normalizer, streams));
   // Summed in double, in micro-batch order (the same sums however they
   // ran), and read from the device once per statistic.
   at::Tensor loss, entropy_sum, routing_counts;

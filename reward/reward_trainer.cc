@@ -85,12 +85,15 @@ class RewardObjective : public TrainingObjective {
     std::vector<std::vector<const PreferencePair*>> batches;
     StepOutcome out;
     int64_t pairs = 0;
+    std::vector<int64_t> costs;  // tokens per micro-batch
     for (const auto& indices : micro_batches) {
       batches.emplace_back();
+      costs.push_back(0);
       for (int64_t i : indices) {
         batches.back().push_back(&train_[i]);
-        out.tokens += static_cast<double>(train_[i].chosen.size() + train_[i].rejected.size());
+        costs.back() += static_cast<int64_t>(train_[i].chosen.size() + train_[i].rejected.size());
       }
+      out.tokens += static_cast<double>(costs.back());
       pairs += static_cast<int64_t>(indices.size());
     }
     const double denom = static_cast<double>(std::max<int64_t>(1, pairs));
@@ -100,8 +103,7 @@ class RewardObjective : public TrainingObjective {
       PairTerms t = pair_terms(model, batches[m], options);
       return MicroBatchLoss{.loss = t.losses.sum() / denom, .stats = t.sums};
     };
-    R1_ASSIGN_OR_RETURN(at::Tensor sums, accumulate_micro_batches(model.parameters(),
-                                                                  static_cast<int64_t>(batches.size()), 4, run, split));
+    R1_ASSIGN_OR_RETURN(at::Tensor sums, accumulate_micro_batches(model.parameters(), costs, 4, run, split));
     out.loss = sums[0].item<double>() / denom;
     out.metrics = {{"accuracy", sums[1].item<double>() / denom},
                    {"margin", sums[2].item<double>() / denom},

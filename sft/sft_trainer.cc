@@ -14,7 +14,8 @@ namespace r1 {
 Result<double> accumulate_gradients(const Transformer& model, const std::vector<SftBatch>& micro_batches,
                                     const MicroBatchOptions& options) {
   int64_t tokens = 0;
-  for (const auto& b : micro_batches) tokens += b.target_tokens;
+  std::vector<int64_t> costs;
+  for (const auto& b : micro_batches) tokens += b.target_tokens, costs.push_back(b.input_tokens);
   double denom = static_cast<double>(std::max<int64_t>(1, tokens));
   // The loss stays on the model's device until the step is done: one host
   // read per step, not one per micro-batch.
@@ -22,9 +23,7 @@ Result<double> accumulate_gradients(const Transformer& model, const std::vector<
     at::Tensor loss = sft_loss_sum(model, micro_batches[m]) / denom;
     return MicroBatchLoss{.loss = loss, .stats = loss.detach().reshape({1})};
   };
-  R1_ASSIGN_OR_RETURN(at::Tensor total, accumulate_micro_batches(model.parameters(),
-                                                                 static_cast<int64_t>(micro_batches.size()), 1, run,
-                                                                 options));
+  R1_ASSIGN_OR_RETURN(at::Tensor total, accumulate_micro_batches(model.parameters(), costs, 1, run, options));
   return total[0].item<double>();
 }
 

@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "util/cpu_streams.h"
 
@@ -35,19 +36,41 @@ bool grads_accumulate_in_place(const std::vector<at::Tensor>& params) {
   return true;
 }
 
-Result<at::Tensor> accumulate_micro_batches(std::vector<at::Tensor> params, int64_t n, int64_t num_stats,
+std::vector<int> balanced_owners(const std::vector<int64_t>& costs, int parts) {
+  std::vector<size_t> order(costs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return costs[a] > costs[b]; });
+  std::vector<int64_t> load(parts, 0), count(parts, 0);
+  std::vector<int> owner(costs.size());
+  for (size_t m : order) {
+    int best = 0;
+    for (int p = 1; p < parts; ++p)
+      if (std::tie(load[p], count[p]) < std::tie(load[best], count[best])) best = p;
+    owner[m] = best;
+    load[best] += costs[m];
+    ++count[best];
+  }
+  return owner;
+}
+
+Result<at::Tensor> accumulate_micro_batches(std::vector<at::Tensor> params, const std::vector<int64_t>& costs,
+                                            int64_t num_stats,
                                             const std::function<MicroBatchLoss(int64_t m)>& run,
                                             const MicroBatchOptions& o) {
   const int64_t rank = o.group ? o.group->rank() : 0, ranks = o.group ? o.group->world_size() : 1;
-  std::vector<int64_t> mine;
-  for (int64_t m = rank; m < n; m += ranks) mine.push_back(m);
+  const std::vector<int> rank_of = balanced_owners(costs, static_cast<int>(ranks));
+  std::vector<int64_t> mine, my_costs;
+  for (size_t m = 0; m < costs.size(); ++m)
+    if (rank_of[m] == rank) mine.push_back(static_cast<int64_t>(m)), my_costs.push_back(costs[m]);
   bool on_cpu = params.empty() || params.front().is_cpu();
   int streams = stream_count(o.streams, on_cpu, std::max<int64_t>(1, static_cast<int64_t>(mine.size())));
   const bool in_place = streams == 1 && grads_accumulate_in_place(params);
   std::vector<std::vector<at::Tensor>> grads(streams);
   std::vector<at::Tensor> stats(mine.size());
+  const std::vector<int> stream_of = balanced_owners(my_costs, streams);
   run_streams(streams, [&](int s) {
-    for (size_t i = s; i < mine.size(); i += streams) {
+    for (size_t i = 0; i < mine.size(); ++i) {
+      if (stream_of[i] != s) continue;
       MicroBatchLoss out = run(mine[i]);
       stats[i] = out.stats.detach().to(at::kDouble);
       if (in_place) {

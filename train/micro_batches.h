@@ -1,10 +1,11 @@
 // The micro-batches of one optimizer step, spread over this process's CPU
-// streams and, in a data-parallel run, over the ranks: rank r takes
-// micro-batches r, r + N, ...; stream s of a rank takes that rank's
-// s-th, (s + S)-th, ... Each stream sums its gradients apart and the sums
-// are added to .grad in stream order, then over ranks. So one process of S
-// streams and S ranks of one stream sum the same terms in the same order:
-// their gradients are bit for bit equal, whichever thread finishes first.
+// streams and, in a data-parallel run, over the ranks, balanced by their
+// costs (balanced_owners): first over the ranks, then a rank's over its
+// streams. Each stream sums its gradients apart, in micro-batch order, and
+// the sums are added to .grad in stream order, then over ranks. So one
+// process of S streams and S ranks of one stream sum the same terms in the
+// same order: their gradients are bit for bit equal, whichever thread
+// finishes first.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -39,12 +40,21 @@ struct MicroBatchOptions {
   ProcessGroup* group = nullptr;  // nullptr: this process alone
 };
 
-// Runs `run(m)` for this rank's micro-batches m of [0, n), adds the
+// Which of `parts` (ranks, or one rank's streams) runs each micro-batch,
+// given their costs (e.g. tokens): the costliest first, each to the part
+// with the least cost so far (then the fewest micro-batches, then the lowest
+// index), so that the step's slowest part finishes soon after the others;
+// sequence lengths vary a lot in RL (verl balances its ranks likewise).
+// Equal costs give round robin, part m % parts. Every rank computes the same.
+std::vector<int> balanced_owners(const std::vector<int64_t>& costs, int parts);
+
+// Runs `run(m)` for this rank's micro-batches m of [0, costs.size()), adds the
 // gradients of their losses to `params`' .grad and, over ranks, sums .grad
 // and the statistics. Returns the statistics summed over all n micro-batches
 // ([num_stats] double, on the CPU). A rank left without a micro-batch (the
 // last, short step of an epoch) adds zeros.
-Result<at::Tensor> accumulate_micro_batches(std::vector<at::Tensor> params, int64_t n, int64_t num_stats,
+Result<at::Tensor> accumulate_micro_batches(std::vector<at::Tensor> params, const std::vector<int64_t>& costs,
+                                            int64_t num_stats,
                                             const std::function<MicroBatchLoss(int64_t m)>& run,
                                             const MicroBatchOptions& options);
 
