@@ -189,6 +189,83 @@ R1_AVX2 void silu_mul_backward_row(const T* dy, const T* g, const T* u, T* dg, T
   }
 }
 
+// ---- RoPE rows ----
+
+// out = x c + swap(x) s, swap(x) = [x2, x1] and s the signed sin
+// (layer_ops.h rope_tables); each product rounded to T, then their sum: x *
+// cos + rotate_half(x) * sin as transformers computes it in T.
+template <typename T>
+R1_AVX2 void rope_row(const T* x, const T* c, const T* s, T* out, int64_t D) {
+  const int64_t h = D / 2;
+  for (int64_t a = 0; a < 2; ++a) {
+    const T *xa = x + a * h, *xb = x + (1 - a) * h, *ca = c + a * h, *sa = s + a * h;
+    T* o = out + a * h;
+    int64_t i = 0;
+    for (; i + 8 <= h; i += 8)
+      store8(o + i, _mm256_add_ps(round8<T>(_mm256_mul_ps(load8(xa + i), load8(ca + i))),
+                                  round8<T>(_mm256_mul_ps(load8(xb + i), load8(sa + i)))));
+    for (; i < h; ++i)
+      o[i] = static_cast<T>(round_to<T>(static_cast<float>(xa[i]) * static_cast<float>(ca[i])) +
+                            round_to<T>(static_cast<float>(xb[i]) * static_cast<float>(sa[i])));
+  }
+}
+
+// dx_a = dy_a c_a + dy_b s_b for the halves a and b = the other.
+template <typename T>
+R1_AVX2 void rope_backward_row(const T* dy, const T* c, const T* s, T* dx, int64_t D) {
+  const int64_t h = D / 2;
+  for (int64_t a = 0; a < 2; ++a) {
+    const T *dya = dy + a * h, *dyb = dy + (1 - a) * h, *ca = c + a * h, *sb = s + (1 - a) * h;
+    T* o = dx + a * h;
+    int64_t i = 0;
+    for (; i + 8 <= h; i += 8)
+      store8(o + i, _mm256_fmadd_ps(load8(dya + i), load8(ca + i), _mm256_mul_ps(load8(dyb + i), load8(sb + i))));
+    for (; i < h; ++i)
+      o[i] = static_cast<T>(static_cast<float>(dya[i]) * static_cast<float>(ca[i]) +
+                            static_cast<float>(dyb[i]) * static_cast<float>(sb[i]));
+  }
+}
+
+// Where each row (all dims but the last) of a strided tensor starts.
+struct RowOffsets {
+  std::vector<int64_t> sizes, strides;  // the leading dims
+  explicit RowOffsets(const at::Tensor& t)
+      : sizes(t.sizes().begin(), t.sizes().end() - 1), strides(t.strides().begin(), t.strides().end() - 1) {}
+  int64_t operator()(int64_t row) const {
+    int64_t offset = 0;
+    for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
+      offset += (row % sizes[d]) * strides[d];
+      row /= sizes[d];
+    }
+    return offset;
+  }
+};
+
+// x [..., D] (unit stride in D), cos/sin expanded to x's shape; dy given:
+// the backward (dx) instead of the forward. -> contiguous, x's shape.
+at::Tensor rope_rows(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& dy) {
+  const int64_t D = x.size(-1), rows = D == 0 ? 0 : x.numel() / D;
+  at::Tensor out = at::empty(x.sizes(), x.options());
+  const RowOffsets x_rows(x), table_rows(cos);
+  TORCH_CHECK(cos.strides() == sin.strides(), "cpu::rope: cos and sin laid out differently");
+  dispatch(x.scalar_type(), [&](auto tag) {
+    using scalar_t = decltype(tag);
+    const scalar_t *xp = x.const_data_ptr<scalar_t>(), *cp = cos.const_data_ptr<scalar_t>();
+    const scalar_t *sp = sin.const_data_ptr<scalar_t>(), *dyp = dy.defined() ? dy.const_data_ptr<scalar_t>() : nullptr;
+    scalar_t* op = out.data_ptr<scalar_t>();
+    at::parallel_for(0, rows, grain_rows(D), [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t t = table_rows(r);
+        if (dyp)
+          rope_backward_row(dyp + r * D, cp + t, sp + t, op + r * D, D);
+        else
+          rope_row(xp + x_rows(r), cp + t, sp + t, op + r * D, D);
+      }
+    });
+  });
+  return out;
+}
+
 // x [N, H] contiguous -> {y [N, H], rstd [N] fp32}.
 std::pair<at::Tensor, at::Tensor> rms_forward(const at::Tensor& x, const at::Tensor& weight, double eps) {
   const int64_t N = x.size(0), H = x.size(1);
@@ -325,6 +402,19 @@ struct SiluMulFunction : torch::autograd::Function<SiluMulFunction> {
   }
 };
 
+struct RopeFunction : torch::autograd::Function<RopeFunction> {
+  // x [..., D], cos/sin expanded to x's shape (no gradient)
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+    ctx->save_for_backward({cos, sin});
+    return rope_rows(x, cos, sin, at::Tensor());
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    at::Tensor dy = grads[0].contiguous();
+    return {rope_rows(dy, saved[0], saved[1], dy), at::Tensor(), at::Tensor()};
+  }
+};
+
 bool recording(std::initializer_list<at::Tensor> inputs) {
   if (!at::GradMode::is_enabled()) return false;
   for (const at::Tensor& t : inputs)
@@ -357,6 +447,16 @@ at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up) {
   at::Tensor g = as_rows(gate), u = as_rows(up);
   at::Tensor y = recording({gate, up}) ? SiluMulFunction::apply(g, u) : silu_mul_forward(g, u);
   return y.view(gate.sizes());
+}
+
+at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& signed_sin) {
+  TORCH_CHECK(kernels_apply(x) && cos.scalar_type() == x.scalar_type() && signed_sin.scalar_type() == x.scalar_type() &&
+                  x.size(-1) % 2 == 0 && !cos.requires_grad() && !signed_sin.requires_grad(),
+              "cpu::rope: x ", x.sizes(), " ", x.scalar_type(), " and tables ", cos.sizes(), " ", cos.scalar_type(),
+              " it does not take");
+  auto unit = [](const at::Tensor& t) { return t.stride(-1) == 1 ? t : t.contiguous(); };
+  at::Tensor xs = unit(x), c = unit(cos).expand(x.sizes()), s = unit(signed_sin).expand(x.sizes());
+  return recording({x}) ? RopeFunction::apply(xs, c, s) : rope_rows(xs, c, s, at::Tensor());
 }
 
 }  // namespace r1::cpu

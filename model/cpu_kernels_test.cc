@@ -18,6 +18,11 @@ at::Tensor rms_norm_reference(const std::vector<at::Tensor>& in) {
 }
 at::Tensor silu_mul_reference(const std::vector<at::Tensor>& in) { return at::silu(in[0]) * in[1]; }
 
+at::Tensor swap_halves(const at::Tensor& x) { return x.unflatten(-1, {2, x.size(-1) / 2}).flip(-2).flatten(-2); }
+// in = {x, cos, signed_sin}
+at::Tensor rope_reference(const std::vector<at::Tensor>& in) { return in[0] * in[1] + swap_halves(in[0]) * in[2]; }
+at::Tensor rope_ours(const std::vector<at::Tensor>& in) { return rope(in[0], in[1], in[2]); }
+
 at::Tensor rms_norm_ours(const std::vector<at::Tensor>& in) { return rms_norm(in[0], in[1], 1e-6); }
 at::Tensor silu_mul_ours(const std::vector<at::Tensor>& in) { return silu_mul(in[0], in[1]); }
 
@@ -104,6 +109,60 @@ TEST(CpuKernels, SiluMulMatchesTheCompositionInValuesAndGradients) {
   at::Tensor nan = at::full({16}, std::numeric_limits<float>::quiet_NaN()).to(at::kBFloat16);
   EXPECT_TRUE(silu_mul(nan, nan).isnan().all().item<bool>());
   EXPECT_TRUE(rms_norm(nan.view({2, 8}), at::ones({8}, at::kBFloat16), 1e-6).isnan().all().item<bool>());
+}
+
+// cos and signed sin tables [B, 1, L, D] (or another layout) for angles.
+std::vector<at::Tensor> rope_tables_for(std::vector<int64_t> shape) {
+  at::Tensor angles = at::rand(shape) * 6;
+  at::Tensor sin = angles.sin();
+  sin.narrow(-1, 0, shape.back() / 2).neg_();
+  return {angles.cos(), sin};
+}
+
+TEST(CpuKernels, RopeMatchesTheCompositionInValuesAndGradients) {
+  if (!kernels_apply(at::zeros({1}))) GTEST_SKIP() << "no AVX2/FMA";
+  at::manual_seed(3);
+  // Queries [B, H, L, D] against tables [B, 1, L, D], as the decoder calls it;
+  // D = 10 takes only the scalar tails, 80 both.
+  for (int64_t D : {10, 64, 80}) {
+    auto t = rope_tables_for({2, 1, 5, D});
+    at::Tensor x = at::randn({2, 3, 5, D});
+    for (auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+      auto tc = t[0].to(dtype), ts = t[1].to(dtype);  // tables in the compute dtype, as rope_tables gives them
+      expect_close([&](const std::vector<at::Tensor>& in) { return rope(in[0], tc.to(in[0].scalar_type()), ts.to(in[0].scalar_type())); },
+                   [&](const std::vector<at::Tensor>& in) { return rope_reference({in[0], tc.to(at::kDouble), ts.to(at::kDouble)}); },
+                   {x}, dtype, dtype == at::kFloat ? 2e-6 : dtype == at::kHalf ? 4e-3 : 1.6e-2);
+    }
+  }
+  // Strided inputs: a transposed [B, L, H, D] projection, and the queries and
+  // keys of a fused projection [B, L, H + 2 KV, D] with tables [B, L, 1, D].
+  auto t = rope_tables_for({2, 5, 1, 32});
+  at::Tensor heads = at::randn({2, 5, 6, 32});
+  at::Tensor c = t[0], s = t[1];
+  expect_close([&](const std::vector<at::Tensor>& in) { return rope(in[0].narrow(2, 0, 4), c, s); },
+               [&](const std::vector<at::Tensor>& in) {
+                 return rope_reference({in[0].narrow(2, 0, 4), c.to(at::kDouble), s.to(at::kDouble)});
+               },
+               {heads}, at::kFloat, 2e-6);
+  at::Tensor ct = c.transpose(1, 2), st = s.transpose(1, 2);  // [2, 1, 5, 32]
+  expect_close([&](const std::vector<at::Tensor>& in) { return rope(in[0].transpose(1, 2), ct, st); },
+               [&](const std::vector<at::Tensor>& in) {
+                 return rope_reference({in[0].transpose(1, 2), ct.to(at::kDouble), st.to(at::kDouble)});
+               },
+               {heads}, at::kFloat, 2e-6);
+  // Whole vectors in bf16/fp16: the same two rounded products and rounded
+  // sum as the ATen ops (in fp32 the compiler may fuse a product and the sum:
+  // one rounding fewer).
+  for (auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+    at::Tensor x = at::randn({2, 3, 5, 32}).to(dtype);
+    auto tt = rope_tables_for({2, 1, 5, 32});
+    at::Tensor cd = tt[0].to(dtype), sd = tt[1].to(dtype);
+    at::Tensor ours = rope(x, cd, sd), theirs = rope_reference({x, cd, sd});
+    if (dtype == at::kFloat)
+      EXPECT_TRUE(at::allclose(ours, theirs, 0, 1e-6));
+    else
+      EXPECT_TRUE(at::equal(ours, theirs)) << dtype;
+  }
 }
 
 // Activation checkpointing recomputes a layer with autograd on after a pass

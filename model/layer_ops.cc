@@ -56,6 +56,9 @@ std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& angles, double f
 }
 
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& signed_sin) {
+  if (cpu::kernels_apply(x) && cos.scalar_type() == x.scalar_type() && signed_sin.scalar_type() == x.scalar_type() &&
+      !cos.requires_grad() && !signed_sin.requires_grad())
+    return cpu::rope(x, cos, signed_sin);
   at::Tensor swapped = x.unflatten(-1, {2, x.size(-1) / 2}).flip(-2).flatten(-2);  // [x2, x1]
   return x * cos + swapped * signed_sin;
 }
