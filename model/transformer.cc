@@ -45,16 +45,18 @@ constexpr int64_t kMaxMaterializedScores = int64_t{1} << 22;
 
 // Whether the explicit matmul-softmax-matmul path beats SDPA's CPU flash
 // kernel, measured at the learner's and generation's shapes (1 thread, AVX2):
-// - against a KV cache (generation): the flash kernel's per-block set-up
-//   dominates short queries (decode steps ~2x);
+// - decode steps against a KV cache (up to 64 query rows per KV head: the
+//   grouped heads of a few tokens), where the flash kernel's per-block set-up
+//   dominates (~2x); a prefill into the cache goes to SDPA (~6% faster);
 // - bf16/fp16 under autograd: the flash kernel's reduced-precision backward is
 //   2.0-2.5x slower than the products in fp32 (gemm::matmul's upcast path).
 // Elsewhere SDPA wins: fp32 forward+backward 1.1-2.1x (a GRPO micro-batch's
 // completions, 8 x 64 queries against 160 keys: 8.7 -> 6.8 ms), and forward
 // only 1.1-3.3x in fp32 and 1.1-4.3x in bf16.
+constexpr int64_t kShortQueryRows = 64;
 bool materialize_scores(const at::Tensor& q, const at::Tensor& k, bool from_cache) {
   if (!q.is_cpu() || q.size(0) * q.size(1) * q.size(2) * k.size(2) > kMaxMaterializedScores) return false;
-  if (from_cache) return true;
+  if (from_cache) return q.size(2) <= kShortQueryRows;
   const bool reduced = q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf;
   return reduced && at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad());
 }
