@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace r1 {
 
@@ -77,6 +78,34 @@ R1_AVX2 void scores_one_head(const View& q, const View& k, const View& mask, int
     }
     for (; s < S; ++s) row[s] = std::isinf(mm[s]) && mm[s] < 0 ? mm[s] : dot(qm, keys + s * k.row, D) * scale + mm[s];
   }
+}
+
+// Exported by libtorch_cpu: the exp ATen's own AVX2 kernels call.
+extern "C" R1_AVX2 __m256 Sleef_expf8_u10avx2(__m256);
+
+// row = softmax(row) in place: exp(x - max) / sum (hidden keys, -inf, give 0).
+R1_AVX2 void softmax_row(float* row, int64_t S) {
+  __m256 mv = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  int64_t s = 0;
+  for (; s + 8 <= S; s += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(row + s));
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  float max = _mm_cvtss_f32(_mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1)));
+  for (; s < S; ++s) max = std::max(max, row[s]);
+  const __m256 maxv = _mm256_set1_ps(max);
+  __m256 acc = _mm256_setzero_ps();
+  for (s = 0; s + 8 <= S; s += 8) {
+    __m256 e = Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_loadu_ps(row + s), maxv));
+    _mm256_storeu_ps(row + s, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  s4 = _mm_hadd_ps(s4, s4);
+  float sum = _mm_cvtss_f32(_mm_hadd_ps(s4, s4));
+  for (; s < S; ++s) sum += row[s] = std::exp(row[s] - max);
+  const __m256 inv = _mm256_set1_ps(1.0f / sum);
+  for (s = 0; s + 8 <= S; s += 8) _mm256_storeu_ps(row + s, _mm256_mul_ps(_mm256_loadu_ps(row + s), inv));
+  for (; s < S; ++s) row[s] *= 1.0f / sum;
 }
 
 // out[r] = sum_s p[r, s] v[s, 0 : 8N] for R query rows at once (R x N
@@ -156,20 +185,19 @@ at::Tensor cpu_decode_attention(const at::Tensor& q, const at::Tensor& k, const 
               mask.sizes(), " for q ", q.sizes(), " and k ", k.sizes());
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
   View qv(q), kv(k), vv(v), maskv(mask);
-  at::Tensor scores = at::empty({B, KV, M, S}, q.options());
-  float* sp = scores.data_ptr<float>();
-  // Each pair is ~M * S * D * 4 FLOPs: a few per task keep threads busy.
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, M * S * D));
-  at::parallel_for(0, B * KV, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) scores_one_head(qv, kv, maskv, i / KV, i % KV, M, S, D, scale, sp + i * M * S);
-  });
-  at::Tensor probs = at::softmax(scores, -1);
-  const float* pp = probs.const_data_ptr<float>();
   at::Tensor out = at::empty({B, KV, M, D}, q.options());
   float* op = out.data_ptr<float>();
+  // Each pair is ~M * S * D * 4 FLOPs: a few per task keep threads busy.
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, M * S * D));
+  // One (batch row, KV head) at a time, its scores staying in cache from the
+  // product through the softmax to the weighted values.
   at::parallel_for(0, B * KV, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
-      weighted_values_one_head(pp + i * M * S, vv, i / KV, i % KV, M, S, D, op + i * M * D);
+    std::vector<float> scores(M * S);
+    for (int64_t i = begin; i < end; ++i) {
+      scores_one_head(qv, kv, maskv, i / KV, i % KV, M, S, D, scale, scores.data());
+      for (int64_t m = 0; m < M; ++m) softmax_row(scores.data() + m * S, S);
+      weighted_values_one_head(scores.data(), vv, i / KV, i % KV, M, S, D, op + i * M * D);
+    }
   });
   return out;
 }

@@ -5,7 +5,8 @@
 // MKL separately, which repacks the keys on every call; at decode shapes
 // (4 query heads per KV head, head_dim 32, ~130 cached tokens) MKL spent as
 // long packing as multiplying. These kernels read each key and value once
-// per pair and skip the keys the mask hides (the cache's unwritten tail).
+// per pair and skip the keys the mask hides (the cache's unwritten tail);
+// the softmax runs on each pair's scores while they are in cache.
 #pragma once
 
 #include <ATen/ATen.h>
