@@ -60,8 +60,9 @@ struct LearnerOptions {
   // hold two micro-batches' activations and two extra gradient copies.
   int streams = 0;
   // Data parallelism (nullptr: this process alone). Every rank holds the
-  // whole batch and identical weights; rank r runs micro-batches r, r + N,
-  // ... of the step, and the gradients and statistics are summed over ranks
+  // whole batch and identical weights; the ranks split the step's
+  // micro-batches balanced by their tokens (train/micro_batches.h
+  // balanced_owners), and the gradients and statistics are summed over ranks
   // before clipping. The loss normaliser counts the whole batch, so the step
   // equals one process's up to the order of the sums.
   ProcessGroup* group = nullptr;

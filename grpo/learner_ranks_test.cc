@@ -6,9 +6,10 @@
 // Bit for bit, not just close: AdamW turns a gradient at the rounding floor
 // into a full-size step of either sign, so "equal within 1e-6" holds only
 // when the sums are the same. They are when the one process runs two
-// streams of one thread each: stream s sums micro-batches s, s + 2, ... and
-// the two sums are added, which is what rank s and a two-rank all-reduce
-// (one addition per element, and a + b == b + a) compute.
+// streams of one thread each: stream s sums the micro-batches rank s would
+// run (the same split balanced by tokens), in the same order, and the two
+// sums are added, which is what a two-rank all-reduce (one addition per
+// element, and a + b == b + a) computes.
 #include <gtest/gtest.h>
 
 #include <ATen/Parallel.h>
