@@ -2,22 +2,18 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
-#include <immintrin.h>
 
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "model/cpu_simd.h"
+
 namespace r1 {
 
 namespace {
 
-#define R1_AVX2 __attribute__((target("avx2,fma")))
-
-bool cpu_has_avx2_fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
+using simd::horizontal_sum;
 
 // The eight sums of acc[0..7]'s lanes, as one vector.
 R1_AVX2 __m256 horizontal_sums(const __m256 (&acc)[8]) {
@@ -31,9 +27,7 @@ R1_AVX2 __m256 horizontal_sums(const __m256 (&acc)[8]) {
 R1_AVX2 float dot(const float* q, const float* k, int64_t D) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t d = 0; d < D; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), acc);
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  s = _mm_hadd_ps(s, s);
-  return _mm_cvtss_f32(_mm_hadd_ps(s, s));
+  return horizontal_sum(acc);
 }
 
 // Strides of a [B, heads, rows, D] tensor (unit stride in D).
@@ -80,9 +74,6 @@ R1_AVX2 void scores_one_head(const View& q, const View& k, const View& mask, int
   }
 }
 
-// Exported by libtorch_cpu: the exp ATen's own AVX2 kernels call.
-extern "C" R1_AVX2 __m256 Sleef_expf8_u10avx2(__m256);
-
 // row = softmax(row) in place: exp(x - max) / sum (hidden keys, -inf, give 0).
 R1_AVX2 void softmax_row(float* row, int64_t S) {
   __m256 mv = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
@@ -99,9 +90,7 @@ R1_AVX2 void softmax_row(float* row, int64_t S) {
     _mm256_storeu_ps(row + s, e);
     acc = _mm256_add_ps(acc, e);
   }
-  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  s4 = _mm_hadd_ps(s4, s4);
-  float sum = _mm_cvtss_f32(_mm_hadd_ps(s4, s4));
+  float sum = horizontal_sum(acc);
   for (; s < S; ++s) sum += row[s] = std::exp(row[s] - max);
   const __m256 inv = _mm256_set1_ps(1.0f / sum);
   for (s = 0; s + 8 <= S; s += 8) _mm256_storeu_ps(row + s, _mm256_mul_ps(_mm256_loadu_ps(row + s), inv));
@@ -172,7 +161,7 @@ bool cpu_decode_attention_applies(const at::Tensor& q, const at::Tensor& k, cons
                                   const at::Tensor& mask) {
   if (!float_unit_stride(q) || !float_unit_stride(k) || !float_unit_stride(v) || !float_unit_stride(mask)) return false;
   if (at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad())) return false;
-  return q.size(2) <= kCpuDecodeQueryRows && q.size(3) % 8 == 0 && mask.size(1) == 1 && cpu_has_avx2_fma();
+  return q.size(2) <= kCpuDecodeQueryRows && q.size(3) % 8 == 0 && mask.size(1) == 1 && simd::cpu_has_avx2();
 }
 
 at::Tensor cpu_decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

@@ -15,7 +15,7 @@ namespace r1 {
 
 // True when cpu_decode_attention takes these inputs: CPU fp32 tensors, no
 // autograd, at most kCpuDecodeQueryRows query rows, head_dim a multiple of
-// 8, unit stride in the last dimension, and a CPU with AVX2 and FMA.
+// 8, unit stride in the last dimension, and a CPU with AVX2, FMA and F16C.
 inline constexpr int64_t kCpuDecodeQueryRows = 16;
 bool cpu_decode_attention_applies(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                   const at::Tensor& mask);

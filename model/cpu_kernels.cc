@@ -2,26 +2,16 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
-#include <immintrin.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
 #include <vector>
 
-#define R1_AVX2 __attribute__((target("avx2,fma,f16c")))
-
-// Exported by libtorch_cpu: the exp ATen's own AVX2 kernels (at::silu) call.
-extern "C" R1_AVX2 __m256 Sleef_expf8_u10avx2(__m256);
+#include "model/cpu_simd.h"
 
 namespace r1::cpu {
 
 namespace {
-
-bool cpu_has_avx2_fma_f16c() {
-  static const bool has =
-      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-  return has;
-}
 
 // f(T{}) for the dtypes kernels_apply takes.
 template <typename F>
@@ -37,11 +27,7 @@ void dispatch(at::ScalarType dtype, F&& f) {
 // Rows of about this many elements per parallel task.
 int64_t grain_rows(int64_t cols) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cols)); }
 
-R1_AVX2 float horizontal_sum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_hadd_ps(s, s);
-  return _mm_cvtss_f32(_mm_hadd_ps(s, s));
-}
+using simd::horizontal_sum;
 
 // ---- eight values of T as fp32, and back ----
 
@@ -426,7 +412,7 @@ bool recording(std::initializer_list<at::Tensor> inputs) {
 
 bool kernels_apply(const at::Tensor& x) {
   const at::ScalarType t = x.scalar_type();
-  return x.is_cpu() && (t == at::kFloat || t == at::kBFloat16 || t == at::kHalf) && cpu_has_avx2_fma_f16c();
+  return x.is_cpu() && (t == at::kFloat || t == at::kBFloat16 || t == at::kHalf) && simd::cpu_has_avx2();
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
