@@ -87,6 +87,22 @@ INSTANTIATE_TEST_SUITE_P(Families, ActivationCheckpoint,
                          ::testing::Values(ModelFamily::qwen2, ModelFamily::qwen3, ModelFamily::deepseek_v3),
                          [](const auto& info) { return std::string(model_family_name(info.param)); });
 
+// The reentrant checkpoint runs a layer without grad, then again with grad
+// for the backward; the backward is exact only if both runs give the same
+// bits. So no kernel choice may depend on grad mode, in any dtype.
+TEST(ActivationCheckpoint, ForwardIsTheSameWithAndWithoutGrad) {
+  const Transformer fp32 = tiny_random_model(32, 0.2, 9);
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    Transformer m = value_or_throw(Transformer::from_tensors(fp32.config(), fp32.tensors(),
+                                                             {.dtype = dtype, .trainable = true}));
+    PromptCompletionBatch batch = make_prompt_completion_batch(kPrompts, kCompletions);
+    at::Tensor with_grad = completion_logprobs(m, batch, 1.0);
+    ASSERT_TRUE(with_grad.requires_grad());
+    at::NoGradGuard no_grad;
+    EXPECT_TRUE(at::equal(with_grad.detach(), completion_logprobs(m, batch, 1.0))) << dtype;
+  }
+}
+
 // Without grad (scoring, decoding) the flag changes nothing.
 TEST(ActivationCheckpointNoGrad, LeavesInferenceAlone) {
   Transformer m = tiny_random_model(32, 0.2, 8, /*trainable=*/true);

@@ -48,17 +48,19 @@ constexpr int64_t kMaxMaterializedScores = int64_t{1} << 22;
 // - decode steps against a KV cache (up to 64 query rows per KV head: the
 //   grouped heads of a few tokens), where the flash kernel's per-block set-up
 //   dominates (~2x); a prefill into the cache goes to SDPA (~6% faster);
-// - bf16/fp16 under autograd: the flash kernel's reduced-precision backward is
-//   2.0-2.5x slower than the products in fp32 (gemm::matmul's upcast path).
-// Elsewhere SDPA wins: fp32 forward+backward 1.1-2.1x (a GRPO micro-batch's
-// completions, 8 x 64 queries against 160 keys: 8.7 -> 6.8 ms), and forward
-// only 1.1-3.3x in fp32 and 1.1-4.3x in bf16.
+// - bf16/fp16: the flash kernel's reduced-precision backward is 2.0-2.5x
+//   slower than the products in fp32 (gemm::matmul's upcast path). Its
+//   forward alone is faster, but the choice must not depend on grad mode: a
+//   checkpointed layer's recomputation (with grad) must equal its first pass
+//   (without) bit for bit.
+// fp32 goes to SDPA: forward+backward 1.1-2.1x faster (a GRPO micro-batch's
+// completions, 8 x 64 queries against 160 keys: 8.7 -> 6.8 ms), forward only
+// 1.1-3.3x.
 constexpr int64_t kShortQueryRows = 64;
 bool materialize_scores(const at::Tensor& q, const at::Tensor& k, bool from_cache) {
   if (!q.is_cpu() || q.size(0) * q.size(1) * q.size(2) * k.size(2) > kMaxMaterializedScores) return false;
   if (from_cache) return q.size(2) <= kShortQueryRows;
-  const bool reduced = q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf;
-  return reduced && at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad());
+  return q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf;
 }
 
 // softmax(q k^T / sqrt(D) + mask) v with scores and softmax in fp32 and the
