@@ -79,9 +79,7 @@ R1_AVX2 void softmax_row(float* row, int64_t S) {
   __m256 mv = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   int64_t s = 0;
   for (; s + 8 <= S; s += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(row + s));
-  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
-  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-  float max = _mm_cvtss_f32(_mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1)));
+  float max = simd::horizontal_max(mv);
   for (; s < S; ++s) max = std::max(max, row[s]);
   const __m256 maxv = _mm256_set1_ps(max);
   __m256 acc = _mm256_setzero_ps();

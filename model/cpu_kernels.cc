@@ -227,25 +227,23 @@ struct RowOffsets {
   }
 };
 
-// x [..., D] (unit stride in D), cos/sin expanded to x's shape; dy given:
-// the backward (dx) instead of the forward. -> contiguous, x's shape.
-at::Tensor rope_rows(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& dy) {
-  const int64_t D = x.size(-1), rows = D == 0 ? 0 : x.numel() / D;
-  at::Tensor out = at::empty(x.sizes(), x.options());
-  const RowOffsets x_rows(x), table_rows(cos);
+// The forward on x, or the backward on dy: src [..., D] (unit stride in D),
+// cos/sin expanded to its shape -> contiguous, src's shape.
+at::Tensor rope_rows(const at::Tensor& src, const at::Tensor& cos, const at::Tensor& sin, bool backward) {
+  const int64_t D = src.size(-1), rows = D == 0 ? 0 : src.numel() / D;
+  at::Tensor out = at::empty(src.sizes(), src.options());
+  const RowOffsets src_rows(src), table_rows(cos);
   TORCH_CHECK(cos.strides() == sin.strides(), "cpu::rope: cos and sin laid out differently");
-  dispatch(x.scalar_type(), [&](auto tag) {
+  dispatch(src.scalar_type(), [&](auto tag) {
     using scalar_t = decltype(tag);
-    const scalar_t *xp = x.const_data_ptr<scalar_t>(), *cp = cos.const_data_ptr<scalar_t>();
-    const scalar_t *sp = sin.const_data_ptr<scalar_t>(), *dyp = dy.defined() ? dy.const_data_ptr<scalar_t>() : nullptr;
+    const scalar_t *in = src.const_data_ptr<scalar_t>(), *cp = cos.const_data_ptr<scalar_t>();
+    const scalar_t* sp = sin.const_data_ptr<scalar_t>();
     scalar_t* op = out.data_ptr<scalar_t>();
+    auto row = backward ? rope_backward_row<scalar_t> : rope_row<scalar_t>;
     at::parallel_for(0, rows, grain_rows(D), [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         const int64_t t = table_rows(r);
-        if (dyp)
-          rope_backward_row(dyp + r * D, cp + t, sp + t, op + r * D, D);
-        else
-          rope_row(xp + x_rows(r), cp + t, sp + t, op + r * D, D);
+        row(in + src_rows(r), cp + t, sp + t, op + r * D, D);
       }
     });
   });
@@ -392,12 +390,11 @@ struct RopeFunction : torch::autograd::Function<RopeFunction> {
   // x [..., D], cos/sin expanded to x's shape (no gradient)
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
     ctx->save_for_backward({cos, sin});
-    return rope_rows(x, cos, sin, at::Tensor());
+    return rope_rows(x, cos, sin, /*backward=*/false);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    at::Tensor dy = grads[0].contiguous();
-    return {rope_rows(dy, saved[0], saved[1], dy), at::Tensor(), at::Tensor()};
+    return {rope_rows(grads[0].contiguous(), saved[0], saved[1], /*backward=*/true), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -410,14 +407,16 @@ bool recording(std::initializer_list<at::Tensor> inputs) {
 
 }  // namespace
 
-bool kernels_apply(const at::Tensor& x) {
-  const at::ScalarType t = x.scalar_type();
-  return x.is_cpu() && (t == at::kFloat || t == at::kBFloat16 || t == at::kHalf) && simd::cpu_has_avx2();
+bool kernels_apply(std::initializer_list<at::Tensor> inputs) {
+  const at::ScalarType t = inputs.begin()->scalar_type();
+  if (!(t == at::kFloat || t == at::kBFloat16 || t == at::kHalf) || !simd::cpu_has_avx2()) return false;
+  for (const at::Tensor& x : inputs)
+    if (!x.is_cpu() || x.scalar_type() != t) return false;
+  return true;
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  TORCH_CHECK(kernels_apply(x) && weight.scalar_type() == x.scalar_type() && weight.dim() == 1 &&
-                  weight.size(0) == x.size(-1),
+  TORCH_CHECK(kernels_apply({x, weight}) && weight.dim() == 1 && weight.size(0) == x.size(-1),
               "cpu::rms_norm: x ", x.sizes(), " ", x.scalar_type(), " and weight ", weight.sizes(), " ",
               weight.scalar_type(), " it does not take");
   at::Tensor rows = x.reshape({-1, x.size(-1)}).contiguous();
@@ -427,7 +426,7 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 }
 
 at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up) {
-  TORCH_CHECK(kernels_apply(gate) && up.scalar_type() == gate.scalar_type() && up.sizes() == gate.sizes(),
+  TORCH_CHECK(kernels_apply({gate, up}) && up.sizes() == gate.sizes(),
               "cpu::silu_mul: gate ", gate.sizes(), " ", gate.scalar_type(), " and up ", up.sizes(), " ",
               up.scalar_type(), " it does not take");
   at::Tensor g = as_rows(gate), u = as_rows(up);
@@ -436,13 +435,13 @@ at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up) {
 }
 
 at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& signed_sin) {
-  TORCH_CHECK(kernels_apply(x) && cos.scalar_type() == x.scalar_type() && signed_sin.scalar_type() == x.scalar_type() &&
-                  x.size(-1) % 2 == 0 && !cos.requires_grad() && !signed_sin.requires_grad(),
+  TORCH_CHECK(kernels_apply({x, cos, signed_sin}) && x.size(-1) % 2 == 0 && !cos.requires_grad() &&
+                  !signed_sin.requires_grad(),
               "cpu::rope: x ", x.sizes(), " ", x.scalar_type(), " and tables ", cos.sizes(), " ", cos.scalar_type(),
               " it does not take");
   auto unit = [](const at::Tensor& t) { return t.stride(-1) == 1 ? t : t.contiguous(); };
   at::Tensor xs = unit(x), c = unit(cos).expand(x.sizes()), s = unit(signed_sin).expand(x.sizes());
-  return recording({x}) ? RopeFunction::apply(xs, c, s) : rope_rows(xs, c, s, at::Tensor());
+  return recording({x}) ? RopeFunction::apply(xs, c, s) : rope_rows(xs, c, s, /*backward=*/false);
 }
 
 }  // namespace r1::cpu

@@ -16,11 +16,14 @@
 
 #include <ATen/ATen.h>
 
+#include <initializer_list>
+
 namespace r1::cpu {
 
-// Whether these kernels take x: a CPU tensor of fp32, bf16 or fp16 on a CPU
-// with AVX2, FMA and F16C (elsewhere layer_ops runs the ATen composition).
-bool kernels_apply(const at::Tensor& x);
+// Whether these kernels take `inputs` (at least one): CPU tensors of one
+// dtype, fp32, bf16 or fp16, on a CPU with AVX2, FMA and F16C (elsewhere
+// layer_ops runs the ATen composition).
+bool kernels_apply(std::initializer_list<at::Tensor> inputs);
 
 // weight * x * rsqrt(mean(x^2, -1) + eps), x [..., H], weight [H] of x's
 // dtype; differentiable in both.

@@ -65,7 +65,7 @@ void expect_close(const Function& ours, const Function& reference, const std::ve
 }
 
 TEST(CpuKernels, RmsNormMatchesTheCompositionInValuesAndGradients) {
-  if (!kernels_apply(at::zeros({1}))) GTEST_SKIP() << "no AVX2/FMA";
+  if (!kernels_apply({at::zeros({1})})) GTEST_SKIP() << "no AVX2/FMA";
   at::manual_seed(0);
   // Rows not a multiple of 8 wide (the vector tails), several 32-row blocks
   // of the weight's gradient, and one row.
@@ -82,7 +82,7 @@ TEST(CpuKernels, RmsNormMatchesTheCompositionInValuesAndGradients) {
 }
 
 TEST(CpuKernels, SiluMulMatchesTheCompositionInValuesAndGradients) {
-  if (!kernels_apply(at::zeros({1}))) GTEST_SKIP() << "no AVX2/FMA";
+  if (!kernels_apply({at::zeros({1})})) GTEST_SKIP() << "no AVX2/FMA";
   at::manual_seed(1);
   for (auto shape : {std::vector<int64_t>{3, 5, 37}, {64, 704}, {1, 8}}) {
     at::Tensor g = at::randn(shape) * 4, u = at::randn(shape);
@@ -120,7 +120,7 @@ std::vector<at::Tensor> rope_tables_for(std::vector<int64_t> shape) {
 }
 
 TEST(CpuKernels, RopeMatchesTheCompositionInValuesAndGradients) {
-  if (!kernels_apply(at::zeros({1}))) GTEST_SKIP() << "no AVX2/FMA";
+  if (!kernels_apply({at::zeros({1})})) GTEST_SKIP() << "no AVX2/FMA";
   at::manual_seed(3);
   // Queries [B, H, L, D] against tables [B, 1, L, D], as the decoder calls it;
   // D = 10 takes only the scalar tails, 80 both.
@@ -168,7 +168,7 @@ TEST(CpuKernels, RopeMatchesTheCompositionInValuesAndGradients) {
 // Activation checkpointing recomputes a layer with autograd on after a pass
 // without it: both must give the same bits.
 TEST(CpuKernels, ValuesDoNotDependOnAutogradOrTheThreadCount) {
-  if (!kernels_apply(at::zeros({1}))) GTEST_SKIP() << "no AVX2/FMA";
+  if (!kernels_apply({at::zeros({1})})) GTEST_SKIP() << "no AVX2/FMA";
   at::manual_seed(2);
   at::Tensor x = at::randn({200, 96}), w = at::randn({96}), g = at::randn({200, 96});
   const int threads = at::get_num_threads();
@@ -193,8 +193,9 @@ TEST(CpuKernels, ValuesDoNotDependOnAutogradOrTheThreadCount) {
 
 TEST(CpuKernels, RefusesWhatTheyDoNotTake) {
   at::Tensor x = at::ones({2, 4}, at::kInt);
-  EXPECT_FALSE(kernels_apply(x));
-  EXPECT_FALSE(kernels_apply(at::ones({2, 4}, at::kDouble)));
+  EXPECT_FALSE(kernels_apply({x}));
+  EXPECT_FALSE(kernels_apply({at::ones({2, 4}, at::kDouble)}));
+  EXPECT_FALSE(kernels_apply({at::ones({2, 4}), at::ones({4}, at::kBFloat16)}));  // mixed dtypes
   try {
     rms_norm(x, at::ones({4}, at::kInt), 1e-6);
     FAIL() << "an int tensor was taken";

@@ -20,7 +20,7 @@ bool use_fused_kernels(std::initializer_list<at::Tensor> inputs) {
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   if constexpr (cuda::kernels_built)
     if (use_fused_kernels({x, weight})) return cuda::rms_norm(x.contiguous(), weight, eps);
-  if (cpu::kernels_apply(x) && weight.scalar_type() == x.scalar_type()) return cpu::rms_norm(x, weight, eps);
+  if (cpu::kernels_apply({x, weight})) return cpu::rms_norm(x, weight, eps);
   // x rsqrt(mean(x^2) + eps) in fp32, rounded once to x's dtype as
   // transformers rounds it.
   return weight * std::get<0>(at::_fused_rms_norm(x, {x.size(-1)}, std::nullopt, eps));
@@ -43,7 +43,7 @@ at::Tensor silu_mul(const at::Tensor& gate_up) {
 }
 
 at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up) {
-  if (cpu::kernels_apply(gate) && up.scalar_type() == gate.scalar_type()) return cpu::silu_mul(gate, up);
+  if (cpu::kernels_apply({gate, up})) return cpu::silu_mul(gate, up);
   return at::silu(gate) * up;
 }
 
@@ -56,9 +56,7 @@ std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& angles, double f
 }
 
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& signed_sin) {
-  if (cpu::kernels_apply(x) && cos.scalar_type() == x.scalar_type() && signed_sin.scalar_type() == x.scalar_type() &&
-      !cos.requires_grad() && !signed_sin.requires_grad())
-    return cpu::rope(x, cos, signed_sin);
+  if (cpu::kernels_apply({x, cos, signed_sin})) return cpu::rope(x, cos, signed_sin);  // tables take no gradient
   at::Tensor swapped = x.unflatten(-1, {2, x.size(-1) / 2}).flip(-2).flatten(-2);  // [x2, x1]
   return x * cos + swapped * signed_sin;
 }
