@@ -253,26 +253,26 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
   return result;
 }
 
-// Runs the micro-batches over `streams` (balanced by `costs`,
-// train/micro_batches.h). With more than one, each stream sums its gradients
-// apart and the sums are added to .grad in stream order: the result does not
-// depend on which thread finishes first. Results come back in micro-batch order.
+// Runs this rank's micro-batches (`all[plan.mine[i]]`) over the plan's
+// streams (train/micro_batches.h). With more than one, each stream sums its
+// gradients apart and the sums are added to .grad in stream order: the
+// result does not depend on which thread finishes first. Results come back
+// in micro-batch order.
 Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& policy, const Transformer* reference,
                                                         const std::vector<Sample>& batch,
-                                                        const std::vector<std::vector<size_t>>& micro_batches,
-                                                        const std::vector<int64_t>& costs, const LearnerOptions& o,
-                                                        const LossNormalizer& normalizer, int streams) {
-  std::vector<Result<MicroBatchResult>> results(micro_batches.size(), Status::error("not run"));
+                                                        const std::vector<std::vector<size_t>>& all,
+                                                        const MicroBatchPlan& plan, const LearnerOptions& o,
+                                                        const LossNormalizer& normalizer) {
+  const int streams = plan.streams();
+  std::vector<Result<MicroBatchResult>> results(plan.mine.size(), Status::error("not run"));
   std::vector<at::Tensor> params = policy.parameters();
   const bool in_place = streams == 1 && grads_accumulate_in_place(params);  // one stream of fp32: into .grad
   std::vector<std::vector<at::Tensor>> grads(streams);
-  const std::vector<int> stream_of = balanced_owners(costs, streams);
   run_streams(streams, [&](int s) {
     std::vector<at::Tensor>* own_grads = in_place ? nullptr : &grads[s];
-    for (size_t m = 0; m < micro_batches.size(); ++m) {
-      if (stream_of[m] != s) continue;
-      results[m] = run_micro_batch(policy, reference, batch, micro_batches[m], o, normalizer, own_grads);
-      if (!results[m].ok()) return;
+    for (size_t i : plan.by_stream[s]) {
+      results[i] = run_micro_batch(policy, reference, batch, all[plan.mine[i]], o, normalizer, own_grads);
+      if (!results[i].ok()) return;
     }
   });
   std::vector<MicroBatchResult> out;
@@ -323,25 +323,23 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
                                             at::TensorOptions().device(policy.device()));
   normalizer.num_micro_batches = static_cast<int64_t>((n + o.micro_batch_size - 1) / o.micro_batch_size);
   std::vector<size_t> order = micro_batch_order(batch, o.loss);
-  std::vector<std::vector<size_t>> micro_batches;
-  const int64_t rank = o.group ? o.group->rank() : 0, ranks = o.group ? o.group->world_size() : 1;
+  const int64_t ranks = o.group ? o.group->world_size() : 1;
   // Every rank must run a micro-batch: the ranks then sum the same statistics.
   if (normalizer.num_micro_batches < ranks)
     return Status::error("the step's " + std::to_string(normalizer.num_micro_batches) +
                          " micro-batches cannot be split over " + std::to_string(ranks) +
                          " ranks: every rank needs at least one (lower per_device_train_batch_size)");
-  std::vector<std::vector<size_t>> all;
-  for (size_t begin = 0; begin < n; begin += o.micro_batch_size)
-    all.emplace_back(order.begin() + begin, order.begin() + std::min(n, begin + static_cast<size_t>(o.micro_batch_size)));
+  std::vector<std::vector<size_t>> all;  // the step's micro-batches: rows of `batch`
   std::vector<int64_t> costs;
-  for (const auto& rows : all) costs.push_back(micro_batch_tokens(batch, rows));
-  const std::vector<int> rank_of = balanced_owners(costs, static_cast<int>(ranks));
-  std::vector<int64_t> my_costs;
-  for (size_t m = 0; m < all.size(); ++m)
-    if (rank_of[m] == rank) micro_batches.push_back(all[m]), my_costs.push_back(costs[m]);
-  int streams = stream_count(o.streams, policy.device().is_cpu(), static_cast<int64_t>(micro_batches.size()));
+  for (size_t begin = 0; begin < n; begin += o.micro_batch_size) {
+    all.emplace_back(order.begin() + begin,
+                     order.begin() + std::min(n, begin + static_cast<size_t>(o.micro_batch_size)));
+    costs.push_back(micro_batch_tokens(batch, all.back()));
+  }
+  const MicroBatchPlan plan =
+      plan_micro_batches(costs, {.streams = o.streams, .group = o.group}, policy.device().is_cpu());
   R1_ASSIGN_OR_RETURN(std::vector<MicroBatchResult> results,
-                      run_micro_batches(policy, reference, batch, micro_batches, my_costs, o, normalizer, streams));
+                      run_micro_batches(policy, reference, batch, all, plan, o, normalizer));
   // Summed in double, in micro-batch order (the same sums however they
   // ran), and read from the device once per statistic.
   at::Tensor loss, entropy_sum, routing_counts;
@@ -360,7 +358,7 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
   stats.loss = loss.item<double>();
   for (const auto& [name, sum] : metric_sums)
     stats.metrics[name] = sum.item<double>() / static_cast<double>(normalizer.num_micro_batches);
-  stats.ref_logprobs_seconds /= streams;
+  stats.ref_logprobs_seconds /= plan.streams();
   stats.metrics["entropy"] =
       entropy_sum.item<double>() / static_cast<double>(std::max<int64_t>(1, stats.completion_tokens));
   return stats;

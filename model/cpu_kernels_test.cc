@@ -129,9 +129,13 @@ TEST(CpuKernels, RopeMatchesTheCompositionInValuesAndGradients) {
     at::Tensor x = at::randn({2, 3, 5, D});
     for (auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
       auto tc = t[0].to(dtype), ts = t[1].to(dtype);  // tables in the compute dtype, as rope_tables gives them
-      expect_close([&](const std::vector<at::Tensor>& in) { return rope(in[0], tc.to(in[0].scalar_type()), ts.to(in[0].scalar_type())); },
-                   [&](const std::vector<at::Tensor>& in) { return rope_reference({in[0], tc.to(at::kDouble), ts.to(at::kDouble)}); },
-                   {x}, dtype, dtype == at::kFloat ? 2e-6 : dtype == at::kHalf ? 4e-3 : 1.6e-2);
+      auto ours = [&](const std::vector<at::Tensor>& in) {  // (also called on the fp32 inputs, for the shape)
+        return rope(in[0], tc.to(in[0].scalar_type()), ts.to(in[0].scalar_type()));
+      };
+      auto exact = [&](const std::vector<at::Tensor>& in) {
+        return rope_reference({in[0], tc.to(at::kDouble), ts.to(at::kDouble)});
+      };
+      expect_close(ours, exact, {x}, dtype, dtype == at::kFloat ? 2e-6 : dtype == at::kHalf ? 4e-3 : 1.6e-2);
     }
   }
   // Strided inputs: a transposed [B, L, H, D] projection, and the queries and

@@ -53,25 +53,32 @@ std::vector<int> balanced_owners(const std::vector<int64_t>& costs, int parts) {
   return owner;
 }
 
+MicroBatchPlan plan_micro_batches(const std::vector<int64_t>& costs, const MicroBatchOptions& o, bool on_cpu) {
+  const int64_t rank = o.group ? o.group->rank() : 0, ranks = o.group ? o.group->world_size() : 1;
+  const std::vector<int> rank_of = balanced_owners(costs, static_cast<int>(ranks));
+  MicroBatchPlan plan;
+  std::vector<int64_t> my_costs;
+  for (size_t m = 0; m < costs.size(); ++m)
+    if (rank_of[m] == rank) plan.mine.push_back(static_cast<int64_t>(m)), my_costs.push_back(costs[m]);
+  const int streams = stream_count(o.streams, on_cpu, std::max<int64_t>(1, static_cast<int64_t>(plan.mine.size())));
+  const std::vector<int> stream_of = balanced_owners(my_costs, streams);
+  plan.by_stream.resize(streams);
+  for (size_t i = 0; i < stream_of.size(); ++i) plan.by_stream[stream_of[i]].push_back(i);
+  return plan;
+}
+
 Result<at::Tensor> accumulate_micro_batches(std::vector<at::Tensor> params, const std::vector<int64_t>& costs,
                                             int64_t num_stats,
                                             const std::function<MicroBatchLoss(int64_t m)>& run,
                                             const MicroBatchOptions& o) {
-  const int64_t rank = o.group ? o.group->rank() : 0, ranks = o.group ? o.group->world_size() : 1;
-  const std::vector<int> rank_of = balanced_owners(costs, static_cast<int>(ranks));
-  std::vector<int64_t> mine, my_costs;
-  for (size_t m = 0; m < costs.size(); ++m)
-    if (rank_of[m] == rank) mine.push_back(static_cast<int64_t>(m)), my_costs.push_back(costs[m]);
-  bool on_cpu = params.empty() || params.front().is_cpu();
-  int streams = stream_count(o.streams, on_cpu, std::max<int64_t>(1, static_cast<int64_t>(mine.size())));
+  const MicroBatchPlan plan = plan_micro_batches(costs, o, params.empty() || params.front().is_cpu());
+  const int streams = plan.streams();
   const bool in_place = streams == 1 && grads_accumulate_in_place(params);
   std::vector<std::vector<at::Tensor>> grads(streams);
-  std::vector<at::Tensor> stats(mine.size());
-  const std::vector<int> stream_of = balanced_owners(my_costs, streams);
+  std::vector<at::Tensor> stats(plan.mine.size());
   run_streams(streams, [&](int s) {
-    for (size_t i = 0; i < mine.size(); ++i) {
-      if (stream_of[i] != s) continue;
-      MicroBatchLoss out = run(mine[i]);
+    for (size_t i : plan.by_stream[s]) {
+      MicroBatchLoss out = run(plan.mine[i]);
       stats[i] = out.stats.detach().to(at::kDouble);
       if (in_place) {
         out.loss.backward();  // one stream of fp32 tensors: straight into .grad

@@ -48,6 +48,15 @@ struct MicroBatchOptions {
 // Equal costs give round robin, part m % parts. Every rank computes the same.
 std::vector<int> balanced_owners(const std::vector<int64_t>& costs, int parts);
 
+// This rank's share of a step's micro-batches (balanced_owners over the
+// ranks, then over its streams; the stream count from util/cpu_streams.h).
+struct MicroBatchPlan {
+  std::vector<int64_t> mine;                   // this rank's micro-batches, in order
+  std::vector<std::vector<size_t>> by_stream;  // each stream's positions in `mine`, in order
+  int streams() const { return static_cast<int>(by_stream.size()); }
+};
+MicroBatchPlan plan_micro_batches(const std::vector<int64_t>& costs, const MicroBatchOptions& options, bool on_cpu);
+
 // Runs `run(m)` for this rank's micro-batches m of [0, costs.size()), adds the
 // gradients of their losses to `params`' .grad and, over ranks, sums .grad
 // and the statistics. Returns the statistics summed over all n micro-batches

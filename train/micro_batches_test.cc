@@ -23,8 +23,8 @@ TEST(MicroBatches, Bf16GradientsAccumulateInFp32) {
   for (int m = 0; m < 5; ++m) xs.push_back(at::randn({4, 8}).to(at::kBFloat16) * (1.0 + 100.0 * m));
   for (int streams : {1, 2}) {
     w.mutable_grad().reset();
-    auto stats = accumulate_micro_batches({w}, std::vector<int64_t>(5, 1), 2, [&](int64_t m) { return linear_loss(w, xs, m); },
-                                          {.streams = streams});
+    auto stats = accumulate_micro_batches(
+        {w}, std::vector<int64_t>(5, 1), 2, [&](int64_t m) { return linear_loss(w, xs, m); }, {.streams = streams});
     ASSERT_TRUE(stats.ok()) << stats.status().message();
     EXPECT_EQ((*stats)[1].item<double>(), 5.0);  // every micro-batch's statistics, summed
     ASSERT_EQ(w.grad().scalar_type(), at::kFloat) << streams << " streams";
@@ -47,7 +47,8 @@ TEST(MicroBatches, Bf16GradientsAccumulateInFp32) {
 TEST(MicroBatches, Fp32GradientsGoStraightIntoGradWithOneStream) {
   at::Tensor w = at::randn({4, 8}).requires_grad_();
   std::vector<at::Tensor> xs = {at::randn({4, 8}), at::randn({4, 8})};
-  auto stats = accumulate_micro_batches({w}, {1, 1}, 2, [&](int64_t m) { return linear_loss(w, xs, m); }, {.streams = 1});
+  auto stats =
+      accumulate_micro_batches({w}, {1, 1}, 2, [&](int64_t m) { return linear_loss(w, xs, m); }, {.streams = 1});
   ASSERT_TRUE(stats.ok());
   EXPECT_TRUE(at::equal(w.grad(), xs[0] + xs[1]));
   EXPECT_EQ(w.grad().scalar_type(), at::kFloat);
@@ -84,8 +85,11 @@ TEST(MicroBatches, StreamsTakeTheirBalancedShare) {
   for (int m = 0; m < 4; ++m) xs.push_back(at::randn({4, 8}).to(at::kBFloat16));
   const std::vector<int64_t> costs = {100, 10, 90, 20};  // stream 0: 0 and 1; stream 1: 2 and 3
   std::vector<int64_t> ran(4, 0);
-  auto stats = accumulate_micro_batches({w}, costs, 2, [&](int64_t m) { ++ran[m]; return linear_loss(w, xs, m); },
-                                        {.streams = 2});
+  auto run = [&](int64_t m) {
+    ++ran[m];
+    return linear_loss(w, xs, m);
+  };
+  auto stats = accumulate_micro_batches({w}, costs, 2, run, {.streams = 2});
   at::set_num_threads(threads);
   ASSERT_TRUE(stats.ok()) << stats.status().message();
   EXPECT_EQ(ran, (std::vector<int64_t>{1, 1, 1, 1}));
