@@ -174,7 +174,7 @@ std::vector<size_t> fully_masked(const at::Tensor& weights, const at::Tensor& ma
 // [tokens x vocab] logits are kept.
 MicroBatchResult distill_micro_batch(const Transformer& policy, const Transformer& teacher, const MicroBatch& mb,
                                      PromptCompletionRouting* routing, const LearnerOptions& o,
-                                     const LossNormalizer& normalizer, std::vector<at::Tensor>* grads) {
+                                     const LossNormalizer& normalizer, const GradTarget& grads) {
   MicroBatchResult result;
   at::Tensor teacher_hidden;  // [loss tokens, hidden]
   {
@@ -186,21 +186,16 @@ MicroBatchResult distill_micro_batch(const Transformer& policy, const Transforme
   DistillLoss d = chunked_distill_loss(policy_hidden, policy.lm_head_weight(), teacher_hidden,
                                        teacher.lm_head_weight(), KlDirection::reverse, o.temperature, per_token);
   result.entropy_sum = d.entropy.sum();
-  if (grads) {
-    add_gradients(d.loss, policy.parameters(), *grads);
-  } else {
-    d.loss.backward();
-  }
+  backward_into(d.loss, policy.parameters(), grads);
   result.loss = d.loss.detach();
   return result;
 }
 
-// Forward and backward of rows `rows`. The gradient goes into the policy's
-// .grad, or is added to `grads` (one per parameter) when that is given.
+// Forward and backward of rows `rows`; the gradient goes to `grads`.
 Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transformer* reference,
                                          const std::vector<Sample>& batch, const std::vector<size_t>& rows,
                                          const LearnerOptions& o, const LossNormalizer& normalizer,
-                                         std::vector<at::Tensor>* grads) {
+                                         const GradTarget& grads) {
   MicroBatchResult result;
   MicroBatch mb = make_micro_batch(batch, rows, o, policy.device());
   std::vector<const Sample*> samples;
@@ -243,11 +238,7 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
     out.metrics["moe/aux_loss"] = terms.aux_loss.detach();
     result.routing_counts = terms.counts;
   }
-  if (grads) {
-    add_gradients(out.loss, policy.parameters(), *grads);
-  } else {
-    out.loss.backward();
-  }
+  backward_into(out.loss, policy.parameters(), grads);
   result.loss = out.loss.detach();
   result.metrics = std::move(out.metrics);
   return result;
@@ -262,16 +253,17 @@ Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& polic
                                                         const std::vector<Sample>& batch,
                                                         const std::vector<std::vector<size_t>>& all,
                                                         const MicroBatchPlan& plan, const LearnerOptions& o,
-                                                        const LossNormalizer& normalizer) {
+                                                        const LossNormalizer& normalizer, GradBuckets* buckets) {
   const int streams = plan.streams();
   std::vector<Result<MicroBatchResult>> results(plan.mine.size(), Status::error("not run"));
   std::vector<at::Tensor> params = policy.parameters();
   const bool in_place = streams == 1 && grads_accumulate_in_place(params);  // one stream of fp32: into .grad
   std::vector<std::vector<at::Tensor>> grads(streams);
+  const std::optional<size_t> last = last_backward(plan);
   run_streams(streams, [&](int s) {
-    std::vector<at::Tensor>* own_grads = in_place ? nullptr : &grads[s];
     for (size_t i : plan.by_stream[s]) {
-      results[i] = run_micro_batch(policy, reference, batch, all[plan.mine[i]], o, normalizer, own_grads);
+      const GradTarget target = {.sums = in_place ? nullptr : &grads[s], .buckets = last == i ? buckets : nullptr};
+      results[i] = run_micro_batch(policy, reference, batch, all[plan.mine[i]], o, normalizer, target);
       if (!results[i].ok()) return;
     }
   });
@@ -284,17 +276,15 @@ Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& polic
   return out;
 }
 
-// Gradients and the step's statistic sums, added over the ranks (a rank
+// Gradients (their buckets' all-reduces, the last started during the
+// backward) and the step's statistic sums, added over the ranks (a rank
 // with no micro-batch adds zeros). Afterwards every rank holds the sums one
 // process running the whole step would hold.
-Status sum_over_ranks(ProcessGroup& group, const Transformer& policy, at::Tensor& loss, at::Tensor& entropy_sum,
-                      std::map<std::string, at::Tensor>& metric_sums, at::Tensor& routing_counts) {
-  std::vector<at::Tensor> params = policy.parameters();
+Status sum_over_ranks(ProcessGroup& group, GradBuckets& buckets, const Transformer& policy, at::Tensor& loss,
+                      at::Tensor& entropy_sum, std::map<std::string, at::Tensor>& metric_sums,
+                      at::Tensor& routing_counts) {
+  R1_RETURN_IF_ERROR(buckets.finish());
   std::vector<at::Tensor> tensors;
-  for (at::Tensor& p : params) {
-    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
-    tensors.push_back(p.mutable_grad());
-  }
   auto zero = [&](at::Tensor& t) {
     if (!t.defined()) t = at::zeros({}, at::TensorOptions(at::kDouble).device(policy.device()));
     tensors.push_back(t);
@@ -338,8 +328,10 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
   }
   const MicroBatchPlan plan =
       plan_micro_batches(costs, {.streams = o.streams, .group = o.group}, policy.device().is_cpu());
+  std::optional<GradBuckets> buckets;
+  if (o.group) buckets.emplace(*o.group, policy.parameters());
   R1_ASSIGN_OR_RETURN(std::vector<MicroBatchResult> results,
-                      run_micro_batches(policy, reference, batch, all, plan, o, normalizer));
+                      run_micro_batches(policy, reference, batch, all, plan, o, normalizer, buckets ? &*buckets : nullptr));
   // Summed in double, in micro-batch order (the same sums however they
   // ran), and read from the device once per statistic.
   at::Tensor loss, entropy_sum, routing_counts;
@@ -353,7 +345,8 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
     for (const auto& [name, value] : r.metrics) add(metric_sums[name], value);
     stats.masked_rows.insert(stats.masked_rows.end(), r.masked_rows.begin(), r.masked_rows.end());
   }
-  if (o.group) R1_RETURN_IF_ERROR(sum_over_ranks(*o.group, policy, loss, entropy_sum, metric_sums, routing_counts));
+  if (o.group)
+    R1_RETURN_IF_ERROR(sum_over_ranks(*o.group, *buckets, policy, loss, entropy_sum, metric_sums, routing_counts));
   if (routing_counts.defined()) add_routing_metrics(routing_counts, stats.metrics);
   stats.loss = loss.item<double>();
   for (const auto& [name, sum] : metric_sums)

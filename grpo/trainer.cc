@@ -71,7 +71,7 @@ struct Run {
   std::optional<MetricsLog> metrics;
   ProcessInfo process;  // only the run-folder writer opens store and metrics, and saves
   std::unique_ptr<ProcessGroup> group;  // several ranks: they split each step's sampling and micro-batches
-  CollectiveBytes logged_bytes;         // group->bytes() at the last logged step
+  CollectiveTotals logged_totals;         // group->totals() at the last logged step
   // Generations sampled ahead that a resumed run samples again first: the
   // weights each was sampled with (read from the checkpoint), in order.
   std::vector<std::pair<int64_t, std::shared_ptr<const Transformer>>> resumed_in_flight;
@@ -374,7 +374,7 @@ Status train_on(Run& run, RLGeneration& gen, std::map<std::string, double> gen_m
         sync_reference(run);
       if (g.ddp_check_weights) R1_RETURN_IF_ERROR(check_same_weights(run));
       add_update_metrics(m, stats, lo.learning_rate, seconds_since(t_update));
-      if (run.group) m.merge(collective_metrics(run.group->bytes(), run.logged_bytes));
+      if (run.group) m.merge(collective_metrics(run.group->totals(), run.logged_totals));
       m["step_time"] = seconds_since(t0);  // a generation's first step carries its sampling time (or wait)
       t0 = Clock::now();
       R1_RETURN_IF_ERROR(log_step(run, m));
@@ -507,7 +507,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
     if (log) std::fprintf(log, "%s\n", run->group->describe().c_str());
     // A rank that sees other files (no shared output_dir) would train from elsewhere.
     R1_RETURN_IF_ERROR(run->group->check_same("the checkpoint to start from ('" + last + "')", last));
-    run->logged_bytes = run->group->bytes();  // the steps' traffic from here on
+    run->logged_totals = run->group->totals();  // the steps' traffic from here on
   }
   R1_RETURN_IF_ERROR(check_prompts(*run));
   run->optimizer = std::make_unique<AdamW>(

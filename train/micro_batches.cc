@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 
 #include "util/cpu_streams.h"
@@ -34,6 +35,21 @@ bool grads_accumulate_in_place(const std::vector<at::Tensor>& params) {
   for (const at::Tensor& p : params)
     if (p.scalar_type() != at::kFloat) return false;
   return true;
+}
+
+void backward_into(const at::Tensor& loss, const std::vector<at::Tensor>& params, const GradTarget& target) {
+  if (target.buckets) {
+    target.buckets->backward(loss, target.sums);
+  } else if (target.sums) {
+    add_gradients(loss, params, *target.sums);
+  } else {
+    loss.backward();
+  }
+}
+
+std::optional<size_t> last_backward(const MicroBatchPlan& plan) {
+  if (plan.streams() != 1 || plan.by_stream[0].empty()) return std::nullopt;
+  return plan.by_stream[0].back();
 }
 
 std::vector<int> balanced_owners(const std::vector<int64_t>& costs, int parts) {
@@ -76,28 +92,24 @@ Result<at::Tensor> accumulate_micro_batches(std::vector<at::Tensor> params, cons
   const bool in_place = streams == 1 && grads_accumulate_in_place(params);
   std::vector<std::vector<at::Tensor>> grads(streams);
   std::vector<at::Tensor> stats(plan.mine.size());
+  std::optional<GradBuckets> buckets;
+  if (o.group) buckets.emplace(*o.group, params);
+  const std::optional<size_t> last = last_backward(plan);
   run_streams(streams, [&](int s) {
     for (size_t i : plan.by_stream[s]) {
       MicroBatchLoss out = run(plan.mine[i]);
       stats[i] = out.stats.detach().to(at::kDouble);
-      if (in_place) {
-        out.loss.backward();  // one stream of fp32 tensors: straight into .grad
-      } else {
-        add_gradients(out.loss, params, grads[s]);
-      }
+      // One stream of fp32 tensors: straight into .grad.
+      backward_into(out.loss, params,
+                    {.sums = in_place ? nullptr : &grads[s], .buckets = buckets && last == i ? &*buckets : nullptr});
     }
   });
   for (const auto& stream_grads : grads) add_to_grads(params, stream_grads);
   at::Tensor total = at::zeros({num_stats}, at::kDouble);  // a rank without micro-batches adds zeros
   for (const at::Tensor& s : stats) total = total + s.to(at::kCPU);  // in micro-batch order
-  if (o.group) {
-    std::vector<at::Tensor> tensors;
-    for (at::Tensor& p : params) {
-      at::Tensor& g = p.mutable_grad();
-      if (!g.defined()) g = at::zeros_like(p);
-      tensors.push_back(g);
-    }
-    tensors.push_back(total);
+  if (buckets) {
+    R1_RETURN_IF_ERROR(buckets->finish());
+    std::vector<at::Tensor> tensors = {total};
     R1_RETURN_IF_ERROR(o.group->all_reduce(tensors, /*mean=*/false));
     total = tensors.back();
   }

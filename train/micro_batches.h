@@ -5,15 +5,18 @@
 // the sums are added to .grad in stream order, then over ranks. So one
 // process of S streams and S ranks of one stream sum the same terms in the
 // same order: their gradients are bit for bit equal, whichever thread
-// finishes first.
+// finishes first. With one stream, the rank's last micro-batch all-reduces
+// its gradients while its backward runs (train/grad_buckets.h).
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
+#include "train/grad_buckets.h"
 #include "train/process_group.h"
 #include "util/status.h"
 
@@ -29,6 +32,13 @@ void add_gradients(const at::Tensor& loss, const std::vector<at::Tensor>& params
 void add_to_grads(std::vector<at::Tensor>& params, const std::vector<at::Tensor>& sums);
 // Whether backward may go straight into .grad: every parameter is fp32.
 bool grads_accumulate_in_place(const std::vector<at::Tensor>& params);
+
+// Where a micro-batch's gradient goes.
+struct GradTarget {
+  std::vector<at::Tensor>* sums = nullptr;  // added to these (add_gradients), else into .grad
+  GradBuckets* buckets = nullptr;           // this rank's last micro-batch: all-reduced as backward finishes them
+};
+void backward_into(const at::Tensor& loss, const std::vector<at::Tensor>& params, const GradTarget& target);
 
 struct MicroBatchLoss {
   at::Tensor loss;   // scalar to differentiate: the micro-batch's share of the step's loss
@@ -56,6 +66,11 @@ struct MicroBatchPlan {
   int streams() const { return static_cast<int>(by_stream.size()); }
 };
 MicroBatchPlan plan_micro_batches(const std::vector<int64_t>& costs, const MicroBatchOptions& options, bool on_cpu);
+// The micro-batch (its position in plan.mine) whose backward starts the
+// gradients' all-reduce (GradBuckets::backward): this rank's last when one
+// stream runs them all. With several streams the sums are added after the
+// streams finish, so only then are the gradients final: none.
+std::optional<size_t> last_backward(const MicroBatchPlan& plan);
 
 // Runs `run(m)` for this rank's micro-batches m of [0, costs.size()), adds the
 // gradients of their losses to `params`' .grad and, over ranks, sums .grad

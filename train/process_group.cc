@@ -59,6 +59,13 @@ struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
   c10::intrusive_ptr<c10d::Backend> nccl;  // CUDA tensors, when cuda_backend_ is "nccl"
   int64_t entered = 0;  // collectives this rank has entered
+  struct Pending {      // start_all_reduce's, until finish_all_reduces
+    int64_t number;
+    at::Tensor flat;
+    c10::intrusive_ptr<c10d::Work> work;  // null when starting it failed
+    std::string error;
+  };
+  std::vector<Pending> pending;
   std::thread heartbeat;
   std::mutex mutex;
   std::condition_variable wake;
@@ -160,11 +167,13 @@ Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, c
   return group;
 }
 
-std::map<std::string, double> collective_metrics(const CollectiveBytes& now, CollectiveBytes& before, int64_t steps) {
-  const double per_step = 1e6 * static_cast<double>(std::max<int64_t>(steps, 1));
+std::map<std::string, double> collective_metrics(const CollectiveTotals& now, CollectiveTotals& before, int64_t steps) {
+  const double n = static_cast<double>(std::max<int64_t>(steps, 1));
   std::map<std::string, double> m = {
-      {"ddp/all_reduce_mb", static_cast<double>(now.all_reduce - before.all_reduce) / per_step},
-      {"ddp/all_gather_mb", static_cast<double>(now.all_gather - before.all_gather) / per_step}};
+      {"ddp/all_reduce_mb", static_cast<double>(now.all_reduce - before.all_reduce) / (1e6 * n)},
+      {"ddp/all_gather_mb", static_cast<double>(now.all_gather - before.all_gather) / (1e6 * n)},
+      {"ddp/all_reduce_wait_s", (now.all_reduce_s - before.all_reduce_s) / n},
+      {"ddp/all_gather_wait_s", (now.all_gather_s - before.all_gather_s) / n}};
   before = now;
   return m;
 }
@@ -236,12 +245,15 @@ Status ProcessGroup::run(const char* what, const std::function<void()>& collecti
     collective();
     return Status();
   } catch (const std::exception& e) {
-    // Gloo reports a closed peer at once and a silent one at the timeout.
-    return Status::error("rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " + what +
-                         " failed (a rank died or did not answer within " +
-                         std::to_string(static_cast<int64_t>(timeout_s_)) + " s; " + culprits(number) +
-                         "): " + e.what());
+    return collective_error(number, what, e.what());
   }
+}
+
+// Gloo reports a closed peer at once and a silent one at the timeout.
+Status ProcessGroup::collective_error(int64_t number, const char* what, const std::string& why) {
+  return Status::error("rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " + what +
+                       " failed (a rank died or did not answer within " +
+                       std::to_string(static_cast<int64_t>(timeout_s_)) + " s; " + culprits(number) + "): " + why);
 }
 
 std::string ProcessGroup::culprits(int64_t number) {
@@ -319,7 +331,7 @@ void ProcessGroup::per_bucket(std::vector<at::Tensor>& tensors, double divide_by
         for (at::Tensor* t : bucket) parts.push_back(t->reshape({-1}));
         next.flat = at::cat(parts);
       }
-      next.work = issue(next.flat, next.flat.is_cuda() && impl_->nccl ? *impl_->nccl : *impl_->gloo);
+      next.work = issue(next.flat, backend_for(next.flat));
       if (previous) finish(*previous);
       previous = std::move(next);
     }
@@ -327,6 +339,14 @@ void ProcessGroup::per_bucket(std::vector<at::Tensor>& tensors, double divide_by
 }
 
 namespace {
+
+// Adds the seconds of its scope to `total`.
+struct TimeInto {
+  explicit TimeInto(double& total) : total(total) {}
+  ~TimeInto() { total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
+  double& total;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
 
 int64_t payload_bytes(const std::vector<at::Tensor>& tensors) {
   int64_t n = 0;
@@ -336,17 +356,52 @@ int64_t payload_bytes(const std::vector<at::Tensor>& tensors) {
 
 }  // namespace
 
+c10d::Backend& ProcessGroup::backend_for(const at::Tensor& t) {
+  return t.is_cuda() && impl_->nccl ? *impl_->nccl : *impl_->gloo;
+}
+
+c10::intrusive_ptr<c10d::Work> ProcessGroup::sum_work(at::Tensor& flat, c10d::Backend& backend) {
+  std::vector<at::Tensor> one = {flat};
+  c10d::AllreduceOptions o;
+  o.reduceOp = c10d::ReduceOp::SUM;
+  o.timeout = millis(timeout_s_);
+  return backend.allreduce(one, o);
+}
+
 Status ProcessGroup::all_reduce(std::vector<at::Tensor>& tensors, bool mean) {
-  bytes_.all_reduce += payload_bytes(tensors);
+  totals_.all_reduce += payload_bytes(tensors);
+  TimeInto time(totals_.all_reduce_s);
   return run("all-reduce", [&] {
-    per_bucket(tensors, mean ? static_cast<double>(world_size()) : 1.0, [&](at::Tensor& flat, c10d::Backend& backend) {
-      std::vector<at::Tensor> one = {flat};
-      c10d::AllreduceOptions o;
-      o.reduceOp = c10d::ReduceOp::SUM;
-      o.timeout = millis(timeout_s_);
-      return backend.allreduce(one, o);
-    });
+    per_bucket(tensors, mean ? static_cast<double>(world_size()) : 1.0,
+               [&](at::Tensor& flat, c10d::Backend& backend) { return sum_work(flat, backend); });
   });
+}
+
+void ProcessGroup::start_all_reduce(at::Tensor flat) {
+  totals_.all_reduce += flat.numel() * static_cast<int64_t>(flat.element_size());
+  Impl::Pending p{++impl_->entered, flat, {}, {}};
+  try {
+    impl_->store->add(key("entered", rank()), 1);
+    p.work = sum_work(flat, backend_for(flat));
+  } catch (const std::exception& e) {
+    p.error = e.what();
+  }
+  impl_->pending.push_back(std::move(p));
+}
+
+Status ProcessGroup::finish_all_reduces() {
+  TimeInto time(totals_.all_reduce_s);
+  std::vector<Impl::Pending> pending = std::move(impl_->pending);
+  impl_->pending.clear();
+  for (Impl::Pending& p : pending) {
+    try {
+      if (p.work) p.work->wait(millis(timeout_s_));  // a timed wait: see per_bucket
+    } catch (const std::exception& e) {
+      p.error = e.what();
+    }
+    if (!p.error.empty()) return collective_error(p.number, "all-reduce", p.error);
+  }
+  return Status();
 }
 
 Status ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
@@ -363,7 +418,8 @@ Status ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
 
 Result<std::vector<std::string>> ProcessGroup::all_gather(const std::string& bytes) {
   std::vector<std::string> out(static_cast<size_t>(world_size()));
-  bytes_.all_gather += static_cast<int64_t>(bytes.size());
+  totals_.all_gather += static_cast<int64_t>(bytes.size());
+  TimeInto time(totals_.all_gather_s);
   Status status = run("all-gather", [&] {
     // Gloo gathers equal shapes: the lengths first, then buffers padded to the longest.
     auto gather = [&](const at::Tensor& mine) {

@@ -57,18 +57,22 @@ Result<std::string> cuda_tensor_backend(const std::string& requested, const std:
 // NCCL and nccl.h found at build time).
 bool nccl_built();
 
-// Payload bytes this rank has passed into the trainers' collectives since
-// the join (its own tensors' bytes, whatever the backend then moves): what a
-// step costs the network, for metrics and for the scaling estimates of
-// docs/distributed.md.
-struct CollectiveBytes {
+// What this rank's collectives have cost since the join: the payload bytes
+// it passed into them (its own tensors' bytes, whatever the backend then
+// moves), what a step costs the network, for metrics and for the scaling
+// estimates of docs/distributed.md; and the seconds it spent blocked in
+// them (the transfer not hidden behind computation, and the wait for slower
+// ranks).
+struct CollectiveTotals {
   int64_t all_reduce = 0, all_gather = 0;
+  double all_reduce_s = 0, all_gather_s = 0;
 };
 
 // The trainers' per-step metrics of it: ddp/all_reduce_mb (gradients,
-// statistics) and ddp/all_gather_mb (GRPO's samples), MB per step over the
-// `steps` steps since `before`; then `before` = `now`.
-std::map<std::string, double> collective_metrics(const CollectiveBytes& now, CollectiveBytes& before,
+// statistics), ddp/all_gather_mb (GRPO's samples), and the seconds blocked
+// in them, ddp/all_reduce_wait_s and ddp/all_gather_wait_s, per step over
+// the `steps` steps since `before`; then `before` = `now`.
+std::map<std::string, double> collective_metrics(const CollectiveTotals& now, CollectiveTotals& before,
                                                  int64_t steps = 1);
 
 class ProcessGroup {
@@ -90,12 +94,22 @@ class ProcessGroup {
   // For the run's log: "2 ranks (torchrun), collectives over gloo" (nccl
   // when this rank's tensors are CUDA tensors that NCCL moves).
   std::string describe() const;
-  const CollectiveBytes& bytes() const { return bytes_; }
+  const CollectiveTotals& totals() const { return totals_; }
+  double bucket_cap_mb() const { return options_.bucket_cap_mb; }
 
   // In place on every rank: the element-wise sum, or mean, over ranks.
   // Tensors of any shapes and devices; those of one device and dtype travel
   // in buckets of at most options.bucket_cap_mb.
   Status all_reduce(std::vector<at::Tensor>& tensors, bool mean);
+  // In the background, in place: sums `flat` (one contiguous tensor) over
+  // the ranks while this rank goes on (Gloo's worker threads, NCCL's
+  // stream), so a bucket of gradients can travel while backward computes
+  // the next (train/grad_buckets.h). Every rank must start the same ones in
+  // the same order; errors come at finish_all_reduces.
+  void start_all_reduce(at::Tensor flat);
+  // Waits for every all-reduce start_all_reduce began, in order, each within
+  // the timeout: OK, or the first failure, naming the ranks at fault.
+  Status finish_all_reduces();
   // In place: every rank ends with `root`'s tensors (any shapes).
   Status broadcast(std::vector<at::Tensor>& tensors, int64_t root);
   // Every rank's `bytes` (of any lengths), indexed by rank, on every rank.
@@ -110,12 +124,18 @@ class ProcessGroup {
  private:
   ProcessGroup(ProcessInfo process, ProcessGroupOptions options);
   Status run(const char* what, const std::function<void()>& collective);
+  // The error of collective `number` (`what`), which failed with `why`.
+  Status collective_error(int64_t number, const char* what, const std::string& why);
   // After Gloo's group: agree on cuda_backend_ and, for NCCL, create it.
   Status join_cuda_backend();
   // all_reduce / broadcast: each bucket's flat copy through `issue`, which
   // starts the collective and returns its work; results divided by `divide_by`.
   using IssueCollective = std::function<c10::intrusive_ptr<c10d::Work>(at::Tensor& flat, c10d::Backend& backend)>;
   void per_bucket(std::vector<at::Tensor>& tensors, double divide_by, const IssueCollective& issue);
+  // What `t` travels by: NCCL for CUDA tensors when cuda_backend_ is "nccl", else Gloo.
+  c10d::Backend& backend_for(const at::Tensor& t);
+  // Starts the sum of `flat` over the ranks, in place, on `backend`.
+  c10::intrusive_ptr<c10d::Work> sum_work(at::Tensor& flat, c10d::Backend& backend);
   // Which ranks made collective `number` fail, for its error: those whose
   // heartbeat stopped, and those alive that never reached it.
   std::string culprits(int64_t number);
@@ -124,7 +144,7 @@ class ProcessGroup {
   ProcessGroupOptions options_;
   double timeout_s_;
   std::string cuda_backend_ = "gloo";
-  CollectiveBytes bytes_;
+  CollectiveTotals totals_;
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

@@ -66,7 +66,7 @@ struct Run {
   std::optional<MetricsLog> metrics;  // opened only by the process that writes the run folder
   ProcessInfo process;
   std::unique_ptr<ProcessGroup> group;  // several ranks: they split each step's micro-batches
-  CollectiveBytes logged_bytes;         // group->bytes() at the last logged step
+  CollectiveTotals logged_totals;         // group->totals() at the last logged step
 };
 
 Status record(Run& run, const std::string& json) {
@@ -140,7 +140,7 @@ Result<Run> start_run(const TrainingArguments& c, const TrainerLoopOptions& opti
     if (log) std::fprintf(log, "%s\n", run.group->describe().c_str());
     // A rank that sees other files (no shared output_dir) would train from elsewhere.
     R1_RETURN_IF_ERROR(run.group->check_same("the checkpoint to start from ('" + last + "')", resume ? last : ""));
-    run.logged_bytes = run.group->bytes();  // the steps' traffic from here on
+    run.logged_totals = run.group->totals();  // the steps' traffic from here on
   }
   AdamWOptions ao{c.adam_beta1, c.adam_beta2, c.adam_epsilon, c.weight_decay};
   run.optimizer = std::make_unique<AdamW>(run.model, ao);
@@ -209,7 +209,7 @@ Status log_step(Run& run, Window& w, double lr, double grad_norm, double session
   j.key("learning_rate").value(lr);
   j.key("grad_norm").value(grad_norm).key("tokens_per_second").value(tokens_per_second);
   if (run.group)
-    for (const auto& [name, value] : collective_metrics(run.group->bytes(), run.logged_bytes, w.steps))
+    for (const auto& [name, value] : collective_metrics(run.group->totals(), run.logged_totals, w.steps))
       j.key(name).value(value);
   j.end_object();
   return record(run, j.str());

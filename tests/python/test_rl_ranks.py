@@ -129,6 +129,9 @@ def test_moe_policy_with_routing_replay_on_two_ranks_equals_one_process(base):
         m = json.loads(line)
         assert 4 * parameters / 1e6 <= m["ddp/all_reduce_mb"] < 4 * parameters / 1e6 + 0.01, m
         assert m["ddp/all_gather_mb"] > 0 if m["step"] % 2 == 1 else m["ddp/all_gather_mb"] == 0, m
+        # Seconds blocked in the collectives: part of the step, never more.
+        assert 0 < m["ddp/all_reduce_wait_s"] < m["step_time"], m
+        assert 0 <= m["ddp/all_gather_wait_s"] < m["step_time"], m
     assert not any("ddp/all_reduce_mb" in json.loads(l) for l in metrics[0])
 
 

@@ -49,6 +49,7 @@ def test_two_ranks_equal_one_process_for_sft_and_distillation(run_dir):
         for m in (m for m in logged if "loss" in m):
             assert 4 * parameters / 1e6 <= m["ddp/all_reduce_mb"] < 4 * parameters / 1e6 + 0.01, m
             assert m["ddp/all_gather_mb"] == 0, m
+            assert m["ddp/all_gather_wait_s"] == 0 and m["ddp/all_reduce_wait_s"] > 0, m
 
 
 def test_gradient_checkpointing_gives_the_same_weights(run_dir):
