@@ -1,5 +1,6 @@
 #include "train/grad_buckets.h"
 
+#include <ATen/cuda/CUDAContext.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -17,17 +18,17 @@ constexpr const char* kChild = "GradBucketsChild.Rank";
 // A small chain of weights 1-4, weight 1 used twice (as tied embeddings
 // are), and weight 0 that only micro-batch 0 uses: its gradient is final
 // before the last backward starts, and that backward never reports it.
-std::vector<at::Tensor> weights(at::ScalarType dtype) {
+std::vector<at::Tensor> weights(at::ScalarType dtype, at::Device device) {
   at::manual_seed(7);
   std::vector<at::Tensor> w;
-  for (int i = 0; i < 5; ++i) w.push_back((at::randn({16, 16}) * 0.3).to(dtype).requires_grad_());
+  for (int i = 0; i < 5; ++i) w.push_back((at::randn({16, 16}) * 0.3).to(device, dtype).requires_grad_());
   return w;
 }
 
 // Rank `rank`'s micro-batch `m`.
 at::Tensor loss_of(const std::vector<at::Tensor>& w, int64_t rank, int m) {
   at::manual_seed(100 + 10 * rank + m);
-  at::Tensor x = at::randn({4, 16}).to(w[0].scalar_type());
+  at::Tensor x = at::randn({4, 16}).to(w[0].device(), w[0].scalar_type());
   at::Tensor h = at::tanh(x.matmul(w[1]));
   h = at::tanh(h.matmul(w[2])) + h.matmul(w[1].t());
   h = at::tanh(h.matmul(w[3])).matmul(w[4]);
@@ -37,10 +38,10 @@ at::Tensor loss_of(const std::vector<at::Tensor>& w, int64_t rank, int m) {
 
 // What every rank must end with: both ranks' two micro-batches, each rank's
 // summed in order as its stream sums them (fp32), then rank 0's + rank 1's.
-std::vector<at::Tensor> expected(at::ScalarType dtype) {
+std::vector<at::Tensor> expected(at::ScalarType dtype, at::Device device) {
   std::vector<at::Tensor> total;
   for (int64_t rank : {0, 1}) {
-    std::vector<at::Tensor> w = weights(dtype), sums;
+    std::vector<at::Tensor> w = weights(dtype, device), sums;
     for (int m : {0, 1}) add_gradients(loss_of(w, rank, m), w, sums);
     if (total.empty()) total = sums;
     else for (size_t i = 0; i < sums.size(); ++i) total[i] = total[i] + sums[i];
@@ -54,10 +55,15 @@ TEST(GradBucketsChild, Rank) {
   if (!rank_role()) GTEST_SKIP() << "a rank started by the test below";
   ProcessInfo p = value_or_throw(read_process_info([](const char* n) { return std::getenv(n); }));
   const std::string role = rank_role();
+  // On R1_TEST_DEVICE, as the process group's test (two ranks on one GPU
+  // go through Gloo, on GPUs of their own through NCCL).
+  at::Device device = at::kCPU;
+  if (const char* d = std::getenv("R1_TEST_DEVICE"); d && std::string(d) == "cuda")
+    device = at::Device(at::kCUDA, static_cast<int8_t>(p.rank % at::cuda::device_count()));
   // 2 KB buckets: each 16 x 16 fp32 gradient (1 KB) shares one with a neighbour.
-  auto group = value_or_throw(ProcessGroup::join(p, {60, at::kCPU, "auto", 2048.0 / (1024 * 1024)}));
+  auto group = value_or_throw(ProcessGroup::join(p, {60, device, "auto", 2048.0 / (1024 * 1024)}));
   const at::ScalarType dtype = role == "bf16" ? at::kBFloat16 : at::kFloat;
-  std::vector<at::Tensor> w = weights(dtype), sums;
+  std::vector<at::Tensor> w = weights(dtype, device), sums;
   GradBuckets buckets(*group, w);
   ASSERT_EQ(buckets.num_buckets(), 3);
   const bool runs = !(role == "idle1" && p.rank == 1);
@@ -73,9 +79,9 @@ TEST(GradBucketsChild, Rank) {
   }
   Status s = buckets.finish();
   ASSERT_TRUE(s.ok()) << s.message();
-  std::vector<at::Tensor> want = expected(dtype);
+  std::vector<at::Tensor> want = expected(dtype, device);
   if (role == "idle1") {  // rank 0's gradients alone
-    std::vector<at::Tensor> w0 = weights(dtype);
+    std::vector<at::Tensor> w0 = weights(dtype, device);
     want.clear();
     for (int m : {0, 1}) add_gradients(loss_of(w0, 0, m), w0, want);
   }
