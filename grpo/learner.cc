@@ -330,8 +330,9 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
       plan_micro_batches(costs, {.streams = o.streams, .group = o.group}, policy.device().is_cpu());
   std::optional<GradBuckets> buckets;
   if (o.group) buckets.emplace(*o.group, policy.parameters());
-  R1_ASSIGN_OR_RETURN(std::vector<MicroBatchResult> results,
-                      run_micro_batches(policy, reference, batch, all, plan, o, normalizer, buckets ? &*buckets : nullptr));
+  R1_ASSIGN_OR_RETURN(
+      std::vector<MicroBatchResult> results,
+      run_micro_batches(policy, reference, batch, all, plan, o, normalizer, buckets ? &*buckets : nullptr));
   // Summed in double, in micro-batch order (the same sums however they
   // ran), and read from the device once per statistic.
   at::Tensor loss, entropy_sum, routing_counts;

@@ -31,7 +31,10 @@ GradBuckets::GradBuckets(ProcessGroup& group, std::vector<at::Tensor> params)
   int64_t filled = 0;
   for (size_t i = params_.size(); i-- > 0;) {
     const int64_t limit = buckets_.size() == 1 ? std::min(cap, kFirstBucketBytes) : cap;
-    if (buckets_.empty() || (filled > 0 && filled + grad_bytes(params_[i]) > limit)) buckets_.emplace_back(), filled = 0;
+    if (buckets_.empty() || (filled > 0 && filled + grad_bytes(params_[i]) > limit)) {
+      buckets_.emplace_back();
+      filled = 0;
+    }
     buckets_.back().params.push_back(i);
     bucket_of_[i] = buckets_.size() - 1;
     filled += grad_bytes(params_[i]);
