@@ -102,11 +102,8 @@ TEST(LearnerRanksChild, Rank) {
 TEST(LearnerRanks, TwoRanksReachOneProcesssWeights) {
   for (const char* loss_type : {"dapo", "grpo", "dr_grpo"}) {
     SCOPED_TRACE(loss_type);
-    fs::path dir = fresh_test_dir(std::string("learner_ranks_") + loss_type);
-    int port = free_loopback_port();
-    pid_t r0 = start_rank(0, 2, port, loss_type, dir, kChild), r1 = start_rank(1, 2, port, loss_type, dir, kChild);
-    ASSERT_EQ(exit_code(r0), 0);
-    ASSERT_EQ(exit_code(r1), 0);
+    fs::path dir = run_two_ranks(std::string("learner_ranks_") + loss_type, loss_type, kChild);
+    if (HasFailure()) return;
     int threads = at::get_num_threads();
     at::set_num_threads(2);  // two streams of one thread each
     at::Tensor alone = train(loss_type, nullptr, 2);

@@ -3,15 +3,11 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "train/micro_batches.h"
 #include "train/train_test_util.h"
 
 namespace r1 {
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr const char* kChild = "GradBucketsChild.Rank";
 
@@ -90,17 +86,12 @@ TEST(GradBucketsChild, Rank) {
     EXPECT_TRUE(at::equal(w[i].grad(), want[i])) << "weight " << i << ": largest difference "
                                                  << (w[i].grad() - want[i]).abs().max().item<double>();
   }
-  std::ofstream(rank_dir() / ("done" + std::to_string(p.rank))) << buckets.started_in_backward();
 }
 
 TEST(GradBuckets, TwoRanksSumWhatOneProcessSums) {
   for (const char* role : {"fp32", "bf16", "idle1"}) {
     SCOPED_TRACE(role);
-    fs::path dir = fresh_test_dir(std::string("grad_buckets_") + role);
-    int port = free_loopback_port();
-    pid_t r0 = start_rank(0, 2, port, role, dir, kChild), r1 = start_rank(1, 2, port, role, dir, kChild);
-    EXPECT_EQ(exit_code(r0), 0);
-    EXPECT_EQ(exit_code(r1), 0);
+    run_two_ranks(std::string("grad_buckets_") + role, role, kChild);
   }
 }
 

@@ -88,14 +88,7 @@ TEST(ProcessGroupChild, Rank) {
 }
 
 // Two ranks in `role` over loopback, both to a clean exit; their folder.
-fs::path run_two_ranks(const std::string& role) {
-  fs::path dir = fresh_test_dir("pg_" + role);
-  int port = free_loopback_port();
-  pid_t r0 = start_rank(0, 2, port, role, dir, kChild), r1 = start_rank(1, 2, port, role, dir, kChild);
-  EXPECT_EQ(exit_code(r0), 0);
-  EXPECT_EQ(exit_code(r1), 0);
-  return dir;
-}
+fs::path run_two_ranks(const std::string& role) { return r1::run_two_ranks("pg_" + role, role, kChild); }
 
 TEST(ProcessGroup, TwoRanksOverLoopbackSumAverageBroadcastAndGather) {
   fs::path dir = run_two_ranks("collectives");

@@ -71,6 +71,17 @@ inline std::filesystem::path fresh_test_dir(const std::string& name) {
 }
 
 // The child's role and marker folder; nullptr / "" in the parent.
+// Two ranks of `child_test` in `role` over loopback, in a fresh folder
+// `name`, each expected to exit cleanly; the folder.
+inline std::filesystem::path run_two_ranks(const std::string& name, const std::string& role, const char* child_test) {
+  std::filesystem::path dir = fresh_test_dir(name);
+  int port = free_loopback_port();
+  pid_t r0 = start_rank(0, 2, port, role, dir, child_test), r1 = start_rank(1, 2, port, role, dir, child_test);
+  EXPECT_EQ(exit_code(r0), 0) << "rank 0";
+  EXPECT_EQ(exit_code(r1), 0) << "rank 1";
+  return dir;
+}
+
 inline const char* rank_role() { return std::getenv("R1_RANK_ROLE"); }
 inline std::filesystem::path rank_dir() { return std::getenv("R1_RANK_DIR"); }
 
