@@ -257,7 +257,7 @@ Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& polic
   const int streams = plan.streams();
   std::vector<Result<MicroBatchResult>> results(plan.mine.size(), Status::error("not run"));
   std::vector<at::Tensor> params = policy.parameters();
-  const bool in_place = streams == 1 && grads_accumulate_in_place(params);  // one stream of fp32: into .grad
+  const bool in_place = grads_in_place(plan, params);
   std::vector<std::vector<at::Tensor>> grads(streams);
   const std::optional<size_t> last = last_backward(plan);
   run_streams(streams, [&](int s) {
@@ -329,7 +329,7 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
   const MicroBatchPlan plan =
       plan_micro_batches(costs, {.streams = o.streams, .group = o.group}, policy.device().is_cpu());
   std::optional<GradBuckets> buckets;
-  if (o.group) buckets.emplace(*o.group, policy.parameters());
+  if (o.group) buckets.emplace(*o.group, policy.parameters(), grads_in_place(plan, policy.parameters()));
   R1_ASSIGN_OR_RETURN(
       std::vector<MicroBatchResult> results,
       run_micro_batches(policy, reference, batch, all, plan, o, normalizer, buckets ? &*buckets : nullptr));

@@ -11,8 +11,6 @@ namespace {
 
 constexpr int64_t kFirstBucketBytes = 1024 * 1024;
 
-int64_t grad_bytes(const at::Tensor& p) { return p.numel() * static_cast<int64_t>(sizeof(float)); }
-
 }  // namespace
 
 // Runs after AccumulateGrad has added the parameter's last contribution of
@@ -25,27 +23,46 @@ struct GradBuckets::Hook : torch::autograd::PostAccumulateGradHook {
   size_t p;
 };
 
-GradBuckets::GradBuckets(ProcessGroup& group, std::vector<at::Tensor> params)
-    : group_(group), params_(std::move(params)), bucket_of_(params_.size()) {
+GradBuckets::GradBuckets(ProcessGroup& group, std::vector<at::Tensor> params, bool grads_in_place)
+    : group_(group), params_(std::move(params)), bucket_of_(params_.size()), views_(params_.size()) {
   const int64_t cap = static_cast<int64_t>(group.bucket_cap_mb() * 1024 * 1024);
-  int64_t filled = 0;
   for (size_t i = params_.size(); i-- > 0;) {
     const int64_t limit = buckets_.size() == 1 ? std::min(cap, kFirstBucketBytes) : cap;
-    if (buckets_.empty() || (filled > 0 && filled + grad_bytes(params_[i]) > limit)) {
+    const int64_t numel = params_[i].numel();
+    if (buckets_.empty() || (buckets_.back().numel > 0 && (buckets_.back().numel + numel) * 4 > limit))
       buckets_.emplace_back();
-      filled = 0;
-    }
     buckets_.back().params.push_back(i);
+    buckets_.back().numel += numel;
     bucket_of_[i] = buckets_.size() - 1;
-    filled += grad_bytes(params_[i]);
   }
-  for (Bucket& b : buckets_) b.waiting = b.params.size();
+  for (Bucket& b : buckets_) {
+    b.waiting = b.params.size();
+    if (!grads_in_place) continue;
+    make_buffer(b);
+    for (size_t p : b.params) adopt_grad(p);
+  }
 }
 
 GradBuckets::~GradBuckets() { remove_hooks(); }
 
 void GradBuckets::remove_hooks() {
   for (const at::Tensor& p : params_) torch::autograd::impl::set_post_acc_grad_hooks(p, nullptr);
+}
+
+void GradBuckets::make_buffer(Bucket& b) {
+  b.flat = at::zeros({b.numel}, at::TensorOptions(at::kFloat).device(params_[b.params.front()].device()));
+  int64_t offset = 0;
+  for (size_t p : b.params) {
+    views_[p] = b.flat.narrow(0, offset, params_[p].numel()).view(params_[p].sizes());
+    offset += params_[p].numel();
+  }
+}
+
+void GradBuckets::adopt_grad(size_t p) {
+  at::Tensor& grad = params_[p].mutable_grad();
+  if (grad.is_same(views_[p])) return;
+  if (grad.defined()) views_[p].copy_(grad);
+  grad = views_[p];
 }
 
 void GradBuckets::backward(const at::Tensor& loss, std::vector<at::Tensor>* sums) {
@@ -61,35 +78,31 @@ void GradBuckets::backward(const at::Tensor& loss, std::vector<at::Tensor>* sums
 }
 
 void GradBuckets::ready(size_t p) {
+  Bucket& b = buckets_[bucket_of_[p]];
   if (sums_) {
-    // Kept apart in fp32 (a bf16 model): this pass's gradient joins the
-    // earlier micro-batches' sum, as add_gradients adds it, and the sum
-    // becomes .grad.
-    at::Tensor& sum = (*sums_)[p];
+    // Kept apart in fp32 (a bf16 model): this pass's gradient (in .grad,
+    // which backward found empty) joins the earlier micro-batches' sum as
+    // add_gradients adds it, in the bucket.
+    if (!b.flat.defined()) make_buffer(b);
     at::Tensor g = params_[p].grad().to(at::kFloat);
-    params_[p].mutable_grad() = sum.defined() ? sum + g : g;
+    at::Tensor& sum = (*sums_)[p];
+    if (sum.defined()) {
+      at::add_out(views_[p], sum, g);
+    } else {
+      views_[p].copy_(g);
+    }
     sum = at::Tensor();
+    params_[p].mutable_grad() = views_[p];
   }
-  --buckets_[bucket_of_[p]].waiting;
+  --b.waiting;
   start_buckets(/*all=*/false);
 }
 
 void GradBuckets::start_buckets(bool all) {
   for (; next_ < buckets_.size() && (all || buckets_[next_].waiting == 0); ++next_) {
     Bucket& b = buckets_[next_];
-    std::vector<at::Tensor> grads;
-    for (size_t p : b.params) {
-      at::Tensor& g = params_[p].mutable_grad();
-      if (!g.defined()) g = at::zeros_like(params_[p], at::kFloat);
-      grads.push_back(g);
-    }
-    b.is_view = grads.size() == 1 && grads[0].is_contiguous();
-    if (b.is_view) {
-      b.flat = grads[0].view({-1});
-    } else {
-      for (at::Tensor& g : grads) g = g.reshape({-1});
-      b.flat = at::cat(grads);
-    }
+    if (!b.flat.defined()) make_buffer(b);
+    for (size_t p : b.params) adopt_grad(p);  // a no-op unless it arrived elsewhere (several streams' sums)
     group_.start_all_reduce(b.flat);
   }
 }
@@ -97,17 +110,7 @@ void GradBuckets::start_buckets(bool all) {
 Status GradBuckets::finish() {
   remove_hooks();
   start_buckets(/*all=*/true);
-  R1_RETURN_IF_ERROR(group_.finish_all_reduces());
-  for (Bucket& b : buckets_) {
-    if (b.is_view) continue;
-    int64_t offset = 0;
-    for (size_t p : b.params) {
-      at::Tensor& g = params_[p].mutable_grad();
-      g.copy_(b.flat.narrow(0, offset, g.numel()).view(g.sizes()));
-      offset += g.numel();
-    }
-  }
-  return Status();
+  return group_.finish_all_reduces();
 }
 
 }  // namespace r1

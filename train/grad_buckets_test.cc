@@ -60,7 +60,7 @@ TEST(GradBucketsChild, Rank) {
   auto group = value_or_throw(ProcessGroup::join(p, {60, device, "auto", 2048.0 / (1024 * 1024)}));
   const at::ScalarType dtype = role == "bf16" ? at::kBFloat16 : at::kFloat;
   std::vector<at::Tensor> w = weights(dtype, device), sums;
-  GradBuckets buckets(*group, w);
+  GradBuckets buckets(*group, w, /*grads_in_place=*/dtype == at::kFloat);
   ASSERT_EQ(buckets.num_buckets(), 3);
   const bool runs = !(role == "idle1" && p.rank == 1);
   if (runs) {
@@ -81,6 +81,12 @@ TEST(GradBucketsChild, Rank) {
     want.clear();
     for (int m : {0, 1}) add_gradients(loss_of(w0, 0, m), w0, want);
   }
+  // The gradients are views of their buckets, which the all-reduce summed
+  // in place: no second copy of them.
+  auto same_buffer = [&](int a, int b) { return w[a].grad().storage().is_alias_of(w[b].grad().storage()); };
+  EXPECT_TRUE(same_buffer(4, 3));
+  EXPECT_TRUE(same_buffer(2, 1));
+  EXPECT_FALSE(same_buffer(3, 2));
   for (size_t i = 0; i < w.size(); ++i) {
     ASSERT_EQ(w[i].grad().scalar_type(), at::kFloat) << i;
     EXPECT_TRUE(at::equal(w[i].grad(), want[i])) << "weight " << i << ": largest difference "

@@ -31,12 +31,6 @@ void add_to_grads(std::vector<at::Tensor>& params, const std::vector<at::Tensor>
     if (sums[p].defined()) add_to(params[p].mutable_grad(), sums[p]);
 }
 
-bool grads_accumulate_in_place(const std::vector<at::Tensor>& params) {
-  for (const at::Tensor& p : params)
-    if (p.scalar_type() != at::kFloat) return false;
-  return true;
-}
-
 void backward_into(const at::Tensor& loss, const std::vector<at::Tensor>& params, const GradTarget& target) {
   if (target.buckets) {
     target.buckets->backward(loss, target.sums);
@@ -50,6 +44,13 @@ void backward_into(const at::Tensor& loss, const std::vector<at::Tensor>& params
 std::optional<size_t> last_backward(const MicroBatchPlan& plan) {
   if (plan.streams() != 1 || plan.by_stream[0].empty()) return std::nullopt;
   return plan.by_stream[0].back();
+}
+
+bool grads_in_place(const MicroBatchPlan& plan, const std::vector<at::Tensor>& params) {
+  if (plan.streams() != 1) return false;
+  for (const at::Tensor& p : params)
+    if (p.scalar_type() != at::kFloat) return false;
+  return true;
 }
 
 std::vector<int> balanced_owners(const std::vector<int64_t>& costs, int parts) {
@@ -89,11 +90,11 @@ Result<at::Tensor> accumulate_micro_batches(std::vector<at::Tensor> params, cons
                                             const MicroBatchOptions& o) {
   const MicroBatchPlan plan = plan_micro_batches(costs, o, params.empty() || params.front().is_cpu());
   const int streams = plan.streams();
-  const bool in_place = streams == 1 && grads_accumulate_in_place(params);
+  const bool in_place = grads_in_place(plan, params);
   std::vector<std::vector<at::Tensor>> grads(streams);
   std::vector<at::Tensor> stats(plan.mine.size());
   std::optional<GradBuckets> buckets;
-  if (o.group) buckets.emplace(*o.group, params);
+  if (o.group) buckets.emplace(*o.group, params, in_place);
   const std::optional<size_t> last = last_backward(plan);
   run_streams(streams, [&](int s) {
     for (size_t i : plan.by_stream[s]) {

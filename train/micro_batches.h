@@ -30,8 +30,6 @@ void add_gradients(const at::Tensor& loss, const std::vector<at::Tensor>& params
 // Adds `sums` to the parameters' .grad in order (a bf16 parameter's .grad
 // becomes fp32; AdamW's fp32 masters take it as it is).
 void add_to_grads(std::vector<at::Tensor>& params, const std::vector<at::Tensor>& sums);
-// Whether backward may go straight into .grad: every parameter is fp32.
-bool grads_accumulate_in_place(const std::vector<at::Tensor>& params);
 
 // Where a micro-batch's gradient goes.
 struct GradTarget {
@@ -71,6 +69,9 @@ MicroBatchPlan plan_micro_batches(const std::vector<int64_t>& costs, const Micro
 // stream runs them all. With several streams the sums are added after the
 // streams finish, so only then are the gradients final: none.
 std::optional<size_t> last_backward(const MicroBatchPlan& plan);
+// Whether the plan's micro-batches add their gradients straight into .grad:
+// one stream of fp32 parameters (else each stream sums them apart).
+bool grads_in_place(const MicroBatchPlan& plan, const std::vector<at::Tensor>& params);
 
 // Runs `run(m)` for this rank's micro-batches m of [0, costs.size()), adds the
 // gradients of their losses to `params`' .grad and, over ranks, sums .grad
