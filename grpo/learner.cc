@@ -93,7 +93,8 @@ MicroBatch make_micro_batch(const std::vector<Sample>& b, const std::vector<size
     prompts.push_back(b[i].prompt_ids);
     completions.push_back(b[i].token_ids);
   }
-  MicroBatch mb{make_prompt_completion_batch(prompts, completions, device), {}, {}, {}};
+  MicroBatch mb;
+  mb.tokens = make_prompt_completion_batch(prompts, completions, device);
   int64_t n = static_cast<int64_t>(rows.size()), T = mb.tokens.completions.ids.size(1);
   at::Tensor mask_host = at::zeros({n, T});
   at::Tensor advantages_host = at::empty({n});

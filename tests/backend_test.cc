@@ -284,9 +284,11 @@ TEST(Backend, LearnerSteps) {
   // Not k_proj.bias: adding it to every key leaves each softmax unchanged, so
   // its exact gradient is 0 and AdamW's normalised step turns each backend's
   // rounding noise into full-size steps of either sign.
-  for (const auto& [name, w] : cpu.tensors())
-    if (name.find("k_proj.bias") == std::string::npos)
+  for (const auto& [name, w] : cpu.tensors()) {
+    if (name.find("k_proj.bias") == std::string::npos) {
       EXPECT_LT(relative_error(w, gpu.tensors().at(name)), kFp32Tolerance) << name;
+    }
+  }
 }
 
 // Three AdamW steps on the same gradients; a bf16 model steps its fp32 masters.
