@@ -1,7 +1,9 @@
 // Data-parallel learner steps: two real processes over loopback (c10d's
 // TCPStore and Gloo, train/process_group.h) end with the weights one process
 // reaches on the same global batch, for dapo, grpo and dr_grpo with a KL
-// term and off-policy ratios (the clipped objective of num_iterations > 1).
+// term and off-policy ratios (the clipped objective of num_iterations > 1),
+// and for dapo with activation checkpointing on the ranks (the gradients'
+// buckets then start from the backward that recomputes each layer).
 //
 // Bit for bit, not just close: AdamW turns a gradient at the rounding floor
 // into a full-size step of either sign, so "equal within 1e-6" holds only
@@ -53,8 +55,9 @@ LearnerOptions options(const std::string& loss_type) {
 }
 
 // The weights after kSteps learner steps, flattened.
-at::Tensor train(const std::string& loss_type, ProcessGroup* group, int streams) {
+at::Tensor train(const std::string& loss_type, ProcessGroup* group, int streams, bool checkpointing = false) {
   Transformer policy = tiny_random_model(32, 0.2, 3, /*trainable=*/true);
+  policy.set_gradient_checkpointing(checkpointing);
   Transformer reference = tiny_random_model(32, 0.2, 4);
   AdamW optimizer(policy, AdamWOptions{});
   LearnerOptions o = options(loss_type);
@@ -84,9 +87,14 @@ at::Tensor load(const fs::path& path, int64_t n) {
 TEST(LearnerRanksChild, Rank) {
   if (!rank_role()) GTEST_SKIP() << "a rank started by the test below";
   ProcessInfo p = value_or_throw(read_process_info([](const char* n) { return std::getenv(n); }));
-  auto group = value_or_throw(ProcessGroup::join(p, {60}));
+  // 16 KB buckets: the gradients travel in several, most started inside the
+  // last micro-batch's backward (train/grad_buckets.h).
+  auto group = value_or_throw(ProcessGroup::join(p, {60, at::kCPU, "auto", 16.0 / 1024}));
   at::set_num_threads(1);  // as one stream of the two-stream process
-  save(train(rank_role(), group.get(), 1), rank_dir() / ("weights" + std::to_string(p.rank)));
+  // "<loss type>" or "<loss type>+checkpointing": the gradients' buckets then
+  // start from inside the recomputing backward.
+  std::string role = rank_role(), loss_type = role.substr(0, role.find('+'));
+  save(train(loss_type, group.get(), 1, role != loss_type), rank_dir() / ("weights" + std::to_string(p.rank)));
   // One micro-batch cannot be split over two ranks: refused on each rank
   // before any collective, so neither waits for the other.
   Transformer policy = tiny_random_model(32, 0.2, 3, /*trainable=*/true);
@@ -100,13 +108,13 @@ TEST(LearnerRanksChild, Rank) {
 }
 
 TEST(LearnerRanks, TwoRanksReachOneProcesssWeights) {
-  for (const char* loss_type : {"dapo", "grpo", "dr_grpo"}) {
-    SCOPED_TRACE(loss_type);
-    fs::path dir = run_two_ranks(std::string("learner_ranks_") + loss_type, loss_type, kChild);
+  for (std::string role : {"dapo", "grpo", "dr_grpo", "dapo+checkpointing"}) {
+    SCOPED_TRACE(role);
+    fs::path dir = run_two_ranks("learner_ranks_" + role, role, kChild);
     if (HasFailure()) return;
     int threads = at::get_num_threads();
     at::set_num_threads(2);  // two streams of one thread each
-    at::Tensor alone = train(loss_type, nullptr, 2);
+    at::Tensor alone = train(role.substr(0, role.find('+')), nullptr, 2);  // without checkpointing
     at::set_num_threads(threads);
     for (int rank : {0, 1}) {
       at::Tensor ranked = load(dir / ("weights" + std::to_string(rank)), alone.numel());
