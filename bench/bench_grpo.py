@@ -119,6 +119,8 @@ def run_ours(args, model, tasks, beta, out_dir):
     cfg = dict(settings(args, beta), model_name_or_path=model, output_dir=out_dir, dataset=tasks,
                reward={"rewards": [{"checker": "math", "name": "accuracy"}]}, reward_workers=1,
                max_prompt_length=512, save_steps=100000)
+    if args.ddp_bucket_cap_mb:
+        cfg["ddp_bucket_cap_mb"] = args.ddp_bucket_cap_mb
     cfg_path = out_dir + ".json"
     with open(cfg_path, "w") as f:
         json.dump(cfg, f)
@@ -335,6 +337,9 @@ def main():
     ap.add_argument("--sides", default="ours,trl")
     ap.add_argument("--ranks", type=int, default=1,
                     help="ours as this many data-parallel ranks under torchrun, --threads shared between them")
+    ap.add_argument("--ddp-bucket-cap-mb", type=float, default=0,
+                    help="with --ranks: r1's ddp_bucket_cap_mb (0: its default); 1e6 puts all but the first 1 MB of "
+                         "gradients in one bucket, which starts only when the backward ends")
     ap.add_argument("--max-foreign", type=float, default=1.0,
                     help="use only steps during which other processes kept at most this share of the cores busy")
     ap.add_argument("--json", action="store_true", help="also print the results as one JSON object")
