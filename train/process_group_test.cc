@@ -73,7 +73,7 @@ TEST(ProcessGroupChild, Rank) {
               "rank " + std::to_string(p.rank) + " of 2: the weights' digest differs between rank 0 and rank(s) 1");
     return;
   }
-  // "peer_lost": rank 1 joins and then never takes part (the parent kills
+  // "peer_lost" and "peer_lost_started": rank 1 joins and then never takes part (the parent kills
   // it with SIGKILL, or leaves it silent); rank 0's all-reduce must fail.
   touch(rank_dir() / ("joined" + std::to_string(p.rank)));
   if (p.rank == 1) {
@@ -82,7 +82,14 @@ TEST(ProcessGroupChild, Rank) {
   }
   ASSERT_TRUE(wait_for_file(rank_dir() / "go", 60));
   std::vector<at::Tensor> t = {at::ones({8})};
-  Status s = group->all_reduce(t, false);
+  Status s;
+  if (r == "peer_lost_started") {  // two all-reduces started in the background (train/grad_buckets.h)
+    group->start_all_reduce(t[0]);
+    group->start_all_reduce(at::ones({4}));
+    s = group->finish_all_reduces();
+  } else {
+    s = group->all_reduce(t, false);
+  }
   ASSERT_FALSE(s.ok());
   std::ofstream(rank_dir() / "error") << s.message();
 }
@@ -136,10 +143,10 @@ TEST(ProcessGroup, CudaTensorBackendFollowsTheRanksDevices) {
 // A rank killed with SIGKILL, or one that stops answering: the other's
 // collective fails within the timeout (3 s here) with an error, instead of
 // waiting for ever.
-void expect_peer_loss_reported(bool kill_peer) {
-  fs::path dir = fresh_test_dir(kill_peer ? "pg_killed" : "pg_silent");
+void expect_peer_loss_reported(bool kill_peer, const std::string& role = "peer_lost") {
+  fs::path dir = fresh_test_dir(std::string(kill_peer ? "pg_killed" : "pg_silent") + "_" + role);
   int port = free_loopback_port();
-  pid_t r0 = start_rank(0, 2, port, "peer_lost", dir, kChild), r1 = start_rank(1, 2, port, "peer_lost", dir, kChild);
+  pid_t r0 = start_rank(0, 2, port, role, dir, kChild), r1 = start_rank(1, 2, port, role, dir, kChild);
   ASSERT_TRUE(wait_for_file(dir / "joined0", 60) && wait_for_file(dir / "joined1", 60));
   if (kill_peer) {
     ::kill(r1, SIGKILL);
@@ -165,6 +172,9 @@ void expect_peer_loss_reported(bool kill_peer) {
 
 TEST(ProcessGroup, AKilledRankIsAnErrorNotAHang) { expect_peer_loss_reported(true); }
 TEST(ProcessGroup, ASilentRankIsAnErrorAtTheTimeout) { expect_peer_loss_reported(false); }
+TEST(ProcessGroup, AKilledRankFailsAllReducesStartedInTheBackground) {
+  expect_peer_loss_reported(true, "peer_lost_started");
+}
 
 TEST(ProcessGroup, OneProcessOrABadTimeoutIsRefused) {
   EXPECT_EQ(ProcessGroup::join(ProcessInfo{}, {10}).status().message(),
