@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "train/ddp_keys.h"
 #include "train/report_to.h"
 
 namespace r1 {
@@ -246,20 +247,13 @@ const ConfigFields<GRPOConfig>& grpo_config_fields() {
           .add("max_steps", &C::max_steps, "optimizer steps; -1 = num_train_epochs")
           .add("num_train_epochs", &C::num_train_epochs, "epochs over the prompts when max_steps is -1")
           .add("logging_steps", &C::logging_steps, "steps between progress lines (TRL 10)")
-          .add("report_to", &C::report_to,
-               "[\"tensorboard\"] (or \"all\") also writes TensorBoard event files in <output_dir>/runs; [] or "
-               "[\"none\"]: metrics.jsonl only")
+          .add("report_to", &C::report_to, kReportToHelp)
           .add("save_steps", &C::save_steps, "steps between checkpoints")
           .add("save_total_limit", &C::save_total_limit, "checkpoints kept; null = all")
           // data parallelism
-          .add("ddp_timeout", &C::ddp_timeout,
-               "with several ranks: seconds a rank waits for the others at any collective before it fails naming "
-               "it (transformers' name, 1800)")
-          .add("ddp_backend", &C::ddp_backend,
-               "with several ranks on GPUs: how CUDA tensors travel; auto = nccl when every rank has a GPU of its own, "
-               "else gloo; nccl (an error when it cannot run); gloo (CPU tensors always go through gloo)")
-          .add("ddp_bucket_cap_mb", &C::ddp_bucket_cap_mb,
-               "with several ranks: gradients are all-reduced in buckets of at most this many MB (DDP's 25)")
+          .add("ddp_timeout", &C::ddp_timeout, kDdpTimeoutHelp)
+          .add("ddp_backend", &C::ddp_backend, kDdpBackendHelp)
+          .add("ddp_bucket_cap_mb", &C::ddp_bucket_cap_mb, kDdpBucketCapHelp)
           .add("ddp_check_weights", &C::ddp_check_weights,
                "with several ranks: compare a digest of the weights across ranks after every optimizer step (a "
                "debug mode; every checkpoint compares them)")

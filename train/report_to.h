@@ -11,6 +11,10 @@
 
 namespace r1 {
 
+inline constexpr const char* kReportToHelp =
+    "[\"tensorboard\"] (or \"all\") also writes TensorBoard event files in <output_dir>/runs; [] or [\"none\"]: "
+    "metrics.jsonl only";
+
 // Other trackers (wandb, mlflow, ...) are an error naming the value:
 // metrics.jsonl is always written and each of them can import it.
 inline Status check_report_to(const std::vector<std::string>& report_to) {

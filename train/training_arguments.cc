@@ -1,5 +1,6 @@
 #include "train/training_arguments.h"
 
+#include "train/ddp_keys.h"
 #include "train/lr_schedule.h"
 #include "train/process_group.h"
 #include "train/report_to.h"
@@ -37,20 +38,13 @@ const ConfigFields<TrainingArguments>& training_arguments_fields() {
                "memory, one more forward (transformers false)")
           // bookkeeping
           .add("logging_steps", &C::logging_steps, "steps between progress lines and metrics.jsonl lines")
-          .add("report_to", &C::report_to,
-               "[\"tensorboard\"] (or \"all\") also writes TensorBoard event files in <output_dir>/runs; [] or "
-               "[\"none\"]: metrics.jsonl only")
+          .add("report_to", &C::report_to, kReportToHelp)
           .add("eval_steps", &C::eval_steps, "steps between held-out evaluations; 0 = only at the end")
           .add("save_steps", &C::save_steps, "steps between checkpoints; 0 = none in between")
           .add("save_total_limit", &C::save_total_limit, "checkpoints kept; 0 = all")
-          .add("ddp_timeout", &C::ddp_timeout,
-               "with several ranks: seconds a rank waits for the others at any collective before it fails naming "
-               "it (transformers' name, 1800)")
-          .add("ddp_backend", &C::ddp_backend,
-               "with several ranks on GPUs: how CUDA tensors travel; auto = nccl when every rank has a GPU of its own, "
-               "else gloo; nccl (an error when it cannot run); gloo (CPU tensors always go through gloo)")
-          .add("ddp_bucket_cap_mb", &C::ddp_bucket_cap_mb,
-               "with several ranks: gradients are all-reduced in buckets of at most this many MB (DDP's 25)")
+          .add("ddp_timeout", &C::ddp_timeout, kDdpTimeoutHelp)
+          .add("ddp_backend", &C::ddp_backend, kDdpBackendHelp)
+          .add("ddp_bucket_cap_mb", &C::ddp_bucket_cap_mb, kDdpBucketCapHelp)
           .add("seed", &C::seed, "seed of the data order");
   return fields;
 }
