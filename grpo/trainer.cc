@@ -83,7 +83,7 @@ struct PendingGeneration {
   int64_t index = 0;
   int64_t policy_version = 0;
   std::shared_ptr<const Transformer> weights;  // a snapshot (async); null = run.policy itself (sync)
-  std::future<Result<RLGeneration>> result;
+  std::future<Result<RLGeneration>> result{};
 };
 
 std::string in_flight_file(int64_t generation) {

@@ -256,11 +256,14 @@ TEST(RLTrainer, AsyncRecordsSamplesTheCorrectionMasked) {
   ASSERT_TRUE(result.ok()) << result.status().message();
   RolloutReader reader = value_or_throw(RolloutReader::open(dir + "/run/rollouts.db"));
   int64_t masked = 0;
-  for (int64_t step = 1; step <= 4; ++step)
+  for (int64_t step = 1; step <= 4; ++step) {
     for (const StoredRollout& r : value_or_throw(reader.step_rollouts(step, RolloutOrder::kNatural))) {
-      if (step == 1) EXPECT_EQ(r.discard_reason, "") << "the first generation is on-policy";
+      if (step == 1) {
+        EXPECT_EQ(r.discard_reason, "") << "the first generation is on-policy";
+      }
       masked += r.discard_reason == kDiscardIsMasked;
     }
+  }
   EXPECT_GT(masked, 0);
   auto last = value_or_throw(parse_json(lines_of(dir + "/run/metrics.jsonl").back(), "metrics"));
   EXPECT_GT(last["sampling/masked_fraction"].GetDouble(), 0.0);

@@ -47,7 +47,8 @@ struct MlaLayer {
 };
 
 MlaLayer mla_layer(bool q_lora_and_yarn) {
-  MlaLayer l{tiny_deepseek(q_lora_and_yarn)};
+  MlaLayer l;
+  l.c = tiny_deepseek(q_lora_and_yarn);
   const ModelConfig& c = l.c;
   Transformer m = Transformer::random(c, 3);
   auto get = [&](const std::string& n) {

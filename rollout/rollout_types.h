@@ -35,8 +35,8 @@ struct RolloutSampling {
 struct RolloutRequest {
   int64_t step = 0;
   int64_t policy_version = 0;
-  RolloutSampling sampling;
-  std::vector<RolloutPrompt> prompts;
+  RolloutSampling sampling{};
+  std::vector<RolloutPrompt> prompts{};
 };
 
 struct RolloutResult {
@@ -44,7 +44,7 @@ struct RolloutResult {
   int64_t policy_version = 0;
   // Ordered by (prompt order in the request, sample_index); the worker fills
   // the fields rollout/sample.h lists under "worker".
-  std::vector<Sample> samples;
+  std::vector<Sample> samples{};
   int64_t prefill_tokens = 0;
   int64_t completion_tokens = 0;
   double prefill_seconds = 0;
