@@ -5,12 +5,16 @@
 // prints one JSON line per size: seconds per all-reduce, algbw = bytes / s
 // and busbw = algbw * 2 (n - 1) / n, nccl-tests' convention, which a ring
 // all-reduce keeps constant in n so one figure compares across world sizes.
+// --path grads times the gradients' own path (train/grad_buckets.h: buckets
+// that .grad are views of, all in flight at once, no copies) rather than
+// ProcessGroup::all_reduce (buckets copied into flat buffers, two in flight).
 #include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
 
 #include "model/device.h"
+#include "train/grad_buckets.h"
 #include "train/process_group.h"
 
 int main(int argc, char** argv) {
@@ -19,6 +23,7 @@ int main(int argc, char** argv) {
   std::string device = "cpu", backend = "auto";
   int repeats = 5;
   int tensors = 1;
+  std::string path = "blocking";
   double bucket_cap_mb = 25;
   app.add_option("--sizes-mb", sizes, "Comma-separated fp32 buffer sizes in MB")
       ->delimiter(',')
@@ -29,6 +34,9 @@ int main(int argc, char** argv) {
   app.add_option("--bucket-cap-mb", bucket_cap_mb, "ddp_bucket_cap_mb")->capture_default_str();
   app.add_option("--tensors", tensors, "Split each size into this many equal tensors (as gradients come)")
       ->capture_default_str();
+  app.add_option("--path", path, "blocking (ProcessGroup::all_reduce) | grads (train/grad_buckets.h)")
+      ->check(CLI::IsMember({"blocking", "grads"}))
+      ->capture_default_str();
   app.add_option("--repeats", repeats, "Timed all-reduces per size, after one warm-up")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   r1::ProcessInfo p = r1::value_or_throw(r1::process_info_from_env());
@@ -37,19 +45,35 @@ int main(int argc, char** argv) {
   const double n = static_cast<double>(p.world_size);
   for (double mb : sizes) {
     const int64_t each = static_cast<int64_t>(mb * 1e6 / sizeof(float) / tensors), elements = each * tensors;
-    std::vector<at::Tensor> buffer;
+    std::vector<at::Tensor> buffer;  // the tensors, or (--path grads) the parameters whose .grad they are
     for (int i = 0; i < tensors; ++i) buffer.push_back(at::ones({each}, at::TensorOptions(at::kFloat).device(dev)));
-    r1::throw_if_error(group->all_reduce(buffer, /*mean=*/false));  // warm-up: connections, allocations
-    auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < repeats; ++i) r1::throw_if_error(group->all_reduce(buffer, /*mean=*/false));
-    if (dev.is_cuda()) buffer.back().cpu();  // the host waits for the device's last collective
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+    if (path == "grads")
+      for (at::Tensor& t : buffer) t.mutable_grad() = at::ones_like(t);
+    // Seconds of one all-reduce of the buffer; the gradient buckets' set-up
+    // (their buffers, filled from .grad) is outside the time, as backward
+    // fills them in a step.
+    auto all_reduce = [&] {
+      if (path == "blocking") {
+        auto start = std::chrono::steady_clock::now();
+        r1::throw_if_error(group->all_reduce(buffer, /*mean=*/false));
+        return std::chrono::steady_clock::now() - start;
+      }
+      r1::GradBuckets buckets(*group, buffer, /*grads_in_place=*/true);
+      if (dev.is_cuda()) buffer.back().grad().cpu();  // the set-up done on the device first
+      auto start = std::chrono::steady_clock::now();
+      r1::throw_if_error(buckets.finish());
+      return std::chrono::steady_clock::now() - start;
+    };
+    all_reduce();  // warm-up: connections, allocations
+    std::chrono::steady_clock::duration total{};
+    for (int i = 0; i < repeats; ++i) total += all_reduce();
+    double s = std::chrono::duration<double>(total).count() / repeats;
     double algbw = elements * sizeof(float) / s / 1e9;
     if (p.rank == 0)
-      std::printf("{\"ranks\": %lld, \"device\": \"%s\", \"backend\": \"%s\", \"mb\": %g, \"seconds\": %.6f, "
-                  "\"tensors\": %d, \"algbw_gbs\": %.3f, \"busbw_gbs\": %.3f}\n",
+      std::printf("{\"ranks\": %lld, \"device\": \"%s\", \"backend\": \"%s\", \"path\": \"%s\", \"mb\": %g, "
+                  "\"seconds\": %.6f, \"tensors\": %d, \"algbw_gbs\": %.3f, \"busbw_gbs\": %.3f}\n",
                   static_cast<long long>(p.world_size), dev.str().c_str(),
-                  dev.is_cuda() ? group->cuda_backend().c_str() : "gloo", mb, s, tensors, algbw,
+                  dev.is_cuda() ? group->cuda_backend().c_str() : "gloo", path.c_str(), mb, s, tensors, algbw,
                   algbw * 2 * (n - 1) / n);
   }
   return 0;
