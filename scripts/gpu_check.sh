@@ -131,14 +131,17 @@ EOF
   for job in $(jobs -p); do wait "$job" || failed=1; done
   [ "$failed" = 0 ] || { cat "$WORK"/dp2_*.log; return 1; }
   grep "collectives over" "$WORK/dp2_0.log"
-  # All-reduce bandwidth on the GPU(s): NCCL with a GPU per rank, else Gloo.
+  # All-reduce bandwidth on the GPU(s): NCCL with a GPU per rank, else Gloo;
+  # one tensor, then the gradients' path over 64 (train/grad_buckets.h).
   for r in 0 1; do
-    RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$((port + 1)) \
-      "$ALLREDUCE_BENCH" --device "$dev" --sizes-mb 16,256,1024 >"$WORK/ar_$r.log" 2>&1 &
+    (RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$((port + 1)) \
+       "$ALLREDUCE_BENCH" --device "$dev" --sizes-mb 16,256,1024 &&
+     RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$((port + 2)) \
+       "$ALLREDUCE_BENCH" --device "$dev" --sizes-mb 16,256,1024 --tensors 64 --path grads) >"$WORK/ar_$r.log" 2>&1 &
   done
   for job in $(jobs -p); do wait "$job" || failed=1; done
   [ "$failed" = 0 ] || { cat "$WORK"/ar_*.log; return 1; }
-  cat "$WORK/ar_0.log"
+  grep '"ranks"' "$WORK/ar_0.log"
   "$PYTHON" - "$WORK/dp1/model" "$WORK/dp2/model" <<'EOF'
 import json, sys
 from safetensors.torch import load_file
