@@ -10,6 +10,7 @@ namespace r1 {
 namespace {
 
 constexpr int64_t kFirstBucketBytes = 1024 * 1024;
+constexpr int64_t kGradBytes = sizeof(float);  // per element: gradients travel in fp32
 
 }  // namespace
 
@@ -29,7 +30,7 @@ GradBuckets::GradBuckets(ProcessGroup& group, std::vector<at::Tensor> params, bo
   for (size_t i = params_.size(); i-- > 0;) {
     const int64_t limit = buckets_.size() == 1 ? std::min(cap, kFirstBucketBytes) : cap;
     const int64_t numel = params_[i].numel();
-    if (buckets_.empty() || (buckets_.back().numel > 0 && (buckets_.back().numel + numel) * 4 > limit))
+    if (buckets_.empty() || (buckets_.back().numel > 0 && (buckets_.back().numel + numel) * kGradBytes > limit))
       buckets_.emplace_back();
     buckets_.back().params.push_back(i);
     buckets_.back().numel += numel;
