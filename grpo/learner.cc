@@ -12,7 +12,6 @@
 #include "model/layer_ops.h"
 #include "model/scoring.h"
 #include "train/micro_batches.h"
-#include "util/cpu_streams.h"
 
 namespace r1 {
 
@@ -245,46 +244,10 @@ Result<MicroBatchResult> run_micro_batch(const Transformer& policy, const Transf
   return result;
 }
 
-// Runs this rank's micro-batches (`all[plan.mine[i]]`) over the plan's
-// streams (train/micro_batches.h). With more than one, each stream sums its
-// gradients apart and the sums are added to .grad in stream order: the
-// result does not depend on which thread finishes first. Results come back
-// in micro-batch order.
-Result<std::vector<MicroBatchResult>> run_micro_batches(const Transformer& policy, const Transformer* reference,
-                                                        const std::vector<Sample>& batch,
-                                                        const std::vector<std::vector<size_t>>& all,
-                                                        const MicroBatchPlan& plan, const LearnerOptions& o,
-                                                        const LossNormalizer& normalizer, GradBuckets* buckets) {
-  const int streams = plan.streams();
-  std::vector<Result<MicroBatchResult>> results(plan.mine.size(), Status::error("not run"));
-  std::vector<at::Tensor> params = policy.parameters();
-  const bool in_place = grads_in_place(plan, params);
-  std::vector<std::vector<at::Tensor>> grads(streams);
-  const std::optional<size_t> last = last_backward(plan);
-  run_streams(streams, [&](int s) {
-    for (size_t i : plan.by_stream[s]) {
-      const GradTarget target = {.sums = in_place ? nullptr : &grads[s], .buckets = last == i ? buckets : nullptr};
-      results[i] = run_micro_batch(policy, reference, batch, all[plan.mine[i]], o, normalizer, target);
-      if (!results[i].ok()) return;
-    }
-  });
-  std::vector<MicroBatchResult> out;
-  for (auto& r : results) {
-    R1_RETURN_IF_ERROR(r.status());
-    out.push_back(*r);
-  }
-  for (const auto& stream_grads : grads) add_to_grads(params, stream_grads);
-  return out;
-}
-
-// Gradients (their buckets' all-reduces, the last started during the
-// backward) and the step's statistic sums, added over the ranks (a rank
-// with no micro-batch adds zeros). Afterwards every rank holds the sums one
-// process running the whole step would hold.
-Status sum_over_ranks(ProcessGroup& group, GradBuckets& buckets, const Transformer& policy, at::Tensor& loss,
-                      at::Tensor& entropy_sum, std::map<std::string, at::Tensor>& metric_sums,
-                      at::Tensor& routing_counts) {
-  R1_RETURN_IF_ERROR(buckets.finish());
+// The step's statistic sums, added over the ranks (a rank with no
+// micro-batch adds zeros), as one process running the whole step holds them.
+Status sum_over_ranks(ProcessGroup& group, const Transformer& policy, at::Tensor& loss, at::Tensor& entropy_sum,
+                      std::map<std::string, at::Tensor>& metric_sums, at::Tensor& routing_counts) {
   std::vector<at::Tensor> tensors;
   auto zero = [&](at::Tensor& t) {
     if (!t.defined()) t = at::zeros({}, at::TensorOptions(at::kDouble).device(policy.device()));
@@ -329,11 +292,14 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
   }
   const MicroBatchPlan plan =
       plan_micro_batches(costs, {.streams = o.streams, .group = o.group}, policy.device().is_cpu());
-  std::optional<GradBuckets> buckets;
-  if (o.group) buckets.emplace(*o.group, policy.parameters(), grads_in_place(plan, policy.parameters()));
-  R1_ASSIGN_OR_RETURN(
-      std::vector<MicroBatchResult> results,
-      run_micro_batches(policy, reference, batch, all, plan, o, normalizer, buckets ? &*buckets : nullptr));
+  // Gradients into .grad, summed over the ranks; results in micro-batch order.
+  std::vector<MicroBatchResult> results(plan.mine.size());
+  R1_RETURN_IF_ERROR(
+      run_micro_batches(plan, policy.parameters(), o.group, [&](size_t i, const GradTarget& target) -> Status {
+        R1_ASSIGN_OR_RETURN(results[i], run_micro_batch(policy, reference, batch, all[plan.mine[i]], o, normalizer,
+                                                        target));
+        return Status();
+      }));
   // Summed in double, in micro-batch order (the same sums however they
   // ran), and read from the device once per statistic.
   at::Tensor loss, entropy_sum, routing_counts;
@@ -347,8 +313,7 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
     for (const auto& [name, value] : r.metrics) add(metric_sums[name], value);
     stats.masked_rows.insert(stats.masked_rows.end(), r.masked_rows.begin(), r.masked_rows.end());
   }
-  if (o.group)
-    R1_RETURN_IF_ERROR(sum_over_ranks(*o.group, *buckets, policy, loss, entropy_sum, metric_sums, routing_counts));
+  if (o.group) R1_RETURN_IF_ERROR(sum_over_ranks(*o.group, policy, loss, entropy_sum, metric_sums, routing_counts));
   if (routing_counts.defined()) add_routing_metrics(routing_counts, stats.metrics);
   stats.loss = loss.item<double>();
   for (const auto& [name, sum] : metric_sums)

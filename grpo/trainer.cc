@@ -71,7 +71,7 @@ struct Run {
   std::optional<MetricsLog> metrics;
   ProcessInfo process;  // only the run-folder writer opens store and metrics, and saves
   std::unique_ptr<ProcessGroup> group;  // several ranks: they split each step's sampling and micro-batches
-  CollectiveTotals logged_totals;         // group->totals() at the last logged step
+  CollectiveTotals logged_totals;       // group->totals() at the last logged step
   // Generations sampled ahead that a resumed run samples again first: the
   // weights each was sampled with (read from the checkpoint), in order.
   std::vector<std::pair<int64_t, std::shared_ptr<const Transformer>>> resumed_in_flight;

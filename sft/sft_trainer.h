@@ -42,7 +42,7 @@ EvalResult evaluate(const Transformer& model, const std::vector<SftRow>& rows, i
 struct SftRunResult {
   int64_t global_step = 0;
   double last_loss = 0.0;             // loss of the last optimizer step
-  std::optional<double> eval_loss;    // held-out loss at the end
+  std::optional<double> eval_loss{};  // held-out loss at the end
   std::string model_dir;              // <output_dir>/model
 };
 

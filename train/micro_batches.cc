@@ -6,6 +6,7 @@
 #include <optional>
 #include <tuple>
 
+#include "train/grad_buckets.h"
 #include "util/cpu_streams.h"
 
 namespace r1 {
@@ -17,6 +18,24 @@ void add_to(at::Tensor& into, const at::Tensor& add) {
   if (add.defined()) into = into.defined() ? into + add : add;
 }
 
+// The micro-batch (its position in plan.mine) whose backward starts the
+// gradients' all-reduce: this rank's last when one stream runs them all.
+// With several streams the sums are added after the streams finish, so only
+// then are the gradients final: none.
+std::optional<size_t> last_backward(const MicroBatchPlan& plan) {
+  if (plan.streams() != 1 || plan.by_stream[0].empty()) return std::nullopt;
+  return plan.by_stream[0].back();
+}
+
+// Whether backward may add straight into .grad: one stream of fp32
+// parameters (else each stream sums its micro-batches apart, in fp32).
+bool grads_in_place(const MicroBatchPlan& plan, const std::vector<at::Tensor>& params) {
+  if (plan.streams() != 1) return false;
+  for (const at::Tensor& p : params)
+    if (p.scalar_type() != at::kFloat) return false;
+  return true;
+}
+
 }  // namespace
 
 void add_gradients(const at::Tensor& loss, const std::vector<at::Tensor>& params, std::vector<at::Tensor>& sums) {
@@ -26,7 +45,7 @@ void add_gradients(const at::Tensor& loss, const std::vector<at::Tensor>& params
     if (g[p].defined()) add_to(sums[p], g[p].scalar_type() == at::kFloat ? g[p] : g[p].to(at::kFloat));
 }
 
-void add_to_grads(std::vector<at::Tensor>& params, const std::vector<at::Tensor>& sums) {
+void add_to_grads(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& sums) {
   for (size_t p = 0; p < sums.size(); ++p)
     if (sums[p].defined()) add_to(params[p].mutable_grad(), sums[p]);
 }
@@ -39,18 +58,6 @@ void backward_into(const at::Tensor& loss, const std::vector<at::Tensor>& params
   } else {
     loss.backward();
   }
-}
-
-std::optional<size_t> last_backward(const MicroBatchPlan& plan) {
-  if (plan.streams() != 1 || plan.by_stream[0].empty()) return std::nullopt;
-  return plan.by_stream[0].back();
-}
-
-bool grads_in_place(const MicroBatchPlan& plan, const std::vector<at::Tensor>& params) {
-  if (plan.streams() != 1) return false;
-  for (const at::Tensor& p : params)
-    if (p.scalar_type() != at::kFloat) return false;
-  return true;
 }
 
 std::vector<int> balanced_owners(const std::vector<int64_t>& costs, int parts) {
@@ -84,32 +91,40 @@ MicroBatchPlan plan_micro_batches(const std::vector<int64_t>& costs, const Micro
   return plan;
 }
 
+Status run_micro_batches(const MicroBatchPlan& plan, const std::vector<at::Tensor>& params, ProcessGroup* group,
+                         const std::function<Status(size_t i, const GradTarget& target)>& run) {
+  const bool in_place = grads_in_place(plan, params);
+  std::vector<std::vector<at::Tensor>> sums(plan.streams());
+  std::optional<GradBuckets> buckets;
+  if (group) buckets.emplace(*group, params, in_place);
+  const std::optional<size_t> last = last_backward(plan);
+  std::vector<Status> status(plan.mine.size());
+  run_streams(plan.streams(), [&](int s) {
+    for (size_t i : plan.by_stream[s]) {
+      status[i] = run(i, {.sums = in_place ? nullptr : &sums[s], .buckets = buckets && last == i ? &*buckets : nullptr});
+      if (!status[i].ok()) return;
+    }
+  });
+  for (const Status& st : status) R1_RETURN_IF_ERROR(st);
+  for (const auto& stream_sums : sums) add_to_grads(params, stream_sums);
+  return buckets ? buckets->finish() : Status();
+}
+
 Result<at::Tensor> accumulate_micro_batches(std::vector<at::Tensor> params, const std::vector<int64_t>& costs,
                                             int64_t num_stats,
                                             const std::function<MicroBatchLoss(int64_t m)>& run,
                                             const MicroBatchOptions& o) {
   const MicroBatchPlan plan = plan_micro_batches(costs, o, params.empty() || params.front().is_cpu());
-  const int streams = plan.streams();
-  const bool in_place = grads_in_place(plan, params);
-  std::vector<std::vector<at::Tensor>> grads(streams);
   std::vector<at::Tensor> stats(plan.mine.size());
-  std::optional<GradBuckets> buckets;
-  if (o.group) buckets.emplace(*o.group, params, in_place);
-  const std::optional<size_t> last = last_backward(plan);
-  run_streams(streams, [&](int s) {
-    for (size_t i : plan.by_stream[s]) {
-      MicroBatchLoss out = run(plan.mine[i]);
-      stats[i] = out.stats.detach().to(at::kDouble);
-      // One stream of fp32 tensors: straight into .grad.
-      backward_into(out.loss, params,
-                    {.sums = in_place ? nullptr : &grads[s], .buckets = buckets && last == i ? &*buckets : nullptr});
-    }
-  });
-  for (const auto& stream_grads : grads) add_to_grads(params, stream_grads);
+  R1_RETURN_IF_ERROR(run_micro_batches(plan, params, o.group, [&](size_t i, const GradTarget& target) {
+    MicroBatchLoss out = run(plan.mine[i]);
+    stats[i] = out.stats.detach().to(at::kDouble);
+    backward_into(out.loss, params, target);
+    return Status();
+  }));
   at::Tensor total = at::zeros({num_stats}, at::kDouble);  // a rank without micro-batches adds zeros
   for (const at::Tensor& s : stats) total = total + s.to(at::kCPU);  // in micro-batch order
-  if (buckets) {
-    R1_RETURN_IF_ERROR(buckets->finish());
+  if (o.group) {
     std::vector<at::Tensor> tensors = {total};
     R1_RETURN_IF_ERROR(o.group->all_reduce(tensors, /*mean=*/false));
     total = tensors.back();

@@ -13,14 +13,14 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <vector>
 
-#include "train/grad_buckets.h"
 #include "train/process_group.h"
 #include "util/status.h"
 
 namespace r1 {
+
+class GradBuckets;  // train/grad_buckets.h
 
 // Gradient sums kept apart from .grad (one per parameter), in fp32 for
 // parameters that are not: a bf16 model's micro-batches then accumulate in
@@ -29,7 +29,7 @@ namespace r1 {
 void add_gradients(const at::Tensor& loss, const std::vector<at::Tensor>& params, std::vector<at::Tensor>& sums);
 // Adds `sums` to the parameters' .grad in order (a bf16 parameter's .grad
 // becomes fp32; AdamW's fp32 masters take it as it is).
-void add_to_grads(std::vector<at::Tensor>& params, const std::vector<at::Tensor>& sums);
+void add_to_grads(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& sums);
 
 // Where a micro-batch's gradient goes.
 struct GradTarget {
@@ -64,14 +64,16 @@ struct MicroBatchPlan {
   int streams() const { return static_cast<int>(by_stream.size()); }
 };
 MicroBatchPlan plan_micro_batches(const std::vector<int64_t>& costs, const MicroBatchOptions& options, bool on_cpu);
-// The micro-batch (its position in plan.mine) whose backward starts the
-// gradients' all-reduce (GradBuckets::backward): this rank's last when one
-// stream runs them all. With several streams the sums are added after the
-// streams finish, so only then are the gradients final: none.
-std::optional<size_t> last_backward(const MicroBatchPlan& plan);
-// Whether the plan's micro-batches add their gradients straight into .grad:
-// one stream of fp32 parameters (else each stream sums them apart).
-bool grads_in_place(const MicroBatchPlan& plan, const std::vector<at::Tensor>& params);
+// Runs this rank's share of a step (`plan`) over its streams: `run(i,
+// target)` runs micro-batch plan.mine[i] and sends its loss's gradient to
+// `target` (backward_into). Afterwards .grad holds the step's gradient:
+// each stream's micro-batches summed in order, the streams added in order
+// and, with `group`, the ranks' sums added (the last micro-batch's backward
+// starts that all-reduce when one stream runs them all,
+// train/grad_buckets.h). The first error `run` returns stops its stream and
+// is returned.
+Status run_micro_batches(const MicroBatchPlan& plan, const std::vector<at::Tensor>& params, ProcessGroup* group,
+                         const std::function<Status(size_t i, const GradTarget& target)>& run);
 
 // Runs `run(m)` for this rank's micro-batches m of [0, costs.size()), adds the
 // gradients of their losses to `params`' .grad and, over ranks, sums .grad

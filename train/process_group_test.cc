@@ -73,8 +73,9 @@ TEST(ProcessGroupChild, Rank) {
               "rank " + std::to_string(p.rank) + " of 2: the weights' digest differs between rank 0 and rank(s) 1");
     return;
   }
-  // "peer_lost" and "peer_lost_started": rank 1 joins and then never takes part (the parent kills
-  // it with SIGKILL, or leaves it silent); rank 0's all-reduce must fail.
+  // "peer_lost", "peer_lost_started": rank 1 joins and then never takes part
+  // (the parent kills it with SIGKILL, or leaves it silent); rank 0's
+  // all-reduce must fail.
   touch(rank_dir() / ("joined" + std::to_string(p.rank)));
   if (p.rank == 1) {
     std::this_thread::sleep_for(std::chrono::seconds(120));

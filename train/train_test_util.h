@@ -70,7 +70,6 @@ inline std::filesystem::path fresh_test_dir(const std::string& name) {
   return d;
 }
 
-// The child's role and marker folder; nullptr / "" in the parent.
 // Two ranks of `child_test` in `role` over loopback, in a fresh folder
 // `name`, each expected to exit cleanly; the folder.
 inline std::filesystem::path run_two_ranks(const std::string& name, const std::string& role, const char* child_test) {
@@ -82,6 +81,7 @@ inline std::filesystem::path run_two_ranks(const std::string& name, const std::s
   return dir;
 }
 
+// The child's role and marker folder; nullptr / "" in the parent.
 inline const char* rank_role() { return std::getenv("R1_RANK_ROLE"); }
 inline std::filesystem::path rank_dir() { return std::getenv("R1_RANK_DIR"); }
 

@@ -57,16 +57,16 @@ struct Run {
   const TrainingArguments& args;
   std::FILE* log;
   Transformer model;
-  std::unique_ptr<AdamW> optimizer;
-  TrainerState state;
-  Cursor cursor;
-  std::unique_ptr<TrainingObjective> objective;
-  LrSchedule schedule;
+  std::unique_ptr<AdamW> optimizer{};
+  TrainerState state{};
+  Cursor cursor{};
+  std::unique_ptr<TrainingObjective> objective{};
+  LrSchedule schedule{};
   int64_t steps_per_epoch = 1;
-  std::optional<MetricsLog> metrics;  // opened only by the process that writes the run folder
+  std::optional<MetricsLog> metrics{};  // opened only by the process that writes the run folder
   ProcessInfo process;
-  std::unique_ptr<ProcessGroup> group;  // several ranks: they split each step's micro-batches
-  CollectiveTotals logged_totals;         // group->totals() at the last logged step
+  std::unique_ptr<ProcessGroup> group{};  // several ranks: they split each step's micro-batches
+  CollectiveTotals logged_totals{};       // group->totals() at the last logged step
 };
 
 Status record(Run& run, const std::string& json) {
@@ -132,7 +132,7 @@ Result<Run> start_run(const TrainingArguments& c, const TrainerLoopOptions& opti
     R1_ASSIGN_OR_RETURN(model, options.prepare_model(std::move(model)));
   }
   model.set_gradient_checkpointing(c.gradient_checkpointing);
-  Run run{c, log, std::move(model), nullptr, {}, {}, nullptr, {}, 1, {}, process, nullptr};
+  Run run{.args = c, .log = log, .model = std::move(model), .process = process};
   run.cursor.world_size = process.world_size;
   if (process.world_size > 1) {
     R1_ASSIGN_OR_RETURN(run.group, ProcessGroup::join(process, {c.ddp_timeout, run.model.device(), c.ddp_backend,

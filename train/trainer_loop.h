@@ -56,7 +56,7 @@ struct TrainerLoopOptions {
   at::ScalarType default_dtype = at::kFloat;  // what `dtype: auto` means
   // Applied to the loaded weights (the starting model or the checkpoint
   // resumed from) before anything else: e.g. a reward head on a causal LM.
-  std::function<Result<Transformer>(Transformer model)> prepare_model;
+  std::function<Result<Transformer>(Transformer model)> prepare_model{};
 };
 
 struct TrainerLoopResult {
