@@ -13,7 +13,7 @@ inline constexpr const char* kDdpBackendHelp =
     "gloo; nccl (an error when it cannot run); gloo (CPU tensors always go through gloo)";
 inline constexpr const char* kDdpBucketCapHelp =
     "with several ranks: gradients are all-reduced in buckets of at most this many MB (DDP's 25; the first at most "
-    "1 MB); with one stream per rank (always on a GPU), each starts as soon as the backward of the rank's last "
+    "1 MB); with one stream per rank (the default on a GPU), each starts as soon as the backward of the rank's last "
     "micro-batch has finished its gradients";
 
 }  // namespace r1
