@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   r1::ProcessInfo p = r1::value_or_throw(r1::process_info_from_env());
   at::Device dev = r1::value_or_throw(r1::resolve_device(device, p.local_rank));
-  auto group = r1::value_or_throw(r1::ProcessGroup::join(p, {120, dev, backend, bucket_cap_mb}));
+  auto group = r1::value_or_throw(r1::ProcessGroup::join(p, {120, backend, bucket_cap_mb}, dev));
   const double n = static_cast<double>(p.world_size);
   for (double mb : sizes) {
     const int64_t each = static_cast<int64_t>(mb * 1e6 / sizeof(float) / tensors), elements = each * tensors;

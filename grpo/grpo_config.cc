@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "train/ddp_keys.h"
+#include "train/ddp_options.h"
 #include "train/report_to.h"
 
 namespace r1 {
@@ -74,8 +74,6 @@ Status check_ranges(const GRPOConfig& c) {
       {c.adam_beta2 >= 0 && c.adam_beta2 < 1, "adam_beta2", "in [0, 1)", c.adam_beta2},
       {c.adam_epsilon > 0, "adam_epsilon", "> 0", c.adam_epsilon},
       {c.max_grad_norm >= 0, "max_grad_norm", ">= 0", c.max_grad_norm},
-      {c.ddp_timeout > 0, "ddp_timeout", "> 0 seconds", c.ddp_timeout},
-      {c.ddp_bucket_cap_mb > 0, "ddp_bucket_cap_mb", "> 0", c.ddp_bucket_cap_mb},
       {c.per_device_train_batch_size >= 1, "per_device_train_batch_size", ">= 1",
        double(c.per_device_train_batch_size)},
       {c.gradient_accumulation_steps >= 1, "gradient_accumulation_steps", ">= 1",
@@ -107,7 +105,6 @@ Status check_choices(const GRPOConfig& c) {
   R1_RETURN_IF_ERROR(one_of("loss_type", c.loss_type, {"bnpo", "dapo", "dr_grpo", "grpo"}));
   R1_RETURN_IF_ERROR(one_of("scale_rewards", c.scale_rewards, {"group", "batch", "none"}));
   R1_RETURN_IF_ERROR(one_of("advantage_estimator", c.advantage_estimator, {"grpo", "rloo"}));
-  R1_RETURN_IF_ERROR(one_of("ddp_backend", c.ddp_backend, {"auto", "gloo", "nccl"}));  // train/process_group.h
   R1_RETURN_IF_ERROR(one_of("importance_sampling_level", c.importance_sampling_level, {"token", "sequence"}));
   R1_RETURN_IF_ERROR(one_of("importance_sampling_mode", c.importance_sampling_mode,
                             {"token_truncate", "token_mask", "sequence_truncate", "sequence_mask"}));
@@ -251,9 +248,7 @@ const ConfigFields<GRPOConfig>& grpo_config_fields() {
           .add("save_steps", &C::save_steps, "steps between checkpoints")
           .add("save_total_limit", &C::save_total_limit, "checkpoints kept; null = all")
           // data parallelism
-          .add("ddp_timeout", &C::ddp_timeout, kDdpTimeoutHelp)
-          .add("ddp_backend", &C::ddp_backend, kDdpBackendHelp)
-          .add("ddp_bucket_cap_mb", &C::ddp_bucket_cap_mb, kDdpBucketCapHelp)
+          .include(ddp_option_fields(), &C::ddp)
           .add("ddp_check_weights", &C::ddp_check_weights,
                "with several ranks: compare a digest of the weights across ranks after every optimizer step (a "
                "debug mode; every checkpoint compares them)")
@@ -279,6 +274,7 @@ Status GRPOConfig::validate() const {
     return field_error("dtype", "must be auto, float32 or bfloat16 for training (float16 would need a loss scaler)");
   R1_RETURN_IF_ERROR(check_ranges(*this));
   R1_RETURN_IF_ERROR(check_choices(*this));
+  R1_RETURN_IF_ERROR(check_ddp_options(ddp));
   R1_RETURN_IF_ERROR(check_async(*this));
   R1_RETURN_IF_ERROR(check_distillation(*this));
   return check_batching(*this);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/compute_options.h"
+#include "train/ddp_options.h"
 #include "util/config_fields.h"
 #include "util/json.h"
 #include "util/status.h"
@@ -79,9 +80,7 @@ struct GRPOConfig {
   std::vector<std::string> report_to;    // "tensorboard" adds event files in <output_dir>/runs (TRL's key)
   int64_t save_steps = 500;              // (500)
   // --- data parallelism (several ranks: torchrun, srun or RANK/WORLD_SIZE) ---
-  double ddp_timeout = 1800;             // seconds a rank waits for the others at a collective (transformers 1800)
-  std::string ddp_backend = "auto";      // CUDA tensors' backend: auto | nccl | gloo (train/process_group.h)
-  double ddp_bucket_cap_mb = 25;         // MB per all-reduce bucket (transformers' name; DDP's 25)
+  DdpOptions ddp;                        // keys ddp_timeout, ddp_backend, ddp_bucket_cap_mb (train/ddp_options.h)
   bool ddp_check_weights = false;        // compare the weights across ranks after every step (checkpoints always do)
   std::optional<int64_t> save_total_limit;  // checkpoints kept; null = all (None)
   // --- reference model ---

@@ -89,7 +89,7 @@ TEST(LearnerRanksChild, Rank) {
   ProcessInfo p = value_or_throw(read_process_info([](const char* n) { return std::getenv(n); }));
   // 16 KB buckets: the gradients travel in several, most started inside the
   // last micro-batch's backward (train/grad_buckets.h).
-  auto group = value_or_throw(ProcessGroup::join(p, {60, at::kCPU, "auto", 16.0 / 1024}));
+  auto group = value_or_throw(ProcessGroup::join(p, {60, "auto", 16.0 / 1024}));
   at::set_num_threads(1);  // as one stream of the two-stream process
   // "<loss type>" or "<loss type>+checkpointing": the gradients' buckets then
   // start from inside the recomputing backward.

@@ -502,8 +502,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
   auto run = std::make_unique<Run>(c, log, std::move(tok), std::move(job), std::move(policy));
   run->process = process;
   if (process.world_size > 1) {
-    R1_ASSIGN_OR_RETURN(run->group, ProcessGroup::join(process, {c.grpo.ddp_timeout, run->policy.device(),
-                                                                 c.grpo.ddp_backend, c.grpo.ddp_bucket_cap_mb}));
+    R1_ASSIGN_OR_RETURN(run->group, ProcessGroup::join(process, c.grpo.ddp, run->policy.device()));
     if (log) std::fprintf(log, "%s\n", run->group->describe().c_str());
     // A rank that sees other files (no shared output_dir) would train from elsewhere.
     R1_RETURN_IF_ERROR(run->group->check_same("the checkpoint to start from ('" + last + "')", last));

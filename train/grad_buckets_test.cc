@@ -57,7 +57,7 @@ TEST(GradBucketsChild, Rank) {
   if (const char* d = std::getenv("R1_TEST_DEVICE"); d && std::string(d) == "cuda")
     device = at::Device(at::kCUDA, static_cast<int8_t>(p.rank % at::cuda::device_count()));
   // 2 KB buckets: each 16 x 16 fp32 gradient (1 KB) shares one with a neighbour.
-  auto group = value_or_throw(ProcessGroup::join(p, {60, device, "auto", 2048.0 / (1024 * 1024)}));
+  auto group = value_or_throw(ProcessGroup::join(p, {60, "auto", 2048.0 / (1024 * 1024)}, device));
   const at::ScalarType dtype = role == "bf16" ? at::kBFloat16 : at::kFloat;
   std::vector<at::Tensor> w = weights(dtype, device), sums;
   GradBuckets buckets(*group, w, /*grads_in_place=*/dtype == at::kFloat);

@@ -84,8 +84,8 @@ struct ProcessGroup::Impl {
   }
 };
 
-ProcessGroup::ProcessGroup(ProcessInfo process, ProcessGroupOptions options)
-    : process_(std::move(process)), options_(std::move(options)), timeout_s_(options_.timeout_s) {}
+ProcessGroup::ProcessGroup(ProcessInfo process, DdpOptions options, at::Device device)
+    : process_(std::move(process)), options_(std::move(options)), device_(device), timeout_s_(options_.timeout_s) {}
 
 bool nccl_built() {
 #ifdef R1_NCCL
@@ -93,11 +93,6 @@ bool nccl_built() {
 #else
   return false;
 #endif
-}
-
-Status check_ddp_backend(const std::string& backend, const std::string& key) {
-  if (backend == "auto" || backend == "gloo" || backend == "nccl") return Status();
-  return Status::error("key '" + key + "' must be auto, gloo or nccl, got '" + backend + "'");
 }
 
 Result<std::string> cuda_tensor_backend(const std::string& requested, const std::vector<std::string>& rank_devices,
@@ -135,13 +130,12 @@ ProcessGroup::~ProcessGroup() {
   impl_->heartbeat.detach();
 }
 
-Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, const ProcessGroupOptions& options) {
+Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, const DdpOptions& options,
+                                                         at::Device device) {
   if (p.world_size < 2) return Status::error("a process group needs at least 2 processes, this run has 1");
+  R1_RETURN_IF_ERROR(check_ddp_options(options));
   const double timeout_s = options.timeout_s;
-  if (!(timeout_s > 0)) return Status::error("the process group's timeout must be > 0 seconds");
-  if (!(options.bucket_cap_mb > 0)) return Status::error("key 'ddp_bucket_cap_mb' must be > 0");
-  R1_RETURN_IF_ERROR(check_ddp_backend(options.backend));
-  std::unique_ptr<ProcessGroup> group(new ProcessGroup(p, options));
+  std::unique_ptr<ProcessGroup> group(new ProcessGroup(p, options, device));
   group->impl_ = std::make_shared<Impl>();
   const std::string where = "rank " + std::to_string(p.rank) + " of " + std::to_string(p.world_size) + ": ";
   try {
@@ -179,7 +173,7 @@ std::map<std::string, double> collective_metrics(const CollectiveTotals& now, Co
 }
 
 std::string ProcessGroup::describe() const {
-  std::string backend = options_.device.is_cuda() ? cuda_backend_ : "gloo";
+  std::string backend = device_.is_cuda() ? cuda_backend_ : "gloo";
   return std::to_string(world_size()) + " ranks (" + process_.launcher + "), collectives over " + backend;
 }
 
@@ -209,7 +203,7 @@ std::string device_identity(const at::Device& device) {
 // on every rank alike; NCCL's communicator is then made by one one-element
 // all-reduce, so a GPU that cannot join fails here.
 Status ProcessGroup::join_cuda_backend() {
-  R1_ASSIGN_OR_RETURN(std::vector<std::string> devices, all_gather(device_identity(options_.device)));
+  R1_ASSIGN_OR_RETURN(std::vector<std::string> devices, all_gather(device_identity(device_)));
   Result<std::string> backend = cuda_tensor_backend(options_.backend, devices, nccl_built());
   if (!backend.ok())
     return Status::error("rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " +
@@ -219,7 +213,7 @@ Status ProcessGroup::join_cuda_backend() {
 #ifdef R1_NCCL
   try {
     // NCCL's own work that names no tensor (its barrier) runs on the current device.
-    if (options_.device.has_index()) c10::cuda::set_device(options_.device.index());
+    if (device_.has_index()) c10::cuda::set_device(device_.index());
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     // NCCL's watchdog aborts the process at its timeout; ours (a blocking
     // wait, see per_bucket) fires first and names the culprits.
@@ -229,9 +223,9 @@ Status ProcessGroup::join_cuda_backend() {
                                                              static_cast<int>(world_size()), opts);
   } catch (const std::exception& e) {
     return Status::error("rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) +
-                         ": could not create the NCCL process group on " + options_.device.str() + ": " + e.what());
+                         ": could not create the NCCL process group on " + device_.str() + ": " + e.what());
   }
-  std::vector<at::Tensor> one = {at::ones({1}, at::TensorOptions(at::kFloat).device(options_.device))};
+  std::vector<at::Tensor> one = {at::ones({1}, at::TensorOptions(at::kFloat).device(device_))};
   return all_reduce(one, /*mean=*/false);
 #else
   return Status::error("ddp_backend nccl: this build of r1 has no NCCL");

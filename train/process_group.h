@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "train/ddp_options.h"
 #include "util/process.h"
 
 namespace c10d {
@@ -24,26 +25,6 @@ class Work;
 
 namespace r1 {
 
-// How the ranks talk: the `ddp_*` keys of the rl and sft configs
-// (transformers' TrainingArguments names).
-struct ProcessGroupOptions {
-  // Seconds a rank waits for the others to arrive, and at each collective.
-  double timeout_s = 1800;
-  // This rank's device: CUDA tensors on it travel by `backend`.
-  at::Device device = at::kCPU;
-  // "auto": NCCL when every rank is on a GPU of its own (no two ranks of a
-  // host on one GPU, which NCCL refuses) and this build has NCCL, else
-  // Gloo; "nccl": NCCL or an error saying why not; "gloo": Gloo for all
-  // tensors (it stages CUDA tensors through host memory).
-  std::string backend = "auto";
-  // All-reduces and broadcasts go in buckets of at most this many MB per
-  // device and dtype (a larger tensor goes alone), so the flat copies they
-  // travel in cost at most that much memory (DDP's 25).
-  double bucket_cap_mb = 25;
-};
-
-// "auto", "gloo" or "nccl"; otherwise an error naming `key`.
-Status check_ddp_backend(const std::string& backend, const std::string& key = "ddp_backend");
 
 // The backend for CUDA tensors, from the requested one and every rank's
 // device identity (indexed by rank): "<machine> cpu", or "<machine> cuda
@@ -84,7 +65,9 @@ class ProcessGroup {
   // else loopback when the master is on this host, else the host's own
   // address. With NCCL, the ranks' communicator is set up here (one small
   // all-reduce), so a rank whose GPU cannot join fails at the start.
-  static Result<std::unique_ptr<ProcessGroup>> join(const ProcessInfo& process, const ProcessGroupOptions& options);
+  // CUDA tensors on `device`, this rank's, travel by `options.backend`.
+  static Result<std::unique_ptr<ProcessGroup>> join(const ProcessInfo& process, const DdpOptions& options,
+                                                    at::Device device = at::kCPU);
   ~ProcessGroup();
 
   int64_t rank() const { return process_.rank; }
@@ -122,7 +105,7 @@ class ProcessGroup {
   Status check_same_tensors(const std::string& what, const std::vector<at::Tensor>& tensors);
 
  private:
-  ProcessGroup(ProcessInfo process, ProcessGroupOptions options);
+  ProcessGroup(ProcessInfo process, DdpOptions options, at::Device device);
   Status run(const char* what, const std::function<void()>& collective);
   // The error of collective `number` (`what`), which failed with `why`.
   Status collective_error(int64_t number, const char* what, const std::string& why);
@@ -141,7 +124,8 @@ class ProcessGroup {
   std::string culprits(int64_t number);
 
   ProcessInfo process_;
-  ProcessGroupOptions options_;
+  DdpOptions options_;
+  at::Device device_;
   double timeout_s_;
   std::string cuda_backend_ = "gloo";
   CollectiveTotals totals_;

@@ -29,7 +29,7 @@ TEST(ProcessGroupChild, Rank) {
   ProcessInfo p = value_or_throw(read_process_info([](const char* n) { return std::getenv(n); }));
   std::string r = rank_role();
   if (r == "nccl_on_cpu") {
-    Result<std::unique_ptr<ProcessGroup>> refused = ProcessGroup::join(p, {60, at::kCPU, "nccl", 25});
+    Result<std::unique_ptr<ProcessGroup>> refused = ProcessGroup::join(p, {60, "nccl", 25});
     ASSERT_FALSE(refused.ok());
     std::ofstream(rank_dir() / ("error" + std::to_string(p.rank))) << refused.status().message();
     return;
@@ -42,7 +42,7 @@ TEST(ProcessGroupChild, Rank) {
   auto on = at::TensorOptions().device(device);
   double timeout = r == "collectives" ? 60 : 3;
   // A 64-byte bucket cap: the tensors below span several buckets.
-  auto group = value_or_throw(ProcessGroup::join(p, {timeout, device, "auto", 64.0 / (1024 * 1024)}));
+  auto group = value_or_throw(ProcessGroup::join(p, {timeout, "auto", 64.0 / (1024 * 1024)}, device));
   if (r == "collectives") {
     std::ofstream(rank_dir() / ("backend" + std::to_string(p.rank))) << group->cuda_backend();
     std::vector<at::Tensor> t = {at::full({3}, static_cast<double>(p.rank + 1), on.dtype(at::kDouble)),
@@ -182,10 +182,10 @@ TEST(ProcessGroup, OneProcessOrABadTimeoutIsRefused) {
             "a process group needs at least 2 processes, this run has 1");
   ProcessInfo two;
   two.world_size = 2;
-  EXPECT_EQ(ProcessGroup::join(two, {0}).status().message(), "the process group's timeout must be > 0 seconds");
-  EXPECT_EQ(ProcessGroup::join(two, {10, at::kCPU, "auto", 0}).status().message(),
-            "key 'ddp_bucket_cap_mb' must be > 0");
-  EXPECT_EQ(ProcessGroup::join(two, {10, at::kCPU, "mpi"}).status().message(),
+  EXPECT_EQ(ProcessGroup::join(two, {0}).status().message(), "key 'ddp_timeout' must be > 0 seconds, got 0");
+  EXPECT_EQ(ProcessGroup::join(two, {10, "auto", 0}).status().message(),
+            "key 'ddp_bucket_cap_mb' must be > 0, got 0");
+  EXPECT_EQ(ProcessGroup::join(two, {10, "mpi"}).status().message(),
             "key 'ddp_backend' must be auto, gloo or nccl, got 'mpi'");
 }
 

@@ -135,8 +135,7 @@ Result<Run> start_run(const TrainingArguments& c, const TrainerLoopOptions& opti
   Run run{.args = c, .log = log, .model = std::move(model), .process = process};
   run.cursor.world_size = process.world_size;
   if (process.world_size > 1) {
-    R1_ASSIGN_OR_RETURN(run.group, ProcessGroup::join(process, {c.ddp_timeout, run.model.device(), c.ddp_backend,
-                                                                c.ddp_bucket_cap_mb}));
+    R1_ASSIGN_OR_RETURN(run.group, ProcessGroup::join(process, c.ddp, run.model.device()));
     if (log) std::fprintf(log, "%s\n", run.group->describe().c_str());
     // A rank that sees other files (no shared output_dir) would train from elsewhere.
     R1_RETURN_IF_ERROR(run.group->check_same("the checkpoint to start from ('" + last + "')", resume ? last : ""));

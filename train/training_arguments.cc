@@ -1,6 +1,6 @@
 #include "train/training_arguments.h"
 
-#include "train/ddp_keys.h"
+#include "train/ddp_options.h"
 #include "train/lr_schedule.h"
 #include "train/process_group.h"
 #include "train/report_to.h"
@@ -42,9 +42,7 @@ const ConfigFields<TrainingArguments>& training_arguments_fields() {
           .add("eval_steps", &C::eval_steps, "steps between held-out evaluations; 0 = only at the end")
           .add("save_steps", &C::save_steps, "steps between checkpoints; 0 = none in between")
           .add("save_total_limit", &C::save_total_limit, "checkpoints kept; 0 = all")
-          .add("ddp_timeout", &C::ddp_timeout, kDdpTimeoutHelp)
-          .add("ddp_backend", &C::ddp_backend, kDdpBackendHelp)
-          .add("ddp_bucket_cap_mb", &C::ddp_bucket_cap_mb, kDdpBucketCapHelp)
+          .include(ddp_option_fields(), &C::ddp)
           .add("seed", &C::seed, "seed of the data order");
   return fields;
 }
@@ -65,9 +63,7 @@ Status check_training_arguments(const TrainingArguments& c) {
   R1_RETURN_IF_ERROR(need(c.min_lr_rate >= 0 && c.min_lr_rate <= 1, "key 'min_lr_rate' must be in [0, 1]"));
   R1_RETURN_IF_ERROR(need(c.logging_steps > 0, "key 'logging_steps' must be > 0"));
   R1_RETURN_IF_ERROR(check_report_to(c.report_to));
-  R1_RETURN_IF_ERROR(need(c.ddp_timeout > 0, "key 'ddp_timeout' must be > 0 seconds"));
-  R1_RETURN_IF_ERROR(check_ddp_backend(c.ddp_backend));
-  R1_RETURN_IF_ERROR(need(c.ddp_bucket_cap_mb > 0, "key 'ddp_bucket_cap_mb' must be > 0"));
+  R1_RETURN_IF_ERROR(check_ddp_options(c.ddp));
   R1_RETURN_IF_ERROR(need(c.eval_steps >= 0 && c.save_steps >= 0 && c.save_total_limit >= 0,
                           "keys 'eval_steps', 'save_steps', 'save_total_limit' must be >= 0"));
   R1_RETURN_IF_ERROR(need(c.compute.dtype != "float16",

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/compute_options.h"
+#include "train/ddp_options.h"
 #include "util/config_fields.h"
 #include "util/status.h"
 
@@ -48,9 +49,8 @@ struct TrainingArguments {
   int64_t eval_steps = 0;          // 0: evaluate only at the end (when eval_file is set)
   int64_t save_steps = 500;        // 0: no intermediate checkpoints
   int64_t save_total_limit = 0;    // 0 keeps all
-  double ddp_timeout = 1800;       // several ranks: seconds a rank waits at a collective (transformers 1800)
-  std::string ddp_backend = "auto";  // CUDA tensors' backend: auto | nccl | gloo (train/process_group.h)
-  double ddp_bucket_cap_mb = 25;   // MB per all-reduce bucket (transformers' name; DDP's 25)
+  // Keys ddp_timeout, ddp_backend and ddp_bucket_cap_mb (train/ddp_options.h).
+  DdpOptions ddp;
   int64_t seed = 42;
 };
 

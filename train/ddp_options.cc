@@ -1,0 +1,41 @@
+#include "train/ddp_options.h"
+
+#include <cstdio>
+
+namespace r1 {
+
+const ConfigFields<DdpOptions>& ddp_option_fields() {
+  using C = DdpOptions;
+  static const ConfigFields<C> fields =
+      ConfigFields<C>("ddp options")
+          .add("ddp_timeout", &C::timeout_s,
+               "with several ranks: seconds a rank waits for the others at any collective before it fails naming "
+               "it (transformers' name, 1800)")
+          .add("ddp_backend", &C::backend,
+               "with several ranks on GPUs: how CUDA tensors travel; auto = nccl when every rank has a GPU of its "
+               "own, else gloo; nccl (an error when it cannot run); gloo (CPU tensors always go through gloo)")
+          .add("ddp_bucket_cap_mb", &C::bucket_cap_mb,
+               "with several ranks: gradients are all-reduced in buckets of at most this many MB (DDP's 25; the "
+               "first at most 1 MB); with one stream per rank (the default on a GPU), each starts as soon as the "
+               "backward of the rank's last micro-batch has finished its gradients");
+  return fields;
+}
+
+Status check_ddp_options(const DdpOptions& options) {
+  auto positive = [](const char* key, double value, const char* unit) {
+    if (value > 0) return Status();
+    char got[32];
+    std::snprintf(got, sizeof got, "%g", value);
+    return Status::error("key '" + std::string(key) + "' must be > 0" + unit + ", got " + got);
+  };
+  R1_RETURN_IF_ERROR(positive("ddp_timeout", options.timeout_s, " seconds"));
+  R1_RETURN_IF_ERROR(positive("ddp_bucket_cap_mb", options.bucket_cap_mb, ""));
+  return check_ddp_backend(options.backend);
+}
+
+Status check_ddp_backend(const std::string& backend, const std::string& key) {
+  if (backend == "auto" || backend == "gloo" || backend == "nccl") return Status();
+  return Status::error("key '" + key + "' must be auto, gloo or nccl, got '" + backend + "'");
+}
+
+}  // namespace r1
