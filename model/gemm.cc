@@ -98,8 +98,15 @@ bool cpu_has_avx512() {
   return has;
 }
 
+// MKL runs its AVX-512 code on Intel CPUs only: there it beat oneDNN (a GRPO
+// step 15% faster, docs/benchmarks.md), elsewhere oneDNN was 2x faster.
+bool onednn_beats_mkl() {
+  static const bool beats = cpu_has_avx512() && !__builtin_cpu_is("intel");
+  return beats;
+}
+
 bool onednn_applies(const at::Tensor& x) {
-  return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat && cpu_has_avx512();
+  return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat && onednn_beats_mkl();
 }
 
 bool upcast_applies(const at::Tensor& a, const at::Tensor& b) {

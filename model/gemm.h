@@ -1,12 +1,13 @@
 // The model's matrix products: at::linear / at::matmul, except that fp32
-// CPU products run on oneDNN's matmul (forward and backward) instead of
-// ATen's default, MKL sgemm.
+// CPU products on AVX-512 CPUs not made by Intel run on oneDNN's matmul
+// (forward and backward) instead of ATen's default, MKL sgemm.
 //
-// Why: on the AVX-512 CPUs we train on (AMD here), MKL runs its AVX2 code
-// path while oneDNN uses AVX-512: the model's GEMMs measured 2x faster
-// (e.g. [512 x 256] x [256 x 704]: 903 us MKL, 408 us oneDNN), and MKL spent
-// most of a decode step's small attention products ([4 x 32] @ [32 x S])
-// packing operands. ATen already sends bf16/fp16 products to oneDNN.
+// Why: MKL runs its AVX-512 code on Intel CPUs only. On AMD's (Zen 4) it
+// runs AVX2 code while oneDNN uses AVX-512: the model's GEMMs measured 2x
+// faster (e.g. [512 x 256] x [256 x 704]: 903 us MKL, 408 us oneDNN). On an
+// Intel Xeon (Emerald Rapids) MKL's AVX-512 code was the faster: a GRPO step
+// of the `small` model 15% faster than with oneDNN (docs/benchmarks.md).
+// ATen already sends bf16/fp16 products to oneDNN.
 //
 // On CPUs without AVX-512, where ATen's bf16/fp16 products fall back to a
 // dot-product loop (7-10x slower than MKL's sgemm at the model's shapes),
@@ -21,7 +22,7 @@
 namespace r1::gemm {
 
 // True when x's products take the oneDNN path: a CPU fp32 tensor, ATen
-// built with oneDNN and a CPU with AVX-512 (BW, VL, DQ).
+// built with oneDNN and a CPU with AVX-512 (BW, VL, DQ) not made by Intel.
 bool onednn_applies(const at::Tensor& x);
 
 // True when a and b's product is computed in fp32 and rounded back: CPU
@@ -42,7 +43,7 @@ at::Tensor matmul(const at::Tensor& a, const at::Tensor& b);
 // half of MKL's time at 32 rows (the decode-shaped products ran 16% faster
 // packed, bitwise equal). bf16/fp16 weights where upcast_applies are
 // packed as fp32 (the product's dtype stays theirs). Empty where MKL does
-// not run the product (GPU, oneDNN's AVX-512 path); weights that change need
+// not run the product (GPU, the oneDNN path); weights that change need
 // a new packing.
 struct PackedWeight {
   at::Tensor buffer;  // MKL's packed bytes (fp32); undefined: not packed
