@@ -22,7 +22,9 @@ std::set<profiler::ActivityType> activities(bool cuda) {
 }
 
 // With input shapes: a trace then tells which call of an op costs.
-profiler::ProfilerConfig config() { return profiler::ProfilerConfig(profiler::ProfilerState::KINETO, /*report_input_shapes=*/true); }
+profiler::ProfilerConfig config() {
+  return profiler::ProfilerConfig(profiler::ProfilerState::KINETO, /*report_input_shapes=*/true);
+}
 
 }  // namespace
 

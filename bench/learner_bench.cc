@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
   app.add_option("--repeats", repeats, "Timed updates after one warm-up");
   app.add_option("--dtype", dtype, "Compute dtype")->check(CLI::IsMember({"float32", "bfloat16"}));
   app.add_option("--device", device, "cpu | cuda | cuda:N");
-  app.add_option("--peak-tflops", peak_tflops, "The device's dense peak in the compute dtype, for MFU (0: not reported)");
+  app.add_option("--peak-tflops", peak_tflops,
+                 "The device's dense peak in the compute dtype, for MFU (0: not reported)");
   app.add_option("--profile", profile, "Profile one more update and print its N costliest kernels (0: off)");
   app.add_option("--trace", trace, "With --profile: also write the Chrome trace here");
   CLI11_PARSE(app, argc, argv);

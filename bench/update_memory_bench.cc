@@ -52,7 +52,8 @@ double status_gib(const std::string& field) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.compare(0, field.size() + 1, field + ":") == 0) return std::stod(line.substr(field.size() + 1)) / (1 << 20);
+    if (line.compare(0, field.size() + 1, field + ":") == 0)
+      return std::stod(line.substr(field.size() + 1)) / (1 << 20);
   return 0;
 }
 
@@ -129,8 +130,8 @@ int main(int argc, char** argv) {
   options.loss.max_completion_length = completion_len;
   options.teacher = teacher ? &*teacher : nullptr;
   // AdamW's state, then every gradient: the base the update is counted above.
-  r1::value_or_throw(r1::learner_step(policy, nullptr, optimizer, {{.prompt_ids = {5}, .token_ids = {6}, .advantage = 1}},
-                                      options));
+  r1::value_or_throw(
+      r1::learner_step(policy, nullptr, optimizer, {{.prompt_ids = {5}, .token_ids = {6}, .advantage = 1}}, options));
   for (auto& t : policy.parameters()) t.mutable_grad() = at::zeros_like(t);
 
   std::mt19937_64 rng(0);

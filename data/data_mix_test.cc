@@ -37,7 +37,8 @@ std::vector<std::string> lines(const fs::path& file) {
 
 TEST(DataMix, FileRowsThenTaskRowsInPartOrder) {
   fs::path dir = fresh_dir("order");
-  std::ofstream(dir / "a.jsonl") << "{\"prompt\": \"p1\", \"completion\": \" c1\"}\n\n{\"prompt\":\"p2\",\"completion\":\" c2\"}\n";
+  std::ofstream(dir / "a.jsonl")
+      << "{\"prompt\": \"p1\", \"completion\": \" c1\"}\n\n{\"prompt\":\"p2\",\"completion\":\" c2\"}\n";
   DataMixConfig c = config(R"([")" + (dir / "a.jsonl").string() +
                                R"(", {"task": "arithmetic", "kind": "general", "n": 3, "seed": 1, "form": "sft"}])",
                            dir / "out");

@@ -37,7 +37,8 @@ TEST(DatasetSource, TaskObjectOptions) {
 }
 
 TEST(DatasetSource, TaskOptionsJsonReadsBackTheSame) {
-  rapidjson::Document doc = value_or_throw(parse_json(R"({"task": "arithmetic", "n": 12, "seed": 3, "ops": "+"})", "t"));
+  rapidjson::Document doc =
+      value_or_throw(parse_json(R"({"task": "arithmetic", "n": 12, "seed": 3, "ops": "+"})", "t"));
   TaskOptions t = value_or_throw(parse_task_options(doc, "t"));
   std::string once = task_options_json(t);
   rapidjson::Document again = value_or_throw(parse_json(once, "once"));

@@ -41,7 +41,8 @@ Status check_spec(const DatasetSpec& spec, const std::string& where) {
   if (spec.prompt_field.empty()) return Status::error(where + ": field 'prompt_field' must not be empty");
   R1_ASSIGN_OR_RETURN(std::optional<ChatTemplate> tmpl, spec_chat_template(spec.template_name));
   if (!spec.system_prompt.empty() && (!tmpl || tmpl->kind == ChatTemplateKind::kR1Zero))
-    return Status::error(where + ": field 'system_prompt' needs a template with a system turn (chatml or llama3), not '" +
+    return Status::error(where +
+                         ": field 'system_prompt' needs a template with a system turn (chatml or llama3), not '" +
                          spec.template_name + "'");
   if (spec.answer_extractor != "none" && spec.answer_extractor != "gsm8k" && spec.answer_extractor != "boxed")
     return Status::error(where + ": unknown answer_extractor '" + spec.answer_extractor +

@@ -100,7 +100,8 @@ Result<DatasetSpec> spec_from(const std::string& json) {
 }
 
 TEST(DatasetSpec, ParsesAndRejectsUnknownKeys) {
-  DatasetSpec s = value_or_throw(spec_from(R"({"path": "x.jsonl", "name": "mine", "prompt_field": "q", "answer_field": "a",
+  DatasetSpec s =
+      value_or_throw(spec_from(R"({"path": "x.jsonl", "name": "mine", "prompt_field": "q", "answer_field": "a",
       "reference_fields": ["a", "b"], "template": "chatml", "system_prompt": "Be brief.", "answer_extractor": "boxed"})"));
   EXPECT_EQ(s.prompt_field, "q");
   EXPECT_EQ(s.name, "mine");

@@ -110,14 +110,16 @@ Result<SampleReport> run_sample(const SampleConfig& c, std::FILE* log) {
   const int64_t batches = (P + c.batch_size - 1) / c.batch_size;
   if (log)
     std::fprintf(log, "r1 sample: %lld prompts of %s x %lld samples, template %s, %lld batches\n", (long long)P,
-                 dataset_name(source).c_str(), (long long)c.samples_per_prompt, template_name.c_str(), (long long)batches);
+                 dataset_name(source).c_str(), (long long)c.samples_per_prompt, template_name.c_str(),
+                 (long long)batches);
   std::vector<Sample> samples;
   for (int64_t b = 0; b < batches; ++b) {
     int64_t first = b * c.batch_size, last = std::min(P, first + c.batch_size);
     std::vector<int64_t> indices;
     for (int64_t i = first; i < last; ++i) indices.push_back(i);
-    Result<ScoredRollout> scored = sample_and_score(*worker.worker, make_rollout_request(prompts, indices, sample_sampling(c)),
-                                                    prompts, reward, static_cast<int>(c.reward_workers));
+    Result<ScoredRollout> scored =
+        sample_and_score(*worker.worker, make_rollout_request(prompts, indices, sample_sampling(c)), prompts, reward,
+                         static_cast<int>(c.reward_workers));
     if (!scored.ok())
       return scored.status().with_context("prompts " + std::to_string(first) + ".." + std::to_string(last - 1));
     const RolloutResult& result = scored->result;

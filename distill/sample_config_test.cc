@@ -44,12 +44,14 @@ TEST(SampleConfig, DefaultsAndStructuredKeys) {
 }
 
 TEST(SampleConfig, ErrorsNameTheKey) {
-  EXPECT_NE(error_of(std::string(kMinimal) + R"(, "sampels_per_prompt": 2})").find("cfg.json: unknown key 'sampels_per_prompt'"),
+  EXPECT_NE(error_of(std::string(kMinimal) + R"(, "sampels_per_prompt": 2})")
+                .find("cfg.json: unknown key 'sampels_per_prompt'"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"dataset": "countdown", "output_dir": "o"})").find("key 'model' is required"),
             std::string::npos);
   EXPECT_NE(error_of(std::string(kMinimal) + R"(, "top_p": 0})").find("key 'top_p'"), std::string::npos);
-  EXPECT_NE(error_of(std::string(kMinimal) + R"(, "samples_per_prompt": "4"})").find("'samples_per_prompt' must be an integer"),
+  EXPECT_NE(error_of(std::string(kMinimal) + R"(, "samples_per_prompt": "4"})")
+                .find("'samples_per_prompt' must be an integer"),
             std::string::npos);
   EXPECT_NE(error_of(std::string(kMinimal) + R"(, "template": "jinja"})").find("key 'template'"), std::string::npos);
   EXPECT_NE(error_of(std::string(kMinimal) + R"(, "dtype": "half"})").find("cfg.json: field 'dtype': must be auto"),

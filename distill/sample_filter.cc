@@ -79,7 +79,8 @@ Built make_format(CheckerParams& p) {
   R1_ASSIGN_OR_RETURN(bool strict, p.boolean("strict", false));
   return per_sample([=](const Sample& s) {
     size_t start = s.completion.find_first_not_of(" \t\r\n");
-    std::string_view text = start == std::string::npos ? std::string_view() : std::string_view(s.completion).substr(start);
+    std::string_view text =
+        start == std::string::npos ? std::string_view() : std::string_view(s.completion).substr(start);
     return (strict ? format_reward_strict(text) : format_reward_lenient(text)) == 1.0;
   });
 }

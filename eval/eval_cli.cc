@@ -102,7 +102,8 @@ void add_eval_commands(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "CPU threads (default all cores)");
   cmd->add_option("--out", o->out, "Output folder for eval.json and eval.db (default runs/eval-<dataset>)");
   cmd->add_option("--config", o->config, "Eval config JSON file; flags override its keys");
-  cmd->add_option("--set", o->overrides, "Override a config key: key=value (VALUE is JSON when it parses as JSON, else a string)");
+  cmd->add_option("--set", o->overrides,
+                  "Override a config key: key=value (VALUE is JSON when it parses as JSON, else a string)");
   cmd->add_flag("--quiet", o->quiet, "No progress lines on stderr");
   add_help_config_flag(cmd, [](std::ostream& out) {
     out << "Keys of an r1 eval config (each flag sets the key of its name):\n";

@@ -94,11 +94,11 @@ const ConfigFields<EvalConfig>& eval_config_fields() {
           .add("temperature", &C::temperature, "null: 0 (greedy) for one sample, else 0.6 (DeepSeek-R1's setting)")
           .add("top_p", &C::top_p, "null: 1 for one sample, else 0.95")
           .add("top_k", &C::top_k, "0 = off")
-          .add("min_p", &C::min_p, "drop tokens below min_p times the top token's probability, in [0, 1); null or 0 = off")
+          .add("min_p", &C::min_p,
+               "drop tokens below min_p times the top token's probability, in [0, 1); null or 0 = off")
           .add("max_new_tokens", &C::max_new_tokens, "tokens per completion at most")
           .add("template", &C::template_name, "auto, chatml, llama3, r1_zero or none; \"\" = the dataset's")
-          .add("stop", &C::stop,
-               "stop strings (the completion is cut before one, as vLLM does); null = the dataset's")
+          .add("stop", &C::stop, "stop strings (the completion is cut before one, as vLLM does); null = the dataset's")
           .add("reward", "a reward spec (object or list), a spec file path, or null", set_reward, write_reward,
                "reward spec, or a spec file path (read now); null = the dataset's default")
           .add("accuracy_component", &C::accuracy_component,

@@ -95,7 +95,8 @@ TEST(ComputeMetrics, HandComputedThreeExamples) {
 }
 
 TEST(ComputeMetrics, OneSampleMakesAllThreeEqual) {
-  std::vector<std::vector<SampleOutcome>> examples = {{s("3", true)}, {s("4", false)}, {s(nullptr, false)}, {s("9", true)}};
+  std::vector<std::vector<SampleOutcome>> examples = {
+      {s("3", true)}, {s("4", false)}, {s(nullptr, false)}, {s("9", true)}};
   EvalMetrics m = value_or_throw(compute_metrics(examples, true));
   EXPECT_DOUBLE_EQ(m.pass_at_1, 0.5);
   EXPECT_DOUBLE_EQ(m.pass_at_k, 0.5);

@@ -140,8 +140,9 @@ Status run_batch(const Plan& p, RolloutWorker& worker, size_t first, size_t n, C
   const EvalConfig& c = p.config;
   std::vector<int64_t> indices(n);
   for (size_t i = 0; i < n; ++i) indices[i] = static_cast<int64_t>(first + i);
-  R1_ASSIGN_OR_RETURN(ScoredRollout scored, sample_and_score(worker, make_rollout_request(p.prompts, indices, eval_sampling(c)),
-                                                             p.prompts, p.reward, static_cast<int>(c.reward_workers)));
+  R1_ASSIGN_OR_RETURN(ScoredRollout scored,
+                      sample_and_score(worker, make_rollout_request(p.prompts, indices, eval_sampling(c)), p.prompts,
+                                       p.reward, static_cast<int>(c.reward_workers)));
   out.generation_seconds += scored.sample_seconds;
   out.scoring_seconds += scored.reward_seconds;
   for (size_t i = 0; i < n; ++i) out.outcomes.emplace_back();

@@ -216,7 +216,8 @@ const ConfigFields<GRPOConfig>& grpo_config_fields() {
           .add("top_k", &C::top_k, "0 = off (TRL 0)")
           .add("min_p", &C::min_p, "in [0, 1]; null = off (TRL None)")
           .add("max_prompt_length", &C::max_prompt_length, "prompt tokens kept, left-truncated (TRL 512)")
-          .add("max_completion_length", &C::max_completion_length, "tokens per completion; also dr_grpo's constant (TRL 512)")
+          .add("max_completion_length", &C::max_completion_length,
+               "tokens per completion; also dr_grpo's constant (TRL 512)")
           .add("generation_batch_size", &C::generation_batch_size,
                "completions per generation; null = derived from steps_per_generation (TRL None)")
           .add("steps_per_generation", &C::steps_per_generation,

@@ -45,7 +45,8 @@ struct GRPOConfig {
   // (TRL's vllm_importance_sampling_* keys without "vllm_"; they take effect
   // only when π_old is not the sampling policy, i.e. async with lag).
   bool importance_sampling_correction = true;  // (TRL True)
-  std::string importance_sampling_mode = "token_truncate";  // token_truncate | token_mask | sequence_truncate | sequence_mask
+  // token_truncate | token_mask | sequence_truncate | sequence_mask
+  std::string importance_sampling_mode = "token_truncate";
   std::optional<double> importance_sampling_clip_min;       // C_min; null = none (TRL None)
   std::optional<double> importance_sampling_clip_max = 3.0; // C_max; null = none (TRL 3.0)
   // --- generation ---

@@ -304,7 +304,9 @@ Result<LearnerStepStats> accumulate_policy_gradients(const Transformer& policy, 
   // ran), and read from the device once per statistic.
   at::Tensor loss, entropy_sum, routing_counts;
   std::map<std::string, at::Tensor> metric_sums;
-  auto add = [](at::Tensor& sum, const at::Tensor& x) { sum = sum.defined() ? sum + x.to(at::kDouble) : x.to(at::kDouble); };
+  auto add = [](at::Tensor& sum, const at::Tensor& x) {
+    sum = sum.defined() ? sum + x.to(at::kDouble) : x.to(at::kDouble);
+  };
   for (const MicroBatchResult& r : results) {
     add(loss, r.loss);
     add(entropy_sum, r.entropy_sum);

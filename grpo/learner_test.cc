@@ -254,7 +254,8 @@ TEST(Learner, TruncatedCompletionsCanBeMaskedOut) {
   Batch rest(b.begin() + 1, b.end());
   auto without = grads_after(m, rest, o);
   for (size_t i = 0; i < with_mask.size(); ++i)
-    EXPECT_LE((with_mask[i] - without[i]).abs().max().item<double>(), 1e-5 * without[i].abs().max().item<double>() + 1e-9)
+    EXPECT_LE((with_mask[i] - without[i]).abs().max().item<double>(),
+              1e-5 * without[i].abs().max().item<double>() + 1e-9)
         << "tensor " << i;
 }
 

@@ -36,12 +36,12 @@ Status check_routes(const std::vector<const Sample*>& rows, int64_t per_token, b
     size_t fed = s.prompt_ids.size() + std::max<size_t>(1, s.token_ids.size()) - 1;  // the last token is never fed
     size_t expected = fed * static_cast<size_t>(per_token);
     if (s.routed_experts.size() != expected)
-      return Status::error("sample of prompt " + std::to_string(s.prompt_index) + " (sample " +
-                           std::to_string(s.sample_index) + ") carries " + std::to_string(s.routed_experts.size()) +
-                           " routed experts; the policy routes its " + std::to_string(s.prompt_ids.size()) +
-                           " prompt and " + std::to_string(s.token_ids.size()) + " completion tokens (all but the last) to " +
-                           std::to_string(per_token) + " each: " + std::to_string(expected) +
-                           (replay ? " (routing_replay needs the sampler's routes)" : ""));
+      return Status::error(
+          "sample of prompt " + std::to_string(s.prompt_index) + " (sample " + std::to_string(s.sample_index) +
+          ") carries " + std::to_string(s.routed_experts.size()) + " routed experts; the policy routes its " +
+          std::to_string(s.prompt_ids.size()) + " prompt and " + std::to_string(s.token_ids.size()) +
+          " completion tokens (all but the last) to " + std::to_string(per_token) +
+          " each: " + std::to_string(expected) + (replay ? " (routing_replay needs the sampler's routes)" : ""));
   }
   return Status();
 }
@@ -116,7 +116,8 @@ RoutingTerms routing_terms(const LearnerRouting& r, const MoeConfig& c) {
   for (size_t m = 0; m < r.forward.prompts.router_logits.size(); ++m) {
     logits.push_back(at::cat({r.forward.prompts.router_logits[m].reshape({-1, E}),
                               r.forward.completions.router_logits[m].reshape({-1, E})}));
-    at::Tensor own = at::cat({r.forward.prompts.chosen[m].reshape({-1, k}), r.forward.completions.chosen[m].reshape({-1, k})});
+    at::Tensor own =
+        at::cat({r.forward.prompts.chosen[m].reshape({-1, k}), r.forward.completions.chosen[m].reshape({-1, k})});
     load = load.scatter_add(0, own.reshape({-1}), weight.to(at::kDouble).unsqueeze(1).expand({-1, k}).reshape({-1}));
   }
   auto [prompt_differ, prompt_compared] = mismatch(r.forward.prompts.chosen, r.sampler_prompts, r.prompt_weight);

@@ -10,7 +10,9 @@
 namespace r1 {
 namespace {
 
-Transformer tiny_moe(uint64_t seed) { return tiny_random_model(32, 0.2, seed, /*trainable=*/true, ModelFamily::deepseek_v3); }
+Transformer tiny_moe(uint64_t seed) {
+  return tiny_random_model(32, 0.2, seed, /*trainable=*/true, ModelFamily::deepseek_v3);
+}
 
 const char* kBias = "model.layers.1.mlp.gate.e_score_correction_bias";  // the tiny preset's one MoE layer
 
@@ -36,7 +38,8 @@ struct Scored {
 Scored score(const Transformer& m, const std::vector<Sample>& samples, bool replay) {
   std::vector<std::vector<int64_t>> prompts, completions;
   std::vector<const Sample*> rows;
-  for (const Sample& s : samples) prompts.push_back(s.prompt_ids), completions.push_back(s.token_ids), rows.push_back(&s);
+  for (const Sample& s : samples)
+    prompts.push_back(s.prompt_ids), completions.push_back(s.token_ids), rows.push_back(&s);
   PromptCompletionBatch batch = make_prompt_completion_batch(prompts, completions);
   LearnerRouting routing = value_or_throw(learner_routing(rows, batch, m.config(), replay));
   at::NoGradGuard no_grad;
@@ -106,7 +109,8 @@ TEST(MoeRouting, TheLearnerAddsTheWeightedBalancingLossAndReportsTheRouting) {
   EXPECT_NEAR(weighted.loss - plain.loss, 0.5 * aux, 1e-5);
   EXPECT_EQ(weighted.metrics.at("moe/route_mismatch"), 0.0);
   double shares = 0;
-  for (int64_t e = 0; e < m.config().moe.n_routed_experts; ++e) shares += weighted.metrics.at("moe/expert_load/" + std::to_string(e));
+  for (int64_t e = 0; e < m.config().moe.n_routed_experts; ++e)
+    shares += weighted.metrics.at("moe/expert_load/" + std::to_string(e));
   EXPECT_NEAR(shares, 1.0, 1e-9);
   EXPECT_GE(weighted.metrics.at("moe/expert_load/max"), 1.0);
 }
@@ -119,7 +123,8 @@ TEST(MoeRouting, BadOptionsAndMissingRoutesAreClearErrors) {
   samples[1].routed_experts.pop_back();
   auto r = accumulate_policy_gradients(m, nullptr, samples, o);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("sample of prompt 0 (sample 1) carries"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("sample of prompt 0 (sample 1) carries"), std::string::npos)
+      << r.status().message();
   EXPECT_NE(r.status().message().find("routing_replay needs the sampler's routes"), std::string::npos);
   for (Sample& s : samples) s.routed_experts.clear();
   r = accumulate_policy_gradients(m, nullptr, samples, o);

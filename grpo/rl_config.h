@@ -22,7 +22,7 @@ struct RLConfig {
   std::string model_name_or_path;  // HF folder of the starting policy (required)
   std::string output_dir;          // checkpoints, model/, rollouts.db, metrics.jsonl (required)
   std::string dataset;             // JSON text of a dataset source (data/dataset_source.h) (required)
-  std::string reward;              // JSON text: a reward spec, or a string naming a spec file; "" = the dataset's default
+  std::string reward;  // JSON text: a reward spec, or a string naming a spec file; "" = the dataset's default
   std::string chat_template;       // "" = the dataset's template; r1_zero, chatml, llama3, auto or none
   std::string run_name;            // shown in the rollout store; "" = the output folder's name
   int64_t reward_workers = 0;      // threads scoring rewards; 0 = one per core

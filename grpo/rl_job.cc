@@ -47,7 +47,8 @@ Result<RLPlan> make_rl_plan(const GRPOConfig& c, int64_t dataset_size) {
     p.total_steps = c.max_steps;
   } else {
     double generations_per_epoch = std::ceil(static_cast<double>(dataset_size) / p.prompts_per_generation);
-    p.total_steps = static_cast<int64_t>(std::ceil(c.num_train_epochs * generations_per_epoch)) * p.steps_per_generation;
+    p.total_steps =
+        static_cast<int64_t>(std::ceil(c.num_train_epochs * generations_per_epoch)) * p.steps_per_generation;
   }
   return p;
 }

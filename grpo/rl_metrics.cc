@@ -59,7 +59,8 @@ std::map<std::string, double> generation_metrics(const RLGeneration& gen, const 
   }
   add_length_metrics(m, "", lengths);
   add_length_metrics(m, "_terminated", terminated);
-  m["completions/clipped_ratio"] = lengths.empty() ? 0.0 : 1.0 - static_cast<double>(terminated.size()) / lengths.size();
+  m["completions/clipped_ratio"] =
+      lengths.empty() ? 0.0 : 1.0 - static_cast<double>(terminated.size()) / lengths.size();
   m["time/generate"] = gen.stats.generate_seconds;
   m["time/reward"] = gen.stats.reward_seconds;
   m["completions/tokens_per_second"] = gen.stats.completion_tokens / std::max(gen.stats.generate_seconds, 1e-9);

@@ -110,8 +110,9 @@ Status restore_in_flight(Run& run, const rapidjson::Value& in_flight, const std:
     R1_ASSIGN_OR_RETURN(int64_t version, json_int(entry, "policy_version", where));
     R1_ASSIGN_OR_RETURN(SafetensorsFile file, load_safetensors(dir + "/" + in_flight_file(generation)));
     const Transformer& policy = run.policy;
-    R1_ASSIGN_OR_RETURN(Transformer weights, Transformer::from_tensors(policy.config(), std::move(file.tensors),
-                                                                       {.dtype = policy.dtype(), .device = policy.device()}));
+    R1_ASSIGN_OR_RETURN(Transformer weights,
+                        Transformer::from_tensors(policy.config(), std::move(file.tensors),
+                                                  {.dtype = policy.dtype(), .device = policy.device()}));
     if (generation != run.generation + static_cast<int64_t>(run.resumed_in_flight.size()))
       return Status::error(where + ": generation " + std::to_string(generation) + " is out of order");
     run.resumed_in_flight.emplace_back(version, std::make_shared<const Transformer>(std::move(weights)));
@@ -227,7 +228,8 @@ Result<RLGeneration> generate(Run& run, RolloutWorker& worker, int64_t index, in
       if (keep && static_cast<int64_t>(gen.trained.size()) < want * G)
         for (int64_t j = 0; j < G; ++j) gen.trained.push_back(at + j);
     }
-    for (size_t i = 0; i < samples.size(); ++i) samples[i].group_index = static_cast<int64_t>((gen.samples.size() + i) / G);
+    for (size_t i = 0; i < samples.size(); ++i)
+      samples[i].group_index = static_cast<int64_t>((gen.samples.size() + i) / G);
     gen.samples.insert(gen.samples.end(), std::make_move_iterator(samples.begin()),
                        std::make_move_iterator(samples.end()));
     gen.stats.rounds = round + 1;
@@ -270,10 +272,11 @@ void print_progress(const Run& run, const std::map<std::string, double>& m, doub
     std::snprintf(buf, sizeof buf, " | %s %.3f", name.c_str(), m.at("rewards/" + name + "/mean"));
     components += buf;
   }
-  std::fprintf(run.log, "step %lld/%lld %s reward %.3f ±%.3f%s | len %.1f | kl %.4f | loss %.4f | %.1fs/step | ETA %s\n",
-               (long long)step, (long long)total, progress_bar(step, total).c_str(), m.at("reward"),
-               m.at("reward_std"), components.c_str(), m.at("completions/mean_length"),
-               m.count("kl") ? m.at("kl") : 0.0, m.at("loss"), m.at("step_time"), format_duration(eta).c_str());
+  std::fprintf(run.log,
+               "step %lld/%lld %s reward %.3f ±%.3f%s | len %.1f | kl %.4f | loss %.4f | %.1fs/step | ETA %s\n",
+               (long long)step, (long long)total, progress_bar(step, total).c_str(), m.at("reward"), m.at("reward_std"),
+               components.c_str(), m.at("completions/mean_length"), m.count("kl") ? m.at("kl") : 0.0, m.at("loss"),
+               m.at("step_time"), format_duration(eta).c_str());
   std::fflush(run.log);
 }
 
@@ -532,7 +535,8 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
   run->schedule.warmup_steps = w < 1 ? warmup_steps_for(0, w, plan.total_steps) : static_cast<int64_t>(w);
   if (process.writes_run_folder()) R1_RETURN_IF_ERROR(open_run_folder(*run, !last.empty()));
   if (log)
-    std::fprintf(log, "%zu prompts, %lld per generation x %lld samples, %lld optimizer steps per generation, %lld steps\n",
+    std::fprintf(log,
+                 "%zu prompts, %lld per generation x %lld samples, %lld optimizer steps per generation, %lld steps\n",
                  run->job.dataset.examples.size(), (long long)plan.prompts_per_generation,
                  (long long)plan.num_generations, (long long)plan.steps_per_generation, (long long)plan.total_steps);
   return run;
@@ -548,7 +552,8 @@ Status save_checkpoint(Run& run, const std::deque<PendingGeneration>& in_flight)
   run.state.data_cursor = cursor_json(run, in_flight);
   run.state.extra_tensor_files.clear();
   if (run.reference && c.grpo.sync_ref_model) run.state.extra_tensor_files[kRefModelFile] = run.reference->tensors();
-  for (const PendingGeneration& p : in_flight) run.state.extra_tensor_files[in_flight_file(p.index)] = p.weights->tensors();
+  for (const PendingGeneration& p : in_flight)
+    run.state.extra_tensor_files[in_flight_file(p.index)] = p.weights->tensors();
   CheckpointOptions options{c.output_dir, c.grpo.save_total_limit.value_or(0), c.model_name_or_path};
   R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(options, run.policy, *run.optimizer, run.state));
   if (run.log) std::fprintf(run.log, "saved %s\n", dir.c_str());
@@ -591,8 +596,9 @@ class GenerationSource {
     at::NoGradGuard no_grad;
     TensorMap copy;
     for (const auto& [name, t] : policy.tensors()) copy.emplace(name, t.detach().clone());
-    R1_ASSIGN_OR_RETURN(Transformer weights, Transformer::from_tensors(policy.config(), std::move(copy),
-                                                                       {.dtype = policy.dtype(), .device = policy.device()}));
+    R1_ASSIGN_OR_RETURN(Transformer weights,
+                        Transformer::from_tensors(policy.config(), std::move(copy),
+                                                  {.dtype = policy.dtype(), .device = policy.device()}));
     return std::make_shared<const Transformer>(std::move(weights));
   }
 
@@ -667,7 +673,8 @@ Result<RLRunResult> run_rl(const RLConfig& c, bool resume, std::FILE* log, const
     // Stored once trained: the updates may mask samples (discard_reason).
     if (run.process.writes_run_folder()) R1_RETURN_IF_ERROR(run.store->append(gen.samples));
     ++run.generation;
-    bool crossed = c.grpo.save_steps > 0 && run.state.global_step / c.grpo.save_steps > steps_before / c.grpo.save_steps;
+    bool crossed =
+        c.grpo.save_steps > 0 && run.state.global_step / c.grpo.save_steps > steps_before / c.grpo.save_steps;
     if (crossed && run.state.global_step < total) R1_RETURN_IF_ERROR(save_checkpoint(run, source.pending));
   }
   R1_RETURN_IF_ERROR(save_checkpoint(run, source.pending));

@@ -22,7 +22,8 @@ Result<TensorMap> load_sharded(const std::string& dir, const std::string& index_
   std::set<std::string> shards;
   std::map<std::string, std::string> owner;
   for (const auto& m : index["weight_map"].GetObject()) {
-    if (!m.value.IsString()) return Status::error(index_path + ": weight_map['" + m.name.GetString() + "'] must be a file name");
+    if (!m.value.IsString())
+      return Status::error(index_path + ": weight_map['" + m.name.GetString() + "'] must be a file name");
     std::string shard = m.value.GetString();
     if (shard.find('/') != std::string::npos)
       return Status::error(index_path + ": weight_map['" + m.name.GetString() + "'] must name a file in the folder");

@@ -142,9 +142,12 @@ Result<ModelConfig> ModelConfig::from_json(const JsonValue& json, const std::str
   R1_ASSIGN_OR_RETURN(c.num_hidden_layers, json_int(json, "num_hidden_layers", where));
   R1_ASSIGN_OR_RETURN(c.num_attention_heads, json_int(json, "num_attention_heads", where));
   R1_ASSIGN_OR_RETURN(c.num_key_value_heads, json_int_or(json, "num_key_value_heads", c.num_attention_heads, where));
-  for (auto [value, key] : {std::pair{c.vocab_size, "vocab_size"}, {c.hidden_size, "hidden_size"},
-                            {c.intermediate_size, "intermediate_size"}, {c.num_hidden_layers, "num_hidden_layers"},
-                            {c.num_attention_heads, "num_attention_heads"}, {c.num_key_value_heads, "num_key_value_heads"}})
+  for (auto [value, key] : {std::pair{c.vocab_size, "vocab_size"},
+                            {c.hidden_size, "hidden_size"},
+                            {c.intermediate_size, "intermediate_size"},
+                            {c.num_hidden_layers, "num_hidden_layers"},
+                            {c.num_attention_heads, "num_attention_heads"},
+                            {c.num_key_value_heads, "num_key_value_heads"}})
     R1_RETURN_IF_ERROR(check_positive(value, key, where));
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     return Status::error(where + ": num_attention_heads (" + std::to_string(c.num_attention_heads) +
@@ -299,8 +302,8 @@ Status ModelConfig::check_token_ids(const std::vector<int64_t>& ids, const std::
 int64_t ModelConfig::num_parameters() const {
   if (is_deepseek(family)) return deepseek_num_parameters(*this);
   int64_t q = num_attention_heads * head_dim, kv = num_key_value_heads * head_dim;
-  int64_t attn = hidden_size * (q + 2 * kv) + q * hidden_size + (qkv_bias ? q + 2 * kv : 0) + (o_bias ? hidden_size : 0) +
-                 (qk_norm ? 2 * head_dim : 0);
+  int64_t attn = hidden_size * (q + 2 * kv) + q * hidden_size + (qkv_bias ? q + 2 * kv : 0) +
+                 (o_bias ? hidden_size : 0) + (qk_norm ? 2 * head_dim : 0);
   int64_t mlp = 3 * hidden_size * intermediate_size + (mlp_bias ? 2 * intermediate_size + hidden_size : 0);
   int64_t layer = attn + mlp + 2 * hidden_size;
   int64_t embed = vocab_size * hidden_size * (tie_word_embeddings ? 1 : 2);

@@ -81,8 +81,10 @@ struct Matmul : torch::autograd::Function<Matmul<product>> {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &a = saved[0], &b = saved[1];
     at::Tensor grad = grads[0].contiguous();  // [..., M, N]
-    at::Tensor grad_a = ctx->needs_input_grad(0) ? product(grad, b.transpose(-1, -2)).to(a.scalar_type()) : at::Tensor();
-    at::Tensor grad_b = ctx->needs_input_grad(1) ? product(a.transpose(-1, -2), grad).to(b.scalar_type()) : at::Tensor();
+    at::Tensor grad_a =
+        ctx->needs_input_grad(0) ? product(grad, b.transpose(-1, -2)).to(a.scalar_type()) : at::Tensor();
+    at::Tensor grad_b =
+        ctx->needs_input_grad(1) ? product(a.transpose(-1, -2), grad).to(b.scalar_type()) : at::Tensor();
     return {grad_a, grad_b};
   }
 };

@@ -159,7 +159,8 @@ class Decoder {
       logits[p] = last[i].unsqueeze(0).expand({G, -1});
       if (!routes.defined()) continue;
       const int16_t* first = routes[i].data_ptr<int16_t>();
-      for (int64_t g = 0; g < G; ++g) rows_[p * G + g].out.routed_experts.assign(first, first + len * routes_per_token_);
+      for (int64_t g = 0; g < G; ++g)
+        rows_[p * G + g].out.routed_experts.assign(first, first + len * routes_per_token_);
     }
   }
 

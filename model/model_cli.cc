@@ -59,7 +59,8 @@ void add_init(CLI::App* group) {
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Output folder")->required();
   cmd->add_option("--corpus", o->corpus, "Train the BPE tokenizer on this text/JSONL corpus (else bytes only)");
-  cmd->add_option("--tokenizer-vocab", o->tokenizer_vocab, "Tokenizer vocabulary size with --corpus")->capture_default_str();
+  cmd->add_option("--tokenizer-vocab", o->tokenizer_vocab, "Tokenizer vocabulary size with --corpus")
+      ->capture_default_str();
   cmd->add_option("--vocab-size", o->vocab_size, "Model vocabulary (>= the tokenizer's; padded rows unused)");
   cmd->add_option("--dtype", o->dtype, "float32 | bfloat16 | float16")
       ->check(CLI::IsMember({"float32", "bfloat16", "float16"}))
@@ -164,7 +165,9 @@ void add_logprobs(CLI::App& app) {
   cmd->add_option("--input", o->input, "JSONL rows: prompt_ids + completion_ids, or prompt + completion")->required();
   cmd->add_option("--output", o->output, "JSONL output, - for stdout")->capture_default_str();
   cmd->add_option("--temperature", o->temperature, "Divide logits by this first")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "Rows per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", o->batch_size, "Rows per forward pass")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--dump-logits", o->dump_logits, "Also write all logits [rows, L, V] to this safetensors file");
   cmd->callback([o] { run_logprobs(*o); });
 }

@@ -105,7 +105,8 @@ void stack_experts(MoeWeights& w) {
 at::Tensor moe_block(const MoeWeights& w, const MoeConfig& c, const at::Tensor& x, const at::Tensor& replay,
                      ExpertChoice* choice) {
   at::Tensor flat = x.reshape({-1, x.size(-1)});
-  ExpertChoice route = route_tokens(w, c, flat, replay.defined() ? replay.reshape({-1, c.num_experts_per_tok}) : replay);
+  ExpertChoice route =
+      route_tokens(w, c, flat, replay.defined() ? replay.reshape({-1, c.num_experts_per_tok}) : replay);
   at::Tensor out = routed_experts(w, flat, route);
   if (w.shared_gate.defined()) out = out + swiglu(flat, w.shared_gate, w.shared_up, w.shared_down);
   if (choice) *choice = std::move(route);

@@ -193,7 +193,8 @@ TEST(Moe, LoadBalancingLossIsTheSwitchTransformerLossAndWeightsCountTokens) {
   // Weight 0 drops a token (padding); weight 2 counts it twice (a prompt two completions share).
   at::Tensor weight = at::tensor({1.0f, 0.0f, 2.0f, 1.0f, 1.0f});
   std::vector<at::Tensor> expanded;
-  for (const at::Tensor& l : logits) expanded.push_back(at::cat({l.narrow(0, 0, 1), l[2].unsqueeze(0), l.narrow(0, 2, 3)}));
+  for (const at::Tensor& l : logits)
+    expanded.push_back(at::cat({l.narrow(0, 0, 1), l[2].unsqueeze(0), l.narrow(0, 2, 3)}));
   EXPECT_NEAR(load_balancing_loss(logits, 2, weight).item<double>(), switch_loss_reference(expanded, 2), 1e-6);
 }
 

@@ -49,8 +49,8 @@ Result<at::Tensor> tensor_view(const std::shared_ptr<MappedFile>& file, const Js
                          "] fall outside the data block of " + std::to_string(data_size) + " bytes");
   uint64_t expected = numel * at::elementSize(dtype);
   if (end - begin != expected)
-    return Status::error(where + ": data_offsets span " + std::to_string(end - begin) + " bytes but shape and dtype need " +
-                         std::to_string(expected));
+    return Status::error(where + ": data_offsets span " + std::to_string(end - begin) +
+                         " bytes but shape and dtype need " + std::to_string(expected));
   if (numel == 0) return at::empty(shape, at::TensorOptions().dtype(dtype));
   void* ptr = const_cast<char*>(file->data() + data_start + begin);
   // The deleter holds the mapping alive for as long as the tensor lives.
@@ -73,7 +73,8 @@ Result<std::string> safetensors_dtype_name(at::ScalarType type) {
 
 Result<SafetensorsFile> load_safetensors(const std::string& path) {
   R1_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> file, MappedFile::open(path));
-  if (file->size() < 8) return Status::error(path + ": truncated safetensors file (" + std::to_string(file->size()) + " bytes)");
+  if (file->size() < 8)
+    return Status::error(path + ": truncated safetensors file (" + std::to_string(file->size()) + " bytes)");
   uint64_t header_len = 0;
   std::memcpy(&header_len, file->data(), 8);  // little-endian hosts only (x86-64, arm64)
   if (header_len > kMaxHeaderBytes || header_len > file->size() - 8)
@@ -93,7 +94,8 @@ Result<SafetensorsFile> load_safetensors(const std::string& path) {
       }
       continue;
     }
-    R1_ASSIGN_OR_RETURN(at::Tensor t, tensor_view(file, member.value, 8 + header_len, path + ": tensor '" + name + "'"));
+    R1_ASSIGN_OR_RETURN(at::Tensor t,
+                        tensor_view(file, member.value, 8 + header_len, path + ": tensor '" + name + "'"));
     out.tensors.emplace(std::move(name), std::move(t));
   }
   return out;
@@ -115,7 +117,8 @@ Status save_safetensors(const std::string& path, const TensorMap& tensors,
     R1_ASSIGN_OR_RETURN(std::string dtype, safetensors_dtype_name(t.scalar_type()));
     uint64_t bytes = t.numel() * t.element_size();
     header.key(name).begin_object().key("dtype").value(dtype).key("shape").array(t.sizes().vec());
-    header.key("data_offsets").array(std::vector<int64_t>{static_cast<int64_t>(offset), static_cast<int64_t>(offset + bytes)});
+    header.key("data_offsets")
+        .array(std::vector<int64_t>{static_cast<int64_t>(offset), static_cast<int64_t>(offset + bytes)});
     header.end_object();
     offset += bytes;
     contiguous.push_back(t);

@@ -67,22 +67,22 @@ TEST(Safetensors, BrokenHeaderJsonNamesFileAndPosition) {
 }
 
 TEST(Safetensors, OffsetsOutsideDataBlockAreReported) {
-  std::string path = write_raw("offsets.safetensors",
-                               R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 16]}})", std::string(8, '\0'));
+  std::string path = write_raw(
+      "offsets.safetensors", R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 16]}})", std::string(8, '\0'));
   std::string err = load_error(path);
   EXPECT_NE(err.find("tensor 'w'"), std::string::npos) << err;
   EXPECT_NE(err.find("outside the data block"), std::string::npos) << err;
 }
 
 TEST(Safetensors, SizeMismatchBetweenShapeAndOffsetsIsReported) {
-  std::string path = write_raw("mismatch.safetensors",
-                               R"({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", std::string(8, '\0'));
+  std::string path = write_raw(
+      "mismatch.safetensors", R"({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", std::string(8, '\0'));
   EXPECT_NE(load_error(path).find("shape and dtype need 12"), std::string::npos);
 }
 
 TEST(Safetensors, UnknownDtypeIsReported) {
-  std::string path = write_raw("dtype.safetensors",
-                               R"({"w": {"dtype": "F8_E9", "shape": [1], "data_offsets": [0, 1]}})", std::string(8, '\0'));
+  std::string path = write_raw(
+      "dtype.safetensors", R"({"w": {"dtype": "F8_E9", "shape": [1], "data_offsets": [0, 1]}})", std::string(8, '\0'));
   std::string err = load_error(path);
   EXPECT_NE(err.find("unknown dtype 'F8_E9'"), std::string::npos) << err;
 }

@@ -245,7 +245,8 @@ std::vector<int32_t> bpe(const TokenizerData& d, std::string_view piece) {
   std::priority_queue<std::tuple<int32_t, int32_t, int32_t>, std::vector<std::tuple<int32_t, int32_t, int32_t>>,
                       std::greater<>>
       heap;
-  for (int32_t i = 0; i + 1 < static_cast<int32_t>(syms.size()); ++i) push_heap_merge(d, heap, i, syms[i].id, syms[i + 1].id);
+  for (int32_t i = 0; i + 1 < static_cast<int32_t>(syms.size()); ++i)
+    push_heap_merge(d, heap, i, syms[i].id, syms[i + 1].id);
   while (!heap.empty()) {
     auto [rank, pos, new_id] = heap.top();
     heap.pop();

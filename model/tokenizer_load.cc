@@ -255,7 +255,8 @@ Status parse_template(const Ctx& c, const JsonValue& p, const std::string& field
     }
     const JsonValue* sp = member(item, "SpecialToken");
     const JsonValue* name = sp ? member(*sp, "id") : nullptr;
-    if (!name || !name->IsString()) return c.error(f, "must be {\"Sequence\": ...} or {\"SpecialToken\": {\"id\": ...}}");
+    if (!name || !name->IsString())
+      return c.error(f, "must be {\"Sequence\": ...} or {\"SpecialToken\": {\"id\": ...}}");
     const JsonValue* entry = specials ? member(*specials, name->GetString()) : nullptr;
     const JsonValue* ids = entry ? member(*entry, "ids") : nullptr;
     if (!ids || !ids->IsArray())

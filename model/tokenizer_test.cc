@@ -141,9 +141,11 @@ TEST(Load, UnsupportedAndMalformedFieldsAreNamed) {
   s = Spec{};
   s.pre_tokenizer = R"({"type":"Metaspace"})";
   expect_error(s, "pre_tokenizer.type");
-  s.pre_tokenizer = R"({"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"a"},"behavior":"Removed"},{"type":"ByteLevel"}]})";
+  s.pre_tokenizer =
+      R"({"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"a"},"behavior":"Removed"},{"type":"ByteLevel"}]})";
   expect_error(s, "pre_tokenizer.pretokenizers[0].behavior");
-  s.pre_tokenizer = R"({"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"(a"},"behavior":"Isolated"},{"type":"ByteLevel"}]})";
+  s.pre_tokenizer =
+      R"({"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"(a"},"behavior":"Isolated"},{"type":"ByteLevel"}]})";
   expect_error(s, "pre_tokenizer.pretokenizers[0].pattern");
   s = Spec{};
   s.normalizer = R"({"type":"Lowercase"})";

@@ -193,7 +193,8 @@ Result<Transformer> Transformer::load(const std::string& dir, const LoadOptions&
   return model;
 }
 
-Result<Transformer> Transformer::from_tensors(const ModelConfig& config, TensorMap tensors, const LoadOptions& options) {
+Result<Transformer> Transformer::from_tensors(const ModelConfig& config, TensorMap tensors,
+                                              const LoadOptions& options) {
   TensorMap kept;
   at::ScalarType dtype = options.dtype;
   for (const auto& [name, shape] : expected_tensor_shapes(config)) {

@@ -51,7 +51,8 @@ struct LayerWeights {
 class Transformer {
  public:
   static Result<Transformer> load(const std::string& dir, const LoadOptions& options = {});
-  static Result<Transformer> from_tensors(const ModelConfig& config, TensorMap tensors, const LoadOptions& options = {});
+  static Result<Transformer> from_tensors(const ModelConfig& config, TensorMap tensors,
+                                          const LoadOptions& options = {});
   // Random weights as transformers initialises them: N(0, initializer_range)
   // for matrices and embeddings, zero biases, unit norms.
   static Transformer random(const ModelConfig& config, uint64_t seed);

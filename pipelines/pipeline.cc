@@ -139,7 +139,8 @@ Status check_run_folder(const Recipe& recipe, const std::string& run_dir,
     for (size_t j : s.inputs)
       if (states[j].status != "done")
         return Status::error("stage '" + s.name + "' is done but its input stage '" + recipe.stages[j].name +
-                             "' is not: delete " + stage_dir(run_dir, s.name) + " too, so it is redone on the new input");
+                             "' is not: delete " + stage_dir(run_dir, s.name) +
+                             " too, so it is redone on the new input");
   }
   return Status();
 }
@@ -183,7 +184,8 @@ Status check_recipe(const Recipe& recipe, const std::string& run_dir, bool check
     const RecipeStage& s = recipe.stages[i];
     R1_ASSIGN_OR_RETURN(rapidjson::Document config, resolve_stage_config(recipe, i, run_dir));
     R1_RETURN_IF_ERROR(check_stage_config(s.type, config, stage_where(recipe, i)));
-    if (check_inputs) R1_RETURN_IF_ERROR(check_stage_inputs(s.type, config, stage_where(recipe, i), keys_from_stages(s)));
+    if (check_inputs)
+      R1_RETURN_IF_ERROR(check_stage_inputs(s.type, config, stage_where(recipe, i), keys_from_stages(s)));
   }
   return Status();
 }

@@ -77,10 +77,10 @@ void write_sft(const PretrainToyConfig& c, JsonWriter& w) {
 Status finish(PretrainToyConfig& c) {
   if (!c.corpus) return Status::error("key 'corpus' is required (a task object)");
   if (c.output_dir.empty()) return Status::error("key 'output_dir' is required");
-  for (auto [key, value] : {std::pair{"num_hidden_layers", c.num_hidden_layers}, std::pair{"hidden_size", c.hidden_size},
-                            std::pair{"intermediate_size", c.intermediate_size},
-                            std::pair{"num_attention_heads", c.num_attention_heads},
-                            std::pair{"num_key_value_heads", c.num_key_value_heads}, std::pair{"seed", c.seed}})
+  for (auto [key, value] :
+       {std::pair{"num_hidden_layers", c.num_hidden_layers}, std::pair{"hidden_size", c.hidden_size},
+        std::pair{"intermediate_size", c.intermediate_size}, std::pair{"num_attention_heads", c.num_attention_heads},
+        std::pair{"num_key_value_heads", c.num_key_value_heads}, std::pair{"seed", c.seed}})
     if (value < 0) return Status::error("key '" + std::string(key) + "' must be an integer >= 0");
   if (c.tokenizer_vocab < 260) return Status::error("key 'tokenizer_vocab' must be >= 260 (bytes + specials)");
   R1_RETURN_IF_ERROR(c.model_config().status());
@@ -135,7 +135,8 @@ Result<ModelConfig> PretrainToyConfig::model_config() const {
   }
   if (m.hidden_size % m.num_attention_heads != 0)
     return Status::error("key 'hidden_size' (" + std::to_string(m.hidden_size) +
-                         ") must be a multiple of 'num_attention_heads' (" + std::to_string(m.num_attention_heads) + ")");
+                         ") must be a multiple of 'num_attention_heads' (" + std::to_string(m.num_attention_heads) +
+                         ")");
   if (m.num_attention_heads % m.num_key_value_heads != 0)
     return Status::error("key 'num_attention_heads' (" + std::to_string(m.num_attention_heads) +
                          ") must be a multiple of 'num_key_value_heads' (" + std::to_string(m.num_key_value_heads) +
@@ -164,7 +165,9 @@ Result<PretrainToyResult> run_pretrain_toy(const PretrainToyConfig& c, std::FILE
   }
   R1_RETURN_IF_ERROR(writer.commit());
   result.corpus_texts = static_cast<int64_t>(texts.size());
-  if (log) std::fprintf(log, "pretrain-toy: %zu %s texts -> %s\n", texts.size(), c.corpus->task.c_str(), corpus_path(c).c_str());
+  if (log)
+    std::fprintf(log, "pretrain-toy: %zu %s texts -> %s\n", texts.size(), c.corpus->task.c_str(),
+                 corpus_path(c).c_str());
 
   // init/ is saved whole or not at all, so one that exists is complete; the
   // SFT's checkpoints copy its tokenizer, so it is kept rather than redrawn.

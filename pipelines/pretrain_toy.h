@@ -28,8 +28,9 @@
 namespace r1 {
 
 struct PretrainToyConfig {
-  std::optional<TaskOptions> corpus;      // key "corpus": a task object ({"task": "arithmetic", "n": 2000, ...}; required)
-  std::string template_name = "r1_zero";  // key "template": how the corpus renders prompts (r1_zero, chatml, llama3, none)
+  std::optional<TaskOptions> corpus;  // key "corpus": a task object ({"task": "arithmetic", "n": 2000, ...}; required)
+  std::string template_name =
+      "r1_zero";  // key "template": how the corpus renders prompts (r1_zero, chatml, llama3, none)
 
   // The model: a preset shape (model/model_presets.h), optionally resized.
   std::string arch = "qwen2";  // qwen2, llama, qwen3

@@ -270,7 +270,8 @@ Status check_references(Recipe& r) {
       if (out == type.outputs.end())
         return Status::error(at + "stage '" + ref.name + "' (" + type.type + ") has no output '" + ref.output +
                              "' (it writes: " + join(output_names(type)) + ")");
-      if (static_cast<size_t>(j) == i) return Status::error(at + "a stage cannot use its own output '" + ref.text + "'");
+      if (static_cast<size_t>(j) == i)
+        return Status::error(at + "a stage cannot use its own output '" + ref.text + "'");
       if (static_cast<size_t>(j) > i) {
         std::vector<size_t> back = reference_path(edges, j, i);
         if (!back.empty()) {
@@ -302,22 +303,32 @@ Status check_references(Recipe& r) {
 
 const std::vector<StageTypeInfo>& stage_types() {
   static const std::vector<StageTypeInfo> types = {
-      {"pretrain-toy", "a tiny base model for the built-in tasks: task corpus, BPE tokenizer, random init, short pretraining",
+      {"pretrain-toy",
+       "a tiny base model for the built-in tasks: task corpus, BPE tokenizer, random init, short pretraining",
        {{"model", "model"}, {"corpus", "corpus.jsonl"}, {"metrics", "metrics.jsonl"}, {"output_dir", ""}}},
-      {"sft", "supervised fine-tuning (r1 sft)", {{"model", "model"}, {"metrics", "metrics.jsonl"}, {"output_dir", ""}}},
-      {"distill", "SFT with logit distillation from a teacher (r1 sft with distill_alpha > 0)",
+      {"sft",
+       "supervised fine-tuning (r1 sft)",
        {{"model", "model"}, {"metrics", "metrics.jsonl"}, {"output_dir", ""}}},
-      {"rm", "reward-model training on preference pairs (r1 rm train)",
+      {"distill",
+       "SFT with logit distillation from a teacher (r1 sft with distill_alpha > 0)",
        {{"model", "model"}, {"metrics", "metrics.jsonl"}, {"output_dir", ""}}},
-      {"rl", "GRPO reinforcement learning (r1 rl)",
+      {"rm",
+       "reward-model training on preference pairs (r1 rm train)",
+       {{"model", "model"}, {"metrics", "metrics.jsonl"}, {"output_dir", ""}}},
+      {"rl",
+       "GRPO reinforcement learning (r1 rl)",
        {{"model", "model"}, {"metrics", "metrics.jsonl"}, {"rollouts", "rollouts.db"}, {"output_dir", ""}}},
-      {"on-policy-distill", "on-policy distillation: r1 rl with teacher_model_name_or_path",
+      {"on-policy-distill",
+       "on-policy distillation: r1 rl with teacher_model_name_or_path",
        {{"model", "model"}, {"metrics", "metrics.jsonl"}, {"rollouts", "rollouts.db"}, {"output_dir", ""}}},
-      {"data", "one JSONL file from parts: files and rows generated from a built-in task (data/data_mix.h)",
+      {"data",
+       "one JSONL file from parts: files and rows generated from a built-in task (data/data_mix.h)",
        {{"file", "data.jsonl"}, {"output_dir", ""}}},
-      {"sample", "rejection sampling (r1 sample)",
+      {"sample",
+       "rejection sampling (r1 sample)",
        {{"samples", "samples.jsonl"}, {"report", "report.json"}, {"output_dir", ""}}},
-      {"eval", "evaluation: pass@1, maj@k, pass@k (r1 eval)",
+      {"eval",
+       "evaluation: pass@1, maj@k, pass@k (r1 eval)",
        {{"eval", "eval.json"}, {"db", "eval.db"}, {"output_dir", ""}}},
   };
   return types;

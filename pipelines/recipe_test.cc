@@ -72,7 +72,8 @@ TEST(Recipe, ForwardReferenceAndCycle) {
   EXPECT_EQ(e, "recipe.json: stages[1].config.model_name_or_path: references stage 'eval', which forms a cycle: "
                "rl -> eval -> rl (each arrow: uses the output of)");
   // base uses eval, which (given its model directly) uses nothing: later, but no cycle.
-  e = error_of(edit("\"n\": 50}", "\"n\": 50, \"path\": \"${stages.eval.eval}\"}"), {"eval.model=/models/m", "eval.name=x"});
+  e = error_of(edit("\"n\": 50}", "\"n\": 50, \"path\": \"${stages.eval.eval}\"}"),
+               {"eval.model=/models/m", "eval.name=x"});
   EXPECT_EQ(e, "recipe.json: stages[0].config.corpus.path: references stage 'eval', which runs later (stages[2]); "
                "a stage can only use the outputs of stages before it");
   e = error_of(edit("${stages.base.model}", "${stages.rl.model}"));
@@ -180,7 +181,8 @@ TEST(Recipe, CheckRecipeRunsEachStagesParser) {
   EXPECT_NE(s.message().find("recipe.json: stages[1].config"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("max_step"), std::string::npos) << s.message();
 
-  r = value_or_throw(parse_recipe(edit("\"sft\": {\"max_steps\": 2}", "\"sft\": {\"train_file\": \"x\"}"), "recipe.json"));
+  r = value_or_throw(
+      parse_recipe(edit("\"sft\": {\"max_steps\": 2}", "\"sft\": {\"train_file\": \"x\"}"), "recipe.json"));
   EXPECT_EQ(check_recipe(r, "/runs/x", false).message(),
             "recipe.json: stages[0].config: sft.train_file: set by the stage (init/, corpus.jsonl, the stage folder)");
   r = value_or_throw(parse_recipe(kRecipe, "recipe.json"));

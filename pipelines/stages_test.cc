@@ -37,7 +37,8 @@ TEST(Stages, FormatsEachTypesMetrics) {
 }
 
 TEST(Stages, NothingForAStageNotDone) {
-  for (const char* type : {"pretrain-toy", "sft", "distill", "rm", "rl", "on-policy-distill", "sample", "eval"}) EXPECT_EQ(format(type, "{}"), "");
+  for (const char* type : {"pretrain-toy", "sft", "distill", "rm", "rl", "on-policy-distill", "sample", "eval"})
+    EXPECT_EQ(format(type, "{}"), "");
 }
 
 // A model folder whose embedding has fewer rows than its tokenizer has

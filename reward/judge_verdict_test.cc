@@ -27,8 +27,9 @@ TEST(JudgeVerdict, BinaryVerdicts) {
   EXPECT_EQ(binary("The final answer 42 matches the reference. Verdict: [[YES]]").reward, 1.0);
   EXPECT_EQ(binary("Verdict: [[no]]").reward, 0.0);
   EXPECT_EQ(binary("Verdict: [[no]]").status, "ok");
-  EXPECT_EQ(binary("Answer with [[YES]] or [[NO]].\nThe student's answer is 17, the reference 71. [[INCORRECT]]").reward,
-            0.0);
+  EXPECT_EQ(
+      binary("Answer with [[YES]] or [[NO]].\nThe student's answer is 17, the reference 71. [[INCORRECT]]").reward,
+      0.0);
   EXPECT_EQ(binary("[[Correct]]").reward, 1.0);
 }
 

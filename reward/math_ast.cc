@@ -53,7 +53,8 @@ class Parser {
     NodePtr node = parse_list();
     skip_ws();
     if (error_.empty() && pos_ < s_.size()) fail(unexpected_here());
-    if (!error_.empty()) return Status::error("cannot parse answer at offset " + std::to_string(error_pos_) + ": " + error_);
+    if (!error_.empty())
+      return Status::error("cannot parse answer at offset " + std::to_string(error_pos_) + ": " + error_);
     return node;
   }
 
@@ -469,7 +470,8 @@ class Parser {
       }
       NodePtr arg = parse_arg(false);
       if (!index) return make_node(NodeKind::kFunc, {arg}, "sqrt");
-      return make_node(NodeKind::kPow, {arg, make_node(NodeKind::kDiv, {make_node(NodeKind::kNumber, {}, "1"), index})});
+      return make_node(NodeKind::kPow,
+                       {arg, make_node(NodeKind::kDiv, {make_node(NodeKind::kNumber, {}, "1"), index})});
     }
     if (eat_cmd("\\binom") || eat_cmd("\\dbinom") || eat_cmd("\\tbinom")) {
       NodePtr n = parse_arg(false);

@@ -77,7 +77,8 @@ MathVerdict check_math_answer(std::string_view completion, std::string_view gold
     v.reason = "no answer found";
     return v;
   }
-  auto chosen = std::find_if(candidates.begin(), candidates.end(), [&](const std::string& c) { return parses(c, options); });
+  auto chosen =
+      std::find_if(candidates.begin(), candidates.end(), [&](const std::string& c) { return parses(c, options); });
   if (chosen == candidates.end()) chosen = candidates.begin();  // its parse error is the reason
   std::string gold_answer(gold);
   if (gold.find("\\boxed") != std::string_view::npos || gold.find("####") != std::string_view::npos) {

@@ -170,13 +170,24 @@ TEST(MathChecker, Structures) {
 
 TEST(MathChecker, EquationsChoicesText) {
   expect_cases({
-      {"3", "x = 3", true},                    {"x = 3", "3", true},                  {"y = 2x + 3", "y=3+2x", true},
-      {"y = 2x + 3", "2x - y + 3 = 0", true}, {"y = 2x + 3", "y = 2x - 3", false},
+      {"3", "x = 3", true},
+      {"x = 3", "3", true},
+      {"y = 2x + 3", "y=3+2x", true},
+      {"y = 2x + 3", "2x - y + 3 = 0", true},
+      {"y = 2x + 3", "y = 2x - 3", false},
       {"5x - 7y + 11z + 4 = 0", "-5x + 7y - 11z - 4 = 0", true},
-      {"\\text{(B)}", "B", true},              {"\\text{(B)}", "(B)", true},          {"\\text{(B)}", "C", false},
-      {"\\text{Evelyn}", "evelyn", true},      {"\\text{east}", "East", true},        {"\\text{east}", "west", false},
-      {"x = 3", "y = 3", false},         {"\\theta", "\\theta", true},      {"2\\lambda_1", "\\lambda_1 \\cdot 2", true},
-      {"\\theta", "\\phi", false},       {"y' = 2t", "y' = 2t", true},        {"y' = 2t", "y = 2t", false},
+      {"\\text{(B)}", "B", true},
+      {"\\text{(B)}", "(B)", true},
+      {"\\text{(B)}", "C", false},
+      {"\\text{Evelyn}", "evelyn", true},
+      {"\\text{east}", "East", true},
+      {"\\text{east}", "west", false},
+      {"x = 3", "y = 3", false},
+      {"\\theta", "\\theta", true},
+      {"2\\lambda_1", "\\lambda_1 \\cdot 2", true},
+      {"\\theta", "\\phi", false},
+      {"y' = 2t", "y' = 2t", true},
+      {"y' = 2t", "y = 2t", false},
   });
 }
 
@@ -207,7 +218,8 @@ TEST(MathChecker, InequalityAndInterval) {
 
 TEST(MathChecker, MatricesAndIntervalsInOtherNotations) {
   expect_cases({
-      {"\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}", "\\left[\\begin{array}{cc}1 & 2 \\\\ 3 & 4\\end{array}\\right]", true},
+      {"\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}",
+       "\\left[\\begin{array}{cc}1 & 2 \\\\ 3 & 4\\end{array}\\right]", true},
       {"\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}", "\\begin{bmatrix}1&2\\\\3&5\\end{bmatrix}", false},
       {"\\begin{pmatrix} 3 \\\\ -1 \\end{pmatrix}", "\\begin{array}{c} 3 \\\\ -1 \\end{array}", true},
       {"\\left(\\frac{3}{5},\\frac{8}{3}\\right]", "(0.6, 2.6666667]", true},

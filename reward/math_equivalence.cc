@@ -168,7 +168,8 @@ int decimal_places(const Node& n) {
   int best = 0;
   if (n.kind == NodeKind::kNumber && n.is_float) {
     size_t point = n.text.find('.'), e = n.text.find_first_of("eE");
-    int frac = point == std::string::npos ? 0 : static_cast<int>((e == std::string::npos ? n.text.size() : e) - point - 1);
+    int frac =
+        point == std::string::npos ? 0 : static_cast<int>((e == std::string::npos ? n.text.size() : e) - point - 1);
     int exp10 = e == std::string::npos ? 0 : std::atoi(n.text.c_str() + e + 1);
     best = std::max(0, frac - exp10);
   }
@@ -266,11 +267,13 @@ bool answers_equal(const Node& g, const Node& p, CompareContext& ctx) {
     case NodeKind::kSet:
       if (p.kind == NodeKind::kList || p.kind == NodeKind::kSet || p.kind == NodeKind::kTuple)
         return unordered_equal(set_items(g), set_items(p), ctx);
-      if (p.kind == NodeKind::kPlusMinus) return unordered_equal(set_items(g), expand_plus_minus(std::make_shared<Node>(p)), ctx);
+      if (p.kind == NodeKind::kPlusMinus)
+        return unordered_equal(set_items(g), expand_plus_minus(std::make_shared<Node>(p)), ctx);
       return g.kids.size() == 1 && answers_equal(*g.kids[0], p, ctx);
     case NodeKind::kPlusMinus:
       if (p.kind == NodeKind::kPlusMinus || p.kind == NodeKind::kList || p.kind == NodeKind::kSet) {
-        std::vector<NodePtr> pi = p.kind == NodeKind::kPlusMinus ? expand_plus_minus(std::make_shared<Node>(p)) : set_items(p);
+        std::vector<NodePtr> pi =
+            p.kind == NodeKind::kPlusMinus ? expand_plus_minus(std::make_shared<Node>(p)) : set_items(p);
         return unordered_equal(expand_plus_minus(std::make_shared<Node>(g)), pi, ctx);
       }
       return false;
@@ -292,7 +295,8 @@ bool answers_equal(const Node& g, const Node& p, CompareContext& ctx) {
       break;
   }
   // Gold is a single value.
-  if ((p.kind == NodeKind::kSet || p.kind == NodeKind::kList) && p.kids.size() == 1) return answers_equal(g, *p.kids[0], ctx);
+  if ((p.kind == NodeKind::kSet || p.kind == NodeKind::kList) && p.kids.size() == 1)
+    return answers_equal(g, *p.kids[0], ctx);
   if (is_structure(p.kind)) return false;
   return expressions_equal(g, p, ctx);
 }

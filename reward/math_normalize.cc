@@ -132,8 +132,9 @@ std::string drop_trailing_unit_words(std::string s) {
     size_t letters = 0;
     while (letters < word.size() && is_alpha(word[letters])) ++letters;
     std::string tail = word.substr(letters);
-    bool power = tail.empty() || ((tail.size() == 2 && tail[0] == '^' && is_digit(tail[1])) ||
-                                  (tail.size() == 4 && tail.rfind("^{", 0) == 0 && is_digit(tail[2]) && tail[3] == '}'));
+    bool power =
+        tail.empty() || ((tail.size() == 2 && tail[0] == '^' && is_digit(tail[1])) ||
+                         (tail.size() == 4 && tail.rfind("^{", 0) == 0 && is_digit(tail[2]) && tail[3] == '}'));
     std::string head = trim(t.substr(0, sp));
     bool head_numeric = !head.empty() && (is_digit(head.back()) || head.back() == '}' || head.back() == '%');
     if (letters < 2 || !power || is_function_word(word.substr(0, letters)) || !head_numeric) return t;
@@ -270,7 +271,8 @@ std::string normalize_answer(std::string_view answer) {
 std::string canonical_text(std::string_view text) {
   std::string out;
   for (char c : text)
-    if (std::isalnum(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 

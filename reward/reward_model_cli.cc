@@ -63,7 +63,9 @@ void add_score(CLI::App* group) {
   add_model_options(cmd, o->model);
   cmd->add_option("--input", o->input, "JSONL rows: {\"ids\": [...]} or {\"text\": \"...\"}")->required();
   cmd->add_option("--output", o->output, "JSONL {\"score\"} per row, - for stdout")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "Rows per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", o->batch_size, "Rows per forward pass")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->callback([o] { run_score(*o); });
 }
 

@@ -71,8 +71,9 @@ TEST(RewardModel, WrongModelsAreClearErrors) {
   rapidjson::Document doc = value_or_throw(parse_json(R"({"architectures": ["Qwen2ForTokenClassification"],
       "model_type": "qwen2", "vocab_size": 8, "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1,
       "num_attention_heads": 2})", "c"));
-  EXPECT_EQ(ModelConfig::from_json(doc, "c").status().message(),
-            "c: architecture 'Qwen2ForTokenClassification' is not supported (*ForCausalLM, *ForSequenceClassification)");
+  EXPECT_EQ(
+      ModelConfig::from_json(doc, "c").status().message(),
+      "c: architecture 'Qwen2ForTokenClassification' is not supported (*ForCausalLM, *ForSequenceClassification)");
 }
 
 }  // namespace

@@ -28,9 +28,10 @@ TEST(RewardSpec, ComposesWeightedComponents) {
   EXPECT_EQ(r->components[1].score, 1.0);
   EXPECT_EQ(r->components[2].score, 0.5);  // "<think>\n" and "\n</think>\n"
   EXPECT_DOUBLE_EQ(r->total, 0.5 * 1.0 + 1.0 + 2 * 0.5);
-  EXPECT_EQ(r->to_json(),
-            R"({"components":{"format_lenient":1.0,"acc":1.0,"tag_count":0.5},"total":2.5,)"
-            R"("details":{"format_lenient":{},"acc":{"equation":"3 + 4","numbers_ok":true,"value":7.0},"tag_count":{}}})");
+  EXPECT_EQ(
+      r->to_json(),
+      R"({"components":{"format_lenient":1.0,"acc":1.0,"tag_count":0.5},"total":2.5,)"
+      R"("details":{"format_lenient":{},"acc":{"equation":"3 + 4","numbers_ok":true,"value":7.0},"tag_count":{}}})");
 }
 
 // "when" routes an entry by a reference field: rows of the other kind add

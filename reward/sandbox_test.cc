@@ -176,10 +176,13 @@ TEST(Sandbox, DiskFillerIsCappedAndStaysInside) {
       "            for i in range(mb):\n                f.write(b'x' * (1 << 20))\n                n += 1\n"
       "    except OSError as e:\n        return '%d:%d' % (n, e.errno)\n"
       "    return '%d:ok' % n\n"
-      "print(fill('" + marker + "', 100))\n"
-      "print([fill('/tmp/f%d' % i, 7) for i in range(6)])\n"
-      "for p in ['/usr/x', '/sandbox/x', '/x']:\n"
-      "    try:\n        open(p, 'w')\n        print('wrote', p)\n    except OSError as e:\n        print('denied', e.errno)\n",
+      "print(fill('" +
+          marker +
+          "', 100))\n"
+          "print([fill('/tmp/f%d' % i, 7) for i in range(6)])\n"
+          "for p in ['/usr/x', '/sandbox/x', '/x']:\n"
+          "    try:\n        open(p, 'w')\n        print('wrote', p)\n    except OSError as e:\n        "
+          "print('denied', e.errno)\n",
       o);
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   // EFBIG (27) at the 8 MB file limit, ENOSPC (28) once the 32 MB tmpfs is full.

@@ -44,8 +44,8 @@ struct Gsm8kOptions {
 std::optional<std::string> extract_gsm8k_answer(std::string_view text);
 
 // 0 without "#### N"; `score` when N parses as a number equal to the gold
-// number, else `format_score` (also when N is not a number, e.g. "1.2.3"). `gold` is a bare number or a GSM8K worked solution
-// ending in "#### N"; an unparseable gold is an error.
+// number, else `format_score` (also when N is not a number, e.g. "1.2.3"). `gold` is a bare number or a GSM8K worked
+// solution ending in "#### N"; an unparseable gold is an error.
 Result<double> score_gsm8k(std::string_view completion, std::string_view gold, const Gsm8kOptions& options);
 
 // Spec factories. countdown reads reference fields "numbers" (integer list)

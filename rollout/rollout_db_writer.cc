@@ -108,8 +108,9 @@ Status RolloutDbWriter::insert_prompt(const StoredRollout& r) {
   bool missing_answer = found && prompt_text_->col_int(1) != 0;
   prompt_text_->reset();
   if (found && stored != r.prompt)
-    return Status::error(db_.path() + ": prompt_index " + std::to_string(r.prompt_index) +
-                         ": prompt text differs from the one stored earlier (did the dataset or chat template change?)");
+    return Status::error(
+        db_.path() + ": prompt_index " + std::to_string(r.prompt_index) +
+        ": prompt text differs from the one stored earlier (did the dataset or chat template change?)");
   if (found && !(missing_answer && r.reference_answer)) return Status();
   insert_prompt_->bind(1, r.prompt_index).bind(2, r.prompt).bind(3, r.reference_answer);
   return insert_prompt_->run();
@@ -211,13 +212,16 @@ ON CONFLICT(step) DO UPDATE SET
 
 Status RolloutDbWriter::write_metrics(const StepMetrics& m) {
   return in_transaction([&]() -> Status {
-    R1_ASSIGN_OR_RETURN(SqliteStmt step, SqliteStmt::prepare(db_, "INSERT INTO steps(step, wall_time) VALUES (?, ?) "
-                                                                  "ON CONFLICT(step) DO UPDATE SET wall_time = excluded.wall_time"));
+    R1_ASSIGN_OR_RETURN(SqliteStmt step,
+                        SqliteStmt::prepare(db_,
+                                            "INSERT INTO steps(step, wall_time) VALUES (?, ?) "
+                                            "ON CONFLICT(step) DO UPDATE SET wall_time = excluded.wall_time"));
     R1_RETURN_IF_ERROR(step.bind(1, m.step).bind(2, m.wall_time).run());
     R1_ASSIGN_OR_RETURN(SqliteStmt metric,
                         SqliteStmt::prepare(db_, "INSERT INTO step_metrics(step, name, value) VALUES (?, ?, ?) "
                                                  "ON CONFLICT(step, name) DO UPDATE SET value = excluded.value"));
-    for (const auto& [name, value] : m.metrics) R1_RETURN_IF_ERROR(metric.bind(1, m.step).bind(2, name).bind(3, value).run());
+    for (const auto& [name, value] : m.metrics)
+      R1_RETURN_IF_ERROR(metric.bind(1, m.step).bind(2, name).bind(3, value).run());
     return Status();
   });
 }

@@ -57,7 +57,8 @@ Result<RolloutReader> RolloutReader::open(const std::string& path) {
   // write. Without a -wal file no writer is active (a WAL writer keeps one
   // open), so the file is complete and can be read as immutable.
   std::error_code ec;
-  if ((sqlite3_errcode(db.handle()) & 0xff) != SQLITE_READONLY || std::filesystem::exists(path + "-wal", ec)) return status;
+  if ((sqlite3_errcode(db.handle()) & 0xff) != SQLITE_READONLY || std::filesystem::exists(path + "-wal", ec))
+    return status;
   R1_ASSIGN_OR_RETURN(SqliteDb frozen, SqliteDb::open(path, SqliteDb::Mode::kImmutable));
   R1_ASSIGN_OR_RETURN(int64_t frozen_version, check_rollout_db_for_reading(frozen));
   return RolloutReader(std::move(frozen), frozen_version);
@@ -142,7 +143,8 @@ Status RolloutReader::add_components(std::vector<StepSummary>& steps) {
 }
 
 Status RolloutReader::add_metrics(std::vector<StepSummary>& steps) {
-  R1_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db_, "SELECT step, name, value FROM step_metrics ORDER BY 1, 2"));
+  R1_ASSIGN_OR_RETURN(SqliteStmt s,
+                      SqliteStmt::prepare(db_, "SELECT step, name, value FROM step_metrics ORDER BY 1, 2"));
   return attach_named(s, steps, &StepSummary::metrics);
 }
 
@@ -208,9 +210,10 @@ Result<NamedValues> RolloutReader::discard_counts() {
 
 Result<std::vector<StoredRollout>> RolloutReader::step_rollouts(int64_t step, RolloutOrder order, int64_t limit) {
   // Best/worst walk the (step, total_reward) index; ties keep (group, sample) order.
-  std::string order_limit = order == RolloutOrder::kBest    ? " ORDER BY r.total_reward DESC, r.group_index, r.sample_index"
-                            : order == RolloutOrder::kWorst ? " ORDER BY r.total_reward ASC, r.group_index, r.sample_index"
-                                                            : " ORDER BY r.group_index, r.sample_index";
+  std::string order_limit =
+      order == RolloutOrder::kBest    ? " ORDER BY r.total_reward DESC, r.group_index, r.sample_index"
+      : order == RolloutOrder::kWorst ? " ORDER BY r.total_reward ASC, r.group_index, r.sample_index"
+                                      : " ORDER BY r.group_index, r.sample_index";
   if (limit >= 0) order_limit += " LIMIT " + std::to_string(limit);
   std::vector<StoredRollout> out;
   R1_RETURN_IF_ERROR(scan({.step = step}, order_limit, [&](const StoredRollout& r) {

@@ -191,7 +191,8 @@ TEST(RolloutStore, BestAndWorstOfAStepAndPromptAcrossSteps) {
   ASSERT_EQ(worst->size(), 2u);
   std::vector<StoredRollout> all = read_all(db, {3, std::nullopt});
   double max_reward = -1e9, min_reward = 1e9;
-  for (const auto& r : all) max_reward = std::max(max_reward, r.total_reward), min_reward = std::min(min_reward, r.total_reward);
+  for (const auto& r : all)
+    max_reward = std::max(max_reward, r.total_reward), min_reward = std::min(min_reward, r.total_reward);
   EXPECT_EQ((*best)[0].total_reward, max_reward);
   EXPECT_EQ((*worst)[0].total_reward, min_reward);
   for (size_t i = 1; i < best->size(); ++i) EXPECT_GE((*best)[i - 1].total_reward, (*best)[i].total_reward);

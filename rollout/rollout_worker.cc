@@ -53,7 +53,8 @@ Result<RolloutResult> LocalRolloutWorker::run(const RolloutRequest& request) {
     // Like vLLM and batch_decode(skip_special_tokens=True): eos and other
     // special tokens stay in token_ids but not in the text.
     if (tokenizer_)
-      sample.completion = cut_at_stop(tokenizer_->decode(sample.token_ids, /*skip_special_tokens=*/true), s.stop_strings);
+      sample.completion =
+          cut_at_stop(tokenizer_->decode(sample.token_ids, /*skip_special_tokens=*/true), s.stop_strings);
   }
   return result;
 }

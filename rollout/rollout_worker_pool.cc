@@ -25,8 +25,8 @@ void RolloutWorkerPool::drop(size_t m, const std::string& why, const std::string
   const std::string& name = members_[m].name;
   failures_[m] = why.find(name) == std::string::npos ? name + ": " + why : why;
   if (log_)
-    std::fprintf(log_, "dropped a rollout worker: %s; %s go to the %zu live workers\n", failures_[m].c_str(), what.c_str(),
-                 live_workers());
+    std::fprintf(log_, "dropped a rollout worker: %s; %s go to the %zu live workers\n", failures_[m].c_str(),
+                 what.c_str(), live_workers());
 }
 
 Status RolloutWorkerPool::none_left() const {

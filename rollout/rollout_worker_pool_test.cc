@@ -46,7 +46,8 @@ void expect_same_samples(const RolloutResult& got, const RolloutResult& want) {
     EXPECT_EQ(got.samples[i].finish_reason, want.samples[i].finish_reason);
     ASSERT_EQ(got.samples[i].logprobs.size(), want.samples[i].logprobs.size());
     for (size_t t = 0; t < got.samples[i].logprobs.size(); ++t)  // shards batch differently: fp32 rounding
-      EXPECT_NEAR(got.samples[i].logprobs[t], want.samples[i].logprobs[t], 3e-5 * (1 + std::abs(want.samples[i].logprobs[t])));
+      EXPECT_NEAR(got.samples[i].logprobs[t], want.samples[i].logprobs[t],
+                  3e-5 * (1 + std::abs(want.samples[i].logprobs[t])));
   }
   EXPECT_EQ(got.completion_tokens, want.completion_tokens);
 }
@@ -104,7 +105,9 @@ TEST(RolloutWorkerPool, RemotePoolChecksItsAddressesAndKey) {
   ::chmod(key.c_str(), 0600);
   EXPECT_EQ(remote_rollout_pool({.workers = {}, .auth_key_file = key}, nullptr).status().message(),
             "rollout workers: expected at least one HOST:PORT");
-  EXPECT_EQ(remote_rollout_pool({.workers = {"127.0.0.1:5000", "127.0.0.1:5000"}, .auth_key_file = key}, nullptr).status().message(),
+  EXPECT_EQ(remote_rollout_pool({.workers = {"127.0.0.1:5000", "127.0.0.1:5000"}, .auth_key_file = key}, nullptr)
+                .status()
+                .message(),
             "rollout worker 127.0.0.1:5000 is listed twice");
   EXPECT_FALSE(remote_rollout_pool({.workers = {"no-port"}, .auth_key_file = key}, nullptr).ok());
   auto pool = remote_rollout_pool({.workers = {"127.0.0.1:5000", "[::1]:5001"}, .auth_key_file = key}, nullptr);

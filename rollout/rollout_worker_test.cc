@@ -168,7 +168,8 @@ TEST(LocalRolloutWorker, SamplesDoNotDependOnBatching) {
         EXPECT_EQ(samples[i].finish_reason, reference[i].finish_reason);
         ASSERT_EQ(samples[i].logprobs.size(), reference[i].logprobs.size());
         for (size_t t = 0; t < samples[i].logprobs.size(); ++t)  // ~1e-5 relative after the layers' sums
-          EXPECT_NEAR(samples[i].logprobs[t], reference[i].logprobs[t], 3e-5 * (1 + std::abs(reference[i].logprobs[t])));
+          EXPECT_NEAR(samples[i].logprobs[t], reference[i].logprobs[t],
+                      3e-5 * (1 + std::abs(reference[i].logprobs[t])));
         any_stop |= samples[i].finish_reason == "stop";
         any_length |= samples[i].finish_reason == "length";
       }

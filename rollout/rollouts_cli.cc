@@ -195,7 +195,8 @@ void run_follow(const RolloutsCliOptions& o) {
   TextTable table({"step", "n", "reward_mean", "reward_min", "reward_max", "mean_len", "best completion"});
   for (const auto& s : steps)
     table.add_row({std::to_string(s.step), std::to_string(s.n), fixed(s.reward_mean, 4), fixed(s.reward_min, 4),
-                   fixed(s.reward_max, 4), fixed(s.mean_completion_tokens, 1), one_line(s.best_completion, kPreviewChars)});
+                   fixed(s.reward_max, 4), fixed(s.mean_completion_tokens, 1),
+                   one_line(s.best_completion, kPreviewChars)});
   table.print(std::cout);
 }
 
@@ -216,7 +217,8 @@ void run_summary(const RolloutsCliOptions& o) {
 
 void add_rollouts_commands(CLI::App& app) {
   auto o = std::make_shared<RolloutsCliOptions>();
-  CLI::App* cmd = app.add_subcommand("rollouts", "Inspect a run's rollout store (read-only; works while the run writes)");
+  CLI::App* cmd =
+      app.add_subcommand("rollouts", "Inspect a run's rollout store (read-only; works while the run writes)");
   cmd->add_option("--db", o->db, "The run's rollouts.db")->required();
   cmd->require_subcommand(1);
   cmd->fallthrough();  // --db may also follow the subcommand

@@ -76,8 +76,8 @@ Status print_rollouts_summary(RolloutReader& reader, std::ostream& out) {
     if (!st.metrics.empty()) ++metric_steps;
   }
   t.add_row({"steps", with.empty() ? "none with rollouts"
-                                   : std::to_string(with.front().step) + ".." + std::to_string(with.back().step) + " (" +
-                                         std::to_string(with.size()) + " with rollouts, " +
+                                   : std::to_string(with.front().step) + ".." + std::to_string(with.back().step) +
+                                         " (" + std::to_string(with.size()) + " with rollouts, " +
                                          std::to_string(metric_steps) + " with metrics)"});
   if (!with.empty()) add_trend_rows(t, with);
   for (const auto& r : resumes)

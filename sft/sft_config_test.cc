@@ -61,7 +61,8 @@ TEST(SFTConfig, DistillKeysAreCheckedTogether) {
   EXPECT_EQ(c.distill_alpha, 0.0);
   EXPECT_EQ(c.distill_temperature, 1.0);
   EXPECT_TRUE(c.teacher_model_name_or_path.empty());
-  c = *parse(std::string(kBase) + R"(, "teacher_model_name_or_path": "t", "distill_alpha": 0.5, "distill_temperature": 2})");
+  c = *parse(std::string(kBase) +
+             R"(, "teacher_model_name_or_path": "t", "distill_alpha": 0.5, "distill_temperature": 2})");
   EXPECT_EQ(c.teacher_model_name_or_path, "t");
   EXPECT_EQ(c.distill_alpha, 0.5);
   EXPECT_EQ(c.distill_temperature, 2.0);

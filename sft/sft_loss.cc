@@ -6,7 +6,8 @@
 namespace r1 {
 
 at::Tensor target_hidden(const Transformer& model, const SftBatch& batch) {
-  return pack_tokens(model.forward(batch.ids, batch.positions, batch.allowed, {}, nullptr, batch.packed), batch.targets);
+  return pack_tokens(model.forward(batch.ids, batch.positions, batch.allowed, {}, nullptr, batch.packed),
+                     batch.targets);
 }
 
 // Chunked (model/chunked_logprobs.h): a large vocabulary's logits are never all built.

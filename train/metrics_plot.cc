@@ -53,12 +53,15 @@ std::string panel(const std::vector<RunCurves>& runs, const std::string& metric,
         if (std::isfinite(v)) xs.add(step), ys.add(v);
   const double left = x0 + kMargin, right = x0 + kPanelW - 12, top = y0 + 28, bottom = y0 + kPanelH - 28;
   std::string out = "<g class=\"panel\" data-metric=\"" + escape(metric) + "\">\n";
-  out += "<text x=\"" + num(left) + "\" y=\"" + num(y0 + 18) + "\" font-weight=\"bold\">" + escape(metric) + "</text>\n";
+  out +=
+      "<text x=\"" + num(left) + "\" y=\"" + num(y0 + 18) + "\" font-weight=\"bold\">" + escape(metric) + "</text>\n";
   out += "<rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(right - left) + "\" height=\"" +
          num(bottom - top) + "\" fill=\"none\" stroke=\"#999\"/>\n";
   if (xs.lo <= xs.hi) {
-    out += "<text x=\"" + num(left - 4) + "\" y=\"" + num(top + 4) + "\" text-anchor=\"end\">" + num(ys.hi) + "</text>\n";
-    out += "<text x=\"" + num(left - 4) + "\" y=\"" + num(bottom) + "\" text-anchor=\"end\">" + num(ys.lo) + "</text>\n";
+    out +=
+        "<text x=\"" + num(left - 4) + "\" y=\"" + num(top + 4) + "\" text-anchor=\"end\">" + num(ys.hi) + "</text>\n";
+    out +=
+        "<text x=\"" + num(left - 4) + "\" y=\"" + num(bottom) + "\" text-anchor=\"end\">" + num(ys.lo) + "</text>\n";
     out += "<text x=\"" + num(left) + "\" y=\"" + num(bottom + 14) + "\">" + num(xs.lo) + "</text>\n";
     out += "<text x=\"" + num(right) + "\" y=\"" + num(bottom + 14) + "\" text-anchor=\"end\">step " + num(xs.hi) +
            "</text>\n";

@@ -101,7 +101,8 @@ Status run_micro_batches(const MicroBatchPlan& plan, const std::vector<at::Tenso
   std::vector<Status> status(plan.mine.size());
   run_streams(plan.streams(), [&](int s) {
     for (size_t i : plan.by_stream[s]) {
-      status[i] = run(i, {.sums = in_place ? nullptr : &sums[s], .buckets = buckets && last == i ? &*buckets : nullptr});
+      status[i] =
+          run(i, {.sums = in_place ? nullptr : &sums[s], .buckets = buckets && last == i ? &*buckets : nullptr});
       if (!status[i].ok()) return;
     }
   });

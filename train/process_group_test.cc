@@ -161,9 +161,9 @@ void expect_peer_loss_reported(bool kill_peer, const std::string& role = "peer_l
   // collective (the join's exchange of devices was collective 1).
   std::string culprit = kill_peer ? "no heartbeat from rank(s) 1: died or stopped"
                                   : "rank(s) 1 (at collective 1) alive but never reached collective 2";
-  EXPECT_EQ(message.rfind("rank 0 of 2: all-reduce failed (a rank died or did not answer within 3 s; " + culprit + "): ",
-                          0),
-            0u)
+  EXPECT_EQ(
+      message.rfind("rank 0 of 2: all-reduce failed (a rank died or did not answer within 3 s; " + culprit + "): ", 0),
+      0u)
       << message;
   if (!kill_peer) {
     ::kill(r1, SIGKILL);

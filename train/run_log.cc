@@ -34,7 +34,8 @@ Result<MetricsLog> MetricsLog::open(const std::string& output_dir, const Trainer
   R1_RETURN_IF_ERROR(check_report_to(report_to));
   MetricsLog log;
   if (reports_to_tensorboard(report_to)) {
-    R1_ASSIGN_OR_RETURN(TensorBoardLog tb, TensorBoardLog::open(output_dir + "/runs", state.global_step > 0 ? state.global_step + 1 : 0));
+    R1_ASSIGN_OR_RETURN(TensorBoardLog tb,
+                        TensorBoardLog::open(output_dir + "/runs", state.global_step > 0 ? state.global_step + 1 : 0));
     log.tensorboard_ = std::move(tb);
   }
   log.path_ = output_dir + "/metrics.jsonl";

@@ -37,7 +37,8 @@ class TrainingObjective {
   // Adds the gradients of one optimizer step to the model's .grad:
   // `micro_batches` holds each micro-batch's row indices (every rank passes
   // all of them; `split` spreads them over streams and ranks).
-  virtual Result<StepOutcome> accumulate(const Transformer& model, const std::vector<std::vector<int64_t>>& micro_batches,
+  virtual Result<StepOutcome> accumulate(const Transformer& model,
+                                         const std::vector<std::vector<int64_t>>& micro_batches,
                                          const MicroBatchOptions& split) = 0;
   // Held-out metrics ("eval_loss" first), or none without a held-out set.
   virtual Result<Metrics> evaluate(const Transformer& model) = 0;

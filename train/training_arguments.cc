@@ -15,7 +15,8 @@ const ConfigFields<TrainingArguments>& training_arguments_fields() {
           .add("model_name_or_path", &C::model_name_or_path, "HF folder to start from (required)")
           .add("train_file", &C::train_file, "training JSONL (required; the command's docs give the row forms)")
           .add("eval_file", &C::eval_file, "held-out JSONL in the same forms; \"\" for none")
-          .add("output_dir", &C::output_dir, "checkpoints, the final model in <output_dir>/model, metrics.jsonl (required)")
+          .add("output_dir", &C::output_dir,
+               "checkpoints, the final model in <output_dir>/model, metrics.jsonl (required)")
           .include(compute_options_fields(), &C::compute)
           // optimisation
           .add("learning_rate", &C::learning_rate, "peak AdamW learning rate")

@@ -170,8 +170,9 @@ Result<ProcessInfo> process_info_from_env() {
 
 Status one_process_only(const ProcessInfo& p, const std::string& command) {
   if (p.world_size == 1) return Status();
-  return Status::error("WORLD_SIZE=" + std::to_string(p.world_size) + " (" + p.launcher + "): " + command +
-                       " runs as one process (only `r1 rl` and `r1 sft` run as several ranks so far); launch one process");
+  return Status::error(
+      "WORLD_SIZE=" + std::to_string(p.world_size) + " (" + p.launcher + "): " + command +
+      " runs as one process (only `r1 rl` and `r1 sft` run as several ranks so far); launch one process");
 }
 
 std::string executable_dir() {

@@ -108,10 +108,12 @@ TEST(Process, SlurmVariables) {
 TEST(Process, SlurmNodeLists) {
   using V = std::vector<std::string>;
   EXPECT_EQ(value_or_throw(expand_slurm_nodelist("node1")), V({"node1"}));
-  EXPECT_EQ(value_or_throw(expand_slurm_nodelist("gpu[01-03,07],login1")), V({"gpu01", "gpu02", "gpu03", "gpu07", "login1"}));
+  EXPECT_EQ(value_or_throw(expand_slurm_nodelist("gpu[01-03,07],login1")),
+            V({"gpu01", "gpu02", "gpu03", "gpu07", "login1"}));
   EXPECT_EQ(value_or_throw(expand_slurm_nodelist("r[1-2]n[09-10]")), V({"r1n09", "r1n10", "r2n09", "r2n10"}));
   EXPECT_EQ(value_or_throw(expand_slurm_nodelist("a-[8-10]-ib")), V({"a-8-ib", "a-9-ib", "a-10-ib"}));
-  EXPECT_EQ(expand_slurm_nodelist("gpu[01-03").status().message(), "SLURM_JOB_NODELIST='gpu[01-03': a '[' without its ']'");
+  EXPECT_EQ(expand_slurm_nodelist("gpu[01-03").status().message(),
+            "SLURM_JOB_NODELIST='gpu[01-03': a '[' without its ']'");
   EXPECT_EQ(expand_slurm_nodelist("gpu[3-1]").status().message(),
             "SLURM_JOB_NODELIST='gpu[3-1]': '3-1' is not a number or a range a-b");
   EXPECT_EQ(expand_slurm_nodelist("a,,b").status().message(), "SLURM_JOB_NODELIST='a,,b': an empty host name");
