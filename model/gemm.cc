@@ -3,6 +3,9 @@
 #include <ATen/Config.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <cstdlib>
+#include <string>
+
 // Exported by libtorch_cpu but declared in a header the wheel does not ship
 // (ATen/native/mkldnn/Matmul.h): result = beta * result + alpha * mat1 @ mat2.
 namespace at::native {
@@ -102,13 +105,21 @@ bool cpu_has_avx512() {
 
 // MKL runs its AVX-512 code on Intel CPUs only: there it beat oneDNN (a GRPO
 // step 15% faster, docs/benchmarks.md), elsewhere oneDNN was 2x faster.
-bool onednn_beats_mkl() {
-  static const bool beats = cpu_has_avx512() && !__builtin_cpu_is("intel");
-  return beats;
+// R1_CPU_GEMM overrides the choice, to compare the two on a new CPU.
+bool onednn_chosen() {
+  static const bool chosen = [] {
+    const char* env = std::getenv("R1_CPU_GEMM");
+    const std::string choice = env ? env : "auto";
+    TORCH_CHECK(choice == "auto" || choice == "mkl" || choice == "onednn",
+                "R1_CPU_GEMM must be auto, mkl or onednn, got '", choice, "'");
+    if (choice == "auto") return cpu_has_avx512() && !__builtin_cpu_is("intel");
+    return choice == "onednn" && cpu_has_avx512();
+  }();
+  return chosen;
 }
 
 bool onednn_applies(const at::Tensor& x) {
-  return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat && onednn_beats_mkl();
+  return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat && onednn_chosen();
 }
 
 bool upcast_applies(const at::Tensor& a, const at::Tensor& b) {

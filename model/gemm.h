@@ -7,7 +7,10 @@
 // faster (e.g. [512 x 256] x [256 x 704]: 903 us MKL, 408 us oneDNN). On an
 // Intel Xeon (Emerald Rapids) MKL's AVX-512 code was the faster: a GRPO step
 // of the `small` model 15% faster than with oneDNN (docs/benchmarks.md).
-// ATen already sends bf16/fp16 products to oneDNN.
+// The environment variable R1_CPU_GEMM=mkl or onednn overrides the choice
+// (onednn still needs AVX-512), to compare the two on another CPU; auto
+// (the default) is the rule above. ATen already sends bf16/fp16 products
+// to oneDNN.
 //
 // On CPUs without AVX-512, where ATen's bf16/fp16 products fall back to a
 // dot-product loop (7-10x slower than MKL's sgemm at the model's shapes),
@@ -22,7 +25,8 @@
 namespace r1::gemm {
 
 // True when x's products take the oneDNN path: a CPU fp32 tensor, ATen
-// built with oneDNN and a CPU with AVX-512 (BW, VL, DQ) not made by Intel.
+// built with oneDNN and a CPU with AVX-512 (BW, VL, DQ) not made by Intel,
+// or any such CPU under R1_CPU_GEMM=onednn.
 bool onednn_applies(const at::Tensor& x);
 
 // True when a and b's product is computed in fp32 and rounded back: CPU
