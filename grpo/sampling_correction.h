@@ -27,7 +27,7 @@ namespace r1 {
 
 struct SamplingCorrectionOptions {
   std::string mode = "token_truncate";  // token_truncate | token_mask | sequence_truncate | sequence_mask
-  std::optional<double> clip_min;       // C_min; none = no lower bound
+  std::optional<double> clip_min{};     // C_min; none = no lower bound
   std::optional<double> clip_max = 3.0;  // C_max; none = no upper bound
 };
 

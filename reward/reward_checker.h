@@ -24,8 +24,8 @@ struct RewardInput {
   // The user message and system message the completion answers, before any
   // chat template (reward models score the whole conversation); empty when
   // unknown.
-  std::string prompt;
-  std::string system;
+  std::string prompt{};
+  std::string system{};
 };
 
 // A checker's score and a JSON object text with what it saw ("{}" if nothing).

@@ -15,7 +15,7 @@ namespace r1 {
 // One run's metrics: metric -> (step, value) points in logged order.
 struct RunCurves {
   std::string name;  // the run folder, as given
-  std::map<std::string, std::vector<std::pair<double, double>>> metrics;
+  std::map<std::string, std::vector<std::pair<double, double>>> metrics{};
 };
 
 // Reads <run_dir>/metrics.jsonl: every numeric member but "step". Errors
