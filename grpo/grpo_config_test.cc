@@ -131,12 +131,10 @@ TEST(GRPOConfig, AsyncSettingsAreChecked) {
   EXPECT_NE(error_of(from_json(R"({"async_generation": true, "importance_sampling_mode": "icepop"})")).find(
                 "field 'importance_sampling_mode' must be one of"),
             std::string::npos);
-  EXPECT_NE(
-      error_of(
-          from_json(
-              R"({"async_generation": true, "importance_sampling_clip_min": 2.0, "importance_sampling_clip_max": 1.5})"))
-          .find("field 'importance_sampling_clip_max' must be > importance_sampling_clip_min"),
-      std::string::npos);
+  EXPECT_NE(error_of(from_json(R"({"async_generation": true, "importance_sampling_clip_min": 2.0, )"
+                               R"("importance_sampling_clip_max": 1.5})"))
+                .find("field 'importance_sampling_clip_max' must be > importance_sampling_clip_min"),
+            std::string::npos);
   EXPECT_NE(error_of(from_json(R"({"importance_sampling_mode": "token_mask"})"))
                 .find("field 'importance_sampling_mode' takes effect only with async_generation: true"),
             std::string::npos);

@@ -170,24 +170,14 @@ TEST(MathChecker, Structures) {
 
 TEST(MathChecker, EquationsChoicesText) {
   expect_cases({
-      {"3", "x = 3", true},
-      {"x = 3", "3", true},
-      {"y = 2x + 3", "y=3+2x", true},
-      {"y = 2x + 3", "2x - y + 3 = 0", true},
-      {"y = 2x + 3", "y = 2x - 3", false},
+      {"3", "x = 3", true},                    {"x = 3", "3", true},                  {"y = 2x + 3", "y=3+2x", true},
+      {"y = 2x + 3", "2x - y + 3 = 0", true}, {"y = 2x + 3", "y = 2x - 3", false},
       {"5x - 7y + 11z + 4 = 0", "-5x + 7y - 11z - 4 = 0", true},
-      {"\\text{(B)}", "B", true},
-      {"\\text{(B)}", "(B)", true},
-      {"\\text{(B)}", "C", false},
-      {"\\text{Evelyn}", "evelyn", true},
-      {"\\text{east}", "East", true},
-      {"\\text{east}", "west", false},
-      {"x = 3", "y = 3", false},
-      {"\\theta", "\\theta", true},
+      {"\\text{(B)}", "B", true},              {"\\text{(B)}", "(B)", true},          {"\\text{(B)}", "C", false},
+      {"\\text{Evelyn}", "evelyn", true},      {"\\text{east}", "East", true},        {"\\text{east}", "west", false},
+      {"x = 3", "y = 3", false},         {"\\theta", "\\theta", true},      {"\\theta", "\\phi", false},
       {"2\\lambda_1", "\\lambda_1 \\cdot 2", true},
-      {"\\theta", "\\phi", false},
-      {"y' = 2t", "y' = 2t", true},
-      {"y' = 2t", "y = 2t", false},
+      {"y' = 2t", "y' = 2t", true},        {"y' = 2t", "y = 2t", false},
   });
 }
 

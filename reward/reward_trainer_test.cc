@@ -42,16 +42,15 @@ TEST(RewardTrainer, PreferencePairsInEveryTrlForm) {
   ChatTemplate chatml = value_or_throw(parse_chat_template("chatml"));
   PreferenceDataOptions o{.chat_template = chatml, .eos_id = 3, .max_length = 40, .vocab_size = tok.vocab_size()};
   std::string path = dir + "/pairs.jsonl";
-  write_lines(
-      path,
-      {
-          R"({"chosen": "good", "rejected": "bad", "margin": 1.5})",
-          R"({"prompt": "Q: ", "chosen": "yes", "rejected": "no", "margin": 0})",
-          R"({"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": "hello"}], )"
-          R"("rejected": [{"role": "assistant", "content": "go"}], "margin": 2})",
-          R"({"chosen_ids": [5, 6], "rejected_ids": [7], "margin": 0.5})",
-          R"({"chosen": "this side is far longer than forty tokens, so the pair is left out", "rejected": "x", "margin": 0})",
-      });
+  write_lines(path, {
+      R"({"chosen": "good", "rejected": "bad", "margin": 1.5})",
+      R"({"prompt": "Q: ", "chosen": "yes", "rejected": "no", "margin": 0})",
+      R"({"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": "hello"}], )"
+      R"("rejected": [{"role": "assistant", "content": "go"}], "margin": 2})",
+      R"({"chosen_ids": [5, 6], "rejected_ids": [7], "margin": 0.5})",
+      R"({"chosen": "this side is far longer than forty tokens, so the pair is left out", )"
+      R"("rejected": "x", "margin": 0})",
+  });
   PreferenceData d = value_or_throw(load_preference_pairs(path, tok, o));
   ASSERT_EQ(d.pairs.size(), 4u);
   EXPECT_EQ(d.too_long, 1);
