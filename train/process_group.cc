@@ -85,7 +85,7 @@ struct ProcessGroup::Impl {
 };
 
 ProcessGroup::ProcessGroup(ProcessInfo process, DdpOptions options, at::Device device)
-    : process_(std::move(process)), options_(std::move(options)), device_(device), timeout_s_(options_.timeout_s) {}
+    : process_(std::move(process)), options_(std::move(options)), device_(device) {}
 
 bool nccl_built() {
 #ifdef R1_NCCL
@@ -217,7 +217,7 @@ Status ProcessGroup::join_cuda_backend() {
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     // NCCL's watchdog aborts the process at its timeout; ours (a blocking
     // wait, see per_bucket) fires first and names the culprits.
-    opts->timeout = millis(timeout_s_ + 60);
+    opts->timeout = millis(options_.timeout_s + 60);
     auto store = c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store);
     impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, static_cast<int>(rank()),
                                                              static_cast<int>(world_size()), opts);
@@ -247,7 +247,8 @@ Status ProcessGroup::run(const char* what, const std::function<void()>& collecti
 Status ProcessGroup::collective_error(int64_t number, const char* what, const std::string& why) {
   return Status::error("rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " + what +
                        " failed (a rank died or did not answer within " +
-                       std::to_string(static_cast<int64_t>(timeout_s_)) + " s; " + culprits(number) + "): " + why);
+                       std::to_string(static_cast<int64_t>(options_.timeout_s)) + " s; " + culprits(number) +
+                       "): " + why);
 }
 
 std::string ProcessGroup::culprits(int64_t number) {
@@ -305,7 +306,7 @@ void ProcessGroup::per_bucket(std::vector<at::Tensor>& tensors, double divide_by
   // A timed wait blocks the host until the collective is done on the device
   // too, or throws at the timeout (NCCL's plain wait would not).
   auto finish = [&](InFlight& f) {
-    f.work->wait(millis(timeout_s_));
+    f.work->wait(millis(options_.timeout_s));
     if (divide_by != 1) f.flat.div_(divide_by);
     if (f.view) return;
     int64_t offset = 0;
@@ -358,7 +359,7 @@ c10::intrusive_ptr<c10d::Work> ProcessGroup::sum_work(at::Tensor& flat, c10d::Ba
   std::vector<at::Tensor> one = {flat};
   c10d::AllreduceOptions o;
   o.reduceOp = c10d::ReduceOp::SUM;
-  o.timeout = millis(timeout_s_);
+  o.timeout = millis(options_.timeout_s);
   return backend.allreduce(one, o);
 }
 
@@ -389,7 +390,7 @@ Status ProcessGroup::finish_all_reduces() {
   impl_->pending.clear();
   for (Impl::Pending& p : pending) {
     try {
-      if (p.work) p.work->wait(millis(timeout_s_));  // a timed wait: see per_bucket
+      if (p.work) p.work->wait(millis(options_.timeout_s));  // a timed wait: see per_bucket
     } catch (const std::exception& e) {
       p.error = e.what();
     }
@@ -404,7 +405,7 @@ Status ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
       std::vector<at::Tensor> one = {flat};
       c10d::BroadcastOptions o;
       o.rootRank = root;
-      o.timeout = millis(timeout_s_);
+      o.timeout = millis(options_.timeout_s);
       return backend.broadcast(one, o);
     });
   });
@@ -421,8 +422,8 @@ Result<std::vector<std::string>> ProcessGroup::all_gather(const std::string& byt
       for (int64_t r = 0; r < world_size(); ++r) outputs[0].push_back(at::empty_like(mine));
       std::vector<at::Tensor> input = {mine};
       c10d::AllgatherOptions o;
-      o.timeout = millis(timeout_s_);
-      impl_->gloo->allgather(outputs, input, o)->wait(millis(timeout_s_));
+      o.timeout = millis(options_.timeout_s);
+      impl_->gloo->allgather(outputs, input, o)->wait(millis(options_.timeout_s));
       return outputs[0];
     };
     std::vector<at::Tensor> lengths = gather(at::tensor({static_cast<int64_t>(bytes.size())}, at::kLong));

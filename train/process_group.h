@@ -25,7 +25,6 @@ class Work;
 
 namespace r1 {
 
-
 // The backend for CUDA tensors, from the requested one and every rank's
 // device identity (indexed by rank): "<machine> cpu", or "<machine> cuda
 // <PCI address>" for a GPU, so that equal strings are one GPU whatever index
@@ -126,7 +125,6 @@ class ProcessGroup {
   ProcessInfo process_;
   DdpOptions options_;
   at::Device device_;
-  double timeout_s_;
   std::string cuda_backend_ = "gloo";
   CollectiveTotals totals_;
   struct Impl;
