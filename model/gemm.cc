@@ -113,7 +113,10 @@ bool onednn_chosen() {
     TORCH_CHECK(choice == "auto" || choice == "mkl" || choice == "onednn",
                 "R1_CPU_GEMM must be auto, mkl or onednn, got '", choice, "'");
     if (choice == "auto") return cpu_has_avx512() && !__builtin_cpu_is("intel");
-    return choice == "onednn" && cpu_has_avx512();
+    if (choice == "mkl") return false;
+    TORCH_CHECK(AT_MKLDNN_ENABLED() && cpu_has_avx512(),
+                "R1_CPU_GEMM=onednn needs a CPU with AVX-512 (BW, VL, DQ) and LibTorch built with oneDNN");
+    return true;
   }();
   return chosen;
 }

@@ -8,8 +8,8 @@
 // Intel Xeon (Emerald Rapids) MKL's AVX-512 code was the faster: a GRPO step
 // of the `small` model 15% faster than with oneDNN (docs/benchmarks.md).
 // The environment variable R1_CPU_GEMM=mkl or onednn overrides the choice
-// (onednn still needs AVX-512), to compare the two on another CPU; auto
-// (the default) is the rule above. ATen already sends bf16/fp16 products
+// (onednn where it cannot run, without AVX-512, is an error), to compare
+// the two on another CPU; auto (the default) is the rule above. ATen already sends bf16/fp16 products
 // to oneDNN.
 //
 // On CPUs without AVX-512, where ATen's bf16/fp16 products fall back to a
