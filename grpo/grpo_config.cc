@@ -250,9 +250,6 @@ const ConfigFields<GRPOConfig>& grpo_config_fields() {
           .add("save_total_limit", &C::save_total_limit, "checkpoints kept; null = all")
           // data parallelism
           .include(ddp_option_fields(), &C::ddp)
-          .add("ddp_check_weights", &C::ddp_check_weights,
-               "with several ranks: compare a digest of the weights across ranks after every optimizer step (a "
-               "debug mode; every checkpoint compares them)")
           // reference model
           .add("sync_ref_model", &C::sync_ref_model, "refresh the reference model from the policy (TRL false)")
           .add("ref_model_mixup_alpha", &C::ref_model_mixup_alpha,

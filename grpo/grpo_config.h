@@ -81,8 +81,7 @@ struct GRPOConfig {
   std::vector<std::string> report_to;    // "tensorboard" adds event files in <output_dir>/runs (TRL's key)
   int64_t save_steps = 500;              // (500)
   // --- data parallelism (several ranks: torchrun, srun or RANK/WORLD_SIZE) ---
-  DdpOptions ddp;                        // keys ddp_timeout, ddp_backend, ddp_bucket_cap_mb (train/ddp_options.h)
-  bool ddp_check_weights = false;        // compare the weights across ranks after every step (checkpoints always do)
+  DdpOptions ddp;                        // the ddp_* keys (train/ddp_options.h)
   std::optional<int64_t> save_total_limit;  // checkpoints kept; null = all (None)
   // --- reference model ---
   bool sync_ref_model = false;           // refresh π_ref from π_θ periodically (TRL False)

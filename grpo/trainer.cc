@@ -375,7 +375,7 @@ Status train_on(Run& run, RLGeneration& gen, std::map<std::string, double> gen_m
       ++run.state.global_step;
       if (run.reference && g.sync_ref_model && run.state.global_step % g.ref_model_sync_steps == 0)
         sync_reference(run);
-      if (g.ddp_check_weights) R1_RETURN_IF_ERROR(check_same_weights(run));
+      if (g.ddp.check_weights) R1_RETURN_IF_ERROR(check_same_weights(run));
       add_update_metrics(m, stats, lo.learning_rate, seconds_since(t_update));
       if (run.group) m.merge(collective_metrics(run.group->totals(), run.logged_totals));
       m["step_time"] = seconds_since(t0);  // a generation's first step carries its sampling time (or wait)

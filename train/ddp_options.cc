@@ -17,7 +17,10 @@ const ConfigFields<DdpOptions>& ddp_option_fields() {
           .add("ddp_bucket_cap_mb", &C::bucket_cap_mb,
                "with several ranks: gradients are all-reduced in buckets of at most this many MB (DDP's 25; the "
                "first at most 1 MB); with one stream per rank (the default on a GPU), each starts as soon as the "
-               "backward of the rank's last micro-batch has finished its gradients");
+               "backward of the rank's last micro-batch has finished its gradients")
+          .add("ddp_check_weights", &C::check_weights,
+               "with several ranks: compare a digest of the weights across ranks after every optimizer step (a "
+               "debug mode; every checkpoint compares them)");
   return fields;
 }
 

@@ -25,9 +25,13 @@ struct DdpOptions {
   // most this many MB per device and dtype (a larger tensor goes alone), so
   // the flat copies they travel in cost at most that much memory (DDP's 25).
   double bucket_cap_mb = 25;
+  // Key ddp_check_weights: the trainers compare a digest of the weights
+  // across ranks after every optimizer step, not only at checkpoints (a
+  // debug mode; ProcessGroup itself does not read it).
+  bool check_weights = false;
 };
 
-// The three keys, with their help.
+// The four keys, with their help.
 const ConfigFields<DdpOptions>& ddp_option_fields();
 
 // Ranges and spellings; errors name the key.

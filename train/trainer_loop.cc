@@ -246,16 +246,16 @@ Result<TrainerLoopResult> run_trainer_loop(const TrainingArguments& c, const Tra
     window.add(outcome);
     ++session_steps;
     int64_t step = run.state.global_step;
+    bool save = c.save_steps > 0 && step % c.save_steps == 0;
+    if (run.group && (save || c.ddp.check_weights))
+      R1_RETURN_IF_ERROR(run.group->check_same_tensors("the weights after step " + std::to_string(step),
+                                                       run.model.parameters()));
     if (step % c.logging_steps == 0 || step == total) {
       double session_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - session_start).count();
       R1_RETURN_IF_ERROR(log_step(run, window, lr, grad_norm, session_s, session_steps));
       window = Window();
     }
     if (c.eval_steps > 0 && step % c.eval_steps == 0 && step != total) R1_RETURN_IF_ERROR(log_eval(run).status());
-    bool save = c.save_steps > 0 && step % c.save_steps == 0;
-    if (save && run.group)
-      R1_RETURN_IF_ERROR(run.group->check_same_tensors("the weights after step " + std::to_string(step),
-                                                       run.model.parameters()));
     if (save && run.process.writes_run_folder()) {
       R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(ckpt, run.model, *run.optimizer, run.state));
       if (log) std::fprintf(log, "saved %s\n", dir.c_str());

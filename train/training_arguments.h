@@ -49,7 +49,7 @@ struct TrainingArguments {
   int64_t eval_steps = 0;          // 0: evaluate only at the end (when eval_file is set)
   int64_t save_steps = 500;        // 0: no intermediate checkpoints
   int64_t save_total_limit = 0;    // 0 keeps all
-  // Keys ddp_timeout, ddp_backend and ddp_bucket_cap_mb (train/ddp_options.h).
+  // The ddp_* keys (train/ddp_options.h).
   DdpOptions ddp;
   int64_t seed = 42;
 };
