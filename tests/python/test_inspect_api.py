@@ -12,6 +12,7 @@
 import http.client
 import json
 import shutil
+import signal
 import sqlite3
 import subprocess
 import time
@@ -203,8 +204,12 @@ def test_a_training_run_updates_live(runs, tmp_path):
         while not (tmp_path / "live" / "rollouts.db").exists():
             assert trainer.poll() is None and time.time() < deadline, trainer.stderr.read() if trainer.poll() else "slow"
             time.sleep(0.02)
+        # Paused while the inspector starts: a fast machine would otherwise
+        # finish all 12 steps before it answers once.
+        trainer.send_signal(signal.SIGSTOP)
         with Inspector(tmp_path / "live", log=tmp_path / "inspect.log") as inspector:
-            seen = []  # the step counts the API answered while the run trained
+            seen = [len(get(inspector.url + "/api/runs/0/steps")["steps"])]  # the step counts it answered
+            trainer.send_signal(signal.SIGCONT)
             while trainer.poll() is None:
                 assert time.time() < deadline, "the run did not finish in 120 s"
                 seen.append(len(get(inspector.url + "/api/runs/0/steps")["steps"]))
