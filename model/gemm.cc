@@ -103,22 +103,51 @@ bool cpu_has_avx512() {
   return has;
 }
 
-// MKL runs its AVX-512 code on Intel CPUs only: there it beat oneDNN (a GRPO
-// step 15% faster, docs/benchmarks.md), elsewhere oneDNN was 2x faster.
-// R1_CPU_GEMM overrides the choice, to compare the two on a new CPU.
-bool onednn_chosen() {
-  static const bool chosen = [] {
+enum class Backend { automatic, mkl, onednn };
+
+// R1_CPU_GEMM overrides the rules below, to compare the backends on a new
+// CPU: mkl runs every product on MKL (bf16/fp16 ones upcast), onednn every
+// product on oneDNN.
+Backend chosen_backend() {
+  static const Backend backend = [] {
     const char* env = std::getenv("R1_CPU_GEMM");
     const std::string choice = env ? env : "auto";
     TORCH_CHECK(choice == "auto" || choice == "mkl" || choice == "onednn",
                 "R1_CPU_GEMM must be auto, mkl or onednn, got '", choice, "'");
-    if (choice == "auto") return cpu_has_avx512() && !__builtin_cpu_is("intel");
-    if (choice == "mkl") return false;
+    if (choice == "auto") return Backend::automatic;
+    if (choice == "mkl") return Backend::mkl;
     TORCH_CHECK(AT_MKLDNN_ENABLED() && cpu_has_avx512(),
                 "R1_CPU_GEMM=onednn needs a CPU with AVX-512 (BW, VL, DQ) and LibTorch built with oneDNN");
-    return true;
+    return Backend::onednn;
   }();
-  return chosen;
+  return backend;
+}
+
+// MKL runs its AVX-512 code on Intel CPUs only: there it beat oneDNN (a GRPO
+// step 15% faster, docs/benchmarks.md), elsewhere oneDNN was 2x faster.
+bool onednn_chosen() {
+  switch (chosen_backend()) {
+    case Backend::mkl: return false;
+    case Backend::onednn: return true;
+    case Backend::automatic: break;
+  }
+  return cpu_has_avx512() && !__builtin_cpu_is("intel");
+}
+
+// Whether `dtype` (bf16 or fp16) products run as upcast fp32 products on
+// MKL. Without AVX-512, ATen's own are a dot-product loop. On an Intel CPU
+// without AMX, oneDNN's AVX512-BF16 kernels were 1.9x slower than MKL's
+// fp32 sgemm at the model's shapes (and a bf16 GRPO step 1.8x slower than
+// an fp32 one); its fp16 kernels (AVX512-FP16) were as fast as the sgemm.
+bool upcast_chosen(at::ScalarType dtype) {
+  if (!cpu_has_avx512()) return true;
+  switch (chosen_backend()) {
+    case Backend::mkl: return true;
+    case Backend::onednn: return false;
+    case Backend::automatic: break;
+  }
+  static const bool amx = __builtin_cpu_supports("amx-bf16");
+  return dtype == at::kBFloat16 && __builtin_cpu_is("intel") && !amx;
 }
 
 bool onednn_applies(const at::Tensor& x) {
@@ -127,7 +156,7 @@ bool onednn_applies(const at::Tensor& x) {
 
 bool upcast_applies(const at::Tensor& a, const at::Tensor& b) {
   const at::ScalarType t = a.scalar_type();
-  return a.is_cpu() && (t == at::kBFloat16 || t == at::kHalf) && b.scalar_type() == t && !cpu_has_avx512();
+  return a.is_cpu() && (t == at::kBFloat16 || t == at::kHalf) && b.scalar_type() == t && upcast_chosen(t);
 }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {

@@ -1,21 +1,23 @@
-// The model's matrix products: at::linear / at::matmul, except that fp32
-// CPU products on AVX-512 CPUs not made by Intel run on oneDNN's matmul
-// (forward and backward) instead of ATen's default, MKL sgemm.
+// The model's matrix products: at::linear / at::matmul, except on the CPU,
+// where the fastest of MKL and oneDNN at the model's shapes differs by CPU:
 //
-// Why: MKL runs its AVX-512 code on Intel CPUs only. On AMD's (Zen 4) it
-// runs AVX2 code while oneDNN uses AVX-512: the model's GEMMs measured 2x
-// faster (e.g. [512 x 256] x [256 x 704]: 903 us MKL, 408 us oneDNN). On an
-// Intel Xeon (Emerald Rapids) MKL's AVX-512 code was the faster: a GRPO step
-// of the `small` model 15% faster than with oneDNN (docs/benchmarks.md).
-// The environment variable R1_CPU_GEMM=mkl or onednn overrides the choice
-// (onednn where it cannot run, without AVX-512, is an error), to compare
-// the two on another CPU; auto (the default) is the rule above. ATen already sends bf16/fp16 products
-// to oneDNN.
+// - fp32: MKL runs its AVX-512 code on Intel CPUs only. On AMD's (Zen 4) it
+//   runs AVX2 code while oneDNN uses AVX-512: the model's GEMMs measured 2x
+//   faster there (e.g. [512 x 256] x [256 x 704]: 903 us MKL, 408 us
+//   oneDNN), so fp32 products on AVX-512 CPUs not made by Intel run on
+//   oneDNN's matmul (forward and backward). On an Intel Xeon (Emerald
+//   Rapids) MKL was the faster: a GRPO step of the `small` model 15% faster.
+// - bf16/fp16: ATen sends them to oneDNN. Where that is slow they run as
+//   fp32 products of the upcast operands on MKL, rounded once to the
+//   operands' dtype (the fp32 sums oneDNN takes, in another order): on CPUs
+//   without AVX-512, where ATen falls back to a dot-product loop (7-10x
+//   slower than MKL's sgemm), and bf16 on Intel CPUs without AMX, where
+//   oneDNN's AVX512-BF16 kernels were 1.9x slower than the sgemm.
 //
-// On CPUs without AVX-512, where ATen's bf16/fp16 products fall back to a
-// dot-product loop (7-10x slower than MKL's sgemm at the model's shapes),
-// they run as fp32 products of the upcast operands, rounded once to the
-// operands' dtype: the fp32 sums ATen's fallback takes, in another order.
+// The environment variable R1_CPU_GEMM=mkl (every product on MKL) or
+// onednn (every product on oneDNN; an error where it cannot run, without
+// AVX-512) overrides the rules, to compare the two on another CPU; auto
+// (the default) is the rules above (docs/benchmarks.md).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -30,7 +32,7 @@ namespace r1::gemm {
 bool onednn_applies(const at::Tensor& x);
 
 // True when a and b's product is computed in fp32 and rounded back: CPU
-// bf16 or fp16 operands of one dtype, on a CPU without AVX-512.
+// bf16 or fp16 operands of one dtype, where the rules above say so.
 bool upcast_applies(const at::Tensor& a, const at::Tensor& b);
 
 // x [..., in] w [out, in]^T + b -> [..., out]; differentiable in x and w
