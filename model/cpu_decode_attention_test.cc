@@ -70,13 +70,39 @@ TEST(CpuDecodeAttention, KeysHiddenInTheMiddleAndPerQueryRow) {
   expect_equals_reference(p);
 }
 
+// bf16 against the explicit path's ATen ops (model/transformer.cc): scores
+// and softmax in fp32, probabilities cast to bf16, a bf16 product with v.
+TEST(CpuDecodeAttention, Bf16EqualsTheExplicitPathWithinARounding) {
+  if (!kernel_runs_here()) GTEST_SKIP() << "this CPU has no AVX2/FMA: the ATen path runs";
+  at::manual_seed(2);
+  for (const Problem& fp32 : {make_problem(3, 2, 4, 37, 32, {1, 37, 20}), make_problem(1, 2, 3, 70, 136, {65})}) {
+    Problem p{fp32.q.to(at::kBFloat16), fp32.k.to(at::kBFloat16), fp32.v.to(at::kBFloat16),
+              fp32.mask.to(at::kBFloat16)};
+    ASSERT_TRUE(cpu_decode_attention_applies(p.q, p.k, p.v, p.mask));
+    at::Tensor out = cpu_decode_attention(p.q, p.k, p.v, p.mask);
+    ASSERT_EQ(out.scalar_type(), at::kBFloat16);
+    double scale = 1.0 / std::sqrt(static_cast<double>(p.q.size(-1)));
+    at::Tensor scores = at::matmul(p.q.to(at::kFloat), p.k.to(at::kFloat).transpose(-1, -2)) * scale + p.mask;
+    at::Tensor expected = at::matmul(at::softmax(scores, -1).to(at::kBFloat16), p.v);
+    // Outputs are within [-4, 4]: a bf16 step there is at most 2^-6.
+    double diff = (out.to(at::kFloat) - expected.to(at::kFloat)).abs().max().item<double>();
+    EXPECT_LE(diff, 1.0 / 64) << "q " << p.q.sizes();
+    double exact = (out.to(at::kDouble) - reference(p.q, p.k, p.v, p.mask)).abs().max().item<double>();
+    EXPECT_LE(exact, 1.0 / 32) << "q " << p.q.sizes();
+  }
+}
+
 TEST(CpuDecodeAttention, TakesOnlyWhatItComputes) {
   if (!kernel_runs_here()) GTEST_SKIP() << "this CPU has no AVX2/FMA: the ATen path runs";
   Problem p = make_problem(1, 1, 4, 9, 32, {9});
   auto applies = [](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
     return cpu_decode_attention_applies(q, k, v, mask);
   };
-  EXPECT_FALSE(applies(p.q.to(at::kBFloat16), p.k, p.v, p.mask));
+  EXPECT_FALSE(applies(p.q.to(at::kBFloat16), p.k, p.v, p.mask));  // mixed dtypes
+  auto bf16 = [](const at::Tensor& t) { return t.to(at::kBFloat16); };
+  EXPECT_TRUE(applies(bf16(p.q), bf16(p.k), bf16(p.v), bf16(p.mask)));
+  auto fp16 = [](const at::Tensor& t) { return t.to(at::kHalf); };
+  EXPECT_FALSE(applies(fp16(p.q), fp16(p.k), fp16(p.v), fp16(p.mask)));
   EXPECT_FALSE(applies(p.q, p.k.to(at::kDouble), p.v, p.mask));
   EXPECT_FALSE(applies(p.q.narrow(-1, 0, 12), p.k.narrow(-1, 0, 12), p.v.narrow(-1, 0, 12), p.mask));  // D % 8
   EXPECT_FALSE(applies(at::zeros({1, 1, kCpuDecodeQueryRows + 1, 32}), p.k, p.v,
