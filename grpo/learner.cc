@@ -12,6 +12,7 @@
 #include "model/layer_ops.h"
 #include "model/scoring.h"
 #include "train/micro_batches.h"
+#include "train/zero.h"
 
 namespace r1 {
 
@@ -357,6 +358,10 @@ Result<LearnerStepStats> learner_step(const Transformer& policy, const Transform
   R1_ASSIGN_OR_RETURN(LearnerStepStats stats, accumulate_policy_gradients(policy, reference, batch, o));
   stats.grad_norm = optimizer.clip_grad_norm(o.max_grad_norm);
   optimizer.step(o.learning_rate);
+  if (optimizer.sharded()) {
+    if (!o.group) return Status::error("a sharded optimizer (zero_stage 1) needs the learner's process group");
+    R1_RETURN_IF_ERROR(broadcast_stepped_weights(*o.group, optimizer));
+  }
   return stats;
 }
 

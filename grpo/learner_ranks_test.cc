@@ -2,8 +2,10 @@
 // TCPStore and Gloo, train/process_group.h) end with the weights one process
 // reaches on the same global batch, for dapo, grpo and dr_grpo with a KL
 // term and off-policy ratios (the clipped objective of num_iterations > 1),
-// and for dapo with activation checkpointing on the ranks (the gradients'
-// buckets then start from the backward that recomputes each layer).
+// for dapo with activation checkpointing on the ranks (the gradients'
+// buckets then start from the backward that recomputes each layer), and for
+// dapo with the optimizer state sharded over the ranks (ZeRO stage 1,
+// train/zero.h), whose checkpoint state must equal the unsharded one's.
 //
 // Bit for bit, not just close: AdamW turns a gradient at the rounding floor
 // into a full-size step of either sign, so "equal within 1e-6" holds only
@@ -19,8 +21,10 @@
 #include <fstream>
 
 #include "grpo/learner.h"
+#include "model/safetensors.h"
 #include "model/test_models.h"
 #include "train/train_test_util.h"
+#include "train/zero.h"
 
 namespace r1 {
 namespace {
@@ -54,12 +58,24 @@ LearnerOptions options(const std::string& loss_type) {
   return o;
 }
 
-// The weights after kSteps learner steps, flattened.
-at::Tensor train(const std::string& loss_type, ProcessGroup* group, int streams, bool checkpointing = false) {
+struct Trained {
+  at::Tensor weights;  // flattened
+  TensorMap state;     // this rank's optimizer state
+  TensorMap whole_state;  // train/zero.h checkpoint_optimizer_state (rank 0's holds every share)
+};
+
+// kSteps learner steps; `zero`: the optimizer state sharded over `group`.
+Trained train(const std::string& loss_type, ProcessGroup* group, int streams, bool checkpointing = false,
+              bool zero = false) {
   Transformer policy = tiny_random_model(32, 0.2, 3, /*trainable=*/true);
   policy.set_gradient_checkpointing(checkpointing);
   Transformer reference = tiny_random_model(32, 0.2, 4);
-  AdamW optimizer(policy, AdamWOptions{});
+  AdamWOptions ao;
+  if (zero) {
+    ao.owner = zero_owners(policy, group->world_size());
+    ao.rank = group->rank();
+  }
+  AdamW optimizer(policy, ao);
   LearnerOptions o = options(loss_type);
   o.group = group;
   o.streams = streams;
@@ -69,7 +85,9 @@ at::Tensor train(const std::string& loss_type, ProcessGroup* group, int streams,
   }
   std::vector<at::Tensor> flat;
   for (const at::Tensor& p : policy.parameters()) flat.push_back(p.detach().reshape({-1}));
-  return at::cat(flat);
+  Result<TensorMap> whole = checkpoint_optimizer_state(group, optimizer);
+  EXPECT_TRUE(whole.ok()) << whole.status().message();
+  return {at::cat(flat), optimizer.state_tensors(), whole.ok() ? *whole : TensorMap()};
 }
 
 void save(const at::Tensor& t, const fs::path& path) {
@@ -91,10 +109,19 @@ TEST(LearnerRanksChild, Rank) {
   // last micro-batch's backward (train/grad_buckets.h).
   auto group = value_or_throw(ProcessGroup::join(p, {60, "auto", 16.0 / 1024}));
   at::set_num_threads(1);  // as one stream of the two-stream process
-  // "<loss type>" or "<loss type>+checkpointing": the gradients' buckets then
-  // start from inside the recomputing backward.
+  // "<loss type>", "<loss type>+checkpointing" (the gradients' buckets then
+  // start from inside the recomputing backward) or "<loss type>+zero".
   std::string role = rank_role(), loss_type = role.substr(0, role.find('+'));
-  save(train(loss_type, group.get(), 1, role != loss_type), rank_dir() / ("weights" + std::to_string(p.rank)));
+  const bool zero = role == loss_type + "+zero";
+  Trained t = train(loss_type, group.get(), 1, role == loss_type + "+checkpointing", zero);
+  const std::string rank = std::to_string(p.rank);
+  save(t.weights, rank_dir() / ("weights" + rank));
+  if (zero) {
+    ASSERT_TRUE(save_safetensors((rank_dir() / ("state" + rank + ".safetensors")).string(), t.state).ok());
+    if (p.rank == 0) {
+      ASSERT_TRUE(save_safetensors((rank_dir() / "whole_state.safetensors").string(), t.whole_state).ok());
+    }
+  }
   // One micro-batch cannot be split over two ranks: refused on each rank
   // before any collective, so neither waits for the other.
   Transformer policy = tiny_random_model(32, 0.2, 3, /*trainable=*/true);
@@ -108,18 +135,42 @@ TEST(LearnerRanksChild, Rank) {
 }
 
 TEST(LearnerRanks, TwoRanksReachOneProcesssWeights) {
-  for (std::string role : {"dapo", "grpo", "dr_grpo", "dapo+checkpointing"}) {
+  for (std::string role : {"dapo", "grpo", "dr_grpo", "dapo+checkpointing", "dapo+zero"}) {
     SCOPED_TRACE(role);
     fs::path dir = run_two_ranks("learner_ranks_" + role, role, kChild);
     if (HasFailure()) return;
     int threads = at::get_num_threads();
     at::set_num_threads(2);  // two streams of one thread each
-    at::Tensor alone = train(role.substr(0, role.find('+')), nullptr, 2);  // without checkpointing
+    Trained alone = train(role.substr(0, role.find('+')), nullptr, 2);  // unsharded, without checkpointing
     at::set_num_threads(threads);
     for (int rank : {0, 1}) {
-      at::Tensor ranked = load(dir / ("weights" + std::to_string(rank)), alone.numel());
-      EXPECT_TRUE(at::equal(ranked, alone)) << "rank " << rank << ": largest difference "
-                                             << (ranked - alone).abs().max().item<double>();
+      at::Tensor ranked = load(dir / ("weights" + std::to_string(rank)), alone.weights.numel());
+      EXPECT_TRUE(at::equal(ranked, alone.weights))
+          << "rank " << rank << ": largest difference " << (ranked - alone.weights).abs().max().item<double>();
+    }
+    if (role != "dapo+zero") continue;
+    // Each rank kept a share of the state (disjoint, together all of it, each
+    // a good part); rank 0's checkpoint state is the unsharded optimizer's.
+    TensorMap shares[2];
+    int64_t elements[2] = {0, 0}, total = 0;
+    for (int rank : {0, 1}) {
+      auto file = load_safetensors((dir / ("state" + std::to_string(rank) + ".safetensors")).string());
+      ASSERT_TRUE(file.ok()) << file.status().message();
+      shares[rank] = file->tensors;
+      for (const auto& [name, t] : shares[rank]) elements[rank] += t.numel();
+    }
+    for (const auto& [name, t] : alone.state) {
+      total += t.numel();
+      EXPECT_NE(shares[0].count(name), shares[1].count(name)) << name << " must be in exactly one share";
+    }
+    EXPECT_EQ(shares[0].size() + shares[1].size(), alone.state.size());
+    for (int rank : {0, 1}) EXPECT_GT(elements[rank], total / 4) << "rank " << rank << " holds too little";
+    auto whole = load_safetensors((dir / "whole_state.safetensors").string());
+    ASSERT_TRUE(whole.ok()) << whole.status().message();
+    ASSERT_EQ(whole->tensors.size(), alone.state.size());
+    for (const auto& [name, t] : alone.state) {
+      ASSERT_TRUE(whole->tensors.count(name)) << name;
+      EXPECT_TRUE(at::equal(whole->tensors.at(name), t)) << name;
     }
   }
 }

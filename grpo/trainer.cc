@@ -26,6 +26,7 @@
 #include "train/process_group.h"
 #include "train/run_log.h"
 #include "train/train_state.h"
+#include "train/zero.h"
 #include "util/counter_rng.h"
 #include "util/file.h"
 #include "util/json.h"
@@ -512,8 +513,12 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
     run->logged_totals = run->group->totals();  // the steps' traffic from here on
   }
   R1_RETURN_IF_ERROR(check_prompts(*run));
-  run->optimizer = std::make_unique<AdamW>(
-      run->policy, AdamWOptions{c.grpo.adam_beta1, c.grpo.adam_beta2, c.grpo.adam_epsilon, c.grpo.weight_decay});
+  AdamWOptions ao{c.grpo.adam_beta1, c.grpo.adam_beta2, c.grpo.adam_epsilon, c.grpo.weight_decay};
+  if (run->group && c.grpo.ddp.zero_stage == 1) {
+    ao.owner = zero_owners(run->policy, process.world_size);
+    ao.rank = process.rank;
+  }
+  run->optimizer = std::make_unique<AdamW>(run->policy, ao);
   run->state.seed = static_cast<uint64_t>(c.grpo.seed);
   if (last.empty()) {
     R1_ASSIGN_OR_RETURN(BatchSampler s, BatchSampler::create(run->job.dataset.examples.size(), run->state.seed));
@@ -546,6 +551,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
 // with, so that a resumed run samples exactly them again.
 Status save_checkpoint(Run& run, const std::deque<PendingGeneration>& in_flight) {
   R1_RETURN_IF_ERROR(check_same_weights(run));
+  R1_ASSIGN_OR_RETURN(TensorMap optimizer_state, checkpoint_optimizer_state(run.group.get(), *run.optimizer));
   if (!run.process.writes_run_folder()) return Status();
   const RLConfig& c = run.config;
   R1_RETURN_IF_ERROR(run.store->flush());  // the checkpoint never runs ahead of the rollouts it trained on
@@ -555,7 +561,9 @@ Status save_checkpoint(Run& run, const std::deque<PendingGeneration>& in_flight)
   for (const PendingGeneration& p : in_flight)
     run.state.extra_tensor_files[in_flight_file(p.index)] = p.weights->tensors();
   CheckpointOptions options{c.output_dir, c.grpo.save_total_limit.value_or(0), c.model_name_or_path};
-  R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(options, run.policy, *run.optimizer, run.state));
+  R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(options, run.policy,
+                                                                {optimizer_state, run.optimizer->steps_taken()},
+                                                                run.state));
   if (run.log) std::fprintf(run.log, "saved %s\n", dir.c_str());
   return Status();
 }

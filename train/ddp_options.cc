@@ -1,6 +1,7 @@
 #include "train/ddp_options.h"
 
 #include <cstdio>
+#include <string>
 
 namespace r1 {
 
@@ -20,7 +21,11 @@ const ConfigFields<DdpOptions>& ddp_option_fields() {
                "backward of the rank's last micro-batch has finished its gradients")
           .add("ddp_check_weights", &C::check_weights,
                "with several ranks: compare a digest of the weights across ranks after every optimizer step (a "
-               "debug mode; every checkpoint compares them)");
+               "debug mode; every checkpoint compares them)")
+          .add("zero_stage", &C::zero_stage,
+               "with several ranks: DeepSpeed's ZeRO stage; 0 = every rank holds the whole optimizer state; 1 = "
+               "the fp32 master weights and AdamW's moments are sharded over the ranks (each holds about 1/N, "
+               "steps its share and broadcasts the updated weights); checkpoints hold the whole state either way");
   return fields;
 }
 
@@ -33,6 +38,9 @@ Status check_ddp_options(const DdpOptions& options) {
   };
   R1_RETURN_IF_ERROR(positive("ddp_timeout", options.timeout_s, " seconds"));
   R1_RETURN_IF_ERROR(positive("ddp_bucket_cap_mb", options.bucket_cap_mb, ""));
+  if (options.zero_stage != 0 && options.zero_stage != 1)
+    return Status::error("key 'zero_stage' must be 0 or 1 (stages 2 and 3, sharded gradients and weights, are "
+                         "not built), got " + std::to_string(options.zero_stage));
   return check_ddp_backend(options.backend);
 }
 

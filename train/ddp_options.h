@@ -5,6 +5,7 @@
 // configs that hold it stay light.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "util/config_fields.h"
@@ -29,9 +30,15 @@ struct DdpOptions {
   // across ranks after every optimizer step, not only at checkpoints (a
   // debug mode; ProcessGroup itself does not read it).
   bool check_weights = false;
+  // Key zero_stage (DeepSpeed's ZeRO stages): 0 = every rank holds the whole
+  // optimizer state; 1 = the fp32 master weights and AdamW's moments are
+  // sharded over the ranks, each stepping the tensors it owns and
+  // broadcasting them (train/zero.h). Stages 2 and 3 (sharded gradients,
+  // sharded weights) are not built.
+  int64_t zero_stage = 0;
 };
 
-// The four keys, with their help.
+// The five keys, with their help.
 const ConfigFields<DdpOptions>& ddp_option_fields();
 
 // Ranges and spellings; errors name the key.

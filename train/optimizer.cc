@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <cmath>
+#include <utility>
 
 #include "model/transformer.h"
 
@@ -22,13 +23,24 @@ bool decays_weight(const std::string& name) {
   return !ends_with(name, "bias") && name.find("norm") == std::string::npos;
 }
 
-AdamW::AdamW(const Transformer& model, AdamWOptions options) : options_(options) {
+AdamW::AdamW(const Transformer& model, AdamWOptions options) : options_(std::move(options)) {
+  const size_t count = model.tensors().size();
+  if (sharded() && options_.owner.size() != count)
+    throw Error("AdamW: " + std::to_string(options_.owner.size()) + " tensor owners for " + std::to_string(count) +
+                " tensors");
+  size_t index = 0;
   for (const auto& [name, param] : model.tensors()) {
     if (!param.requires_grad()) throw Error("AdamW: tensor '" + name + "' does not require grad");
     Group& g = decays_weight(name) ? decay_ : no_decay_;
-    at::Tensor master = param.scalar_type() == at::kFloat ? param : param.detach().to(at::kFloat);
+    const int owner = sharded() ? options_.owner[index++] : static_cast<int>(options_.rank);
     g.names.push_back(name);
     g.params.push_back(param);
+    g.owner.push_back(owner);
+    if (owner != options_.rank) {
+      for (auto* v : {&g.masters, &g.exp_avg, &g.exp_avg_sq, &g.steps}) v->emplace_back();
+      continue;
+    }
+    at::Tensor master = param.scalar_type() == at::kFloat ? param : param.detach().to(at::kFloat);
     g.masters.push_back(master);
     g.exp_avg.push_back(at::zeros_like(master, at::MemoryFormat::Contiguous));
     g.exp_avg_sq.push_back(at::zeros_like(master, at::MemoryFormat::Contiguous));
@@ -43,6 +55,7 @@ void AdamW::sync_master_grads() {
   at::NoGradGuard no_grad;
   for (Group* g : {&decay_, &no_decay_}) {
     for (size_t i = 0; i < g->params.size(); ++i) {
+      if (!g->mine(i, options_.rank)) continue;
       const at::Tensor& p = g->params[i];
       at::Tensor& m = g->masters[i];
       if (m.grad().defined() && !p.is_same(m)) continue;  // already synced this step
@@ -58,9 +71,19 @@ void AdamW::sync_master_grads() {
 double AdamW::clip_grad_norm(double max_norm) {
   sync_master_grads();
   at::NoGradGuard no_grad;
+  // Every tensor's gradient counts, in one order on every rank (sharded,
+  // the ranks hold the same all-reduced gradients, so they agree on the norm).
   std::vector<at::Tensor> grads;
-  for (Group* g : {&decay_, &no_decay_})
-    for (const auto& m : g->masters) grads.push_back(m.grad());
+  for (Group* g : {&decay_, &no_decay_}) {
+    for (size_t i = 0; i < g->params.size(); ++i) {
+      if (g->mine(i, options_.rank)) {
+        grads.push_back(g->masters[i].grad());
+      } else {
+        const at::Tensor& p = g->params[i];
+        grads.push_back(p.grad().defined() ? p.grad().to(at::kFloat) : at::zeros_like(p, at::kFloat));
+      }
+    }
+  }
   if (grads.empty()) return 0.0;
   at::Tensor total = at::stack(at::_foreach_norm(grads, 2)).norm(2);
   double norm = total.item<double>();
@@ -76,15 +99,22 @@ void AdamW::step(double lr) {
   at::NoGradGuard no_grad;
   ++step_;
   for (Group* g : {&decay_, &no_decay_}) {
-    if (g->params.empty()) continue;
-    std::vector<at::Tensor> grads;
-    for (const auto& m : g->masters) grads.push_back(m.grad());
+    std::vector<at::Tensor> masters, grads, exp_avg, exp_avg_sq, steps;
+    for (size_t i = 0; i < g->params.size(); ++i) {
+      if (!g->mine(i, options_.rank)) continue;
+      masters.push_back(g->masters[i]);
+      grads.push_back(g->masters[i].grad());
+      exp_avg.push_back(g->exp_avg[i]);
+      exp_avg_sq.push_back(g->exp_avg_sq[i]);
+      steps.push_back(g->steps[i]);
+    }
+    if (masters.empty()) continue;
     double wd = g == &decay_ ? options_.weight_decay : 0.0;
-    at::_foreach_add_(g->steps, 1.0);
-    at::_fused_adamw_(g->masters, grads, g->exp_avg, g->exp_avg_sq, {}, g->steps, lr, options_.beta1,
-                      options_.beta2, wd, options_.eps, /*amsgrad=*/false, /*maximize=*/false);
+    at::_foreach_add_(steps, 1.0);
+    at::_fused_adamw_(masters, grads, exp_avg, exp_avg_sq, {}, steps, lr, options_.beta1, options_.beta2, wd,
+                      options_.eps, /*amsgrad=*/false, /*maximize=*/false);
     for (size_t i = 0; i < g->params.size(); ++i)
-      if (!g->params[i].is_same(g->masters[i])) g->params[i].copy_(g->masters[i]);
+      if (g->mine(i, options_.rank) && !g->params[i].is_same(g->masters[i])) g->params[i].copy_(g->masters[i]);
   }
   zero_grad();
 }
@@ -93,18 +123,38 @@ void AdamW::zero_grad() {
   for (Group* g : {&decay_, &no_decay_}) {
     for (size_t i = 0; i < g->params.size(); ++i) {
       g->params[i].mutable_grad().reset();
-      g->masters[i].mutable_grad().reset();
+      if (g->masters[i].defined()) g->masters[i].mutable_grad().reset();
     }
   }
 }
 
-TensorMap AdamW::state_tensors() const {
+TensorMap AdamW::state_tensors() const { return state_of(options_.rank); }
+
+std::vector<at::Tensor> AdamW::tensors_of(int64_t rank) const {
+  std::vector<at::Tensor> out;
+  for (const Group* g : {&decay_, &no_decay_})
+    for (size_t i = 0; i < g->params.size(); ++i)
+      if (g->mine(i, rank)) out.push_back(g->params[i]);
+  return out;
+}
+
+TensorMap AdamW::state_of(int64_t rank) const {
   TensorMap out;
   for (const Group* g : {&decay_, &no_decay_}) {
     for (size_t i = 0; i < g->names.size(); ++i) {
+      if (!g->mine(i, rank)) continue;
+      const at::Tensor& p = g->params[i];
+      const bool copy = p.scalar_type() != at::kFloat;  // the master is a copy, saved apart
+      if (rank != options_.rank) {
+        auto buffer = [&] { return at::empty(p.sizes(), p.options().dtype(at::kFloat)); };
+        out[g->names[i] + ".exp_avg"] = buffer();
+        out[g->names[i] + ".exp_avg_sq"] = buffer();
+        if (copy) out[g->names[i] + ".master"] = buffer();
+        continue;
+      }
       out[g->names[i] + ".exp_avg"] = g->exp_avg[i];
       out[g->names[i] + ".exp_avg_sq"] = g->exp_avg_sq[i];
-      if (!g->params[i].is_same(g->masters[i])) out[g->names[i] + ".master"] = g->masters[i];
+      if (copy) out[g->names[i] + ".master"] = g->masters[i];
     }
   }
   return out;
@@ -123,6 +173,7 @@ Status AdamW::load_state(const TensorMap& state, int64_t steps_taken, const std:
   };
   for (Group* g : {&decay_, &no_decay_}) {
     for (size_t i = 0; i < g->names.size(); ++i) {
+      if (!g->mine(i, options_.rank)) continue;
       R1_RETURN_IF_ERROR(restore(g->names[i] + ".exp_avg", g->exp_avg[i]));
       R1_RETURN_IF_ERROR(restore(g->names[i] + ".exp_avg_sq", g->exp_avg_sq[i]));
       if (!g->params[i].is_same(g->masters[i])) {

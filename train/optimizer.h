@@ -20,6 +20,12 @@ struct AdamWOptions {
   double beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.0;  // applied only where decays_weight(name)
+  // ZeRO stage 1 (train/zero.h): owner[i] is the rank that keeps the fp32
+  // master and moments of the model's i-th tensor (Transformer::tensors()
+  // order) and steps it; this process is rank `rank`. Empty: this process
+  // keeps and steps every tensor.
+  std::vector<int> owner{};
+  int64_t rank = 0;
 };
 
 // Weight decay is for matrices and embeddings only: norm gains and biases
@@ -42,7 +48,9 @@ class AdamW {
   double clip_grad_norm(double max_norm);
 
   // One AdamW update with learning rate `lr` (at::_fused_adamw_, the same
-  // arithmetic as torch.optim.AdamW); then clears the gradients.
+  // arithmetic as torch.optim.AdamW) of the tensors this rank owns; then
+  // clears the gradients. Sharded, the others' new values come from their
+  // owners (train/zero.h broadcast_stepped_weights).
   void step(double lr);
   void zero_grad();
 
@@ -50,18 +58,32 @@ class AdamW {
   const AdamWOptions& options() const { return options_; }
 
   // State as named tensors for a checkpoint: "<param>.exp_avg",
-  // "<param>.exp_avg_sq", and "<param>.master" where the master is a copy.
+  // "<param>.exp_avg_sq", and "<param>.master" where the master is a copy;
+  // sharded, this rank's tensors only.
   TensorMap state_tensors() const;
-  // Restores state_tensors() output; every tensor must be present with the
-  // right shape. `where` names the file in errors.
+  // Restores state_tensors() output (of this rank's tensors: a whole
+  // checkpoint's state restores any shard); every tensor this rank owns must
+  // be present with the right shape. `where` names the file in errors.
   Status load_state(const TensorMap& state, int64_t steps_taken, const std::string& where);
+
+  // ZeRO stage 1: whether the state is sharded over ranks, the model's
+  // tensors rank `rank` owns (in a fixed order), and its state as
+  // state_tensors() names it: this rank's own tensors, or for another rank
+  // uninitialised fp32 tensors of the same shapes (to receive it into).
+  bool sharded() const { return !options_.owner.empty(); }
+  std::vector<at::Tensor> tensors_of(int64_t rank) const;
+  TensorMap state_of(int64_t rank) const;
 
  private:
   struct Group {
     std::vector<std::string> names;
     std::vector<at::Tensor> params;   // the model's tensors
-    std::vector<at::Tensor> masters;  // fp32; same tensor as params[i] when fp32
+    std::vector<int> owner;           // the rank that steps params[i]
+    // fp32; same tensor as params[i] when fp32. These four are undefined
+    // for tensors another rank owns.
+    std::vector<at::Tensor> masters;
     std::vector<at::Tensor> exp_avg, exp_avg_sq, steps;
+    bool mine(size_t i, int64_t rank) const { return owner[i] == rank; }
   };
   void sync_master_grads();
 

@@ -125,6 +125,47 @@ TEST(AdamW, Bf16WeightsFollowFp32Masters) {
   EXPECT_TRUE(at::equal(m.tensors().at(w).detach(), state.at(w + ".master").to(at::kBFloat16)));
 }
 
+// ZeRO stage 1's share (train/zero.h): rank 0 of two keeps state for, and
+// steps, the tensors it owns only, exactly as the unsharded optimizer does;
+// the others stay as they were (their owner's broadcast brings them), and
+// the global norm counts every gradient.
+TEST(AdamW, AShardStepsOnlyItsOwnTensorsAsTheWholeOptimizerDoes) {
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    Transformer whole_model = tiny_model(3, dtype), shard_model = tiny_model(3, dtype);
+    std::vector<int> owner;
+    for (size_t i = 0; i < shard_model.tensors().size(); ++i) owner.push_back(static_cast<int>(i % 2));
+    AdamW whole(whole_model, {.weight_decay = 0.1}), shard(shard_model, {.weight_decay = 0.1, .owner = owner});
+    ASSERT_TRUE(shard.sharded());
+    TensorMap before;
+    for (const auto& [n, t] : shard_model.tensors()) before[n] = t.detach().clone();
+    toy_loss(whole_model, 5).backward();
+    toy_loss(shard_model, 5).backward();
+    EXPECT_EQ(shard.clip_grad_norm(0.5), whole.clip_grad_norm(0.5));
+    whole.step(1e-2);
+    shard.step(1e-2);
+    size_t i = 0, mine = 0;
+    for (const auto& [n, t] : shard_model.tensors()) {
+      const bool owned = owner[i++] == 0;
+      mine += owned;
+      EXPECT_TRUE(at::equal(t, owned ? whole_model.tensors().at(n) : before.at(n))) << n;
+    }
+    EXPECT_EQ(shard.tensors_of(0).size(), mine);
+    EXPECT_EQ(shard.tensors_of(0).size() + shard.tensors_of(1).size(), owner.size());
+    // Its state: the whole optimizer's for its tensors; rank 1's as buffers
+    // of the same names and shapes, to receive it into.
+    TensorMap all = whole.state_tensors(), own = shard.state_tensors(), other = shard.state_of(1);
+    EXPECT_EQ(own.size() + other.size(), all.size());
+    for (const auto& [name, t] : own) EXPECT_TRUE(at::equal(t, all.at(name))) << name;
+    for (const auto& [name, t] : other) EXPECT_EQ(t.sizes(), all.at(name).sizes()) << name;
+    // A whole checkpoint's state restores a shard.
+    AdamW restored(shard_model, {.owner = owner});
+    ASSERT_TRUE(restored.load_state(all, whole.steps_taken(), "optimizer.safetensors").ok());
+    for (const auto& [name, t] : restored.state_tensors()) EXPECT_TRUE(at::equal(t, all.at(name))) << name;
+  }
+  Transformer m = tiny_model(1);
+  EXPECT_THROW(AdamW(m, {.owner = {0, 1}}), Error);  // an owner per tensor
+}
+
 TEST(AdamW, RefusesTensorsWithoutGrad) {
   ModelConfig c = *preset_config(ModelFamily::llama, "tiny");
   c.vocab_size = 32;

@@ -166,8 +166,10 @@ std::map<std::string, double> collective_metrics(const CollectiveTotals& now, Co
   std::map<std::string, double> m = {
       {"ddp/all_reduce_mb", static_cast<double>(now.all_reduce - before.all_reduce) / (1e6 * n)},
       {"ddp/all_gather_mb", static_cast<double>(now.all_gather - before.all_gather) / (1e6 * n)},
+      {"ddp/broadcast_mb", static_cast<double>(now.broadcast - before.broadcast) / (1e6 * n)},
       {"ddp/all_reduce_wait_s", (now.all_reduce_s - before.all_reduce_s) / n},
-      {"ddp/all_gather_wait_s", (now.all_gather_s - before.all_gather_s) / n}};
+      {"ddp/all_gather_wait_s", (now.all_gather_s - before.all_gather_s) / n},
+      {"ddp/broadcast_wait_s", (now.broadcast_s - before.broadcast_s) / n}};
   before = now;
   return m;
 }
@@ -400,6 +402,8 @@ Status ProcessGroup::finish_all_reduces() {
 }
 
 Status ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
+  totals_.broadcast += payload_bytes(tensors);
+  TimeInto time(totals_.broadcast_s);
   return run("broadcast", [&] {
     per_bucket(tensors, 1.0, [&](at::Tensor& flat, c10d::Backend& backend) {
       std::vector<at::Tensor> one = {flat};

@@ -44,14 +44,16 @@ bool nccl_built();
 // them (the transfer not hidden behind computation, and the wait for slower
 // ranks).
 struct CollectiveTotals {
-  int64_t all_reduce = 0, all_gather = 0;
-  double all_reduce_s = 0, all_gather_s = 0;
+  int64_t all_reduce = 0, all_gather = 0, broadcast = 0;
+  double all_reduce_s = 0, all_gather_s = 0, broadcast_s = 0;
 };
 
 // The trainers' per-step metrics of it: ddp/all_reduce_mb (gradients,
-// statistics), ddp/all_gather_mb (GRPO's samples), and the seconds blocked
-// in them, ddp/all_reduce_wait_s and ddp/all_gather_wait_s, per step over
-// the `steps` steps since `before`; then `before` = `now`.
+// statistics), ddp/all_gather_mb (GRPO's samples), ddp/broadcast_mb (ZeRO
+// stage 1's stepped weights, and its optimizer state at checkpoints), and
+// the seconds blocked in each, ddp/all_reduce_wait_s, ddp/all_gather_wait_s
+// and ddp/broadcast_wait_s, per step over the `steps` steps since `before`;
+// then `before` = `now`.
 std::map<std::string, double> collective_metrics(const CollectiveTotals& now, CollectiveTotals& before,
                                                  int64_t steps = 1);
 

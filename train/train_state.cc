@@ -73,15 +73,15 @@ Result<std::string> find_last_checkpoint(const std::string& output_dir) {
 }
 
 Result<std::string> save_training_checkpoint(const CheckpointOptions& options, const Transformer& model,
-                                             const AdamW& optimizer, const TrainerState& state) {
+                                             const OptimizerCheckpoint& optimizer, const TrainerState& state) {
   std::string name = "checkpoint-" + std::to_string(state.global_step);
   std::string final_dir = options.output_dir + "/" + name;
   std::string tmp = options.output_dir + "/." + name + ".tmp";
   R1_RETURN_IF_ERROR(make_dirs(options.output_dir));
   R1_RETURN_IF_ERROR(remove_dir(tmp));
   R1_RETURN_IF_ERROR(model.save(tmp, options.tokenizer_from));
-  R1_RETURN_IF_ERROR(save_safetensors(tmp + "/" + kOptimizerFile, optimizer.state_tensors(),
-                                      {{"format", "pt"}, {"step", std::to_string(optimizer.steps_taken())}}));
+  R1_RETURN_IF_ERROR(save_safetensors(tmp + "/" + kOptimizerFile, optimizer.state,
+                                      {{"format", "pt"}, {"step", std::to_string(optimizer.steps)}}));
   for (const auto& [file, tensors] : state.extra_tensor_files)
     R1_RETURN_IF_ERROR(save_safetensors(tmp + "/" + file, tensors));
   // Written last: its presence marks the folder complete.

@@ -40,10 +40,18 @@ struct CheckpointOptions {
   std::string tokenizer_from;    // folder whose tokenizer files go with the model
 };
 
+// What optimizer.safetensors holds: an unsharded AdamW's state_tensors()
+// (train/zero.h checkpoint_optimizer_state gathers a sharded one's) and its
+// step count.
+struct OptimizerCheckpoint {
+  TensorMap state;
+  int64_t steps = 0;
+};
+
 // Writes output_dir/checkpoint-<state.global_step> and then deletes the
 // oldest checkpoints beyond save_total_limit. Returns the folder.
 Result<std::string> save_training_checkpoint(const CheckpointOptions& options, const Transformer& model,
-                                             const AdamW& optimizer, const TrainerState& state);
+                                             const OptimizerCheckpoint& optimizer, const TrainerState& state);
 
 // The complete checkpoint with the highest step in output_dir, or "" when
 // there is none (a missing output_dir has none).

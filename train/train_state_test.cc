@@ -55,7 +55,7 @@ TEST(TrainState, ResumedOptimizerContinuesIdentically) {
   st.seed = 42;
   st.data_cursor = R"({"epoch":0,"batch":4})";
   st.log_history = {R"({"step":1,"loss":3.5})", R"({"step":2,"loss":3.25})"};
-  auto dir = save_training_checkpoint({out, 0, ""}, m, opt, st);
+  auto dir = save_training_checkpoint({out, 0, ""}, m, {opt.state_tensors(), opt.steps_taken()}, st);
   ASSERT_TRUE(dir.ok()) << dir.status().message();
   train_step(m, opt, 3);
   train_step(m, opt, 4);
@@ -84,7 +84,7 @@ TEST(TrainState, KeepsTheNewestCompleteCheckpoints) {
   TrainerState st;
   for (int64_t step = 1; step <= 4; ++step) {
     st.global_step = step;
-    ASSERT_TRUE(save_training_checkpoint({out, 2, ""}, m, opt, st).ok());
+    ASSERT_TRUE(save_training_checkpoint({out, 2, ""}, m, {opt.state_tensors(), opt.steps_taken()}, st).ok());
   }
   // An incomplete folder (no trainer_state.json) and a temp folder are not checkpoints.
   ASSERT_TRUE(make_dirs(out + "/checkpoint-9").ok());

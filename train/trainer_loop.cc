@@ -11,6 +11,7 @@
 #include "train/process_group.h"
 #include "train/run_log.h"
 #include "train/train_state.h"
+#include "train/zero.h"
 #include "util/file.h"
 #include "util/json.h"
 #include "util/process.h"
@@ -142,6 +143,10 @@ Result<Run> start_run(const TrainingArguments& c, const TrainerLoopOptions& opti
     run.logged_totals = run.group->totals();  // the steps' traffic from here on
   }
   AdamWOptions ao{c.adam_beta1, c.adam_beta2, c.adam_epsilon, c.weight_decay};
+  if (run.group && c.ddp.zero_stage == 1) {
+    ao.owner = zero_owners(run.model, process.world_size);
+    ao.rank = process.rank;
+  }
   run.optimizer = std::make_unique<AdamW>(run.model, ao);
   run.state.seed = static_cast<uint64_t>(c.seed);
   if (resume) {
@@ -238,6 +243,7 @@ Result<TrainerLoopResult> run_trainer_loop(const TrainingArguments& c, const Tra
     double grad_norm = run.optimizer->clip_grad_norm(c.max_grad_norm);
     double lr = lr_at(run.schedule, run.state.global_step);
     run.optimizer->step(lr);
+    if (run.optimizer->sharded()) R1_RETURN_IF_ERROR(broadcast_stepped_weights(*run.group, *run.optimizer));
     ++run.state.global_step;
     ++run.cursor.step_in_epoch;
     run.state.epoch = run.cursor.epoch + static_cast<double>(run.cursor.step_in_epoch) / run.steps_per_epoch;
@@ -256,9 +262,13 @@ Result<TrainerLoopResult> run_trainer_loop(const TrainingArguments& c, const Tra
       window = Window();
     }
     if (c.eval_steps > 0 && step % c.eval_steps == 0 && step != total) R1_RETURN_IF_ERROR(log_eval(run).status());
-    if (save && run.process.writes_run_folder()) {
-      R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(ckpt, run.model, *run.optimizer, run.state));
-      if (log) std::fprintf(log, "saved %s\n", dir.c_str());
+    if (save) {
+      R1_ASSIGN_OR_RETURN(TensorMap state, checkpoint_optimizer_state(run.group.get(), *run.optimizer));
+      if (run.process.writes_run_folder()) {
+        R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(ckpt, run.model,
+                                                                      {state, run.optimizer->steps_taken()}, run.state));
+        if (log) std::fprintf(log, "saved %s\n", dir.c_str());
+      }
     }
   }
   R1_ASSIGN_OR_RETURN(result.eval, log_eval(run));

@@ -13,6 +13,8 @@ with beta > 0 and num_iterations 2:
 - launched by torchrun (the venv's, hosting the store itself);
 - launched by hand (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT),
   and across two network namespaces joined by a veth pair;
+- with zero_stage 1 (the optimizer state sharded), the same weights and
+  the same checkpointed optimizer state, and a killed run resumes;
 - a rank killed with SIGKILL makes the other fail within ddp_timeout,
   naming the collective and the rank whose heartbeat stopped; a two-rank run killed after a checkpoint and
   resumed equals the uninterrupted one; resuming with another world size
@@ -181,6 +183,39 @@ def test_two_ranks_killed_and_resumed_equal_the_uninterrupted_run(base):
     finish(start_ranks(config, extra=["--resume"]))
     assert_same_weights(base / "dp_resumed", base / "dp_whole")
     assert rows(base / "dp_resumed") == rows(base / "dp_whole")
+
+
+def test_zero_stage_1_equals_one_process_and_resumes(base):
+    """ZeRO stage 1: each rank keeps half of the optimizer state, yet the
+    weights and the checkpoint's optimizer state are byte for byte one
+    unsharded process's; a sharded run killed after a checkpoint resumes to
+    the same weights."""
+    settings = {**DP, "max_steps": 4, "save_steps": 2}
+    one_process(base, "zero_ref", **settings)
+    finish(start_ranks(write_config(base, "zero_whole", zero_stage=1, **settings)))
+    assert_same_weights(base / "zero_whole", base / "zero_ref")
+    for step in (2, 4):
+        ours = load_file(base / "zero_whole" / f"checkpoint-{step}" / "optimizer.safetensors")
+        ref = load_file(base / "zero_ref" / f"checkpoint-{step}" / "optimizer.safetensors")
+        assert sorted(ours) == sorted(ref)
+        assert all(ours[k].equal(ref[k]) for k in ref)
+    config = write_config(base, "zero_resumed", zero_stage=1, **settings)
+    procs = start_ranks(config)
+    deadline = time.time() + 300
+    while not (base / "zero_resumed" / "checkpoint-2" / "trainer_state.json").exists():
+        assert all(p.poll() is None for p in procs), procs[0].stderr.read()
+        assert time.time() < deadline
+        time.sleep(0.01)
+    for p in procs:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    finish(start_ranks(config, extra=["--resume"]))
+    assert_same_weights(base / "zero_resumed", base / "zero_ref")
+    bad = write_config(base, "zero_bad", zero_stage=2, **settings)
+    result = r1("rl", "--config", bad, check=False)
+    assert result.returncode != 0
+    assert "key 'zero_stage' must be 0 or 1 (stages 2 and 3, sharded gradients and weights, are not built), " \
+        "got 2" in result.stderr, result.stderr
 
 
 def test_commands_that_run_as_one_process_refuse_several_ranks(base):

@@ -62,3 +62,28 @@ def test_gradient_checkpointing_gives_the_same_weights(run_dir):
             r1("sft", "--config", write_config(run_dir, f"ck{checkpointing}_{alpha}", distill_alpha=alpha,
                                                gradient_checkpointing=checkpointing, **SPLIT), threads=1)
         assert final_weights(run_dir, f"ckTrue_{alpha}") == final_weights(run_dir, f"ckFalse_{alpha}"), alpha
+
+
+def test_zero_stage_1_gives_the_same_weights(run_dir):
+    """The optimizer state sharded over the ranks (each steps and broadcasts
+    its share): the weights of the unsharded run, and the checkpoint's
+    optimizer state whole."""
+    settings = dict(SPLIT, save_steps=2)
+    r1("sft", "--config", write_config(run_dir, "zero1", **settings), threads=1)
+    two_ranks(write_config(run_dir, "zero2", zero_stage=1, **settings))
+    assert final_weights(run_dir, "zero2") == final_weights(run_dir, "zero1")
+    ours = load_file(str(run_dir / "zero2" / "checkpoint-2" / "optimizer.safetensors"))
+    ref = load_file(str(run_dir / "zero1" / "checkpoint-2" / "optimizer.safetensors"))
+    assert sorted(ours) == sorted(ref) and all(ours[k].equal(ref[k]) for k in ref)
+    # Every step broadcasts the weights once (fp32 here: 4 bytes per
+    # parameter). The checkpoint after step 2 also sends rank 1's share of the
+    # state to rank 0; it counts in step 3's metrics (a step's metrics are
+    # logged before its checkpoint is written).
+    parameters = sum(t.numel() for t in load_file(str(run_dir / "zero2" / "model" / "model.safetensors")).values())
+    logged = [json.loads(line) for line in (run_dir / "zero2" / "metrics.jsonl").read_text().splitlines()]
+    weights_mb = 4 * parameters / 1e6
+    for m in (m for m in logged if "loss" in m):
+        if m["step"] == 3:
+            assert m["ddp/broadcast_mb"] > weights_mb + 0.01, m
+        else:
+            assert weights_mb <= m["ddp/broadcast_mb"] < weights_mb + 0.01, m

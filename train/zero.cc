@@ -1,0 +1,39 @@
+#include "train/zero.h"
+
+#include <ATen/core/grad_mode.h>
+
+#include "train/micro_batches.h"
+
+namespace r1 {
+
+std::vector<int> zero_owners(const Transformer& model, int64_t ranks) {
+  std::vector<int64_t> sizes;
+  for (const auto& [name, tensor] : model.tensors()) sizes.push_back(tensor.numel());
+  return balanced_owners(sizes, static_cast<int>(ranks));
+}
+
+Status broadcast_stepped_weights(ProcessGroup& group, const AdamW& optimizer) {
+  at::NoGradGuard no_grad;  // the weights are leaves that require grad: written in place
+  for (int64_t rank = 0; rank < group.world_size(); ++rank) {
+    std::vector<at::Tensor> tensors = optimizer.tensors_of(rank);
+    if (!tensors.empty()) R1_RETURN_IF_ERROR(group.broadcast(tensors, rank));
+  }
+  return Status();
+}
+
+Result<TensorMap> checkpoint_optimizer_state(ProcessGroup* group, const AdamW& optimizer) {
+  if (!optimizer.sharded()) return optimizer.state_tensors();
+  if (!group) return Status::error("a sharded optimizer's checkpoint needs its process group");
+  TensorMap whole = optimizer.state_tensors();
+  for (int64_t rank = 1; rank < group->world_size(); ++rank) {
+    TensorMap share = optimizer.state_of(rank);
+    std::vector<at::Tensor> tensors;
+    for (auto& [name, tensor] : share) tensors.push_back(tensor);  // std::map: one order on every rank
+    if (tensors.empty()) continue;
+    R1_RETURN_IF_ERROR(group->broadcast(tensors, rank));
+    if (group->rank() == 0) whole.merge(share);
+  }
+  return whole;
+}
+
+}  // namespace r1

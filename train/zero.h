@@ -1,0 +1,41 @@
+// ZeRO stage 1 (the zero_stage key, DeepSpeed's name): AdamW's fp32 master
+// weights and moments sharded over the ranks of a data-parallel run. Every
+// rank still holds the whole model and its all-reduced gradients; each
+// keeps the optimizer state of the tensors it owns (about 1/N of the
+// model's elements), steps only those, and broadcasts them, so that every
+// rank again holds identical weights. Per parameter a rank then holds 2
+// (bf16 weights) + 4 (fp32 gradients) + 12/N bytes instead of 18: what
+// lets a 7B policy fit on 80 GB GPUs at N = 8 (docs/distributed.md).
+//
+// The step equals the unsharded one bit for bit: the same gradients, the
+// same global norm (every rank computes it from all of them, in one order)
+// and the same per-element AdamW arithmetic; a broadcast copies values.
+#pragma once
+
+#include <vector>
+
+#include "model/safetensors.h"
+#include "model/transformer.h"
+#include "train/optimizer.h"
+#include "train/process_group.h"
+#include "util/status.h"
+
+namespace r1 {
+
+// The rank that owns each of the model's tensors (Transformer::tensors()
+// order), balanced by element count (balanced_owners): every rank computes
+// the same.
+std::vector<int> zero_owners(const Transformer& model, int64_t ranks);
+
+// After AdamW::step on every rank: each rank's tensors broadcast from it, in
+// rank order, so that every rank holds the whole updated model.
+Status broadcast_stepped_weights(ProcessGroup& group, const AdamW& optimizer);
+
+// The optimizer state a checkpoint holds: the same tensors as an unsharded
+// AdamW's state_tensors(), whatever the sharding, so that a checkpoint
+// resumes with or without it. Sharded, rank 0 receives every rank's share
+// (broadcast from it, one rank at a time) and the others return their own;
+// every rank must call it.
+Result<TensorMap> checkpoint_optimizer_state(ProcessGroup* group, const AdamW& optimizer);
+
+}  // namespace r1
