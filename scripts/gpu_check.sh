@@ -103,7 +103,9 @@ end_to_end || FAILED=1
 
 # Data parallelism on the device: the process group's collectives on CUDA
 # tensors (train/process_group_test.cc), and two ranks of r1 rl (fp32, 3
-# steps, weights compared across ranks after every step) against one rank.
+# steps, weights compared across ranks after every step) against one rank,
+# then again with the optimizer state sharded (zero_stage 1, the weights'
+# broadcasts on the device), which must give the same bytes.
 # Two GPUs: a rank on each, over NCCL; one GPU: both ranks on it, over Gloo
 # (NCCL refuses two ranks on one GPU).
 two_ranks() {
@@ -111,9 +113,10 @@ two_ranks() {
   ngpu=$([ "$DEVICE" = cpu ] && echo 0 || "$PYTHON" -c 'import torch; print(torch.cuda.device_count())')
   dev=$DEVICE; [ "$DEVICE" = cpu ] || [ "$ngpu" -ge 2 ] || dev=cuda:0
   "$PROCESS_GROUP_TEST" --gtest_filter='ProcessGroup.TwoRanks*' || return 1
-  for n in 1 2; do
+  for n in 1 2 2z; do
     cat >"$WORK/dp$n.json" <<EOF
 {"model_name_or_path": "$WORK/model", "output_dir": "$WORK/dp$n", "device": "$dev", "dtype": "float32",
+ "zero_stage": $([ "$n" = 2z ] && echo 1 || echo 0),
  "dataset": {"task": "arithmetic", "n": 40, "max_digits": 1},
  "reward": {"rewards": [{"checker": "math", "name": "accuracy"}]},
  "num_generations": 4, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 2,
@@ -123,14 +126,19 @@ EOF
   done
   "$R1" rl --config "$WORK/dp1.json" >"$WORK/dp1.log" 2>&1 || { cat "$WORK/dp1.log"; return 1; }
   port=$((20000 + RANDOM % 20000))
-  for r in 0 1; do
-    RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
-      "$R1" rl --config "$WORK/dp2.json" >"$WORK/dp2_$r.log" 2>&1 &
+  local failed=0 n
+  for n in 2 2z; do
+    for r in 0 1; do
+      RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+        "$R1" rl --config "$WORK/dp$n.json" >"$WORK/dp${n}_$r.log" 2>&1 &
+    done
+    for job in $(jobs -p); do wait "$job" || failed=1; done
+    [ "$failed" = 0 ] || { cat "$WORK"/dp${n}_*.log; return 1; }
+    port=$((port + 3))
   done
-  local failed=0
-  for job in $(jobs -p); do wait "$job" || failed=1; done
-  [ "$failed" = 0 ] || { cat "$WORK"/dp2_*.log; return 1; }
   grep "collectives over" "$WORK/dp2_0.log"
+  cmp "$WORK/dp2/model/model.safetensors" "$WORK/dp2z/model/model.safetensors" || return 1
+  echo '{"zero_stage_1_weights_equal_unsharded": true}'
   # All-reduce bandwidth on the GPU(s): NCCL with a GPU per rank, else Gloo;
   # one tensor, then the gradients' path over 64 (train/grad_buckets.h).
   for r in 0 1; do
