@@ -146,7 +146,7 @@ TensorMap AdamW::state_of(int64_t rank) const {
       const at::Tensor& p = g->params[i];
       const bool copy = p.scalar_type() != at::kFloat;  // the master is a copy, saved apart
       if (rank != options_.rank) {
-        auto buffer = [&] { return at::empty(p.sizes(), p.options().dtype(at::kFloat)); };
+        auto buffer = [&] { return at::empty(p.sizes(), at::TensorOptions(at::kFloat).device(at::kMeta)); };
         out[g->names[i] + ".exp_avg"] = buffer();
         out[g->names[i] + ".exp_avg_sq"] = buffer();
         if (copy) out[g->names[i] + ".master"] = buffer();

@@ -69,7 +69,7 @@ class AdamW {
   // ZeRO stage 1: whether the state is sharded over ranks, the model's
   // tensors rank `rank` owns (in a fixed order), and its state as
   // state_tensors() names it: this rank's own tensors, or for another rank
-  // uninitialised fp32 tensors of the same shapes (to receive it into).
+  // fp32 tensors of the same names and shapes on the meta device (no memory).
   bool sharded() const { return !options_.owner.empty(); }
   std::vector<at::Tensor> tensors_of(int64_t rank) const;
   TensorMap state_of(int64_t rank) const;

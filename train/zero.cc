@@ -25,13 +25,17 @@ Result<TensorMap> checkpoint_optimizer_state(ProcessGroup* group, const AdamW& o
   if (!optimizer.sharded()) return optimizer.state_tensors();
   if (!group) return Status::error("a sharded optimizer's checkpoint needs its process group");
   TensorMap whole = optimizer.state_tensors();
+  const std::vector<at::Tensor> mine = optimizer.tensors_of(group->rank());
+  const at::Device device = mine.empty() ? at::Device(at::kCPU) : mine.front().device();  // where the model is
   for (int64_t rank = 1; rank < group->world_size(); ++rank) {
-    TensorMap share = optimizer.state_of(rank);
-    std::vector<at::Tensor> tensors;
-    for (auto& [name, tensor] : share) tensors.push_back(tensor);  // std::map: one order on every rank
-    if (tensors.empty()) continue;
-    R1_RETURN_IF_ERROR(group->broadcast(tensors, rank));
-    if (group->rank() == 0) whole.merge(share);
+    // One tensor at a time, each received one copied to the host at once:
+    // the device holds at most one more tensor's worth, never a whole share.
+    for (const auto& [name, tensor] : optimizer.state_of(rank)) {  // std::map: one order on every rank
+      std::vector<at::Tensor> one = {
+          group->rank() == rank ? tensor : at::empty(tensor.sizes(), at::TensorOptions(at::kFloat).device(device))};
+      R1_RETURN_IF_ERROR(group->broadcast(one, rank));
+      if (group->rank() == 0) whole[name] = one[0].to(at::kCPU);
+    }
   }
   return whole;
 }

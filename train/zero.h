@@ -34,8 +34,9 @@ Status broadcast_stepped_weights(ProcessGroup& group, const AdamW& optimizer);
 // The optimizer state a checkpoint holds: the same tensors as an unsharded
 // AdamW's state_tensors(), whatever the sharding, so that a checkpoint
 // resumes with or without it. Sharded, rank 0 receives every rank's share
-// (broadcast from it, one rank at a time) and the others return their own;
-// every rank must call it.
+// (broadcast from it tensor by tensor, each copied to host memory, so a
+// GPU never holds more than one extra tensor) and the others return their
+// own; every rank must call it.
 Result<TensorMap> checkpoint_optimizer_state(ProcessGroup* group, const AdamW& optimizer);
 
 }  // namespace r1
