@@ -118,6 +118,10 @@ def test_moe_policy_with_routing_replay_on_two_ranks_equals_one_process(base):
     one_process(base, "dp1_moe", **moe)
     torchrun(base, "dp2_moe", **moe)
     assert_same_weights(base / "dp2_moe", base / "dp1_moe")
+    # With the optimizer state sharded: the experts' tensors, and the routing
+    # bias that takes no gradient, spread over the ranks.
+    torchrun(base, "dp2_moe_zero", zero_stage=1, **moe)
+    assert_same_weights(base / "dp2_moe_zero", base / "dp1_moe")
     metrics = [(base / run / "metrics.jsonl").read_text().splitlines() for run in ("dp1_moe", "dp2_moe")]
     # The same metrics but for timings and what only ranks log: the MB each
     # step all-reduced (4 bytes per parameter: fp32 gradients, and a few
