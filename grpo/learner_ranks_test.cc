@@ -70,12 +70,7 @@ Trained train(const std::string& loss_type, ProcessGroup* group, int streams, bo
   Transformer policy = tiny_random_model(32, 0.2, 3, /*trainable=*/true);
   policy.set_gradient_checkpointing(checkpointing);
   Transformer reference = tiny_random_model(32, 0.2, 4);
-  AdamWOptions ao;
-  if (zero) {
-    ao.owner = zero_owners(policy, group->world_size());
-    ao.rank = group->rank();
-  }
-  AdamW optimizer(policy, ao);
+  AdamW optimizer(policy, with_zero_stage({}, zero ? 1 : 0, policy, group));
   LearnerOptions o = options(loss_type);
   o.group = group;
   o.streams = streams;

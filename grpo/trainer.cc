@@ -514,11 +514,8 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
   }
   R1_RETURN_IF_ERROR(check_prompts(*run));
   AdamWOptions ao{c.grpo.adam_beta1, c.grpo.adam_beta2, c.grpo.adam_epsilon, c.grpo.weight_decay};
-  if (run->group && c.grpo.ddp.zero_stage == 1) {
-    ao.owner = zero_owners(run->policy, process.world_size);
-    ao.rank = process.rank;
-  }
-  run->optimizer = std::make_unique<AdamW>(run->policy, ao);
+  run->optimizer =
+      std::make_unique<AdamW>(run->policy, with_zero_stage(ao, c.grpo.ddp.zero_stage, run->policy, run->group.get()));
   run->state.seed = static_cast<uint64_t>(c.grpo.seed);
   if (last.empty()) {
     R1_ASSIGN_OR_RETURN(BatchSampler s, BatchSampler::create(run->job.dataset.examples.size(), run->state.seed));

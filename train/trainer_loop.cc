@@ -143,11 +143,7 @@ Result<Run> start_run(const TrainingArguments& c, const TrainerLoopOptions& opti
     run.logged_totals = run.group->totals();  // the steps' traffic from here on
   }
   AdamWOptions ao{c.adam_beta1, c.adam_beta2, c.adam_epsilon, c.weight_decay};
-  if (run.group && c.ddp.zero_stage == 1) {
-    ao.owner = zero_owners(run.model, process.world_size);
-    ao.rank = process.rank;
-  }
-  run.optimizer = std::make_unique<AdamW>(run.model, ao);
+  run.optimizer = std::make_unique<AdamW>(run.model, with_zero_stage(ao, c.ddp.zero_stage, run.model, run.group.get()));
   run.state.seed = static_cast<uint64_t>(c.seed);
   if (resume) {
     R1_RETURN_IF_ERROR(load_optimizer_state(last, *run.optimizer));
@@ -265,8 +261,8 @@ Result<TrainerLoopResult> run_trainer_loop(const TrainingArguments& c, const Tra
     if (save) {
       R1_ASSIGN_OR_RETURN(TensorMap state, checkpoint_optimizer_state(run.group.get(), *run.optimizer));
       if (run.process.writes_run_folder()) {
-        R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(ckpt, run.model,
-                                                                      {state, run.optimizer->steps_taken()}, run.state));
+        const OptimizerCheckpoint optimizer{state, run.optimizer->steps_taken()};
+        R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(ckpt, run.model, optimizer, run.state));
         if (log) std::fprintf(log, "saved %s\n", dir.c_str());
       }
     }

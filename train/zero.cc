@@ -12,6 +12,14 @@ std::vector<int> zero_owners(const Transformer& model, int64_t ranks) {
   return balanced_owners(sizes, static_cast<int>(ranks));
 }
 
+AdamWOptions with_zero_stage(AdamWOptions options, int64_t zero_stage, const Transformer& model,
+                             const ProcessGroup* group) {
+  if (zero_stage != 1 || !group) return options;
+  options.owner = zero_owners(model, group->world_size());
+  options.rank = group->rank();
+  return options;
+}
+
 Status broadcast_stepped_weights(ProcessGroup& group, const AdamW& optimizer) {
   at::NoGradGuard no_grad;  // the weights are leaves that require grad: written in place
   for (int64_t rank = 0; rank < group.world_size(); ++rank) {

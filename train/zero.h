@@ -27,6 +27,11 @@ namespace r1 {
 // the same.
 std::vector<int> zero_owners(const Transformer& model, int64_t ranks);
 
+// The trainers' AdamW options for the zero_stage key: sharded over `group`
+// with stage 1, else (stage 0, or one process) left whole.
+AdamWOptions with_zero_stage(AdamWOptions options, int64_t zero_stage, const Transformer& model,
+                             const ProcessGroup* group);
+
 // After AdamW::step on every rank: each rank's tensors broadcast from it, in
 // rank order, so that every rank holds the whole updated model.
 Status broadcast_stepped_weights(ProcessGroup& group, const AdamW& optimizer);
