@@ -1,6 +1,9 @@
 #include "rollout/rollout_db_writer.h"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -63,7 +66,30 @@ Status validate_metrics(const StepMetrics& m) {
   return status.with_context("metrics of step " + std::to_string(m.step));
 }
 
+namespace {
+
+// A new store appears whole: its schema is committed under a temporary name
+// and the file then linked into place, so a reader that finds the file (`r1
+// inspect` on a run that is starting) never finds it without a schema.
+// link() never replaces: a process that loses a race to create the same
+// store opens the winner's. Where this fails, the caller's plain open
+// reports the error for `path` itself.
+void create_whole(const std::string& path) {
+  if (::access(path.c_str(), F_OK) == 0) return;
+  const std::string tmp = path + ".creating." + std::to_string(::getpid());
+  bool made = false;
+  {
+    Result<SqliteDb> db = SqliteDb::open(tmp, SqliteDb::Mode::kReadWriteCreate);
+    made = db.ok() && prepare_rollout_db_for_writing(*db).ok();
+  }  // closed: the WAL is checkpointed into the file and removed
+  if (made) ::link(tmp.c_str(), path.c_str());
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((tmp + suffix).c_str());
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RolloutDbWriter>> RolloutDbWriter::open(const std::string& path) {
+  create_whole(path);
   R1_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::open(path, SqliteDb::Mode::kReadWriteCreate));
   R1_RETURN_IF_ERROR(prepare_rollout_db_for_writing(db));
   std::unique_ptr<RolloutDbWriter> writer(new RolloutDbWriter(std::move(db)));

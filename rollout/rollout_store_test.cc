@@ -550,6 +550,30 @@ TEST(RolloutStore, BadPathsGiveClearErrors) {
   EXPECT_NE(absent.status().message().find("cannot open for reading"), std::string::npos) << absent.status().message();
 }
 
+// A reader that finds a store being created (`r1 inspect` on a run that is
+// starting) finds its schema too: the file appears whole.
+TEST(RolloutStore, ANewStoreNeverAppearsWithoutItsSchema) {
+  TempDir dir;
+  constexpr int kStores = 40;
+  auto path = [&](int i) { return dir.file("s" + std::to_string(i) + ".db"); };
+  std::atomic<bool> done{false};
+  std::thread creator([&] {
+    for (int i = 0; i < kStores; ++i) open_store(path(i)).reset();
+    done = true;
+  });
+  for (int i = 0; i < kStores && !::testing::Test::HasFailure(); ++i) {
+    while (!fs::exists(path(i))) {
+      ASSERT_FALSE(done.load() && !fs::exists(path(i))) << path(i) << " was never created";
+      std::this_thread::yield();
+    }
+    auto reader = RolloutReader::open(path(i));
+    EXPECT_TRUE(reader.ok()) << reader.status().message();
+  }
+  creator.join();
+  for (const auto& entry : fs::directory_iterator(dir.file("")))
+    EXPECT_EQ(entry.path().string().find(".creating."), std::string::npos) << entry.path() << " was left behind";
+}
+
 TEST(RolloutReader, ReadsAFinishedRunInAFolderItCannotWrite) {
   TempDir dir;
   std::string odd = dir.file("run 50%?#x.db");  // characters a SQLite URI must escape

@@ -13,6 +13,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -45,7 +46,8 @@ class Chromium:
             [binary, "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
              "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
              f"--user-data-dir={profile}", "--window-size=1400,1000", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=wire_pipes, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            pass_fds=(3, 4), preexec_fn=wire_pipes, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)  # its own process group: close() stops its renderers too
         os.close(to_r)
         os.close(from_w)
         self.pending = b""
@@ -115,14 +117,36 @@ class Chromium:
         return path
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        """Stops chromium and every process it started: a renderer left running
+        still writes into the profile while the test removes it."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=10)
+                break
+            except subprocess.TimeoutExpired:
+                continue
         os.close(self.to_w)
         os.close(self.from_r)
+
+
+def remove_profile(path):
+    """Removes chromium's profile folder; a process of the stopped browser may
+    still be closing files in it for a moment."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -134,13 +158,15 @@ def runs(tmp_path_factory):
 def page(runs, tmp_path_factory):
     run, ev = runs
     logs = tmp_path_factory.mktemp("logs")
-    with Inspector(run, ev, log=logs / "inspect.log") as inspector, tempfile.TemporaryDirectory() as profile:
+    with Inspector(run, ev, log=logs / "inspect.log") as inspector:
+        profile = tempfile.mkdtemp(prefix="chromium-profile-")
         browser = Chromium(profile)
         try:
             browser.url = inspector.url
             yield browser
         finally:
             browser.close()
+            remove_profile(profile)
 
 
 def check_png(path):
