@@ -355,12 +355,9 @@ Status fill_old_logprobs(const Transformer& policy, std::vector<Sample*>& sample
 
 Result<LearnerStepStats> learner_step(const Transformer& policy, const Transformer* reference, AdamW& optimizer,
                                       const std::vector<Sample>& batch, const LearnerOptions& o) {
-  if (optimizer.sharded() && !o.group)
-    return Status::error("a sharded optimizer (zero_stage 1) needs the learner's process group");
   R1_ASSIGN_OR_RETURN(LearnerStepStats stats, accumulate_policy_gradients(policy, reference, batch, o));
   stats.grad_norm = optimizer.clip_grad_norm(o.max_grad_norm);
-  optimizer.step(o.learning_rate);
-  if (optimizer.sharded()) R1_RETURN_IF_ERROR(broadcast_stepped_weights(*o.group, optimizer));
+  R1_RETURN_IF_ERROR(step_optimizer(optimizer, o.learning_rate, o.group));
   return stats;
 }
 

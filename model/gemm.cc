@@ -103,60 +103,58 @@ bool cpu_has_avx512() {
   return has;
 }
 
-enum class Backend { automatic, mkl, onednn };
+namespace {
 
-// R1_CPU_GEMM overrides the rules below, to compare the backends on a new
-// CPU: mkl runs every product on MKL (bf16/fp16 ones upcast), onednn every
-// product on oneDNN.
-Backend chosen_backend() {
-  static const Backend backend = [] {
-    const char* env = std::getenv("R1_CPU_GEMM");
-    const std::string choice = env ? env : "auto";
-    TORCH_CHECK(choice == "auto" || choice == "mkl" || choice == "onednn",
-                "R1_CPU_GEMM must be auto, mkl or onednn, got '", choice, "'");
-    if (choice == "auto") return Backend::automatic;
-    if (choice == "mkl") return Backend::mkl;
+// Which CPU products leave ATen's default path, decided once per process
+// (every product asks).
+struct Rules {
+  bool fp32_on_onednn = false;  // fp32 products on oneDNN's matmul
+  bool bf16_upcast = false;     // bf16 products as upcast fp32 products on MKL
+  bool fp16_upcast = false;     // likewise fp16
+};
+
+// - fp32: MKL runs its AVX-512 code on Intel CPUs only: there it beat oneDNN
+//   (a GRPO step 15% faster, docs/benchmarks.md), elsewhere oneDNN was 2x
+//   faster.
+// - bf16/fp16: without AVX-512, ATen's own products are a dot-product loop.
+//   On an Intel CPU without AMX, oneDNN's AVX512-BF16 kernels were 1.9x
+//   slower than MKL's fp32 sgemm at the model's shapes (and a bf16 GRPO step
+//   1.8x slower than an fp32 one); its fp16 kernels (AVX512-FP16) were as
+//   fast as the sgemm.
+// R1_CPU_GEMM overrides the rules, to compare the backends on a new CPU: mkl
+// runs every product on MKL (bf16/fp16 ones upcast), onednn every product
+// on oneDNN.
+Rules decide_rules() {
+  const char* env = std::getenv("R1_CPU_GEMM");
+  const std::string choice = env ? env : "auto";
+  TORCH_CHECK(choice == "auto" || choice == "mkl" || choice == "onednn",
+              "R1_CPU_GEMM must be auto, mkl or onednn, got '", choice, "'");
+  if (choice == "onednn") {
     TORCH_CHECK(AT_MKLDNN_ENABLED() && cpu_has_avx512(),
                 "R1_CPU_GEMM=onednn needs a CPU with AVX-512 (BW, VL, DQ) and LibTorch built with oneDNN");
-    return Backend::onednn;
-  }();
-  return backend;
+    return {.fp32_on_onednn = true};
+  }
+  if (choice == "mkl" || !cpu_has_avx512()) return {.bf16_upcast = true, .fp16_upcast = true};
+  const bool intel = __builtin_cpu_is("intel");
+  return {.fp32_on_onednn = AT_MKLDNN_ENABLED() && !intel,
+          .bf16_upcast = intel && !__builtin_cpu_supports("amx-bf16")};
 }
 
-// MKL runs its AVX-512 code on Intel CPUs only: there it beat oneDNN (a GRPO
-// step 15% faster, docs/benchmarks.md), elsewhere oneDNN was 2x faster.
-bool onednn_chosen() {
-  switch (chosen_backend()) {
-    case Backend::mkl: return false;
-    case Backend::onednn: return true;
-    case Backend::automatic: break;
-  }
-  return cpu_has_avx512() && !__builtin_cpu_is("intel");
+const Rules& rules() {
+  static const Rules decided = decide_rules();
+  return decided;
 }
 
-// Whether `dtype` (bf16 or fp16) products run as upcast fp32 products on
-// MKL. Without AVX-512, ATen's own are a dot-product loop. On an Intel CPU
-// without AMX, oneDNN's AVX512-BF16 kernels were 1.9x slower than MKL's
-// fp32 sgemm at the model's shapes (and a bf16 GRPO step 1.8x slower than
-// an fp32 one); its fp16 kernels (AVX512-FP16) were as fast as the sgemm.
-bool upcast_chosen(at::ScalarType dtype) {
-  if (!cpu_has_avx512()) return true;
-  switch (chosen_backend()) {
-    case Backend::mkl: return true;
-    case Backend::onednn: return false;
-    case Backend::automatic: break;
-  }
-  static const bool amx = __builtin_cpu_supports("amx-bf16");
-  return dtype == at::kBFloat16 && __builtin_cpu_is("intel") && !amx;
-}
+}  // namespace
 
 bool onednn_applies(const at::Tensor& x) {
-  return AT_MKLDNN_ENABLED() && x.is_cpu() && x.scalar_type() == at::kFloat && onednn_chosen();
+  return x.is_cpu() && x.scalar_type() == at::kFloat && rules().fp32_on_onednn;
 }
 
 bool upcast_applies(const at::Tensor& a, const at::Tensor& b) {
   const at::ScalarType t = a.scalar_type();
-  return a.is_cpu() && (t == at::kBFloat16 || t == at::kHalf) && b.scalar_type() == t && upcast_chosen(t);
+  if (!a.is_cpu() || b.scalar_type() != t) return false;
+  return (t == at::kBFloat16 && rules().bf16_upcast) || (t == at::kHalf && rules().fp16_upcast);
 }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {

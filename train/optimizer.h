@@ -50,7 +50,7 @@ class AdamW {
   // One AdamW update with learning rate `lr` (at::_fused_adamw_, the same
   // arithmetic as torch.optim.AdamW) of the tensors this rank owns; then
   // clears the gradients. Sharded, the others' new values come from their
-  // owners (train/zero.h broadcast_stepped_weights).
+  // owners (train/zero.h step_optimizer).
   void step(double lr);
   void zero_grad();
 

@@ -238,8 +238,7 @@ Result<TrainerLoopResult> run_trainer_loop(const TrainingArguments& c, const Tra
     R1_ASSIGN_OR_RETURN(StepOutcome outcome, run.objective->accumulate(run.model, step_rows(run, order), split));
     double grad_norm = run.optimizer->clip_grad_norm(c.max_grad_norm);
     double lr = lr_at(run.schedule, run.state.global_step);
-    run.optimizer->step(lr);
-    if (run.optimizer->sharded()) R1_RETURN_IF_ERROR(broadcast_stepped_weights(*run.group, *run.optimizer));
+    R1_RETURN_IF_ERROR(step_optimizer(*run.optimizer, lr, run.group.get()));
     ++run.state.global_step;
     ++run.cursor.step_in_epoch;
     run.state.epoch = run.cursor.epoch + static_cast<double>(run.cursor.step_in_epoch) / run.steps_per_epoch;

@@ -20,11 +20,14 @@ AdamWOptions with_zero_stage(AdamWOptions options, int64_t zero_stage, const Tra
   return options;
 }
 
-Status broadcast_stepped_weights(ProcessGroup& group, const AdamW& optimizer) {
+Status step_optimizer(AdamW& optimizer, double lr, ProcessGroup* group) {
+  if (optimizer.sharded() && !group) return Status::error("a sharded optimizer (zero_stage 1) needs its process group");
+  optimizer.step(lr);
+  if (!optimizer.sharded()) return Status();
   at::NoGradGuard no_grad;  // the weights are leaves that require grad: written in place
-  for (int64_t rank = 0; rank < group.world_size(); ++rank) {
+  for (int64_t rank = 0; rank < group->world_size(); ++rank) {
     std::vector<at::Tensor> tensors = optimizer.tensors_of(rank);
-    if (!tensors.empty()) R1_RETURN_IF_ERROR(group.broadcast(tensors, rank));
+    if (!tensors.empty()) R1_RETURN_IF_ERROR(group->broadcast(tensors, rank));
   }
   return Status();
 }

@@ -32,9 +32,11 @@ std::vector<int> zero_owners(const Transformer& model, int64_t ranks);
 AdamWOptions with_zero_stage(AdamWOptions options, int64_t zero_stage, const Transformer& model,
                              const ProcessGroup* group);
 
-// After AdamW::step on every rank: each rank's tensors broadcast from it, in
-// rank order, so that every rank holds the whole updated model.
-Status broadcast_stepped_weights(ProcessGroup& group, const AdamW& optimizer);
+// The trainers' optimizer step (after clipping): AdamW::step and, with a
+// sharded optimizer, each rank's stepped tensors broadcast from it, in rank
+// order, so that every rank holds the whole updated model. `group` may be
+// null only for an unsharded optimizer (checked before stepping).
+Status step_optimizer(AdamW& optimizer, double lr, ProcessGroup* group);
 
 // The optimizer state a checkpoint holds: the same tensors as an unsharded
 // AdamW's state_tensors(), whatever the sharding, so that a checkpoint
