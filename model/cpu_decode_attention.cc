@@ -16,6 +16,7 @@ namespace r1 {
 namespace {
 
 using simd::horizontal_sum;
+using simd::load8;
 
 // The eight sums of acc[0..7]'s lanes, as one vector.
 R1_AVX2 __m256 horizontal_sums(const __m256 (&acc)[8]) {
@@ -23,23 +24,6 @@ R1_AVX2 __m256 horizontal_sums(const __m256 (&acc)[8]) {
   __m256 s4567 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
   // Each 128-bit half holds partial sums of four accumulators: add the halves.
   return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20), _mm256_permute2f128_ps(s0123, s4567, 0x31));
-}
-
-// Eight values as fp32: bf16 is the top half of an fp32, so widening is a
-// shift (exact).
-R1_AVX2 __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
-R1_AVX2 __m256 load8(const c10::BFloat16* p) {
-  __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
-}
-
-// x rounded to the nearest bf16 (ties to even), kept as fp32: what
-// c10::BFloat16(x) holds, for finite x.
-R1_AVX2 __m256 round_to_bf16(__m256 x) {
-  __m256i bits = _mm256_castps_si256(x);
-  __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
-  bits = _mm256_add_epi32(bits, _mm256_add_epi32(_mm256_set1_epi32(0x7FFF), odd));
-  return _mm256_castsi256_ps(_mm256_and_si256(bits, _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
 }
 
 // q . k for D values (D a multiple of 8), q already fp32.
@@ -122,11 +106,11 @@ R1_AVX2 void softmax_row(float* row, int64_t S, bool to_bf16) {
   const __m256 inv = _mm256_set1_ps(1.0f / sum);
   for (s = 0; s + 8 <= S; s += 8) {
     __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + s), inv);
-    _mm256_storeu_ps(row + s, to_bf16 ? round_to_bf16(p) : p);
+    _mm256_storeu_ps(row + s, to_bf16 ? simd::round8<c10::BFloat16>(p) : p);
   }
   for (; s < S; ++s) {
     row[s] *= 1.0f / sum;
-    if (to_bf16) row[s] = static_cast<float>(c10::BFloat16(row[s]));
+    if (to_bf16) row[s] = simd::round_to<c10::BFloat16>(row[s]);
   }
 }
 
