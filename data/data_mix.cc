@@ -81,13 +81,13 @@ Result<std::vector<std::string>> part_rows(const JsonValue& part, const std::str
 }
 
 Status validate(DataMixConfig& c) {
-  if (c.parts.empty()) return Status::error("key 'parts' is required");
-  R1_ASSIGN_OR_RETURN(rapidjson::Document parts, parse_json(c.parts, "key 'parts'"));
-  if (parts.Empty()) return Status::error("key 'parts' must name at least one part");
+  if (c.parts.empty()) return Status::error("field 'parts' is required");
+  R1_ASSIGN_OR_RETURN(rapidjson::Document parts, parse_json(c.parts, "field 'parts'"));
+  if (parts.Empty()) return Status::error("field 'parts' must name at least one part");
   for (rapidjson::SizeType i = 0; i < parts.Size(); ++i)
     if (!parts[i].IsString() && !(parts[i].IsObject() && (parts[i].HasMember("task") || parts[i].HasMember("dataset"))))
       return Status::error("parts[" + std::to_string(i) + "]: " + kPartForms);
-  if (c.output_dir.empty()) return Status::error("key 'output_dir' is required");
+  if (c.output_dir.empty()) return Status::error("field 'output_dir' is required");
   return Status();
 }
 
@@ -107,7 +107,7 @@ const ConfigFields<DataMixConfig>& data_mix_config_fields() {
 }
 
 Status check_data_mix_inputs(const DataMixConfig& c, bool check_files) {
-  R1_ASSIGN_OR_RETURN(rapidjson::Document parts, parse_json(c.parts, "key 'parts'"));
+  R1_ASSIGN_OR_RETURN(rapidjson::Document parts, parse_json(c.parts, "field 'parts'"));
   for (rapidjson::SizeType i = 0; i < parts.Size(); ++i) {
     std::string where = "parts[" + std::to_string(i) + "]";
     if (parts[i].IsObject() && parts[i].HasMember("dataset")) {
@@ -126,7 +126,7 @@ Status check_data_mix_inputs(const DataMixConfig& c, bool check_files) {
 }
 
 Result<DataMixSummary> run_data_mix(const DataMixConfig& c) {
-  R1_ASSIGN_OR_RETURN(rapidjson::Document parts, parse_json(c.parts, "key 'parts'"));
+  R1_ASSIGN_OR_RETURN(rapidjson::Document parts, parse_json(c.parts, "field 'parts'"));
   DataMixSummary summary;
   summary.file = c.output_dir + "/data.jsonl";
   std::filesystem::create_directories(c.output_dir);

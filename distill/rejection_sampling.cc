@@ -22,7 +22,7 @@ namespace {
 
 Result<RewardFunction> load_reward(const SampleConfig& c, const Dataset& dataset) {
   std::string text = c.reward.empty() ? default_reward_spec(dataset) : c.reward;
-  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(text, "key 'reward'"));
+  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(text, "field 'reward'"));
   if (doc.IsString()) return RewardFunction::from_file(doc.GetString());
   return RewardFunction::from_json(doc, "reward");
 }
@@ -88,7 +88,7 @@ Result<SampleReport> run_sample(const SampleConfig& c, std::FILE* log) {
   // Everything that can be wrong with the config fails before the model loads.
   R1_ASSIGN_OR_RETURN(std::vector<FilterStage> chain,
                       make_filter_chain(c.filters.empty() ? default_filter_chain_json() : c.filters, "filters"));
-  R1_ASSIGN_OR_RETURN(rapidjson::Document dataset_doc, parse_json(c.dataset, "key 'dataset'"));
+  R1_ASSIGN_OR_RETURN(rapidjson::Document dataset_doc, parse_json(c.dataset, "field 'dataset'"));
   R1_ASSIGN_OR_RETURN(Dataset source, load_dataset_source(dataset_doc, "dataset"));
   if (c.max_prompts > 0 && static_cast<int64_t>(source.examples.size()) > c.max_prompts)
     source.examples.resize(static_cast<size_t>(c.max_prompts));

@@ -3,6 +3,7 @@
 #include "data/dataset_source.h"
 #include "distill/sample_filter.h"
 #include "model/chat_template.h"
+#include "model/sampling_options.h"
 #include "reward/reward_spec.h"
 #include "util/json.h"
 
@@ -12,8 +13,8 @@ namespace {
 
 // The checks below name the key; the field table puts the file in front.
 Status check_filters(const std::string& text) {
-  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(text, "key 'filters'"));
-  if (!doc.IsArray()) return Status::error("key 'filters' must be a list of {\"filter\": name, ...}");
+  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(text, "field 'filters'"));
+  if (!doc.IsArray()) return field_error("filters", "must be a list of {\"filter\": name, ...}");
   for (rapidjson::SizeType i = 0; i < doc.Size(); ++i)
     R1_RETURN_IF_ERROR(check_sample_filter_entry(doc[i], "filters[" + std::to_string(i) + "]"));
   return Status();
@@ -21,7 +22,7 @@ Status check_filters(const std::string& text) {
 
 // The dataset's structure; names and files are resolved by run_sample.
 Status check_dataset(const std::string& text) {
-  const std::string where = "key 'dataset'";
+  const std::string where = "field 'dataset'";
   R1_ASSIGN_OR_RETURN(rapidjson::Document v, parse_json(text, where));
   if (v.IsString()) return Status();
   if (!v.IsObject()) return Status::error(where + " must be a dataset name, a .jsonl path or an object (docs/data.md)");
@@ -30,31 +31,28 @@ Status check_dataset(const std::string& text) {
 }
 
 Status check_reward(const std::string& text) {
-  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(text, "key 'reward'"));
+  R1_ASSIGN_OR_RETURN(rapidjson::Document doc, parse_json(text, "field 'reward'"));
   if (doc.IsString()) return Status();  // a spec file, read by run_sample
   if (!doc.IsObject() && !doc.IsArray())
-    return Status::error("key 'reward' must be a reward spec (object or list) or a spec file path");
+    return field_error("reward", "must be a reward spec (object or list) or a spec file path");
   return RewardFunction::check_json(doc, "reward");
 }
 
 Status validate(SampleConfig& c) {
-  auto need = [&](bool ok, const std::string& what) { return ok ? Status() : Status::error(what); };
-  R1_RETURN_IF_ERROR(need(!c.model.empty(), "key 'model' is required"));
+  if (c.model.empty()) return field_error("model", "is required");
   R1_RETURN_IF_ERROR(check_rollout_worker_options(c.rollout));
-  R1_RETURN_IF_ERROR(need(!c.dataset.empty(), "key 'dataset' is required"));
-  R1_RETURN_IF_ERROR(need(!c.output_dir.empty(), "key 'output_dir' is required"));
-  R1_RETURN_IF_ERROR(need(c.max_prompts >= 0, "key 'max_prompts' must be >= 0"));
-  R1_RETURN_IF_ERROR(need(c.samples_per_prompt > 0, "key 'samples_per_prompt' must be > 0"));
-  R1_RETURN_IF_ERROR(need(c.temperature >= 0, "key 'temperature' must be >= 0"));
-  R1_RETURN_IF_ERROR(need(c.top_p > 0 && c.top_p <= 1, "key 'top_p' must be in (0, 1]"));
-  R1_RETURN_IF_ERROR(need(c.top_k >= 0, "key 'top_k' must be >= 0"));
-  R1_RETURN_IF_ERROR(need(c.min_p >= 0 && c.min_p < 1, "key 'min_p' must be in [0, 1)"));
-  R1_RETURN_IF_ERROR(need(c.max_new_tokens > 0, "key 'max_new_tokens' must be > 0"));
-  R1_RETURN_IF_ERROR(need(c.batch_size > 0, "key 'batch_size' must be > 0"));
-  R1_RETURN_IF_ERROR(need(c.reward_workers >= 0, "key 'reward_workers' must be >= 0"));
-  const std::string& t = c.template_name;
-  R1_RETURN_IF_ERROR(need(t.empty() || t == "auto" || t == "chatml" || t == "llama3" || t == "r1_zero" || t == "none",
-                          "key 'template' must be auto, chatml, llama3, r1_zero or none"));
+  if (c.dataset.empty()) return field_error("dataset", "is required");
+  if (c.output_dir.empty()) return field_error("output_dir", "is required");
+  R1_RETURN_IF_ERROR(check_field_rules({
+      {c.max_prompts >= 0, "max_prompts", ">= 0 (0 = all)", double(c.max_prompts)},
+      {c.samples_per_prompt >= 1, "samples_per_prompt", ">= 1", double(c.samples_per_prompt)},
+      {c.max_new_tokens >= 1, "max_new_tokens", ">= 1", double(c.max_new_tokens)},
+      {c.batch_size >= 1, "batch_size", ">= 1", double(c.batch_size)},
+      {c.reward_workers >= 0, "reward_workers", ">= 0 (0 = one per CPU)", double(c.reward_workers)},
+  }));
+  const SamplingOptions sampling{.temperature = c.temperature, .top_k = c.top_k, .top_p = c.top_p, .min_p = c.min_p};
+  R1_RETURN_IF_ERROR(sampling.validate());
+  R1_RETURN_IF_ERROR(field_one_of("template", c.template_name, {"", "auto", "chatml", "llama3", "r1_zero", "none"}));
   R1_RETURN_IF_ERROR(check_dataset(c.dataset));
   if (!c.reward.empty()) R1_RETURN_IF_ERROR(check_reward(c.reward));
   if (!c.filters.empty()) R1_RETURN_IF_ERROR(check_filters(c.filters));
@@ -79,7 +77,7 @@ const ConfigFields<SampleConfig>& sample_config_fields() {
           .add("temperature", &C::temperature, "sampling temperature (the R1 paper's 0.6)")
           .add("top_p", &C::top_p, "nucleus mass in (0, 1] (the R1 paper's 0.95)")
           .add("top_k", &C::top_k, "0 = off")
-          .add("min_p", &C::min_p, "drop tokens below min_p times the top token's probability, in [0, 1); 0 = off")
+          .add("min_p", &C::min_p, "drop tokens below min_p times the top token's probability, in [0, 1]; 0 = off")
           .add("max_new_tokens", &C::max_new_tokens, "tokens per completion at most")
           .add("batch_size", &C::batch_size, "prompts per generation batch (each sampled k times)")
           .add("stop_strings", &C::stop_strings, "generation stops after any of these")

@@ -47,13 +47,13 @@ TEST(SampleConfig, ErrorsNameTheKey) {
   EXPECT_NE(error_of(std::string(kMinimal) + R"(, "sampels_per_prompt": 2})")
                 .find("cfg.json: unknown key 'sampels_per_prompt'"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"dataset": "countdown", "output_dir": "o"})").find("key 'model' is required"),
+  EXPECT_NE(error_of(R"({"dataset": "countdown", "output_dir": "o"})").find("field 'model' is required"),
             std::string::npos);
-  EXPECT_NE(error_of(std::string(kMinimal) + R"(, "top_p": 0})").find("key 'top_p'"), std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + R"(, "top_p": 0})").find("field 'top_p'"), std::string::npos);
   EXPECT_NE(error_of(std::string(kMinimal) + R"(, "samples_per_prompt": "4"})")
                 .find("'samples_per_prompt' must be an integer"),
             std::string::npos);
-  EXPECT_NE(error_of(std::string(kMinimal) + R"(, "template": "jinja"})").find("key 'template'"), std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + R"(, "template": "jinja"})").find("field 'template'"), std::string::npos);
   EXPECT_NE(error_of(std::string(kMinimal) + R"(, "dtype": "half"})").find("cfg.json: field 'dtype': must be auto"),
             std::string::npos);
 }
@@ -62,7 +62,7 @@ TEST(SampleConfig, UnknownFiltersDatasetsAndCheckersAreNamed) {
   std::string e = error_of(std::string(kMinimal) + R"(, "filters": [{"filter": "dedup"}, {"filter": "no_such"}]})");
   EXPECT_NE(e.find("cfg.json: filters[1]: unknown filter 'no_such'"), std::string::npos) << e;
   e = error_of(R"({"model": "m", "output_dir": "o", "dataset": {"task": "countdown", "nn": 3}})");
-  EXPECT_NE(e.find("cfg.json: key 'dataset': unknown task key 'nn'"), std::string::npos) << e;
+  EXPECT_NE(e.find("cfg.json: field 'dataset': unknown task key 'nn'"), std::string::npos) << e;
   e = error_of(R"({"model": "m", "output_dir": "o", "dataset": {"path": "x.jsonl", "promt_field": "q"}})");
   EXPECT_NE(e.find("unknown key 'promt_field'"), std::string::npos) << e;
   e = error_of(std::string(kMinimal) + R"(, "reward": {"rewards": [{"checker": "nope"}]}})");

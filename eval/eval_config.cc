@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "model/sampling_options.h"
 #include "reward/reward_spec.h"
 #include "util/file.h"
 #include "util/json.h"
@@ -45,39 +46,33 @@ void write_reward(const EvalConfig& c, JsonWriter& w) {
   else w.raw(c.reward);
 }
 
-Status one_of(const std::string& key, const std::string& value, const std::vector<std::string>& allowed) {
-  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return Status();
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + (a.empty() ? std::string("\"\"") : a);
-  return Status::error("key '" + key + "' must be one of " + list + ", got '" + value + "'");
-}
-
 }  // namespace
 
 Status validate_eval_config(const EvalConfig& c) {
-  auto need = [](bool ok, const std::string& what) { return ok ? Status() : Status::error(what); };
-  R1_RETURN_IF_ERROR(need(!c.model.empty(), "key 'model' is required (the model folder)"));
+  if (c.model.empty()) return field_error("model", "is required (the model folder)");
   R1_RETURN_IF_ERROR(check_rollout_worker_options(c.rollout));
-  R1_RETURN_IF_ERROR(need(!c.dataset.empty() || !c.dataset_object.empty(), "key 'dataset' is required"));
-  R1_RETURN_IF_ERROR(need(c.dataset.empty() || c.dataset_object.empty(),
-                          "key 'dataset' is either a name/path or an object, not both"));
-  R1_RETURN_IF_ERROR(need(c.limit >= 0, "key 'limit' must be >= 0 (0 = all examples)"));
-  R1_RETURN_IF_ERROR(need(c.samples >= 1, "key 'samples' must be >= 1"));
-  double t = c.resolved_temperature(), p = c.resolved_top_p();
-  R1_RETURN_IF_ERROR(need(t >= 0, "key 'temperature' must be >= 0 (0 = greedy)"));
-  R1_RETURN_IF_ERROR(need(p > 0 && p <= 1, "key 'top_p' must be in (0, 1]"));
-  R1_RETURN_IF_ERROR(need(c.top_k >= 0, "key 'top_k' must be >= 0"));
-  double min_p = c.min_p.value_or(0.0);
-  R1_RETURN_IF_ERROR(need(min_p >= 0 && min_p < 1, "key 'min_p' must be in [0, 1)"));
-  R1_RETURN_IF_ERROR(need(c.max_new_tokens >= 1, "key 'max_new_tokens' must be >= 1"));
-  R1_RETURN_IF_ERROR(need(c.batch_size >= 1, "key 'batch_size' must be >= 1"));
-  R1_RETURN_IF_ERROR(need(c.seed >= 0, "key 'seed' must be >= 0"));
-  R1_RETURN_IF_ERROR(need(c.reward_workers >= 0, "key 'reward_workers' must be >= 0 (0 = one per CPU)"));
-  R1_RETURN_IF_ERROR(need(c.threads >= 0, "key 'threads' must be >= 0 (0 = all cores)"));
-  R1_RETURN_IF_ERROR(one_of("template", c.template_name, {"", "auto", "chatml", "llama3", "r1_zero", "none"}));
+  if (c.dataset.empty() && c.dataset_object.empty()) return field_error("dataset", "is required");
+  if (!c.dataset.empty() && !c.dataset_object.empty())
+    return field_error("dataset", "is either a name/path or an object, not both");
+  R1_RETURN_IF_ERROR(check_field_rules({
+      {c.limit >= 0, "limit", ">= 0 (0 = all examples)", double(c.limit)},
+      {c.samples >= 1, "samples", ">= 1", double(c.samples)},
+      {c.max_new_tokens >= 1, "max_new_tokens", ">= 1", double(c.max_new_tokens)},
+      {c.batch_size >= 1, "batch_size", ">= 1", double(c.batch_size)},
+      {c.seed >= 0, "seed", ">= 0", double(c.seed)},
+      {c.reward_workers >= 0, "reward_workers", ">= 0 (0 = one per CPU)", double(c.reward_workers)},
+      {c.threads >= 0, "threads", ">= 0 (0 = all cores)", double(c.threads)},
+  }));
+  const SamplingOptions sampling{.temperature = c.resolved_temperature(),
+                                 .top_k = c.top_k,
+                                 .top_p = c.resolved_top_p(),
+                                 .min_p = c.min_p.value_or(0.0)};
+  R1_RETURN_IF_ERROR(sampling.validate());
+  R1_RETURN_IF_ERROR(field_one_of("template", c.template_name, {"", "auto", "chatml", "llama3", "r1_zero", "none"}));
   if (c.stop)
-    for (const auto& s : *c.stop) R1_RETURN_IF_ERROR(need(!s.empty(), "key 'stop' must not hold an empty string"));
-  if (!c.reward.empty()) R1_RETURN_IF_ERROR(RewardFunction::check_text(c.reward, "key 'reward'"));
+    for (const auto& s : *c.stop)
+      if (s.empty()) return field_error("stop", "must not hold an empty string");
+  if (!c.reward.empty()) R1_RETURN_IF_ERROR(RewardFunction::check_text(c.reward, "field 'reward'"));
   return Status();
 }
 
@@ -95,7 +90,7 @@ const ConfigFields<EvalConfig>& eval_config_fields() {
           .add("top_p", &C::top_p, "null: 1 for one sample, else 0.95")
           .add("top_k", &C::top_k, "0 = off")
           .add("min_p", &C::min_p,
-               "drop tokens below min_p times the top token's probability, in [0, 1); null or 0 = off")
+               "drop tokens below min_p times the top token's probability, in [0, 1]; null or 0 = off")
           .add("max_new_tokens", &C::max_new_tokens, "tokens per completion at most")
           .add("template", &C::template_name, "auto, chatml, llama3, r1_zero or none; \"\" = the dataset's")
           .add("stop", &C::stop, "stop strings (the completion is cut before one, as vLLM does); null = the dataset's")

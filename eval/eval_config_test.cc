@@ -45,14 +45,14 @@ TEST(EvalConfig, DefaultsAndSamplingByK) {
 
 TEST(EvalConfig, ErrorsNameTheKey) {
   EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "sample": 4})"), "unknown key 'sample'"));
-  // Type errors read "field '<key>'" in every config since the field table (was "key 'samples' ...").
+  // Type and range errors read "field '<key>'" in every config (util/config_fields.h).
   EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "samples": "4"})"),
                        "field 'samples' must be an integer"));
-  EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "samples": 0})"), "key 'samples' must be >= 1"));
-  EXPECT_TRUE(contains(error_of(R"({"dataset": "d"})"), "key 'model' is required"));
-  EXPECT_TRUE(contains(error_of(R"({"model": "m"})"), "key 'dataset' is required"));
-  EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "top_p": 0})"), "key 'top_p'"));
-  EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "template": "alpaca"})"), "key 'template'"));
+  EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "samples": 0})"), "field 'samples' must be >= 1"));
+  EXPECT_TRUE(contains(error_of(R"({"dataset": "d"})"), "field 'model' is required"));
+  EXPECT_TRUE(contains(error_of(R"({"model": "m"})"), "field 'dataset' is required"));
+  EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "top_p": 0})"), "field 'top_p'"));
+  EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "template": "alpaca"})"), "field 'template'"));
   EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "stop": "x"})"), "field 'stop'"));
   EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": 5})"), "field 'dataset' must be"));
   EXPECT_TRUE(contains(error_of(R"({"model": "m", "dataset": "d", "dtype": ""})"),
@@ -116,7 +116,7 @@ TEST(EvalDataset, UnknownNamesListTheKnownOnes) {
   c.dataset = "gsm9k";
   Result<EvalDataset> ds = load_eval_dataset(c);
   ASSERT_FALSE(ds.ok());
-  EXPECT_TRUE(contains(ds.status().message(), "key 'dataset': 'gsm9k' is neither"));
+  EXPECT_TRUE(contains(ds.status().message(), "field 'dataset': 'gsm9k' is neither"));
   EXPECT_TRUE(contains(ds.status().message(), "gsm8k_test"));
   EXPECT_TRUE(contains(ds.status().message(), "also knows 'mbpp'"));
   c.dataset = "countdown:test";

@@ -60,7 +60,7 @@ std::string file_label(const DatasetSpec& spec) {
 
 Result<Loaded> load(const EvalConfig& c) {
   Loaded out;
-  const std::string where = "key 'dataset'";
+  const std::string where = "field 'dataset'";
   if (c.dataset == "mbpp") {
     R1_ASSIGN_OR_RETURN(out.dataset, mbpp());
     out.kind = Kind::kMbpp;

@@ -39,12 +39,12 @@ Result<size_t> accuracy_index(const RewardFunction& fn, const std::string& wante
   auto it = std::find(names.begin(), names.end(), name);
   if (it != names.end()) return static_cast<size_t>(it - names.begin());
   if (wanted.empty()) return size_t{0};
-  return Status::error("key 'accuracy_component': the reward spec has no component '" + wanted +
+  return Status::error("field 'accuracy_component': the reward spec has no component '" + wanted +
                        "' (components: " + join(names) + ")");
 }
 
 Result<Tokenizer> load_tokenizer(const std::string& model_dir) {
-  if (!fs::is_directory(model_dir)) return Status::error("key 'model': '" + model_dir + "' is not a model folder");
+  if (!fs::is_directory(model_dir)) return Status::error("field 'model': '" + model_dir + "' is not a model folder");
   if (!fs::exists(fs::path(model_dir) / "tokenizer.json"))
     return Status::error(model_dir + ": no tokenizer.json (evaluation renders text prompts and decodes completions)");
   return Tokenizer::load(model_dir);
@@ -281,7 +281,7 @@ Result<EvalSummary> run_eval(const EvalConfig& config, std::FILE* log) {
   R1_ASSIGN_OR_RETURN(JobWorker worker, make_job_worker(config.rollout, load, tok, log));
   const EvalConfig& c = plan.config;
   if (fs::exists(c.output_dir) && !fs::is_directory(c.output_dir))
-    return Status::error("key 'output_dir': '" + c.output_dir + "' exists and is not a folder");
+    return Status::error("field 'output_dir': '" + c.output_dir + "' exists and is not a folder");
   if (log)
     std::fprintf(log, "r1 eval: %s (%s), %zu of %lld examples, k=%lld, temperature %g, top_p %g, template %s\n",
                  plan.data.label.c_str(), plan.data.source.c_str(), plan.data.examples.size(),

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 
+#include "model/sampling_options.h"
 #include "train/ddp_options.h"
 #include "train/report_to.h"
 
@@ -19,50 +19,17 @@ Status set_bf16(GRPOConfig& c, const JsonValue& v, const std::string& where) {
 
 // ---- validation ----
 
-Status field_error(const char* key, const std::string& what) {
-  return Status::error("field '" + std::string(key) + "' " + what);
-}
-
-Status one_of(const char* key, const std::string& value, const std::vector<std::string>& allowed) {
-  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return {};
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "'" : ", '") + a + "'";
-  return field_error(key, "must be one of " + list + ", got '" + value + "'");
-}
-
-std::string num(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", x);
-  return buf;
-}
-
-// (condition must hold, key, what the key must be, the value)
-struct Rule {
-  bool ok;
-  const char* key;
-  const char* must;
-  double value;
-};
-
-Status check_rules(const std::vector<Rule>& rules) {
-  for (const Rule& r : rules)
-    if (!r.ok) return field_error(r.key, std::string("must be ") + r.must + ", got " + num(r.value));
-  return {};
-}
-
 Status check_ranges(const GRPOConfig& c) {
   double eh = c.epsilon_high.value_or(c.epsilon);
-  return check_rules({
+  return check_field_rules({
       {c.num_generations >= 2, "num_generations", ">= 2 (GRPO needs a group)", double(c.num_generations)},
       {c.beta >= 0, "beta", ">= 0", c.beta},
       {c.epsilon >= 0, "epsilon", ">= 0", c.epsilon},
       {eh >= 0, "epsilon_high", ">= 0", eh},
       {!c.delta || *c.delta > 1.0, "delta", "> 1 when set", c.delta.value_or(0)},
       {c.num_iterations >= 1, "num_iterations", ">= 1", double(c.num_iterations)},
+      // The loss divides logits by it: no greedy sampling here.
       {c.temperature > 0, "temperature", "> 0", c.temperature},
-      {c.top_p > 0 && c.top_p <= 1, "top_p", "in (0, 1]", c.top_p},
-      {c.top_k >= 0, "top_k", ">= 0", double(c.top_k)},
-      {!c.min_p || (*c.min_p >= 0 && *c.min_p <= 1), "min_p", "in [0, 1]", c.min_p.value_or(0)},
       {c.max_prompt_length >= 1, "max_prompt_length", ">= 1", double(c.max_prompt_length)},
       {c.max_completion_length >= 1, "max_completion_length", ">= 1", double(c.max_completion_length)},
       {c.learning_rate >= 0, "learning_rate", ">= 0", c.learning_rate},
@@ -102,13 +69,13 @@ Status check_ranges(const GRPOConfig& c) {
 
 Status check_choices(const GRPOConfig& c) {
   // Kept equal to the registries in policy_loss.cc / advantages.cc by a test.
-  R1_RETURN_IF_ERROR(one_of("loss_type", c.loss_type, {"bnpo", "dapo", "dr_grpo", "grpo"}));
-  R1_RETURN_IF_ERROR(one_of("scale_rewards", c.scale_rewards, {"group", "batch", "none"}));
-  R1_RETURN_IF_ERROR(one_of("advantage_estimator", c.advantage_estimator, {"grpo", "rloo"}));
-  R1_RETURN_IF_ERROR(one_of("importance_sampling_level", c.importance_sampling_level, {"token", "sequence"}));
-  R1_RETURN_IF_ERROR(one_of("importance_sampling_mode", c.importance_sampling_mode,
+  R1_RETURN_IF_ERROR(field_one_of("loss_type", c.loss_type, {"bnpo", "dapo", "dr_grpo", "grpo"}));
+  R1_RETURN_IF_ERROR(field_one_of("scale_rewards", c.scale_rewards, {"group", "batch", "none"}));
+  R1_RETURN_IF_ERROR(field_one_of("advantage_estimator", c.advantage_estimator, {"grpo", "rloo"}));
+  R1_RETURN_IF_ERROR(field_one_of("importance_sampling_level", c.importance_sampling_level, {"token", "sequence"}));
+  R1_RETURN_IF_ERROR(field_one_of("importance_sampling_mode", c.importance_sampling_mode,
                             {"token_truncate", "token_mask", "sequence_truncate", "sequence_mask"}));
-  return one_of("lr_scheduler_type", c.lr_scheduler_type, {"linear", "cosine", "constant", "constant_with_warmup"});
+  return field_one_of("lr_scheduler_type", c.lr_scheduler_type, {"linear", "cosine", "constant", "constant_with_warmup"});
 }
 
 Status check_batching(const GRPOConfig& c) {
@@ -150,7 +117,7 @@ Status check_async(const GRPOConfig& c) {
   double eh = c.epsilon_high.value_or(c.epsilon);
   if (!(c.epsilon > 0 && c.epsilon <= 1) || !(eh > 0 && eh <= 1))
     return field_error("async_generation", "needs a clipped loss: epsilon and epsilon_high in (0, 1], got " +
-                                               num(c.epsilon) + " and " + num(eh));
+                                               format_number(c.epsilon) + " and " + format_number(eh));
   return {};
 }
 
@@ -271,6 +238,9 @@ Status GRPOConfig::validate() const {
   if (compute.dtype == "float16")
     return field_error("dtype", "must be auto, float32 or bfloat16 for training (float16 would need a loss scaler)");
   R1_RETURN_IF_ERROR(check_ranges(*this));
+  const SamplingOptions sampling{
+      .temperature = temperature, .top_k = top_k, .top_p = top_p, .min_p = min_p.value_or(0.0)};
+  R1_RETURN_IF_ERROR(sampling.validate());
   R1_RETURN_IF_ERROR(check_choices(*this));
   R1_RETURN_IF_ERROR(check_ddp_options(ddp));
   R1_RETURN_IF_ERROR(check_async(*this));

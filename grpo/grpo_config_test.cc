@@ -85,8 +85,8 @@ TEST(GRPOConfig, InvalidValuesNameTheKey) {
   EXPECT_EQ(error_of(from_json(R"({"overlong_buffer_length": 600, "max_completion_length": 512})")),
             "field 'overlong_buffer_length' must be in [0, max_completion_length), got 600");
   EXPECT_EQ(error_of(from_json(R"({"ddp_backend": "mpi"})")),
-            "key 'ddp_backend' must be auto, gloo or nccl, got 'mpi'");
-  EXPECT_EQ(error_of(from_json(R"({"ddp_bucket_cap_mb": 0})")), "key 'ddp_bucket_cap_mb' must be > 0, got 0");
+            "field 'ddp_backend' must be one of 'auto', 'gloo', 'nccl', got 'mpi'");
+  EXPECT_EQ(error_of(from_json(R"({"ddp_bucket_cap_mb": 0})")), "field 'ddp_bucket_cap_mb' must be > 0, got 0");
 }
 
 TEST(GRPOConfig, BatchingRulesFollowTrl) {

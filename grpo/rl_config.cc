@@ -13,12 +13,12 @@ bool is_reward_spec(const JsonValue& v) { return v.IsString() || v.IsObject() ||
 Status validate(RLConfig& c) {
   for (auto [key, value] : {std::pair{"model_name_or_path", &c.model_name_or_path},
                             std::pair{"output_dir", &c.output_dir}, std::pair{"dataset", &c.dataset}})
-    if (value->empty()) return Status::error("field '" + std::string(key) + "' is required");
-  if (c.reward_workers < 0) return Status::error("field 'reward_workers' must be an integer >= 0");
+    if (value->empty()) return field_error(key, "is required");
+  R1_RETURN_IF_ERROR(check_field_rules(
+      {{c.reward_workers >= 0, "reward_workers", ">= 0 (0 = one per core)", double(c.reward_workers)}}));
   R1_RETURN_IF_ERROR(check_rollout_worker_options(c.rollout));
-  const std::string& t = c.chat_template;
-  if (!(t.empty() || t == "auto" || t == "chatml" || t == "llama3" || t == "r1_zero" || t == "none"))
-    return Status::error("field 'chat_template' must be auto, chatml, llama3, r1_zero or none, got '" + t + "'");
+  R1_RETURN_IF_ERROR(
+      field_one_of("chat_template", c.chat_template, {"", "auto", "chatml", "llama3", "r1_zero", "none"}));
   return c.grpo.validate();
 }
 

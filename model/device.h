@@ -15,7 +15,7 @@ namespace r1 {
 
 // "auto" is the GPU of `local_rank` (util/process.h; 0 in a one-process run)
 // when a CUDA GPU is visible, else cpu; "cuda" is that GPU; "cuda:N" is GPU N.
-// A GPU that is not there is an error naming the key 'device'.
+// A GPU that is not there is an error naming the field 'device'.
 Result<at::Device> resolve_device(const std::string& device, int64_t local_rank = 0);
 
 // "auto" is `auto_dtype` (at::ScalarType::Undefined: the checkpoint's own).

@@ -64,14 +64,6 @@ at::Tensor logprob_of(const at::Tensor& logits, const at::Tensor& tokens) {
 
 }  // namespace
 
-Status SamplingOptions::validate() const {
-  if (temperature < 0) return Status::error("temperature must be >= 0, got " + std::to_string(temperature));
-  if (top_k < 0) return Status::error("top_k must be >= 0, got " + std::to_string(top_k));
-  if (!(top_p > 0 && top_p <= 1)) return Status::error("top_p must be in (0, 1], got " + std::to_string(top_p));
-  if (!(min_p >= 0 && min_p < 1)) return Status::error("min_p must be in [0, 1), got " + std::to_string(min_p));
-  return Status();
-}
-
 SampledTokens sample_tokens(const at::Tensor& logits, const SamplingOptions& o, const at::Tensor& uniforms) {
   if (o.greedy()) {
     at::Tensor tokens = logits.argmax(-1);

@@ -6,19 +6,9 @@
 
 #include <ATen/ATen.h>
 
-#include "util/status.h"
+#include "model/sampling_options.h"
 
 namespace r1 {
-
-struct SamplingOptions {
-  double temperature = 1.0;  // 0 selects greedy decoding
-  int64_t top_k = 0;         // keep the k most likely tokens; 0 = off
-  double top_p = 1.0;        // keep the smallest set with mass >= top_p; 1 = off
-  double min_p = 0.0;        // drop tokens below min_p * max prob; 0 = off
-
-  Status validate() const;
-  bool greedy() const { return temperature == 0.0; }
-};
 
 struct SampledTokens {
   at::Tensor tokens;    // [B] int64

@@ -50,10 +50,26 @@ TEST(Sampler, TruncatedTokensAreNeverDrawn) {
     EXPECT_TRUE(at::equal(tokens_for(logits, top1, {u, u}), logits.argmax(-1))) << u;
     SamplingOptions min_p{.temperature = 0.7, .top_k = 0, .top_p = 1.0, .min_p = 0.5};
     EXPECT_EQ(tokens_for(logits, min_p, {u, u})[1].item<int64_t>(), 3) << u;
+    // min_p 1 (vLLM's upper bound) keeps only the most likely token: greedy.
+    SamplingOptions min_p1{.temperature = 0.7, .top_k = 0, .top_p = 1.0, .min_p = 1.0};
+    EXPECT_TRUE(at::equal(tokens_for(logits, min_p1, {u, u}), logits.argmax(-1))) << u;
   }
   // The last uniform lands on the last token with mass, not past it.
   at::Tensor masked = at::tensor(std::vector<float>{1.0f, -std::numeric_limits<float>::infinity()}).view({1, 2});
   EXPECT_EQ(tokens_for(masked, {}, {last})[0].item<int64_t>(), 0);
+}
+
+// The one check of the sampling keys, worded as every config's checks are
+// (rl, eval and sample call it on their keys; generate on its flags).
+TEST(Sampler, OptionsOutsideTheirRangesAreErrorsNamingTheKey) {
+  EXPECT_TRUE(SamplingOptions{}.validate().ok());
+  EXPECT_TRUE((SamplingOptions{.temperature = 0, .top_k = 5, .top_p = 1, .min_p = 1}.validate().ok()));
+  EXPECT_EQ(SamplingOptions{.temperature = -1}.validate().message(),
+            "field 'temperature' must be >= 0 (0 = greedy), got -1");
+  EXPECT_EQ(SamplingOptions{.top_k = -2}.validate().message(), "field 'top_k' must be >= 0 (0 = off), got -2");
+  EXPECT_EQ(SamplingOptions{.top_p = 0}.validate().message(), "field 'top_p' must be in (0, 1], got 0");
+  EXPECT_EQ(SamplingOptions{.min_p = 1.5}.validate().message(),
+            "field 'min_p' must be in [0, 1] (1 keeps only the most likely tokens), got 1.5");
 }
 
 // Across many vocabulary blocks (the draw sums blocks, then scans one) the

@@ -75,16 +75,19 @@ void write_sft(const PretrainToyConfig& c, JsonWriter& w) {
 }
 
 Status finish(PretrainToyConfig& c) {
-  if (!c.corpus) return Status::error("key 'corpus' is required (a task object)");
-  if (c.output_dir.empty()) return Status::error("key 'output_dir' is required");
-  for (auto [key, value] :
-       {std::pair{"num_hidden_layers", c.num_hidden_layers}, std::pair{"hidden_size", c.hidden_size},
-        std::pair{"intermediate_size", c.intermediate_size}, std::pair{"num_attention_heads", c.num_attention_heads},
-        std::pair{"num_key_value_heads", c.num_key_value_heads}, std::pair{"seed", c.seed}})
-    if (value < 0) return Status::error("key '" + std::string(key) + "' must be an integer >= 0");
-  if (c.tokenizer_vocab < 260) return Status::error("key 'tokenizer_vocab' must be >= 260 (bytes + specials)");
+  if (!c.corpus) return field_error("corpus", "is required (a task object)");
+  if (c.output_dir.empty()) return field_error("output_dir", "is required");
+  R1_RETURN_IF_ERROR(check_field_rules({
+      {c.num_hidden_layers >= 0, "num_hidden_layers", ">= 0 (0 = the preset's)", double(c.num_hidden_layers)},
+      {c.hidden_size >= 0, "hidden_size", ">= 0 (0 = the preset's)", double(c.hidden_size)},
+      {c.intermediate_size >= 0, "intermediate_size", ">= 0 (0 = the preset's)", double(c.intermediate_size)},
+      {c.num_attention_heads >= 0, "num_attention_heads", ">= 0 (0 = the preset's)", double(c.num_attention_heads)},
+      {c.num_key_value_heads >= 0, "num_key_value_heads", ">= 0 (0 = the preset's)", double(c.num_key_value_heads)},
+      {c.seed >= 0, "seed", ">= 0", double(c.seed)},
+      {c.tokenizer_vocab >= 260, "tokenizer_vocab", ">= 260 (bytes + specials)", double(c.tokenizer_vocab)},
+  }));
   R1_RETURN_IF_ERROR(c.model_config().status());
-  R1_RETURN_IF_ERROR(spec_chat_template(c.template_name).status().with_context("key 'template'"));
+  R1_RETURN_IF_ERROR(spec_chat_template(c.template_name).status().with_context("field 'template'"));
   c.sft.model_name_or_path = init_dir(c);
   c.sft.train_file = corpus_path(c);
   c.sft.output_dir = c.output_dir;
@@ -129,18 +132,18 @@ Result<ModelConfig> PretrainToyConfig::model_config() const {
   if (num_key_value_heads > 0) m.num_key_value_heads = num_key_value_heads;
   if (m.is_mla()) {  // DeepSeek: every head reads the shared latent; head_dim is the preset's rope width
     if (num_key_value_heads > 0 && num_key_value_heads != m.num_attention_heads)
-      return Status::error("key 'num_key_value_heads' must equal 'num_attention_heads' for " + arch);
+      return field_error("num_key_value_heads", "must equal 'num_attention_heads' for " + arch);
     m.num_key_value_heads = m.num_attention_heads;
     return m;
   }
   if (m.hidden_size % m.num_attention_heads != 0)
-    return Status::error("key 'hidden_size' (" + std::to_string(m.hidden_size) +
-                         ") must be a multiple of 'num_attention_heads' (" + std::to_string(m.num_attention_heads) +
-                         ")");
+    return field_error("hidden_size", "(" + std::to_string(m.hidden_size) +
+                                          ") must be a multiple of 'num_attention_heads' (" +
+                                          std::to_string(m.num_attention_heads) + ")");
   if (m.num_attention_heads % m.num_key_value_heads != 0)
-    return Status::error("key 'num_attention_heads' (" + std::to_string(m.num_attention_heads) +
-                         ") must be a multiple of 'num_key_value_heads' (" + std::to_string(m.num_key_value_heads) +
-                         ")");
+    return field_error("num_attention_heads", "(" + std::to_string(m.num_attention_heads) +
+                                                  ") must be a multiple of 'num_key_value_heads' (" +
+                                                  std::to_string(m.num_key_value_heads) + ")");
   m.head_dim = m.hidden_size / m.num_attention_heads;
   if (m.head_dim % 2 != 0)
     return Status::error("hidden_size / num_attention_heads = " + std::to_string(m.head_dim) + " must be even (RoPE)");

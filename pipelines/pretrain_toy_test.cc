@@ -49,7 +49,7 @@ TEST(PretrainToy, DeviceAndDtypeAreTheStagesOwnKeys) {
 
 TEST(PretrainToy, ErrorsNameTheKey) {
   auto error = [](const std::string& text) { return parse(text).status().message(); };
-  EXPECT_EQ(error(R"({"output_dir": "o"})"), "stage: key 'corpus' is required (a task object)");
+  EXPECT_EQ(error(R"({"output_dir": "o"})"), "stage: field 'corpus' is required (a task object)");
   // Unknown keys read as in every config since the field table (was a list of the known keys).
   EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "layers": 2})"),
             "stage: unknown key 'layers'");
@@ -58,7 +58,7 @@ TEST(PretrainToy, ErrorsNameTheKey) {
   EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "sft": {"output_dir": "x"}})"),
             "stage: sft.output_dir: set by the stage (init/, corpus.jsonl, the stage folder)");
   EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "hidden_size": 66})"),
-            "stage: key 'hidden_size' (66) must be a multiple of 'num_attention_heads' (4)");
+            "stage: field 'hidden_size' (66) must be a multiple of 'num_attention_heads' (4)");
   EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "hidden_size": 60})"),
             "stage: hidden_size / num_attention_heads = 15 must be even (RoPE)");
   EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "sft": {"max_step": 3}})"),

@@ -21,7 +21,7 @@ Result<std::vector<int64_t>> side_ids(const JsonValue& row, const char* key, con
   bool has_prompt = json_has(row, "prompt");
   if (is_conversation(row, key)) {
     if (!o.chat_template)
-      return Status::error(where + ": conversational rows need a chat template (key 'chat_template')");
+      return Status::error(where + ": conversational rows need a chat template (field 'chat_template')");
     std::vector<ChatMessage> messages;
     if (has_prompt) {
       if (!is_conversation(row, "prompt"))

@@ -6,12 +6,12 @@ namespace {
 
 Status validate(RewardConfig& c) {
   R1_RETURN_IF_ERROR(check_training_arguments(c));
-  if (c.max_length < 2) return Status::error("key 'max_length' must be > 1");
-  if (c.center_rewards_coefficient && *c.center_rewards_coefficient < 0)
-    return Status::error("key 'center_rewards_coefficient' must be >= 0 or null");
-  if (c.chat_template != "auto" && c.chat_template != "chatml" && c.chat_template != "llama3")
-    return Status::error("key 'chat_template' must be auto, chatml or llama3");
-  return Status();
+  R1_RETURN_IF_ERROR(check_field_rules({
+      {c.max_length > 1, "max_length", "> 1", double(c.max_length)},
+      {c.center_rewards_coefficient.value_or(0) >= 0, "center_rewards_coefficient", ">= 0 or null",
+       c.center_rewards_coefficient.value_or(0)},
+  }));
+  return field_one_of("chat_template", c.chat_template, {"auto", "chatml", "llama3"});
 }
 
 }  // namespace

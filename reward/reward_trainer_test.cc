@@ -82,7 +82,7 @@ TEST(RewardTrainer, BadPairsAreErrorsNamingTheLine) {
   EXPECT_EQ(error({R"({"chosen": "a", "rejected": "b", "margin": 1})", R"({"chosen": "a", "rejected": "b"})"}),
             path + ":2: field 'margin' must be on every row or on none (the first row has margin)");
   EXPECT_EQ(error({R"({"chosen": [{"role": "user", "content": "a"}], "rejected": "b"})"}),
-            path + ":1: conversational rows need a chat template (key 'chat_template')");
+            path + ":1: conversational rows need a chat template (field 'chat_template')");
   EXPECT_EQ(error({R"({"chosen_ids": [1, 999], "rejected_ids": [2]})"}),
             path + ":1: chosen token id 999 is outside the vocabulary [0, 300)");
   EXPECT_EQ(error({R"({"chosen_ids": [], "rejected_ids": [2]})"}), path + ":1: the chosen sequence has no tokens");

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "model/sampling_options.h"
 #include "rollout/sample.h"
 #include "util/status.h"
 
@@ -30,6 +31,10 @@ struct RolloutSampling {
   uint64_t seed = 0;
   // DeepSeekMoE policies: return each sample's routed_experts (rollout/sample.h).
   bool record_routes = false;
+
+  SamplingOptions options() const {
+    return {.temperature = temperature, .top_k = top_k, .top_p = top_p, .min_p = min_p};
+  }
 };
 
 struct RolloutRequest {

@@ -19,12 +19,13 @@ const ConfigFields<RolloutWorkerOptions>& rollout_worker_options_fields() {
 
 Status check_rollout_worker_options(const RolloutWorkerOptions& o) {
   if (!o.workers.empty() && o.auth_key_file.empty())
-    return Status::error("key 'rollout_auth_key_file' is required with 'rollout_workers'");
+    return field_error("rollout_auth_key_file", "is required with 'rollout_workers'");
   if (o.workers.empty() && !o.auth_key_file.empty())
-    return Status::error("key 'rollout_auth_key_file' is set but 'rollout_workers' is empty");
-  if (!(o.timeout_s > 0)) return Status::error("key 'rollout_timeout' must be > 0 seconds");
-  if (!(o.heartbeat_timeout_s > 0)) return Status::error("key 'rollout_heartbeat_timeout' must be > 0 seconds");
-  return Status();
+    return field_error("rollout_auth_key_file", "is set but 'rollout_workers' is empty");
+  return check_field_rules({
+      {o.timeout_s > 0, "rollout_timeout", "> 0 seconds", o.timeout_s},
+      {o.heartbeat_timeout_s > 0, "rollout_heartbeat_timeout", "> 0 seconds", o.heartbeat_timeout_s},
+  });
 }
 
 }  // namespace r1

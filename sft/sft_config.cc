@@ -7,16 +7,15 @@ namespace r1 {
 namespace {
 
 Status validate(SFTConfig& c) {
-  auto need = [&](bool ok, const std::string& what) { return ok ? Status() : Status::error(what); };
   R1_RETURN_IF_ERROR(check_training_arguments(c));
-  R1_RETURN_IF_ERROR(need(c.max_length > 1, "key 'max_length' must be > 1"));
-  R1_RETURN_IF_ERROR(need(c.distill_alpha >= 0 && c.distill_alpha <= 1, "key 'distill_alpha' must be in [0, 1]"));
-  R1_RETURN_IF_ERROR(need(c.distill_temperature > 0, "key 'distill_temperature' must be > 0"));
-  R1_RETURN_IF_ERROR(need(c.distill_alpha == 0 || !c.teacher_model_name_or_path.empty(),
-                          "key 'distill_alpha' > 0 needs 'teacher_model_name_or_path'"));
-  const std::string& t = c.chat_template;
-  return need(t == "auto" || t == "chatml" || t == "llama3" || t == "r1_zero" || t == "none",
-              "key 'chat_template' must be auto, chatml, llama3, r1_zero or none");
+  R1_RETURN_IF_ERROR(check_field_rules({
+      {c.max_length > 1, "max_length", "> 1", double(c.max_length)},
+      {c.distill_alpha >= 0 && c.distill_alpha <= 1, "distill_alpha", "in [0, 1]", c.distill_alpha},
+      {c.distill_temperature > 0, "distill_temperature", "> 0", c.distill_temperature},
+  }));
+  if (c.distill_alpha > 0 && c.teacher_model_name_or_path.empty())
+    return field_error("distill_alpha", "> 0 needs 'teacher_model_name_or_path'");
+  return field_one_of("chat_template", c.chat_template, {"auto", "chatml", "llama3", "r1_zero", "none"});
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ TEST(SFTConfig, DeviceAndDtypeAreTheSharedKeys) {
   EXPECT_EQ(c.compute.dtype, "bfloat16");
   auto half = parse(std::string(kBase) + R"(, "dtype": "float16"})");
   ASSERT_FALSE(half.ok());
-  EXPECT_NE(half.status().message().find("key 'dtype' must be auto, float32 or bfloat16 for training"),
+  EXPECT_NE(half.status().message().find("field 'dtype' must be auto, float32 or bfloat16 for training"),
             std::string::npos);
   EXPECT_NE(parse(std::string(kBase) + R"(, "device": "tpu"})").status().message().find("field 'device'"),
             std::string::npos);

@@ -1,6 +1,5 @@
 #include "train/ddp_options.h"
 
-#include <cstdio>
 #include <string>
 
 namespace r1 {
@@ -30,23 +29,17 @@ const ConfigFields<DdpOptions>& ddp_option_fields() {
 }
 
 Status check_ddp_options(const DdpOptions& options) {
-  auto positive = [](const char* key, double value, const char* unit) {
-    if (value > 0) return Status();
-    char got[32];
-    std::snprintf(got, sizeof got, "%g", value);
-    return Status::error("key '" + std::string(key) + "' must be > 0" + unit + ", got " + got);
-  };
-  R1_RETURN_IF_ERROR(positive("ddp_timeout", options.timeout_s, " seconds"));
-  R1_RETURN_IF_ERROR(positive("ddp_bucket_cap_mb", options.bucket_cap_mb, ""));
-  if (options.zero_stage != 0 && options.zero_stage != 1)
-    return Status::error("key 'zero_stage' must be 0 or 1 (stages 2 and 3, sharded gradients and weights, are "
-                         "not built), got " + std::to_string(options.zero_stage));
+  R1_RETURN_IF_ERROR(check_field_rules({
+      {options.timeout_s > 0, "ddp_timeout", "> 0 seconds", options.timeout_s},
+      {options.bucket_cap_mb > 0, "ddp_bucket_cap_mb", "> 0", options.bucket_cap_mb},
+      {options.zero_stage == 0 || options.zero_stage == 1, "zero_stage",
+       "0 or 1 (stages 2 and 3, sharded gradients and weights, are not built)", double(options.zero_stage)},
+  }));
   return check_ddp_backend(options.backend);
 }
 
 Status check_ddp_backend(const std::string& backend, const std::string& key) {
-  if (backend == "auto" || backend == "gloo" || backend == "nccl") return Status();
-  return Status::error("key '" + key + "' must be auto, gloo or nccl, got '" + backend + "'");
+  return field_one_of(key, backend, {"auto", "gloo", "nccl"});
 }
 
 }  // namespace r1

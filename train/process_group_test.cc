@@ -138,7 +138,7 @@ TEST(ProcessGroup, CudaTensorBackendFollowsTheRanksDevices) {
             "ddp_backend nccl: rank(s) 1, 2 run on the CPU; NCCL moves CUDA tensors only (ddp_backend gloo works "
             "there)");
   EXPECT_EQ(cuda_tensor_backend("mpi", own, true).status().message(),
-            "key 'ddp_backend' must be auto, gloo or nccl, got 'mpi'");
+            "field 'ddp_backend' must be one of 'auto', 'gloo', 'nccl', got 'mpi'");
 }
 
 // A rank killed with SIGKILL, or one that stops answering: the other's
@@ -182,11 +182,11 @@ TEST(ProcessGroup, OneProcessOrABadTimeoutIsRefused) {
             "a process group needs at least 2 processes, this run has 1");
   ProcessInfo two;
   two.world_size = 2;
-  EXPECT_EQ(ProcessGroup::join(two, {0}).status().message(), "key 'ddp_timeout' must be > 0 seconds, got 0");
+  EXPECT_EQ(ProcessGroup::join(two, {0}).status().message(), "field 'ddp_timeout' must be > 0 seconds, got 0");
   EXPECT_EQ(ProcessGroup::join(two, {10, "auto", 0}).status().message(),
-            "key 'ddp_bucket_cap_mb' must be > 0, got 0");
+            "field 'ddp_bucket_cap_mb' must be > 0, got 0");
   EXPECT_EQ(ProcessGroup::join(two, {10, "mpi"}).status().message(),
-            "key 'ddp_backend' must be auto, gloo or nccl, got 'mpi'");
+            "field 'ddp_backend' must be one of 'auto', 'gloo', 'nccl', got 'mpi'");
 }
 
 }  // namespace

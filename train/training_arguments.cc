@@ -49,27 +49,28 @@ const ConfigFields<TrainingArguments>& training_arguments_fields() {
 }
 
 Status check_training_arguments(const TrainingArguments& c) {
-  auto need = [&](bool ok, const std::string& what) { return ok ? Status() : Status::error(what); };
-  R1_RETURN_IF_ERROR(need(!c.model_name_or_path.empty(), "key 'model_name_or_path' is required"));
-  R1_RETURN_IF_ERROR(need(!c.train_file.empty(), "key 'train_file' is required"));
-  R1_RETURN_IF_ERROR(need(!c.output_dir.empty(), "key 'output_dir' is required"));
-  R1_RETURN_IF_ERROR(need(c.learning_rate >= 0, "key 'learning_rate' must be >= 0"));
-  R1_RETURN_IF_ERROR(need(c.max_steps > 0 || c.num_train_epochs > 0,
-                          "one of 'max_steps' or 'num_train_epochs' must be > 0"));
-  R1_RETURN_IF_ERROR(need(c.per_device_train_batch_size > 0, "key 'per_device_train_batch_size' must be > 0"));
-  R1_RETURN_IF_ERROR(need(c.per_device_eval_batch_size > 0, "key 'per_device_eval_batch_size' must be > 0"));
-  R1_RETURN_IF_ERROR(need(c.gradient_accumulation_steps > 0, "key 'gradient_accumulation_steps' must be > 0"));
-  R1_RETURN_IF_ERROR(need(c.warmup_ratio >= 0 && c.warmup_ratio <= 1, "key 'warmup_ratio' must be in [0, 1]"));
-  R1_RETURN_IF_ERROR(need(c.warmup_steps >= 0, "key 'warmup_steps' must be >= 0"));
-  R1_RETURN_IF_ERROR(need(c.min_lr_rate >= 0 && c.min_lr_rate <= 1, "key 'min_lr_rate' must be in [0, 1]"));
-  R1_RETURN_IF_ERROR(need(c.logging_steps > 0, "key 'logging_steps' must be > 0"));
+  if (c.model_name_or_path.empty()) return field_error("model_name_or_path", "is required");
+  if (c.train_file.empty()) return field_error("train_file", "is required");
+  if (c.output_dir.empty()) return field_error("output_dir", "is required");
+  if (c.max_steps <= 0 && c.num_train_epochs <= 0)
+    return Status::error("one of 'max_steps' or 'num_train_epochs' must be > 0");
+  R1_RETURN_IF_ERROR(check_field_rules({
+      {c.learning_rate >= 0, "learning_rate", ">= 0", c.learning_rate},
+      {c.per_device_train_batch_size > 0, "per_device_train_batch_size", "> 0", double(c.per_device_train_batch_size)},
+      {c.per_device_eval_batch_size > 0, "per_device_eval_batch_size", "> 0", double(c.per_device_eval_batch_size)},
+      {c.gradient_accumulation_steps > 0, "gradient_accumulation_steps", "> 0", double(c.gradient_accumulation_steps)},
+      {c.warmup_ratio >= 0 && c.warmup_ratio <= 1, "warmup_ratio", "in [0, 1]", c.warmup_ratio},
+      {c.warmup_steps >= 0, "warmup_steps", ">= 0", double(c.warmup_steps)},
+      {c.min_lr_rate >= 0 && c.min_lr_rate <= 1, "min_lr_rate", "in [0, 1]", c.min_lr_rate},
+      {c.logging_steps > 0, "logging_steps", "> 0", double(c.logging_steps)},
+      {c.eval_steps >= 0, "eval_steps", ">= 0 (0 = no evaluation)", double(c.eval_steps)},
+      {c.save_steps >= 0, "save_steps", ">= 0", double(c.save_steps)},
+      {c.save_total_limit >= 0, "save_total_limit", ">= 0 (0 = all)", double(c.save_total_limit)},
+  }));
   R1_RETURN_IF_ERROR(check_report_to(c.report_to));
   R1_RETURN_IF_ERROR(check_ddp_options(c.ddp));
-  R1_RETURN_IF_ERROR(need(c.eval_steps >= 0 && c.save_steps >= 0 && c.save_total_limit >= 0,
-                          "keys 'eval_steps', 'save_steps', 'save_total_limit' must be >= 0"));
-  R1_RETURN_IF_ERROR(need(c.compute.dtype != "float16",
-                          "key 'dtype' must be auto, float32 or bfloat16 for training (float16 would need a loss "
-                          "scaler)"));
+  if (c.compute.dtype == "float16")
+    return field_error("dtype", "must be auto, float32 or bfloat16 for training (float16 would need a loss scaler)");
   return parse_lr_scheduler_type(c.lr_scheduler_type).status();
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 
 namespace r1 {
 
@@ -92,6 +93,29 @@ Status field_value_error(const JsonValue& v, std::string_view key, std::string_v
   bool nullable = expected.find("null") != std::string_view::npos;
   if (v.IsNull() && !nullable) return Status::error(field + "may not be null");
   return Status::error(field + "must be " + std::string(expected));
+}
+
+Status field_error(std::string_view key, const std::string& what) {
+  return Status::error("field '" + std::string(key) + "' " + what);
+}
+
+std::string format_number(double v) {
+  char out[32];
+  std::snprintf(out, sizeof out, "%g", v);
+  return out;
+}
+
+Status check_field_rules(std::initializer_list<FieldRule> rules) {
+  for (const FieldRule& r : rules)
+    if (!r.ok) return field_error(r.key, std::string("must be ") + r.must + ", got " + format_number(r.value));
+  return Status();
+}
+
+Status field_one_of(std::string_view key, const std::string& value, const std::vector<std::string>& allowed) {
+  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return Status();
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "'" : ", '") + a + "'";
+  return field_error(key, "must be one of " + list + ", got '" + value + "'");
 }
 
 namespace config_fields_detail {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -63,6 +64,27 @@ const char* field_value_expected(const std::optional<std::vector<std::string>>&)
 
 // "<where>: field '<key>' must be <expected>" (or "... may not be null").
 Status field_value_error(const JsonValue& v, std::string_view key, std::string_view expected, const std::string& where);
+
+// ---- checks of the values, after the keys are read ----
+// Every config's checks name the key the same way (the table puts the file
+// in front): "field '<key>' <what>".
+Status field_error(std::string_view key, const std::string& what);
+
+// A number as the checks show it ("%g": 0.5, 1e-06, 3).
+std::string format_number(double v);
+
+// One range check: `ok`, else "field '<key>' must be <must>, got <value>".
+struct FieldRule {
+  bool ok;
+  const char* key;
+  const char* must;
+  double value;
+};
+// The first rule that fails, as its error.
+Status check_field_rules(std::initializer_list<FieldRule> rules);
+
+// "field '<key>' must be one of 'a', 'b', got 'c'" unless `value` is allowed.
+Status field_one_of(std::string_view key, const std::string& value, const std::vector<std::string>& allowed);
 
 // What the table knows about one key besides how to read and write it.
 struct FieldInfo {

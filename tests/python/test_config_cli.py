@@ -91,3 +91,38 @@ def test_a_gpu_that_is_not_there_is_an_error_naming_the_key(tmp_path):
     result = r1("pipeline", "validate", recipe, check=False)
     assert result.returncode == 1
     assert f"{recipe}: stages[0].config: field 'device': 'cuda:99' names a CUDA GPU, but" in result.stderr
+
+
+MIN_P_ERROR = "field 'min_p' must be in [0, 1] (1 keeps only the most likely tokens), got 1.5"
+
+
+@pytest.mark.parametrize("command", ["rl", "eval", "sample", "generate"])
+def test_sampling_keys_are_checked_alike_in_every_command(tmp_path, command):
+    # One check (model/sampling_options.h) for every command that samples:
+    # min_p 1.5 fails the same way, before a model loads or a folder is made.
+    out = tmp_path / "out"
+    absent = str(tmp_path / "absent")
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"prompt": "1 + 1?"}) + "\n")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "rl": {"model_name_or_path": absent, "output_dir": str(out), "dataset": "countdown"},
+        "sample": {"model": absent, "dataset": "countdown", "output_dir": str(out)},
+    }.get(command, {})))
+    args = {
+        "rl": ["--config", config, "--set", "min_p=1.5"],
+        "eval": ["--model", absent, "--dataset", "countdown:heldout", "--out", out, "--set", "min_p=1.5"],
+        "sample": ["--config", config, "--set", "min_p=1.5"],
+        "generate": ["--model", absent, "--prompts", prompts, "--output", out, "--min-p", "1.5"],
+    }[command]
+    result = r1(command, *args, check=False)
+    assert result.returncode == 1, result.stderr
+    assert MIN_P_ERROR in result.stderr
+    assert not out.exists()
+
+
+def test_min_p_1_is_accepted_as_vllm_and_trl_accept_it(tmp_path):
+    config = tmp_path / "rl.json"
+    config.write_text(json.dumps({"model_name_or_path": "m", "output_dir": "o", "dataset": "countdown"}))
+    printed = json.loads(r1("rl", "--config", config, "--print-config", "--set", "min_p=1").stdout)
+    assert printed["min_p"] == 1.0

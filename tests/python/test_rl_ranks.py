@@ -216,7 +216,7 @@ def test_zero_stage_1_equals_one_process_and_resumes(base):
     bad = write_config(base, "zero_bad", zero_stage=2, **settings)
     result = r1("rl", "--config", bad, check=False)
     assert result.returncode != 0
-    assert "key 'zero_stage' must be 0 or 1 (stages 2 and 3, sharded gradients and weights, are not built), " \
+    assert "field 'zero_stage' must be 0 or 1 (stages 2 and 3, sharded gradients and weights, are not built), " \
         "got 2" in result.stderr, result.stderr
 
 

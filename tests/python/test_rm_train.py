@@ -124,7 +124,7 @@ def test_bad_configs_name_the_key(tmp_path):
                                                   "center_rewards_coefficient": -1}))
     result = r1("rm", "train", "--config", tmp_path / "rm.json", check=False)
     assert result.returncode == 1
-    assert "key 'center_rewards_coefficient' must be >= 0 or null" in result.stderr
+    assert "field 'center_rewards_coefficient' must be >= 0 or null" in result.stderr
     result = r1("rm", "train", "--config", tmp_path / "rm.json", "--set", "packing=true", check=False)
     assert result.returncode == 1 and "unknown key 'packing'" in result.stderr
     help_text = r1("rm", "train", "--help-config").stdout

@@ -114,7 +114,7 @@ def test_eval_and_sample_sample_on_the_workers(setup, workers, tmp_path):
     result = r1("eval", "--model", setup["model"], "--dataset", prompts, "--set",
                 f"rollout_workers={json.dumps(keys['rollout_workers'])}", check=False)
     assert result.returncode != 0
-    assert "key 'rollout_auth_key_file' is required with 'rollout_workers'" in result.stderr
+    assert "field 'rollout_auth_key_file' is required with 'rollout_workers'" in result.stderr
 
 
 LONG = ["--num-samples", 64, "--max-new-tokens", 400, "--seed", 3]  # a request of a few seconds
