@@ -21,7 +21,6 @@ at::Tensor silu_mul_reference(const std::vector<at::Tensor>& in) { return at::si
 at::Tensor swap_halves(const at::Tensor& x) { return x.unflatten(-1, {2, x.size(-1) / 2}).flip(-2).flatten(-2); }
 // in = {x, cos, signed_sin}
 at::Tensor rope_reference(const std::vector<at::Tensor>& in) { return in[0] * in[1] + swap_halves(in[0]) * in[2]; }
-at::Tensor rope_ours(const std::vector<at::Tensor>& in) { return rope(in[0], in[1], in[2]); }
 
 at::Tensor rms_norm_ours(const std::vector<at::Tensor>& in) { return rms_norm(in[0], in[1], 1e-6); }
 at::Tensor silu_mul_ours(const std::vector<at::Tensor>& in) { return silu_mul(in[0], in[1]); }

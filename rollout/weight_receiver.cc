@@ -10,9 +10,7 @@ namespace {
 
 Result<std::string> digest_field(const Frame& frame) {
   R1_ASSIGN_OR_RETURN(std::string hex, json_string(frame.header, "digest", "'" + frame.type + "' frame"));
-  R1_ASSIGN_OR_RETURN(std::string raw, hex_decode(hex, "'" + frame.type + "' frame: field 'digest'"));
-  if (raw.size() != 32) return Status::error("'" + frame.type + "' frame: field 'digest' must be 32 bytes of hex");
-  return raw;
+  return hex_decode(hex, "'" + frame.type + "' frame: field 'digest'", 32);
 }
 
 }  // namespace

@@ -22,8 +22,7 @@ Result<TensorDigest> read_digest(const JsonValue& v, const std::string& where) {
   R1_ASSIGN_OR_RETURN(d.shape, json_int_array(v, "shape", where));
   R1_ASSIGN_OR_RETURN(d.bytes, json_int(v, "bytes", where));
   R1_ASSIGN_OR_RETURN(std::string hex, json_string(v, "sha256", where));
-  R1_ASSIGN_OR_RETURN(d.sha256, hex_decode(hex, where + ": field 'sha256'"));
-  if (d.sha256.size() != 32) return Status::error(where + ": field 'sha256' must be 32 bytes of hex");
+  R1_ASSIGN_OR_RETURN(d.sha256, hex_decode(hex, where + ": field 'sha256'", 32));
   if (d.bytes < 0) return Status::error(where + ": field 'bytes' must not be negative");
   return d;
 }

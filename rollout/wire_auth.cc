@@ -48,9 +48,7 @@ Result<std::string> hex_field(const Frame& frame, const char* key, size_t bytes)
   std::string where = "'" + frame.type + "' frame";
   R1_ASSIGN_OR_RETURN(std::string hex, json_string(frame.header, key, where));
   std::string what = where + ": field '" + key + "'";
-  R1_ASSIGN_OR_RETURN(std::string raw, hex_decode(hex, what));
-  if (raw.size() != bytes) return Status::error(what + " must be " + std::to_string(bytes) + " bytes of hex");
-  return raw;
+  return hex_decode(hex, what, bytes);
 }
 
 std::string nonce_frame(const char* type, const std::string& nonce) {

@@ -56,8 +56,8 @@ Status expect_frame_type(const Frame& frame, const std::string& type);
 Result<const rapidjson::Value*> frame_field(const Frame& frame, const char* key);
 
 std::string hex_encode(std::string_view bytes);
-// Decodes lower- or upper-case hex; errors name `what`.
-Result<std::string> hex_decode(std::string_view hex, const std::string& what);
+// Decodes lower- or upper-case hex that must come to `bytes` bytes; errors name `what`.
+Result<std::string> hex_decode(std::string_view hex, const std::string& what, size_t bytes);
 
 class FrameParser {
  public:
