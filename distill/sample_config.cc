@@ -52,6 +52,7 @@ Status validate(SampleConfig& c) {
   }));
   const SamplingOptions sampling{.temperature = c.temperature, .top_k = c.top_k, .top_p = c.top_p, .min_p = c.min_p};
   R1_RETURN_IF_ERROR(sampling.validate());
+  R1_RETURN_IF_ERROR(check_stop_strings(c.stop_strings, "stop_strings"));
   R1_RETURN_IF_ERROR(field_one_of("template", c.template_name, {"", "auto", "chatml", "llama3", "r1_zero", "none"}));
   R1_RETURN_IF_ERROR(check_dataset(c.dataset));
   if (!c.reward.empty()) R1_RETURN_IF_ERROR(check_reward(c.reward));

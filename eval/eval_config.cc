@@ -69,9 +69,7 @@ Status validate_eval_config(const EvalConfig& c) {
                                  .min_p = c.min_p.value_or(0.0)};
   R1_RETURN_IF_ERROR(sampling.validate());
   R1_RETURN_IF_ERROR(field_one_of("template", c.template_name, {"", "auto", "chatml", "llama3", "r1_zero", "none"}));
-  if (c.stop)
-    for (const auto& s : *c.stop)
-      if (s.empty()) return field_error("stop", "must not hold an empty string");
+  if (c.stop) R1_RETURN_IF_ERROR(check_stop_strings(*c.stop, "stop"));
   if (!c.reward.empty()) R1_RETURN_IF_ERROR(RewardFunction::check_text(c.reward, "field 'reward'"));
   return Status();
 }

@@ -13,4 +13,10 @@ Status SamplingOptions::validate() const {
   });
 }
 
+Status check_stop_strings(const std::vector<std::string>& stops, std::string_view key) {
+  for (const std::string& s : stops)
+    if (s.empty()) return field_error(key, "must not hold an empty string");
+  return Status();
+}
+
 }  // namespace r1

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "util/status.h"
 
@@ -20,5 +23,9 @@ struct SamplingOptions {
   Status validate() const;
   bool greedy() const { return temperature == 0.0; }
 };
+
+// Stop strings, checked alike in every command: an empty one (it would
+// match everywhere; sampling skips it) is an error naming `key`.
+Status check_stop_strings(const std::vector<std::string>& stops, std::string_view key);
 
 }  // namespace r1

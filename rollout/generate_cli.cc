@@ -48,6 +48,7 @@ Result<RolloutResult> sample(const GenerateCommand& o, const std::optional<Token
 
 void run_generate(const GenerateCommand& o) {
   throw_if_error(o.sampling.options().validate());  // before anything loads
+  throw_if_error(check_stop_strings(o.sampling.stop_strings, "stop"));
   std::optional<Tokenizer> tok = load_tokenizer_if_present(o.model.model);
   JsonlReader reader = value_or_throw(JsonlReader::open(o.prompts));
   std::vector<PromptText> prompts;

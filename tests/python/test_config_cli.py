@@ -126,3 +126,25 @@ def test_min_p_1_is_accepted_as_vllm_and_trl_accept_it(tmp_path):
     config.write_text(json.dumps({"model_name_or_path": "m", "output_dir": "o", "dataset": "countdown"}))
     printed = json.loads(r1("rl", "--config", config, "--print-config", "--set", "min_p=1").stdout)
     assert printed["min_p"] == 1.0
+
+
+@pytest.mark.parametrize("command", ["eval", "sample", "generate"])
+def test_an_empty_stop_string_is_an_error_in_every_command(tmp_path, command):
+    out = tmp_path / "out"
+    absent = str(tmp_path / "absent")
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"prompt": "1 + 1?"}) + "\n")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model": absent, "dataset": "countdown", "output_dir": str(out),
+                                  "stop_strings": ["</answer>", ""]}))
+    args, key = {
+        "eval": (["--model", absent, "--dataset", "countdown:heldout", "--out", out,
+                  "--set", 'stop=["</answer>", ""]'], "stop"),
+        "sample": (["--config", config], "stop_strings"),
+        "generate": (["--model", absent, "--prompts", prompts, "--output", out, "--stop", "</answer>", "--stop", ""],
+                     "stop"),
+    }[command]
+    result = r1(command, *args, check=False)
+    assert result.returncode == 1, result.stderr
+    assert f"field '{key}' must not hold an empty string" in result.stderr
+    assert not out.exists()
