@@ -78,7 +78,7 @@ RolloutSampling sample_sampling(const SampleConfig& c) {
           .top_p = c.top_p,
           .min_p = c.min_p,
           .stop_token_ids = {},
-          .stop_strings = c.stop_strings,
+          .stop_strings = c.stop,
           .seed = static_cast<uint64_t>(c.seed)};
 }
 

@@ -38,6 +38,11 @@ Status check_reward(const std::string& text) {
   return RewardFunction::check_json(doc, "reward");
 }
 
+Status set_stop(SampleConfig& c, const JsonValue& v, const std::string& where) {
+  if (read_field_value(v, c.stop)) return Status();
+  return field_value_error(v, "stop_strings", field_value_expected(c.stop), where);
+}
+
 Status validate(SampleConfig& c) {
   if (c.model.empty()) return field_error("model", "is required");
   R1_RETURN_IF_ERROR(check_rollout_worker_options(c.rollout));
@@ -52,7 +57,7 @@ Status validate(SampleConfig& c) {
   }));
   const SamplingOptions sampling{.temperature = c.temperature, .top_k = c.top_k, .top_p = c.top_p, .min_p = c.min_p};
   R1_RETURN_IF_ERROR(sampling.validate());
-  R1_RETURN_IF_ERROR(check_stop_strings(c.stop_strings, "stop_strings"));
+  R1_RETURN_IF_ERROR(check_stop_strings(c.stop, "stop"));
   R1_RETURN_IF_ERROR(field_one_of("template", c.template_name, {"", "auto", "chatml", "llama3", "r1_zero", "none"}));
   R1_RETURN_IF_ERROR(check_dataset(c.dataset));
   if (!c.reward.empty()) R1_RETURN_IF_ERROR(check_reward(c.reward));
@@ -81,7 +86,9 @@ const ConfigFields<SampleConfig>& sample_config_fields() {
           .add("min_p", &C::min_p, "drop tokens below min_p times the top token's probability, in [0, 1]; 0 = off")
           .add("max_new_tokens", &C::max_new_tokens, "tokens per completion at most")
           .add("batch_size", &C::batch_size, "prompts per generation batch (each sampled k times)")
-          .add("stop_strings", &C::stop_strings, "generation stops after any of these")
+          .add("stop", &C::stop, "generation stops after any of these and the completion is cut before it")
+          .add_alias("stop_strings", "a list of strings", set_stop,
+                     "input-only alias of stop (the name transformers' generate uses)")
           .add("seed", &C::seed, "sampling seed")
           .add_json("reward", &C::reward, "a reward spec",
                     "reward spec (object or list) or a spec file path; null = the dataset's default")

@@ -35,7 +35,7 @@ struct SampleConfig {
   double min_p = 0.0;
   int64_t max_new_tokens = 1024;
   int64_t batch_size = 16;         // prompts per generate() call (each sampled k times)
-  std::vector<std::string> stop_strings;
+  std::vector<std::string> stop;  // cut before the first (vLLM); key `stop`, as in eval (alias stop_strings)
   int64_t seed = 0;                // batch b samples with seed + b
 
   // Scoring and filtering.

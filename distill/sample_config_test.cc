@@ -30,17 +30,22 @@ TEST(SampleConfig, DefaultsAndStructuredKeys) {
   EXPECT_TRUE(c.reward.empty());
   EXPECT_TRUE(c.filters.empty());
   c = value_or_throw(parse(R"({"model": "m", "output_dir": "o", "dataset": {"task": "arithmetic", "n": 8, "seed": 3},
-      "reward": [{"checker": "format"}], "filters": [{"filter": "dedup"}], "stop_strings": ["</answer>"]})"));
+      "reward": [{"checker": "format"}], "filters": [{"filter": "dedup"}], "stop": ["</answer>"]})"));
   EXPECT_EQ(c.dataset, R"({"task":"arithmetic","n":8,"seed":3})");
   EXPECT_EQ(c.filters, R"([{"filter":"dedup"}])");
-  EXPECT_EQ(c.stop_strings, (std::vector<std::string>{"</answer>"}));
+  EXPECT_EQ(c.stop, (std::vector<std::string>{"</answer>"}));
   // The config round-trips through its JSON form.
   rapidjson::Document again = value_or_throw(parse_json(sample_config_json(c), "json"));
   SampleConfig d = value_or_throw(parse_sample_config(again, "json"));
   EXPECT_EQ(d.dataset, c.dataset);
   EXPECT_EQ(d.reward, c.reward);
   EXPECT_EQ(d.filters, c.filters);
-  EXPECT_EQ(d.stop_strings, c.stop_strings);
+  EXPECT_EQ(d.stop, c.stop);
+  // transformers' name for the key is read as an alias of it.
+  SampleConfig e = value_or_throw(parse(std::string(kMinimal) + R"(, "stop_strings": ["\n\n"]})"));
+  EXPECT_EQ(e.stop, (std::vector<std::string>{"\n\n"}));
+  EXPECT_NE(error_of(std::string(kMinimal) + R"(, "stop_strings": "x"})").find("field 'stop_strings' must be a list"),
+            std::string::npos);
 }
 
 TEST(SampleConfig, ErrorsNameTheKey) {

@@ -136,11 +136,11 @@ def test_an_empty_stop_string_is_an_error_in_every_command(tmp_path, command):
     prompts.write_text(json.dumps({"prompt": "1 + 1?"}) + "\n")
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"model": absent, "dataset": "countdown", "output_dir": str(out),
-                                  "stop_strings": ["</answer>", ""]}))
+                                  "stop": ["</answer>", ""]}))
     args, key = {
         "eval": (["--model", absent, "--dataset", "countdown:heldout", "--out", out,
                   "--set", 'stop=["</answer>", ""]'], "stop"),
-        "sample": (["--config", config], "stop_strings"),
+        "sample": (["--config", config], "stop"),
         "generate": (["--model", absent, "--prompts", prompts, "--output", out, "--stop", "</answer>", "--stop", ""],
                      "stop"),
     }[command]

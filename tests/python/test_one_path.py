@@ -59,7 +59,7 @@ def from_sample(model, prompts, tmp_path, **keys):
     config = {"model": str(model), "dataset": str(prompts), "template": "chatml", "samples_per_prompt": K,
               "max_new_tokens": SAMPLING["max_new_tokens"], "temperature": SAMPLING["temperature"],
               "top_p": SAMPLING["top_p"], "top_k": SAMPLING["top_k"], "min_p": SAMPLING["min_p"],
-              "stop_strings": [STOP], "seed": SEED, "batch_size": 3, "output_dir": str(tmp_path / "sample"),
+              "stop": [STOP], "seed": SEED, "batch_size": 3, "output_dir": str(tmp_path / "sample"),
               "save_rejected": True, "filters": [{"filter": "length", "min_tokens": 1}]}
     config.update(keys)
     cfg = tmp_path / "sample.json"
