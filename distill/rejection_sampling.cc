@@ -73,10 +73,7 @@ Status write_rows(const std::string& path, const std::vector<Example>& examples,
 RolloutSampling sample_sampling(const SampleConfig& c) {
   return {.num_generations = c.samples_per_prompt,
           .max_completion_length = c.max_new_tokens,
-          .temperature = c.temperature,
-          .top_k = c.top_k,
-          .top_p = c.top_p,
-          .min_p = c.min_p,
+          .options = c.sampling_options(),
           .stop_token_ids = {},
           .stop_strings = c.stop,
           .seed = static_cast<uint64_t>(c.seed)};

@@ -3,7 +3,6 @@
 #include "data/dataset_source.h"
 #include "distill/sample_filter.h"
 #include "model/chat_template.h"
-#include "model/sampling_options.h"
 #include "reward/reward_spec.h"
 #include "util/json.h"
 
@@ -55,8 +54,7 @@ Status validate(SampleConfig& c) {
       {c.batch_size >= 1, "batch_size", ">= 1", double(c.batch_size)},
       {c.reward_workers >= 0, "reward_workers", ">= 0 (0 = one per CPU)", double(c.reward_workers)},
   }));
-  const SamplingOptions sampling{.temperature = c.temperature, .top_k = c.top_k, .top_p = c.top_p, .min_p = c.min_p};
-  R1_RETURN_IF_ERROR(sampling.validate());
+  R1_RETURN_IF_ERROR(c.sampling_options().validate());
   R1_RETURN_IF_ERROR(check_stop_strings(c.stop, "stop"));
   R1_RETURN_IF_ERROR(field_one_of("template", c.template_name, {"", "auto", "chatml", "llama3", "r1_zero", "none"}));
   R1_RETURN_IF_ERROR(check_dataset(c.dataset));

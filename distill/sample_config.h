@@ -10,6 +10,7 @@
 #include <rapidjson/document.h>
 
 #include "model/compute_options.h"
+#include "model/sampling_options.h"
 #include "rollout/worker_options.h"
 #include "util/config_fields.h"
 #include "util/status.h"
@@ -46,6 +47,10 @@ struct SampleConfig {
   // Output.
   std::string output_dir;       // samples.jsonl, report.json, sample_config.json (required)
   bool save_rejected = false;   // also write rejected.jsonl with the filter that removed each sample
+
+  SamplingOptions sampling_options() const {
+    return {.temperature = temperature, .top_k = top_k, .top_p = top_p, .min_p = min_p};
+  }
 };
 
 // The keys, their defaults and checks (the dataset's structure, filter

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "model/sampling_options.h"
 #include "reward/reward_spec.h"
 #include "util/file.h"
 #include "util/json.h"
@@ -63,11 +62,7 @@ Status validate_eval_config(const EvalConfig& c) {
       {c.reward_workers >= 0, "reward_workers", ">= 0 (0 = one per CPU)", double(c.reward_workers)},
       {c.threads >= 0, "threads", ">= 0 (0 = all cores)", double(c.threads)},
   }));
-  const SamplingOptions sampling{.temperature = c.resolved_temperature(),
-                                 .top_k = c.top_k,
-                                 .top_p = c.resolved_top_p(),
-                                 .min_p = c.min_p.value_or(0.0)};
-  R1_RETURN_IF_ERROR(sampling.validate());
+  R1_RETURN_IF_ERROR(c.sampling_options().validate());
   R1_RETURN_IF_ERROR(field_one_of("template", c.template_name, {"", "auto", "chatml", "llama3", "r1_zero", "none"}));
   if (c.stop) R1_RETURN_IF_ERROR(check_stop_strings(*c.stop, "stop"));
   if (!c.reward.empty()) R1_RETURN_IF_ERROR(RewardFunction::check_text(c.reward, "field 'reward'"));

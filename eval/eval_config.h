@@ -13,6 +13,7 @@
 #include <rapidjson/document.h>
 
 #include "model/compute_options.h"
+#include "model/sampling_options.h"
 #include "rollout/worker_options.h"
 #include "util/config_fields.h"
 #include "util/status.h"
@@ -63,6 +64,10 @@ struct EvalConfig {
 
   double resolved_temperature() const { return temperature.value_or(samples > 1 ? 0.6 : 0.0); }
   double resolved_top_p() const { return top_p.value_or(samples > 1 ? 0.95 : 1.0); }
+  SamplingOptions sampling_options() const {
+    return {
+        .temperature = resolved_temperature(), .top_k = top_k, .top_p = resolved_top_p(), .min_p = min_p.value_or(0.0)};
+  }
 };
 
 // The keys, their defaults and checks. A string `reward` is a spec file

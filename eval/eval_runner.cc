@@ -127,10 +127,7 @@ struct Collected {
 RolloutSampling eval_sampling(const EvalConfig& c) {
   return {.num_generations = c.samples,
           .max_completion_length = c.max_new_tokens,
-          .temperature = *c.temperature,
-          .top_k = c.top_k,
-          .top_p = *c.top_p,
-          .min_p = c.min_p.value_or(0.0),
+          .options = c.sampling_options(),
           .stop_token_ids = {},
           .stop_strings = *c.stop,
           .seed = static_cast<uint64_t>(c.seed)};

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "model/sampling_options.h"
 #include "train/ddp_options.h"
 #include "train/report_to.h"
 
@@ -238,9 +237,7 @@ Status GRPOConfig::validate() const {
   if (compute.dtype == "float16")
     return field_error("dtype", "must be auto, float32 or bfloat16 for training (float16 would need a loss scaler)");
   R1_RETURN_IF_ERROR(check_ranges(*this));
-  const SamplingOptions sampling{
-      .temperature = temperature, .top_k = top_k, .top_p = top_p, .min_p = min_p.value_or(0.0)};
-  R1_RETURN_IF_ERROR(sampling.validate());
+  R1_RETURN_IF_ERROR(sampling_options().validate());
   R1_RETURN_IF_ERROR(check_choices(*this));
   R1_RETURN_IF_ERROR(check_ddp_options(ddp));
   R1_RETURN_IF_ERROR(check_async(*this));

@@ -147,10 +147,7 @@ RolloutRequest make_request(const Run& run, const std::vector<int64_t>& examples
   const GRPOConfig& g = run.config.grpo;
   RolloutSampling sampling{.num_generations = g.num_generations,
                            .max_completion_length = g.max_completion_length,
-                           .temperature = g.temperature,
-                           .top_k = g.top_k,
-                           .top_p = g.top_p,
-                           .min_p = g.min_p.value_or(0.0),
+                           .options = g.sampling_options(),
                            .stop_token_ids = {},
                            .stop_strings = {},
                            .seed = seed,

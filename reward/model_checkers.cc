@@ -170,7 +170,7 @@ class JudgeChecker : public BatchedRewardChecker {
     std::vector<RewardScore> out;
     for (size_t start = 0; start < inputs.size(); start += batch_size_) {
       RolloutRequest request;
-      request.sampling.temperature = 0.0;
+      request.sampling.options.temperature = 0.0;
       request.sampling.max_completion_length = max_new_tokens_;
       size_t end = std::min(inputs.size(), start + static_cast<size_t>(batch_size_));
       for (size_t i = start; i < end; ++i) {

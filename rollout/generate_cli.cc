@@ -47,7 +47,7 @@ Result<RolloutResult> sample(const GenerateCommand& o, const std::optional<Token
 }
 
 void run_generate(const GenerateCommand& o) {
-  throw_if_error(o.sampling.options().validate());  // before anything loads
+  throw_if_error(o.sampling.options.validate());  // before anything loads
   throw_if_error(check_stop_strings(o.sampling.stop_strings, "stop"));
   std::optional<Tokenizer> tok = load_tokenizer_if_present(o.model.model);
   JsonlReader reader = value_or_throw(JsonlReader::open(o.prompts));
@@ -85,10 +85,10 @@ void add_generate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--num-samples", s.num_generations, "Completions per prompt")->capture_default_str();
   cmd->add_option("--max-new-tokens", s.max_completion_length, "Tokens per completion at most")->capture_default_str();
-  cmd->add_option("--temperature", s.temperature, "0 = greedy")->capture_default_str();
-  cmd->add_option("--top-k", s.top_k, "0 = off")->capture_default_str();
-  cmd->add_option("--top-p", s.top_p, "1 = off")->capture_default_str();
-  cmd->add_option("--min-p", s.min_p, "0 = off")->capture_default_str();
+  cmd->add_option("--temperature", s.options.temperature, "0 = greedy")->capture_default_str();
+  cmd->add_option("--top-k", s.options.top_k, "0 = off")->capture_default_str();
+  cmd->add_option("--top-p", s.options.top_p, "1 = off")->capture_default_str();
+  cmd->add_option("--min-p", s.options.min_p, "0 = off")->capture_default_str();
   cmd->add_option("--stop", s.stop_strings, "Stop string (repeatable); the completion text is cut before it");
   cmd->add_option("--stop-token-id", s.stop_token_ids, "Stop token id besides eos (repeatable)");
   cmd->add_option("--seed", s.seed, "Sampling seed")->capture_default_str();

@@ -22,10 +22,7 @@ RolloutRequest test_request() {
   r.step = 2;
   r.sampling = {.num_generations = 4,
                 .max_completion_length = 9,
-                .temperature = 0.8,
-                .top_k = 10,
-                .top_p = 0.9,
-                .min_p = 0.0,
+                .options = {.temperature = 0.8, .top_k = 10, .top_p = 0.9, .min_p = 0.0},
                 .stop_token_ids = {3},
                 .stop_strings = {},
                 .seed = 21};

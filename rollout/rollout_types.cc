@@ -9,8 +9,9 @@ namespace {
 void write_sampling(JsonWriter& w, const RolloutSampling& s) {
   w.begin_object();
   w.key("num_generations").value(s.num_generations).key("max_completion_length").value(s.max_completion_length);
-  w.key("temperature").value(s.temperature).key("top_k").value(s.top_k).key("top_p").value(s.top_p);
-  w.key("min_p").value(s.min_p).key("stop_token_ids").array(s.stop_token_ids);
+  const SamplingOptions& o = s.options;
+  w.key("temperature").value(o.temperature).key("top_k").value(o.top_k).key("top_p").value(o.top_p);
+  w.key("min_p").value(o.min_p).key("stop_token_ids").array(s.stop_token_ids);
   w.key("stop_strings").array(s.stop_strings).key("seed").value(static_cast<int64_t>(s.seed));
   w.key("record_routes").value(s.record_routes);
   w.end_object();
@@ -20,10 +21,10 @@ Result<RolloutSampling> read_sampling(const JsonValue& v, const std::string& whe
   RolloutSampling s;
   R1_ASSIGN_OR_RETURN(s.num_generations, json_int(v, "num_generations", where));
   R1_ASSIGN_OR_RETURN(s.max_completion_length, json_int(v, "max_completion_length", where));
-  R1_ASSIGN_OR_RETURN(s.temperature, json_double(v, "temperature", where));
-  R1_ASSIGN_OR_RETURN(s.top_k, json_int(v, "top_k", where));
-  R1_ASSIGN_OR_RETURN(s.top_p, json_double(v, "top_p", where));
-  R1_ASSIGN_OR_RETURN(s.min_p, json_double(v, "min_p", where));
+  R1_ASSIGN_OR_RETURN(s.options.temperature, json_double(v, "temperature", where));
+  R1_ASSIGN_OR_RETURN(s.options.top_k, json_int(v, "top_k", where));
+  R1_ASSIGN_OR_RETURN(s.options.top_p, json_double(v, "top_p", where));
+  R1_ASSIGN_OR_RETURN(s.options.min_p, json_double(v, "min_p", where));
   R1_ASSIGN_OR_RETURN(s.stop_token_ids, json_int_array(v, "stop_token_ids", where));
   R1_ASSIGN_OR_RETURN(s.stop_strings, json_string_array(v, "stop_strings", where));
   R1_ASSIGN_OR_RETURN(int64_t seed, json_int(v, "seed", where));

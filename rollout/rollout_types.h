@@ -19,10 +19,7 @@ namespace r1 {
 struct RolloutSampling {
   int64_t num_generations = 1;  // G, TRL's name
   int64_t max_completion_length = 256;
-  double temperature = 1.0;
-  int64_t top_k = 0;
-  double top_p = 1.0;
-  double min_p = 0.0;
+  SamplingOptions options{};  // temperature, top_k, top_p, min_p
   std::vector<int64_t> stop_token_ids;
   std::vector<std::string> stop_strings;
   // With prompt_index and sample_index, keys each row's random stream
@@ -31,10 +28,6 @@ struct RolloutSampling {
   uint64_t seed = 0;
   // DeepSeekMoE policies: return each sample's routed_experts (rollout/sample.h).
   bool record_routes = false;
-
-  SamplingOptions options() const {
-    return {.temperature = temperature, .top_k = top_k, .top_p = top_p, .min_p = min_p};
-  }
 };
 
 struct RolloutRequest {

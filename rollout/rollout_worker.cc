@@ -19,7 +19,7 @@ GenerationOptions generation_options(const RolloutSampling& s) {
   GenerationOptions o;
   o.num_samples = s.num_generations;
   o.max_new_tokens = s.max_completion_length;
-  o.sampling = s.options();
+  o.sampling = s.options;
   o.stop_token_ids = s.stop_token_ids;
   o.stop_strings = s.stop_strings;
   o.seed = s.seed;

@@ -15,8 +15,12 @@ namespace {
 
 RolloutRequest pool_request() {
   RolloutRequest r{.step = 2, .policy_version = 1};
-  r.sampling = {.num_generations = 2, .max_completion_length = 6, .temperature = 1.0, .top_k = 0, .top_p = 1.0,
-                .min_p = 0.0, .stop_token_ids = {3}, .stop_strings = {}, .seed = 5};
+  r.sampling = {.num_generations = 2,
+                .max_completion_length = 6,
+                .options = {.temperature = 1.0, .top_k = 0, .top_p = 1.0, .min_p = 0.0},
+                .stop_token_ids = {3},
+                .stop_strings = {},
+                .seed = 5};
   for (int64_t p = 0; p < 7; ++p) r.prompts.push_back({.prompt_index = 10 * p + 1, .prompt_ids = {4 + p, 9, 2 + p}});
   return r;
 }

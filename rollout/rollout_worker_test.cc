@@ -15,8 +15,8 @@ RolloutRequest sample_request() {
   r.policy_version = 2;
   r.sampling.num_generations = 3;
   r.sampling.max_completion_length = 7;
-  r.sampling.temperature = 0.9;
-  r.sampling.top_p = 0.95;
+  r.sampling.options.temperature = 0.9;
+  r.sampling.options.top_p = 0.95;
   r.sampling.stop_token_ids = {4};
   r.sampling.seed = 11;
   r.sampling.record_routes = true;
@@ -123,8 +123,12 @@ TEST(LocalRolloutWorker, SamplesWhatGenerateSamplesAndKeepsDatasetIndices) {
 TEST(LocalRolloutWorker, SamplesDoNotDependOnBatching) {
   Transformer model = tiny_random_model(48, 0.3, 5);
   RolloutRequest request;
-  request.sampling = {.num_generations = 3, .max_completion_length = 12, .temperature = 1.0, .top_k = 20,
-                      .top_p = 0.95, .min_p = 0.01, .stop_token_ids = {3}, .stop_strings = {}, .seed = 77};
+  request.sampling = {.num_generations = 3,
+                      .max_completion_length = 12,
+                      .options = {.temperature = 1.0, .top_k = 20, .top_p = 0.95, .min_p = 0.01},
+                      .stop_token_ids = {3},
+                      .stop_strings = {},
+                      .seed = 77};
   for (int64_t p = 0; p < 16; ++p) {
     std::vector<int64_t> ids;
     for (int64_t t = 0; t < 1 + (p * 7) % 11; ++t) ids.push_back(4 + (p * 13 + t * 5) % 44);
