@@ -93,15 +93,12 @@ def test_a_gpu_that_is_not_there_is_an_error_naming_the_key(tmp_path):
     assert f"{recipe}: stages[0].config: field 'device': 'cuda:99' names a CUDA GPU, but" in result.stderr
 
 
-MIN_P_ERROR = "field 'min_p' must be in [0, 1] (1 keeps only the most likely tokens), got 1.5"
-
-
-@pytest.mark.parametrize("command", ["rl", "eval", "sample", "generate"])
-def test_sampling_keys_are_checked_alike_in_every_command(tmp_path, command):
-    # One check (model/sampling_options.h) for every command that samples:
-    # min_p 1.5 fails the same way, before a model loads or a folder is made.
-    out = tmp_path / "out"
-    absent = str(tmp_path / "absent")
+def refused_before_anything_runs(tmp_path, command, sampling_json, sampling_flags):
+    """Runs `command` on a model folder that is not there with the sampling
+    settings given as config keys (`sampling_json`, for rl, eval and sample)
+    or as generate's flags; asserts it fails at its config check (exit 1,
+    no output folder made) and returns its stderr."""
+    out, absent = tmp_path / "out", str(tmp_path / "absent")
     prompts = tmp_path / "p.jsonl"
     prompts.write_text(json.dumps({"prompt": "1 + 1?"}) + "\n")
     config = tmp_path / "config.json"
@@ -109,16 +106,24 @@ def test_sampling_keys_are_checked_alike_in_every_command(tmp_path, command):
         "rl": {"model_name_or_path": absent, "output_dir": str(out), "dataset": "countdown"},
         "sample": {"model": absent, "dataset": "countdown", "output_dir": str(out)},
     }.get(command, {})))
+    overrides = [x for k, v in sampling_json.items() for x in ("--set", f"{k}={json.dumps(v)}")]
     args = {
-        "rl": ["--config", config, "--set", "min_p=1.5"],
-        "eval": ["--model", absent, "--dataset", "countdown:heldout", "--out", out, "--set", "min_p=1.5"],
-        "sample": ["--config", config, "--set", "min_p=1.5"],
-        "generate": ["--model", absent, "--prompts", prompts, "--output", out, "--min-p", "1.5"],
+        "rl": ["--config", config, *overrides],
+        "eval": ["--model", absent, "--dataset", "countdown:heldout", "--out", out, *overrides],
+        "sample": ["--config", config, *overrides],
+        "generate": ["--model", absent, "--prompts", prompts, "--output", out, *sampling_flags],
     }[command]
     result = r1(command, *args, check=False)
     assert result.returncode == 1, result.stderr
-    assert MIN_P_ERROR in result.stderr
     assert not out.exists()
+    return result.stderr
+
+
+@pytest.mark.parametrize("command", ["rl", "eval", "sample", "generate"])
+def test_sampling_keys_are_checked_alike_in_every_command(tmp_path, command):
+    # One check (model/sampling_options.h) for every command that samples.
+    stderr = refused_before_anything_runs(tmp_path, command, {"min_p": 1.5}, ["--min-p", "1.5"])
+    assert "field 'min_p' must be in [0, 1] (1 keeps only the most likely tokens), got 1.5" in stderr
 
 
 def test_min_p_1_is_accepted_as_vllm_and_trl_accept_it(tmp_path):
@@ -130,21 +135,6 @@ def test_min_p_1_is_accepted_as_vllm_and_trl_accept_it(tmp_path):
 
 @pytest.mark.parametrize("command", ["eval", "sample", "generate"])
 def test_an_empty_stop_string_is_an_error_in_every_command(tmp_path, command):
-    out = tmp_path / "out"
-    absent = str(tmp_path / "absent")
-    prompts = tmp_path / "p.jsonl"
-    prompts.write_text(json.dumps({"prompt": "1 + 1?"}) + "\n")
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"model": absent, "dataset": "countdown", "output_dir": str(out),
-                                  "stop": ["</answer>", ""]}))
-    args, key = {
-        "eval": (["--model", absent, "--dataset", "countdown:heldout", "--out", out,
-                  "--set", 'stop=["</answer>", ""]'], "stop"),
-        "sample": (["--config", config], "stop"),
-        "generate": (["--model", absent, "--prompts", prompts, "--output", out, "--stop", "</answer>", "--stop", ""],
-                     "stop"),
-    }[command]
-    result = r1(command, *args, check=False)
-    assert result.returncode == 1, result.stderr
-    assert f"field '{key}' must not hold an empty string" in result.stderr
-    assert not out.exists()
+    stderr = refused_before_anything_runs(tmp_path, command, {"stop": ["</answer>", ""]},
+                                          ["--stop", "</answer>", "--stop", ""])
+    assert "field 'stop' must not hold an empty string" in stderr
