@@ -163,9 +163,9 @@ TEST(ConfigFields, LoadReadsTheFileAndNamesIt) {
 // names its key, what it must be and the value it got.
 TEST(ConfigFields, RangeChecksNameTheKeyTheRuleAndTheValue) {
   EXPECT_TRUE(check_field_rules({{true, "a", "> 0", 1}, {true, "b", ">= 0", 0}}).ok());
-  EXPECT_EQ(check_field_rules({{true, "a", "> 0", 1}, {false, "b", "in (0, 1]", 1.5}, {false, "c", "> 0", -1}})
-                .message(),
-            "field 'b' must be in (0, 1], got 1.5");
+  EXPECT_EQ(
+      check_field_rules({{true, "a", "> 0", 1}, {false, "b", "in (0, 1]", 1.5}, {false, "c", "> 0", -1}}).message(),
+      "field 'b' must be in (0, 1], got 1.5");
   EXPECT_EQ(check_field_rules({{false, "lr", ">= 0", -1e-6}}).message(), "field 'lr' must be >= 0, got -1e-06");
   EXPECT_TRUE(field_one_of("mode", "b", {"a", "b"}).ok());
   EXPECT_EQ(field_one_of("mode", "x", {"", "a"}).message(), "field 'mode' must be one of '', 'a', got 'x'");
