@@ -179,15 +179,25 @@ std::string utc_now() {
 
 }  // namespace
 
+namespace {
+
+Status check_stage(const Recipe& recipe, size_t i, const std::string& run_dir, bool check_inputs) {
+  const RecipeStage& s = recipe.stages[i];
+  R1_ASSIGN_OR_RETURN(rapidjson::Document config, resolve_stage_config(recipe, i, run_dir));
+  R1_RETURN_IF_ERROR(check_stage_config(s.type, config, stage_where(recipe, i)));
+  if (!check_inputs) return Status();
+  return check_stage_inputs(s.type, config, stage_where(recipe, i), keys_from_stages(s));
+}
+
+}  // namespace
+
 Status check_recipe(const Recipe& recipe, const std::string& run_dir, bool check_inputs) {
+  std::string errors;  // every stage is checked, so one run of validate shows them all
   for (size_t i = 0; i < recipe.stages.size(); ++i) {
-    const RecipeStage& s = recipe.stages[i];
-    R1_ASSIGN_OR_RETURN(rapidjson::Document config, resolve_stage_config(recipe, i, run_dir));
-    R1_RETURN_IF_ERROR(check_stage_config(s.type, config, stage_where(recipe, i)));
-    if (check_inputs)
-      R1_RETURN_IF_ERROR(check_stage_inputs(s.type, config, stage_where(recipe, i), keys_from_stages(s)));
+    Status s = check_stage(recipe, i, run_dir, check_inputs);
+    if (!s.ok()) errors += (errors.empty() ? "" : "\n") + s.message();
   }
-  return Status();
+  return errors.empty() ? Status() : Status::error(errors);
 }
 
 Result<PipelineReport> run_pipeline(const Recipe& recipe, const std::string& run_dir_in, std::FILE* log) {

@@ -22,7 +22,8 @@ namespace r1 {
 // Everything that can be checked before the first stage runs: every stage's
 // config resolved under run_dir and parsed by its own parser; with
 // `check_inputs`, also what the recipe names directly (model folders, data
-// files, datasets, task corpora). Errors name the stage's key path.
+// files, datasets, task corpora). Errors name the stage's key path: the
+// first error of every stage that has one, a line each.
 Status check_recipe(const Recipe& recipe, const std::string& run_dir, bool check_inputs);
 
 struct StageReport {

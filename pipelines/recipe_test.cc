@@ -189,6 +189,19 @@ TEST(Recipe, CheckRecipeRunsEachStagesParser) {
   EXPECT_TRUE(check_recipe(r, "/runs/x", false).ok()) << check_recipe(r, "/runs/x", false).message();
 }
 
+// Each stage with an error reports its first one, a line each, so that one
+// run of `r1 pipeline validate` shows every stage to fix.
+TEST(Recipe, CheckRecipeReportsEveryStageWithAnError) {
+  const char* text = R"({"stages": [
+      {"name": "s", "type": "sample", "config": {"model": "m", "dataset": "countdown", "temperature": -1}},
+      {"name": "ok", "type": "eval", "config": {"model": "m", "dataset": "countdown:heldout"}},
+      {"name": "e", "type": "eval", "config": {"model": "m", "dataset": "countdown:heldout", "top_p": 2, "limit": -1}}]})";
+  Recipe r = value_or_throw(parse_recipe(text, "two.json"));
+  EXPECT_EQ(check_recipe(r, "/r", false).message(),
+            "two.json: stages[0].config: field 'temperature' must be >= 0 (0 = greedy), got -1\n"
+            "two.json: stages[2].config: field 'limit' must be >= 0 (0 = all examples), got -1");
+}
+
 TEST(Recipe, DistillStageNeedsATeacher) {
   const char* text = R"({"stages": [{"name": "s", "type": "distill",
       "config": {"model_name_or_path": "m", "train_file": "t.jsonl"}}]})";
