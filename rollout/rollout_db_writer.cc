@@ -133,7 +133,7 @@ Status RolloutDbWriter::insert_prompt(const StoredRollout& r) {
   std::string stored = found ? prompt_text_->col_text(0) : "";
   bool missing_answer = found && prompt_text_->col_int(1) != 0;
   prompt_text_->reset();
-  if (found && stored != r.prompt)
+  if (found && stored != sqlite_text(r.prompt))
     return Status::error(
         db_.path() + ": prompt_index " + std::to_string(r.prompt_index) +
         ": prompt text differs from the one stored earlier (did the dataset or chat template change?)");

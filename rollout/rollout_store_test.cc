@@ -426,6 +426,29 @@ TEST(RolloutStore, ChangedPromptTextForAnIndexIsAnError) {
   EXPECT_NE(status.message().find("prompt text differs"), std::string::npos) << status.message();
 }
 
+// Text that is not UTF-8 (a dataset's prompt with stray bytes) is stored
+// repaired, U+FFFD for each bad sequence as the JSON writer does, so every
+// reader can decode the store; appending the same text again is no change.
+TEST(RolloutStore, TextThatIsNotUtf8IsStoredRepaired) {
+  TempDir dir;
+  std::string db = dir.file("rollouts.db");
+  {
+    auto store = open_store(db);
+    auto recs = make_step(0, 1, 2);
+    for (auto& r : recs) r.prompt = "bad \xff\xfe bytes";
+    recs[1].completion = "cut \xE2\x82";
+    ASSERT_TRUE(store->append(recs).ok());
+    auto again = make_step(1, 1, 2);
+    for (auto& r : again) r.prompt = "bad \xff\xfe bytes", r.prompt_index = recs[0].prompt_index;
+    ASSERT_TRUE(store->append(again).ok());
+    ASSERT_TRUE(store->close().ok()) << "the same bytes again are the same prompt";
+  }
+  std::vector<StoredRollout> read = read_all(db);
+  ASSERT_EQ(read.size(), 4u);
+  for (const StoredRollout& r : read) EXPECT_EQ(r.prompt, "bad \xEF\xBF\xBD\xEF\xBF\xBD bytes");
+  EXPECT_EQ(read[1].completion, "cut \xEF\xBF\xBD");
+}
+
 // The child writes steps forever, flushing every other step and reporting it
 // through a pipe; the parent SIGKILLs it while it is still writing.
 [[noreturn]] void write_until_killed(const std::string& db, int report_fd) {

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "util/utf8.h"
+
 namespace r1 {
 
 namespace {
@@ -84,7 +86,10 @@ SqliteStmt& SqliteStmt::bind(int index, double value) {
   return *this;
 }
 
+std::string sqlite_text(const std::string& value) { return utf8_valid(value) ? value : utf8_lossy(value); }
+
 SqliteStmt& SqliteStmt::bind(int index, const std::string& value) {
+  if (!utf8_valid(value)) return bind(index, utf8_lossy(value));
   note(sqlite3_bind_text(stmt_.get(), index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT));
   return *this;
 }

@@ -38,8 +38,14 @@ class SqliteDb {
   std::unique_ptr<sqlite3, Closer> db_;
 };
 
+// What a TEXT parameter stores for `value`: the same bytes when they are
+// UTF-8, else the repaired text (U+FFFD for each bad sequence, as the JSON
+// writer repairs), since the store's readers (Python's sqlite3 among them)
+// refuse to decode anything else.
+std::string sqlite_text(const std::string& value);
+
 // A prepared statement. Binding indices are 1-based as in SQLite; bind errors
-// are kept and reported by the next step().
+// are kept and reported by the next step(). Strings bind as sqlite_text.
 class SqliteStmt {
  public:
   static Result<SqliteStmt> prepare(const SqliteDb& db, const std::string& sql);
