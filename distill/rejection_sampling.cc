@@ -102,6 +102,7 @@ Result<SampleReport> run_sample(const SampleConfig& c, std::FILE* log) {
   std::string template_name = c.template_name.empty() ? source.spec.template_name : c.template_name;
   R1_ASSIGN_OR_RETURN(std::optional<ChatTemplate> tmpl, resolve_chat_template(template_name, tok));
   R1_ASSIGN_OR_RETURN(PromptSet prompts, make_prompt_set(source.examples, tmpl, tok));
+  R1_RETURN_IF_ERROR(check_reward_references(reward, prompts));
 
   const int64_t P = static_cast<int64_t>(prompts.size());
   const int64_t batches = (P + c.batch_size - 1) / c.batch_size;

@@ -89,6 +89,7 @@ Result<Plan> make_plan(const EvalConfig& config, const Tokenizer& tok) {
   R1_ASSIGN_OR_RETURN(p.accuracy, accuracy_index(p.reward, config.accuracy_component));
   R1_ASSIGN_OR_RETURN(std::optional<ChatTemplate> tmpl, resolve_chat_template(p.data.template_name, tok));
   R1_ASSIGN_OR_RETURN(p.prompts, make_prompt_set(p.data.examples, tmpl, tok));
+  R1_RETURN_IF_ERROR(check_reward_references(p.reward, p.prompts));
   EvalConfig& c = p.config;
   c.template_name = tmpl ? chat_template_name(tmpl->kind) : "none";
   c.reward = p.data.reward_spec;

@@ -4,6 +4,7 @@
 
 #include "data/dataset_source.h"
 #include "model/chat_template.h"
+#include "rollout/sample_and_score.h"
 
 namespace r1 {
 
@@ -62,6 +63,7 @@ Result<RLJob> load_rl_job(const RLConfig& c, const Tokenizer& tok) {
   R1_ASSIGN_OR_RETURN(std::optional<ChatTemplate> tmpl, resolve_chat_template(template_name, tok));
   // TRL keeps the last max_prompt_length tokens.
   R1_ASSIGN_OR_RETURN(job.prompts, make_prompt_set(job.dataset.examples, tmpl, tok, c.grpo.max_prompt_length));
+  if (job.reward) R1_RETURN_IF_ERROR(check_reward_references(*job.reward, job.prompts));
   R1_ASSIGN_OR_RETURN(job.plan, make_rl_plan(c.grpo, static_cast<int64_t>(job.dataset.examples.size())));
   return job;
 }

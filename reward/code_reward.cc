@@ -17,18 +17,8 @@ class CodeChecker : public RewardChecker {
       : format_(format), extract_(extract), options_(std::move(options)) {}
 
   Result<RewardScore> score(const RewardInput& input) const override {
-    if (input.reference == nullptr || !input.reference->IsObject())
-      return Status::error(input.where + ": no reference row to read the tests from");
     std::string program = extract_ ? extract_python_block(input.completion) : input.completion;
-    // The row formats read the program from "program" (generic) or
-    // "completion" (humaneval, mbpp): hand them a copy carrying ours.
-    rapidjson::Document row;
-    row.CopyFrom(*input.reference, row.GetAllocator());
-    const char* key = format_ == CodeRowFormat::generic ? "program" : "completion";
-    row.RemoveMember(key);
-    row.AddMember(rapidjson::StringRef(key), rapidjson::Value(program.c_str(), row.GetAllocator()),
-                  row.GetAllocator());
-    R1_ASSIGN_OR_RETURN(CodeProblem problem, code_problem_from_row(row, format_, input.where));
+    R1_ASSIGN_OR_RETURN(CodeProblem problem, problem_of(input, program));
     R1_ASSIGN_OR_RETURN(CheckResult result, check_code(problem, options_));
     JsonWriter w;
     w.begin_object().key("passed").value(result.passed).key("total").value(static_cast<int64_t>(result.tests.size()));
@@ -40,8 +30,25 @@ class CodeChecker : public RewardChecker {
     w.end_array().end_object();
     return RewardScore{result.score, w.str()};
   }
+  // The row's tests in its format, read as scoring reads them; nothing runs.
+  Status check_reference(const RewardInput& row) const override { return problem_of(row, "").status(); }
 
  private:
+  // The problem of the input's reference row with `program` as the candidate.
+  Result<CodeProblem> problem_of(const RewardInput& input, const std::string& program) const {
+    if (input.reference == nullptr || !input.reference->IsObject())
+      return Status::error(input.where + ": no reference row to read the tests from");
+    // The row formats read the program from "program" (generic) or
+    // "completion" (humaneval, mbpp): hand them a copy carrying ours.
+    rapidjson::Document row;
+    row.CopyFrom(*input.reference, row.GetAllocator());
+    const char* key = format_ == CodeRowFormat::generic ? "program" : "completion";
+    row.RemoveMember(key);
+    row.AddMember(rapidjson::StringRef(key), rapidjson::Value(program.c_str(), row.GetAllocator()),
+                  row.GetAllocator());
+    return code_problem_from_row(row, format_, input.where);
+  }
+
   CodeRowFormat format_;
   bool extract_;
   CodeCheckOptions options_;

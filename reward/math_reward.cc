@@ -10,17 +10,14 @@ class MathChecker : public RewardChecker {
  public:
   MathChecker(MathOptions options, std::string field) : options_(std::move(options)), field_(std::move(field)) {}
   Result<RewardScore> score(const RewardInput& input) const override {
-    R1_ASSIGN_OR_RETURN(const JsonValue* gold, reference_field(input, field_.c_str()));
-    if (!gold->IsString() && !gold->IsNumber())
-      return Status::error(input.where + ": field '" + field_ + "' must be a string or a number");
-    std::string gold_text = gold->IsString() ? std::string(gold->GetString(), gold->GetStringLength())
-                                             : json_to_string(*gold);
+    R1_ASSIGN_OR_RETURN(std::string gold_text, reference_text(input, field_));
     MathVerdict v = check_math_answer(input.completion, gold_text, options_);
     JsonWriter w;
     w.begin_object().key("extracted").value(v.extracted).key("reason").value(v.reason);
     w.key("timed_out").value(v.timed_out).end_object();
     return RewardScore{v.correct ? 1.0 : 0.0, w.str()};
   }
+  Status check_reference(const RewardInput& row) const override { return reference_text(row, field_).status(); }
 
  private:
   MathOptions options_;

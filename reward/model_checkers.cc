@@ -183,6 +183,8 @@ class JudgeChecker : public BatchedRewardChecker {
     }
     return out;
   }
+  // The template's {answer}, the one thing it reads from the row.
+  Status check_reference(const RewardInput& row) const override { return fill_template(template_, row).status(); }
 
  private:
   Result<std::vector<int64_t>> judge_prompt(const RewardInput& in) const {

@@ -11,6 +11,13 @@ Result<const JsonValue*> reference_field(const RewardInput& input, const char* k
   return &it->value;
 }
 
+Result<std::string> reference_text(const RewardInput& input, const std::string& key) {
+  R1_ASSIGN_OR_RETURN(const JsonValue* v, reference_field(input, key.c_str()));
+  if (v->IsNumber()) return json_to_string(*v);
+  if (!v->IsString()) return Status::error(input.where + ": field '" + key + "' must be a string or a number");
+  return std::string(v->GetString(), v->GetStringLength());
+}
+
 Result<RewardScore> BatchedRewardChecker::score(const RewardInput& input) const {
   R1_ASSIGN_OR_RETURN(std::vector<RewardScore> one, score_many({&input}));
   return std::move(one.front());

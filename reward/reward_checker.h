@@ -39,6 +39,10 @@ class RewardChecker {
   virtual ~RewardChecker() = default;
   // Must be safe to call from several threads at once.
   virtual Result<RewardScore> score(const RewardInput& input) const = 0;
+  // What score() reads from the input's reference row (fields there and of
+  // the right type), checked without scoring: a job checks every dataset
+  // row this way before it samples anything. The default reads nothing.
+  virtual Status check_reference(const RewardInput& /*row*/) const { return Status(); }
   // Checkers that score best many rows at a time (a reward model's batched
   // forward) say so; batch scoring then calls score_many once over all the
   // rows they apply to, instead of score per row on threads.
@@ -58,5 +62,7 @@ class BatchedRewardChecker : public RewardChecker {
 // Reads reference field `key` of the input's row; a missing row or field is an
 // error naming the field, so a checker never silently scores 0.
 Result<const JsonValue*> reference_field(const RewardInput& input, const char* key);
+// A reference field holding an answer: a string, or a number as its JSON text.
+Result<std::string> reference_text(const RewardInput& input, const std::string& key);
 
 }  // namespace r1

@@ -62,6 +62,44 @@ TEST(RewardSpec, WhenRoutesAnEntryByAField) {
   EXPECT_EQ(fn->score_all(inputs, 1).status().message(), "rows.jsonl:2: field 'kind' is missing");
 }
 
+// check_references reads each row as scoring will, without a completion:
+// the fields of every checker that applies to it (by "when"), named with
+// the row and the reward.
+TEST(RewardSpec, CheckReferencesReadsWhatScoringReads) {
+  auto fn = from_text(R"([{"checker": "countdown", "when": {"field": "kind", "equals": "task"}},
+                          {"checker": "math", "name": "acc", "when": {"field": "kind", "equals": "math"}},
+                          {"checker": "cosine",
+                           "params": {"correctness": {"checker": "gsm8k", "params": {"answer_field": "solution"}}},
+                           "when": {"field": "kind", "equals": "gsm8k"}},
+                          {"checker": "tag_count"}])");
+  ASSERT_TRUE(fn.ok()) << fn.status().message();
+  std::vector<std::string> texts = {R"({"kind": "task", "numbers": [3, 4], "target": 7})",
+                                    R"({"kind": "math", "answer": 12})", R"({"kind": "gsm8k", "solution": "#### 4"})",
+                                    R"({"kind": "general"})"};
+  std::vector<rapidjson::Document> docs(texts.size());
+  std::vector<RewardInput> rows(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    docs[i].Parse(texts[i].c_str());
+    rows[i].reference = &docs[i];
+    rows[i].where = "d.jsonl:" + std::to_string(i + 1);
+  }
+  EXPECT_TRUE(fn->check_references(rows).ok()) << fn->check_references(rows).message();
+  auto fails_with = [&](size_t i, const char* text) {
+    docs[i].Parse(text);
+    return fn->check_references(rows).message();
+  };
+  EXPECT_EQ(fails_with(1, R"({"kind": "math"})"), "d.jsonl:2: field 'answer' is missing (for reward 'acc')");
+  EXPECT_EQ(fails_with(1, R"({"kind": "math", "answer": [1]})"),
+            "d.jsonl:2: field 'answer' must be a string or a number (for reward 'acc')");
+  docs[1].Parse(texts[1].c_str());
+  EXPECT_EQ(fails_with(0, R"({"kind": "task", "numbers": [3, 4.5], "target": 7})"),
+            "d.jsonl:1: field 'numbers' must be a list of integers (for reward 'countdown')");
+  docs[0].Parse(texts[0].c_str());
+  EXPECT_EQ(fails_with(2, R"({"kind": "gsm8k", "answer": "4"})"),
+            "d.jsonl:3: field 'solution' is missing (for reward 'cosine')");
+  EXPECT_EQ(fails_with(2, R"({"answer": "4"})"), "d.jsonl:3: field 'kind' is missing");
+}
+
 TEST(RewardSpec, EntryErrorsNameTheEntry) {
   EXPECT_EQ(from_text(R"([{"checker": "format", "model": "m"}])").status().message(),
             "spec.json: rewards[0]: give one of 'checker' (a rule), 'model' (a reward model folder) or 'judge' (an "

@@ -78,6 +78,7 @@ class CosineChecker : public RewardChecker {
     w.value(inner.score).key("correctness_details").raw(inner.details).end_object();
     return RewardScore{cosine_scaled_reward(correct, length, options_), w.str()};
   }
+  Status check_reference(const RewardInput& row) const override { return correctness_->check_reference(row); }
 
  private:
   CosineOptions options_;

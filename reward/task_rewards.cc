@@ -101,24 +101,21 @@ class CountdownChecker : public RewardChecker {
     w.end_object();
     return RewardScore{out.score, w.str()};
   }
+  Status check_reference(const RewardInput& row) const override {
+    R1_RETURN_IF_ERROR(reference_integers(row, "numbers").status());
+    return reference_number(row, "target").status();
+  }
 
  private:
   CountdownOptions options_;
 };
 
-// Gold as text: a GSM8K solution's "#### N", else the whole value.
-Result<std::string> gsm8k_gold(const RewardInput& input, const std::string& field) {
-  R1_ASSIGN_OR_RETURN(const JsonValue* v, reference_field(input, field.c_str()));
-  if (v->IsNumber()) return json_to_string(*v);
-  if (!v->IsString()) return Status::error(input.where + ": field '" + field + "' must be a string or a number");
-  return std::string(v->GetString(), v->GetStringLength());
-}
-
 class Gsm8kChecker : public RewardChecker {
  public:
   Gsm8kChecker(Gsm8kOptions options, std::string field) : options_(options), field_(std::move(field)) {}
   Result<RewardScore> score(const RewardInput& input) const override {
-    R1_ASSIGN_OR_RETURN(std::string gold, gsm8k_gold(input, field_));
+    // Gold as text: a GSM8K solution's "#### N", else the whole value.
+    R1_ASSIGN_OR_RETURN(std::string gold, reference_text(input, field_));
     Result<double> s = score_gsm8k(input.completion, gold, options_);
     if (!s.ok()) return s.status().with_context(input.where + ": field '" + field_ + "'");
     JsonWriter w;
@@ -128,6 +125,7 @@ class Gsm8kChecker : public RewardChecker {
     w.end_object();
     return RewardScore{*s, w.str()};
   }
+  Status check_reference(const RewardInput& row) const override { return reference_text(row, field_).status(); }
 
  private:
   Gsm8kOptions options_;

@@ -24,6 +24,17 @@ RolloutRequest make_rollout_request(const PromptSet& prompts, const std::vector<
 
 namespace {
 
+// What the reward reads of prompt i besides the completion.
+RewardInput prompt_input(const PromptSet& prompts, size_t i, std::string where) {
+  return {.completion = {},
+          .num_tokens = std::nullopt,
+          .finish_reason = {},
+          .reference = &prompts.references[i],
+          .where = std::move(where),
+          .prompt = prompts.examples[i].prompt,
+          .system = prompts.examples[i].system};
+}
+
 // The requester's fields, which the worker and the wire leave out.
 void attach_prompt(Sample& s, const PromptSet& prompts) {
   s.prompt = prompts.texts[s.prompt_index];
@@ -31,6 +42,16 @@ void attach_prompt(Sample& s, const PromptSet& prompts) {
   const Example& e = prompts.examples[s.prompt_index];
   if (!e.answer.empty()) s.reference_answer = e.answer;
 }
+
+}  // namespace
+
+Status check_reward_references(const RewardFunction& reward, const PromptSet& prompts) {
+  std::vector<RewardInput> rows;
+  for (size_t i = 0; i < prompts.size(); ++i) rows.push_back(prompt_input(prompts, i, prompts.examples[i].where));
+  return reward.check_references(rows);
+}
+
+namespace {
 
 Result<ScoredRollout> sample_and_score_here(RolloutWorker& worker, const RolloutRequest& request,
                                             const PromptSet& prompts, const RewardFunction& reward,
@@ -43,13 +64,12 @@ Result<ScoredRollout> sample_and_score_here(RolloutWorker& worker, const Rollout
   std::vector<RewardInput> inputs;
   for (Sample& s : samples) {
     attach_prompt(s, prompts);
-    inputs.push_back({.completion = s.completion,
-                      .num_tokens = static_cast<int64_t>(s.token_ids.size()),
-                      .finish_reason = s.finish_reason,
-                      .reference = &prompts.references[s.prompt_index],
-                      .where = prompts.examples[s.prompt_index].where + " sample " + std::to_string(s.sample_index),
-                      .prompt = prompts.examples[s.prompt_index].prompt,
-                      .system = prompts.examples[s.prompt_index].system});
+    const size_t i = static_cast<size_t>(s.prompt_index);
+    RewardInput in = prompt_input(prompts, i, prompts.examples[i].where + " sample " + std::to_string(s.sample_index));
+    in.completion = s.completion;
+    in.num_tokens = static_cast<int64_t>(s.token_ids.size());
+    in.finish_reason = s.finish_reason;
+    inputs.push_back(std::move(in));
   }
   start = Clock::now();
   R1_ASSIGN_OR_RETURN(std::vector<RewardResult> rewards, reward.score_all(inputs, reward_workers));

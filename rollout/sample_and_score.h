@@ -13,6 +13,12 @@
 
 namespace r1 {
 
+// Every prompt's reference row checked as `reward` will read it when its
+// samples are scored (reward/reward_spec.h check_references): a row that
+// lacks its answer fails the job before anything is sampled, naming the
+// file and line, not when that row's batch comes up.
+Status check_reward_references(const RewardFunction& reward, const PromptSet& prompts);
+
 // A request for prompts `indices` (positions in `prompts`, which become the
 // samples' prompt_index).
 RolloutRequest make_rollout_request(const PromptSet& prompts, const std::vector<int64_t>& indices,

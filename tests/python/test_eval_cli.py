@@ -150,16 +150,20 @@ def test_gsm8k_slice_from_shared_data(model, tmp_path):
     assert source[0]["question"] in prompt0 and prompt0.endswith("Assistant:")
 
 
-@pytest.mark.parametrize("case", ["unknown_dataset", "missing_model", "bad_row", "unknown_key"])
+@pytest.mark.parametrize("case", ["unknown_dataset", "missing_model", "bad_row", "no_answer", "unknown_key"])
 def test_bad_input_exits_1_and_writes_nothing(model, tmp_path, case):
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"prompt": "a", "answer": "1"}, {"question": "b", "answer": "2"}])
+    # The reward reads 'answer' (math): a row without it fails before anything is sampled.
+    no_answer = write_jsonl(tmp_path / "no_answer.jsonl", [{"prompt": "a", "answer": "1"}, {"prompt": "b"}])
     args = {"unknown_dataset": ["--model", model, "--dataset", "gsm9k"],
             "missing_model": ["--model", tmp_path / "no_model", "--dataset", "countdown:heldout"],
             "bad_row": ["--model", model, "--dataset", bad],
+            "no_answer": ["--model", model, "--dataset", no_answer],
             "unknown_key": ["--model", model, "--dataset", "countdown:heldout", "--set", "samplez=2"]}[case]
     message = {"unknown_dataset": "'gsm9k' is neither a built-in dataset",
                "missing_model": "is not a model folder",
                "bad_row": "bad.jsonl:2: field 'prompt' is missing",
+               "no_answer": "no_answer.jsonl:2: field 'answer' is missing (for reward 'accuracy')",
                "unknown_key": "unknown key 'samplez'"}[case]
     fresh = r1("eval", *args, "--out", tmp_path / "fresh", check=False)
     assert fresh.returncode == 1
