@@ -65,7 +65,7 @@ Result<ScoredRollout> sample_and_score_here(RolloutWorker& worker, const Rollout
   for (Sample& s : samples) {
     attach_prompt(s, prompts);
     const size_t i = static_cast<size_t>(s.prompt_index);
-    RewardInput in = prompt_input(prompts, i, prompts.examples[i].where + " sample " + std::to_string(s.sample_index));
+    RewardInput in = prompt_input(prompts, i, prompts.examples[i].where + ": sample " + std::to_string(s.sample_index));
     in.completion = s.completion;
     in.num_tokens = static_cast<int64_t>(s.token_ids.size());
     in.finish_reason = s.finish_reason;
