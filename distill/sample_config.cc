@@ -37,11 +37,6 @@ Status check_reward(const std::string& text) {
   return RewardFunction::check_json(doc, "reward");
 }
 
-Status set_stop(SampleConfig& c, const JsonValue& v, const std::string& where) {
-  if (read_field_value(v, c.stop)) return Status();
-  return field_value_error(v, "stop_strings", field_value_expected(c.stop), where);
-}
-
 Status validate(SampleConfig& c) {
   if (c.model.empty()) return field_error("model", "is required");
   R1_RETURN_IF_ERROR(check_rollout_worker_options(c.rollout));
@@ -85,8 +80,7 @@ const ConfigFields<SampleConfig>& sample_config_fields() {
           .add("max_new_tokens", &C::max_new_tokens, "tokens per completion at most")
           .add("batch_size", &C::batch_size, "prompts per generation batch (each sampled k times)")
           .add("stop", &C::stop, "generation stops after any of these and the completion is cut before it")
-          .add_alias("stop_strings", "a list of strings", set_stop,
-                     "input-only alias of stop (the name transformers' generate uses)")
+          .add_alias("stop_strings", &C::stop, "input-only alias of stop (the name transformers' generate uses)")
           .add("seed", &C::seed, "sampling seed")
           .add_json("reward", &C::reward, "a reward spec",
                     "reward spec (object or list) or a spec file path; null = the dataset's default")

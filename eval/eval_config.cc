@@ -1,6 +1,5 @@
 #include "eval/eval_config.h"
 
-#include <algorithm>
 #include <utility>
 
 #include "reward/reward_spec.h"

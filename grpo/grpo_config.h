@@ -99,11 +99,11 @@ struct GRPOConfig {
   // All keys, in table order, as one JSON object.
   std::string to_json() const;
 
-  // TRL's derivation (one process): defaults to one generation per optimizer step.
   // temperature, top_k, top_p and min_p (null = 0) as the sampler takes them.
   SamplingOptions sampling_options() const {
     return {.temperature = temperature, .top_k = top_k, .top_p = top_p, .min_p = min_p.value_or(0.0)};
   }
+  // TRL's derivation (one process): defaults to one generation per optimizer step.
   int64_t resolved_steps_per_generation() const;
   int64_t resolved_generation_batch_size() const;
   // How many generations sampling runs ahead of the learner: the largest lag

@@ -80,9 +80,9 @@ Trained train(const std::string& loss_type, ProcessGroup* group, int streams, bo
   }
   std::vector<at::Tensor> flat;
   for (const at::Tensor& p : policy.parameters()) flat.push_back(p.detach().reshape({-1}));
-  Result<TensorMap> whole = checkpoint_optimizer_state(group, optimizer);
+  Result<OptimizerCheckpoint> whole = checkpoint_optimizer_state(group, optimizer);
   EXPECT_TRUE(whole.ok()) << whole.status().message();
-  return {at::cat(flat), optimizer.state_tensors(), whole.ok() ? *whole : TensorMap()};
+  return {at::cat(flat), optimizer.state_tensors(), whole.ok() ? whole->state : TensorMap()};
 }
 
 void save(const at::Tensor& t, const fs::path& path) {

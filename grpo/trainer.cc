@@ -545,7 +545,7 @@ Result<std::unique_ptr<Run>> start_run(const RLConfig& c, bool resume, std::FILE
 // with, so that a resumed run samples exactly them again.
 Status save_checkpoint(Run& run, const std::deque<PendingGeneration>& in_flight) {
   R1_RETURN_IF_ERROR(check_same_weights(run));
-  R1_ASSIGN_OR_RETURN(TensorMap optimizer_state, checkpoint_optimizer_state(run.group.get(), *run.optimizer));
+  R1_ASSIGN_OR_RETURN(OptimizerCheckpoint optimizer, checkpoint_optimizer_state(run.group.get(), *run.optimizer));
   if (!run.process.writes_run_folder()) return Status();
   const RLConfig& c = run.config;
   R1_RETURN_IF_ERROR(run.store->flush());  // the checkpoint never runs ahead of the rollouts it trained on
@@ -555,9 +555,7 @@ Status save_checkpoint(Run& run, const std::deque<PendingGeneration>& in_flight)
   for (const PendingGeneration& p : in_flight)
     run.state.extra_tensor_files[in_flight_file(p.index)] = p.weights->tensors();
   CheckpointOptions options{c.output_dir, c.grpo.save_total_limit.value_or(0), c.model_name_or_path};
-  R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(options, run.policy,
-                                                                {optimizer_state, run.optimizer->steps_taken()},
-                                                                run.state));
+  R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(options, run.policy, optimizer, run.state));
   if (run.log) std::fprintf(run.log, "saved %s\n", dir.c_str());
   return Status();
 }

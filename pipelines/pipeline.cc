@@ -177,10 +177,6 @@ std::string utc_now() {
   return stamp;
 }
 
-}  // namespace
-
-namespace {
-
 Status check_stage(const Recipe& recipe, size_t i, const std::string& run_dir, bool check_inputs) {
   const RecipeStage& s = recipe.stages[i];
   R1_ASSIGN_OR_RETURN(rapidjson::Document config, resolve_stage_config(recipe, i, run_dir));

@@ -139,13 +139,12 @@ Result<bool> RewardFunction::applies(const Component& c, const RewardInput& inpu
   return json_to_string(*value) == c.when_equals_json;
 }
 
-Status RewardFunction::check_references(const std::vector<RewardInput>& rows) const {
-  for (const RewardInput& row : rows)
-    for (const Component& c : components_) {
-      R1_ASSIGN_OR_RETURN(bool on, applies(c, row));
-      Status s = on && c.checker ? c.checker->check_reference(row) : Status();
-      if (!s.ok()) return Status::error(s.message() + " (for reward '" + c.name + "')");
-    }
+Status RewardFunction::check_reference(const RewardInput& row) const {
+  for (const Component& c : components_) {
+    R1_ASSIGN_OR_RETURN(bool on, applies(c, row));
+    Status s = on && c.checker ? c.checker->check_reference(row) : Status();
+    if (!s.ok()) return Status::error(s.message() + " (for reward '" + c.name + "')");
+  }
   return Status();
 }
 

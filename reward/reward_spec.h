@@ -46,11 +46,11 @@ class RewardFunction {
   // failing row's, so the outcome does not depend on thread timing.
   Result<std::vector<RewardResult>> score_all(const std::vector<RewardInput>& inputs, int workers) const;
   std::vector<std::string> component_names() const;
-  // Every row's reference checked as scoring will read it (the fields each
+  // A row's reference checked as scoring will read it (the fields each
   // applicable checker needs, the "when" fields), without scoring: a job
-  // calls it on its whole dataset before it samples anything. `rows` carry
-  // the reference, where, prompt and system; their completions are unused.
-  Status check_references(const std::vector<RewardInput>& rows) const;
+  // calls it on every dataset row before it samples anything. `row` carries
+  // the reference, where, prompt and system; its completion is unused.
+  Status check_reference(const RewardInput& row) const;
 
  private:
   struct Component {

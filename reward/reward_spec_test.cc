@@ -62,7 +62,7 @@ TEST(RewardSpec, WhenRoutesAnEntryByAField) {
   EXPECT_EQ(fn->score_all(inputs, 1).status().message(), "rows.jsonl:2: field 'kind' is missing");
 }
 
-// check_references reads each row as scoring will, without a completion:
+// check_reference reads each row as scoring will, without a completion:
 // the fields of every checker that applies to it (by "when"), named with
 // the row and the reward.
 TEST(RewardSpec, CheckReferencesReadsWhatScoringReads) {
@@ -83,10 +83,14 @@ TEST(RewardSpec, CheckReferencesReadsWhatScoringReads) {
     rows[i].reference = &docs[i];
     rows[i].where = "d.jsonl:" + std::to_string(i + 1);
   }
-  EXPECT_TRUE(fn->check_references(rows).ok()) << fn->check_references(rows).message();
+  auto check_all = [&] {  // the first row's error, as check_reward_references reports it
+    for (const RewardInput& row : rows) R1_RETURN_IF_ERROR(fn->check_reference(row));
+    return Status();
+  };
+  EXPECT_TRUE(check_all().ok()) << check_all().message();
   auto fails_with = [&](size_t i, const char* text) {
     docs[i].Parse(text);
-    return fn->check_references(rows).message();
+    return check_all().message();
   };
   EXPECT_EQ(fails_with(1, R"({"kind": "math"})"), "d.jsonl:2: field 'answer' is missing (for reward 'acc')");
   EXPECT_EQ(fails_with(1, R"({"kind": "math", "answer": [1]})"),

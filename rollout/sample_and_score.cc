@@ -43,16 +43,6 @@ void attach_prompt(Sample& s, const PromptSet& prompts) {
   if (!e.answer.empty()) s.reference_answer = e.answer;
 }
 
-}  // namespace
-
-Status check_reward_references(const RewardFunction& reward, const PromptSet& prompts) {
-  std::vector<RewardInput> rows;
-  for (size_t i = 0; i < prompts.size(); ++i) rows.push_back(prompt_input(prompts, i, prompts.examples[i].where));
-  return reward.check_references(rows);
-}
-
-namespace {
-
 Result<ScoredRollout> sample_and_score_here(RolloutWorker& worker, const RolloutRequest& request,
                                             const PromptSet& prompts, const RewardFunction& reward,
                                             int reward_workers) {
@@ -113,6 +103,12 @@ Result<ScoredRollout> sample_and_score_over_ranks(RolloutWorker& worker, const R
 }
 
 }  // namespace
+
+Status check_reward_references(const RewardFunction& reward, const PromptSet& prompts) {
+  for (size_t i = 0; i < prompts.size(); ++i)
+    R1_RETURN_IF_ERROR(reward.check_reference(prompt_input(prompts, i, prompts.examples[i].where)));
+  return Status();
+}
 
 Result<ScoredRollout> sample_and_score(RolloutWorker& worker, const RolloutRequest& request, const PromptSet& prompts,
                                        const RewardFunction& reward, int reward_workers, ProcessGroup* group) {

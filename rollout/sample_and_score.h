@@ -14,7 +14,7 @@
 namespace r1 {
 
 // Every prompt's reference row checked as `reward` will read it when its
-// samples are scored (reward/reward_spec.h check_references): a row that
+// samples are scored (RewardFunction::check_reference): a row that
 // lacks its answer fails the job before anything is sampled, naming the
 // file and line, not when that row's batch comes up.
 Status check_reward_references(const RewardFunction& reward, const PromptSet& prompts);

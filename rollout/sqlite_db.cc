@@ -86,10 +86,10 @@ SqliteStmt& SqliteStmt::bind(int index, double value) {
   return *this;
 }
 
-std::string sqlite_text(const std::string& value) { return utf8_valid(value) ? value : utf8_lossy(value); }
+std::string sqlite_text(const std::string& value) { return utf8_lossy(value); }  // the same bytes when valid
 
 SqliteStmt& SqliteStmt::bind(int index, const std::string& value) {
-  if (!utf8_valid(value)) return bind(index, utf8_lossy(value));
+  if (!utf8_valid(value)) return bind(index, sqlite_text(value));
   note(sqlite3_bind_text(stmt_.get(), index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT));
   return *this;
 }

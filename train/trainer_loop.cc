@@ -258,9 +258,8 @@ Result<TrainerLoopResult> run_trainer_loop(const TrainingArguments& c, const Tra
     }
     if (c.eval_steps > 0 && step % c.eval_steps == 0 && step != total) R1_RETURN_IF_ERROR(log_eval(run).status());
     if (save) {
-      R1_ASSIGN_OR_RETURN(TensorMap state, checkpoint_optimizer_state(run.group.get(), *run.optimizer));
+      R1_ASSIGN_OR_RETURN(OptimizerCheckpoint optimizer, checkpoint_optimizer_state(run.group.get(), *run.optimizer));
       if (run.process.writes_run_folder()) {
-        const OptimizerCheckpoint optimizer{state, run.optimizer->steps_taken()};
         R1_ASSIGN_OR_RETURN(std::string dir, save_training_checkpoint(ckpt, run.model, optimizer, run.state));
         if (log) std::fprintf(log, "saved %s\n", dir.c_str());
       }

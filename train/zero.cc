@@ -2,6 +2,8 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include <utility>
+
 #include "train/micro_batches.h"
 
 namespace r1 {
@@ -32,8 +34,8 @@ Status step_optimizer(AdamW& optimizer, double lr, ProcessGroup* group) {
   return Status();
 }
 
-Result<TensorMap> checkpoint_optimizer_state(ProcessGroup* group, const AdamW& optimizer) {
-  if (!optimizer.sharded()) return optimizer.state_tensors();
+Result<OptimizerCheckpoint> checkpoint_optimizer_state(ProcessGroup* group, const AdamW& optimizer) {
+  if (!optimizer.sharded()) return OptimizerCheckpoint{optimizer.state_tensors(), optimizer.steps_taken()};
   if (!group) return Status::error("a sharded optimizer's checkpoint needs its process group");
   TensorMap whole = optimizer.state_tensors();
   const std::vector<at::Tensor> mine = optimizer.tensors_of(group->rank());
@@ -48,7 +50,7 @@ Result<TensorMap> checkpoint_optimizer_state(ProcessGroup* group, const AdamW& o
       if (group->rank() == 0) whole[name] = one[0].to(at::kCPU);
     }
   }
-  return whole;
+  return OptimizerCheckpoint{std::move(whole), optimizer.steps_taken()};
 }
 
 }  // namespace r1

@@ -18,6 +18,7 @@
 #include "model/transformer.h"
 #include "train/optimizer.h"
 #include "train/process_group.h"
+#include "train/train_state.h"
 #include "util/status.h"
 
 namespace r1 {
@@ -38,12 +39,12 @@ AdamWOptions with_zero_stage(AdamWOptions options, int64_t zero_stage, const Tra
 // null only for an unsharded optimizer (checked before stepping).
 Status step_optimizer(AdamW& optimizer, double lr, ProcessGroup* group);
 
-// The optimizer state a checkpoint holds: the same tensors as an unsharded
-// AdamW's state_tensors(), whatever the sharding, so that a checkpoint
-// resumes with or without it. Sharded, rank 0 receives every rank's share
-// (broadcast from it tensor by tensor, each copied to host memory, so a
-// GPU never holds more than one extra tensor) and the others return their
-// own; every rank must call it.
-Result<TensorMap> checkpoint_optimizer_state(ProcessGroup* group, const AdamW& optimizer);
+// The optimizer state a checkpoint holds, with its step count: the same
+// tensors as an unsharded AdamW's state_tensors(), whatever the sharding,
+// so that a checkpoint resumes with or without it. Sharded, rank 0
+// receives every rank's share (broadcast from it tensor by tensor, each
+// copied to host memory, so a GPU never holds more than one extra tensor)
+// and the others return their own; every rank must call it.
+Result<OptimizerCheckpoint> checkpoint_optimizer_state(ProcessGroup* group, const AdamW& optimizer);
 
 }  // namespace r1

@@ -123,13 +123,8 @@ class ConfigFields {
   // A key held by a member of one of the value types above.
   template <typename T>
   ConfigFields& add(const char* name, T C::*member, const char* help) {
-    std::string key = name;
-    Setter set = [member, key](C& c, const JsonValue& v, const std::string& where) {
-      if (read_field_value(v, c.*member)) return Status();
-      return field_value_error(v, key, field_value_expected(c.*member), where);
-    };
     Writer write = [member](const C& c, JsonWriter& w) { write_field_value(w, c.*member); };
-    return add(name, field_value_expected(C{}.*member), std::move(set), std::move(write), help);
+    return add(name, field_value_expected(C{}.*member), member_setter(name, member), std::move(write), help);
   }
 
   // A key kept as compact JSON text ("" for null): a dataset source, a reward
@@ -160,6 +155,12 @@ class ConfigFields {
   // listed by help, never written.
   ConfigFields& add_alias(const char* name, const char* expected, Setter set, const char* help) {
     return push({{name, expected, help, false}, std::move(set), nullptr});
+  }
+  // An input-only name that reads into another key's member (sample's
+  // `stop_strings` for `stop`); errors name the alias.
+  template <typename T>
+  ConfigFields& add_alias(const char* name, T C::*member, const char* help) {
+    return add_alias(name, field_value_expected(C{}.*member), member_setter(name, member), help);
   }
 
   // Every field of `sub`, read into and written from `member` (flat keys).
@@ -278,6 +279,15 @@ class ConfigFields {
   const std::vector<Field>& fields() const { return fields_; }
 
  private:
+  // Reads a JSON value of T into `member`; errors name `key`.
+  template <typename T>
+  static Setter member_setter(const char* key, T C::*member) {
+    return [member, key = std::string(key)](C& c, const JsonValue& v, const std::string& where) {
+      if (read_field_value(v, c.*member)) return Status();
+      return field_value_error(v, key, field_value_expected(c.*member), where);
+    };
+  }
+
   ConfigFields& push(Field f) {
     infos_.push_back(f.info);
     fields_.push_back(std::move(f));
