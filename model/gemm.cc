@@ -1,6 +1,7 @@
 #include "model/gemm.h"
 
 #include <ATen/Config.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cstdlib>
@@ -92,7 +93,58 @@ struct Matmul : torch::autograd::Function<Matmul<product>> {
   }
 };
 
+// x [M, in] w [out, in]^T, whose backward adds w's gradient into `sum`
+// (WeightGradSink) rather than returning it. On oneDNN where `onednn`,
+// else MKL through ATen (at::mm, as at::linear).
+struct SummingLinear : torch::autograd::Function<SummingLinear> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            const at::Tensor& sum, bool onednn) {
+    ctx->save_for_backward({x, w});
+    ctx->saved_data["sum"] = sum;
+    ctx->saved_data["onednn"] = onednn;
+    return onednn ? matmul_2d(x, w.t()) : at::mm(x, w.t());
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &w = saved[1];
+    at::Tensor grad = grads[0].contiguous();  // [M, out]
+    at::Tensor sum = ctx->saved_data["sum"].toTensor();
+    const bool onednn = ctx->saved_data["onednn"].toBool();
+    if (ctx->needs_input_grad(1)) {
+      if (onednn) {
+        at::native::mkldnn_matmul(grad.t(), x, sum, /*beta=*/1.0f, /*alpha=*/1.0f);
+      } else {
+        sum.addmm_(grad.t(), x);
+      }
+    }
+    at::Tensor grad_x;
+    if (ctx->needs_input_grad(0)) grad_x = onednn ? matmul_2d(grad, w) : at::mm(grad, w);
+    return {grad_x, at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+thread_local const WeightGradSink* installed_sink = nullptr;
+
 }  // namespace
+
+bool WeightGradSink::holds(const at::Tensor& weight) {
+  return weight.defined() && weight.is_cpu() && weight.scalar_type() == at::kFloat && weight.requires_grad();
+}
+
+WeightGradSink::WeightGradSink(const std::vector<at::Tensor>& weights, std::vector<at::Tensor>& sums)
+    : previous_(installed_sink) {
+  sums.resize(weights.size());
+  for (size_t i = 0; i < weights.size(); ++i) {
+    if (!holds(weights[i])) continue;
+    if (!sums[i].defined()) sums[i] = at::zeros_like(weights[i], at::MemoryFormat::Contiguous);
+    sum_of_.emplace(weights[i].unsafeGetTensorImpl(), sums[i]);
+  }
+  installed_sink = this;
+}
+
+WeightGradSink::~WeightGradSink() { installed_sink = previous_; }
 
 // ATen's mkldnn_matmul refuses CPUs without these (its check names the bf16
 // path but guards every dtype); there, and where oneDNN would run AVX2 code
@@ -158,6 +210,17 @@ bool upcast_applies(const at::Tensor& a, const at::Tensor& b) {
 }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  if (installed_sink && at::GradMode::is_enabled()) {
+    auto it = installed_sink->sum_of_.find(w.unsafeGetTensorImpl());
+    if (it != installed_sink->sum_of_.end() && x.scalar_type() == at::kFloat) {
+      std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
+      out_shape.back() = w.size(0);
+      const bool onednn = onednn_applies(x);
+      at::Tensor x2 = x.reshape({-1, x.size(-1)});
+      at::Tensor y = SummingLinear::apply(onednn ? x2.contiguous() : x2, w, it->second, onednn).view(out_shape);
+      return b.defined() ? y + b : y;
+    }
+  }
   const bool upcast_product = upcast_applies(x, w) && (!b.defined() || b.scalar_type() == x.scalar_type());
   if (!upcast_product && !onednn_applies(x)) return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
   std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());

@@ -22,6 +22,9 @@
 
 #include <ATen/ATen.h>
 
+#include <unordered_map>
+#include <vector>
+
 // Called qualified (gemm::linear), so argument-dependent lookup never
 // confuses these with at::linear / at::matmul.
 namespace r1::gemm {
@@ -38,6 +41,34 @@ bool upcast_applies(const at::Tensor& a, const at::Tensor& b);
 // x [..., in] w [out, in]^T + b -> [..., out]; differentiable in x and w
 // (and b). Same arithmetic as at::linear up to fp32 summation order.
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = {});
+
+// Weight gradients summed by the products that compute them. While a sink
+// is installed on a thread (it is, from construction to destruction),
+// linear's products run there with grad mode on and a weight the sink
+// holds add d loss / d weight into the weight's sum within the backward's
+// GEMM (beta = 1) and give autograd no gradient for that weight. A
+// training micro-batch then allocates no weight gradient per product, nor
+// sums a weight's uses (GRPO's prompt and completion passes) or adds them
+// into .grad afterwards: on the CPU that was ~5% of an update
+// (docs/benchmarks.md). The sum is bound when the forward runs, so the
+// backward may run on any thread. fp32 CPU weights only; others are not
+// held, and their products return gradients to autograd as before.
+class WeightGradSink {
+ public:
+  // sums[i] becomes weights[i]'s sum, zero-filled where undefined; sums
+  // must outlive the sink's products' backward.
+  WeightGradSink(const std::vector<at::Tensor>& weights, std::vector<at::Tensor>& sums);
+  ~WeightGradSink();
+  WeightGradSink(const WeightGradSink&) = delete;
+  WeightGradSink& operator=(const WeightGradSink&) = delete;
+  // True for a weight the sink would hold.
+  static bool holds(const at::Tensor& weight);
+
+ private:
+  friend at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
+  std::unordered_map<const c10::TensorImpl*, at::Tensor> sum_of_;
+  const WeightGradSink* previous_;
+};
 
 // Batched a [..., M, K] @ b [..., K, N] -> [..., M, N] (same batch dims, no
 // broadcasting); differentiable in both.

@@ -40,6 +40,41 @@ TEST(Gemm, MatchesAtLinearForwardAndBackward) {
 
 // Batched products as attention uses them: 4-D, the right operand a
 // transposed view (k^T) or a strided one.
+// With a sink installed, a product's weight gradient lands in the sink's
+// sum (added to what it held, across the weight's uses) and autograd gets
+// none; the input's and the bias's gradients are autograd's as before.
+// Runs on whichever path this CPU takes (MKL or oneDNN; the ctest variants
+// force each).
+TEST(Gemm, SinkSumsWeightGradientsInTheProduct) {
+  at::manual_seed(3);
+  const at::Tensor w0 = at::randn({33, 48}), b0 = at::randn({33}), x0 = at::randn({5, 7, 48}), x1 = at::randn({9, 48});
+  at::Tensor up0 = at::randn({5, 7, 33}), up1 = at::randn({9, 33});
+  auto loss = [&](const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+    return (gemm::linear(x, w, b) * up0).sum() + (gemm::linear(x1, w, b) * up1).sum();
+  };
+  // Reference: plain autograd (no sink), the weight used twice.
+  at::Tensor w = w0.clone().requires_grad_(), b = b0.clone().requires_grad_(), x = x0.clone().requires_grad_();
+  loss(x, w, b).backward();
+  // With the sink: its sum starts from what it holds (here 1).
+  at::Tensor ws = w0.clone().requires_grad_(), bs = b0.clone().requires_grad_(), xs = x0.clone().requires_grad_();
+  std::vector<at::Tensor> sums = {at::ones_like(w0), at::Tensor()};
+  {
+    WeightGradSink sink({ws, bs.to(at::kDouble)}, sums);  // a double tensor is not held
+    EXPECT_FALSE(sums[1].defined());
+    loss(xs, ws, bs).backward();
+  }
+  EXPECT_FALSE(ws.grad().defined()) << "autograd received the weight's gradient too";
+  EXPECT_TRUE(at::allclose(sums[0], w.grad() + 1, 1e-4, 1e-4));
+  EXPECT_TRUE(at::allclose(xs.grad(), x.grad(), 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(bs.grad(), b.grad(), 1e-5, 1e-5));
+  // Uninstalled: the next product returns its gradient to autograd again.
+  (gemm::linear(x1, ws) * up1).sum().backward();
+  EXPECT_TRUE(ws.grad().defined());
+  EXPECT_TRUE(WeightGradSink::holds(ws));
+  EXPECT_FALSE(WeightGradSink::holds(ws.detach()));
+  EXPECT_FALSE(WeightGradSink::holds(ws.detach().to(at::kBFloat16).requires_grad_()));
+}
+
 TEST(Gemm, BatchedMatmulMatchesAtMatmul) {
   at::manual_seed(1);
   expect_same_function(

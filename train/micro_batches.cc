@@ -6,6 +6,7 @@
 #include <optional>
 #include <tuple>
 
+#include "model/gemm.h"
 #include "train/grad_buckets.h"
 #include "util/cpu_streams.h"
 
@@ -34,6 +35,18 @@ bool grads_in_place(const MicroBatchPlan& plan, const std::vector<at::Tensor>& p
   for (const at::Tensor& p : params)
     if (p.scalar_type() != at::kFloat) return false;
   return true;
+}
+
+// Adds the weight gradients the products summed (gemm::WeightGradSink) to
+// `target`'s sums or .grad, and empties them.
+void add_product_sums(const std::vector<at::Tensor>& params, std::vector<at::Tensor>& product_sums,
+                      const GradTarget& target) {
+  if (target.sums) target.sums->resize(params.size());
+  for (size_t p = 0; p < product_sums.size(); ++p) {
+    if (!product_sums[p].defined()) continue;
+    add_to(target.sums ? (*target.sums)[p] : params[p].mutable_grad(), product_sums[p]);
+  }
+  product_sums.clear();
 }
 
 }  // namespace
@@ -100,9 +113,25 @@ Status run_micro_batches(const MicroBatchPlan& plan, const std::vector<at::Tenso
   const std::optional<size_t> last = last_backward(plan);
   std::vector<Status> status(plan.mine.size());
   run_streams(plan.streams(), [&](int s) {
-    for (size_t i : plan.by_stream[s]) {
-      status[i] =
-          run(i, {.sums = in_place ? nullptr : &sums[s], .buckets = buckets && last == i ? &*buckets : nullptr});
+    // Every micro-batch but the stream's last sums its weight gradients in
+    // the products (gemm::WeightGradSink); they join the stream's gradient
+    // before the last runs. The last gives .grad (or the stream's sums) its
+    // gradient through autograd, as the last of a rank's single stream must
+    // for the all-reduce to start inside its backward: a rank and a stream
+    // then sum the same terms in the same order.
+    std::vector<at::Tensor> product_sums;
+    const std::vector<size_t>& mine = plan.by_stream[s];
+    for (size_t k = 0; k < mine.size(); ++k) {
+      const size_t i = mine[k];
+      const GradTarget target{.sums = in_place ? nullptr : &sums[s],
+                              .buckets = buckets && last == i ? &*buckets : nullptr};
+      if (k + 1 < mine.size()) {
+        gemm::WeightGradSink sink(params, product_sums);
+        status[i] = run(i, target);
+      } else {
+        add_product_sums(params, product_sums, target);
+        status[i] = run(i, target);
+      }
       if (!status[i].ok()) return;
     }
   });
