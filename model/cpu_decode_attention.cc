@@ -168,8 +168,211 @@ R1_AVX2 void weighted_values_one_head(const float* p, const View<T>& v, int64_t 
   }
 }
 
+// ---- AVX-512 (head_dim a multiple of 16): four query rows at a time, so
+// each key and value row is loaded once for the four; twice the lanes per
+// instruction. Selected where the CPU has it (attend below). ----
+
+template <typename T>
+R1_AVX512 __m512 load16(const T* p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return _mm512_loadu_ps(p);
+  } else {  // bf16 is fp32's upper half
+    __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+  }
+}
+
+// [a's 128-bit lanes 0+1, 2+3, b's 0+1, 2+3].
+R1_AVX512 __m512 fold_lanes(__m512 a, __m512 b) {
+  return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// Lane i of the result = the sum of v[i]'s sixteen lanes: pairs of
+// vectors folded four times, each fold halving the lanes per sum.
+R1_AVX512 __m512 horizontal_sums16(const __m512 (&v)[16]) {
+  __m512 w[8], x[4];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i)  // per 128 bits: [a0+a2, b0+b2, a1+a3, b1+b3]
+    w[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {  // per 128 bits: one partial sum of each of four vectors
+    __m512d a = _mm512_castps_pd(w[2 * i]), b = _mm512_castps_pd(w[2 * i + 1]);
+    x[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  // Across the 128-bit lanes: x[q]'s four partials end in lane q.
+  return fold_lanes(fold_lanes(x[0], x[1]), fold_lanes(x[2], x[3]));
+}
+
+// Four mask values as fp32.
+template <typename T>
+R1_AVX512 __m128 load4(const T* p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return _mm_loadu_ps(p);
+  } else {
+    __m128i wide = _mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    return _mm_castsi128_ps(_mm_slli_epi32(wide, 16));
+  }
+}
+
+// scores[r, s] = q[m + r] . k[s] * scale + mask[m + r, s] for R <= 4 query
+// rows from m, keys four at a time (the 4 x 4 dot products reduced into one
+// vector); a block of four keys hidden from all R rows is skipped. (A
+// hidden key's -inf mask makes its score -inf whatever the product.)
+template <int R, typename T>
+R1_AVX512 void scores_rows(const View<T>& q, const View<T>& k, const View<T>& mask, int64_t b, int64_t h, int64_t m,
+                           int64_t S, int64_t D, float scale, float* out) {
+  const __m128 hidden = _mm_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m512 scale16 = _mm512_set1_ps(scale);
+  const T* keys = k.at(b, h, 0);
+  const T* rows[R];
+  const T* masks[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) rows[r] = q.at(b, h, m + r), masks[r] = mask.at(b, 0, m + r);
+  int64_t s = 0;
+  for (; s + 4 <= S; s += 4) {
+    __m128 add[R];
+    bool all_hidden = true;
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      add[r] = load4(masks[r] + s);
+      all_hidden &= _mm_movemask_ps(_mm_cmpeq_ps(add[r], hidden)) == 0xF;
+    }
+    if (all_hidden) {
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) _mm_storeu_ps(out + r * S + s, hidden);
+      continue;
+    }
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
+    for (int64_t d = 0; d < D; d += 16) {
+      __m512 qv[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) qv[r] = load16(rows[r] + d);
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        __m512 kv = load16(keys + (s + j) * k.row + d);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) acc[r * 4 + j] = _mm512_fmadd_ps(qv[r], kv, acc[r * 4 + j]);
+      }
+    }
+    alignas(64) float dots[16];  // row r's four in dots[4r, 4r + 4)
+    _mm512_store_ps(dots, _mm512_mul_ps(horizontal_sums16(acc), scale16));
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) _mm_storeu_ps(out + r * S + s, _mm_add_ps(_mm_load_ps(dots + 4 * r), add[r]));
+  }
+  for (; s < S; ++s)
+    for (int r = 0; r < R; ++r) {
+      float dot = 0;
+      for (int64_t d = 0; d < D; ++d) dot += static_cast<float>(rows[r][d]) * static_cast<float>(keys[s * k.row + d]);
+      out[r * S + s] = dot * scale + static_cast<float>(masks[r][s]);
+    }
+}
+
+// softmax_row with sixteen lanes (the tail under a mask).
+R1_AVX512 void softmax_row16(float* row, int64_t S, bool to_bf16) {
+  __m512 mv = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t s = 0; s < S; s += 16) {
+    const __mmask16 in = S - s >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (S - s)) - 1);
+    mv = _mm512_mask_max_ps(mv, in, mv, _mm512_maskz_loadu_ps(in, row + s));
+  }
+  const __m512 maxv = _mm512_set1_ps(_mm512_reduce_max_ps(mv));
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t s = 0; s < S; s += 16) {
+    const __mmask16 in = S - s >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (S - s)) - 1);
+    __m512 e = _mm512_maskz_mov_ps(in, Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_maskz_loadu_ps(in, row + s), maxv)));
+    _mm512_mask_storeu_ps(row + s, in, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(acc));
+  for (int64_t s = 0; s < S; s += 16) {
+    const __mmask16 in = S - s >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (S - s)) - 1);
+    __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(in, row + s), inv);
+    if (to_bf16) p = _mm512_castsi512_ps(_mm512_inserti64x4(
+                     _mm512_castsi256_si512(simd::bf16_bits(_mm512_castps512_ps256(p))),
+                     simd::bf16_bits(_mm512_extractf32x8_ps(p, 1)), 1));
+    _mm512_mask_storeu_ps(row + s, in, p);
+  }
+}
+
+// out[r] = sum_s p[r, s] v[s, d : d + 16N] for R <= 4 rows at once.
+template <int R, int N, typename T>
+R1_AVX512 void weighted_values_rows(const float* p, int64_t S, const T* values, int64_t row, int64_t D, float* out) {
+  __m512 acc[R][N];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < N; ++i) acc[r][i] = _mm512_setzero_ps();
+  for (int64_t s = 0; s < S; ++s) {
+    __m512 v[N];
+#pragma GCC unroll 4
+    for (int i = 0; i < N; ++i) v[i] = load16(values + s * row + 16 * i);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      __m512 weight = _mm512_set1_ps(p[r * S + s]);
+#pragma GCC unroll 4
+      for (int i = 0; i < N; ++i) acc[r][i] = _mm512_fmadd_ps(weight, v[i], acc[r][i]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < N; ++i) _mm512_storeu_ps(out + r * D + 16 * i, acc[r][i]);
+}
+
+// One (batch row, KV head) pair: R query rows from m through scores,
+// softmax and values; head_dim in slices of 64, then 32, then 16.
+template <int R, typename T>
+R1_AVX512 void attend_rows16(const View<T>& q, const View<T>& k, const View<T>& v, const View<T>& mask, int64_t b,
+                             int64_t h, int64_t m, int64_t S, int64_t D, float scale, bool to_bf16, float* scores,
+                             float* out) {
+  scores_rows<R>(q, k, mask, b, h, m, S, D, scale, scores);
+  for (int r = 0; r < R; ++r) softmax_row16(scores + r * S, S, to_bf16);
+  const T* values = v.at(b, h, 0);
+  for (int64_t d = 0; d < D;) {
+    if (D - d >= 64) {
+      weighted_values_rows<R, 4>(scores, S, values + d, v.row, D, out + d);
+      d += 64;
+    } else if (D - d >= 32) {
+      weighted_values_rows<R, 2>(scores, S, values + d, v.row, D, out + d);
+      d += 32;
+    } else {
+      weighted_values_rows<R, 1>(scores, S, values + d, v.row, D, out + d);
+      d += 16;
+    }
+  }
+}
+
+template <typename T>
+void attend_one_head16(const View<T>& q, const View<T>& k, const View<T>& v, const View<T>& mask, int64_t b,
+                       int64_t h, int64_t M, int64_t S, int64_t D, float scale, bool to_bf16, float* scores,
+                       float* out) {
+  for (int64_t m = 0; m < M; m += 4) {
+    float* om = out + m * D;
+    switch (std::min<int64_t>(4, M - m)) {
+      case 4: attend_rows16<4>(q, k, v, mask, b, h, m, S, D, scale, to_bf16, scores, om); break;
+      case 3: attend_rows16<3>(q, k, v, mask, b, h, m, S, D, scale, to_bf16, scores, om); break;
+      case 2: attend_rows16<2>(q, k, v, mask, b, h, m, S, D, scale, to_bf16, scores, om); break;
+      default: attend_rows16<1>(q, k, v, mask, b, h, m, S, D, scale, to_bf16, scores, om); break;
+    }
+  }
+}
+
 bool unit_stride(const at::Tensor& t, at::ScalarType dtype) {
   return t.is_cpu() && t.scalar_type() == dtype && t.dim() == 4 && t.stride(3) == 1;
+}
+
+// One past the last key any of the M query rows sees: the keys after it
+// (at decode, the cache's free slots) are skipped by every kernel, which
+// take this as their key count.
+template <typename T>
+int64_t visible_keys(const View<T>& mask, int64_t b, int64_t M, int64_t S) {
+  const float hidden = -std::numeric_limits<float>::infinity();
+  for (int64_t s = S; s > 0; --s)
+    for (int64_t m = 0; m < M; ++m)
+      if (static_cast<float>(mask.at(b, 0, m)[s - 1]) != hidden) return s;
+  return 0;
 }
 
 // One (batch row, KV head) pair after another, each pair's scores staying
@@ -183,12 +386,20 @@ void attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const
   T* op = out.data_ptr<T>();
   // Each pair is ~M * S * D * 4 FLOPs: a few per task keep threads busy.
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, M * S * D));
+  const bool wide = simd::cpu_has_avx512() && D % 16 == 0;
   at::parallel_for(0, B * KV, grain, [&](int64_t begin, int64_t end) {
     std::vector<float> scores(M * S), values(M * D), q_row(D);
+    int64_t seen_b = -1, seen = 0;  // the mask is per batch row: scanned once for its KV heads
     for (int64_t i = begin; i < end; ++i) {
-      scores_one_head(qv, kv, maskv, i / KV, i % KV, M, S, D, scale, q_row.data(), scores.data());
-      for (int64_t m = 0; m < M; ++m) softmax_row(scores.data() + m * S, S, bf16);
-      weighted_values_one_head(scores.data(), vv, i / KV, i % KV, M, S, D, values.data());
+      const int64_t b = i / KV, h = i % KV;
+      if (b != seen_b) seen = visible_keys(maskv, b, M, S), seen_b = b;
+      if (wide) {
+        attend_one_head16(qv, kv, vv, maskv, b, h, M, seen, D, scale, bf16, scores.data(), values.data());
+      } else {
+        scores_one_head(qv, kv, maskv, b, h, M, seen, D, scale, q_row.data(), scores.data());
+        for (int64_t m = 0; m < M; ++m) softmax_row(scores.data() + m * seen, seen, bf16);
+        weighted_values_one_head(scores.data(), vv, b, h, M, seen, D, values.data());
+      }
       std::copy(values.begin(), values.end(), op + i * M * D);  // one rounding to bf16
     }
   });
@@ -225,3 +436,4 @@ at::Tensor cpu_decode_attention(const at::Tensor& q, const at::Tensor& k, const 
 }  // namespace r1
 
 #undef R1_AVX2
+#undef R1_AVX512

@@ -58,6 +58,13 @@ TEST(CpuDecodeAttention, EqualsSoftmaxAttentionOverTheVisibleKeys) {
   expect_equals_reference(make_problem(2, 3, kCpuDecodeQueryRows, 5, 8, {5, 2}));
   // head_dim 136: the value kernel's passes of four vectors leave one over.
   expect_equals_reference(make_problem(1, 2, 3, 70, 136, {65}));
+  // Where the CPU has AVX-512 (head_dim a multiple of 16): seven query rows
+  // (groups of four and three), head_dim 48 (slices of 32 and 16), 64 and
+  // 128 (slices of 64), caches whose length leaves a tail of keys.
+  expect_equals_reference(make_problem(2, 2, 7, 23, 48, {23, 9}));
+  expect_equals_reference(make_problem(2, 1, 6, 130, 64, {130, 77}));
+  expect_equals_reference(make_problem(1, 2, 2, 67, 128, {61}));
+  expect_equals_reference(make_problem(3, 1, 5, 16, 16, {1, 16, 15}));
 }
 
 TEST(CpuDecodeAttention, KeysHiddenInTheMiddleAndPerQueryRow) {
@@ -68,6 +75,10 @@ TEST(CpuDecodeAttention, KeysHiddenInTheMiddleAndPerQueryRow) {
   p.mask.select(2, 1).narrow(-1, 40, 10).fill_(kHidden);  // one query row sees fewer keys
   p.mask.select(2, 2).narrow(-1, 3, 2).fill_(kHidden);    // part of a block
   expect_equals_reference(p);
+  // The same with head_dim 64 (the AVX-512 kernels where the CPU has them).
+  Problem wide = make_problem(2, 2, 4, 50, 64, {50, 50});
+  wide.mask.copy_(p.mask);
+  expect_equals_reference(wide);
 }
 
 // bf16 against the explicit path's ATen ops (model/transformer.cc): scores
@@ -75,7 +86,8 @@ TEST(CpuDecodeAttention, KeysHiddenInTheMiddleAndPerQueryRow) {
 TEST(CpuDecodeAttention, Bf16EqualsTheExplicitPathWithinARounding) {
   if (!kernel_runs_here()) GTEST_SKIP() << "this CPU has no AVX2/FMA: the ATen path runs";
   at::manual_seed(2);
-  for (const Problem& fp32 : {make_problem(3, 2, 4, 37, 32, {1, 37, 20}), make_problem(1, 2, 3, 70, 136, {65})}) {
+  for (const Problem& fp32 : {make_problem(3, 2, 4, 37, 32, {1, 37, 20}), make_problem(1, 2, 3, 70, 136, {65}),
+                              make_problem(2, 2, 7, 45, 64, {45, 30})}) {
     Problem p{fp32.q.to(at::kBFloat16), fp32.k.to(at::kBFloat16), fp32.v.to(at::kBFloat16),
               fp32.mask.to(at::kBFloat16)};
     ASSERT_TRUE(cpu_decode_attention_applies(p.q, p.k, p.v, p.mask));

@@ -2,7 +2,8 @@
 // model/cpu_decode_attention.cc), among them eight fp32, bf16 or fp16 values
 // loaded as fp32 and rounded or stored back: functions marked R1_AVX2 are compiled for
 // AVX2/FMA/F16C whatever the build's flags, and run only where
-// cpu_has_avx2() says the CPU has them.
+// cpu_has_avx2() says the CPU has them; R1_AVX512 likewise for AVX-512
+// (F, BW, VL, DQ) and cpu_has_avx512().
 #pragma once
 
 #include <c10/util/BFloat16.h>
@@ -13,15 +14,25 @@
 #include <type_traits>
 
 #define R1_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define R1_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 
 // Exported by libtorch_cpu: the exp ATen's own AVX2 kernels (at::silu, softmax) call.
 extern "C" R1_AVX2 __m256 Sleef_expf8_u10avx2(__m256);
+// Its AVX-512 sibling.
+extern "C" R1_AVX512 __m512 Sleef_expf16_u10avx512f(__m512);
 
 namespace r1::simd {
 
 inline bool cpu_has_avx2() {
   static const bool has =
       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return has;
+}
+
+inline bool cpu_has_avx512() {
+  static const bool has = cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
+                          __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("avx512dq");
   return has;
 }
 

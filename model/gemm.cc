@@ -1,5 +1,7 @@
 #include "model/gemm.h"
 
+#include "model/cpu_simd.h"
+
 #include <ATen/Config.h>
 #include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -146,15 +148,6 @@ WeightGradSink::WeightGradSink(const std::vector<at::Tensor>& weights, std::vect
 
 WeightGradSink::~WeightGradSink() { installed_sink = previous_; }
 
-// ATen's mkldnn_matmul refuses CPUs without these (its check names the bf16
-// path but guards every dtype); there, and where oneDNN would run AVX2 code
-// like MKL anyway, ATen's default path is used.
-bool cpu_has_avx512() {
-  static const bool has = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                          __builtin_cpu_supports("avx512dq");
-  return has;
-}
-
 namespace {
 
 // Which CPU products leave ATen's default path, decided once per process
@@ -182,11 +175,14 @@ Rules decide_rules() {
   TORCH_CHECK(choice == "auto" || choice == "mkl" || choice == "onednn",
               "R1_CPU_GEMM must be auto, mkl or onednn, got '", choice, "'");
   if (choice == "onednn") {
-    TORCH_CHECK(AT_MKLDNN_ENABLED() && cpu_has_avx512(),
+    // ATen's mkldnn_matmul refuses CPUs without AVX-512 (its check names
+    // the bf16 path but guards every dtype); there, and where oneDNN would
+    // run AVX2 code like MKL anyway, ATen's default path is used.
+    TORCH_CHECK(AT_MKLDNN_ENABLED() && simd::cpu_has_avx512(),
                 "R1_CPU_GEMM=onednn needs a CPU with AVX-512 (BW, VL, DQ) and LibTorch built with oneDNN");
     return {.fp32_on_onednn = true};
   }
-  if (choice == "mkl" || !cpu_has_avx512()) return {.bf16_upcast = true, .fp16_upcast = true};
+  if (choice == "mkl" || !simd::cpu_has_avx512()) return {.bf16_upcast = true, .fp16_upcast = true};
   const bool intel = __builtin_cpu_is("intel");
   return {.fp32_on_onednn = AT_MKLDNN_ENABLED() && !intel,
           .bf16_upcast = intel && !__builtin_cpu_supports("amx-bf16")};
