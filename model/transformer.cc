@@ -32,11 +32,13 @@ at::Tensor project(const at::Tensor& x, const at::Tensor& w, const gemm::PackedW
 // The attention mask in the layout grouped_attention reads, built once per
 // forward rather than per layer: allowed [B, L, S] -> [B, 1, G * L, S]
 // additive (0 or -inf) in the compute dtype, as SDPA would convert it anyway.
+// One pass: the expansion is a broadcast view that where() reads, its
+// output is the only tensor written.
 at::Tensor grouped_attention_mask(const at::Tensor& allowed, int64_t group, at::ScalarType dtype) {
   int64_t B = allowed.size(0), L = allowed.size(1), S = allowed.size(2);
-  at::Tensor expanded = allowed.unsqueeze(1).expand({B, group, L, S}).reshape({B, 1, group * L, S});
-  return at::zeros(expanded.sizes(), at::TensorOptions().dtype(dtype).device(allowed.device()))
-      .masked_fill_(expanded.logical_not(), -std::numeric_limits<float>::infinity());
+  at::TensorOptions options = at::TensorOptions().dtype(dtype).device(allowed.device());
+  at::Tensor visible = at::zeros({}, options), hidden = at::full({}, -std::numeric_limits<float>::infinity(), options);
+  return at::where(allowed.unsqueeze(1).expand({B, group, L, S}), visible, hidden).reshape({B, 1, group * L, S});
 }
 
 // Up to this many attention scores (per forward call and layer) may be
