@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 // Exported by libtorch_cpu but declared in a header the wheel does not ship
@@ -95,18 +96,24 @@ struct Matmul : torch::autograd::Function<Matmul<product>> {
   }
 };
 
-// x [M, in] w [out, in]^T, whose backward adds w's gradient into `sum`
-// (WeightGradSink) rather than returning it. On oneDNN where `onednn`,
-// else MKL through ATen (at::mm, as at::linear).
+// x [M, in] w [out, in]^T + b, whose backward adds w's gradient into
+// `sum` (WeightGradSink) rather than returning it. On oneDNN where
+// `onednn`, else MKL through ATen (at::addmm / at::mm, as at::linear: the
+// bias fused into the product).
 struct SummingLinear : torch::autograd::Function<SummingLinear> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
-                            const at::Tensor& sum, bool onednn) {
+                            const std::optional<at::Tensor>& b, const at::Tensor& sum, bool onednn) {
+    const bool bias = b.has_value() && b->defined();
     ctx->save_for_backward({x, w});
     ctx->saved_data["sum"] = sum;
     ctx->saved_data["onednn"] = onednn;
-    return onednn ? matmul_2d(x, w.t()) : at::mm(x, w.t());
+    ctx->saved_data["bias"] = bias;
+    if (onednn) return bias ? matmul_2d(x, w.t()) + *b : matmul_2d(x, w.t());
+    return bias ? at::addmm(*b, x, w.t()) : at::mm(x, w.t());
   }
 
+  // One gradient per forward argument; the weight's (in `sum`), the sum's
+  // and the flag's are none.
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
@@ -121,9 +128,11 @@ struct SummingLinear : torch::autograd::Function<SummingLinear> {
         sum.addmm_(grad.t(), x);
       }
     }
-    at::Tensor grad_x;
+    at::Tensor grad_x, grad_b;
     if (ctx->needs_input_grad(0)) grad_x = onednn ? matmul_2d(grad, w) : at::mm(grad, w);
-    return {grad_x, at::Tensor(), at::Tensor(), at::Tensor()};
+    // Input edges are the tensors given: the bias, when there is one, is the third.
+    if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) grad_b = grad.sum(0);
+    return {grad_x, at::Tensor(), grad_b, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -213,8 +222,8 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
       out_shape.back() = w.size(0);
       const bool onednn = onednn_applies(x);
       at::Tensor x2 = x.reshape({-1, x.size(-1)});
-      at::Tensor y = SummingLinear::apply(onednn ? x2.contiguous() : x2, w, it->second, onednn).view(out_shape);
-      return b.defined() ? y + b : y;
+      std::optional<at::Tensor> bias = b.defined() ? std::optional<at::Tensor>(b) : std::nullopt;
+      return SummingLinear::apply(onednn ? x2.contiguous() : x2, w, bias, it->second, onednn).view(out_shape);
     }
   }
   const bool upcast_product = upcast_applies(x, w) && (!b.defined() || b.scalar_type() == x.scalar_type());

@@ -50,9 +50,10 @@ TEST(Gemm, SinkSumsWeightGradientsInTheProduct) {
   const at::Tensor w0 = at::randn({33, 48}), b0 = at::randn({33}), x0 = at::randn({5, 7, 48}), x1 = at::randn({9, 48});
   at::Tensor up0 = at::randn({5, 7, 33}), up1 = at::randn({9, 33});
   auto loss = [&](const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-    return (gemm::linear(x, w, b) * up0).sum() + (gemm::linear(x1, w, b) * up1).sum();
+    return (gemm::linear(x, w, b) * up0).sum() + (gemm::linear(x1, w, b) * up1).sum() +
+           (gemm::linear(x1, w) * up1 * 0.5).sum();  // one use without the bias
   };
-  // Reference: plain autograd (no sink), the weight used twice.
+  // Reference: plain autograd (no sink), the weight used three times.
   at::Tensor w = w0.clone().requires_grad_(), b = b0.clone().requires_grad_(), x = x0.clone().requires_grad_();
   loss(x, w, b).backward();
   // With the sink: its sum starts from what it holds (here 1).
