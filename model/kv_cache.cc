@@ -20,12 +20,15 @@ void write_slots(at::Tensor& cache, const at::Tensor& rows, const at::Tensor& sl
     cache.index_put_({rows, at::indexing::Slice(), slots}, values.transpose(1, 2));
     return;
   }
-  at::Tensor src = values.contiguous();
+  // Read in place where rows are unit-stride (a decode step's keys are a
+  // strided view of the fused projection's output).
+  at::Tensor src = values.stride(3) == 1 ? values : values.contiguous();
   at::Tensor where = slots.to(at::kLong).contiguous();
   const int64_t B = src.size(0), KV = src.size(1), L = src.size(2), D = src.size(3), capacity = cache.size(2);
   TORCH_CHECK(cache.size(0) >= B && cache.size(1) == KV && cache.size(3) == D, "KV cache ", cache.sizes(),
               " cannot take keys/values ", src.sizes());
-  const size_t row_bytes = static_cast<size_t>(D) * src.element_size();
+  const int64_t elt = src.element_size();
+  const size_t row_bytes = static_cast<size_t>(D * elt);
   const int64_t* slot = where.data_ptr<int64_t>();
   char* out = static_cast<char*>(cache.data_ptr());
   const char* in = static_cast<const char*>(src.data_ptr());
@@ -34,8 +37,8 @@ void write_slots(at::Tensor& cache, const at::Tensor& rows, const at::Tensor& sl
       const int64_t s = slot[b * L + l];
       TORCH_CHECK(s >= 0 && s < capacity, "KV cache slot ", s, " outside its ", capacity, " slots");
       for (int64_t h = 0; h < KV; ++h)
-        std::memcpy(out + ((b * KV + h) * capacity + s) * row_bytes, in + ((b * KV + h) * L + l) * row_bytes,
-                    row_bytes);
+        std::memcpy(out + ((b * KV + h) * capacity + s) * row_bytes,
+                    in + (b * src.stride(0) + h * src.stride(1) + l * src.stride(2)) * elt, row_bytes);
     }
 }
 
