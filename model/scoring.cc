@@ -87,17 +87,21 @@ PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector
   };
   const int64_t C = batch.completions.ids.size(1), N = static_cast<int64_t>(completions.size());
   std::vector<int64_t> prompt_tokens = packed_positions(lengths_of(distinct), batch.prompts.ids.size(1));
-  std::vector<int64_t> completion_tokens = packed_positions(lengths_of(completions), C);
-  std::vector<int64_t> predicted_from;  // a first token: its row n; any other: the packed token before it
-  for (size_t j = 0; j < completion_tokens.size(); ++j) {
-    const int64_t n = completion_tokens[j] / C, t = completion_tokens[j] % C;
-    predicted_from.push_back(t == 0 ? n : N + static_cast<int64_t>(j) - 1);
+  std::vector<int64_t> lengths = lengths_of(completions), input_lengths;
+  for (int64_t len : lengths) input_lengths.push_back(std::max<int64_t>(0, len - 1));
+  std::vector<int64_t> completion_tokens = packed_positions(lengths, C);
+  std::vector<int64_t> predicted_from;  // a first token: its row n; any other: the input token before it
+  int64_t inputs_before = 0;            // packed input tokens of the rows before row n
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t t = 0; t < lengths[n]; ++t) predicted_from.push_back(t == 0 ? n : N + inputs_before + t - 1);
+    inputs_before += input_lengths[n];
   }
   auto on_device = [&](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong).to(device); };
   if (static_cast<int64_t>(prompt_tokens.size()) < batch.prompts.ids.numel())
     batch.prompt_tokens = on_device(prompt_tokens);
   if (static_cast<int64_t>(completion_tokens.size()) < N * C) {
     batch.completion_tokens = on_device(completion_tokens);
+    batch.input_tokens = on_device(packed_positions(input_lengths, C));
     batch.predicted_from = on_device(predicted_from);
   }
   return batch;
@@ -106,8 +110,12 @@ PromptCompletionBatch make_prompt_completion_batch(const std::vector<std::vector
 namespace {
 
 // The two passes of completion scoring. last_prompt [N, hidden]: the last
-// state of each completion's prompt; hidden: the completions' states,
-// [Tc, hidden] packed or [N, C, hidden].
+// state of each completion's prompt; hidden: the completion tokens'
+// states that predict a next completion token. A completion's last token
+// predicts none and no later token attends to it, so it is not run (only
+// with MoE routing, which is recorded and replayed per padded position, do
+// all C run): [Ti, hidden] packed (batch.input_tokens), else [N, C - 1,
+// hidden] ([N, C, hidden] with routing).
 struct CompletionStates {
   at::Tensor last_prompt, hidden;
   bool packed = false;
@@ -120,7 +128,7 @@ CompletionStates completion_states(const Transformer& model, const PromptComplet
   int64_t N = batch.completions.ids.size(0), C = batch.completions.ids.size(1);
   // Routes are recorded and replayed per padded position.
   const at::Tensor prompt_tokens = routing ? at::Tensor() : batch.prompt_tokens;
-  const at::Tensor completion_tokens = routing ? at::Tensor() : batch.completion_tokens;
+  const at::Tensor input_tokens = routing ? at::Tensor() : batch.input_tokens;
   // The distinct prompts, keeping their keys/values in the graph.
   KVCache prefix;
   at::Tensor prompt_positions = at::arange(P, lengths.options()).unsqueeze(0).expand({K, P});
@@ -130,28 +138,39 @@ CompletionStates completion_states(const Transformer& model, const PromptComplet
   // Each prompt's last token, as a row of the packed or the flattened padded states.
   at::Tensor last = prompt_tokens.defined() ? at::cumsum(lengths, 0) - 1
                                             : at::arange(K, lengths.options()) * P + lengths - 1;
-  at::Tensor last_prompt = pack_tokens(prompt_hidden, last);  // [K, H]
-  // The completions, each reading its prompt's keys first: [N, C, P + C].
+  at::Tensor last_prompt = pack_tokens(prompt_hidden, last).index_select(0, batch.prompt_of);  // [N, H]
+  // The completions' columns the forward reads, each row reading its
+  // prompt's keys first: [N, L, P + L]. Packed, the indices leave the last
+  // tokens out; padded, the last column goes.
+  const int64_t L = routing || input_tokens.defined() ? C : C - 1;
+  if (input_tokens.defined() ? input_tokens.numel() == 0 : L == 0) {  // every completion is one token long
+    at::Tensor none = input_tokens.defined() ? last_prompt.narrow(0, 0, 0) : last_prompt.unsqueeze(1).narrow(1, 0, 0);
+    return {last_prompt, none, input_tokens.defined()};
+  }
+  at::Tensor ids = batch.completions.ids.narrow(1, 0, L);
   at::Tensor prompt_length = lengths.index_select(0, batch.prompt_of);  // [N]
-  at::Tensor positions = prompt_length.unsqueeze(1) + at::arange(C, lengths.options()).unsqueeze(0);
+  at::Tensor positions = prompt_length.unsqueeze(1) + at::arange(L, lengths.options()).unsqueeze(0);
   at::Tensor prompt_keys = at::arange(P, lengths.options()).unsqueeze(0) < prompt_length.unsqueeze(1);  // [N, P]
   at::Tensor allowed = at::cat(
-      {prompt_keys.unsqueeze(1).expand({N, C, P}), causal_padding_mask(batch.completions.lengths, C)}, 2);
-  at::Tensor hidden =
-      model.forward(batch.completions.ids, positions, allowed, AttentionKV::after_prefix(&prefix, batch.prompt_of),
-                    routing ? &routing->completions : nullptr, completion_tokens);
-  return {last_prompt.index_select(0, batch.prompt_of), hidden, completion_tokens.defined()};
+      {prompt_keys.unsqueeze(1).expand({N, L, P}), causal_padding_mask(batch.completions.lengths, L)}, 2);
+  at::Tensor hidden = model.forward(ids, positions, allowed, AttentionKV::after_prefix(&prefix, batch.prompt_of),
+                                    routing ? &routing->completions : nullptr, input_tokens);
+  return {last_prompt, hidden, input_tokens.defined()};
+}
+
+// The state predicting each completion token, [N, C, hidden]: the prompt's
+// last for token 0, then token t - 1's.
+at::Tensor predicting_states(const CompletionStates& s, const PromptCompletionBatch& batch) {
+  int64_t N = batch.completions.ids.size(0), C = batch.completions.ids.size(1);
+  at::Tensor hidden = s.packed ? unpack_tokens(s.hidden, batch.input_tokens, N, C) : s.hidden;
+  return at::cat({s.last_prompt.unsqueeze(1), hidden.narrow(1, 0, C - 1)}, 1);
 }
 
 }  // namespace
 
 at::Tensor completion_hidden(const Transformer& model, const PromptCompletionBatch& batch,
                              PromptCompletionRouting* routing) {
-  int64_t N = batch.completions.ids.size(0), C = batch.completions.ids.size(1);
-  CompletionStates s = completion_states(model, batch, routing);
-  at::Tensor hidden = s.packed ? unpack_tokens(s.hidden, batch.completion_tokens, N, C) : s.hidden;
-  // Token t is predicted from the state before it: the prompt's last for t = 0.
-  return at::cat({s.last_prompt.unsqueeze(1), hidden.narrow(1, 0, C - 1)}, 1);
+  return predicting_states(completion_states(model, batch, routing), batch);
 }
 
 at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionBatch& batch, double temperature,
@@ -169,8 +188,8 @@ at::Tensor completion_logprobs(const Transformer& model, const PromptCompletionB
     if (entropy) *entropy = spread(*entropy);
     return spread(logprobs);
   }
-  at::Tensor predicting = at::cat({s.last_prompt.unsqueeze(1), s.hidden.narrow(1, 0, C - 1)}, 1);
-  at::Tensor logprobs = target_logprobs(model, predicting, batch.completions.ids, temperature, entropy);
+  at::Tensor logprobs =
+      target_logprobs(model, predicting_states(s, batch), batch.completions.ids, temperature, entropy);
   const at::Tensor& lengths = batch.completions.lengths;
   at::Tensor valid = at::arange(C, lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
   if (entropy) *entropy = *entropy * valid;

@@ -44,10 +44,12 @@ struct PromptCompletionBatch {
   // side has no padding or packing was not asked for.
   at::Tensor prompt_tokens;      // [Tp]
   at::Tensor completion_tokens;  // [Tc]
-  // With completion_tokens: the state each packed completion token is
-  // predicted from, as a row of [the N completions' last prompt states;
-  // the Tc packed completion states]: row n for a first token, else the
-  // previous token's.
+  // With completion_tokens: the completion tokens the model runs, every
+  // real one but each completion's last (which predicts nothing), and the
+  // state each packed completion token is predicted from, as a row of [the
+  // N completions' last prompt states; the Ti input states]: row n for a
+  // first token, else the previous token's.
+  at::Tensor input_tokens;    // [Ti]
   at::Tensor predicted_from;  // [Tc]
 };
 

@@ -70,9 +70,12 @@ TEST(Scoring, PaddingFreeBatchIndexesTheRealTokensRowByRow) {
   EXPECT_TRUE(at::equal(b.prompt_tokens, at::tensor(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 8})));
   EXPECT_TRUE(at::equal(b.completion_tokens, at::tensor(std::vector<int64_t>{0, 1, 2, 5, 10, 11, 12, 13, 14, 15, 16,
                                                                              20, 21, 22, 25})));
-  // Row n's first token from prompt state n, any other token j from packed token j - 1 (row 6 + j - 1).
-  EXPECT_TRUE(at::equal(b.predicted_from, at::tensor(std::vector<int64_t>{0, 6, 7, 1, 2, 10, 11, 12, 13, 3, 15, 4,
-                                                                          17, 18, 5})));
+  // The model runs every real token but each completion's last: input lengths 2, 0, 4, 1, 2, 0.
+  EXPECT_TRUE(at::equal(b.input_tokens, at::tensor(std::vector<int64_t>{0, 1, 10, 11, 12, 13, 15, 20, 21})));
+  // Row n's first token from prompt state n, any other from the input state of the token
+  // before it (row 6 + its input index).
+  EXPECT_TRUE(at::equal(b.predicted_from, at::tensor(std::vector<int64_t>{0, 6, 7, 1, 2, 8, 9, 10, 11, 3, 12, 4,
+                                                                          13, 14, 5})));
   // Nothing to pack: no indices.
   PromptCompletionBatch even = make_prompt_completion_batch({{1, 2}, {3, 4}}, {{5}, {6}});
   EXPECT_FALSE(even.prompt_tokens.defined());
@@ -142,6 +145,29 @@ TEST(PaddingFree, EmptyCompletionsScoreAsPadded) {
     at::Tensor got = completion_logprobs(m, make_prompt_completion_batch(prompts, completions));
     ASSERT_EQ(got.sizes(), want.sizes());
     EXPECT_LE((got - want).abs().max().item<double>(), 1e-5);
+  }
+}
+
+// A completion's last token predicts nothing, so the model never runs it:
+// padded batches drop the last column, packed ones the last token of each
+// row. Scores still equal each sequence scored whole, including batches
+// where that leaves nothing to run (every completion one token long).
+TEST(Scoring, CompletionsScoreWithoutRunningTheirLastToken) {
+  Transformer m = tiny_random_model(40, 0.2, 5);
+  for (const auto& completions : std::vector<std::vector<std::vector<int64_t>>>{
+           {{5}, {6}}, {{5, 6}, {7, 8}}, {{5}, {6, 7, 8}}, {{9}, {10}, {11, 12}}}) {
+    std::vector<std::vector<int64_t>> prompts(completions.size(), std::vector<int64_t>{1, 2, 3});
+    for (bool padding_free : {false, true}) {
+      at::Tensor got = completion_logprobs(m, make_prompt_completion_batch(prompts, completions, at::kCPU, padding_free));
+      for (size_t n = 0; n < completions.size(); ++n) {
+        std::vector<int64_t> seq = prompts[n];
+        seq.insert(seq.end(), completions[n].begin(), completions[n].end());
+        const int64_t c = static_cast<int64_t>(completions[n].size());
+        at::Tensor want = next_token_logprobs(m, make_token_batch({seq}))[0].narrow(0, 2, c);
+        EXPECT_LE((got[n].narrow(0, 0, c) - want).abs().max().item<double>(), 1e-5)
+            << "completion " << n << " of " << completions.size() << ", padding_free " << padding_free;
+      }
+    }
   }
 }
 
