@@ -270,29 +270,38 @@ R1_AVX512 void scores_rows(const View<T>& q, const View<T>& k, const View<T>& ma
     }
 }
 
+// The lanes of a sixteen-lane block with `left` values left in the row.
+inline __mmask16 lanes_left(int64_t left) {
+  return left >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << left) - 1);
+}
+
+// v rounded to nearest-even bf16, as fp32 (simd::round8's rule, per half).
+R1_AVX512 __m512 round16_bf16(__m512 v) {
+  __m256i low = simd::bf16_bits(_mm512_castps512_ps256(v)), high = simd::bf16_bits(_mm512_extractf32x8_ps(v, 1));
+  return _mm512_castsi512_ps(_mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1));
+}
+
 // softmax_row with sixteen lanes (the tail under a mask).
 R1_AVX512 void softmax_row16(float* row, int64_t S, bool to_bf16) {
   __m512 mv = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t s = 0; s < S; s += 16) {
-    const __mmask16 in = S - s >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (S - s)) - 1);
+    const __mmask16 in = lanes_left(S - s);
     mv = _mm512_mask_max_ps(mv, in, mv, _mm512_maskz_loadu_ps(in, row + s));
   }
   const __m512 maxv = _mm512_set1_ps(_mm512_reduce_max_ps(mv));
   __m512 acc = _mm512_setzero_ps();
   for (int64_t s = 0; s < S; s += 16) {
-    const __mmask16 in = S - s >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (S - s)) - 1);
-    __m512 e = _mm512_maskz_mov_ps(in, Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_maskz_loadu_ps(in, row + s), maxv)));
+    const __mmask16 in = lanes_left(S - s);
+    __m512 x = _mm512_sub_ps(_mm512_maskz_loadu_ps(in, row + s), maxv);
+    __m512 e = _mm512_maskz_mov_ps(in, Sleef_expf16_u10avx512f(x));
     _mm512_mask_storeu_ps(row + s, in, e);
     acc = _mm512_add_ps(acc, e);
   }
   const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(acc));
   for (int64_t s = 0; s < S; s += 16) {
-    const __mmask16 in = S - s >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (S - s)) - 1);
+    const __mmask16 in = lanes_left(S - s);
     __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(in, row + s), inv);
-    if (to_bf16) p = _mm512_castsi512_ps(_mm512_inserti64x4(
-                     _mm512_castsi256_si512(simd::bf16_bits(_mm512_castps512_ps256(p))),
-                     simd::bf16_bits(_mm512_extractf32x8_ps(p, 1)), 1));
-    _mm512_mask_storeu_ps(row + s, in, p);
+    _mm512_mask_storeu_ps(row + s, in, to_bf16 ? round16_bf16(p) : p);
   }
 }
 
@@ -345,16 +354,19 @@ R1_AVX512 void attend_rows16(const View<T>& q, const View<T>& k, const View<T>& 
 }
 
 template <typename T>
-void attend_one_head16(const View<T>& q, const View<T>& k, const View<T>& v, const View<T>& mask, int64_t b,
-                       int64_t h, int64_t M, int64_t S, int64_t D, float scale, bool to_bf16, float* scores,
-                       float* out) {
+void attend_one_head16(const View<T>& q, const View<T>& k, const View<T>& v, const View<T>& mask, int64_t b, int64_t h,
+                       int64_t M, int64_t S, int64_t D, float scale, bool to_bf16, float* scores, float* out) {
   for (int64_t m = 0; m < M; m += 4) {
+    const int64_t rows = std::min<int64_t>(4, M - m);
     float* om = out + m * D;
-    switch (std::min<int64_t>(4, M - m)) {
-      case 4: attend_rows16<4>(q, k, v, mask, b, h, m, S, D, scale, to_bf16, scores, om); break;
-      case 3: attend_rows16<3>(q, k, v, mask, b, h, m, S, D, scale, to_bf16, scores, om); break;
-      case 2: attend_rows16<2>(q, k, v, mask, b, h, m, S, D, scale, to_bf16, scores, om); break;
-      default: attend_rows16<1>(q, k, v, mask, b, h, m, S, D, scale, to_bf16, scores, om); break;
+    if (rows == 4) {
+      attend_rows16<4>(q, k, v, mask, b, h, m, S, D, scale, to_bf16, scores, om);
+    } else if (rows == 3) {
+      attend_rows16<3>(q, k, v, mask, b, h, m, S, D, scale, to_bf16, scores, om);
+    } else if (rows == 2) {
+      attend_rows16<2>(q, k, v, mask, b, h, m, S, D, scale, to_bf16, scores, om);
+    } else {
+      attend_rows16<1>(q, k, v, mask, b, h, m, S, D, scale, to_bf16, scores, om);
     }
   }
 }

@@ -49,10 +49,11 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b 
 // GEMM (beta = 1) and give autograd no gradient for that weight. A
 // training micro-batch then allocates no weight gradient per product, nor
 // sums a weight's uses (GRPO's prompt and completion passes) or adds them
-// into .grad afterwards (on the CPU, ATen's adds fell from 3.9% to 2.3%
-// of a one-thread update's time, docs/benchmarks.md). The sum is bound when the forward runs, so the
-// backward may run on any thread. fp32 CPU weights only; others are not
-// held, and their products return gradients to autograd as before.
+// into .grad afterwards (on the CPU, ATen's adds fell from 3.9% to 2.3% of
+// a one-thread update's time, docs/benchmarks.md). The sum is bound when
+// the forward runs, so the backward may run on any thread. fp32 CPU
+// weights only; others are not held, and their products return gradients
+// to autograd as before.
 class WeightGradSink {
  public:
   // sums[i] becomes weights[i]'s sum, zero-filled where undefined; sums

@@ -74,8 +74,8 @@ TEST(Scoring, PaddingFreeBatchIndexesTheRealTokensRowByRow) {
   EXPECT_TRUE(at::equal(b.input_tokens, at::tensor(std::vector<int64_t>{0, 1, 10, 11, 12, 13, 15, 20, 21})));
   // Row n's first token from prompt state n, any other from the input state of the token
   // before it (row 6 + its input index).
-  EXPECT_TRUE(at::equal(b.predicted_from, at::tensor(std::vector<int64_t>{0, 6, 7, 1, 2, 8, 9, 10, 11, 3, 12, 4,
-                                                                          13, 14, 5})));
+  EXPECT_TRUE(
+      at::equal(b.predicted_from, at::tensor(std::vector<int64_t>{0, 6, 7, 1, 2, 8, 9, 10, 11, 3, 12, 4, 13, 14, 5})));
   // Nothing to pack: no indices.
   PromptCompletionBatch even = make_prompt_completion_batch({{1, 2}, {3, 4}}, {{5}, {6}});
   EXPECT_FALSE(even.prompt_tokens.defined());
@@ -158,7 +158,8 @@ TEST(Scoring, CompletionsScoreWithoutRunningTheirLastToken) {
            {{5}, {6}}, {{5, 6}, {7, 8}}, {{5}, {6, 7, 8}}, {{9}, {10}, {11, 12}}}) {
     std::vector<std::vector<int64_t>> prompts(completions.size(), std::vector<int64_t>{1, 2, 3});
     for (bool padding_free : {false, true}) {
-      at::Tensor got = completion_logprobs(m, make_prompt_completion_batch(prompts, completions, at::kCPU, padding_free));
+      at::Tensor got =
+          completion_logprobs(m, make_prompt_completion_batch(prompts, completions, at::kCPU, padding_free));
       for (size_t n = 0; n < completions.size(); ++n) {
         std::vector<int64_t> seq = prompts[n];
         seq.insert(seq.end(), completions[n].begin(), completions[n].end());
