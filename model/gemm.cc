@@ -96,40 +96,54 @@ struct Matmul : torch::autograd::Function<Matmul<product>> {
   }
 };
 
-// x [M, in] w [out, in]^T + b, whose backward adds w's gradient into
-// `sum` (WeightGradSink) rather than returning it. On oneDNN where
-// `onednn`, else MKL through ATen (at::addmm / at::mm, as at::linear: the
-// bias fused into the product).
+// How a summing product multiplies: MKL through ATen (as at::linear), oneDNN
+// (onednn_applies), or bf16/fp16 operands upcast to an fp32 product
+// (upcast_applies).
+enum class SummingPath { mkl, onednn, upcast };
+
+// x [M, in] w [out, in]^T + b, whose backward adds w's gradient into `sum`
+// (WeightGradSink, fp32) rather than returning it. The bias is fused into
+// the product on MKL (at::addmm, as at::linear); the upcast path returns the
+// fp32 product for its caller to add the bias and round once (as
+// Linear<fp32_product>), and its weight gradient joins the fp32 sum
+// without a rounding to the weight's dtype.
 struct SummingLinear : torch::autograd::Function<SummingLinear> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
-                            const std::optional<at::Tensor>& b, const at::Tensor& sum, bool onednn) {
+                            const std::optional<at::Tensor>& b, const at::Tensor& sum, SummingPath path) {
     const bool bias = b.has_value() && b->defined();
     ctx->save_for_backward({x, w});
     ctx->saved_data["sum"] = sum;
-    ctx->saved_data["onednn"] = onednn;
+    ctx->saved_data["path"] = static_cast<int64_t>(path);
     ctx->saved_data["bias"] = bias;
-    if (onednn) return bias ? matmul_2d(x, w.t()) + *b : matmul_2d(x, w.t());
+    if (path == SummingPath::upcast) return fp32_product(x, w.t());
+    if (path == SummingPath::onednn) return bias ? matmul_2d(x, w.t()) + *b : matmul_2d(x, w.t());
     return bias ? at::addmm(*b, x, w.t()) : at::mm(x, w.t());
   }
 
   // One gradient per forward argument; the weight's (in `sum`), the sum's
-  // and the flag's are none.
+  // and the path's are none.
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &w = saved[1];
-    at::Tensor grad = grads[0].contiguous();  // [M, out]
+    at::Tensor grad = grads[0].contiguous();  // [M, out], fp32 on the upcast path
     at::Tensor sum = ctx->saved_data["sum"].toTensor();
-    const bool onednn = ctx->saved_data["onednn"].toBool();
+    const auto path = static_cast<SummingPath>(ctx->saved_data["path"].toInt());
     if (ctx->needs_input_grad(1)) {
-      if (onednn) {
+      if (path == SummingPath::onednn) {
         at::native::mkldnn_matmul(grad.t(), x, sum, /*beta=*/1.0f, /*alpha=*/1.0f);
       } else {
-        sum.addmm_(grad.t(), x);
+        sum.addmm_(grad.t(), upcast(x));
       }
     }
     at::Tensor grad_x, grad_b;
-    if (ctx->needs_input_grad(0)) grad_x = onednn ? matmul_2d(grad, w) : at::mm(grad, w);
+    if (ctx->needs_input_grad(0)) {
+      if (path == SummingPath::upcast) {
+        grad_x = fp32_product(grad, w).to(x.scalar_type());
+      } else {
+        grad_x = path == SummingPath::onednn ? matmul_2d(grad, w) : at::mm(grad, w);
+      }
+    }
     // Input edges are the tensors given: the bias, when there is one, is the third.
     if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) grad_b = grad.sum(0);
     return {grad_x, at::Tensor(), grad_b, at::Tensor(), at::Tensor()};
@@ -141,7 +155,8 @@ thread_local const WeightGradSink* installed_sink = nullptr;
 }  // namespace
 
 bool WeightGradSink::holds(const at::Tensor& weight) {
-  return weight.defined() && weight.is_cpu() && weight.scalar_type() == at::kFloat && weight.requires_grad();
+  if (!weight.defined() || !weight.is_cpu() || !weight.requires_grad()) return false;
+  return weight.scalar_type() == at::kFloat || upcast_applies(weight, weight);
 }
 
 WeightGradSink::WeightGradSink(const std::vector<at::Tensor>& weights, std::vector<at::Tensor>& sums)
@@ -149,7 +164,7 @@ WeightGradSink::WeightGradSink(const std::vector<at::Tensor>& weights, std::vect
   sums.resize(weights.size());
   for (size_t i = 0; i < weights.size(); ++i) {
     if (!holds(weights[i])) continue;
-    if (!sums[i].defined()) sums[i] = at::zeros_like(weights[i], at::MemoryFormat::Contiguous);
+    if (!sums[i].defined()) sums[i] = at::zeros(weights[i].sizes(), weights[i].options().dtype(at::kFloat));
     sum_of_.emplace(weights[i].unsafeGetTensorImpl(), sums[i]);
   }
   installed_sink = this;
@@ -215,18 +230,26 @@ bool upcast_applies(const at::Tensor& a, const at::Tensor& b) {
 }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  const bool upcast_product = upcast_applies(x, w) && (!b.defined() || b.scalar_type() == x.scalar_type());
   if (installed_sink && at::GradMode::is_enabled()) {
     auto it = installed_sink->sum_of_.find(w.unsafeGetTensorImpl());
-    if (it != installed_sink->sum_of_.end() && x.scalar_type() == at::kFloat) {
+    const bool fp32 = x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat;
+    if (it != installed_sink->sum_of_.end() && (fp32 || upcast_product)) {
       std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
       out_shape.back() = w.size(0);
-      const bool onednn = onednn_applies(x);
       at::Tensor x2 = x.reshape({-1, x.size(-1)});
+      if (upcast_product) {
+        at::Tensor y = SummingLinear::apply(x2, w, std::nullopt, it->second, SummingPath::upcast);
+        if (b.defined()) y = y + upcast(b);
+        return y.to(x.scalar_type()).view(out_shape);
+      }
+      const bool onednn = onednn_applies(x);
       std::optional<at::Tensor> bias = b.defined() ? std::optional<at::Tensor>(b) : std::nullopt;
-      return SummingLinear::apply(onednn ? x2.contiguous() : x2, w, bias, it->second, onednn).view(out_shape);
+      return SummingLinear::apply(onednn ? x2.contiguous() : x2, w, bias, it->second,
+                                  onednn ? SummingPath::onednn : SummingPath::mkl)
+          .view(out_shape);
     }
   }
-  const bool upcast_product = upcast_applies(x, w) && (!b.defined() || b.scalar_type() == x.scalar_type());
   if (!upcast_product && !onednn_applies(x)) return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
   std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
   out_shape.back() = w.size(0);

@@ -51,13 +51,16 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b 
 // sums a weight's uses (GRPO's prompt and completion passes) or adds them
 // into .grad afterwards (on the CPU, ATen's adds fell from 3.9% to 2.3% of
 // a one-thread update's time, docs/benchmarks.md). The sum is bound when
-// the forward runs, so the backward may run on any thread. fp32 CPU
-// weights only; others are not held, and their products return gradients
-// to autograd as before.
+// the forward runs, so the backward may run on any thread. The sink holds
+// CPU weights that need gradients: fp32 ones, and bf16/fp16 ones whose
+// products run upcast to fp32 (upcast_applies), whose gradients then reach
+// the fp32 sum without a rounding to their own dtype, as under TRL's
+// autocast. Others are not held; their products return gradients to
+// autograd as before.
 class WeightGradSink {
  public:
-  // sums[i] becomes weights[i]'s sum, zero-filled where undefined; sums
-  // must outlive the sink's products' backward.
+  // sums[i] becomes weights[i]'s sum (fp32), zero-filled where undefined;
+  // sums must outlive the sink's products' backward.
   WeightGradSink(const std::vector<at::Tensor>& weights, std::vector<at::Tensor>& sums);
   ~WeightGradSink();
   WeightGradSink(const WeightGradSink&) = delete;

@@ -73,7 +73,37 @@ TEST(Gemm, SinkSumsWeightGradientsInTheProduct) {
   EXPECT_TRUE(ws.grad().defined());
   EXPECT_TRUE(WeightGradSink::holds(ws));
   EXPECT_FALSE(WeightGradSink::holds(ws.detach()));
-  EXPECT_FALSE(WeightGradSink::holds(ws.detach().to(at::kBFloat16).requires_grad_()));
+  at::Tensor w16 = ws.detach().to(at::kBFloat16).requires_grad_();
+  EXPECT_EQ(WeightGradSink::holds(w16), upcast_applies(w16, w16));  // bf16: where its products run upcast
+  EXPECT_FALSE(WeightGradSink::holds(ws.detach().to(at::kDouble).requires_grad_()));
+}
+
+// A bf16 weight whose products run upcast: its gradient reaches the fp32
+// sum as the fp32 product of the bf16 operands, never rounded to bf16; the
+// input's gradient is the unsunk path's.
+TEST(Gemm, SinkSumsBf16WeightGradientsInFp32) {
+  at::manual_seed(4);
+  at::Tensor w16 = at::randn({33, 48}).to(at::kBFloat16), x16 = at::randn({9, 48}).to(at::kBFloat16);
+  if (!upcast_applies(w16, w16)) GTEST_SKIP() << "bf16 products do not run upcast here";
+  at::Tensor up = at::randn({9, 33});
+  // Reference: the same bf16 values as fp32 leaves, and the upstream
+  // gradient as the bf16 output receives it (rounded to bf16).
+  at::Tensor w32 = w16.to(at::kFloat).requires_grad_(), x32 = x16.to(at::kFloat);
+  (at::linear(x32, w32) * up.to(at::kBFloat16).to(at::kFloat)).sum().backward();
+  // Unsunk, for the input's gradient.
+  at::Tensor xa = x16.clone().requires_grad_(), wa = w16.clone().requires_grad_();
+  (gemm::linear(xa, wa).to(at::kFloat) * up).sum().backward();
+  at::Tensor xs = x16.clone().requires_grad_(), ws = w16.clone().requires_grad_();
+  std::vector<at::Tensor> sums;
+  {
+    WeightGradSink sink({ws}, sums);
+    ASSERT_EQ(sums[0].scalar_type(), at::kFloat);
+    (gemm::linear(xs, ws).to(at::kFloat) * up).sum().backward();
+  }
+  EXPECT_FALSE(ws.grad().defined());
+  EXPECT_TRUE(at::allclose(sums[0], w32.grad(), 1e-5, 1e-5)) << (sums[0] - w32.grad()).abs().max().item<double>();
+  EXPECT_FALSE(at::equal(sums[0], sums[0].to(at::kBFloat16).to(at::kFloat)));  // not rounded to bf16
+  EXPECT_TRUE(at::equal(xs.grad(), xa.grad()));
 }
 
 TEST(Gemm, BatchedMatmulMatchesAtMatmul) {
