@@ -167,9 +167,11 @@ std::map<std::string, double> collective_metrics(const CollectiveTotals& now, Co
       {"ddp/all_reduce_mb", static_cast<double>(now.all_reduce - before.all_reduce) / (1e6 * n)},
       {"ddp/all_gather_mb", static_cast<double>(now.all_gather - before.all_gather) / (1e6 * n)},
       {"ddp/broadcast_mb", static_cast<double>(now.broadcast - before.broadcast) / (1e6 * n)},
+      {"ddp/gather_mb", static_cast<double>(now.gather - before.gather) / (1e6 * n)},
       {"ddp/all_reduce_wait_s", (now.all_reduce_s - before.all_reduce_s) / n},
       {"ddp/all_gather_wait_s", (now.all_gather_s - before.all_gather_s) / n},
-      {"ddp/broadcast_wait_s", (now.broadcast_s - before.broadcast_s) / n}};
+      {"ddp/broadcast_wait_s", (now.broadcast_s - before.broadcast_s) / n},
+      {"ddp/gather_wait_s", (now.gather_s - before.gather_s) / n}};
   before = now;
   return m;
 }
@@ -412,6 +414,22 @@ Status ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
       o.timeout = millis(options_.timeout_s);
       return backend.broadcast(one, o);
     });
+  });
+}
+
+Status ProcessGroup::send_to_root(std::vector<at::Tensor>& tensors, int64_t from) {
+  const bool sends = rank() == from && from != 0, receives = rank() == 0 && from != 0;
+  if (sends || receives) totals_.gather += payload_bytes(tensors);
+  TimeInto time(totals_.gather_s);
+  const int tag = static_cast<int>(impl_->entered + 1);  // this collective's number, the same on both ranks
+  return run("send to rank 0", [&] {
+    if (!sends && !receives) return;
+    for (at::Tensor& t : tensors) {
+      std::vector<at::Tensor> one = {t};
+      c10d::Backend& backend = backend_for(t);
+      auto work = sends ? backend.send(one, 0, tag) : backend.recv(one, static_cast<int>(from), tag);
+      work->wait(millis(options_.timeout_s));  // a timed wait: see per_bucket
+    }
   });
 }
 

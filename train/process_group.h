@@ -44,16 +44,17 @@ bool nccl_built();
 // them (the transfer not hidden behind computation, and the wait for slower
 // ranks).
 struct CollectiveTotals {
-  int64_t all_reduce = 0, all_gather = 0, broadcast = 0;
-  double all_reduce_s = 0, all_gather_s = 0, broadcast_s = 0;
+  int64_t all_reduce = 0, all_gather = 0, broadcast = 0, gather = 0;
+  double all_reduce_s = 0, all_gather_s = 0, broadcast_s = 0, gather_s = 0;
 };
 
 // The trainers' per-step metrics of it: ddp/all_reduce_mb (gradients,
 // statistics), ddp/all_gather_mb (GRPO's samples), ddp/broadcast_mb (ZeRO
-// stage 1's stepped weights, and its optimizer state at checkpoints), and
-// the seconds blocked in each, ddp/all_reduce_wait_s, ddp/all_gather_wait_s
-// and ddp/broadcast_wait_s, per step over the `steps` steps since `before`;
-// then `before` = `now`.
+// stage 1's stepped weights), ddp/gather_mb (ZeRO stage 1's optimizer state
+// sent to rank 0 at checkpoints), and the seconds blocked in each,
+// ddp/all_reduce_wait_s, ddp/all_gather_wait_s, ddp/broadcast_wait_s and
+// ddp/gather_wait_s, per step over the `steps` steps since `before`; then
+// `before` = `now`.
 std::map<std::string, double> collective_metrics(const CollectiveTotals& now, CollectiveTotals& before,
                                                  int64_t steps = 1);
 
@@ -96,6 +97,12 @@ class ProcessGroup {
   Status finish_all_reduces();
   // In place: every rank ends with `root`'s tensors (any shapes).
   Status broadcast(std::vector<at::Tensor>& tensors, int64_t root);
+  // Rank `from`'s tensors into rank 0's `tensors` (there, contiguous
+  // tensors of the same shapes and dtypes), point to point: only the two
+  // move bytes. Every rank calls it in the same order (the others with any
+  // `tensors`, which stay untouched), so a rank that fails to send is named
+  // like any collective's.
+  Status send_to_root(std::vector<at::Tensor>& tensors, int64_t from);
   // Every rank's `bytes` (of any lengths), indexed by rank, on every rank.
   Result<std::vector<std::string>> all_gather(const std::string& bytes);
   // OK on every rank when all ranks passed the same `value`; otherwise an

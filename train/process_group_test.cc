@@ -63,6 +63,18 @@ TEST(ProcessGroupChild, Rank) {
     ASSERT_TRUE(s.ok()) << s.message();
     EXPECT_TRUE(at::equal(b[0].cpu(), at::full({2}, 8.0f)));
     EXPECT_TRUE(at::equal(b[1].cpu(), at::full({2, 30}, 1.0)));
+    // Rank 1's tensors to rank 0, point to point (ZeRO's checkpoint).
+    std::vector<at::Tensor> sent = {at::full({2}, 9.0f, on), at::arange(6, on.dtype(at::kDouble))};
+    std::vector<at::Tensor> g = {at::empty({2}, on), at::empty({6}, on.dtype(at::kDouble))};
+    if (p.rank == 1) g = sent;
+    const int64_t gathered_before = group->totals().gather;
+    s = group->send_to_root(g, 1);
+    ASSERT_TRUE(s.ok()) << s.message();
+    for (size_t i = 0; i < g.size(); ++i) EXPECT_TRUE(at::equal(g[i].cpu(), sent[i].cpu())) << i;
+    EXPECT_EQ(group->totals().gather - gathered_before, 2 * 4 + 6 * 8);  // what each of the two passed
+    s = group->send_to_root(g, 0);  // rank 0's own: nothing moves
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(group->totals().gather - gathered_before, 2 * 4 + 6 * 8);
     // Byte strings of different lengths (one empty), with NULs kept.
     std::string mine = p.rank == 0 ? std::string("") : std::string("a\0bc", 4);
     Result<std::vector<std::string>> all = group->all_gather(mine);

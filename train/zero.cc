@@ -41,12 +41,14 @@ Result<OptimizerCheckpoint> checkpoint_optimizer_state(ProcessGroup* group, cons
   const std::vector<at::Tensor> mine = optimizer.tensors_of(group->rank());
   const at::Device device = mine.empty() ? at::Device(at::kCPU) : mine.front().device();  // where the model is
   for (int64_t rank = 1; rank < group->world_size(); ++rank) {
-    // One tensor at a time, each received one copied to the host at once:
-    // the device holds at most one more tensor's worth, never a whole share.
+    // One tensor at a time, sent to rank 0 alone, each received one copied
+    // to the host at once: the device holds at most one more tensor's
+    // worth, never a whole share.
     for (const auto& [name, tensor] : optimizer.state_of(rank)) {  // std::map: one order on every rank
-      std::vector<at::Tensor> one = {
-          group->rank() == rank ? tensor : at::empty(tensor.sizes(), at::TensorOptions(at::kFloat).device(device))};
-      R1_RETURN_IF_ERROR(group->broadcast(one, rank));
+      std::vector<at::Tensor> one;
+      if (group->rank() == rank) one = {tensor.contiguous()};
+      if (group->rank() == 0) one = {at::empty(tensor.sizes(), at::TensorOptions(at::kFloat).device(device))};
+      R1_RETURN_IF_ERROR(group->send_to_root(one, rank));
       if (group->rank() == 0) whole[name] = one[0].to(at::kCPU);
     }
   }

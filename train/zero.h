@@ -42,9 +42,9 @@ Status step_optimizer(AdamW& optimizer, double lr, ProcessGroup* group);
 // The optimizer state a checkpoint holds, with its step count: the same
 // tensors as an unsharded AdamW's state_tensors(), whatever the sharding,
 // so that a checkpoint resumes with or without it. Sharded, rank 0
-// receives every rank's share (broadcast from it tensor by tensor, each
-// copied to host memory, so a GPU never holds more than one extra tensor)
-// and the others return their own; every rank must call it.
+// receives every rank's share (sent from it to rank 0 alone, tensor by
+// tensor, each copied to host memory, so a GPU never holds more than one
+// extra tensor) and the others return their own; every rank must call it.
 Result<OptimizerCheckpoint> checkpoint_optimizer_state(ProcessGroup* group, const AdamW& optimizer);
 
 }  // namespace r1
