@@ -51,27 +51,51 @@ at::Tensor matmul_2d(const at::Tensor& a, const at::Tensor& b) {
 at::Tensor upcast(const at::Tensor& t) { return t.to(at::kFloat); }
 at::Tensor fp32_product(const at::Tensor& a, const at::Tensor& b) { return at::matmul(upcast(a), upcast(b)); }
 
-// a @ b computed by `product` (matmul_2d or fp32_product), forward and
-// backward. The inputs are saved as they came (bf16 stays half-size) and
-// each gradient is cast to its input's dtype.
+// a @ b computed by `product` (matmul_2d, fp32_product or, for Linear,
+// mkl_product), forward and backward. The inputs are saved as they came
+// (bf16 stays half-size) and each gradient is cast to its input's dtype.
 using Product = at::Tensor (*)(const at::Tensor&, const at::Tensor&);
+// sum += a @ b in the product's arithmetic, into an fp32 sum (WeightGradSink).
+using AddProduct = void (*)(at::Tensor& sum, const at::Tensor& a, const at::Tensor& b);
 
-template <Product product>
-struct Linear : torch::autograd::Function<Linear<product>> {
-  // x [M, in], w [out, in] -> [M, out]
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w) {
+// MKL's product through ATen, as at::linear takes it (used with a sink only).
+at::Tensor mkl_product(const at::Tensor& a, const at::Tensor& b) { return at::mm(a, b); }
+void add_mkl_product(at::Tensor& sum, const at::Tensor& a, const at::Tensor& b) { sum.addmm_(upcast(a), upcast(b)); }
+void add_matmul_2d(at::Tensor& sum, const at::Tensor& a, const at::Tensor& b) {
+  at::native::mkldnn_matmul(a, b, sum, /*beta=*/1.0f, /*alpha=*/1.0f);
+}
+
+// x [M, in] w [out, in]^T by `product`. With `sum` (a WeightGradSink's),
+// the backward adds w's gradient into it (add_product, beta = 1) and gives
+// autograd none for w; the fp32 sum then takes the upcast product's
+// gradient without a rounding to w's dtype.
+template <Product product, AddProduct add_product>
+struct Linear : torch::autograd::Function<Linear<product, add_product>> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            const std::optional<at::Tensor>& sum) {
     ctx->save_for_backward({x, w});
+    if (sum) ctx->saved_data["sum"] = *sum;
     return product(x, w.t());
   }
 
+  // One gradient per forward argument: none for the sum.
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &w = saved[1];
     at::Tensor grad = grads[0].contiguous();  // [M, out]
     at::Tensor grad_x = ctx->needs_input_grad(0) ? product(grad, w).to(x.scalar_type()) : at::Tensor();
-    at::Tensor grad_w = ctx->needs_input_grad(1) ? product(grad.t(), x).to(w.scalar_type()) : at::Tensor();
-    return {grad_x, grad_w};
+    at::Tensor grad_w;
+    if (ctx->needs_input_grad(1)) {
+      auto sum = ctx->saved_data.find("sum");
+      if (sum == ctx->saved_data.end()) {
+        grad_w = product(grad.t(), x).to(w.scalar_type());
+      } else {
+        at::Tensor into = sum->second.toTensor();
+        add_product(into, grad.t(), x);
+      }
+    }
+    return {grad_x, grad_w, at::Tensor()};
   }
 };
 
@@ -96,60 +120,6 @@ struct Matmul : torch::autograd::Function<Matmul<product>> {
   }
 };
 
-// How a summing product multiplies: MKL through ATen (as at::linear), oneDNN
-// (onednn_applies), or bf16/fp16 operands upcast to an fp32 product
-// (upcast_applies).
-enum class SummingPath { mkl, onednn, upcast };
-
-// x [M, in] w [out, in]^T + b, whose backward adds w's gradient into `sum`
-// (WeightGradSink, fp32) rather than returning it. The bias is fused into
-// the product on MKL (at::addmm, as at::linear); the upcast path returns the
-// fp32 product for its caller to add the bias and round once (as
-// Linear<fp32_product>), and its weight gradient joins the fp32 sum
-// without a rounding to the weight's dtype.
-struct SummingLinear : torch::autograd::Function<SummingLinear> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
-                            const std::optional<at::Tensor>& b, const at::Tensor& sum, SummingPath path) {
-    const bool bias = b.has_value() && b->defined();
-    ctx->save_for_backward({x, w});
-    ctx->saved_data["sum"] = sum;
-    ctx->saved_data["path"] = static_cast<int64_t>(path);
-    ctx->saved_data["bias"] = bias;
-    if (path == SummingPath::upcast) return fp32_product(x, w.t());
-    if (path == SummingPath::onednn) return bias ? matmul_2d(x, w.t()) + *b : matmul_2d(x, w.t());
-    return bias ? at::addmm(*b, x, w.t()) : at::mm(x, w.t());
-  }
-
-  // One gradient per forward argument; the weight's (in `sum`), the sum's
-  // and the path's are none.
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grads) {
-    auto saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &w = saved[1];
-    at::Tensor grad = grads[0].contiguous();  // [M, out], fp32 on the upcast path
-    at::Tensor sum = ctx->saved_data["sum"].toTensor();
-    const auto path = static_cast<SummingPath>(ctx->saved_data["path"].toInt());
-    if (ctx->needs_input_grad(1)) {
-      if (path == SummingPath::onednn) {
-        at::native::mkldnn_matmul(grad.t(), x, sum, /*beta=*/1.0f, /*alpha=*/1.0f);
-      } else {
-        sum.addmm_(grad.t(), upcast(x));
-      }
-    }
-    at::Tensor grad_x, grad_b;
-    if (ctx->needs_input_grad(0)) {
-      if (path == SummingPath::upcast) {
-        grad_x = fp32_product(grad, w).to(x.scalar_type());
-      } else {
-        grad_x = path == SummingPath::onednn ? matmul_2d(grad, w) : at::mm(grad, w);
-      }
-    }
-    // Input edges are the tensors given: the bias, when there is one, is the third.
-    if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) grad_b = grad.sum(0);
-    return {grad_x, at::Tensor(), grad_b, at::Tensor(), at::Tensor()};
-  }
-};
-
 thread_local const WeightGradSink* installed_sink = nullptr;
 
 }  // namespace
@@ -171,6 +141,11 @@ WeightGradSink::WeightGradSink(const std::vector<at::Tensor>& weights, std::vect
 }
 
 WeightGradSink::~WeightGradSink() { installed_sink = previous_; }
+
+const at::Tensor* WeightGradSink::sum_for(const at::Tensor& weight) const {
+  auto it = sum_of_.find(weight.unsafeGetTensorImpl());
+  return it == sum_of_.end() ? nullptr : &it->second;
+}
 
 namespace {
 
@@ -231,34 +206,24 @@ bool upcast_applies(const at::Tensor& a, const at::Tensor& b) {
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   const bool upcast_product = upcast_applies(x, w) && (!b.defined() || b.scalar_type() == x.scalar_type());
-  if (installed_sink && at::GradMode::is_enabled()) {
-    auto it = installed_sink->sum_of_.find(w.unsafeGetTensorImpl());
-    const bool fp32 = x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat;
-    if (it != installed_sink->sum_of_.end() && (fp32 || upcast_product)) {
-      std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
-      out_shape.back() = w.size(0);
-      at::Tensor x2 = x.reshape({-1, x.size(-1)});
-      if (upcast_product) {
-        at::Tensor y = SummingLinear::apply(x2, w, std::nullopt, it->second, SummingPath::upcast);
-        if (b.defined()) y = y + upcast(b);
-        return y.to(x.scalar_type()).view(out_shape);
-      }
-      const bool onednn = onednn_applies(x);
-      std::optional<at::Tensor> bias = b.defined() ? std::optional<at::Tensor>(b) : std::nullopt;
-      return SummingLinear::apply(onednn ? x2.contiguous() : x2, w, bias, it->second,
-                                  onednn ? SummingPath::onednn : SummingPath::mkl)
-          .view(out_shape);
-    }
-  }
-  if (!upcast_product && !onednn_applies(x)) return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+  const bool fp32 = x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat;
+  const at::Tensor* held = installed_sink && at::GradMode::is_enabled() && (fp32 || upcast_product)
+                               ? installed_sink->sum_for(w)
+                               : nullptr;
+  const std::optional<at::Tensor> sum = held ? std::optional<at::Tensor>(*held) : std::nullopt;
+  const bool onednn = onednn_applies(x);
+  if (!upcast_product && !onednn && !sum) return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
   std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
   out_shape.back() = w.size(0);
+  at::Tensor x2 = x.reshape({-1, x.size(-1)});
   if (upcast_product) {
-    at::Tensor y = Linear<fp32_product>::apply(x.reshape({-1, x.size(-1)}), w);
+    at::Tensor y = Linear<fp32_product, add_mkl_product>::apply(x2, w, sum);
     if (b.defined()) y = y + upcast(b);
     return y.to(x.scalar_type()).view(out_shape);
   }
-  at::Tensor y = Linear<matmul_2d>::apply(x.reshape({-1, x.size(-1)}).contiguous(), w).view(out_shape);
+  at::Tensor y = onednn ? Linear<matmul_2d, add_matmul_2d>::apply(x2.contiguous(), w, sum)
+                        : Linear<mkl_product, add_mkl_product>::apply(x2, w, sum);
+  y = y.view(out_shape);
   return b.defined() ? y + b : y;
 }
 

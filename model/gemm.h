@@ -67,9 +67,10 @@ class WeightGradSink {
   WeightGradSink& operator=(const WeightGradSink&) = delete;
   // True for a weight the sink would hold.
   static bool holds(const at::Tensor& weight);
+  // The sum it keeps for `weight`, or nullptr.
+  const at::Tensor* sum_for(const at::Tensor& weight) const;
 
  private:
-  friend at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
   std::unordered_map<const c10::TensorImpl*, at::Tensor> sum_of_;
   const WeightGradSink* previous_;
 };

@@ -421,9 +421,9 @@ Status ProcessGroup::send_to_root(std::vector<at::Tensor>& tensors, int64_t from
   const bool sends = rank() == from && from != 0, receives = rank() == 0 && from != 0;
   if (sends || receives) totals_.gather += payload_bytes(tensors);
   TimeInto time(totals_.gather_s);
-  const int tag = static_cast<int>(impl_->entered + 1);  // this collective's number, the same on both ranks
   return run("send to rank 0", [&] {
     if (!sends && !receives) return;
+    const int tag = static_cast<int>(impl_->entered);  // this collective's number: the same on both ranks
     for (at::Tensor& t : tensors) {
       std::vector<at::Tensor> one = {t};
       c10d::Backend& backend = backend_for(t);
