@@ -120,7 +120,7 @@ struct Matmul : torch::autograd::Function<Matmul<product>> {
   }
 };
 
-thread_local const WeightGradSink* installed_sink = nullptr;
+thread_local WeightGradSink* installed_sink = nullptr;
 
 }  // namespace
 
@@ -130,21 +130,23 @@ bool WeightGradSink::holds(const at::Tensor& weight) {
 }
 
 WeightGradSink::WeightGradSink(const std::vector<at::Tensor>& weights, std::vector<at::Tensor>& sums)
-    : previous_(installed_sink) {
+    : sums_(sums), previous_(installed_sink) {
   sums.resize(weights.size());
-  for (size_t i = 0; i < weights.size(); ++i) {
-    if (!holds(weights[i])) continue;
-    if (!sums[i].defined()) sums[i] = at::zeros(weights[i].sizes(), weights[i].options().dtype(at::kFloat));
-    sum_of_.emplace(weights[i].unsafeGetTensorImpl(), sums[i]);
-  }
+  for (size_t i = 0; i < weights.size(); ++i)
+    if (holds(weights[i])) index_of_.emplace(weights[i].unsafeGetTensorImpl(), i);
   installed_sink = this;
 }
 
 WeightGradSink::~WeightGradSink() { installed_sink = previous_; }
 
-const at::Tensor* WeightGradSink::sum_for(const at::Tensor& weight) const {
-  auto it = sum_of_.find(weight.unsafeGetTensorImpl());
-  return it == sum_of_.end() ? nullptr : &it->second;
+// Made at a weight's first product: weights no product multiplies (an
+// embedding, norms) get no sum, and cost nothing.
+const at::Tensor* WeightGradSink::sum_for(const at::Tensor& weight) {
+  auto it = index_of_.find(weight.unsafeGetTensorImpl());
+  if (it == index_of_.end()) return nullptr;
+  at::Tensor& sum = sums_[it->second];
+  if (!sum.defined()) sum = at::zeros(weight.sizes(), weight.options().dtype(at::kFloat));
+  return &sum;
 }
 
 namespace {

@@ -59,20 +59,22 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b 
 // autograd as before.
 class WeightGradSink {
  public:
-  // sums[i] becomes weights[i]'s sum (fp32), zero-filled where undefined;
-  // sums must outlive the sink's products' backward.
+  // sums[i] becomes weights[i]'s sum (fp32), made zero at the weight's
+  // first product where undefined (weights no product multiplies keep
+  // none); sums must outlive the sink's products' backward.
   WeightGradSink(const std::vector<at::Tensor>& weights, std::vector<at::Tensor>& sums);
   ~WeightGradSink();
   WeightGradSink(const WeightGradSink&) = delete;
   WeightGradSink& operator=(const WeightGradSink&) = delete;
   // True for a weight the sink would hold.
   static bool holds(const at::Tensor& weight);
-  // The sum it keeps for `weight`, or nullptr.
-  const at::Tensor* sum_for(const at::Tensor& weight) const;
+  // The sum it keeps for `weight` (made now if it has none), or nullptr.
+  const at::Tensor* sum_for(const at::Tensor& weight);
 
  private:
-  std::unordered_map<const c10::TensorImpl*, at::Tensor> sum_of_;
-  const WeightGradSink* previous_;
+  std::vector<at::Tensor>& sums_;
+  std::unordered_map<const c10::TensorImpl*, size_t> index_of_;  // a held weight's index in sums_
+  WeightGradSink* previous_;
 };
 
 // Batched a [..., M, K] @ b [..., K, N] -> [..., M, N] (same batch dims, no

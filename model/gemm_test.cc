@@ -58,12 +58,15 @@ TEST(Gemm, SinkSumsWeightGradientsInTheProduct) {
   loss(x, w, b).backward();
   // With the sink: its sum starts from what it holds (here 1).
   at::Tensor ws = w0.clone().requires_grad_(), bs = b0.clone().requires_grad_(), xs = x0.clone().requires_grad_();
-  std::vector<at::Tensor> sums = {at::ones_like(w0), at::Tensor()};
+  // A held weight no product multiplies gets no sum.
+  at::Tensor unused = at::randn({4, 4}).requires_grad_();
+  std::vector<at::Tensor> sums = {at::ones_like(w0), at::Tensor(), at::Tensor()};
   {
-    WeightGradSink sink({ws, bs.to(at::kDouble)}, sums);  // a double tensor is not held
+    WeightGradSink sink({ws, bs.to(at::kDouble), unused}, sums);  // a double tensor is not held
     EXPECT_FALSE(sums[1].defined());
     loss(xs, ws, bs).backward();
   }
+  EXPECT_FALSE(sums[2].defined());
   EXPECT_FALSE(ws.grad().defined()) << "autograd received the weight's gradient too";
   EXPECT_TRUE(at::allclose(sums[0], w.grad() + 1, 1e-4, 1e-4));
   EXPECT_TRUE(at::allclose(xs.grad(), x.grad(), 1e-5, 1e-5));
@@ -97,9 +100,9 @@ TEST(Gemm, SinkSumsBf16WeightGradientsInFp32) {
   std::vector<at::Tensor> sums;
   {
     WeightGradSink sink({ws}, sums);
-    ASSERT_EQ(sums[0].scalar_type(), at::kFloat);
     (gemm::linear(xs, ws).to(at::kFloat) * up).sum().backward();
   }
+  ASSERT_EQ(sums[0].scalar_type(), at::kFloat);
   EXPECT_FALSE(ws.grad().defined());
   EXPECT_TRUE(at::allclose(sums[0], w32.grad(), 1e-5, 1e-5)) << (sums[0] - w32.grad()).abs().max().item<double>();
   EXPECT_FALSE(at::equal(sums[0], sums[0].to(at::kBFloat16).to(at::kFloat)));  // not rounded to bf16
