@@ -9,6 +9,7 @@
 #endif
 #include <ATen/cuda/CUDAContext.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -40,6 +41,17 @@ std::shared_ptr<gloo::transport::Device> gloo_device(const ProcessInfo& p) {
     return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
   if (on_this_host(p.master_addr)) return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
   return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+// Gloo writes to its peers with writev, and the store's server with libuv,
+// neither with MSG_NOSIGNAL: a write to a rank that has just died raises
+// SIGPIPE, whose default action kills this rank (exit status 141) before its
+// collective can report the loss. Python, and so every torchrun rank of
+// PyTorch, ignores SIGPIPE from startup; a C++ rank must ignore it itself. A
+// handler the program installed is left alone.
+void ignore_sigpipe() {
+  struct sigaction now {};
+  if (::sigaction(SIGPIPE, nullptr, &now) == 0 && now.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
 }
 
 }  // namespace
@@ -134,6 +146,7 @@ Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const ProcessInfo& p, c
                                                          at::Device device) {
   if (p.world_size < 2) return Status::error("a process group needs at least 2 processes, this run has 1");
   R1_RETURN_IF_ERROR(check_ddp_options(options));
+  ignore_sigpipe();
   const double timeout_s = options.timeout_s;
   std::unique_ptr<ProcessGroup> group(new ProcessGroup(p, options, device));
   group->impl_ = std::make_shared<Impl>();

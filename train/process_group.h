@@ -68,6 +68,8 @@ class ProcessGroup {
   // address. With NCCL, the ranks' communicator is set up here (one small
   // all-reduce), so a rank whose GPU cannot join fails at the start.
   // CUDA tensors on `device`, this rank's, travel by `options.backend`.
+  // Sets SIGPIPE to ignored (unless the program handles it): a write to a
+  // dead peer must fail a collective, not kill this process.
   static Result<std::unique_ptr<ProcessGroup>> join(const ProcessInfo& process, const DdpOptions& options,
                                                     at::Device device = at::kCPU);
   ~ProcessGroup();

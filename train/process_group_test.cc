@@ -3,6 +3,8 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <thread>
@@ -45,6 +47,14 @@ TEST(ProcessGroupChild, Rank) {
   auto group = value_or_throw(ProcessGroup::join(p, {timeout, "auto", 64.0 / (1024 * 1024)}, device));
   if (r == "collectives") {
     std::ofstream(rank_dir() / ("backend" + std::to_string(p.rank))) << group->cuda_backend();
+    // A write to a peer that has gone is an error (EPIPE), never this rank's
+    // death by SIGPIPE, which would pre-empt the collective's report.
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    ::close(pair[1]);
+    EXPECT_EQ(::write(pair[0], "x", 1), -1);
+    EXPECT_EQ(errno, EPIPE);
+    ::close(pair[0]);
     std::vector<at::Tensor> t = {at::full({3}, static_cast<double>(p.rank + 1), on.dtype(at::kDouble)),
                                  at::arange(20, on.dtype(at::kDouble)) * p.rank,
                                  at::full({5}, static_cast<float>(p.rank), on.dtype(at::kFloat))};
