@@ -81,13 +81,10 @@ Result<std::vector<std::string>> part_rows(const JsonValue& part, const std::str
 }
 
 Status validate(DataMixConfig& c) {
-  if (c.parts.empty()) return Status::error("field 'parts' is required");
   R1_ASSIGN_OR_RETURN(rapidjson::Document parts, parse_json(c.parts, "field 'parts'"));
-  if (parts.Empty()) return Status::error("field 'parts' must name at least one part");
   for (rapidjson::SizeType i = 0; i < parts.Size(); ++i)
     if (!parts[i].IsString() && !(parts[i].IsObject() && (parts[i].HasMember("task") || parts[i].HasMember("dataset"))))
       return Status::error("parts[" + std::to_string(i) + "]: " + kPartForms);
-  if (c.output_dir.empty()) return Status::error("field 'output_dir' is required");
   return Status();
 }
 
@@ -100,9 +97,11 @@ const ConfigFields<DataMixConfig>& data_mix_config_fields() {
           .add_json("parts", &C::parts, "a list of parts",
                     "JSONL paths (copied row by row), task objects (TaskOptions keys plus \"form\": rows, sft or "
                     "preferences) and dataset objects ({\"dataset\": a dataset source, \"fields\": {...} set on "
-                    "every row}); rows keep the parts' order (docs/data.md; required)",
+                    "every row}); rows keep the parts' order (docs/data.md)",
                     is_list)
-          .add("output_dir", &C::output_dir, "where data.jsonl is written (required)");
+          .required()
+          .add("output_dir", &C::output_dir, "where data.jsonl is written")
+          .required();
   return fields;
 }
 

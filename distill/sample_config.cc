@@ -38,10 +38,7 @@ Status check_reward(const std::string& text) {
 }
 
 Status validate(SampleConfig& c) {
-  if (c.model.empty()) return field_error("model", "is required");
   R1_RETURN_IF_ERROR(check_rollout_worker_options(c.rollout));
-  if (c.dataset.empty()) return field_error("dataset", "is required");
-  if (c.output_dir.empty()) return field_error("output_dir", "is required");
   R1_RETURN_IF_ERROR(check_field_rules({
       {c.max_prompts >= 0, "max_prompts", ">= 0 (0 = all)", double(c.max_prompts)},
       {c.samples_per_prompt >= 1, "samples_per_prompt", ">= 1", double(c.samples_per_prompt)},
@@ -64,10 +61,12 @@ const ConfigFields<SampleConfig>& sample_config_fields() {
   using C = SampleConfig;
   static const ConfigFields<C> fields =
       ConfigFields<C>("sample config", validate)
-          .add("model", &C::model, "HF folder of the teacher that samples (required)")
+          .add("model", &C::model, "HF folder of the teacher that samples")
+          .required()
           .add_json("dataset", &C::dataset, "a dataset source",
                     "a built-in name, countdown / arithmetic[:heldout], a task object, a .jsonl path or a dataset "
-                    "spec (docs/data.md; required)")
+                    "spec (docs/data.md)")
+          .required()
           .add("max_prompts", &C::max_prompts, "the first N prompts only; 0 = all")
           .add("template", &C::template_name, "auto, chatml, llama3, r1_zero or none; \"\" = the dataset's")
           .include(compute_options_fields(), &C::compute)
@@ -87,7 +86,8 @@ const ConfigFields<SampleConfig>& sample_config_fields() {
           .add_json("filters", &C::filters, "a list of filters",
                     "[{\"filter\": name, ...params}, ...]; null = the default chain (docs/distill.md)")
           .add("reward_workers", &C::reward_workers, "scoring threads; 0 = one per core")
-          .add("output_dir", &C::output_dir, "samples.jsonl, report.json, sample_config.json (required)")
+          .add("output_dir", &C::output_dir, "samples.jsonl, report.json, sample_config.json")
+          .required()
           .add("save_rejected", &C::save_rejected, "also write rejected.jsonl with the filter that removed each");
   return fields;
 }

@@ -44,12 +44,9 @@ void write_reward(const EvalConfig& c, JsonWriter& w) {
   else w.raw(c.reward);
 }
 
-}  // namespace
-
-Status validate_eval_config(const EvalConfig& c) {
-  if (c.model.empty()) return field_error("model", "is required (the model folder)");
+// The checks after the required keys.
+Status check_values(const EvalConfig& c) {
   R1_RETURN_IF_ERROR(check_rollout_worker_options(c.rollout));
-  if (c.dataset.empty() && c.dataset_object.empty()) return field_error("dataset", "is required");
   if (!c.dataset.empty() && !c.dataset_object.empty())
     return field_error("dataset", "is either a name/path or an object, not both");
   R1_RETURN_IF_ERROR(check_field_rules({
@@ -68,14 +65,23 @@ Status validate_eval_config(const EvalConfig& c) {
   return Status();
 }
 
+}  // namespace
+
+Status validate_eval_config(const EvalConfig& c) {
+  R1_RETURN_IF_ERROR(eval_config_fields().check_required(c));
+  return check_values(c);
+}
+
 const ConfigFields<EvalConfig>& eval_config_fields() {
   using C = EvalConfig;
   static const ConfigFields<C> fields =
-      ConfigFields<C>("eval config", [](C& c) { return validate_eval_config(c); })
-          .add("model", &C::model, "HF model folder with tokenizer.json (required)")
+      ConfigFields<C>("eval config", [](C& c) { return check_values(c); })
+          .add("model", &C::model, "HF model folder with tokenizer.json")
+          .required()
           .add("dataset", "a string or an object", set_dataset, write_dataset,
                "gsm8k_test, math500, aime24, amc23, humaneval, mbpp, countdown:heldout, ..., a .jsonl path, a "
-               "dataset spec or a task object (docs/data.md; required)")
+               "dataset spec or a task object (docs/data.md)")
+          .required()
           .add("limit", &C::limit, "the first N examples; 0 = all")
           .add("samples", &C::samples, "k completions per example")
           .add("temperature", &C::temperature, "null: 0 (greedy) for one sample, else 0.6 (DeepSeek-R1's setting)")

@@ -77,7 +77,8 @@ const ConfigFields<EvalConfig>& eval_config_fields();
 // Parses and validates a config object; `where` names it in errors.
 Result<EvalConfig> parse_eval_config(const rapidjson::Value& obj, const std::string& where);
 
-// Checks values and combinations; errors name the key.
+// The required keys, values and combinations (what parsing checks, for a
+// config built in code); errors name the key.
 Status validate_eval_config(const EvalConfig& config);
 
 // The config as one JSON object (stored in eval.db's run_info and eval.json).

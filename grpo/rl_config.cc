@@ -11,9 +11,6 @@ bool is_dataset_source(const JsonValue& v) { return v.IsString() || v.IsObject()
 bool is_reward_spec(const JsonValue& v) { return v.IsString() || v.IsObject() || v.IsArray(); }
 
 Status validate(RLConfig& c) {
-  for (auto [key, value] : {std::pair{"model_name_or_path", &c.model_name_or_path},
-                            std::pair{"output_dir", &c.output_dir}, std::pair{"dataset", &c.dataset}})
-    if (value->empty()) return field_error(key, "is required");
   R1_RETURN_IF_ERROR(check_field_rules(
       {{c.reward_workers >= 0, "reward_workers", ">= 0 (0 = one per core)", double(c.reward_workers)}}));
   R1_RETURN_IF_ERROR(check_rollout_worker_options(c.rollout));
@@ -29,12 +26,14 @@ const ConfigFields<RLConfig>& rl_config_fields() {
   static const ConfigFields<C> fields =
       ConfigFields<C>("RL config", validate)
           .add("preset", &C::preset, "GRPO preset applied before the other keys: default, r1_zero, dapo, dr_grpo")
-          .add("model_name_or_path", &C::model_name_or_path, "HF folder of the starting policy (required)")
-          .add("output_dir", &C::output_dir, "checkpoints, model/, rollouts.db, metrics.jsonl (required)")
+          .add("model_name_or_path", &C::model_name_or_path, "HF folder of the starting policy")
+          .required()
+          .add("output_dir", &C::output_dir, "checkpoints, model/, rollouts.db, metrics.jsonl")
+          .required()
           .add_json("dataset", &C::dataset, "a name, a .jsonl path or an object",
-                    "the prompts: a dataset name, a .jsonl path, a dataset spec or a task object (docs/data.md; "
-                    "required)",
+                    "the prompts: a dataset name, a .jsonl path, a dataset spec or a task object (docs/data.md)",
                     is_dataset_source)
+          .required()
           .add_json("reward", &C::reward, "a reward spec (object or list) or a spec file path",
                     "the rewards (docs/rewards.md); null = the dataset's default", is_reward_spec)
           .add("chat_template", &C::chat_template,

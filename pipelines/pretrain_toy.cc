@@ -75,8 +75,6 @@ void write_sft(const PretrainToyConfig& c, JsonWriter& w) {
 }
 
 Status finish(PretrainToyConfig& c) {
-  if (!c.corpus) return field_error("corpus", "is required (a task object)");
-  if (c.output_dir.empty()) return field_error("output_dir", "is required");
   R1_RETURN_IF_ERROR(check_field_rules({
       {c.num_hidden_layers >= 0, "num_hidden_layers", ">= 0 (0 = the preset's)", double(c.num_hidden_layers)},
       {c.hidden_size >= 0, "hidden_size", ">= 0 (0 = the preset's)", double(c.hidden_size)},
@@ -103,7 +101,8 @@ const ConfigFields<PretrainToyConfig>& pretrain_toy_config_fields() {
       ConfigFields<C>("pretrain-toy config", finish)
           .add("corpus", "a task object", set_corpus, write_corpus,
                "the train-split problems to pretrain on: {\"task\": \"arithmetic\" | \"countdown\", \"n\": ..., "
-               "task keys as in docs/data.md} (required)")
+               "task keys as in docs/data.md}")
+          .required()
           .add("template", &C::template_name, "how the corpus renders prompts: r1_zero, chatml, llama3 or none")
           .add("arch", &C::arch, "qwen2, llama or qwen3")
           .add("preset", &C::preset, "a model shape of model/model_presets.h (tiny, ...)")
@@ -118,7 +117,8 @@ const ConfigFields<PretrainToyConfig>& pretrain_toy_config_fields() {
                "the pretraining run's SFT keys (r1 sft --help-config), less model_name_or_path, train_file, "
                "output_dir, device and dtype, which the stage sets")
           .include(compute_options_fields(), &C::compute)
-          .add("output_dir", &C::output_dir, "the stage folder (set by the pipeline runner)");
+          .add("output_dir", &C::output_dir, "the stage folder, which the pipeline runner sets")
+          .required();
   return fields;
 }
 

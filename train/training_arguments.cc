@@ -12,11 +12,14 @@ const ConfigFields<TrainingArguments>& training_arguments_fields() {
   static const ConfigFields<C> fields =
       ConfigFields<C>("training arguments")
           // model and data
-          .add("model_name_or_path", &C::model_name_or_path, "HF folder to start from (required)")
-          .add("train_file", &C::train_file, "training JSONL (required; the command's docs give the row forms)")
+          .add("model_name_or_path", &C::model_name_or_path, "HF folder to start from")
+          .required()
+          .add("train_file", &C::train_file, "training JSONL (the command's docs give the row forms)")
+          .required()
           .add("eval_file", &C::eval_file, "held-out JSONL in the same forms; \"\" for none")
           .add("output_dir", &C::output_dir,
-               "checkpoints, the final model in <output_dir>/model, metrics.jsonl (required)")
+               "checkpoints, the final model in <output_dir>/model, metrics.jsonl")
+          .required()
           .include(compute_options_fields(), &C::compute)
           // optimisation
           .add("learning_rate", &C::learning_rate, "peak AdamW learning rate")
@@ -49,9 +52,6 @@ const ConfigFields<TrainingArguments>& training_arguments_fields() {
 }
 
 Status check_training_arguments(const TrainingArguments& c) {
-  if (c.model_name_or_path.empty()) return field_error("model_name_or_path", "is required");
-  if (c.train_file.empty()) return field_error("train_file", "is required");
-  if (c.output_dir.empty()) return field_error("output_dir", "is required");
   if (c.max_steps <= 0 && c.num_train_epochs <= 0)
     return Status::error("one of 'max_steps' or 'num_train_epochs' must be > 0");
   R1_RETURN_IF_ERROR(check_field_rules({

@@ -151,9 +151,15 @@ void print_help(std::ostream& out, const std::vector<FieldInfo>& fields, const s
   for (size_t i = 0; i < fields.size(); ++i) {
     const FieldInfo& f = fields[i];
     out << "  " << f.name << " (" << f.expected;
-    if (f.written) out << "; default " << defaults[i];
+    if (f.required) out << "; required";
+    else if (f.written) out << "; default " << defaults[i];
     out << ")\n      " << f.help << "\n";
   }
+}
+
+Status check_required(const FieldInfo& field, const std::string& written) {
+  if (written != "null" && written != "\"\"" && written != "[]") return Status();
+  return field_error(field.name, "is required (" + field.help + ")");
 }
 
 }  // namespace config_fields_detail

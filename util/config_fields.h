@@ -92,6 +92,7 @@ struct FieldInfo {
   std::string expected;  // "an integer", "a string or null", ...: errors and help show it
   std::string help;
   bool written = true;  // false: an input-only alias of another key (to_json and keys() leave it out)
+  bool required = false;  // the checks refuse the config while the key is null, "" or []
 };
 
 // The parts of a table that do not depend on the config type.
@@ -102,8 +103,12 @@ int find(const std::vector<FieldInfo>& fields, std::string_view key);
 Status unknown_key(const std::vector<FieldInfo>& fields, std::string_view key, const std::string& where);
 // Splits "key=value" and parses the value as JSON, else takes it as a string.
 Status split_override(std::string_view assignment, std::string& key, rapidjson::Document& value);
-// One entry per key: "name (expected; default: D)" and the help below it.
+// One entry per key: "name (expected; default D)", or "(expected;
+// required)", and the help below it.
 void print_help(std::ostream& out, const std::vector<FieldInfo>& fields, const std::vector<std::string>& defaults);
+// "field '<key>' is required (<help>)" when `written` (the value as JSON) is
+// null, "" or [].
+Status check_required(const FieldInfo& field, const std::string& written);
 }  // namespace config_fields_detail
 
 template <typename C>
@@ -112,8 +117,9 @@ class ConfigFields {
   // Reads one JSON value into the config; errors start with `where`.
   using Setter = std::function<Status(C&, const JsonValue&, const std::string& where)>;
   using Writer = std::function<void(const C&, JsonWriter&)>;
-  // Checks the whole config after its keys are read (ranges, required keys,
-  // combinations); it may also fill what follows from other keys.
+  // Checks the whole config after its keys are read and the required ones
+  // found set (ranges, combinations); it may also fill what follows from
+  // other keys.
   using Finish = std::function<Status(C&)>;
 
   // `what` names the config in "<where>: the <what> must be a JSON object".
@@ -161,6 +167,14 @@ class ConfigFields {
   template <typename T>
   ConfigFields& add_alias(const char* name, T C::*member, const char* help) {
     return add_alias(name, field_value_expected(C{}.*member), member_setter(name, member), help);
+  }
+
+  // Marks the key added last as one the config cannot do without: the
+  // checks refuse the config while it is null, "" or [], and --help-config
+  // says "required" in place of its default.
+  ConfigFields& required() {
+    fields_.back().info.required = infos_.back().required = true;
+    return *this;
   }
 
   // Every field of `sub`, read into and written from `member` (flat keys).
@@ -216,8 +230,19 @@ class ConfigFields {
     return fields_[i].set(c, value, where);
   }
 
-  // The config's checks (and derived values); errors start with `where`.
-  Status finish(C& c, const std::string& where) const { return finish_ ? finish_(c).with_context(where) : Status(); }
+  // The required keys are set (required()), in table order.
+  Status check_required(const C& c) const {
+    for (const auto& f : fields_)
+      if (f.info.required && f.write) R1_RETURN_IF_ERROR(config_fields_detail::check_required(f.info, written(f, c)));
+    return Status();
+  }
+
+  // The config's checks (and derived values): the required keys, then the
+  // table's own; errors start with `where`.
+  Status finish(C& c, const std::string& where) const {
+    R1_RETURN_IF_ERROR(check_required(c).with_context(where));
+    return finish_ ? finish_(c).with_context(where) : Status();
+  }
 
   // `start`, then `object`'s keys, then `overrides` in order, then the checks.
   // Errors of the checks name `where`, with " (with --set)" after overrides.
@@ -248,18 +273,7 @@ class ConfigFields {
   // Every key (aliases too) with its type, its value in `defaults` and its help.
   void print_help(std::ostream& out, const C& defaults = C{}) const {
     std::vector<std::string> values;
-    for (const auto& f : fields_) {
-      if (!f.write) {
-        values.emplace_back();
-        continue;
-      }
-      JsonWriter w;
-      w.begin_array();
-      f.write(defaults, w);
-      w.end_array();
-      std::string text = w.str();
-      values.push_back(text.substr(1, text.size() - 2));
-    }
+    for (const auto& f : fields_) values.push_back(f.write ? written(f, defaults) : "");
     config_fields_detail::print_help(out, infos(), values);
   }
 
@@ -279,6 +293,16 @@ class ConfigFields {
   const std::vector<Field>& fields() const { return fields_; }
 
  private:
+  // One field's value in `c` as compact JSON.
+  static std::string written(const Field& f, const C& c) {
+    JsonWriter w;
+    w.begin_array();
+    f.write(c, w);
+    w.end_array();
+    std::string text = w.str();
+    return text.substr(1, text.size() - 2);
+  }
+
   // Reads a JSON value of T into `member`; errors name `key`.
   template <typename T>
   static Setter member_setter(const char* key, T C::*member) {

@@ -151,6 +151,51 @@ TEST(ConfigFields, HelpListsEveryKeyWithItsDefault) {
   for (const std::string& key : sample_fields().keys()) EXPECT_NE(help.find("  " + key + " ("), std::string::npos);
 }
 
+// required(): the checks refuse a null, "" or [] value of the key before the
+// table's own checks run, name the key and say what it is; help says
+// "required" in place of a default; an including table keeps the mark.
+TEST(ConfigFields, RequiredKeysMustBeSet) {
+  static const ConfigFields<Sample> fields =
+      ConfigFields<Sample>("sample config",
+                           [](Sample& s) { return s.count >= 0 ? Status() : Status::error("field 'count' must be >= 0"); })
+          .add("count", &Sample::count, "how many")
+          .add("name", &Sample::name, "who it is")
+          .required()
+          .add("tags", &Sample::tags, "labels")
+          .required()
+          .add("cap", &Sample::cap, "ceiling")
+          .required();
+  auto error = [&](const std::string& text, const std::vector<std::string>& overrides = {}) {
+    Result<Sample> s = fields.parse(value_or_throw(parse_json(text, "c.json")), "c.json", overrides);
+    return s.ok() ? std::string("ok") : s.status().message();
+  };
+  EXPECT_EQ(error(R"({"name": "n", "tags": ["a"], "cap": 2.5})"), "ok");
+  EXPECT_EQ(error(R"({"count": -1, "name": "", "tags": ["a"], "cap": 1})"),
+            "c.json: field 'name' is required (who it is)");
+  EXPECT_EQ(error(R"({"name": "n", "tags": [], "cap": 1})"), "c.json: field 'tags' is required (labels)");
+  EXPECT_EQ(error(R"({"name": "n", "tags": ["a"], "cap": null})"), "c.json: field 'cap' is required (ceiling)");
+  EXPECT_EQ(error(R"({"name": "n", "tags": ["a"], "cap": 1})", {"cap=null"}),
+            "c.json (with --set): field 'cap' is required (ceiling)");
+  EXPECT_EQ(error(R"({"name": "", "tags": ["a"], "cap": 1})", {"name=x"}), "ok");
+  EXPECT_EQ(error(R"({"count": -1, "name": "n", "tags": ["a"], "cap": 1})"), "c.json: field 'count' must be >= 0");
+  Sample set;
+  set.name = "n";
+  set.tags = {"a"};
+  set.cap.reset();
+  EXPECT_EQ(fields.check_required(set).message(), "field 'cap' is required (ceiling)");
+  std::ostringstream help;
+  fields.print_help(help);
+  EXPECT_NE(help.str().find("  name (a string; required)\n      who it is\n"), std::string::npos) << help.str();
+  EXPECT_NE(help.str().find("  count (an integer; default 3)\n"), std::string::npos) << help.str();
+  static const ConfigFields<Outer> outer =
+      ConfigFields<Outer>("outer config").add("label", &Outer::label, "a label").include(fields, &Outer::inner);
+  Outer o;
+  o.inner.name = "n";
+  o.inner.tags = {"a"};
+  o.inner.cap.reset();
+  EXPECT_EQ(outer.finish(o, "o.json").message(), "o.json: field 'cap' is required (ceiling)");
+}
+
 TEST(ConfigFields, LoadReadsTheFileAndNamesIt) {
   std::string path = ::testing::TempDir() + "/r1_config_fields.json";
   throw_if_error(write_file_atomic(path, R"({"count": 8, "rate": "x"})"));

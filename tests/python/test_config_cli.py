@@ -51,7 +51,8 @@ def test_pipeline_help_lists_every_stage_type():
     _, text = help_keys("pipeline")
     for stage_type in ["pretrain-toy", "sft", "distill", "rl", "sample", "eval"]:
         assert f"Config keys of a {stage_type} stage" in text
-    assert "  corpus (a task object; default null)" in text
+    # A required key says so in place of a default (ConfigFields::required()).
+    assert "  corpus (a task object; required)" in text
 
 
 def test_set_is_json_else_a_string(tmp_path):
