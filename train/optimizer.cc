@@ -72,24 +72,35 @@ double AdamW::clip_grad_norm(double max_norm) {
   sync_master_grads();
   at::NoGradGuard no_grad;
   // Every tensor's gradient counts, in one order on every rank (sharded,
-  // the ranks hold the same all-reduced gradients, so they agree on the norm).
-  std::vector<at::Tensor> grads;
+  // the ranks hold the same all-reduced gradients, so they agree on the
+  // norm). Another rank's tensor's norm is taken of an fp32 copy made one
+  // at a time, by the same kernel its owner uses on the same values, never
+  // of copies of all of them at once: ZeRO runs where memory is short. Only
+  // this rank's gradients are clipped: it steps no others.
+  std::vector<at::Tensor> norms, mine;
+  std::vector<size_t> mine_at;  // where each of `mine`'s norms goes in `norms`
   for (Group* g : {&decay_, &no_decay_}) {
     for (size_t i = 0; i < g->params.size(); ++i) {
       if (g->mine(i, options_.rank)) {
-        grads.push_back(g->masters[i].grad());
-      } else {
-        const at::Tensor& p = g->params[i];
-        grads.push_back(p.grad().defined() ? p.grad().to(at::kFloat) : at::zeros_like(p, at::kFloat));
+        mine.push_back(g->masters[i].grad());
+        mine_at.push_back(norms.size());
+        norms.emplace_back();
+        continue;
       }
+      const at::Tensor& p = g->params[i];
+      norms.push_back(p.grad().defined() ? at::_foreach_norm({p.grad().to(at::kFloat)}, 2)[0]
+                                         : at::zeros({}, p.options().dtype(at::kFloat)));
     }
   }
-  if (grads.empty()) return 0.0;
-  at::Tensor total = at::stack(at::_foreach_norm(grads, 2)).norm(2);
-  double norm = total.item<double>();
+  if (norms.empty()) return 0.0;
+  if (!mine.empty()) {
+    std::vector<at::Tensor> mine_norms = at::_foreach_norm(mine, 2);
+    for (size_t k = 0; k < mine.size(); ++k) norms[mine_at[k]] = mine_norms[k];
+  }
+  double norm = at::stack(norms).norm(2).item<double>();
   if (max_norm > 0) {
     double coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0) at::_foreach_mul_(grads, coef);
+    if (coef < 1.0 && !mine.empty()) at::_foreach_mul_(mine, coef);
   }
   return norm;
 }

@@ -41,8 +41,9 @@ class AdamW {
   // and copies back.
   AdamW(const Transformer& model, AdamWOptions options);
 
-  // Global L2 norm of all gradients (fp32), then scales them by
-  // min(1, max_norm / (norm + 1e-6)) as torch.nn.utils.clip_grad_norm_ does.
+  // Global L2 norm of all gradients (fp32), then scales them (sharded: the
+  // ones this rank steps) by min(1, max_norm / (norm + 1e-6)) as
+  // torch.nn.utils.clip_grad_norm_ does.
   // Returns the norm before clipping. max_norm <= 0 only measures. Missing
   // gradients count as zero.
   double clip_grad_norm(double max_norm);

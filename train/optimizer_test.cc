@@ -140,7 +140,14 @@ TEST(AdamW, AShardStepsOnlyItsOwnTensorsAsTheWholeOptimizerDoes) {
     for (const auto& [n, t] : shard_model.tensors()) before[n] = t.detach().clone();
     toy_loss(whole_model, 5).backward();
     toy_loss(shard_model, 5).backward();
+    TensorMap grads;
+    for (const auto& [n, t] : shard_model.tensors()) grads[n] = t.grad().clone();
     EXPECT_EQ(shard.clip_grad_norm(0.5), whole.clip_grad_norm(0.5));
+    // Only the gradients it steps are clipped (the norm takes the others' one
+    // at a time, never copying them all to fp32 at once).
+    size_t k = 0;
+    for (const auto& [n, t] : shard_model.tensors())
+      if (owner[k++] != 0) EXPECT_TRUE(at::equal(t.grad(), grads.at(n))) << n;
     whole.step(1e-2);
     shard.step(1e-2);
     size_t i = 0, mine = 0;
