@@ -146,8 +146,22 @@ Result<std::string> row_reference(const rapidjson::Document& doc, const DatasetS
   return json_to_string(ref);
 }
 
+// A row without the prompt field: most often a file whose prompts sit under
+// another name (GSM8K's "question"), so the error lists the row's fields and
+// says how to name it.
+Status missing_prompt(const rapidjson::Document& doc, const DatasetSpec& spec, const std::string& where) {
+  std::string fields;
+  for (const auto& m : doc.GetObject())
+    fields += std::string(fields.empty() ? "" : ", ") + "'" + m.name.GetString() + "'";
+  return Status::error(where + ": field '" + spec.prompt_field + "' is missing (the row has " +
+                       (fields.empty() ? std::string("no fields") : fields) +
+                       "; a dataset spec names the prompt's field: {\"path\": ..., \"prompt_field\": ...}, "
+                       "docs/data.md)");
+}
+
 Result<Example> row_example(const rapidjson::Document& doc, const DatasetSpec& spec, int64_t index,
                             const std::string& where) {
+  if (!doc.HasMember(spec.prompt_field.c_str())) return missing_prompt(doc, spec, where);
   Example e;
   e.index = index;
   e.where = where;

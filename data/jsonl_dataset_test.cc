@@ -71,7 +71,8 @@ void expect_error(const DatasetSpec& spec, const std::vector<std::string>& parts
 TEST(Dataset, ErrorsNameFileLineAndField) {
   std::string missing = write_temp("missing.jsonl", "{\"question\": \"q\", \"answer\": \"#### 1\"}\n"
                                                     "{\"answer\": \"#### 2\"}\n");
-  expect_error(gsm_spec(missing), {missing + ":2", "'question'", "missing"});
+  expect_error(gsm_spec(missing), {missing + ":2: field 'question' is missing (the row has 'answer'; a dataset spec "
+                                              "names the prompt's field: {\"path\": ..., \"prompt_field\": ...}"});
   std::string typed = write_temp("typed.jsonl", "{\"question\": 5, \"answer\": \"#### 2\"}\n");
   expect_error(gsm_spec(typed), {typed + ":1", "'question'", "must be a string"});
   std::string no_hashes = write_temp("nohash.jsonl", "{\"question\": \"q\", \"answer\": \"42\"}\n");
