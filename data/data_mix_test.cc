@@ -107,7 +107,7 @@ TEST(DataMix, BadPartsNameThePartAndWriteNothing) {
   rapidjson::Document empty = value_or_throw(parse_json(R"({"parts": [], "output_dir": "x"})", "c"));
   // An empty list is an unset required key (ConfigFields::required(); the
   // message was "must name at least one part").
-  EXPECT_EQ(data_mix_config_fields().parse(empty, "c").status().message().rfind("c: field 'parts' is required (", 0),
+  EXPECT_EQ(data_mix_config_fields().parse(empty, "c").status().message().rfind("c: field 'parts' is required: ", 0),
             0u);
 }
 

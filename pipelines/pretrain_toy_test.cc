@@ -52,8 +52,8 @@ TEST(PretrainToy, ErrorsNameTheKey) {
   // Required keys are the table's check since ConfigFields::required(): its
   // message says what the key is from its help (was "(a task object)").
   EXPECT_EQ(error(R"({"output_dir": "o"})"),
-            "stage: field 'corpus' is required (the train-split problems to pretrain on: {\"task\": \"arithmetic\" "
-            "| \"countdown\", \"n\": ..., task keys as in docs/data.md})");
+            "stage: field 'corpus' is required: the train-split problems to pretrain on: {\"task\": \"arithmetic\" "
+            "| \"countdown\", \"n\": ..., task keys as in docs/data.md}");
   // Unknown keys read as in every config since the field table (was a list of the known keys).
   EXPECT_EQ(error(R"({"corpus": {"task": "arithmetic"}, "output_dir": "o", "layers": 2})"),
             "stage: unknown key 'layers'");

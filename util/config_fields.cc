@@ -159,7 +159,7 @@ void print_help(std::ostream& out, const std::vector<FieldInfo>& fields, const s
 
 Status check_required(const FieldInfo& field, const std::string& written) {
   if (written != "null" && written != "\"\"" && written != "[]") return Status();
-  return field_error(field.name, "is required (" + field.help + ")");
+  return field_error(field.name, "is required: " + field.help);
 }
 
 }  // namespace config_fields_detail

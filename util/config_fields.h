@@ -106,7 +106,7 @@ Status split_override(std::string_view assignment, std::string& key, rapidjson::
 // One entry per key: "name (expected; default D)", or "(expected;
 // required)", and the help below it.
 void print_help(std::ostream& out, const std::vector<FieldInfo>& fields, const std::vector<std::string>& defaults);
-// "field '<key>' is required (<help>)" when `written` (the value as JSON) is
+// "field '<key>' is required: <help>" when `written` (the value as JSON) is
 // null, "" or [].
 Status check_required(const FieldInfo& field, const std::string& written);
 }  // namespace config_fields_detail

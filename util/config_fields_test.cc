@@ -171,18 +171,18 @@ TEST(ConfigFields, RequiredKeysMustBeSet) {
   };
   EXPECT_EQ(error(R"({"name": "n", "tags": ["a"], "cap": 2.5})"), "ok");
   EXPECT_EQ(error(R"({"count": -1, "name": "", "tags": ["a"], "cap": 1})"),
-            "c.json: field 'name' is required (who it is)");
-  EXPECT_EQ(error(R"({"name": "n", "tags": [], "cap": 1})"), "c.json: field 'tags' is required (labels)");
-  EXPECT_EQ(error(R"({"name": "n", "tags": ["a"], "cap": null})"), "c.json: field 'cap' is required (ceiling)");
+            "c.json: field 'name' is required: who it is");
+  EXPECT_EQ(error(R"({"name": "n", "tags": [], "cap": 1})"), "c.json: field 'tags' is required: labels");
+  EXPECT_EQ(error(R"({"name": "n", "tags": ["a"], "cap": null})"), "c.json: field 'cap' is required: ceiling");
   EXPECT_EQ(error(R"({"name": "n", "tags": ["a"], "cap": 1})", {"cap=null"}),
-            "c.json (with --set): field 'cap' is required (ceiling)");
+            "c.json (with --set): field 'cap' is required: ceiling");
   EXPECT_EQ(error(R"({"name": "", "tags": ["a"], "cap": 1})", {"name=x"}), "ok");
   EXPECT_EQ(error(R"({"count": -1, "name": "n", "tags": ["a"], "cap": 1})"), "c.json: field 'count' must be >= 0");
   Sample set;
   set.name = "n";
   set.tags = {"a"};
   set.cap.reset();
-  EXPECT_EQ(fields.check_required(set).message(), "field 'cap' is required (ceiling)");
+  EXPECT_EQ(fields.check_required(set).message(), "field 'cap' is required: ceiling");
   std::ostringstream help;
   fields.print_help(help);
   EXPECT_NE(help.str().find("  name (a string; required)\n      who it is\n"), std::string::npos) << help.str();
@@ -193,7 +193,7 @@ TEST(ConfigFields, RequiredKeysMustBeSet) {
   o.inner.name = "n";
   o.inner.tags = {"a"};
   o.inner.cap.reset();
-  EXPECT_EQ(outer.finish(o, "o.json").message(), "o.json: field 'cap' is required (ceiling)");
+  EXPECT_EQ(outer.finish(o, "o.json").message(), "o.json: field 'cap' is required: ceiling");
 }
 
 TEST(ConfigFields, LoadReadsTheFileAndNamesIt) {
