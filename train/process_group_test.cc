@@ -42,9 +42,27 @@ TEST(ProcessGroupChild, Rank) {
   if (const char* d = std::getenv("R1_TEST_DEVICE"); d && std::string(d) == "cuda")
     device = at::Device(at::kCUDA, static_cast<int8_t>(p.rank % at::cuda::device_count()));
   auto on = at::TensorOptions().device(device);
-  double timeout = r == "collectives" ? 60 : 3;
+  double timeout = r == "collectives" || r == "three_senders" ? 60 : 3;
   // A 64-byte bucket cap: the tensors below span several buckets.
   auto group = value_or_throw(ProcessGroup::join(p, {timeout, "auto", 64.0 / (1024 * 1024)}, device));
+  if (r == "three_senders") {
+    // Ranks 1 and 2 each send rank 0 their tensor (a ZeRO checkpoint of
+    // three ranks); the third rank takes no part in a send, yet counts it, so
+    // the tags and the collective after them still line up.
+    for (int64_t from : {1, 2}) {
+      const double mine = p.rank == from ? static_cast<double>(from) : -1.0;
+      std::vector<at::Tensor> g = {at::full({3}, mine, on.dtype(at::kDouble))};
+      Status s = group->send_to_root(g, from);
+      ASSERT_TRUE(s.ok()) << s.message();
+      const bool gets = p.rank == 0 || p.rank == from;
+      EXPECT_TRUE(at::equal(g[0].cpu(), at::full({3}, gets ? static_cast<double>(from) : -1.0, at::kDouble))) << from;
+    }
+    std::vector<at::Tensor> sum = {at::full({2}, static_cast<double>(p.rank), on.dtype(at::kDouble))};
+    Status s = group->all_reduce(sum, /*mean=*/false);
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_TRUE(at::equal(sum[0].cpu(), at::full({2}, 3.0, at::kDouble)));
+    return;
+  }
   if (r == "collectives") {
     std::ofstream(rank_dir() / ("backend" + std::to_string(p.rank))) << group->cuda_backend();
     // A write to a peer that has gone is an error (EPIPE), never this rank's
@@ -126,6 +144,16 @@ TEST(ProcessGroup, TwoRanksOverLoopbackSumAverageBroadcastAndGather) {
   const char* device = std::getenv("R1_TEST_DEVICE");
   bool own_gpus = device && std::string(device) == "cuda" && at::cuda::device_count() >= 2 && nccl_built();
   for (int r : {0, 1}) EXPECT_EQ(text_of(dir / ("backend" + std::to_string(r))), own_gpus ? "nccl" : "gloo");
+}
+
+// Three ranks (the two tests above run two): point-to-point sends to rank 0
+// from each of the others, then an all-reduce.
+TEST(ProcessGroup, ThreeRanksSendToRootInTurn) {
+  fs::path dir = fresh_test_dir("pg_three_senders");
+  int port = free_loopback_port();
+  std::vector<pid_t> ranks;
+  for (int r = 0; r < 3; ++r) ranks.push_back(start_rank(r, 3, port, "three_senders", dir, kChild));
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(exit_code(ranks[r]), 0) << "rank " << r;
 }
 
 // ddp_backend nccl with CPU ranks: both ranks refuse at the join, saying why.
