@@ -149,11 +149,11 @@ Result<std::string> row_reference(const rapidjson::Document& doc, const DatasetS
 // A row without the prompt field: most often a file whose prompts sit under
 // another name (GSM8K's "question"), so the error lists the row's fields and
 // says how to name it.
-Status missing_prompt(const rapidjson::Document& doc, const DatasetSpec& spec, const std::string& where) {
+Status missing_prompt(const rapidjson::Document& doc, const std::string& field, const std::string& where) {
   std::string fields;
   for (const auto& m : doc.GetObject())
     fields += std::string(fields.empty() ? "" : ", ") + "'" + m.name.GetString() + "'";
-  return Status::error(where + ": field '" + spec.prompt_field + "' is missing (the row has " +
+  return Status::error(where + ": field '" + field + "' is missing (the row has " +
                        (fields.empty() ? std::string("no fields") : fields) +
                        "; a dataset spec names the prompt's field: {\"path\": ..., \"prompt_field\": ...}, "
                        "docs/data.md)");
@@ -161,7 +161,7 @@ Status missing_prompt(const rapidjson::Document& doc, const DatasetSpec& spec, c
 
 Result<Example> row_example(const rapidjson::Document& doc, const DatasetSpec& spec, int64_t index,
                             const std::string& where) {
-  if (!doc.HasMember(spec.prompt_field.c_str())) return missing_prompt(doc, spec, where);
+  if (!doc.HasMember(spec.prompt_field.c_str())) return missing_prompt(doc, spec.prompt_field, where);
   Example e;
   e.index = index;
   e.where = where;

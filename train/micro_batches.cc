@@ -125,10 +125,11 @@ Status run_micro_batches(const MicroBatchPlan& plan, const std::vector<at::Tenso
       const size_t i = mine[k];
       const GradTarget target{.sums = in_place ? nullptr : &sums[s],
                               .buckets = buckets && last == i ? &*buckets : nullptr};
-      const bool last_of_stream = k + 1 == mine.size();
-      if (last_of_stream) add_product_sums(params, product_sums, target);
       std::optional<gemm::WeightGradSink> sink;
-      if (!last_of_stream) sink.emplace(params, product_sums);
+      if (k + 1 == mine.size())
+        add_product_sums(params, product_sums, target);
+      else
+        sink.emplace(params, product_sums);
       status[i] = run(i, target);
       if (!status[i].ok()) return;
     }
